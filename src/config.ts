@@ -1,0 +1,122 @@
+// Every setting, read from the environment once, validated, with its default. README.md has the table.
+export const roles = ['all', 'write', 'read', 'relay', 'projector'] as const;
+export type Role = (typeof roles)[number];
+
+export interface Config {
+  role: Role;
+  /** `embedded`: PGlite on disk and in-process delivery; `distributed`: PostgreSQL and Redis Streams. */
+  mode: 'embedded' | 'distributed';
+  databaseUrl: string | undefined;
+  readDatabaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  dataDir: string;
+  host: string;
+  port: number;
+  streamKey: string;
+  noticeChannel: string;
+  consistencyWaitMs: number;
+  relayBatchSize: number;
+  relayPollMs: number;
+  projectorBatchSize: number;
+  projectorPollMs: number;
+  migrateOnStart: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env, argv: string[] = process.argv.slice(2)): Config {
+  const problems: string[] = [];
+  const text = (name: string) => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number) => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const url = (name: string, protocols: string[]) => {
+    const raw = text(name);
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+      }
+    } catch {
+      // Never echo the value: it usually carries a password.
+      problems.push(`${name} is not a valid URL`);
+    }
+    return raw;
+  };
+  const boolean = (name: string, fallback: boolean) => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['1', 'true', 'yes'].includes(raw)) return true;
+    if (['0', 'false', 'no'].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  };
+
+  const roleArg = argv.find((arg) => !arg.startsWith('-')) ?? text('ROLE') ?? 'all';
+  if (!(roles as readonly string[]).includes(roleArg)) {
+    problems.push(`role must be one of ${roles.join(', ')}, got "${roleArg}"`);
+  }
+  const role = roleArg as Role;
+
+  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const readDatabaseUrl = url('READ_DATABASE_URL', ['postgres:', 'postgresql:']) ?? databaseUrl;
+  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  const mode = databaseUrl === undefined && redisUrl === undefined ? 'embedded' : 'distributed';
+  if (mode === 'distributed' && (databaseUrl === undefined || redisUrl === undefined)) {
+    problems.push('set both DATABASE_URL and REDIS_URL (distributed mode), or neither (embedded mode)');
+  }
+  if (mode === 'embedded' && role !== 'all') {
+    problems.push(`role "${role}" needs DATABASE_URL and REDIS_URL; the embedded mode runs only role "all"`);
+  }
+
+  const config: Config = {
+    role,
+    mode,
+    databaseUrl,
+    readDatabaseUrl,
+    redisUrl,
+    dataDir: text('DATA_DIR') ?? '.data',
+    host: text('HOST') ?? '127.0.0.1',
+    port: integer('PORT', 4000, 0, 65535),
+    streamKey: text('STREAM_KEY') ?? 'cqrs:events',
+    noticeChannel: text('NOTICE_CHANNEL') ?? 'cqrs:view-changed',
+    consistencyWaitMs: integer('CONSISTENCY_WAIT_MS', 2000, 0, 60_000),
+    relayBatchSize: integer('RELAY_BATCH_SIZE', 500, 1, 10_000),
+    relayPollMs: integer('RELAY_POLL_MS', 1000, 10, 600_000),
+    projectorBatchSize: integer('PROJECTOR_BATCH_SIZE', 200, 1, 10_000),
+    projectorPollMs: integer('PROJECTOR_POLL_MS', 1000, 10, 600_000),
+    migrateOnStart: boolean('MIGRATE_ON_START', true),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** A URL fit for logs: the password is replaced. */
+export function redactUrl(raw: string | undefined): string {
+  if (raw === undefined) return '(not set)';
+  try {
+    const parsed = new URL(raw);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}

@@ -1,0 +1,53 @@
+// Domain errors are typed; the GraphQL layer exposes each class as an object type in the schema.
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+}
+
+export class ValidationError extends DomainError {
+  readonly code = 'VALIDATION_FAILED';
+  constructor(readonly issues: { field: string; message: string }[]) {
+    super(issues.map((issue) => `${issue.field}: ${issue.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND';
+  constructor(readonly aggregateType: string, readonly aggregateId: string) {
+    super(`${aggregateType} ${aggregateId} does not exist`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class VersionConflictError extends DomainError {
+  readonly code = 'VERSION_CONFLICT';
+  constructor(
+    readonly aggregateType: string,
+    readonly aggregateId: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number | null,
+  ) {
+    super(
+      actualVersion === null
+        ? `${aggregateType} ${aggregateId} was changed concurrently; reload and retry`
+        : `${aggregateType} ${aggregateId} is at version ${actualVersion}, not the expected ${expectedVersion}`,
+    );
+    this.name = 'VersionConflictError';
+  }
+}
+
+/** Collects validation issues so that a command reports all of them at once. */
+export function validate(checks: [field: string, message: string | undefined][]): void {
+  const issues = checks.flatMap(([field, message]) => (message ? [{ field, message }] : []));
+  if (issues.length > 0) throw new ValidationError(issues);
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return uuidPattern.test(value);
+}
+
+export function uuidProblem(value: string): string | undefined {
+  return isUuid(value) ? undefined : 'must be a UUID';
+}

@@ -1,0 +1,96 @@
+// The event log: appended to by command handlers inside their transaction, read in log order by the
+// relay (and, in embedded mode, by projectors directly).
+import type { WriteDb, WriteTx } from '../db/write-client.ts';
+import { isUniqueViolation } from '../db/write-client.ts';
+import { VersionConflictError } from './errors.ts';
+import type { DomainEvent, EventMetadata, RecordedEvent } from './events.ts';
+import type { LogPosition } from './log-position.ts';
+
+/** NOTIFY channel that wakes relays when events commit (PostgreSQL delivers it at commit). */
+export const eventLogChannel = 'event_log';
+
+export interface StreamRef {
+  aggregateType: string;
+  aggregateId: string;
+}
+
+export interface NewEvent extends DomainEvent {
+  schemaVersion: number;
+}
+
+/**
+ * Appends events after `currentVersion`. The unique (aggregate, version) index turns a concurrent
+ * append into a VersionConflictError, which rolls the caller's transaction back.
+ */
+export async function appendEvents(
+  tx: WriteTx,
+  stream: StreamRef,
+  currentVersion: number,
+  events: NewEvent[],
+  metadata: EventMetadata,
+): Promise<RecordedEvent[]> {
+  if (events.length === 0) return [];
+  let rows;
+  try {
+    rows = await tx.eventLogEntry.createManyAndReturn({
+      data: events.map((event, index) => ({
+        aggregateType: stream.aggregateType,
+        aggregateId: stream.aggregateId,
+        aggregateVersion: currentVersion + index + 1,
+        type: event.type,
+        schemaVersion: event.schemaVersion,
+        data: event.data as object,
+        metadata: metadata as unknown as object,
+      })),
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new VersionConflictError(stream.aggregateType, stream.aggregateId, currentVersion, null);
+    }
+    throw error;
+  }
+  await tx.$queryRaw`SELECT pg_notify(${eventLogChannel}, '')`;
+  return rows
+    .sort((a, b) => a.aggregateVersion - b.aggregateVersion)
+    .map((row) => ({ ...row, data: row.data as object, metadata: row.metadata as unknown as EventMetadata }));
+}
+
+interface EventRow {
+  position: bigint;
+  transaction_id: bigint;
+  aggregate_type: string;
+  aggregate_id: string;
+  aggregate_version: number;
+  type: string;
+  schema_version: number;
+  data: object;
+  metadata: EventMetadata;
+  recorded_at: Date;
+}
+
+/**
+ * Events after `after` in log order, but only those whose transaction is older than every
+ * transaction still running: a later commit can then never land behind what was returned.
+ */
+export async function readCommittedEvents(db: WriteDb, after: LogPosition, limit: number): Promise<RecordedEvent[]> {
+  const rows = await db.$queryRaw<EventRow[]>`
+    SELECT position, transaction_id, aggregate_type, aggregate_id, aggregate_version, type,
+           schema_version, data, metadata, recorded_at
+      FROM event_log
+     WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
+       AND transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
+     ORDER BY transaction_id, position
+     LIMIT ${limit}`;
+  return rows.map((row) => ({
+    position: BigInt(row.position),
+    transactionId: BigInt(row.transaction_id),
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    aggregateVersion: Number(row.aggregate_version),
+    type: row.type,
+    schemaVersion: Number(row.schema_version),
+    data: row.data,
+    metadata: row.metadata,
+    recordedAt: new Date(row.recorded_at),
+  }));
+}

@@ -1,0 +1,39 @@
+// A place in the event log, in the order readers see it: (appending transaction id, position).
+// Readers only take events of transactions older than every running one, so this order never
+// gains an entry behind a reader's back (DESIGN.md, guarantee 4).
+export interface LogPosition {
+  transactionId: bigint;
+  position: bigint;
+}
+
+export const logStart: LogPosition = { transactionId: 0n, position: 0n };
+
+export function compareLogPositions(a: LogPosition, b: LogPosition): number {
+  if (a.transactionId !== b.transactionId) return a.transactionId < b.transactionId ? -1 : 1;
+  if (a.position !== b.position) return a.position < b.position ? -1 : 1;
+  return 0;
+}
+
+/** Redis stream entry ids order as (milliseconds, sequence), which fits the log order exactly. */
+export function toStreamId(at: LogPosition): string {
+  return `${at.transactionId}-${at.position}`;
+}
+
+export function fromStreamId(id: string): LogPosition {
+  const [transactionId, position] = id.split('-');
+  return { transactionId: BigInt(transactionId ?? 0), position: BigInt(position ?? 0) };
+}
+
+const tokenPrefix = 'c1.';
+
+/** The consistency token a mutation returns: opaque to clients, the log position of its last event. */
+export function encodeConsistencyToken(at: LogPosition): string {
+  return tokenPrefix + Buffer.from(`${at.transactionId}:${at.position}`).toString('base64url');
+}
+
+export function decodeConsistencyToken(token: string): LogPosition | undefined {
+  if (!token.startsWith(tokenPrefix)) return undefined;
+  const match = /^(\d{1,20}):(\d{1,20})$/.exec(Buffer.from(token.slice(tokenPrefix.length), 'base64url').toString());
+  if (!match) return undefined;
+  return { transactionId: BigInt(match[1]!), position: BigInt(match[2]!) };
+}

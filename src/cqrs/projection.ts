@@ -1,0 +1,67 @@
+// What a read model declares: its name, the events it handles, and how it applies them.
+import type { ReadTx } from '../db/read-client.ts';
+import type { RecordedEvent } from './events.ts';
+
+/** A row that changed in a batch, to be pushed to subscribers once the batch has committed. */
+export interface ViewChange {
+  topic: string;
+  payload: unknown;
+}
+
+export interface Projection {
+  name: string;
+  handles: ReadonlySet<string>;
+  /** Applies handled events, in log order, inside the batch's transaction. */
+  apply(tx: ReadTx, events: RecordedEvent[]): Promise<ViewChange[]>;
+}
+
+/**
+ * A view with one row per aggregate, built by a pure `evolve`. Rows are loaded once per batch,
+ * evolved in memory and written once, so a batch of N events for one row costs one write.
+ */
+export interface RowProjectionSpec<Row> {
+  name: string;
+  handles: readonly string[];
+  rowId(event: RecordedEvent): string;
+  evolve(row: Row | null, event: RecordedEvent): Row | null;
+  load(tx: ReadTx, ids: string[]): Promise<Row[]>;
+  idOf(row: Row): string;
+  save(tx: ReadTx, rows: Row[]): Promise<void>;
+  changeOf(row: Row): ViewChange;
+}
+
+export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & { spec: RowProjectionSpec<Row> } {
+  return {
+    name: spec.name,
+    handles: new Set(spec.handles),
+    spec,
+    async apply(tx, events) {
+      const ids = [...new Set(events.map((event) => spec.rowId(event)))];
+      const rows = new Map<string, Row | null>((await spec.load(tx, ids)).map((row) => [spec.idOf(row), row]));
+      const changed = new Set<string>();
+      for (const event of events) {
+        const id = spec.rowId(event);
+        const next = spec.evolve(rows.get(id) ?? null, event);
+        if (next !== null) {
+          rows.set(id, next);
+          changed.add(id);
+        }
+      }
+      const saved = [...changed].map((id) => rows.get(id)).filter((row): row is Row => row != null);
+      await spec.save(tx, saved);
+      return saved.map((row) => spec.changeOf(row));
+    },
+  };
+}
+
+/** given(events).then(rows) for unit tests and rebuilds: folds events with `evolve` alone. */
+export function foldRows<Row>(spec: Pick<RowProjectionSpec<Row>, 'handles' | 'rowId' | 'evolve'>, events: RecordedEvent[]): Map<string, Row> {
+  const rows = new Map<string, Row>();
+  for (const event of events) {
+    if (!spec.handles.includes(event.type)) continue;
+    const id = spec.rowId(event);
+    const next = spec.evolve(rows.get(id) ?? null, event);
+    if (next !== null) rows.set(id, next);
+  }
+  return rows;
+}

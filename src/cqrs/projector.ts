@@ -1,0 +1,115 @@
+// The projector runtime: applies batches of events to a view and its checkpoint in ONE transaction,
+// then tells read APIs what changed, then acknowledges the batch to its source.
+import type { ReadDb } from '../db/read-client.ts';
+import { lockCheckpoint, readCheckpoint, saveCheckpoint } from './checkpoints.ts';
+import type { RecordedEvent } from './events.ts';
+import type { EventSource } from './event-source.ts';
+import type { Leadership } from './leadership.ts';
+import { compareLogPositions, type LogPosition } from './log-position.ts';
+import type { NoticeBus } from './notices.ts';
+import type { Projection, ViewChange } from './projection.ts';
+
+/** Published after every committed batch; consistency waits listen for it. */
+export const checkpointTopic = 'projection.checkpoint';
+export interface CheckpointNotice {
+  projection: string;
+  transactionId: bigint;
+  position: bigint;
+}
+export type ProjectorTopics = { [checkpointTopic]: CheckpointNotice } & Record<string, unknown>;
+
+export interface BatchOutcome {
+  checkpoint: LogPosition;
+  /** Events the view handled; events before the checkpoint (redeliveries) are skipped. */
+  applied: number;
+  skipped: number;
+  changes: ViewChange[];
+}
+
+export async function applyBatch(readDb: ReadDb, projection: Projection, events: RecordedEvent[]): Promise<BatchOutcome> {
+  const ordered = [...events].sort(compareLogPositions);
+  return readDb.$transaction(async (tx) => {
+    const checkpoint = await lockCheckpoint(tx, projection.name);
+    const fresh = ordered.filter((event) => compareLogPositions(event, checkpoint) > 0);
+    const last = fresh.at(-1);
+    if (!last) return { checkpoint, applied: 0, skipped: events.length, changes: [] };
+    const handled = fresh.filter((event) => projection.handles.has(event.type));
+    const changes = handled.length > 0 ? await projection.apply(tx, handled) : [];
+    const reached = { transactionId: last.transactionId, position: last.position };
+    await saveCheckpoint(tx, projection.name, reached);
+    return { checkpoint: reached, applied: handled.length, skipped: events.length - fresh.length, changes };
+  });
+}
+
+export interface ProjectorOptions {
+  readDb: ReadDb;
+  projection: Projection;
+  openSource(): Promise<EventSource>;
+  notices: NoticeBus<ProjectorTopics>;
+  batchSize: number;
+  /** Only the lease holder consumes; omitted in embedded mode, where one process does everything. */
+  leadership?: Leadership;
+  log?: (message: string, error?: unknown) => void;
+  /** Test hook: runs after the batch committed and before it is acknowledged. */
+  afterCommit?: (outcome: BatchOutcome) => Promise<void> | void;
+}
+
+export interface RunningProjector {
+  stop(): Promise<void>;
+}
+
+const maxBackoffMs = 30_000;
+
+export function startProjector(options: ProjectorOptions): RunningProjector {
+  const { readDb, projection, notices, batchSize } = options;
+  const log = options.log ?? (() => {});
+  let stopping = false;
+  let source: EventSource | undefined;
+
+  async function consume(isLeader: () => boolean) {
+    source = await options.openSource();
+    let checkpoint = await readCheckpoint(readDb, projection.name);
+    while (!stopping && isLeader()) {
+      const batch = await source.next(checkpoint, batchSize);
+      if (batch.events.length === 0 || stopping) continue;
+      const outcome = await applyBatch(readDb, projection, batch.events);
+      checkpoint = outcome.checkpoint;
+      await Promise.all(outcome.changes.map((change) => notices.publish(change.topic, change.payload)));
+      await notices.publish(checkpointTopic, { projection: projection.name, ...outcome.checkpoint });
+      await options.afterCommit?.(outcome);
+      await batch.ack();
+    }
+  }
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopping) {
+      try {
+        if (options.leadership) {
+          await options.leadership.hold(consume, () => stopping);
+        } else {
+          await consume(() => true);
+        }
+        failures = 0;
+      } catch (error) {
+        if (stopping) break;
+        failures += 1;
+        const delay = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 12));
+        log(`projection ${projection.name}: batch failed (attempt ${failures}), retrying in ${delay} ms`, error);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      } finally {
+        // Reopening re-reads unacknowledged entries first, so a failed batch is retried, not skipped.
+        await source?.close().catch(() => {});
+        source = undefined;
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopping = true;
+      await source?.close().catch(() => {});
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// The relay: publishes committed events from the log to a Redis Stream, in log order.
+// Each entry's id is the event's log position, so publishing is idempotent: Redis rejects an id
+// that is not above the stream's last one, which is exactly "already published". A relay that
+// crashed between XADD and saving its checkpoint re-sends, and nothing is duplicated.
+import type { Redis } from 'ioredis';
+import type { WriteDb } from '../db/write-client.ts';
+import type { SqlConnection } from '../db/sql.ts';
+import { eventLogChannel, readCommittedEvents } from './event-log.ts';
+import type { RecordedEvent } from './events.ts';
+import type { Leadership } from './leadership.ts';
+import { logStart, toStreamId, type LogPosition } from './log-position.ts';
+import { encodeStreamEvent, eventField } from './stream-codec.ts';
+import { Wakeup } from './wakeup.ts';
+
+export interface RelayOptions {
+  writeDb: WriteDb;
+  redis: Redis;
+  /** A connection of its own, for LISTEN. */
+  listener: SqlConnection;
+  streamKey: string;
+  batchSize: number;
+  pollMs: number;
+  leadership?: Leadership;
+  log?: (message: string, error?: unknown) => void;
+  /** Test hook: runs after XADD and before the checkpoint is saved. */
+  afterPublish?: (events: RecordedEvent[]) => Promise<void> | void;
+}
+
+export async function readRelayCheckpoint(db: WriteDb, streamKey: string): Promise<LogPosition> {
+  const row = await db.relayCheckpoint.findUnique({ where: { stream: streamKey } });
+  return row ? { transactionId: row.transactionId, position: row.position } : logStart;
+}
+
+async function saveRelayCheckpoint(db: WriteDb, streamKey: string, at: LogPosition) {
+  await db.relayCheckpoint.upsert({
+    where: { stream: streamKey },
+    create: { stream: streamKey, transactionId: at.transactionId, position: at.position },
+    update: { transactionId: at.transactionId, position: at.position },
+  });
+}
+
+/** XADDs the events in order; returns how many were new to the stream. */
+export async function publishEvents(redis: Redis, streamKey: string, events: RecordedEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const pipeline = redis.pipeline();
+  for (const event of events) pipeline.xadd(streamKey, toStreamId(event), eventField, encodeStreamEvent(event));
+  const replies = (await pipeline.exec()) ?? [];
+  let added = 0;
+  for (const [error] of replies) {
+    if (!error) added += 1;
+    else if (!String(error.message).includes('equal or smaller')) throw error;
+  }
+  return added;
+}
+
+/** Publishes everything committed so far; returns the number of events read. */
+export async function relayOnce(options: Pick<RelayOptions, 'writeDb' | 'redis' | 'streamKey' | 'batchSize' | 'afterPublish'>): Promise<number> {
+  const { writeDb, redis, streamKey, batchSize } = options;
+  let total = 0;
+  let checkpoint = await readRelayCheckpoint(writeDb, streamKey);
+  for (;;) {
+    const events = await readCommittedEvents(writeDb, checkpoint, batchSize);
+    const last = events.at(-1);
+    if (!last) return total;
+    await publishEvents(redis, streamKey, events);
+    await options.afterPublish?.(events);
+    checkpoint = { transactionId: last.transactionId, position: last.position };
+    await saveRelayCheckpoint(writeDb, streamKey, checkpoint);
+    total += events.length;
+  }
+}
+
+export async function startRelay(options: RelayOptions): Promise<{ stop(): Promise<void> }> {
+  const wakeup = new Wakeup();
+  await options.listener.listen(eventLogChannel, () => wakeup.wake());
+  let stopping = false;
+  const log = options.log ?? (() => {});
+
+  const work = async (isLeader: () => boolean) => {
+    let failures = 0;
+    while (!stopping && isLeader()) {
+      try {
+        await relayOnce(options);
+        failures = 0;
+        await wakeup.wait(options.pollMs);
+      } catch (error) {
+        failures += 1;
+        const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 12));
+        log(`relay: publishing failed (attempt ${failures}), retrying in ${delay} ms`, error);
+        await wakeup.wait(delay);
+      }
+    }
+  };
+  const { leadership } = options;
+  const loop = leadership
+    ? (async () => {
+        // Losing the lease (or failing to reach PostgreSQL for it) sends the relay back to waiting for it.
+        while (!stopping) {
+          await leadership.hold(work, () => stopping).catch((error) => log('relay: lease lost', error));
+          if (!stopping) await wakeup.wait(options.pollMs);
+        }
+      })()
+    : work(() => true);
+
+  return {
+    async stop() {
+      stopping = true;
+      wakeup.wake();
+      await loop.catch(() => {});
+    },
+  };
+}

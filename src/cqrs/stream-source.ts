@@ -1,0 +1,73 @@
+// Distributed mode: a projector consumes the event stream through its own consumer group.
+// Only the process holding the projection's lease consumes (see projector.ts); when it takes over, it
+// first claims every entry another consumer left pending, so a crashed consumer's work is not lost.
+import type { Redis } from 'ioredis';
+import type { RecordedEvent } from './events.ts';
+import type { EventSource } from './event-source.ts';
+import { decodeStreamEntry } from './stream-codec.ts';
+
+type StreamEntry = [id: string, fields: string[]];
+
+export function consumerGroupOf(projection: string): string {
+  return `projection:${projection}`;
+}
+
+export async function ensureConsumerGroup(redis: Redis, streamKey: string, group: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM');
+  } catch (error) {
+    if (!String(error).includes('BUSYGROUP')) throw error;
+  }
+}
+
+export async function createStreamSource(options: {
+  /** A connection of its own: XREADGROUP BLOCK holds it. */
+  redis: Redis;
+  streamKey: string;
+  group: string;
+  consumer: string;
+  blockMs: number;
+}): Promise<EventSource> {
+  const { redis, streamKey, group, consumer, blockMs } = options;
+  await ensureConsumerGroup(redis, streamKey, group);
+  // Take over what other (crashed or replaced) consumers of this group left unacknowledged.
+  let cursor = '0-0';
+  do {
+    const [next] = (await redis.xautoclaim(streamKey, group, consumer, 0, cursor, 'COUNT', 500, 'JUSTID')) as [string, string[]];
+    cursor = next;
+  } while (cursor !== '0-0');
+  // Our own pending entries come first, in order; then new ones.
+  let readingPending = true;
+
+  const toEvents = (entries: StreamEntry[]) =>
+    entries.map(([id, fields]) => ({ id, event: decodeStreamEntry(fields) as RecordedEvent }));
+
+  return {
+    async next(_checkpoint, max) {
+      let entries: StreamEntry[] = [];
+      if (readingPending) {
+        const reply = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'STREAMS', streamKey, '0')) as
+          | [string, StreamEntry[]][]
+          | null;
+        entries = reply?.[0]?.[1] ?? [];
+        if (entries.length === 0) readingPending = false;
+      }
+      if (!readingPending) {
+        const reply = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', streamKey, '>')) as
+          | [string, StreamEntry[]][]
+          | null;
+        entries = reply?.[0]?.[1] ?? [];
+      }
+      const decoded = toEvents(entries);
+      return {
+        events: decoded.map((entry) => entry.event),
+        ack: async () => {
+          if (decoded.length > 0) await redis.xack(streamKey, group, ...decoded.map((entry) => entry.id));
+        },
+      };
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}

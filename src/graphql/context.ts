@@ -1,0 +1,42 @@
+// What resolvers get. Write and read services are separate so a read process never holds write access.
+import type DataLoader from 'dataloader';
+import type { CommandResult } from '../cqrs/command-handler.ts';
+import type { EventMetadata } from '../cqrs/events.ts';
+import type { NoticeBus } from '../cqrs/notices.ts';
+import type { ReadDb } from '../db/read-client.ts';
+import type { UserCommand } from '../modules/users/commands.ts';
+import type { Topics } from '../modules/topics.ts';
+import type { UserProfileRow } from '../modules/users/views/user-profile.ts';
+
+export type AppCommand = UserCommand;
+
+export interface WriteServices {
+  dispatch(command: AppCommand, options: { metadata: EventMetadata; expectedVersion?: number | null }): Promise<CommandResult>;
+  now(): Date;
+}
+
+export interface ReadServices {
+  db: ReadDb;
+  notices: NoticeBus<Topics>;
+  loaders: { userProfile: DataLoader<string, UserProfileRow | null> };
+  /** Resolves once the projection has applied the request's consistency token, or the wait ran out. */
+  ready(projection: string): Promise<void>;
+}
+
+export interface GraphQLContext {
+  requestId: string;
+  /** Who is acting, from the x-actor header; recorded in event metadata. */
+  actor: string | null;
+  write?: WriteServices;
+  read?: ReadServices;
+}
+
+export function writeServices(context: GraphQLContext): WriteServices {
+  if (!context.write) throw new Error('This operation needs the write API');
+  return context.write;
+}
+
+export function readServices(context: GraphQLContext): ReadServices {
+  if (!context.read) throw new Error('This operation needs the read API');
+  return context.read;
+}

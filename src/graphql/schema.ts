@@ -1,0 +1,31 @@
+// Builds the write and read schemas from the one builder. Importing a type file registers it.
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './types/date-time.ts';
+import './types/errors.ts';
+import './types/command-receipt.ts';
+import '../modules/users/graphql/user-mutations.ts';
+import '../modules/users/graphql/user-profile.ts';
+
+builder.queryField('apiVersion', (t) =>
+  t.string({
+    description: 'The API version. The write schema has it so that its Query root is not empty.',
+    subGraphs: ['write', 'read'],
+    resolve: () => '1',
+  }),
+);
+
+let schemas: { write: GraphQLSchema; read: GraphQLSchema } | undefined;
+
+export function buildSchemas() {
+  schemas ??= {
+    write: builder.toSchema({ subGraph: 'write' }),
+    read: builder.toSchema({ subGraph: 'read' }),
+  };
+  return schemas;
+}
+
+export function printSchemas(): { write: string; read: string } {
+  const { write, read } = buildSchemas();
+  return { write: printSchema(lexicographicSortSchema(write)), read: printSchema(lexicographicSortSchema(read)) };
+}

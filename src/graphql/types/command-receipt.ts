@@ -1,0 +1,17 @@
+import type { CommandResult } from '../../cqrs/command-handler.ts';
+import { builder } from '../builder.ts';
+
+export const CommandReceipt = builder.objectRef<CommandResult>('CommandReceipt').implement({
+  description: 'What a successful mutation returns.',
+  subGraphs: ['write'],
+  fields: (t) => ({
+    aggregateId: t.exposeID('aggregateId'),
+    commandId: t.exposeID('commandId'),
+    version: t.exposeInt('version', { description: 'The aggregate version after this command.' }),
+    consistencyToken: t.exposeString('consistencyToken', {
+      nullable: true,
+      description:
+        'Send it back in the `x-consistency-token` header of a read query to wait until the views have applied this write. Null when the command changed nothing.',
+    }),
+  }),
+});

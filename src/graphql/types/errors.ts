@@ -1,0 +1,49 @@
+// Domain errors shared by every module, exposed as typed members of mutation result unions.
+import { DomainError, NotFoundError, ValidationError, VersionConflictError } from '../../cqrs/errors.ts';
+import { builder } from '../builder.ts';
+
+export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
+  description: 'A business rule or input check refused the command; nothing was written.',
+  subGraphs: ['write'],
+  fields: (t) => ({
+    message: t.exposeString('message'),
+    code: t.exposeString('code'),
+  }),
+});
+
+const FieldIssue = builder.objectRef<{ field: string; message: string }>('FieldIssue').implement({
+  subGraphs: ['write'],
+  fields: (t) => ({
+    field: t.exposeString('field'),
+    message: t.exposeString('message'),
+  }),
+});
+
+builder.objectType(ValidationError, {
+  name: 'ValidationError',
+  subGraphs: ['write'],
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    issues: t.field({ type: [FieldIssue], resolve: (error) => error.issues }),
+  }),
+});
+
+builder.objectType(NotFoundError, {
+  name: 'NotFoundError',
+  subGraphs: ['write'],
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    aggregateType: t.exposeString('aggregateType'),
+    aggregateId: t.exposeString('aggregateId'),
+  }),
+});
+
+builder.objectType(VersionConflictError, {
+  name: 'VersionConflictError',
+  subGraphs: ['write'],
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    expectedVersion: t.exposeInt('expectedVersion'),
+    actualVersion: t.exposeInt('actualVersion', { nullable: true }),
+  }),
+});

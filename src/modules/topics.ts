@@ -1,0 +1,7 @@
+// The one typed map of notice topics: what projectors publish and subscriptions listen to.
+import type { ProjectorTopics } from '../cqrs/projector.ts';
+import type { UserProfileRow } from './users/views/user-profile.ts';
+
+export type Topics = ProjectorTopics & {
+  userProfileUpdated: UserProfileRow;
+};

@@ -1,0 +1,56 @@
+// Read API: the user_profile view, its query and its subscription.
+import { Repeater } from 'graphql-yoga';
+import { isUuid } from '../../../cqrs/errors.ts';
+import { builder } from '../../../graphql/builder.ts';
+import { readServices } from '../../../graphql/context.ts';
+import { userProfileProjectionName, userProfileTopic, type UserProfileRow } from '../views/user-profile.ts';
+
+const UserProfile = builder.objectRef<UserProfileRow>('UserProfile').implement({
+  description: 'A user as shown on profile pages (view `user_profile`).',
+  subGraphs: ['read'],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    email: t.exposeString('email'),
+    name: t.exposeString('name'),
+    memberSince: t.expose('memberSince', { type: 'DateTime' }),
+    lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true }),
+    loginCount: t.exposeInt('loginCount'),
+    totalOrders: t.exposeInt('totalOrders'),
+    totalSpent: t.int({
+      description: 'In cents.',
+      resolve: (row) => Number(row.totalSpent),
+    }),
+    version: t.exposeInt('version', { description: 'The user aggregate version this row reflects.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryField('userProfile', (t) =>
+  t.field({
+    type: UserProfile,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, context) => {
+      const read = readServices(context);
+      await read.ready(userProfileProjectionName);
+      return isUuid(id) ? read.loaders.userProfile.load(id) : null;
+    },
+  }),
+);
+
+builder.subscriptionField('userProfileUpdated', (t) =>
+  t.field({
+    type: UserProfile,
+    description: 'The user profile row, each time the projector commits a change to it.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, { id }, context) =>
+      new Repeater<UserProfileRow>(async (push, stop) => {
+        const unsubscribe = readServices(context).notices.subscribe(userProfileTopic, (row) => {
+          if (row.id === id) void push(row);
+        });
+        await stop;
+        unsubscribe();
+      }),
+    resolve: (row) => row,
+  }),
+);

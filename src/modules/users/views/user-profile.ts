@@ -1,0 +1,82 @@
+// Read model `user_profile`: one row per user, for profile pages.
+import type { RecordedEvent } from '../../../cqrs/events.ts';
+import { rowProjection } from '../../../cqrs/projection.ts';
+import type { ReadDb, ReadTx } from '../../../db/read-client.ts';
+import type { UserProfile } from '../../../generated/read/client.ts';
+import { userEventTypes, type UserEvent } from '../events.ts';
+
+export type UserProfileRow = UserProfile;
+export const userProfileTopic = 'userProfileUpdated';
+export const userProfileProjectionName = 'user_profile';
+
+export function evolveUserProfile(row: UserProfileRow | null, recorded: RecordedEvent): UserProfileRow | null {
+  // Per-row revision: an event this row already reflects changes nothing.
+  if (row && recorded.aggregateVersion <= row.version) return null;
+  const event = { type: recorded.type, data: recorded.data } as UserEvent;
+  const touched = { version: recorded.aggregateVersion, updatedAt: recorded.recordedAt };
+  switch (event.type) {
+    case 'UserRegistered':
+      return {
+        id: event.data.userId,
+        email: event.data.email,
+        name: event.data.name,
+        memberSince: new Date(event.data.registeredAt),
+        lastLoginAt: null,
+        loginCount: 0,
+        totalOrders: 0,
+        totalSpent: 0n,
+        ...touched,
+      };
+    case 'UserEmailChanged':
+      return row && { ...row, email: event.data.email, ...touched };
+    case 'UserLoggedIn':
+      return row && { ...row, lastLoginAt: new Date(event.data.loggedInAt), loginCount: row.loginCount + 1, ...touched };
+    default: {
+      const unhandled: never = event;
+      throw new Error(`user_profile cannot apply ${JSON.stringify(unhandled)}`);
+    }
+  }
+}
+
+async function saveUserProfiles(tx: ReadTx, rows: UserProfileRow[]) {
+  if (rows.length === 0) return;
+  const records = rows.map((row) => ({
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    member_since: row.memberSince.toISOString(),
+    last_login_at: row.lastLoginAt?.toISOString() ?? null,
+    login_count: row.loginCount,
+    total_orders: row.totalOrders,
+    total_spent_cents: row.totalSpent.toString(),
+    version: row.version,
+    updated_at: row.updatedAt.toISOString(),
+  }));
+  // One statement for the whole batch.
+  await tx.$executeRaw`
+    INSERT INTO user_profile
+    SELECT * FROM jsonb_populate_recordset(NULL::user_profile, ${JSON.stringify(records)}::jsonb)
+    ON CONFLICT (id) DO UPDATE SET
+      email = EXCLUDED.email, name = EXCLUDED.name, member_since = EXCLUDED.member_since,
+      last_login_at = EXCLUDED.last_login_at, login_count = EXCLUDED.login_count,
+      total_orders = EXCLUDED.total_orders, total_spent_cents = EXCLUDED.total_spent_cents,
+      version = EXCLUDED.version, updated_at = EXCLUDED.updated_at`;
+}
+
+export const userProfileProjection = rowProjection<UserProfileRow>({
+  name: userProfileProjectionName,
+  handles: userEventTypes,
+  rowId: (event) => event.aggregateId,
+  evolve: evolveUserProfile,
+  load: (tx, ids) => tx.userProfile.findMany({ where: { id: { in: ids } } }),
+  idOf: (row) => row.id,
+  save: saveUserProfiles,
+  changeOf: (row) => ({ topic: userProfileTopic, payload: row }),
+});
+
+/** Rows for the given ids, in the same order, null where there is none (a DataLoader batch). */
+export async function findUserProfiles(db: ReadDb, ids: readonly string[]): Promise<(UserProfileRow | null)[]> {
+  const rows = await db.userProfile.findMany({ where: { id: { in: [...ids] } } });
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
