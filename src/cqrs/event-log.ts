@@ -49,7 +49,7 @@ export async function appendEvents(
     }
     throw error;
   }
-  await tx.$queryRaw`SELECT pg_notify(${eventLogChannel}, '')`;
+  await tx.$executeRaw`SELECT pg_notify(${eventLogChannel}, '')`;
   return rows
     .sort((a, b) => a.aggregateVersion - b.aggregateVersion)
     .map((row) => ({ ...row, data: row.data as object, metadata: row.metadata as unknown as EventMetadata }));

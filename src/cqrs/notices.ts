@@ -16,9 +16,10 @@ export interface NoticeBus<Topics extends TopicMap> {
 class LocalFanout {
   readonly emitter = new EventEmitter().setMaxListeners(0);
 
-  subscribe(topic: string, listener: (payload: never) => void): () => void {
-    this.emitter.on(topic, listener);
-    return () => this.emitter.off(topic, listener);
+  subscribe<Payload>(topic: string, listener: (payload: Payload) => void): () => void {
+    const handler = listener as (payload: unknown) => void;
+    this.emitter.on(topic, handler);
+    return () => this.emitter.off(topic, handler);
   }
 }
 

@@ -19,8 +19,6 @@ export interface ReadServices {
   db: ReadDb;
   notices: NoticeBus<Topics>;
   loaders: { userProfile: DataLoader<string, UserProfileRow | null> };
-  /** Resolves once the projection has applied the request's consistency token, or the wait ran out. */
-  ready(projection: string): Promise<void>;
 }
 
 export interface GraphQLContext {
@@ -29,6 +27,8 @@ export interface GraphQLContext {
   actor: string | null;
   write?: WriteServices;
   read?: ReadServices;
+  /** Set by useConsistency on the read API: waits for the request's consistency token. */
+  consistency?: { ready(projection: string): Promise<void> };
 }
 
 export function writeServices(context: GraphQLContext): WriteServices {

@@ -32,7 +32,7 @@ builder.queryField('userProfile', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, context) => {
       const read = readServices(context);
-      await read.ready(userProfileProjectionName);
+      await context.consistency?.ready(userProfileProjectionName);
       return isUuid(id) ? read.loaders.userProfile.load(id) : null;
     },
   }),

@@ -1,0 +1,180 @@
+// The composition root: starts what the configured role needs, in the configured mode.
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import { ConsistencyWaiter } from './cqrs/consistency.ts';
+import { advisoryLockLeadership } from './cqrs/leadership.ts';
+import { createLogSource } from './cqrs/log-source.ts';
+import { createLocalNoticeBus, createRedisNoticeBus, type NoticeBus } from './cqrs/notices.ts';
+import { startProjector } from './cqrs/projector.ts';
+import { startRelay } from './cqrs/relay.ts';
+import { consumerGroupOf, createStreamSource } from './cqrs/stream-source.ts';
+import { applyMigrations, type MigrationSet } from './db/migrations.ts';
+import { createReadClient, type ReadDb } from './db/read-client.ts';
+import { connectPostgres, pgliteConnection } from './db/sql.ts';
+import type { DbTarget } from './db/target.ts';
+import { createWriteClient, type WriteDb } from './db/write-client.ts';
+import { createReadYoga, createWriteYoga, readPath, startHttpServer, writePath } from './graphql/server.ts';
+import { dispatchCommand } from './modules/command-router.ts';
+import { projections } from './modules/projections.ts';
+import type { Topics } from './modules/topics.ts';
+
+export interface RunningApp {
+  /** Base URL of the HTTP server, when the role serves one. */
+  url: string | undefined;
+  endpoints: { write?: string; read?: string };
+  stop(): Promise<void>;
+}
+
+type Log = (message: string, error?: unknown) => void;
+
+const defaultLog: Log = (message, error) => {
+  console.error(`[${new Date().toISOString()}] ${message}${error ? `: ${error instanceof Error ? error.message : String(error)}` : ''}`);
+};
+
+export async function startApp(config: Config, log: Log = defaultLog): Promise<RunningApp> {
+  const stack: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error) => log('shutdown step failed', error));
+  };
+  try {
+    return await (config.mode === 'embedded' ? startEmbedded(config, stack, log) : startDistributed(config, stack, log)).then(
+      (started) => ({ ...started, stop }),
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+type Stack = (() => Promise<void> | void)[];
+
+async function serve(config: Config, stack: Stack, apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> } }) {
+  const write = apis.writeDb
+    ? createWriteYoga({ dispatch: (command, options) => dispatchCommand(apis.writeDb!, command, options), now: () => new Date() })
+    : undefined;
+  let read;
+  if (apis.read) {
+    const waiter = new ConsistencyWaiter(apis.read.db, apis.read.notices);
+    stack.push(() => waiter.close());
+    read = createReadYoga({ ...apis.read, waiter, consistencyWaitMs: config.consistencyWaitMs });
+  }
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read });
+  stack.push(() => server.close());
+  return {
+    url: server.url,
+    endpoints: { write: write ? server.url + writePath : undefined, read: read ? server.url + readPath : undefined },
+  };
+}
+
+async function startEmbedded(config: Config, stack: Stack, log: Log) {
+  const dir = resolve(config.dataDir, 'pglite');
+  mkdirSync(dir, { recursive: true });
+  const pglite = await PGlite.create(dir);
+  stack.push(() => pglite.close());
+  for (const set of ['write', 'read'] as MigrationSet[]) await applyMigrations(pgliteConnection(pglite), set);
+
+  const target: DbTarget = { kind: 'pglite', db: pglite };
+  const writeDb = createWriteClient(target);
+  const readDb = createReadClient(target);
+  stack.push(() => writeDb.$disconnect(), () => readDb.$disconnect());
+  const notices = createLocalNoticeBus<Topics>();
+
+  for (const projection of projections) {
+    const projector = startProjector({
+      readDb,
+      projection,
+      notices,
+      batchSize: config.projectorBatchSize,
+      openSource: () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs }),
+      log,
+    });
+    stack.push(() => projector.stop());
+  }
+  return serve(config, stack, { writeDb, read: { db: readDb, notices } });
+}
+
+async function migrate(url: string, set: MigrationSet) {
+  const sql = await connectPostgres(url);
+  try {
+    await applyMigrations(sql, set);
+  } finally {
+    await sql.close();
+  }
+}
+
+async function startDistributed(config: Config, stack: Stack, log: Log) {
+  const databaseUrl = config.databaseUrl!;
+  const readDatabaseUrl = config.readDatabaseUrl!;
+  const runs = (role: Config['role']) => config.role === 'all' || config.role === role;
+  const needsWriteDb = runs('write') || runs('relay');
+  const needsReadDb = runs('read') || runs('projector');
+  if (config.migrateOnStart) {
+    if (needsWriteDb) await migrate(databaseUrl, 'write');
+    if (needsReadDb) await migrate(readDatabaseUrl, 'read');
+  }
+
+  const redis = new Redis(config.redisUrl!, { lazyConnect: true, maxRetriesPerRequest: null });
+  await redis.connect();
+  stack.push(() => void redis.disconnect());
+  const writeDb = needsWriteDb ? createWriteClient({ kind: 'postgres', url: databaseUrl }) : undefined;
+  const readDb = needsReadDb ? createReadClient({ kind: 'postgres', url: readDatabaseUrl }) : undefined;
+  if (writeDb) stack.push(() => writeDb.$disconnect());
+  if (readDb) stack.push(() => readDb.$disconnect());
+
+  if (runs('relay')) {
+    const listener = await connectPostgres(databaseUrl);
+    stack.push(() => listener.close());
+    const relay = await startRelay({
+      writeDb: writeDb!,
+      redis,
+      listener,
+      streamKey: config.streamKey,
+      batchSize: config.relayBatchSize,
+      pollMs: config.relayPollMs,
+      leadership: advisoryLockLeadership({ databaseUrl, lockName: `relay:${config.streamKey}` }),
+      log,
+    });
+    stack.push(() => relay.stop());
+  }
+
+  if (runs('projector')) {
+    const notices = await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel });
+    const consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    for (const projection of projections) {
+      const projector = startProjector({
+        readDb: readDb!,
+        projection,
+        notices,
+        batchSize: config.projectorBatchSize,
+        leadership: advisoryLockLeadership({ databaseUrl: readDatabaseUrl, lockName: `projector:${projection.name}` }),
+        openSource: () =>
+          createStreamSource({
+            redis: redis.duplicate(),
+            streamKey: config.streamKey,
+            group: consumerGroupOf(projection.name),
+            consumer,
+            blockMs: config.projectorPollMs,
+          }),
+        log,
+      });
+      stack.push(() => projector.stop());
+    }
+  }
+
+  if (!runs('write') && !runs('read')) return { url: undefined, endpoints: {} };
+  let read;
+  if (runs('read')) {
+    const subscriber = redis.duplicate();
+    stack.push(() => void subscriber.disconnect());
+    const notices = await createRedisNoticeBus<Topics>({ publisher: redis, subscriber, channel: config.noticeChannel });
+    stack.push(() => notices.close());
+    read = { db: readDb!, notices };
+  }
+  return serve(config, stack, { writeDb: runs('write') ? writeDb : undefined, read });
+}
+

@@ -1,0 +1,131 @@
+// HTTP (and WebSocket) server: the write API at /graphql/write, the read API at /graphql/read.
+// Subscriptions run over graphql-ws on the read path, and over SSE (Accept: text/event-stream).
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import DataLoader from 'dataloader';
+import type { ExecutionArgs } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { OperationResult } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
+import type { NoticeBus } from '../cqrs/notices.ts';
+import type { ReadDb } from '../db/read-client.ts';
+import { findUserProfiles } from '../modules/users/views/user-profile.ts';
+import type { Topics } from '../modules/topics.ts';
+import type { GraphQLContext, ReadServices, WriteServices } from './context.ts';
+import { buildSchemas } from './schema.ts';
+import { useConsistency } from './use-consistency.ts';
+
+export const writePath = '/graphql/write';
+export const readPath = '/graphql/read';
+
+type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
+
+function actorOf(request: Request | undefined): string | null {
+  return request?.headers.get('x-actor')?.slice(0, 200) ?? null;
+}
+
+export function createWriteYoga(write: WriteServices): Yoga {
+  return createYoga<Record<string, unknown>, GraphQLContext>({
+    schema: buildSchemas().write,
+    graphqlEndpoint: writePath,
+    landingPage: false,
+    context: ({ request }: { request?: Request }) => ({ requestId: randomUUID(), actor: actorOf(request), write }),
+  });
+}
+
+export interface ReadApiDeps {
+  db: ReadDb;
+  notices: NoticeBus<Topics>;
+  waiter: ConsistencyWaiter;
+  consistencyWaitMs: number;
+}
+
+export function createReadYoga(deps: ReadApiDeps): Yoga {
+  return createYoga<Record<string, unknown>, GraphQLContext>({
+    schema: buildSchemas().read,
+    graphqlEndpoint: readPath,
+    landingPage: false,
+    plugins: [useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs })],
+    context: ({ request }: { request?: Request }) => {
+      const read: ReadServices = {
+        db: deps.db,
+        notices: deps.notices,
+        // Per request, so that batching never leaks rows between requests.
+        loaders: { userProfile: new DataLoader((ids: readonly string[]) => findUserProfiles(deps.db, ids)) },
+      };
+      return { requestId: randomUUID(), actor: actorOf(request), read };
+    },
+  });
+}
+
+// onSubscribe passes the enveloped execute/subscribe through rootValue, as graphql-yoga documents.
+type EnvelopedRoot = { execute(args: ExecutionArgs): OperationResult; subscribe(args: ExecutionArgs): OperationResult };
+
+function attachWebSockets(server: Server, yoga: Yoga) {
+  const wss = new WebSocketServer({ server, path: readPath });
+  const handle = useServer(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        // The same plugins as HTTP (consistency, error masking) apply to WebSocket operations.
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
+        const document = enveloped.parse(params.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+    },
+    wss,
+  );
+  return { wss, handle };
+}
+
+export interface HttpServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: { host: string; port: number; write?: Yoga; read?: Yoga }): Promise<HttpServer> {
+  const { write, read } = options;
+  const server = createServer((req: IncomingMessage, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (write && path === writePath) return void write(req, res);
+    if (read && path === readPath) return void read(req, res);
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end(
+      JSON.stringify({ error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` }),
+    );
+  });
+  const sockets = read ? attachWebSockets(server, read) : undefined;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${port}`,
+    async close() {
+      if (sockets) {
+        await sockets.handle.dispose();
+        sockets.wss.close();
+      }
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

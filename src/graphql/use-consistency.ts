@@ -1,0 +1,82 @@
+// Read-your-writes for the read API. A query may carry the consistency token a mutation returned,
+// in the `x-consistency-token` header; each view the query reads then waits (bounded) until its
+// projection has applied that write. The response's `extensions.consistency` says whether it did.
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { ConsistencyWaiter, WaitOutcome } from '../cqrs/consistency.ts';
+import { decodeConsistencyToken, type LogPosition } from '../cqrs/log-position.ts';
+
+export interface ConsistencyOptions {
+  waiter: ConsistencyWaiter;
+  /** Longest a request waits, over all the views it reads. Default: 2000 ms (CONSISTENCY_WAIT_MS). */
+  timeoutMs?: number;
+  /** The request header that carries the token. Default: `x-consistency-token`. */
+  header?: string;
+}
+
+export class RequestConsistency {
+  readonly #outcomes = new Map<string, Promise<WaitOutcome>>();
+  readonly #deadline: number;
+
+  constructor(
+    private readonly waiter: ConsistencyWaiter,
+    readonly target: LogPosition | undefined,
+    timeoutMs: number,
+  ) {
+    this.#deadline = performance.now() + timeoutMs;
+  }
+
+  /** Waits until `projection` has applied the token (once per projection per request). */
+  async ready(projection: string): Promise<void> {
+    const target = this.target;
+    if (!target) return;
+    let outcome = this.#outcomes.get(projection);
+    if (!outcome) {
+      outcome = this.waiter.waitFor(projection, target, Math.max(0, this.#deadline - performance.now()));
+      this.#outcomes.set(projection, outcome);
+    }
+    await outcome;
+  }
+
+  async report() {
+    const views: Record<string, WaitOutcome> = {};
+    for (const [projection, outcome] of this.#outcomes) views[projection] = await outcome;
+    const outcomes = Object.values(views);
+    return {
+      reached: outcomes.every((outcome) => outcome.reached),
+      waitedMs: Math.max(0, ...outcomes.map((outcome) => outcome.waitedMs)),
+      views,
+    };
+  }
+}
+
+export function useConsistency(options: ConsistencyOptions): Plugin<{ consistency?: RequestConsistency }> {
+  const header = options.header ?? 'x-consistency-token';
+  const timeoutMs = options.timeoutMs ?? 2000;
+  return {
+    onContextBuilding({ context, extendContext }) {
+      const request = (context as { request?: Request }).request;
+      const raw = request?.headers.get(header) ?? undefined;
+      let target: LogPosition | undefined;
+      if (raw) {
+        target = decodeConsistencyToken(raw);
+        if (!target) {
+          throw new GraphQLError(`The ${header} header is not a consistency token returned by a mutation`, {
+            extensions: { code: 'BAD_CONSISTENCY_TOKEN', http: { status: 400 } },
+          });
+        }
+      }
+      extendContext({ consistency: new RequestConsistency(options.waiter, target, timeoutMs) });
+    },
+    onExecute({ args }) {
+      const consistency = (args.contextValue as { consistency?: RequestConsistency }).consistency;
+      if (!consistency?.target) return;
+      return {
+        async onExecuteDone({ result, setResult }) {
+          if (Symbol.asyncIterator in result) return;
+          setResult({ ...result, extensions: { ...result.extensions, consistency: await consistency.report() } });
+        },
+      };
+    },
+  };
+}

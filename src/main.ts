@@ -1,0 +1,39 @@
+// Entry point: `npm start [role]` or ROLE=<role>; roles: all (default), write, read, relay, projector.
+import { ConfigError, loadConfig, redactUrl } from './config.ts';
+import { startApp } from './app.ts';
+
+function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: string; read?: string }) {
+  const lines = [
+    `cqrs-graphql-shop — role "${config.role}", ${config.mode} mode`,
+    config.mode === 'embedded'
+      ? `  storage:   PGlite (embedded PostgreSQL) in ${config.dataDir}/pglite; projectors read the event log directly`
+      : `  storage:   PostgreSQL ${redactUrl(config.databaseUrl)}` +
+        (config.readDatabaseUrl !== config.databaseUrl ? `, read side ${redactUrl(config.readDatabaseUrl)}` : '') +
+        `\n  transport: Redis Streams ${redactUrl(config.redisUrl)} (stream ${config.streamKey})`,
+  ];
+  if (endpoints.write) lines.push(`  write API: ${endpoints.write}  (mutations)`);
+  if (endpoints.read) lines.push(`  read API:  ${endpoints.read}  (queries; subscriptions over graphql-ws at ws${endpoints.read.slice(4)} and SSE)`);
+  console.log(lines.join('\n'));
+}
+
+try {
+  const config = loadConfig();
+  const app = await startApp(config);
+  banner(config, app.endpoints);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: shutting down`);
+    await app.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  throw error;
+}
