@@ -1,0 +1,34 @@
+// Per-test-file isolation on the shared servers: a fresh database and a unique Redis key prefix.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { applyMigrations } from '../../src/db/migrations.ts';
+import { connectPostgres } from '../../src/db/sql.ts';
+
+/** Creates an empty database with both migration sets applied; returns its URL. */
+export async function createTestDatabase(): Promise<string> {
+  const admin = await connectPostgres(inject('postgresUrl'));
+  const name = `test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  try {
+    await admin.exec(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.close();
+  }
+  const url = inject('postgresUrl').replace(/\/postgres$/, `/${name}`);
+  const sql = await connectPostgres(url);
+  try {
+    await applyMigrations(sql, 'write');
+    await applyMigrations(sql, 'read');
+  } finally {
+    await sql.close();
+  }
+  return url;
+}
+
+export function uniqueStreamKey(): string {
+  return `test:${randomUUID().slice(0, 8)}:events`;
+}
+
+export function redisClient(): Redis {
+  return new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+}
