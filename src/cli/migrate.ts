@@ -1,0 +1,36 @@
+// npm run db:migrate — applies pending migrations: to DATABASE_URL (write set) and READ_DATABASE_URL
+// (read set, defaults to DATABASE_URL), or, with neither set, to the embedded PGlite under DATA_DIR.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { ConfigError, loadConfig, redactUrl } from '../config.ts';
+import { applyMigrations, type MigrationSet } from '../db/migrations.ts';
+import { connectPostgres, pgliteConnection, type SqlConnection } from '../db/sql.ts';
+
+async function run(sql: SqlConnection, set: MigrationSet, where: string) {
+  const applied = await applyMigrations(sql, set);
+  console.log(`${set}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'} (${where})`);
+}
+
+try {
+  const config = loadConfig(process.env, ['all']);
+  if (config.mode === 'embedded') {
+    const dir = resolve(config.dataDir, 'pglite');
+    mkdirSync(dir, { recursive: true });
+    const pglite = await PGlite.create(dir);
+    for (const set of ['write', 'read'] as const) await run(pgliteConnection(pglite), set, dir);
+    await pglite.close();
+  } else {
+    for (const [set, url] of [['write', config.databaseUrl!], ['read', config.readDatabaseUrl!]] as const) {
+      const sql = await connectPostgres(url);
+      try {
+        await run(sql, set, redactUrl(url));
+      } finally {
+        await sql.close();
+      }
+    }
+  }
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+}
