@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import DataLoader from 'dataloader';
 import type { ExecutionArgs } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -23,6 +23,17 @@ export const readPath = '/graphql/read';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
+// Unexpected errors reach clients as "Unexpected error." and reach the operator's log in full.
+const maskedErrors = {
+  maskError(error: unknown, message: string, isDev?: boolean) {
+    const original = (error as { originalError?: unknown }).originalError;
+    if (original && !(original as { extensions?: unknown }).extensions) {
+      console.error(`[${new Date().toISOString()}] unexpected error in a resolver:`, original);
+    }
+    return maskError(error, message, isDev);
+  },
+};
+
 function actorOf(request: Request | undefined): string | null {
   return request?.headers.get('x-actor')?.slice(0, 200) ?? null;
 }
@@ -32,6 +43,7 @@ export function createWriteYoga(write: WriteServices): Yoga {
     schema: buildSchemas().write,
     graphqlEndpoint: writePath,
     landingPage: false,
+    maskedErrors,
     context: ({ request }: { request?: Request }) => ({ requestId: randomUUID(), actor: actorOf(request), write }),
   });
 }
@@ -48,6 +60,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     schema: buildSchemas().read,
     graphqlEndpoint: readPath,
     landingPage: false,
+    maskedErrors,
     plugins: [useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs })],
     context: ({ request }: { request?: Request }) => {
       const read: ReadServices = {
