@@ -8,6 +8,7 @@ import type { Leadership } from './leadership.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
 import type { NoticeBus } from './notices.ts';
 import type { Projection, ViewChange } from './projection.ts';
+import { backoffMs } from './backoff.ts';
 
 /** Published after every committed batch; consistency waits listen for it. */
 export const checkpointTopic = 'projection.checkpoint';
@@ -58,8 +59,6 @@ export interface RunningProjector {
   stop(): Promise<void>;
 }
 
-const maxBackoffMs = 30_000;
-
 export function startProjector(options: ProjectorOptions): RunningProjector {
   const { readDb, projection, notices, batchSize } = options;
   const log = options.log ?? (() => {});
@@ -94,7 +93,7 @@ export function startProjector(options: ProjectorOptions): RunningProjector {
       } catch (error) {
         if (stopping) break;
         failures += 1;
-        const delay = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 12));
+        const delay = backoffMs(failures);
         log(`projection ${projection.name}: batch failed (attempt ${failures}), retrying in ${delay} ms`, error);
         await new Promise((resolve) => setTimeout(resolve, delay));
       } finally {

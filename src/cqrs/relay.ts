@@ -11,6 +11,7 @@ import type { Leadership } from './leadership.ts';
 import { logStart, toStreamId, type LogPosition } from './log-position.ts';
 import { encodeStreamEvent, eventField } from './stream-codec.ts';
 import { Wakeup } from './wakeup.ts';
+import { backoffMs } from './backoff.ts';
 
 export interface RelayOptions {
   writeDb: WriteDb;
@@ -85,7 +86,7 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
         await wakeup.wait(options.pollMs);
       } catch (error) {
         failures += 1;
-        const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 12));
+        const delay = backoffMs(failures);
         log(`relay: publishing failed (attempt ${failures}), retrying in ${delay} ms`, error);
         await wakeup.wait(delay);
       }
