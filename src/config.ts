@@ -40,7 +40,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
   const integer = (name: string, fallback: number, min: number, max: number) => {
     const raw = text(name);
     if (raw === undefined) return fallback;
-    const value = Number(raw);
+    const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(value) || value < min || value > max) {
       problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
       return fallback;
@@ -115,6 +115,10 @@ export function redactUrl(raw: string | undefined): string {
   try {
     const parsed = new URL(raw);
     if (parsed.password) parsed.password = '***';
+    // libpq also takes the password as a query parameter.
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/pass/i.test(key)) parsed.searchParams.set(key, '***');
+    }
     return parsed.toString();
   } catch {
     return '(invalid URL)';

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import type { RecordedEvent } from '../../src/cqrs/events.ts';
+import type { UserEvent } from '../../src/modules/users/events.ts';
+import { evolveUserProfile, userProfileProjection, type UserProfileRow } from '../../src/modules/users/views/user-profile.ts';
+import { foldRows } from '../../src/cqrs/projection.ts';
+
+const userId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
+const otherUserId = '0b7e4c3a-5f21-4c8d-8e9a-7d6c5b4a3f02';
+
+let position = 0n;
+
+/** A user event as the log records it; `recordedAt` is one second after `at` unless given. */
+function recorded(aggregateVersion: number, event: UserEvent, at: string, aggregateId = event.data.userId): RecordedEvent {
+  position += 1n;
+  return {
+    transactionId: 1000n + position,
+    position,
+    aggregateType: 'User',
+    aggregateId,
+    aggregateVersion,
+    type: event.type,
+    schemaVersion: 1,
+    data: event.data,
+    metadata: { commandId: `cmd-${position}`, correlationId: `cmd-${position}`, causationId: null, actor: null, time: at },
+    recordedAt: new Date(new Date(at).getTime() + 1000),
+  };
+}
+
+const registered = (id = userId, email = 'ada@example.com') =>
+  recorded(1, { type: 'UserRegistered', data: { userId: id, email, name: 'Ada', registeredAt: '2024-05-01T10:00:00.000Z' } }, '2024-05-01T10:00:00.000Z');
+const loggedIn = (version: number, at: string, id = userId) => recorded(version, { type: 'UserLoggedIn', data: { userId: id, loggedInAt: at } }, at);
+const emailChanged = (version: number, email: string, previousEmail: string, at: string) =>
+  recorded(version, { type: 'UserEmailChanged', data: { userId, email, previousEmail, changedAt: at } }, at);
+
+const given = (events: RecordedEvent[]) => ({
+  then(rows: UserProfileRow[]) {
+    expect([...foldRows(userProfileProjection.spec, events).values()]).toEqual(rows);
+  },
+});
+
+const adaRegistered: UserProfileRow = {
+  id: userId,
+  email: 'ada@example.com',
+  name: 'Ada',
+  memberSince: new Date('2024-05-01T10:00:00.000Z'),
+  lastLoginAt: null,
+  loginCount: 0,
+  totalOrders: 0,
+  totalSpent: 0n,
+  version: 1,
+  updatedAt: new Date('2024-05-01T10:00:01.000Z'),
+};
+
+describe('user_profile projection', () => {
+  it('handles every user event type', () => {
+    expect([...userProfileProjection.handles].sort()).toEqual(['UserEmailChanged', 'UserLoggedIn', 'UserRegistered']);
+  });
+
+  it('creates a row on registration', () => {
+    given([registered()]).then([adaRegistered]);
+  });
+
+  it('counts logins and keeps the last login time', () => {
+    given([registered(), loggedIn(2, '2024-05-02T08:00:00.000Z'), loggedIn(3, '2024-05-03T09:30:00.000Z')]).then([
+      {
+        ...adaRegistered,
+        lastLoginAt: new Date('2024-05-03T09:30:00.000Z'),
+        loginCount: 2,
+        version: 3,
+        updatedAt: new Date('2024-05-03T09:30:01.000Z'),
+      },
+    ]);
+  });
+
+  it('changes the email', () => {
+    given([registered(), emailChanged(2, 'ada@lovelace.org', 'ada@example.com', '2024-05-04T00:00:00.000Z')]).then([
+      { ...adaRegistered, email: 'ada@lovelace.org', version: 2, updatedAt: new Date('2024-05-04T00:00:01.000Z') },
+    ]);
+  });
+
+  it('keeps one row per user', () => {
+    const other = registered(otherUserId, 'grace@example.com');
+    given([registered(), other, loggedIn(2, '2024-05-02T08:00:00.000Z', otherUserId)]).then([
+      adaRegistered,
+      {
+        ...adaRegistered,
+        id: otherUserId,
+        email: 'grace@example.com',
+        lastLoginAt: new Date('2024-05-02T08:00:00.000Z'),
+        loginCount: 1,
+        version: 2,
+        updatedAt: new Date('2024-05-02T08:00:01.000Z'),
+      },
+    ]);
+  });
+
+  it('ignores a redelivered event: a login delivered twice counts once', () => {
+    const login = loggedIn(2, '2024-05-02T08:00:00.000Z');
+    const once = {
+      ...adaRegistered,
+      lastLoginAt: new Date('2024-05-02T08:00:00.000Z'),
+      loginCount: 1,
+      version: 2,
+      updatedAt: new Date('2024-05-02T08:00:01.000Z'),
+    };
+    given([registered(), login, login]).then([once]);
+    given([registered(), login, registered()]).then([once]);
+  });
+
+  it('skips events it does not handle', () => {
+    const foreign = { ...registered(), type: 'OrderPlaced', aggregateType: 'Order' } as RecordedEvent;
+    given([foreign]).then([]);
+  });
+});
+
+describe('evolveUserProfile', () => {
+  it('returns null (no change) for an event at or below the row version', () => {
+    const row = { ...adaRegistered, version: 3, loginCount: 2 };
+    expect(evolveUserProfile(row, loggedIn(3, '2024-06-01T00:00:00.000Z'))).toBeNull();
+    expect(evolveUserProfile(row, loggedIn(2, '2024-06-01T00:00:00.000Z'))).toBeNull();
+    expect(evolveUserProfile(row, emailChanged(1, 'x@example.com', 'ada@example.com', '2024-06-01T00:00:00.000Z'))).toBeNull();
+  });
+
+  it('does not mutate the row it is given', () => {
+    const row = structuredClone(adaRegistered);
+    const next = evolveUserProfile(row, loggedIn(2, '2024-05-02T08:00:00.000Z'));
+    expect(next?.loginCount).toBe(1);
+    expect(row).toEqual(adaRegistered);
+  });
+
+  it('returns null for a login or email change of a user without a row', () => {
+    expect(evolveUserProfile(null, loggedIn(2, '2024-05-02T08:00:00.000Z'))).toBeNull();
+    expect(evolveUserProfile(null, emailChanged(2, 'ada@lovelace.org', 'ada@example.com', '2024-05-04T00:00:00.000Z'))).toBeNull();
+    given([loggedIn(2, '2024-05-02T08:00:00.000Z')]).then([]);
+  });
+});
