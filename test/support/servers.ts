@@ -24,10 +24,13 @@ function findPostgresBin(): string {
   return found;
 }
 
-const asRoot = process.getuid?.() === 0;
-
-function runAsPostgres(command: string, args: string[]) {
-  return asRoot ? { command: 'runuser', args: ['-u', 'postgres', '--', command, ...args] } : { command, args };
+// As root, spawn the server binaries directly under the postgres user's uid/gid rather than through
+// runuser: a wrapper process would swallow the stop signal and leave the postmaster running.
+function postgresIdentity(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return { uid, gid };
 }
 
 async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000) {
@@ -50,13 +53,19 @@ export async function startPostgres(): Promise<TestPostgres> {
   chmodSync(dir, 0o777);
   const dataDir = join(dir, 'data');
   const port = await freePort();
-  const init = runAsPostgres(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
-  execFileSync(init.command, init.args, { stdio: 'ignore' });
-  const run = runAsPostgres(join(bin, 'postgres'), [
-    '-D', dataDir, '-p', String(port), '-k', dir, '-h', '127.0.0.1',
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
-  ]);
-  const child = spawn(run.command, run.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const identity = postgresIdentity();
+  execFileSync(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'], {
+    stdio: 'ignore',
+    ...identity,
+  });
+  const child = spawn(
+    join(bin, 'postgres'),
+    [
+      '-D', dataDir, '-p', String(port), '-k', dir, '-h', '127.0.0.1',
+      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], ...identity },
+  );
   let log = '';
   child.stderr?.on('data', (chunk) => (log += chunk));
   await waitFor(() => log.includes('ready to accept connections'), 'PostgreSQL');
@@ -84,10 +93,16 @@ export async function startRedis(port?: number): Promise<TestRedis> {
   return { url: `redis://127.0.0.1:${chosen}`, port: chosen, stop: () => stopChild(child, 'SIGTERM') };
 }
 
-function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
+// Asks the server to stop, and kills it if it has not exited within the grace period, so that a
+// stuck server can never hang the test run.
+function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    child.once('exit', () => resolve());
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     child.kill(signal);
   });
 }
