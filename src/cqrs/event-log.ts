@@ -94,3 +94,18 @@ export async function readCommittedEvents(db: WriteDb, after: LogPosition, limit
     recordedAt: new Date(row.recorded_at),
   }));
 }
+
+/**
+ * Whether a committed event after `after` is being held back because an older transaction is still
+ * running. That transaction may commit without appending anything (so without a NOTIFY), and the
+ * relay must then look again soon rather than a whole poll interval later.
+ */
+export async function hasHeldBackEvents(db: WriteDb, after: LogPosition): Promise<boolean> {
+  const rows = await db.$queryRaw<{ held: boolean }[]>`
+    SELECT EXISTS (
+      SELECT 1 FROM event_log
+       WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
+         AND transaction_id >= (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
+    ) AS held`;
+  return rows[0]?.held === true;
+}

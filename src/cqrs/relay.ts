@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { WriteDb } from '../db/write-client.ts';
 import type { SqlConnection } from '../db/sql.ts';
-import { eventLogChannel, readCommittedEvents } from './event-log.ts';
+import { eventLogChannel, hasHeldBackEvents, readCommittedEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
 import type { Leadership } from './leadership.ts';
 import { logStart, toStreamId, type LogPosition } from './log-position.ts';
@@ -71,6 +71,11 @@ export async function relayOnce(options: Pick<RelayOptions, 'writeDb' | 'redis' 
   }
 }
 
+/** 10 ms doubling per check up to 1 s: quick for short transactions, cheap for long ones. */
+function heldBackRetryMs(checks: number): number {
+  return Math.min(1_000, 10 * 2 ** Math.min(checks - 1, 7));
+}
+
 export async function startRelay(options: RelayOptions): Promise<{ stop(): Promise<void> }> {
   const wakeup = new Wakeup();
   await options.listener.listen(eventLogChannel, () => wakeup.wake());
@@ -79,11 +84,21 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
 
   const work = async (isLeader: () => boolean) => {
     let failures = 0;
+    let heldBackChecks = 0;
     while (!stopping && isLeader()) {
       try {
         await relayOnce(options);
         failures = 0;
-        await wakeup.wait(options.pollMs);
+        // Events held back by an older open transaction: re-check on a short, growing interval
+        // (that transaction may end without a NOTIFY), never longer than the poll interval.
+        const checkpoint = await readRelayCheckpoint(options.writeDb, options.streamKey);
+        if (await hasHeldBackEvents(options.writeDb, checkpoint)) {
+          heldBackChecks += 1;
+          await wakeup.wait(Math.min(options.pollMs, heldBackRetryMs(heldBackChecks)));
+        } else {
+          heldBackChecks = 0;
+          await wakeup.wait(options.pollMs);
+        }
       } catch (error) {
         failures += 1;
         const delay = backoffMs(failures);

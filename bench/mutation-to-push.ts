@@ -1,0 +1,121 @@
+// `npm run bench`: latency from a mutation's response to the subscription push it causes, in
+// distributed mode (PostgreSQL + Redis Streams + Redis pub/sub), with throwaway servers.
+// BENCH_N users (default 200), one after the other: register, subscribe over graphql-ws to
+// userProfileUpdated, record a login, time the push.
+import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
+import { startApp, type RunningApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { applyMigrations } from '../src/db/migrations.ts';
+import { connectPostgres } from '../src/db/sql.ts';
+import { executeHttp, expectTypename, subscribeWs, toWebSocketUrl } from '../test/support/graphql-client.ts';
+import { startPostgres, startRedis, type TestPostgres, type TestRedis } from '../test/support/servers.ts';
+import { UserProfileDocument, UserProfileUpdatedDocument } from '../test/e2e/generated/read/graphql.ts';
+import { RecordUserLoginDocument, RegisterUserDocument } from '../test/e2e/generated/write/graphql.ts';
+
+const count = Number(process.env.BENCH_N ?? 200);
+if (!Number.isInteger(count) || count < 1) throw new Error(`BENCH_N must be a positive integer, got "${process.env.BENCH_N}"`);
+
+async function createDatabase(postgres: TestPostgres): Promise<string> {
+  const admin = await connectPostgres(postgres.url);
+  try {
+    await admin.exec('CREATE DATABASE bench');
+  } finally {
+    await admin.close();
+  }
+  const url = postgres.url.replace(/\/postgres$/, '/bench');
+  const sql = await connectPostgres(url);
+  try {
+    await applyMigrations(sql, 'write');
+    await applyMigrations(sql, 'read');
+  } finally {
+    await sql.close();
+  }
+  return url;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function summary(name: string, samples: number[]): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const f = (value: number) => value.toFixed(1).padStart(7);
+  return `${name.padEnd(24)} p50 ${f(percentile(sorted, 50))}  p95 ${f(percentile(sorted, 95))}  p99 ${f(percentile(sorted, 99))}  max ${f(sorted.at(-1)!)}`;
+}
+
+async function measure(app: RunningApp) {
+  const writeUrl = app.endpoints.write!;
+  const readUrl = app.endpoints.read!;
+  const sendToPush: number[] = [];
+  const responseToPush: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const registered = await executeHttp(writeUrl, RegisterUserDocument, { email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, name: `Bench ${i}` });
+    const { data: receipt } = expectTypename(registered.data?.registerUser, 'MutationRegisterUserSuccess');
+    const userId = receipt.aggregateId;
+    // Wait until the registration is in the view, so that the push measured is the login's.
+    const read = await executeHttp(readUrl, UserProfileDocument, { id: userId }, { 'x-consistency-token': receipt.consistencyToken! });
+    if (!read.data?.userProfile) throw new Error(`user ${userId} not in the view: ${JSON.stringify(read)}`);
+
+    const subscription = subscribeWs(toWebSocketUrl(readUrl), UserProfileUpdatedDocument, { id: userId });
+    try {
+      await subscription.ready;
+      let pushedAt = 0;
+      const pushed = subscription.next(10_000).then((push) => {
+        pushedAt = performance.now();
+        return push;
+      });
+      const sentAt = performance.now();
+      const login = await executeHttp(writeUrl, RecordUserLoginDocument, { userId });
+      const respondedAt = performance.now();
+      expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
+      const push = await pushed;
+      if (push.data?.userProfileUpdated.loginCount !== 1) throw new Error(`unexpected push: ${JSON.stringify(push)}`);
+      sendToPush.push(pushedAt - sentAt);
+      // Can be negative in principle (the push overtook the HTTP response); reported as measured.
+      responseToPush.push(pushedAt - respondedAt);
+    } finally {
+      await subscription.close();
+    }
+  }
+  return { sendToPush, responseToPush };
+}
+
+let postgres: TestPostgres | undefined;
+let redis: TestRedis | undefined;
+let app: RunningApp | undefined;
+try {
+  [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+  const databaseUrl = await createDatabase(postgres);
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    PORT: '0',
+    STREAM_KEY: 'bench:events',
+    NOTICE_CHANNEL: 'bench:view-changed',
+    MIGRATE_ON_START: 'false',
+  };
+  const config = loadConfig(env, ['all']);
+  app = await startApp(config);
+  const started = performance.now();
+  const { sendToPush, responseToPush } = await measure(app);
+  const seconds = (performance.now() - started) / 1000;
+
+  console.log(
+    [
+      `mutation-to-push benchmark — ${count} users, sequential, in-process role "all", distributed mode`,
+      `  command:   ${process.env.BENCH_N ? `BENCH_N=${process.env.BENCH_N} ` : ''}npm run bench  (tsx bench/mutation-to-push.ts)`,
+      `  machine:   Node ${process.version}, ${cpus().length} CPUs; PostgreSQL (fsync off) and Redis on localhost`,
+      `  settings:  relay poll ${config.relayPollMs} ms, projector block ${config.projectorPollMs} ms, batch ${config.relayBatchSize}/${config.projectorBatchSize}`,
+      `  path:      recordUserLogin → event log → relay → Redis Stream → projector → user_profile → Redis pub/sub → graphql-ws`,
+      `  count:     ${responseToPush.length} pushes received in ${seconds.toFixed(1)} s (each user: register, wait for view, subscribe, login)`,
+      `  latency (ms):`,
+      `    ${summary('response → push', responseToPush)}`,
+      `    ${summary('send → push', sendToPush)}`,
+    ].join('\n'),
+  );
+} finally {
+  await app?.stop();
+  await Promise.all([postgres?.stop(), redis?.stop()]);
+}
+process.exit(0);

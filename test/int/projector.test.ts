@@ -1,0 +1,239 @@
+// The projector runtime against real PostgreSQL and Redis Streams: rows and checkpoint commit
+// together, redeliveries change nothing, and a crash between commit and XACK loses and doubles nothing.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../src/cqrs/checkpoints.ts';
+import { newMetadata } from '../../src/cqrs/event-metadata.ts';
+import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
+import type { RecordedEvent } from '../../src/cqrs/events.ts';
+import { logStart, type LogPosition } from '../../src/cqrs/log-position.ts';
+import { createLocalNoticeBus, type NoticeBus } from '../../src/cqrs/notices.ts';
+import type { Projection } from '../../src/cqrs/projection.ts';
+import { applyBatch, checkpointTopic, startProjector, type BatchOutcome, type ProjectorTopics, type RunningProjector } from '../../src/cqrs/projector.ts';
+import { relayOnce } from '../../src/cqrs/relay.ts';
+import { consumerGroupOf, createStreamSource } from '../../src/cqrs/stream-source.ts';
+import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
+import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
+import type { UserCommand } from '../../src/modules/users/commands.ts';
+import { executeUserCommand } from '../../src/modules/users/store.ts';
+import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
+import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
+
+let writeDb: WriteDb;
+let readDb: ReadDb;
+let redis: Redis;
+let streamKey: string;
+let notices: NoticeBus<ProjectorTopics>;
+const projectors: RunningProjector[] = [];
+const group = consumerGroupOf(userProfileProjection.name);
+
+beforeEach(async () => {
+  const url = await createTestDatabase();
+  writeDb = createWriteClient({ kind: 'postgres', url });
+  readDb = createReadClient({ kind: 'postgres', url });
+  redis = redisClient();
+  streamKey = uniqueStreamKey();
+  notices = createLocalNoticeBus<ProjectorTopics>();
+});
+
+afterEach(async () => {
+  for (const projector of projectors.splice(0)) await projector.stop();
+  await notices.close();
+  await redis.del(streamKey);
+  redis.disconnect();
+  await Promise.all([writeDb.$disconnect(), readDb.$disconnect()]);
+});
+
+function execute(command: UserCommand, time: string) {
+  return executeUserCommand(writeDb, command, newMetadata({ time: new Date(time), actor: 'projector-test' }));
+}
+
+/** Three users with registrations, logins and an email change: 10 events. */
+async function seedUsers(): Promise<string[]> {
+  const ids = [randomUUID(), randomUUID(), randomUUID()];
+  for (const [index, userId] of ids.entries()) {
+    await execute({ type: 'RegisterUser', data: { userId, email: `user${index}@example.com`, name: `User ${index}` } }, '2024-07-01T08:00:00.000Z');
+  }
+  await execute({ type: 'RecordUserLogin', data: { userId: ids[0]! } }, '2024-07-01T09:00:00.000Z');
+  await execute({ type: 'RecordUserLogin', data: { userId: ids[0]! } }, '2024-07-01T09:30:00.000Z');
+  await execute({ type: 'RecordUserLogin', data: { userId: ids[1]! } }, '2024-07-01T10:00:00.000Z');
+  await execute({ type: 'ChangeUserEmail', data: { userId: ids[1]!, email: 'renamed@example.com' } }, '2024-07-01T10:30:00.000Z');
+  await execute({ type: 'RecordUserLogin', data: { userId: ids[0]! } }, '2024-07-01T11:00:00.000Z');
+  await execute({ type: 'RecordUserLogin', data: { userId: ids[1]! } }, '2024-07-01T11:30:00.000Z');
+  await execute({ type: 'RecordUserLogin', data: { userId: ids[2]! } }, '2024-07-01T12:00:00.000Z');
+  return ids;
+}
+
+/** Every event in log order, once the relay can see all of them (other files' transactions hold that back briefly). */
+async function allEvents(): Promise<RecordedEvent[]> {
+  const count = await writeDb.eventLogEntry.count();
+  return eventually(
+    async () => {
+      const events = await readCommittedEvents(writeDb, logStart, count + 1);
+      expect(events).toHaveLength(count);
+      return events;
+    },
+    { what: `${count} events readable` },
+  );
+}
+
+async function publishAll(): Promise<RecordedEvent[]> {
+  const events = await allEvents();
+  await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
+  expect(await redis.xlen(streamKey)).toBe(events.length);
+  return events;
+}
+
+/** What user_profile must hold: the write side's users, in the view's shape. */
+async function expectedProfiles() {
+  const users = await writeDb.user.findMany({ orderBy: { email: 'asc' } });
+  return users.map((user) => ({
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    memberSince: user.createdAt,
+    lastLoginAt: user.lastLoginAt,
+    loginCount: user.loginCount,
+    version: user.version,
+  }));
+}
+
+async function profiles() {
+  return readDb.userProfile.findMany({
+    orderBy: { email: 'asc' },
+    select: { id: true, email: true, name: true, memberSince: true, lastLoginAt: true, loginCount: true, version: true },
+  });
+}
+
+function positionOf(event: RecordedEvent): LogPosition {
+  return { transactionId: event.transactionId, position: event.position };
+}
+
+function streamProjector(consumer: string, options: { afterCommit?: (outcome: BatchOutcome) => void; batchSize?: number; projection?: Projection } = {}) {
+  const projector = startProjector({
+    readDb,
+    projection: options.projection ?? userProfileProjection,
+    openSource: () => createStreamSource({ redis: redisClient(), streamKey, group, consumer, blockMs: 100 }),
+    notices,
+    batchSize: options.batchSize ?? 3,
+    afterCommit: options.afterCommit,
+  });
+  projectors.push(projector);
+  return projector;
+}
+
+async function pendingCount(): Promise<number> {
+  const [count] = (await redis.xpending(streamKey, group)) as [number, ...unknown[]];
+  return Number(count);
+}
+
+describe('startProjector on a Redis Stream', () => {
+  it('builds user_profile rows that match the write side and publishes its checkpoint', async () => {
+    await seedUsers();
+    const events = await publishAll();
+    const checkpoints: LogPosition[] = [];
+    notices.subscribe(checkpointTopic, (notice) => checkpoints.push({ transactionId: notice.transactionId, position: notice.position }));
+
+    streamProjector('p1');
+
+    const last = positionOf(events.at(-1)!);
+    await eventually(async () => expect(await readCheckpoint(readDb, userProfileProjection.name)).toEqual(last), { what: 'checkpoint at the last event' });
+    expect(await profiles()).toEqual(await expectedProfiles());
+    expect((await profiles()).map((row) => row.loginCount).sort()).toEqual([1, 2, 3]);
+    expect(checkpoints.at(-1)).toEqual(last);
+    await eventually(async () => expect(await pendingCount()).toBe(0), { what: 'all entries acknowledged' });
+  });
+});
+
+describe('applyBatch', () => {
+  it('applies a redelivered batch zero times', async () => {
+    await seedUsers();
+    const events = await allEvents();
+
+    const first = await applyBatch(readDb, userProfileProjection, events);
+    expect(first).toMatchObject({ applied: events.length, skipped: 0, checkpoint: positionOf(events.at(-1)!) });
+    const rows = await readDb.userProfile.findMany({ orderBy: { id: 'asc' } });
+    expect(rows.map(({ loginCount, version }) => ({ loginCount, version }))).not.toEqual([]);
+
+    const again = await applyBatch(readDb, userProfileProjection, [...events].reverse());
+    expect(again).toMatchObject({ applied: 0, skipped: events.length, changes: [] });
+    expect(await readDb.userProfile.findMany({ orderBy: { id: 'asc' } })).toEqual(rows);
+    expect(await profiles()).toEqual(await expectedProfiles());
+  });
+
+  it('commits rows and checkpoint together: a failure mid-batch leaves both as they were', async () => {
+    await seedUsers();
+    const events = await allEvents();
+    await applyBatch(readDb, userProfileProjection, events.slice(0, 4));
+    const rowsBefore = await readDb.userProfile.findMany({ orderBy: { id: 'asc' } });
+    const checkpointBefore = await readCheckpoint(readDb, userProfileProjection.name);
+    expect(checkpointBefore).toEqual(positionOf(events[3]!));
+
+    let realApplyRan = false;
+    const failing: Projection = {
+      name: userProfileProjection.name,
+      handles: userProfileProjection.handles,
+      async apply(tx, batch) {
+        const changes = await userProfileProjection.apply(tx, batch);
+        realApplyRan = true;
+        expect(changes.length).toBeGreaterThan(0);
+        throw new Error('projection failed mid-batch');
+      },
+    };
+    await expect(applyBatch(readDb, failing, events)).rejects.toThrow('projection failed mid-batch');
+
+    expect(realApplyRan).toBe(true);
+    expect(await readDb.userProfile.findMany({ orderBy: { id: 'asc' } })).toEqual(rowsBefore);
+    expect(await readCheckpoint(readDb, userProfileProjection.name)).toEqual(checkpointBefore);
+
+    // The retry applies exactly what the failed attempt did not.
+    expect(await applyBatch(readDb, userProfileProjection, events)).toMatchObject({ applied: events.length - 4, skipped: 4 });
+    expect(await profiles()).toEqual(await expectedProfiles());
+  });
+});
+
+describe('a crash between commit and XACK', () => {
+  it('leaves entries pending; a new consumer claims them, skips them by checkpoint and acknowledges them', async () => {
+    await seedUsers();
+    const events = await publishAll();
+    const last = positionOf(events.at(-1)!);
+
+    // The first process "dies" right after each commit: it never acknowledges anything.
+    const committed: BatchOutcome[] = [];
+    const crashing = streamProjector('doomed', {
+      batchSize: 100,
+      afterCommit: (outcome) => {
+        committed.push(outcome);
+        throw new Error('process killed after commit, before XACK');
+      },
+    });
+    await eventually(() => expect(committed.length).toBeGreaterThan(0), { what: 'first batch committed' });
+    await crashing.stop();
+    projectors.splice(projectors.indexOf(crashing), 1);
+
+    expect(committed[0]).toMatchObject({ applied: events.length, checkpoint: last });
+    expect(await readCheckpoint(readDb, userProfileProjection.name)).toEqual(last);
+    expect(await pendingCount()).toBe(events.length);
+    const pendingOwners = (await redis.xpending(streamKey, group, '-', '+', 1000)) as [string, string, number, number][];
+    expect(new Set(pendingOwners.map(([, owner]) => owner))).toEqual(new Set(['doomed']));
+    const rowsAfterCrash = await readDb.userProfile.findMany({ orderBy: { id: 'asc' } });
+
+    const outcomes: BatchOutcome[] = [];
+    streamProjector('successor', { batchSize: 4, afterCommit: (outcome) => void outcomes.push(outcome) });
+
+    await eventually(async () => expect(await pendingCount()).toBe(0), { what: 'pending entries acknowledged by the successor' });
+    expect(outcomes.reduce((sum, outcome) => sum + outcome.skipped, 0)).toBe(events.length);
+    expect(outcomes.reduce((sum, outcome) => sum + outcome.applied, 0)).toBe(0);
+    expect(await readDb.userProfile.findMany({ orderBy: { id: 'asc' } })).toEqual(rowsAfterCrash);
+    expect(await profiles()).toEqual(await expectedProfiles());
+    expect((await profiles()).map((row) => row.loginCount).sort()).toEqual([1, 2, 3]);
+
+    // And it goes on with new events.
+    const [userId] = (await writeDb.user.findMany({ where: { loginCount: 1 }, select: { id: true } })).map((row) => row.id);
+    await execute({ type: 'RecordUserLogin', data: { userId: userId! } }, '2024-07-02T08:00:00.000Z');
+    await publishAll();
+    await eventually(async () => expect(await profiles()).toEqual(await expectedProfiles()), { what: 'new login projected' });
+  });
+});

@@ -1,0 +1,20 @@
+// Polls instead of sleeping: retries `check` until it stops throwing, or fails with its last error
+// once the deadline has passed.
+export async function eventually<T>(
+  check: () => Promise<T> | T,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const { timeoutMs = 5_000, intervalMs = 25 } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) {
+        const message = `${options.what ?? 'condition'} not met within ${timeoutMs} ms`;
+        throw new Error(`${message}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
