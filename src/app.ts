@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
+import { openPGlite } from './db/pglite.ts';
 import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
@@ -61,7 +61,12 @@ async function serve(config: Config, stack: Stack, apis: { writeDb?: WriteDb; re
   if (apis.read) {
     const waiter = new ConsistencyWaiter(apis.read.db, apis.read.notices);
     stack.push(() => waiter.close());
-    read = createReadYoga({ ...apis.read, waiter, consistencyWaitMs: config.consistencyWaitMs });
+    read = createReadYoga({
+      ...apis.read,
+      waiter,
+      consistencyWaitMs: config.consistencyWaitMs,
+      settings: { lowStockThreshold: config.shop.lowStockThreshold },
+    });
   }
   const server = await startHttpServer({ host: config.host, port: config.port, write, read });
   stack.push(() => server.close());
@@ -74,7 +79,7 @@ async function serve(config: Config, stack: Stack, apis: { writeDb?: WriteDb; re
 async function startEmbedded(config: Config, stack: Stack, log: Log) {
   const dir = resolve(config.dataDir, 'pglite');
   mkdirSync(dir, { recursive: true });
-  const pglite = await PGlite.create(dir);
+  const pglite = await openPGlite(dir);
   stack.push(() => pglite.close());
   for (const set of ['write', 'read'] as MigrationSet[]) await applyMigrations(pgliteConnection(pglite), set);
 

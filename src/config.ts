@@ -20,6 +20,22 @@ export interface Config {
   projectorBatchSize: number;
   projectorPollMs: number;
   migrateOnStart: boolean;
+  shop: ShopConfig;
+}
+
+export interface ShopConfig {
+  /** The development payment provider declines any charge above this many cents. */
+  paymentDeclineAboveCents: number;
+  /** Its simulated latency per call. */
+  paymentLatencyMs: number;
+  /** The share (0 to 1) of its calls that fail with a transient error, to exercise retries. */
+  paymentFailureRate: number;
+  /** An order not completed this long after it was placed is cancelled (and compensated) by the saga. */
+  orderDeadlineMs: number;
+  /** How often the saga looks for due retries and passed deadlines. */
+  sagaSweepMs: number;
+  /** inventory_report flags a product as low on stock when available <= this. */
+  lowStockThreshold: number;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +76,16 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       problems.push(`${name} is not a valid URL`);
     }
     return raw;
+  };
+  const fraction = (name: string, fallback: number) => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = /^(0(\.\d+)?|1(\.0+)?)$/.test(raw) ? Number(raw) : NaN;
+    if (Number.isNaN(value)) {
+      problems.push(`${name} must be a number from 0 to 1, got "${raw}"`);
+      return fallback;
+    }
+    return value;
   };
   const boolean = (name: string, fallback: boolean) => {
     const raw = text(name)?.toLowerCase();
@@ -104,6 +130,14 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     projectorBatchSize: integer('PROJECTOR_BATCH_SIZE', 200, 1, 10_000),
     projectorPollMs: integer('PROJECTOR_POLL_MS', 1000, 10, 600_000),
     migrateOnStart: boolean('MIGRATE_ON_START', true),
+    shop: {
+      paymentDeclineAboveCents: integer('PAYMENT_DECLINE_ABOVE_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
+      paymentLatencyMs: integer('PAYMENT_LATENCY_MS', 0, 0, 60_000),
+      paymentFailureRate: fraction('PAYMENT_FAILURE_RATE', 0),
+      orderDeadlineMs: integer('ORDER_DEADLINE_MS', 300_000, 100, 7 * 24 * 3_600_000),
+      sagaSweepMs: integer('SAGA_SWEEP_MS', 1_000, 10, 600_000),
+      lowStockThreshold: integer('LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -4,7 +4,7 @@
 // against a throwaway in-memory PGlite.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { openPGlite } from '../db/pglite.ts';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { applyMigrations, loadMigrations, migrationsRoot, type MigrationSet } from '../db/migrations.ts';
 import { openSchemaEngine } from '../db/schema-engine.ts';
@@ -20,7 +20,7 @@ const schemaPath = new URL(`../../prisma/${set}.prisma`, import.meta.url).pathna
 const datamodel = { path: schemaPath, content: readFileSync(schemaPath, 'utf8') };
 const existing = loadMigrations(set as MigrationSet);
 
-const scratch = await PGlite.create();
+const scratch = await openPGlite();
 await applyMigrations(pgliteConnection(scratch), set as MigrationSet, existing);
 // The migrations bookkeeping table is ours, not part of the datamodel.
 await scratch.exec('DROP TABLE schema_migrations');

@@ -2,7 +2,7 @@
 // (read set, defaults to DATABASE_URL), or, with neither set, to the embedded PGlite under DATA_DIR.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { openPGlite } from '../db/pglite.ts';
 import { ConfigError, loadConfig, redactUrl } from '../config.ts';
 import { applyMigrations, type MigrationSet } from '../db/migrations.ts';
 import { connectPostgres, pgliteConnection, type SqlConnection } from '../db/sql.ts';
@@ -17,7 +17,7 @@ try {
   if (config.mode === 'embedded') {
     const dir = resolve(config.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
-    const pglite = await PGlite.create(dir);
+    const pglite = await openPGlite(dir);
     for (const set of ['write', 'read'] as const) await run(pgliteConnection(pglite), set, dir);
     await pglite.close();
   } else {

@@ -22,8 +22,10 @@ export interface Projection {
 export interface RowProjectionSpec<Row> {
   name: string;
   handles: readonly string[];
-  rowId(event: RecordedEvent): string;
-  evolve(row: Row | null, event: RecordedEvent): Row | null;
+  /** The row (or rows: one event may touch several, like a reservation of many products) it changes. */
+  rowId(event: RecordedEvent): string | readonly string[];
+  /** The row after the event, or null when the event changes nothing in it. `id` is the row's id. */
+  evolve(row: Row | null, event: RecordedEvent, id: string): Row | null;
   load(tx: ReadTx, ids: string[]): Promise<Row[]>;
   idOf(row: Row): string;
   save(tx: ReadTx, rows: Row[]): Promise<void>;
@@ -36,15 +38,16 @@ export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & {
     handles: new Set(spec.handles),
     spec,
     async apply(tx, events) {
-      const ids = [...new Set(events.map((event) => spec.rowId(event)))];
+      const ids = [...new Set(events.flatMap((event) => rowIdsOf(spec, event)))];
       const rows = new Map<string, Row | null>((await spec.load(tx, ids)).map((row) => [spec.idOf(row), row]));
       const changed = new Set<string>();
       for (const event of events) {
-        const id = spec.rowId(event);
-        const next = spec.evolve(rows.get(id) ?? null, event);
-        if (next !== null) {
-          rows.set(id, next);
-          changed.add(id);
+        for (const id of rowIdsOf(spec, event)) {
+          const next = spec.evolve(rows.get(id) ?? null, event, id);
+          if (next !== null) {
+            rows.set(id, next);
+            changed.add(id);
+          }
         }
       }
       const saved = [...changed].map((id) => rows.get(id)).filter((row): row is Row => row != null);
@@ -54,14 +57,20 @@ export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & {
   };
 }
 
+function rowIdsOf<Row>(spec: Pick<RowProjectionSpec<Row>, 'rowId'>, event: RecordedEvent): readonly string[] {
+  const ids = spec.rowId(event);
+  return typeof ids === 'string' ? [ids] : ids;
+}
+
 /** given(events).then(rows) for unit tests and rebuilds: folds events with `evolve` alone. */
 export function foldRows<Row>(spec: Pick<RowProjectionSpec<Row>, 'handles' | 'rowId' | 'evolve'>, events: RecordedEvent[]): Map<string, Row> {
   const rows = new Map<string, Row>();
   for (const event of events) {
     if (!spec.handles.includes(event.type)) continue;
-    const id = spec.rowId(event);
-    const next = spec.evolve(rows.get(id) ?? null, event);
-    if (next !== null) rows.set(id, next);
+    for (const id of rowIdsOf(spec, event)) {
+      const next = spec.evolve(rows.get(id) ?? null, event, id);
+      if (next !== null) rows.set(id, next);
+    }
   }
   return rows;
 }

@@ -1,12 +1,11 @@
 // What resolvers get. Write and read services are separate so a read process never holds write access.
-import type DataLoader from 'dataloader';
 import type { CommandResult } from '../cqrs/command-handler.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import type { ReadDb } from '../db/read-client.ts';
 import type { UserCommand } from '../modules/users/commands.ts';
 import type { Topics } from '../modules/topics.ts';
-import type { UserProfileRow } from '../modules/users/views/user-profile.ts';
+import type { ReadLoaders } from '../modules/read-loaders.ts';
 
 export type AppCommand = UserCommand;
 
@@ -15,10 +14,16 @@ export interface WriteServices {
   now(): Date;
 }
 
+export interface ReadSettings {
+  /** inventory_report: a product is low on stock when available <= this. */
+  lowStockThreshold: number;
+}
+
 export interface ReadServices {
   db: ReadDb;
   notices: NoticeBus<Topics>;
-  loaders: { userProfile: DataLoader<string, UserProfileRow | null> };
+  loaders: ReadLoaders;
+  settings: ReadSettings;
 }
 
 export interface GraphQLContext {

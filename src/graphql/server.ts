@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import DataLoader from 'dataloader';
 import type { ExecutionArgs } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { OperationResult } from 'graphql-ws';
@@ -12,9 +11,9 @@ import { WebSocketServer } from 'ws';
 import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import type { ReadDb } from '../db/read-client.ts';
-import { findUserProfiles } from '../modules/users/views/user-profile.ts';
+import { createReadLoaders } from '../modules/read-loaders.ts';
 import type { Topics } from '../modules/topics.ts';
-import type { GraphQLContext, ReadServices, WriteServices } from './context.ts';
+import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
 import { useConsistency } from './use-consistency.ts';
 
@@ -53,6 +52,7 @@ export interface ReadApiDeps {
   notices: NoticeBus<Topics>;
   waiter: ConsistencyWaiter;
   consistencyWaitMs: number;
+  settings: ReadSettings;
 }
 
 export function createReadYoga(deps: ReadApiDeps): Yoga {
@@ -67,7 +67,8 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
         db: deps.db,
         notices: deps.notices,
         // Per request, so that batching never leaks rows between requests.
-        loaders: { userProfile: new DataLoader((ids: readonly string[]) => findUserProfiles(deps.db, ids)) },
+        loaders: createReadLoaders(deps.db),
+        settings: deps.settings,
       };
       return { requestId: randomUUID(), actor: actorOf(request), read };
     },

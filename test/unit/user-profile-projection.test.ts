@@ -47,6 +47,7 @@ const adaRegistered: UserProfileRow = {
   loginCount: 0,
   totalOrders: 0,
   totalSpent: 0n,
+      lastOrderAt: null,
   version: 1,
   updatedAt: new Date('2024-05-01T10:00:01.000Z'),
 };

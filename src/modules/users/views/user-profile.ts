@@ -25,6 +25,7 @@ export function evolveUserProfile(row: UserProfileRow | null, recorded: Recorded
         loginCount: 0,
         totalOrders: 0,
         totalSpent: 0n,
+        lastOrderAt: null,
         ...touched,
       };
     case 'UserEmailChanged':
@@ -49,6 +50,7 @@ async function saveUserProfiles(tx: ReadTx, rows: UserProfileRow[]) {
     login_count: row.loginCount,
     total_orders: row.totalOrders,
     total_spent_cents: row.totalSpent.toString(),
+    last_order_at: row.lastOrderAt?.toISOString() ?? null,
     version: row.version,
     updated_at: row.updatedAt.toISOString(),
   }));
@@ -59,7 +61,7 @@ async function saveUserProfiles(tx: ReadTx, rows: UserProfileRow[]) {
     ON CONFLICT (id) DO UPDATE SET
       email = EXCLUDED.email, name = EXCLUDED.name, member_since = EXCLUDED.member_since,
       last_login_at = EXCLUDED.last_login_at, login_count = EXCLUDED.login_count,
-      total_orders = EXCLUDED.total_orders, total_spent_cents = EXCLUDED.total_spent_cents,
+      total_orders = EXCLUDED.total_orders, total_spent_cents = EXCLUDED.total_spent_cents, last_order_at = EXCLUDED.last_order_at,
       version = EXCLUDED.version, updated_at = EXCLUDED.updated_at`;
 }
 
