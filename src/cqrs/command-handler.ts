@@ -30,7 +30,31 @@ export interface CommandResult {
   consistencyToken: string | null;
 }
 
+/** How often a command without expectedVersion is re-run after losing a race on its aggregate. */
+export const maxConflictRetries = 20;
+
+/**
+ * Runs the command. Without an expectedVersion, the caller asked for "apply to the current state",
+ * so losing an append race to a concurrent command on the same aggregate re-runs load and decide on
+ * the new state (a few times, with jitter) instead of failing. With one, a conflict is the answer.
+ */
 export async function executeCommand<State, Event extends NewEvent>(
+  db: WriteDb,
+  spec: CommandSpec<State, Event>,
+  metadata: EventMetadata,
+): Promise<CommandResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await executeOnce(db, spec, metadata);
+    } catch (error) {
+      const lostRace = error instanceof VersionConflictError && error.actualVersion === null;
+      if (!lostRace || spec.expectedVersion != null || attempt > maxConflictRetries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * Math.min(attempt, 5)));
+    }
+  }
+}
+
+function executeOnce<State, Event extends NewEvent>(
   db: WriteDb,
   spec: CommandSpec<State, Event>,
   metadata: EventMetadata,

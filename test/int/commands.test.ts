@@ -136,7 +136,7 @@ describe('changeUserEmail', () => {
 });
 
 describe('recordUserLogin', () => {
-  it('gives concurrent logins on one user distinct, gapless versions, one event per success', async () => {
+  it('retries concurrent logins on one user that lost the append race: all succeed, with distinct gapless versions', async () => {
     const userId = randomUUID();
     await register(userId, 'busy@example.com');
 
@@ -148,8 +148,9 @@ describe('recordUserLogin', () => {
 
     const successes = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
     const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
-    expect(successes.length).toBeGreaterThan(0);
-    for (const failure of failures) expect(failure).toBeInstanceOf(VersionConflictError);
+    // No expectedVersion: a command that lost the race is re-run on the new state, not refused.
+    expect(failures).toEqual([]);
+    expect(successes.length).toBe(10);
 
     const versions = successes.map((result) => result.version).sort((a, b) => a - b);
     expect(versions).toEqual(Array.from({ length: successes.length }, (_, index) => index + 2));
