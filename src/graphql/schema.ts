@@ -4,6 +4,8 @@ import { builder } from './builder.ts';
 import './types/date-time.ts';
 import './types/errors.ts';
 import './types/command-receipt.ts';
+import './types/shop-errors.ts';
+import './types/connection.ts';
 import '../modules/users/graphql/user-mutations.ts';
 import '../modules/users/graphql/user-profile.ts';
 

@@ -1,0 +1,22 @@
+import { DomainError } from '../../cqrs/errors.ts';
+
+/** cancelOrder on an order that is already completed. */
+export class OrderNotCancellableError extends DomainError {
+  readonly code = 'ORDER_NOT_CANCELLABLE';
+  constructor(
+    readonly orderId: string,
+    readonly status: string,
+  ) {
+    super(`Order ${orderId} is ${status} and can no longer be cancelled`);
+    this.name = 'OrderNotCancellableError';
+  }
+}
+
+/** All lines of an order must be priced in one currency. */
+export class MixedCurrenciesError extends DomainError {
+  readonly code = 'MIXED_CURRENCIES';
+  constructor(readonly currencies: string[]) {
+    super(`An order's products must share one currency; these are in ${currencies.join(', ')}`);
+    this.name = 'MixedCurrenciesError';
+  }
+}
