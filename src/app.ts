@@ -7,7 +7,12 @@ import { openPGlite } from './db/pglite.ts';
 import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
-import { advisoryLockLeadership } from './cqrs/leadership.ts';
+import { advisoryLockLeadership, type Leadership } from './cqrs/leadership.ts';
+import type { EventSource } from './cqrs/event-source.ts';
+import { consumerGroupOfProcess } from './cqrs/process-manager.ts';
+import { createDevPaymentProvider } from './modules/payments/dev-provider.ts';
+import { orderSagaName } from './modules/orders/saga/order-saga.ts';
+import { startOrderSaga } from './modules/orders/saga/start-order-saga.ts';
 import { createLogSource } from './cqrs/log-source.ts';
 import { createLocalNoticeBus, createRedisNoticeBus, type NoticeBus } from './cqrs/notices.ts';
 import { startProjector } from './cqrs/projector.ts';
@@ -76,6 +81,27 @@ async function serve(config: Config, stack: Stack, apis: { writeDb?: WriteDb; re
   };
 }
 
+/** The order saga, charging through the built-in dev payment provider (a real one plugs in here). */
+function startSaga(config: Config, writeDb: WriteDb, openSource: () => Promise<EventSource>, leadership: Leadership | undefined, log: Log) {
+  const { shop } = config;
+  return startOrderSaga({
+    writeDb,
+    provider: createDevPaymentProvider({
+      declineAboveCents: shop.paymentDeclineAboveCents,
+      latencyMs: shop.paymentLatencyMs,
+      failureRate: shop.paymentFailureRate,
+    }),
+    dispatch: (command, metadata) => dispatchCommand(writeDb, command, { metadata }),
+    deadlineMs: shop.orderDeadlineMs,
+    concurrency: 8,
+    openSource,
+    batchSize: config.projectorBatchSize,
+    sweepMs: shop.sagaSweepMs,
+    leadership,
+    log,
+  });
+}
+
 async function startEmbedded(config: Config, stack: Stack, log: Log) {
   const dir = resolve(config.dataDir, 'pglite');
   mkdirSync(dir, { recursive: true });
@@ -100,6 +126,8 @@ async function startEmbedded(config: Config, stack: Stack, log: Log) {
     });
     stack.push(() => projector.stop());
   }
+  const saga = startSaga(config, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs }), undefined, log);
+  stack.push(() => saga.stop());
   return serve(config, stack, { writeDb, read: { db: readDb, notices } });
 }
 
@@ -116,7 +144,8 @@ async function startDistributed(config: Config, stack: Stack, log: Log) {
   const databaseUrl = config.databaseUrl!;
   const readDatabaseUrl = config.readDatabaseUrl!;
   const runs = (role: Config['role']) => config.role === 'all' || config.role === role;
-  const needsWriteDb = runs('write') || runs('relay');
+  // The projector role also runs the order saga, which reads and commands the write side.
+  const needsWriteDb = runs('write') || runs('relay') || runs('projector');
   const needsReadDb = runs('read') || runs('projector');
   if (config.migrateOnStart) {
     if (needsWriteDb) await migrate(databaseUrl, 'write');
@@ -169,6 +198,21 @@ async function startDistributed(config: Config, stack: Stack, log: Log) {
       });
       stack.push(() => projector.stop());
     }
+    const saga = startSaga(
+      config,
+      writeDb!,
+      () =>
+        createStreamSource({
+          redis: redis.duplicate(),
+          streamKey: config.streamKey,
+          group: consumerGroupOfProcess(orderSagaName),
+          consumer,
+          blockMs: config.projectorPollMs,
+        }),
+      advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(orderSagaName) }),
+      log,
+    );
+    stack.push(() => saga.stop());
   }
 
   if (!runs('write') && !runs('read')) return { url: undefined, endpoints: {} };

@@ -10,6 +10,7 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
+    Date: { Input: string; Output: string | Date };
     ID: { Input: string; Output: string };
   };
 }>({

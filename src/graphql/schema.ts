@@ -8,6 +8,11 @@ import './types/shop-errors.ts';
 import './types/connection.ts';
 import '../modules/users/graphql/user-mutations.ts';
 import '../modules/users/graphql/user-profile.ts';
+import '../modules/catalog/graphql/catalog-mutations.ts';
+import '../modules/inventory/graphql/inventory-mutations.ts';
+import '../modules/orders/graphql/order-mutations.ts';
+import '../modules/catalog/graphql/product-queries.ts';
+import '../modules/inventory/graphql/inventory-queries.ts';
 
 builder.queryField('apiVersion', (t) =>
   t.string({

@@ -20,3 +20,15 @@ export class MixedCurrenciesError extends DomainError {
     this.name = 'MixedCurrenciesError';
   }
 }
+
+/** CompleteOrder on an order that is cancelled, or not yet paid and reserved (saga only). */
+export class OrderNotCompletableError extends DomainError {
+  readonly code = 'ORDER_NOT_COMPLETABLE';
+  constructor(
+    readonly orderId: string,
+    readonly reason: string,
+  ) {
+    super(`Order ${orderId} cannot be completed: ${reason}`);
+    this.name = 'OrderNotCompletableError';
+  }
+}

@@ -3,14 +3,41 @@ import type { RecordedEvent } from '../../../cqrs/events.ts';
 import { rowProjection } from '../../../cqrs/projection.ts';
 import type { ReadDb, ReadTx } from '../../../db/read-client.ts';
 import type { UserProfile } from '../../../generated/read/client.ts';
+import type { OrderCompleted, OrderPlaced } from '../../orders/events.ts';
 import { userEventTypes, type UserEvent } from '../events.ts';
 
 export type UserProfileRow = UserProfile;
 export const userProfileTopic = 'userProfileUpdated';
 export const userProfileProjectionName = 'user_profile';
 
+const orderEventTypes: (OrderPlaced | OrderCompleted)['type'][] = ['OrderPlaced', 'OrderCompleted'];
+const isOrderEvent = (recorded: RecordedEvent) => (orderEventTypes as string[]).includes(recorded.type);
+
+/**
+ * Order events come from Order aggregates, whose versions say nothing about this row; a redelivered
+ * one is skipped by the projection checkpoint, which commits with the row.
+ */
+function evolveOrderTotals(row: UserProfileRow | null, recorded: RecordedEvent): UserProfileRow | null {
+  if (!row) return null;
+  const event = { type: recorded.type, data: recorded.data } as OrderPlaced | OrderCompleted;
+  const updatedAt = recorded.recordedAt;
+  switch (event.type) {
+    case 'OrderPlaced': {
+      const placedAt = new Date(event.data.placedAt);
+      return { ...row, lastOrderAt: row.lastOrderAt && row.lastOrderAt > placedAt ? row.lastOrderAt : placedAt, updatedAt };
+    }
+    case 'OrderCompleted':
+      return { ...row, totalOrders: row.totalOrders + 1, totalSpent: row.totalSpent + BigInt(event.data.totalCents), updatedAt };
+    default: {
+      const unhandled: never = event;
+      throw new Error(`user_profile cannot apply ${JSON.stringify(unhandled)}`);
+    }
+  }
+}
+
 export function evolveUserProfile(row: UserProfileRow | null, recorded: RecordedEvent): UserProfileRow | null {
-  // Per-row revision: an event this row already reflects changes nothing.
+  if (isOrderEvent(recorded)) return evolveOrderTotals(row, recorded);
+  // Per-row revision of the User aggregate: a user event this row already reflects changes nothing.
   if (row && recorded.aggregateVersion <= row.version) return null;
   const event = { type: recorded.type, data: recorded.data } as UserEvent;
   const touched = { version: recorded.aggregateVersion, updatedAt: recorded.recordedAt };
@@ -67,8 +94,9 @@ async function saveUserProfiles(tx: ReadTx, rows: UserProfileRow[]) {
 
 export const userProfileProjection = rowProjection<UserProfileRow>({
   name: userProfileProjectionName,
-  handles: userEventTypes,
-  rowId: (event) => event.aggregateId,
+  handles: [...userEventTypes, ...orderEventTypes],
+  // Order events name their user; user events are the user aggregate.
+  rowId: (event) => (isOrderEvent(event) ? (event.data as { userId: string }).userId : event.aggregateId),
   evolve: evolveUserProfile,
   load: (tx, ids) => tx.userProfile.findMany({ where: { id: { in: ids } } }),
   idOf: (row) => row.id,

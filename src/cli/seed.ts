@@ -1,0 +1,49 @@
+// npm run seed [-- --users=N --products=N --orders=N --concurrency=N]
+// Starts the app in this process (on the configured database: embedded PGlite by default, or
+// DATABASE_URL + REDIS_URL) and builds a realistic shop through its write API.
+import { ConfigError, loadConfig } from '../config.ts';
+import { startApp } from '../app.ts';
+import { createApi } from '../seed/api.ts';
+import { seededRandom } from '../seed/random.ts';
+import { runSeed, type SeedSize } from '../seed/run-seed.ts';
+
+function sizeOption(name: keyof SeedSize, env: string, fallback: number, max: number): number {
+  const flag = process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
+  const raw = flag ?? process.env[env];
+  if (raw === undefined || raw === '') return fallback;
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new ConfigError([`${name} (--${name} or ${env}) must be an integer from 1 to ${max}, got "${raw}"`]);
+  return value;
+}
+
+try {
+  const size: SeedSize = {
+    users: sizeOption('users', 'SEED_USERS', 1_000, 1_000_000),
+    products: sizeOption('products', 'SEED_PRODUCTS', 200, 100_000),
+    orders: sizeOption('orders', 'SEED_ORDERS', 5_000, 10_000_000),
+    concurrency: sizeOption('concurrency', 'SEED_CONCURRENCY', 8, 256),
+  };
+  const randomSeed = Number(process.env.SEED_RANDOM ?? 42);
+  // Its own port: the seed may run next to a server started with `npm start` (distributed mode).
+  const config = loadConfig({ ...process.env, PORT: '0' }, ['all']);
+  console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
+  const app = await startApp(config);
+  const started = performance.now();
+  try {
+    const report = await runSeed(createApi({ write: app.endpoints.write!, read: app.endpoints.read! }), size, seededRandom(randomSeed), {
+      settleTimeoutMs: Number(process.env.SEED_SETTLE_TIMEOUT_MS ?? 600_000),
+    });
+    const total = (performance.now() - started) / 1000;
+    console.log(
+      `done in ${total.toFixed(1)} s: ${report.users} users, ${report.products} products, ${report.orders} orders ` +
+        `(${report.completed} completed, ${report.cancelled} cancelled); phases: ` +
+        Object.entries(report.seconds).map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)} s`).join(', '),
+    );
+  } finally {
+    await app.stop();
+  }
+  process.exit(0);
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+}

@@ -1,0 +1,66 @@
+// Write API: the catalog commands.
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
+import { newMetadata } from '../../../cqrs/event-metadata.ts';
+import { builder } from '../../../graphql/builder.ts';
+import { writeServices, type AppCommand, type GraphQLContext } from '../../../graphql/context.ts';
+import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
+import { maxPriceCents } from '../commands.ts';
+import { ProductDiscontinuedError, SkuTakenError } from '../errors.ts';
+
+function dispatch(context: GraphQLContext, command: AppCommand, expectedVersion?: number | null) {
+  const write = writeServices(context);
+  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }), expectedVersion });
+}
+
+builder.mutationField('addProduct', (t) =>
+  t.field({
+    type: CommandReceipt,
+    description:
+      'Adds a product, with an empty stock. The sku (1 to 64 of A-Z, 0-9, "-", "_", ".") is upper-cased and must be unused; ' +
+      `name 1 to 200 characters, description at most 5000, category 1 to 100; priceCents 1 to ${maxPriceCents}; ` +
+      'currency an ISO 4217 code. The receipt aggregateId is the new product id.',
+    errors: { types: [ValidationError, SkuTakenError] },
+    args: {
+      sku: t.arg.string({ required: true }),
+      name: t.arg.string({ required: true }),
+      description: t.arg.string({ required: true }),
+      priceCents: t.arg.int({ required: true }),
+      currency: t.arg.string({ required: true }),
+      category: t.arg.string({ required: true }),
+    },
+    resolve: (_root, args, context) => dispatch(context, { type: 'AddProduct', data: { productId: randomUUID(), ...args } }),
+  }),
+);
+
+builder.mutationField('changeProductPrice', (t) =>
+  t.field({
+    type: CommandReceipt,
+    description:
+      'Changes the price of a product that is not discontinued. Setting the current price changes nothing (null consistencyToken). ' +
+      'With expectedVersion, fails with VersionConflictError if the product changed since.',
+    errors: { types: [ValidationError, NotFoundError, ProductDiscontinuedError, VersionConflictError] },
+    args: {
+      productId: t.arg.id({ required: true }),
+      priceCents: t.arg.int({ required: true }),
+      expectedVersion: t.arg.int({ required: false }),
+    },
+    resolve: (_root, { productId, priceCents, expectedVersion }, context) => {
+      validate([['productId', uuidProblem(productId)]]);
+      return dispatch(context, { type: 'ChangeProductPrice', data: { productId, priceCents } }, expectedVersion);
+    },
+  }),
+);
+
+builder.mutationField('discontinueProduct', (t) =>
+  t.field({
+    type: CommandReceipt,
+    description: 'Stops selling a product; its stock can still be restocked and adjusted. Discontinuing twice changes nothing.',
+    errors: { types: [ValidationError, NotFoundError] },
+    args: { productId: t.arg.id({ required: true }) },
+    resolve: (_root, { productId }, context) => {
+      validate([['productId', uuidProblem(productId)]]);
+      return dispatch(context, { type: 'DiscontinueProduct', data: { productId } });
+    },
+  }),
+);

@@ -1,0 +1,163 @@
+// Read API: the product_catalog view, its queries and the productUpdated subscription.
+import { Repeater } from 'graphql-yoga';
+import { isUuid } from '../../../cqrs/errors.ts';
+import { builder } from '../../../graphql/builder.ts';
+import { readServices } from '../../../graphql/context.ts';
+import { badUserInput, connectionOf, decodeCursor, pageSize, toConnection } from '../../../graphql/types/connection.ts';
+import {
+  findProductPage,
+  productCatalogProjectionName,
+  productOrders,
+  productSortKey,
+  productUpdatedTopic,
+  type ProductCatalogRow,
+  type ProductKeyset,
+  type ProductOrder,
+} from '../views/product-catalog.ts';
+
+export const maxSearchTextLength = 200;
+
+export const Product = builder.objectRef<ProductCatalogRow>('Product').implement({
+  description: 'A product as shown in the shop, with its stock (view `product_catalog`).',
+  subGraphs: ['read'],
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    sku: t.exposeString('sku'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    priceCents: t.exposeInt('priceCents', { description: 'In cents of `currency`.' }),
+    currency: t.exposeString('currency', { description: 'ISO 4217 code.' }),
+    category: t.exposeString('category'),
+    discontinued: t.exposeBoolean('discontinued'),
+    onHand: t.exposeInt('onHand', { description: 'Units in the warehouse.' }),
+    reserved: t.exposeInt('reserved', { description: 'Units held for orders.' }),
+    available: t.exposeInt('available', { description: 'onHand - reserved: what can still be ordered.' }),
+    inStock: t.boolean({ description: 'available > 0.', resolve: (row) => row.available > 0 }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const ProductOrderEnum = builder.enumType('ProductOrder', {
+  description: 'Product orders; ties are broken by id, so that pages neither repeat nor skip products.',
+  subGraphs: ['read'],
+  values: productOrders,
+});
+
+const PriceRange = builder.inputType('PriceRange', {
+  description: 'Inclusive bounds in cents, each optional; both must be >= 0 and min <= max.',
+  subGraphs: ['read'],
+  fields: (t) => ({
+    minCents: t.int(),
+    maxCents: t.int(),
+  }),
+});
+
+const ProductFilterInput = builder.inputType('ProductFilter', {
+  subGraphs: ['read'],
+  fields: (t) => ({
+    category: t.string({ description: 'Exact category.' }),
+    priceRange: t.field({ type: PriceRange }),
+    inStock: t.boolean({ description: 'true: only available > 0; false: only available <= 0; absent: both.' }),
+    text: t.string({ description: `Case-insensitive substring of sku, name or description (at most ${maxSearchTextLength} characters).` }),
+    includeDiscontinued: t.boolean({
+      defaultValue: true,
+      description: 'Discontinued products are listed (with `discontinued: true`) unless this is false, so links to them keep working.',
+    }),
+  }),
+});
+
+const ProductConnection = connectionOf('Product', Product);
+
+type FilterArg = typeof ProductFilterInput.$inferInput;
+
+function checkedFilter(filter: FilterArg | null | undefined) {
+  const minPriceCents = filter?.priceRange?.minCents ?? null;
+  const maxPriceCents = filter?.priceRange?.maxCents ?? null;
+  if ((minPriceCents ?? 0) < 0 || (maxPriceCents ?? 0) < 0) throw badUserInput('priceRange bounds must be >= 0', 'filter.priceRange');
+  if (minPriceCents !== null && maxPriceCents !== null && minPriceCents > maxPriceCents) {
+    throw badUserInput(`priceRange.minCents (${minPriceCents}) is above maxCents (${maxPriceCents})`, 'filter.priceRange');
+  }
+  const text = filter?.text ?? null;
+  if (text !== null && [...text].length > maxSearchTextLength) {
+    throw badUserInput(`text must be at most ${maxSearchTextLength} characters`, 'filter.text');
+  }
+  return {
+    category: filter?.category ?? null,
+    minPriceCents,
+    maxPriceCents,
+    inStock: filter?.inStock ?? null,
+    text,
+    includeDiscontinued: filter?.includeDiscontinued ?? true,
+  };
+}
+
+/** Cursors carry their order, so a cursor from another order is refused instead of misread. */
+function keysetAfter(after: string | null | undefined, orderBy: ProductOrder): ProductKeyset | null {
+  const decoded = decodeCursor(after, 3);
+  if (!decoded) return null;
+  const [order, key, id] = decoded;
+  const keyFits =
+    orderBy === 'NAME_ASC'
+      ? typeof key === 'string'
+      : orderBy === 'NEWEST'
+        ? typeof key === 'string' && !Number.isNaN(Date.parse(key))
+        : Number.isInteger(key);
+  if (order !== orderBy || !keyFits || typeof id !== 'string' || !isUuid(id)) {
+    throw badUserInput(`after is not a cursor this API issued for orderBy ${orderBy}`, 'after');
+  }
+  return { key: key as string | number, id };
+}
+
+builder.queryField('productCatalog', (t) =>
+  t.field({
+    type: ProductConnection,
+    description: 'Products, filtered and ordered, a page at a time (keyset pagination: pass pageInfo.endCursor as `after`).',
+    args: {
+      filter: t.arg({ type: ProductFilterInput }),
+      orderBy: t.arg({ type: ProductOrderEnum, defaultValue: 'NAME_ASC' }),
+      first: t.arg.int({ description: 'Page size, 1 to 100; 20 when absent.' }),
+      after: t.arg.string(),
+    },
+    resolve: async (_root, args, context) => {
+      const read = readServices(context);
+      const orderBy = args.orderBy ?? 'NAME_ASC';
+      const size = pageSize(args.first);
+      const query = { filter: checkedFilter(args.filter), orderBy, after: keysetAfter(args.after, orderBy), limit: size + 1 };
+      await context.consistency?.ready(productCatalogProjectionName);
+      const rows = await findProductPage(read.db, query);
+      return toConnection(rows, size, (row) => [orderBy, productSortKey(row, orderBy), row.id]);
+    },
+  }),
+);
+
+builder.queryField('product', (t) =>
+  t.field({
+    type: Product,
+    nullable: true,
+    description: 'One product; null when there is none with this id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, context) => {
+      const read = readServices(context);
+      await context.consistency?.ready(productCatalogProjectionName);
+      return isUuid(id) ? read.loaders.product.load(id) : null;
+    },
+  }),
+);
+
+builder.subscriptionField('productUpdated', (t) =>
+  t.field({
+    type: Product,
+    description: 'The product, each time the projector commits a change to it (price, stock, discontinuation).',
+    args: { productId: t.arg.id({ required: true }) },
+    subscribe: (_root, { productId }, context) =>
+      new Repeater<ProductCatalogRow>(async (push, stop) => {
+        const unsubscribe = readServices(context).notices.subscribe(productUpdatedTopic, (row) => {
+          if (row.id === productId) void push(row);
+        });
+        await stop;
+        unsubscribe();
+      }),
+    resolve: (row) => row,
+  }),
+);

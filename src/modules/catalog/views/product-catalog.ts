@@ -1,0 +1,180 @@
+// Read model `product_catalog`: one row per product with its price and stock, for shop pages.
+import type { RecordedEvent } from '../../../cqrs/events.ts';
+import { rowProjection } from '../../../cqrs/projection.ts';
+import type { ReadDb, ReadTx } from '../../../db/read-client.ts';
+import { Prisma, type ProductCatalog } from '../../../generated/read/client.ts';
+import { stockAfter, stockEventTypes, stockProductIds, withStock } from '../../inventory/views/inventory-report.ts';
+import { catalogEventTypes, type CatalogEvent } from '../events.ts';
+
+export type ProductCatalogRow = ProductCatalog;
+export const productCatalogProjectionName = 'product_catalog';
+export const productUpdatedTopic = 'productUpdated';
+
+/** Lower-cased, so the text filter can match case-insensitively with LIKE on the trigram index. */
+export function searchTextOf(product: { sku: string; name: string; description: string }): string {
+  return [product.sku, product.name, product.description].join(' ').toLowerCase();
+}
+
+function evolveProduct(row: ProductCatalogRow | null, recorded: RecordedEvent): ProductCatalogRow | null {
+  const event = { type: recorded.type, data: recorded.data } as CatalogEvent;
+  const updatedAt = recorded.recordedAt;
+  switch (event.type) {
+    case 'ProductAdded': {
+      // A redelivered ProductAdded must not reset the stock the product has gained since.
+      if (row) return null;
+      const { productId, sku, name, description, priceCents, currency, category, addedAt } = event.data;
+      return {
+        id: productId,
+        sku,
+        name,
+        description,
+        priceCents,
+        currency,
+        category,
+        discontinued: false,
+        onHand: 0,
+        reserved: 0,
+        available: 0,
+        searchText: searchTextOf(event.data),
+        createdAt: new Date(addedAt),
+        updatedAt,
+      };
+    }
+    case 'ProductPriceChanged':
+      return row && row.priceCents !== event.data.priceCents ? { ...row, priceCents: event.data.priceCents, updatedAt } : null;
+    case 'ProductDiscontinued':
+      return row && !row.discontinued ? { ...row, discontinued: true, updatedAt } : null;
+    default: {
+      const unhandled: never = event;
+      throw new Error(`product_catalog cannot apply ${JSON.stringify(unhandled)}`);
+    }
+  }
+}
+
+export function evolveProductCatalog(row: ProductCatalogRow | null, recorded: RecordedEvent, productId: string): ProductCatalogRow | null {
+  if ((catalogEventTypes as string[]).includes(recorded.type)) return evolveProduct(row, recorded);
+  return withStock(row, stockAfter(recorded, productId), recorded.recordedAt);
+}
+
+async function saveProductCatalog(tx: ReadTx, rows: ProductCatalogRow[]) {
+  if (rows.length === 0) return;
+  const records = rows.map((row) => ({
+    id: row.id,
+    sku: row.sku,
+    name: row.name,
+    description: row.description,
+    price_cents: row.priceCents,
+    currency: row.currency,
+    category: row.category,
+    discontinued: row.discontinued,
+    on_hand: row.onHand,
+    reserved: row.reserved,
+    available: row.available,
+    search_text: row.searchText,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  }));
+  // One statement for the whole batch.
+  await tx.$executeRaw`
+    INSERT INTO product_catalog
+    SELECT * FROM jsonb_populate_recordset(NULL::product_catalog, ${JSON.stringify(records)}::jsonb)
+    ON CONFLICT (id) DO UPDATE SET
+      sku = EXCLUDED.sku, name = EXCLUDED.name, description = EXCLUDED.description,
+      price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency, category = EXCLUDED.category,
+      discontinued = EXCLUDED.discontinued, on_hand = EXCLUDED.on_hand, reserved = EXCLUDED.reserved,
+      available = EXCLUDED.available, search_text = EXCLUDED.search_text,
+      created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`;
+}
+
+export const productCatalogProjection = rowProjection<ProductCatalogRow>({
+  name: productCatalogProjectionName,
+  handles: [...catalogEventTypes, ...stockEventTypes],
+  rowId: (event) => ((catalogEventTypes as string[]).includes(event.type) ? event.aggregateId : stockProductIds(event)),
+  evolve: evolveProductCatalog,
+  load: (tx, ids) => tx.productCatalog.findMany({ where: { id: { in: ids } } }),
+  idOf: (row) => row.id,
+  save: saveProductCatalog,
+  changeOf: (row) => ({ topic: productUpdatedTopic, payload: row }),
+});
+
+export const productOrders = ['NAME_ASC', 'PRICE_ASC', 'PRICE_DESC', 'NEWEST'] as const;
+export type ProductOrder = (typeof productOrders)[number];
+
+export interface ProductFilter {
+  category?: string | null;
+  minPriceCents?: number | null;
+  maxPriceCents?: number | null;
+  /** true: available > 0; false: available <= 0; absent: both. */
+  inStock?: boolean | null;
+  /** Case-insensitive substring of sku, name or description. */
+  text?: string | null;
+  includeDiscontinued: boolean;
+}
+
+/** Where a page starts: strictly after this row in the order's (sort key, id) sequence. */
+export interface ProductKeyset {
+  key: string | number;
+  id: string;
+}
+
+export interface ProductPageQuery {
+  filter: ProductFilter;
+  orderBy: ProductOrder;
+  after: ProductKeyset | null;
+  limit: number;
+}
+
+/** The row's sort key under an order: name, price in cents, or creation time as ISO-8601. */
+export function productSortKey(row: ProductCatalogRow, orderBy: ProductOrder): string | number {
+  switch (orderBy) {
+    case 'NAME_ASC':
+      return row.name;
+    case 'PRICE_ASC':
+    case 'PRICE_DESC':
+      return row.priceCents;
+    case 'NEWEST':
+      return row.createdAt.toISOString();
+    default: {
+      const unhandled: never = orderBy;
+      throw new Error(`unknown product order ${String(unhandled)}`);
+    }
+  }
+}
+
+// Each order is a (column, id) pair so that every keyset comparison below is served by an index.
+const orderings: Record<ProductOrder, { column: Prisma.Sql; keyType: Prisma.Sql; descending: boolean }> = {
+  NAME_ASC: { column: Prisma.sql`name`, keyType: Prisma.sql`text`, descending: false },
+  PRICE_ASC: { column: Prisma.sql`price_cents`, keyType: Prisma.sql`integer`, descending: false },
+  PRICE_DESC: { column: Prisma.sql`price_cents`, keyType: Prisma.sql`integer`, descending: true },
+  NEWEST: { column: Prisma.sql`created_at`, keyType: Prisma.sql`timestamptz`, descending: true },
+};
+
+function likePattern(text: string): string {
+  return `%${text.toLowerCase().replace(/x^/g, '')}%`;
+}
+
+/** Up to `limit` rows matching the filter, in order, after the keyset. */
+export function findProductPage(db: ReadDb, query: ProductPageQuery): Promise<ProductCatalogRow[]> {
+  const { filter, after, limit } = query;
+  const { column, keyType, descending } = orderings[query.orderBy];
+  const conditions: Prisma.Sql[] = [];
+  if (!filter.includeDiscontinued) conditions.push(Prisma.sql`NOT discontinued`);
+  if (filter.category != null) conditions.push(Prisma.sql`category = ${filter.category}`);
+  if (filter.minPriceCents != null) conditions.push(Prisma.sql`price_cents >= ${filter.minPriceCents}`);
+  if (filter.maxPriceCents != null) conditions.push(Prisma.sql`price_cents <= ${filter.maxPriceCents}`);
+  if (filter.inStock != null) conditions.push(filter.inStock ? Prisma.sql`available > 0` : Prisma.sql`available <= 0`);
+  if (filter.text) conditions.push(Prisma.sql`search_text LIKE ${likePattern(filter.text)}`);
+  if (after) {
+    const keyset = Prisma.sql`(${column}, id) ${descending ? Prisma.sql`<` : Prisma.sql`>`} (${after.key}::${keyType}, ${after.id}::uuid)`;
+    conditions.push(keyset);
+  }
+  const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}` : Prisma.empty;
+  const direction = descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
+  return db.$queryRaw<ProductCatalogRow[]>`
+    SELECT id, sku, name, description, price_cents AS "priceCents", currency, category, discontinued,
+      on_hand AS "onHand", reserved, available, search_text AS "searchText", created_at AS "createdAt", updated_at AS "updatedAt"
+    FROM product_catalog
+    ${where}
+    ORDER BY ${column} ${direction}, id ${direction}
+    LIMIT ${limit}`;
+}

@@ -1,0 +1,48 @@
+// Write API: the stock commands (reservations are made by the order saga, not by clients).
+import { NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
+import { newMetadata } from '../../../cqrs/event-metadata.ts';
+import { builder } from '../../../graphql/builder.ts';
+import { writeServices, type AppCommand, type GraphQLContext } from '../../../graphql/context.ts';
+import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
+import { maxStockChange } from '../commands.ts';
+import { InsufficientStockError } from '../errors.ts';
+
+function dispatch(context: GraphQLContext, command: AppCommand) {
+  const write = writeServices(context);
+  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }) });
+}
+
+builder.mutationField('restockProduct', (t) =>
+  t.field({
+    type: CommandReceipt,
+    description: `Adds 1 to ${maxStockChange} units to a product's stock on hand (discontinued products too). The receipt aggregateId is the product id.`,
+    errors: { types: [ValidationError, NotFoundError] },
+    args: {
+      productId: t.arg.id({ required: true }),
+      quantity: t.arg.int({ required: true }),
+    },
+    resolve: (_root, { productId, quantity }, context) => {
+      validate([['productId', uuidProblem(productId)]]);
+      return dispatch(context, { type: 'RestockProduct', data: { productId, quantity } });
+    },
+  }),
+);
+
+builder.mutationField('adjustInventory', (t) =>
+  t.field({
+    type: CommandReceipt,
+    description:
+      `Corrects stock on hand by delta (non-zero, within ±${maxStockChange}), e.g. after a count or breakage; reason 1 to 200 characters. ` +
+      'Fails with InsufficientStockError if on hand would fall below what is reserved for orders.',
+    errors: { types: [ValidationError, NotFoundError, InsufficientStockError] },
+    args: {
+      productId: t.arg.id({ required: true }),
+      delta: t.arg.int({ required: true }),
+      reason: t.arg.string({ required: true }),
+    },
+    resolve: (_root, { productId, delta, reason }, context) => {
+      validate([['productId', uuidProblem(productId)]]);
+      return dispatch(context, { type: 'AdjustInventory', data: { productId, delta, reason } });
+    },
+  }),
+);

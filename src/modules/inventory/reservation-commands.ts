@@ -1,0 +1,84 @@
+// Reservation commands (aggregate 'Reservation', id = order id), sent by the order saga, and their
+// pure decide function. A reservation is all or nothing: every line of the order, or none.
+import { NotFoundError, uuidProblem, validate } from '../../cqrs/errors.ts';
+import { reasonProblem, type OrderItem, type OrderStatus } from '../orders/commands.ts';
+import { orderAggregate } from '../orders/events.ts';
+import type { ReservationEvent, ReservationLine } from './events.ts';
+
+export type ReserveInventory = { type: 'ReserveInventory'; data: { orderId: string } };
+export type ReleaseInventory = { type: 'ReleaseInventory'; data: { orderId: string; reason: string } };
+export type ReservationCommand = ReserveInventory | ReleaseInventory;
+
+export type ReservationStatus = 'reserved' | 'unavailable' | 'released';
+
+export interface StockFigures {
+  onHand: number;
+  reserved: number;
+}
+
+export interface ReservationState {
+  /** The order's reservation_attempts status; null before the first attempt. */
+  status: ReservationStatus | null;
+  /** ReserveInventory: the order and its lines (one per product). */
+  order: { status: OrderStatus; lines: OrderItem[] } | null;
+  /** ReleaseInventory: the units still held for the order, per product. */
+  held: OrderItem[];
+  /** Current stock of the products concerned, read under lock. */
+  stock: ReadonlyMap<string, StockFigures>;
+}
+
+const noStock: StockFigures = { onHand: 0, reserved: 0 };
+
+function byProductId(a: OrderItem, b: OrderItem) {
+  return a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0;
+}
+
+function reserve(command: ReserveInventory, state: ReservationState, time: string): ReservationEvent[] {
+  const { orderId } = command.data;
+  validate([['orderId', uuidProblem(orderId)]]);
+  // One attempt per order: a redelivered command, or one for an order cancelled meanwhile, changes nothing.
+  if (state.status !== null) return [];
+  if (state.order === null) throw new NotFoundError(orderAggregate, orderId);
+  if (state.order.status !== 'placed') return [];
+  const lines = [...state.order.lines].sort(byProductId);
+  const shortages = lines.flatMap((line) => {
+    const { onHand, reserved } = state.stock.get(line.productId) ?? noStock;
+    const available = Math.max(0, onHand - reserved);
+    return available >= line.quantity ? [] : [{ productId: line.productId, requested: line.quantity, available }];
+  });
+  if (shortages.length > 0) {
+    const reason = `not enough stock for ${shortages.length} of the order's ${lines.length} products`;
+    return [{ type: 'InventoryUnavailable', data: { orderId, reason, shortages, checkedAt: time } }];
+  }
+  const reservedLines: ReservationLine[] = lines.map((line) => {
+    const { onHand, reserved } = state.stock.get(line.productId) ?? noStock;
+    return { productId: line.productId, quantity: line.quantity, onHand, reserved: reserved + line.quantity };
+  });
+  return [{ type: 'InventoryReserved', data: { orderId, lines: reservedLines, reservedAt: time } }];
+}
+
+function release(command: ReleaseInventory, state: ReservationState, time: string): ReservationEvent[] {
+  const { orderId, reason } = command.data;
+  validate([['orderId', uuidProblem(orderId)], ['reason', reasonProblem(reason)]]);
+  if (state.status !== 'reserved') return [];
+  const lines: ReservationLine[] = [...state.held].sort(byProductId).map((line) => {
+    const figures = state.stock.get(line.productId);
+    // Units are held only against an existing inventory row; its absence means the tables are corrupt.
+    if (!figures) throw new Error(`Order ${orderId} holds ${line.quantity} of product ${line.productId}, which has no inventory row`);
+    return { productId: line.productId, quantity: line.quantity, onHand: figures.onHand, reserved: figures.reserved - line.quantity };
+  });
+  return [{ type: 'InventoryReleased', data: { orderId, reason: reason.trim(), lines, releasedAt: time } }];
+}
+
+export function decide(command: ReservationCommand, state: ReservationState, time: string): ReservationEvent[] {
+  switch (command.type) {
+    case 'ReserveInventory':
+      return reserve(command, state, time);
+    case 'ReleaseInventory':
+      return release(command, state, time);
+    default: {
+      const unhandled: never = command;
+      throw new Error(`Unhandled command ${JSON.stringify(unhandled)}`);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+// Write API: placing and cancelling orders. Completion, reservations and payments are the saga's.
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
+import { newMetadata } from '../../../cqrs/event-metadata.ts';
+import { builder } from '../../../graphql/builder.ts';
+import { writeServices, type AppCommand, type GraphQLContext } from '../../../graphql/context.ts';
+import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
+import { ProductDiscontinuedError } from '../../catalog/errors.ts';
+import { maxItemQuantity, maxOrderItems, maxReasonLength } from '../commands.ts';
+import { MixedCurrenciesError, OrderNotCancellableError } from '../errors.ts';
+
+const OrderItemInput = builder.inputType('OrderItemInput', {
+  subGraphs: ['write'],
+  fields: (t) => ({
+    productId: t.id({ required: true }),
+    quantity: t.int({ required: true, description: `1 to ${maxItemQuantity}.` }),
+  }),
+});
+
+function dispatch(context: GraphQLContext, command: AppCommand) {
+  const write = writeServices(context);
+  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }) });
+}
+
+builder.mutationField('placeOrder', (t) =>
+  t.field({
+    type: CommandReceipt,
+    description:
+      `Places an order of 1 to ${maxOrderItems} items, each product at most once, priced from the catalog now. ` +
+      'Every product must exist, be on sale and share one currency. The receipt aggregateId is the new order id.',
+    errors: { types: [ValidationError, NotFoundError, ProductDiscontinuedError, MixedCurrenciesError] },
+    args: {
+      userId: t.arg.id({ required: true }),
+      items: t.arg({ type: [OrderItemInput], required: true }),
+    },
+    resolve: (_root, { userId, items }, context) => {
+      const itemIds = items.map((item, index): [string, string | undefined] => [`items[${index}].productId`, uuidProblem(item.productId)]);
+      validate([['userId', uuidProblem(userId)], ...itemIds]);
+      return dispatch(context, { type: 'PlaceOrder', data: { orderId: randomUUID(), userId, items } });
+    },
+  }),
+);
+
+builder.mutationField('cancelOrder', (t) =>
+  t.field({
+    type: CommandReceipt,
+    description:
+      `Cancels an order that is not completed, with a reason of 1 to ${maxReasonLength} characters. ` +
+      'Cancelling a cancelled order changes nothing (null consistencyToken).',
+    errors: { types: [ValidationError, NotFoundError, OrderNotCancellableError] },
+    args: {
+      orderId: t.arg.id({ required: true }),
+      reason: t.arg.string({ required: true }),
+    },
+    resolve: (_root, { orderId, reason }, context) => {
+      validate([['orderId', uuidProblem(orderId)]]);
+      return dispatch(context, { type: 'CancelOrder', data: { orderId, reason } });
+    },
+  }),
+);

@@ -1,0 +1,167 @@
+// The order saga: for any event of an order, reconcile that order. It loads the facts, asks the pure
+// nextSagaStep what to do, does it, and repeats until nothing is left. A failing step is scheduled
+// for a retry with backoff on the saga row (the sweeper picks it up), so one order cannot stall others.
+import { newMetadata } from '../../../cqrs/event-metadata.ts';
+import type { EventMetadata, RecordedEvent } from '../../../cqrs/events.ts';
+import { forEachConcurrently, type ProcessManager } from '../../../cqrs/process-manager.ts';
+import type { WriteDb } from '../../../db/write-client.ts';
+import type { ReleaseInventory, ReserveInventory } from '../../inventory/reservation-commands.ts';
+import type { RecordPayment, RecordRefund } from '../../payments/commands.ts';
+import { paymentEventTypes } from '../../payments/events.ts';
+import type { PaymentProvider } from '../../payments/provider.ts';
+import { maxReasonLength, type CancelOrder, type CompleteOrder } from '../commands.ts';
+import { orderAggregate, orderEventTypes } from '../events.ts';
+import { loadSagaFacts } from './facts.ts';
+import { nextSagaStep, type SagaStep } from './next-step.ts';
+import { clearSagaRetry, createSagaRow, dueSagaOrderIds, finishSagaRow, recordSagaFailure } from './saga-rows.ts';
+
+export const orderSagaName = 'order-saga';
+export const orderSagaActor = 'saga:order';
+
+export type SagaCommand = CancelOrder | CompleteOrder | ReserveInventory | ReleaseInventory | RecordPayment | RecordRefund;
+
+/** What set the saga going: its commands carry the correlation and cause. */
+export interface SagaTrigger {
+  correlationId: string;
+  causationId: string | null;
+}
+
+export interface OrderSagaOptions {
+  writeDb: WriteDb;
+  provider: PaymentProvider;
+  dispatch(command: SagaCommand, metadata: EventMetadata): Promise<unknown>;
+  /** An order not completed this long after it was placed is cancelled and compensated. */
+  deadlineMs: number;
+  /** How many due sagas one sweep reconciles at the same time. */
+  concurrency: number;
+  now?: () => Date;
+  log?: (message: string, error?: unknown) => void;
+}
+
+export interface OrderSaga extends ProcessManager {
+  reconcileOrder(orderId: string, trigger?: SagaTrigger): Promise<void>;
+}
+
+const handledEventTypes = new Set<string>([
+  ...orderEventTypes,
+  ...paymentEventTypes,
+  'InventoryReserved',
+  'InventoryUnavailable',
+  'InventoryReleased',
+]);
+
+/** More steps than any order needs (start, charge, reserve, refund, cancel, finish): the rest is a bug. */
+const maxStepsPerReconcile = 10;
+const sweepBatch = 100;
+
+export class SagaStuckError extends Error {
+  constructor(readonly step: SagaStep['kind']) {
+    super(`the ${step} step changed nothing; the facts and the commands disagree`);
+    this.name = 'SagaStuckError';
+  }
+}
+
+function clip(reason: string): string {
+  return [...reason].slice(0, maxReasonLength).join('');
+}
+
+export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
+  const { writeDb, provider, dispatch, deadlineMs } = options;
+  const clock = options.now ?? (() => new Date());
+  const log = options.log ?? (() => {});
+  // The consumer and the sweeper may pick the same order at once; its reconciles run one at a time.
+  const inFlight = new Map<string, Promise<void>>();
+
+  function serialized(orderId: string, work: () => Promise<void>): Promise<void> {
+    const run = (inFlight.get(orderId) ?? Promise.resolve()).then(work);
+    const settled = run.catch(() => {});
+    inFlight.set(orderId, settled);
+    void settled.then(() => {
+      if (inFlight.get(orderId) === settled) inFlight.delete(orderId);
+    });
+    return run;
+  }
+
+  async function perform(orderId: string, step: Exclude<SagaStep, { kind: 'none' }>, trigger: SagaTrigger, now: Date) {
+    const metadata = () => newMetadata({ actor: orderSagaActor, ...trigger, time: clock() });
+    switch (step.kind) {
+      case 'start':
+        return createSagaRow(writeDb, orderId, step.deadlineAt, now);
+      case 'charge': {
+        const outcome = await provider.charge({ orderId, amountCents: step.amountCents, currency: step.currency });
+        return dispatch({ type: 'RecordPayment', data: { orderId, outcome } }, metadata());
+      }
+      case 'reserve':
+        return dispatch({ type: 'ReserveInventory', data: { orderId } }, metadata());
+      case 'complete':
+        return dispatch({ type: 'CompleteOrder', data: { orderId } }, metadata());
+      case 'cancel':
+        return dispatch({ type: 'CancelOrder', data: { orderId, reason: clip(step.reason) } }, metadata());
+      case 'refund': {
+        const reason = clip(step.reason);
+        const refund = await provider.refund({ orderId, reference: step.reference, amountCents: step.amountCents, currency: step.currency, reason });
+        return dispatch({ type: 'RecordRefund', data: { orderId, reference: refund.reference, reason } }, metadata());
+      }
+      case 'release':
+        return dispatch({ type: 'ReleaseInventory', data: { orderId, reason: clip(step.reason) } }, metadata());
+      case 'finish':
+        return finishSagaRow(writeDb, orderId, step.status, now);
+      default: {
+        const unhandled: never = step;
+        throw new Error(`Unhandled saga step ${JSON.stringify(unhandled)}`);
+      }
+    }
+  }
+
+  async function reconcile(orderId: string, trigger: SagaTrigger) {
+    let previous: SagaStep['kind'] | undefined;
+    for (let taken = 0; taken <= maxStepsPerReconcile; taken++) {
+      const now = clock();
+      const { facts, attempts } = await loadSagaFacts(writeDb, orderId, now);
+      const step = nextSagaStep(facts, deadlineMs);
+      if (step.kind === 'none') return;
+      try {
+        if (step.kind === previous || taken === maxStepsPerReconcile) throw new SagaStuckError(step.kind);
+        await perform(orderId, step, trigger, now);
+        if (attempts > 0 && step.kind !== 'finish') await clearSagaRetry(writeDb, orderId, clock());
+      } catch (error) {
+        // Without a saga row there is nowhere to schedule a retry: the caller must retry the event.
+        if (!(await recordSagaFailure(writeDb, orderId, error, clock()))) throw error;
+        log(`order saga: step ${step.kind} of order ${orderId} failed (attempt ${attempts + 1}); retrying later`, error);
+        return;
+      }
+      previous = step.kind;
+    }
+  }
+
+  /** The sweeper has no triggering event; its commands join the story of the order's placement. */
+  async function placementTrigger(orderId: string): Promise<SagaTrigger> {
+    const placed = await writeDb.eventLogEntry.findUnique({
+      where: { aggregateType_aggregateId_aggregateVersion: { aggregateType: orderAggregate, aggregateId: orderId, aggregateVersion: 1 } },
+      select: { metadata: true },
+    });
+    const metadata = placed?.metadata as EventMetadata | undefined;
+    return metadata ? { correlationId: metadata.correlationId, causationId: metadata.commandId } : { correlationId: orderId, causationId: null };
+  }
+
+  const reconcileOrder = async (orderId: string, trigger?: SagaTrigger) =>
+    serialized(orderId, async () => reconcile(orderId, trigger ?? (await placementTrigger(orderId))));
+
+  return {
+    name: orderSagaName,
+    handles: handledEventTypes,
+    keyOf: keyOfEvent,
+    handle: (event) => reconcileOrder(keyOfEvent(event), { correlationId: event.metadata.correlationId, causationId: event.metadata.commandId }),
+    async sweep() {
+      const due = await dueSagaOrderIds(writeDb, clock(), sweepBatch);
+      await forEachConcurrently(due, options.concurrency, (orderId) =>
+        reconcileOrder(orderId).catch((error) => log(`order saga: reconciling order ${orderId} failed`, error)),
+      );
+    },
+    reconcileOrder,
+  };
+}
+
+function keyOfEvent(event: RecordedEvent): string {
+  return (event.data as { orderId: string }).orderId;
+}

@@ -1,0 +1,174 @@
+// Loads order state from, and applies order events to, the normalized `orders` and `order_lines`
+// tables. The order row doubles as the per-order lock: order, reservation and payment commands all
+// take it first, so that the saga's commands for one order never decide on each other's half-done work.
+import { executeCommand, type CommandResult } from '../../cqrs/command-handler.ts';
+import { isUuid } from '../../cqrs/errors.ts';
+import type { EventMetadata } from '../../cqrs/events.ts';
+import type { WriteDb, WriteTx } from '../../db/write-client.ts';
+import { decide, type CatalogProduct, type OrderCommand, type OrderState, type OrderStatus } from './commands.ts';
+import { orderAggregate, orderEventSchemaVersions, type OrderEvent } from './events.ts';
+
+export interface LockedOrder {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  totalCents: number;
+  currency: string;
+  version: number;
+}
+
+interface OrderRow {
+  id: string;
+  user_id: string;
+  status: OrderStatus;
+  total_cents: bigint;
+  currency: string;
+  version: number;
+}
+
+/** Locks the order row (FOR UPDATE) until the transaction ends; null when there is no such order. */
+export async function lockOrder(tx: WriteTx, orderId: string): Promise<LockedOrder | null> {
+  // A malformed id names no order; asking PostgreSQL would fail the uuid cast instead.
+  if (!isUuid(orderId)) return null;
+  const rows = await tx.$queryRaw<OrderRow[]>`
+    SELECT id, user_id, status, total_cents, currency, version FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    id: row.id,
+    userId: row.user_id,
+    status: row.status,
+    totalCents: Number(row.total_cents),
+    currency: row.currency,
+    version: Number(row.version),
+  };
+}
+
+interface ProductRow {
+  id: string;
+  sku: string;
+  name: string;
+  price_cents: number;
+  currency: string;
+  discontinued: boolean;
+}
+
+/**
+ * FOR SHARE, in id order: a price change or discontinuation waits until this order commits, so the
+ * order is priced from the catalog as it stands when the order enters the log.
+ */
+async function shareLockProducts(tx: WriteTx, productIds: string[]): Promise<CatalogProduct[]> {
+  const ids = productIds.filter(isUuid);
+  if (ids.length === 0) return [];
+  const rows = await tx.$queryRaw<ProductRow[]>`
+    SELECT id, sku, name, price_cents, currency, discontinued FROM products
+     WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR SHARE`;
+  return rows.map((row) => ({
+    id: row.id,
+    sku: row.sku,
+    name: row.name,
+    priceCents: Number(row.price_cents),
+    currency: row.currency,
+    discontinued: row.discontinued,
+  }));
+}
+
+async function load(tx: WriteTx, command: OrderCommand) {
+  const locked = await lockOrder(tx, command.data.orderId);
+  const state: OrderState = {
+    order: locked && { id: locked.id, userId: locked.userId, status: locked.status, totalCents: locked.totalCents, currency: locked.currency },
+    userExists: false,
+    products: [],
+    paymentStatus: null,
+    reservationStatus: null,
+  };
+  if (command.type === 'PlaceOrder' && locked === null) {
+    const { userId, items } = command.data;
+    state.userExists = isUuid(userId) && (await tx.user.findUnique({ where: { id: userId }, select: { id: true } })) !== null;
+    state.products = await shareLockProducts(tx, items.map((item) => item.productId));
+  }
+  if (command.type === 'CompleteOrder' && locked !== null) {
+    const payment = await tx.payment.findUnique({ where: { orderId: locked.id }, select: { status: true } });
+    const attempt = await tx.reservationAttempt.findUnique({ where: { orderId: locked.id }, select: { status: true } });
+    state.paymentStatus = payment?.status ?? null;
+    state.reservationStatus = attempt?.status ?? null;
+  }
+  return { state, version: locked?.version ?? 0 };
+}
+
+async function save(tx: WriteTx, events: OrderEvent[], fromVersion: number) {
+  let version = fromVersion;
+  for (const event of events) {
+    version += 1;
+    switch (event.type) {
+      case 'OrderPlaced': {
+        const { orderId, userId, lines, totalCents, currency, placedAt } = event.data;
+        await tx.order.create({
+          data: {
+            id: orderId,
+            userId,
+            status: 'placed',
+            totalCents: BigInt(totalCents),
+            currency,
+            placedAt: new Date(placedAt),
+            version,
+            lines: { createMany: { data: lines.map((line) => ({ ...line, lineTotalCents: BigInt(line.lineTotalCents) })) } },
+          },
+        });
+        break;
+      }
+      case 'OrderCancelled':
+        await tx.order.update({
+          where: { id: event.data.orderId },
+          data: { status: 'cancelled', cancelledAt: new Date(event.data.cancelledAt), cancelReason: event.data.reason, version },
+        });
+        break;
+      case 'OrderCompleted':
+        await tx.order.update({
+          where: { id: event.data.orderId },
+          data: { status: 'completed', completedAt: new Date(event.data.completedAt), version },
+        });
+        break;
+      default: {
+        const unhandled: never = event;
+        throw new Error(`Unhandled event ${JSON.stringify(unhandled)}`);
+      }
+    }
+  }
+}
+
+/** PostgreSQL prints uuids in lower case; so do events and stream ids, whatever case the client sent. */
+function withCanonicalIds(command: OrderCommand): OrderCommand {
+  const orderId = command.data.orderId.toLowerCase();
+  switch (command.type) {
+    case 'PlaceOrder': {
+      const items = command.data.items.map((item) => ({ productId: item.productId.toLowerCase(), quantity: item.quantity }));
+      return { type: 'PlaceOrder', data: { orderId, userId: command.data.userId.toLowerCase(), items } };
+    }
+    case 'CancelOrder':
+      return { type: 'CancelOrder', data: { orderId, reason: command.data.reason } };
+    case 'CompleteOrder':
+      return { type: 'CompleteOrder', data: { orderId } };
+  }
+}
+
+export function executeOrderCommand(
+  db: WriteDb,
+  command: OrderCommand,
+  metadata: EventMetadata,
+  expectedVersion?: number | null,
+): Promise<CommandResult> {
+  const canonical = withCanonicalIds(command);
+  return executeCommand(
+    db,
+    {
+      stream: { aggregateType: orderAggregate, aggregateId: canonical.data.orderId },
+      expectedVersion,
+      load: (tx) => load(tx, canonical),
+      decide: (state) =>
+        decide(canonical, state, metadata.time).map((event) => ({ ...event, schemaVersion: orderEventSchemaVersions[event.type] })),
+      save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
+    },
+    metadata,
+  );
+}
