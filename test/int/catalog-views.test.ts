@@ -277,6 +277,12 @@ describe('productCatalog', () => {
     expect(await errorCodeOf({ after: 'not-a-cursor' })).toEqual([['BAD_USER_INPUT', 'after']]);
     const forged = Buffer.from(JSON.stringify(['NAME_ASC', 'x', "'; DROP TABLE product_catalog; --"])).toString('base64url');
     expect(await errorCodeOf({ after: forged })).toEqual([['BAD_USER_INPUT', 'after']]);
+    const hugePrice = Buffer.from(JSON.stringify(['PRICE_ASC', 1e12, idOf('LAMP-1')])).toString('base64url');
+    expect(await errorCodeOf({ orderBy: 'PRICE_ASC', after: hugePrice })).toEqual([['BAD_USER_INPUT', 'after']]);
+    const badDate = Buffer.from(JSON.stringify(['NEWEST', '2024-13-45T00:00:00.000Z', idOf('LAMP-1')])).toString('base64url');
+    expect(await errorCodeOf({ orderBy: 'NEWEST', after: badDate })).toEqual([['BAD_USER_INPUT', 'after']]);
+    const nulName = Buffer.from(JSON.stringify(['NAME_ASC', 'a\u0000', idOf('LAMP-1')])).toString('base64url');
+    expect(await errorCodeOf({ after: nulName })).toEqual([['BAD_USER_INPUT', 'after']]);
     const byName = await catalog({ first: 2 });
     expect(await errorCodeOf({ orderBy: 'PRICE_ASC', after: byName.pageInfo.endCursor })).toEqual([['BAD_USER_INPUT', 'after']]);
   });
@@ -287,8 +293,10 @@ describe('productCatalog', () => {
     expect(await errorCodeOf({ filter: { priceRange: { minCents: 5000, maxCents: 4999 } } })).toEqual([['BAD_USER_INPUT', 'filter.priceRange']]);
   });
 
-  it('refuses an over-long text', async () => {
+  it('refuses an over-long text and NUL characters', async () => {
     expect(await errorCodeOf({ filter: { text: 'x'.repeat(201) } })).toEqual([['BAD_USER_INPUT', 'filter.text']]);
+    expect(await errorCodeOf({ filter: { text: 'a\u0000b' } })).toEqual([['BAD_USER_INPUT', 'filter.text']]);
+    expect(await errorCodeOf({ filter: { category: 'a\u0000b' } })).toEqual([['BAD_USER_INPUT', 'filter.category']]);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   productSortKey,
   productUpdatedTopic,
   type ProductCatalogRow,
+  type ProductFilter,
   type ProductKeyset,
   type ProductOrder,
 } from '../views/product-catalog.ts';
@@ -71,7 +72,7 @@ const ProductConnection = connectionOf('Product', Product);
 
 type FilterArg = typeof ProductFilterInput.$inferInput;
 
-function checkedFilter(filter: FilterArg | null | undefined) {
+function checkedFilter(filter: FilterArg | null | undefined): ProductFilter {
   const minPriceCents = filter?.priceRange?.minCents ?? null;
   const maxPriceCents = filter?.priceRange?.maxCents ?? null;
   if ((minPriceCents ?? 0) < 0 || (maxPriceCents ?? 0) < 0) throw badUserInput('priceRange bounds must be >= 0', 'filter.priceRange');
@@ -79,11 +80,13 @@ function checkedFilter(filter: FilterArg | null | undefined) {
     throw badUserInput(`priceRange.minCents (${minPriceCents}) is above maxCents (${maxPriceCents})`, 'filter.priceRange');
   }
   const text = filter?.text ?? null;
-  if (text !== null && [...text].length > maxSearchTextLength) {
-    throw badUserInput(`text must be at most ${maxSearchTextLength} characters`, 'filter.text');
+  if (text !== null && ([...text].length > maxSearchTextLength || text.includes('\0'))) {
+    throw badUserInput(`text must be at most ${maxSearchTextLength} characters, without NUL`, 'filter.text');
   }
+  const category = filter?.category ?? null;
+  if (category?.includes('\0')) throw badUserInput('category must not contain NUL', 'filter.category');
   return {
-    category: filter?.category ?? null,
+    category,
     minPriceCents,
     maxPriceCents,
     inStock: filter?.inStock ?? null,
@@ -92,6 +95,10 @@ function checkedFilter(filter: FilterArg | null | undefined) {
   };
 }
 
+// A forged key that PostgreSQL would fail to cast (or store: NUL) must be refused here, as bad input, not crash the query.
+const isoInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const maxPostgresInteger = 2_147_483_647;
+
 /** Cursors carry their order, so a cursor from another order is refused instead of misread. */
 function keysetAfter(after: string | null | undefined, orderBy: ProductOrder): ProductKeyset | null {
   const decoded = decodeCursor(after, 3);
@@ -99,10 +106,10 @@ function keysetAfter(after: string | null | undefined, orderBy: ProductOrder): P
   const [order, key, id] = decoded;
   const keyFits =
     orderBy === 'NAME_ASC'
-      ? typeof key === 'string'
+      ? typeof key === 'string' && !key.includes('\0')
       : orderBy === 'NEWEST'
-        ? typeof key === 'string' && !Number.isNaN(Date.parse(key))
-        : Number.isInteger(key);
+        ? typeof key === 'string' && isoInstant.test(key) && !Number.isNaN(Date.parse(key))
+        : Number.isInteger(key) && Math.abs(key as number) <= maxPostgresInteger;
   if (order !== orderBy || !keyFits || typeof id !== 'string' || !isUuid(id)) {
     throw badUserInput(`after is not a cursor this API issued for orderBy ${orderBy}`, 'after');
   }

@@ -150,7 +150,7 @@ const orderings: Record<ProductOrder, { column: Prisma.Sql; keyType: Prisma.Sql;
 };
 
 function likePattern(text: string): string {
-  return `%${text.toLowerCase().replace(/x^/g, '')}%`;
+  return `%${text.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`;
 }
 
 /** Up to `limit` rows matching the filter, in order, after the keyset. */
