@@ -15,6 +15,15 @@ export interface CommandSpec<State, Event extends NewEvent> {
   stream: StreamRef;
   /** When set, the command fails with a VersionConflictError unless the aggregate is at this version. */
   expectedVersion?: number | null;
+  /**
+   * Keys of shared rows that commands of OTHER aggregates also change (a product's stock is changed
+   * by restocks and by reservations). Each is taken as a transaction-scoped advisory lock, in sorted
+   * order, before anything else. Why before: the log orders events by transaction id, and a
+   * transaction gets its id at its first write or row lock. Taking these locks first (they assign
+   * no id) means that of two commands on the same row, the one that commits later also gets the
+   * later id, so views see their events in the order the row changed. It may read, never write.
+   */
+  lockKeys?(tx: WriteTx): Promise<readonly string[]> | readonly string[];
   load(tx: WriteTx): Promise<Loaded<State>>;
   decide(state: State, metadata: EventMetadata): Event[];
   /** Brings the normalized write tables in line with the new events. */
@@ -60,6 +69,8 @@ function executeOnce<State, Event extends NewEvent>(
   metadata: EventMetadata,
 ): Promise<CommandResult> {
   return db.$transaction(async (tx) => {
+    const keys = [...new Set((await spec.lockKeys?.(tx)) ?? [])].sort();
+    for (const key of keys) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
     const { state, version } = await spec.load(tx);
     if (spec.expectedVersion != null && spec.expectedVersion !== version) {
       throw new VersionConflictError(spec.stream.aggregateType, spec.stream.aggregateId, spec.expectedVersion, version);

@@ -1,5 +1,6 @@
 // What resolvers get. Write and read services are separate so a read process never holds write access.
 import type { CommandResult } from '../cqrs/command-handler.ts';
+import { newMetadata } from '../cqrs/event-metadata.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import type { ReadDb } from '../db/read-client.ts';
@@ -49,4 +50,10 @@ export function writeServices(context: GraphQLContext): WriteServices {
 export function readServices(context: GraphQLContext): ReadServices {
   if (!context.read) throw new Error('This operation needs the read API');
   return context.read;
+}
+
+/** Runs a command from a mutation resolver, with metadata for the requesting actor and the server clock. */
+export function dispatchFromResolver(context: GraphQLContext, command: AppCommand, expectedVersion?: number | null) {
+  const write = writeServices(context);
+  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }), expectedVersion });
 }

@@ -2,12 +2,16 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './types/date-time.ts';
+import './types/date.ts';
 import './types/errors.ts';
 import './types/command-receipt.ts';
 import './types/shop-errors.ts';
 import './types/connection.ts';
 import '../modules/users/graphql/user-mutations.ts';
 import '../modules/users/graphql/user-profile.ts';
+import '../modules/users/graphql/user-search.ts';
+import '../modules/orders/graphql/order-queries.ts';
+import '../modules/analytics/graphql/analytics-queries.ts';
 import '../modules/catalog/graphql/catalog-mutations.ts';
 import '../modules/inventory/graphql/inventory-mutations.ts';
 import '../modules/orders/graphql/order-mutations.ts';

@@ -1,11 +1,19 @@
 // The one typed map of notice topics: what projectors publish and subscriptions listen to.
 import type { ProjectorTopics } from '../cqrs/projector.ts';
 import type { UserProfileRow } from './users/views/user-profile.ts';
+import type { UserSearchRow } from './users/views/user-search.ts';
+import type { OrderHistoryRow } from './orders/views/order-history.ts';
+import type { DailyRegistrationsRow } from './analytics/views/daily-registrations.ts';
+import type { DailyRevenueRow } from './analytics/views/daily-revenue.ts';
 import type { ProductCatalogRow } from './catalog/views/product-catalog.ts';
 import type { InventoryReportRow } from './inventory/views/inventory-report.ts';
 
 export type Topics = ProjectorTopics & {
   userProfileUpdated: UserProfileRow;
+  userSearchUpdated: UserSearchRow;
+  orderUpdated: OrderHistoryRow;
+  dailyRegistrationsUpdated: DailyRegistrationsRow;
+  revenueUpdated: DailyRevenueRow;
   productUpdated: ProductCatalogRow;
   inventoryItemUpdated: InventoryReportRow;
 };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
+import type { OrderCompleted, OrderPlaced } from '../../src/modules/orders/events.ts';
 import type { UserEvent } from '../../src/modules/users/events.ts';
 import { evolveUserProfile, userProfileProjection, type UserProfileRow } from '../../src/modules/users/views/user-profile.ts';
 import { foldRows } from '../../src/cqrs/projection.ts';
@@ -47,14 +48,14 @@ const adaRegistered: UserProfileRow = {
   loginCount: 0,
   totalOrders: 0,
   totalSpent: 0n,
-      lastOrderAt: null,
+  lastOrderAt: null,
   version: 1,
   updatedAt: new Date('2024-05-01T10:00:01.000Z'),
 };
 
 describe('user_profile projection', () => {
-  it('handles every user event type', () => {
-    expect([...userProfileProjection.handles].sort()).toEqual(['UserEmailChanged', 'UserLoggedIn', 'UserRegistered']);
+  it('handles every user event type, and placed and completed orders', () => {
+    expect([...userProfileProjection.handles].sort()).toEqual(['OrderCompleted', 'OrderPlaced', 'UserEmailChanged', 'UserLoggedIn', 'UserRegistered']);
   });
 
   it('creates a row on registration', () => {
@@ -109,7 +110,7 @@ describe('user_profile projection', () => {
   });
 
   it('skips events it does not handle', () => {
-    const foreign = { ...registered(), type: 'OrderPlaced', aggregateType: 'Order' } as RecordedEvent;
+    const foreign = { ...registered(), type: 'ProductAdded', aggregateType: 'Product' } as RecordedEvent;
     given([foreign]).then([]);
   });
 });
@@ -133,5 +134,87 @@ describe('evolveUserProfile', () => {
     expect(evolveUserProfile(null, loggedIn(2, '2024-05-02T08:00:00.000Z'))).toBeNull();
     expect(evolveUserProfile(null, emailChanged(2, 'ada@lovelace.org', 'ada@example.com', '2024-05-04T00:00:00.000Z'))).toBeNull();
     given([loggedIn(2, '2024-05-02T08:00:00.000Z')]).then([]);
+  });
+});
+
+/** An order event of `userId`: its own aggregate, with versions unrelated to the user's. */
+function orderEvent(event: OrderPlaced | OrderCompleted, at: string, aggregateVersion: number): RecordedEvent {
+  position += 1n;
+  return {
+    transactionId: 1000n + position,
+    position,
+    aggregateType: 'Order',
+    aggregateId: event.data.orderId,
+    aggregateVersion,
+    type: event.type,
+    schemaVersion: 1,
+    data: event.data,
+    metadata: { commandId: `cmd-${position}`, correlationId: `cmd-${position}`, causationId: null, actor: null, time: at },
+    recordedAt: new Date(new Date(at).getTime() + 1000),
+  };
+}
+
+const orderPlaced = (orderId: string, placedAt: string, user = userId) =>
+  orderEvent({ type: 'OrderPlaced', data: { orderId, userId: user, lines: [], totalCents: 1_250, currency: 'EUR', placedAt } }, placedAt, 1);
+const orderCompleted = (orderId: string, totalCents: number, completedAt: string, user = userId) =>
+  orderEvent({ type: 'OrderCompleted', data: { orderId, userId: user, totalCents, currency: 'EUR', completedAt } }, completedAt, 2);
+
+const firstOrder = '11111111-1111-4111-8111-111111111111';
+const secondOrder = '22222222-2222-4222-8222-222222222222';
+
+describe('user_profile order totals', () => {
+  it('finds the row of an order event by its userId, not its aggregate id', () => {
+    expect(userProfileProjection.spec.rowId(orderPlaced(firstOrder, '2024-06-01T10:00:00.000Z'))).toBe(userId);
+  });
+
+  it('sets lastOrderAt when an order is placed, without counting it or touching the user version', () => {
+    given([registered(), orderPlaced(firstOrder, '2024-06-01T10:00:00.000Z')]).then([
+      { ...adaRegistered, lastOrderAt: new Date('2024-06-01T10:00:00.000Z'), updatedAt: new Date('2024-06-01T10:00:01.000Z') },
+    ]);
+  });
+
+  it('keeps the latest order time when placements arrive out of time order', () => {
+    given([registered(), orderPlaced(secondOrder, '2024-06-02T10:00:00.000Z'), orderPlaced(firstOrder, '2024-06-01T10:00:00.000Z')]).then([
+      { ...adaRegistered, lastOrderAt: new Date('2024-06-02T10:00:00.000Z'), updatedAt: new Date('2024-06-01T10:00:01.000Z') },
+    ]);
+  });
+
+  it('adds completed orders to totalOrders and totalSpent', () => {
+    given([
+      registered(),
+      orderPlaced(firstOrder, '2024-06-01T10:00:00.000Z'),
+      orderCompleted(firstOrder, 1_250, '2024-06-01T10:05:00.000Z'),
+      orderPlaced(secondOrder, '2024-06-02T10:00:00.000Z'),
+      orderCompleted(secondOrder, 3_000_000_000, '2024-06-02T10:05:00.000Z'),
+    ]).then([
+      {
+        ...adaRegistered,
+        totalOrders: 2,
+        totalSpent: 3_000_001_250n,
+        lastOrderAt: new Date('2024-06-02T10:00:00.000Z'),
+        updatedAt: new Date('2024-06-02T10:05:01.000Z'),
+      },
+    ]);
+  });
+
+  it('applies order events whatever their aggregate version, and user events still follow the user version', () => {
+    // Order versions (1, 2) are below the user row's version 3: the user-version guard must not drop them.
+    const logins = [loggedIn(2, '2024-05-02T08:00:00.000Z'), loggedIn(3, '2024-05-03T08:00:00.000Z')];
+    given([registered(), ...logins, orderPlaced(firstOrder, '2024-06-01T10:00:00.000Z'), orderCompleted(firstOrder, 1_250, '2024-06-01T10:05:00.000Z'), loggedIn(3, '2024-05-03T08:00:00.000Z')]).then([
+      {
+        ...adaRegistered,
+        lastLoginAt: new Date('2024-05-03T08:00:00.000Z'),
+        loginCount: 2,
+        totalOrders: 1,
+        totalSpent: 1_250n,
+        lastOrderAt: new Date('2024-06-01T10:00:00.000Z'),
+        version: 3,
+        updatedAt: new Date('2024-06-01T10:05:01.000Z'),
+      },
+    ]);
+  });
+
+  it('ignores orders of a user without a row', () => {
+    given([orderPlaced(firstOrder, '2024-06-01T10:00:00.000Z'), orderCompleted(firstOrder, 1_250, '2024-06-01T10:05:00.000Z')]).then([]);
   });
 });

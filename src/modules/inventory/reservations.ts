@@ -4,7 +4,8 @@ import { executeCommand, type CommandResult } from '../../cqrs/command-handler.t
 import { isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
-import { lockOrder } from '../orders/store.ts';
+import { lockOrder, orderLockKey } from '../orders/store.ts';
+import { stockLockKey } from './store.ts';
 import { inventoryEventSchemaVersions, reservationAggregate, type ReservationEvent } from './events.ts';
 import {
   decide,
@@ -30,6 +31,21 @@ async function lockStock(tx: WriteTx, productIds: string[]): Promise<Map<string,
     SELECT product_id, on_hand, reserved FROM inventory
      WHERE product_id = ANY(${productIds}::uuid[]) ORDER BY product_id FOR UPDATE`;
   return new Map(rows.map((row) => [row.product_id, { onHand: Number(row.on_hand), reserved: Number(row.reserved) }]));
+}
+
+/**
+ * The order and the stock of every product the command may touch, taken before anything else so
+ * that the log orders stock events of one product as the row changed (see CommandSpec.lockKeys).
+ * Plain reads: they assign no transaction id.
+ */
+async function lockKeys(tx: WriteTx, command: ReservationCommand): Promise<string[]> {
+  const { orderId } = command.data;
+  if (!isUuid(orderId)) return [];
+  const products =
+    command.type === 'ReserveInventory'
+      ? await tx.orderLine.findMany({ where: { orderId }, select: { productId: true } })
+      : await tx.inventoryReservation.findMany({ where: { orderId }, select: { productId: true } });
+  return [orderLockKey(orderId), ...products.map((line) => stockLockKey(line.productId))];
 }
 
 async function load(tx: WriteTx, command: ReservationCommand) {
@@ -100,6 +116,7 @@ export function executeReservationCommand(db: WriteDb, command: ReservationComma
     db,
     {
       stream: { aggregateType: reservationAggregate, aggregateId: canonical.data.orderId },
+      lockKeys: (tx) => lockKeys(tx, canonical),
       load: (tx) => load(tx, canonical),
       decide: (state) =>
         decide(canonical, state, metadata.time).map((event) => ({ ...event, schemaVersion: inventoryEventSchemaVersions[event.type] })),

@@ -6,6 +6,11 @@ import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { decide, type InventoryStockCommand, type InventoryStockState } from './commands.ts';
 import { inventoryAggregate, inventoryEventSchemaVersions, type StockEvent } from './events.ts';
 
+/** The advisory lock every command that changes a product's stock takes first (see CommandSpec.lockKeys). */
+export function stockLockKey(productId: string): string {
+  return `stock:${productId}`;
+}
+
 interface StockRow {
   on_hand: number;
   reserved: number;
@@ -55,6 +60,7 @@ export async function executeInventoryCommand(
     {
       stream: { aggregateType: inventoryAggregate, aggregateId: command.data.productId },
       expectedVersion,
+      lockKeys: () => [stockLockKey(command.data.productId)],
       load: (tx) => load(tx, command.data.productId),
       decide: (state) =>
         decide(command, state, metadata.time).map((event) => ({ ...event, schemaVersion: inventoryEventSchemaVersions[event.type] })),

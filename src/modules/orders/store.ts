@@ -26,6 +26,14 @@ interface OrderRow {
   version: number;
 }
 
+/**
+ * The advisory lock every command about one order takes first (orders, reservations, payments are
+ * three aggregates, so their version checks do not order them; see CommandSpec.lockKeys).
+ */
+export function orderLockKey(orderId: string): string {
+  return `order:${orderId}`;
+}
+
 /** Locks the order row (FOR UPDATE) until the transaction ends; null when there is no such order. */
 export async function lockOrder(tx: WriteTx, orderId: string): Promise<LockedOrder | null> {
   // A malformed id names no order; asking PostgreSQL would fail the uuid cast instead.
@@ -164,6 +172,7 @@ export function executeOrderCommand(
     {
       stream: { aggregateType: orderAggregate, aggregateId: canonical.data.orderId },
       expectedVersion,
+      lockKeys: () => [orderLockKey(canonical.data.orderId)],
       load: (tx) => load(tx, canonical),
       decide: (state) =>
         decide(canonical, state, metadata.time).map((event) => ({ ...event, schemaVersion: orderEventSchemaVersions[event.type] })),

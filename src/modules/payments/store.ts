@@ -3,7 +3,7 @@ import { executeCommand, type CommandResult } from '../../cqrs/command-handler.t
 import { isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
-import { lockOrder } from '../orders/store.ts';
+import { lockOrder, orderLockKey } from '../orders/store.ts';
 import { decide, type PaymentCommand, type PaymentState, type PaymentStatus } from './commands.ts';
 import { paymentAggregate, paymentEventSchemaVersions, type PaymentEvent } from './events.ts';
 
@@ -60,6 +60,7 @@ export function executePaymentCommand(db: WriteDb, command: PaymentCommand, meta
     db,
     {
       stream: { aggregateType: paymentAggregate, aggregateId: canonical.data.orderId },
+      lockKeys: () => [orderLockKey(canonical.data.orderId)],
       load: (tx) => load(tx, canonical),
       decide: (state) =>
         decide(canonical, state, metadata.time).map((event) => ({ ...event, schemaVersion: paymentEventSchemaVersions[event.type] })),

@@ -1,17 +1,11 @@
 // Write API: the catalog commands.
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
-import { newMetadata } from '../../../cqrs/event-metadata.ts';
 import { builder } from '../../../graphql/builder.ts';
-import { writeServices, type AppCommand, type GraphQLContext } from '../../../graphql/context.ts';
+import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { maxPriceCents } from '../commands.ts';
 import { ProductDiscontinuedError, SkuTakenError } from '../errors.ts';
-
-function dispatch(context: GraphQLContext, command: AppCommand, expectedVersion?: number | null) {
-  const write = writeServices(context);
-  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }), expectedVersion });
-}
 
 builder.mutationField('addProduct', (t) =>
   t.field({
@@ -29,7 +23,7 @@ builder.mutationField('addProduct', (t) =>
       currency: t.arg.string({ required: true }),
       category: t.arg.string({ required: true }),
     },
-    resolve: (_root, args, context) => dispatch(context, { type: 'AddProduct', data: { productId: randomUUID(), ...args } }),
+    resolve: (_root, args, context) => dispatchFromResolver(context, { type: 'AddProduct', data: { productId: randomUUID(), ...args } }),
   }),
 );
 
@@ -47,7 +41,7 @@ builder.mutationField('changeProductPrice', (t) =>
     },
     resolve: (_root, { productId, priceCents, expectedVersion }, context) => {
       validate([['productId', uuidProblem(productId)]]);
-      return dispatch(context, { type: 'ChangeProductPrice', data: { productId, priceCents } }, expectedVersion);
+      return dispatchFromResolver(context, { type: 'ChangeProductPrice', data: { productId, priceCents } }, expectedVersion);
     },
   }),
 );
@@ -60,7 +54,7 @@ builder.mutationField('discontinueProduct', (t) =>
     args: { productId: t.arg.id({ required: true }) },
     resolve: (_root, { productId }, context) => {
       validate([['productId', uuidProblem(productId)]]);
-      return dispatch(context, { type: 'DiscontinueProduct', data: { productId } });
+      return dispatchFromResolver(context, { type: 'DiscontinueProduct', data: { productId } });
     },
   }),
 );

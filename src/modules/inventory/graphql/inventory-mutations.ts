@@ -1,16 +1,10 @@
 // Write API: the stock commands (reservations are made by the order saga, not by clients).
 import { NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
-import { newMetadata } from '../../../cqrs/event-metadata.ts';
 import { builder } from '../../../graphql/builder.ts';
-import { writeServices, type AppCommand, type GraphQLContext } from '../../../graphql/context.ts';
+import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { maxStockChange } from '../commands.ts';
 import { InsufficientStockError } from '../errors.ts';
-
-function dispatch(context: GraphQLContext, command: AppCommand) {
-  const write = writeServices(context);
-  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }) });
-}
 
 builder.mutationField('restockProduct', (t) =>
   t.field({
@@ -23,7 +17,7 @@ builder.mutationField('restockProduct', (t) =>
     },
     resolve: (_root, { productId, quantity }, context) => {
       validate([['productId', uuidProblem(productId)]]);
-      return dispatch(context, { type: 'RestockProduct', data: { productId, quantity } });
+      return dispatchFromResolver(context, { type: 'RestockProduct', data: { productId, quantity } });
     },
   }),
 );
@@ -42,7 +36,7 @@ builder.mutationField('adjustInventory', (t) =>
     },
     resolve: (_root, { productId, delta, reason }, context) => {
       validate([['productId', uuidProblem(productId)]]);
-      return dispatch(context, { type: 'AdjustInventory', data: { productId, delta, reason } });
+      return dispatchFromResolver(context, { type: 'AdjustInventory', data: { productId, delta, reason } });
     },
   }),
 );

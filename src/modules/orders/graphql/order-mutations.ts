@@ -1,9 +1,8 @@
 // Write API: placing and cancelling orders. Completion, reservations and payments are the saga's.
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
-import { newMetadata } from '../../../cqrs/event-metadata.ts';
 import { builder } from '../../../graphql/builder.ts';
-import { writeServices, type AppCommand, type GraphQLContext } from '../../../graphql/context.ts';
+import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { ProductDiscontinuedError } from '../../catalog/errors.ts';
 import { maxItemQuantity, maxOrderItems, maxReasonLength } from '../commands.ts';
@@ -16,11 +15,6 @@ const OrderItemInput = builder.inputType('OrderItemInput', {
     quantity: t.int({ required: true, description: `1 to ${maxItemQuantity}.` }),
   }),
 });
-
-function dispatch(context: GraphQLContext, command: AppCommand) {
-  const write = writeServices(context);
-  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }) });
-}
 
 builder.mutationField('placeOrder', (t) =>
   t.field({
@@ -36,7 +30,7 @@ builder.mutationField('placeOrder', (t) =>
     resolve: (_root, { userId, items }, context) => {
       const itemIds = items.map((item, index): [string, string | undefined] => [`items[${index}].productId`, uuidProblem(item.productId)]);
       validate([['userId', uuidProblem(userId)], ...itemIds]);
-      return dispatch(context, { type: 'PlaceOrder', data: { orderId: randomUUID(), userId, items } });
+      return dispatchFromResolver(context, { type: 'PlaceOrder', data: { orderId: randomUUID(), userId, items } });
     },
   }),
 );
@@ -54,7 +48,7 @@ builder.mutationField('cancelOrder', (t) =>
     },
     resolve: (_root, { orderId, reason }, context) => {
       validate([['orderId', uuidProblem(orderId)]]);
-      return dispatch(context, { type: 'CancelOrder', data: { orderId, reason } });
+      return dispatchFromResolver(context, { type: 'CancelOrder', data: { orderId, reason } });
     },
   }),
 );

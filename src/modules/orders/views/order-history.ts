@@ -75,6 +75,16 @@ const isFinal = (status: OrderStatus) => status === 'completed' || status === 'c
 
 const sameChange = (a: OrderStatusChange, b: OrderStatusChange) => a.status === b.status && a.at === b.at && a.reason === b.reason;
 
+/**
+ * Oldest first by the time each event states: payment and reservation run side by side, so the
+ * log may hold them in either order. Equal times keep log order.
+ */
+function withChange(timeline: OrderStatusChange[], change: OrderStatusChange): OrderStatusChange[] {
+  const at = Date.parse(change.at);
+  const index = timeline.findIndex((entry) => Date.parse(entry.at) > at);
+  return index === -1 ? [...timeline, change] : [...timeline.slice(0, index), change, ...timeline.slice(index)];
+}
+
 export function evolveOrderHistory(row: OrderHistoryRow | null, recorded: RecordedEvent): OrderHistoryRow | null {
   const event = { type: recorded.type, data: recorded.data } as OrderHistoryEvent;
   const updatedAt = recorded.recordedAt;
@@ -105,7 +115,7 @@ export function evolveOrderHistory(row: OrderHistoryRow | null, recorded: Record
     ...row,
     // A completed or cancelled order stays so, e.g. when a payment lands after a cancellation.
     status: status && !isFinal(row.status) ? status : row.status,
-    timeline: [...row.timeline, change],
+    timeline: withChange(row.timeline, change),
     cancelReason: event.type === 'OrderCancelled' ? event.data.reason : row.cancelReason,
     completedAt: event.type === 'OrderCompleted' ? new Date(event.data.completedAt) : row.completedAt,
     updatedAt,

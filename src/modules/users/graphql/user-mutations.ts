@@ -1,9 +1,8 @@
 // Write API: the user commands.
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
-import { newMetadata } from '../../../cqrs/event-metadata.ts';
 import { builder } from '../../../graphql/builder.ts';
-import { writeServices, type AppCommand, type GraphQLContext } from '../../../graphql/context.ts';
+import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { ErrorInterface } from '../../../graphql/types/errors.ts';
 import { EmailTakenError } from '../commands.ts';
@@ -15,11 +14,6 @@ builder.objectType(EmailTakenError, {
   fields: (t) => ({ email: t.exposeString('email') }),
 });
 
-function dispatch(context: GraphQLContext, command: AppCommand, expectedVersion?: number | null) {
-  const write = writeServices(context);
-  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }), expectedVersion });
-}
-
 builder.mutationField('registerUser', (t) =>
   t.field({
     type: CommandReceipt,
@@ -29,7 +23,7 @@ builder.mutationField('registerUser', (t) =>
       email: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
     },
-    resolve: (_root, args, context) => dispatch(context, { type: 'RegisterUser', data: { userId: randomUUID(), ...args } }),
+    resolve: (_root, args, context) => dispatchFromResolver(context, { type: 'RegisterUser', data: { userId: randomUUID(), ...args } }),
   }),
 );
 
@@ -45,7 +39,7 @@ builder.mutationField('changeUserEmail', (t) =>
     },
     resolve: (_root, { userId, email, expectedVersion }, context) => {
       validate([['userId', uuidProblem(userId)]]);
-      return dispatch(context, { type: 'ChangeUserEmail', data: { userId, email } }, expectedVersion);
+      return dispatchFromResolver(context, { type: 'ChangeUserEmail', data: { userId, email } }, expectedVersion);
     },
   }),
 );
@@ -58,7 +52,7 @@ builder.mutationField('recordUserLogin', (t) =>
     args: { userId: t.arg.id({ required: true }) },
     resolve: (_root, { userId }, context) => {
       validate([['userId', uuidProblem(userId)]]);
-      return dispatch(context, { type: 'RecordUserLogin', data: { userId } });
+      return dispatchFromResolver(context, { type: 'RecordUserLogin', data: { userId } });
     },
   }),
 );

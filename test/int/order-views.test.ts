@@ -1,0 +1,449 @@
+// The order, user search and analytics views against real PostgreSQL (and Redis for notices):
+// events applied with applyBatch, read through the read schema with the same context as the server.
+import { randomUUID } from 'node:crypto';
+import { execute, parse, subscribe, validate, type ExecutionResult } from 'graphql';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DomainEvent, RecordedEvent } from '../../src/cqrs/events.ts';
+import { createRedisNoticeBus, type NoticeBus } from '../../src/cqrs/notices.ts';
+import type { Projection } from '../../src/cqrs/projection.ts';
+import { applyBatch } from '../../src/cqrs/projector.ts';
+import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
+import type { GraphQLContext } from '../../src/graphql/context.ts';
+import { buildSchemas } from '../../src/graphql/schema.ts';
+import { dailyRegistrationsProjection } from '../../src/modules/analytics/views/daily-registrations.ts';
+import { dailyRevenueProjection } from '../../src/modules/analytics/views/daily-revenue.ts';
+import type { OrderLineData } from '../../src/modules/orders/events.ts';
+import { orderHistoryProjection } from '../../src/modules/orders/views/order-history.ts';
+import { createReadLoaders } from '../../src/modules/read-loaders.ts';
+import type { Topics } from '../../src/modules/topics.ts';
+import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
+import { userSearchProjection } from '../../src/modules/users/views/user-search.ts';
+import { createTestDatabase, redisClient } from '../support/databases.ts';
+
+let readDb: ReadDb;
+let publisher: Redis;
+let subscriber: Redis;
+let notices: NoticeBus<Topics>;
+/** Resolved each time a subscription starts listening, so that tests publish only after that. */
+let listening: Promise<void>;
+let startedListening: () => void;
+
+beforeEach(async () => {
+  readDb = createReadClient({ kind: 'postgres', url: await createTestDatabase() });
+  publisher = redisClient();
+  subscriber = redisClient();
+  const bus = await createRedisNoticeBus<Topics>({ publisher, subscriber, channel: `test:${randomUUID()}:notices` });
+  listening = new Promise((resolve) => (startedListening = resolve));
+  notices = {
+    ...bus,
+    subscribe(topic, listener) {
+      const unsubscribe = bus.subscribe(topic, listener);
+      startedListening();
+      return unsubscribe;
+    },
+  };
+});
+
+afterEach(async () => {
+  await notices.close();
+  publisher.disconnect();
+  subscriber.disconnect();
+  await readDb.$disconnect();
+});
+
+let position = 0n;
+
+function recorded(aggregateType: string, aggregateId: string, event: DomainEvent, aggregateVersion = 1): RecordedEvent {
+  position += 1n;
+  return {
+    transactionId: position,
+    position,
+    aggregateType,
+    aggregateId,
+    aggregateVersion,
+    type: event.type,
+    schemaVersion: 1,
+    data: event.data,
+    metadata: { commandId: randomUUID(), correlationId: randomUUID(), causationId: null, actor: null, time: new Date().toISOString() },
+    recordedAt: new Date('2024-07-01T00:00:00.000Z'),
+  };
+}
+
+/** Applies a batch like a projector: rows and checkpoint in one transaction, then the notices. */
+async function project(projection: Projection, events: RecordedEvent[]) {
+  const outcome = await applyBatch(readDb, projection, events);
+  for (const change of outcome.changes) await notices.publish(change.topic, change.payload as never);
+  return outcome;
+}
+
+function context(): GraphQLContext {
+  return {
+    requestId: randomUUID(),
+    actor: null,
+    read: { db: readDb, notices, loaders: createReadLoaders(readDb), settings: { lowStockThreshold: 5 } },
+  };
+}
+
+/** Validates, then executes, as the server does (literal arguments are checked by validation). */
+async function query<Data = Record<string, any>>(source: string, variableValues: Record<string, unknown> = {}): Promise<ExecutionResult<Data>> {
+  const schema = buildSchemas().read;
+  const document = parse(source);
+  const errors = validate(schema, document);
+  if (errors.length > 0) return { errors };
+  return (await execute({ schema, document, variableValues, contextValue: context() })) as ExecutionResult<Data>;
+}
+
+async function data<Data = Record<string, any>>(source: string, variableValues: Record<string, unknown> = {}): Promise<Data> {
+  const result = await query<Data>(source, variableValues);
+  expect(result.errors).toBeUndefined();
+  return result.data!;
+}
+
+/** Code-point order of sort keys, as PostgreSQL orders these ASCII names, ISO times and uuids. */
+function compare(a: string[], b: string[]): number {
+  const index = a.findIndex((part, at) => part !== b[at]);
+  return index === -1 ? 0 : a[index]! < b[index]! ? -1 : 1;
+}
+
+interface Page {
+  edges: { node: { id: string } }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+async function errorCodes(source: string, variableValues: Record<string, unknown> = {}) {
+  const result = await query(source, variableValues);
+  return (result.errors ?? []).map((error) => error.extensions.code);
+}
+
+// ---- events --------------------------------------------------------------------------------
+
+const lines: OrderLineData[] = [
+  { lineNo: 1, productId: randomUUID(), sku: 'KETTLE-1', name: 'Kettle', quantity: 2, unitPriceCents: 2_499, lineTotalCents: 4_998 },
+];
+
+const orderPlaced = (orderId: string, userId: string, placedAt: string, totalCents = 4_998) =>
+  recorded('Order', orderId, { type: 'OrderPlaced', data: { orderId, userId, lines, totalCents, currency: 'EUR', placedAt } });
+const paymentProcessed = (orderId: string, at: string) =>
+  recorded('Payment', orderId, { type: 'PaymentProcessed', data: { orderId, amountCents: 4_998, currency: 'EUR', reference: 'pay', processedAt: at } });
+const inventoryReserved = (orderId: string, at: string) =>
+  recorded('Reservation', orderId, { type: 'InventoryReserved', data: { orderId, lines: [], reservedAt: at } });
+const orderCompleted = (orderId: string, userId: string, completedAt: string, totalCents = 4_998, currency = 'EUR') =>
+  recorded('Order', orderId, { type: 'OrderCompleted', data: { orderId, userId, totalCents, currency, completedAt } }, 2);
+const orderCancelled = (orderId: string, userId: string, reason: string, at: string) =>
+  recorded('Order', orderId, { type: 'OrderCancelled', data: { orderId, userId, reason, cancelledAt: at } }, 2);
+const userRegistered = (userId: string, name: string, email: string, registeredAt = '2024-05-01T10:00:00.000Z') =>
+  recorded('User', userId, { type: 'UserRegistered', data: { userId, name, email, registeredAt } });
+const userEmailChanged = (userId: string, previousEmail: string, email: string) =>
+  recorded('User', userId, { type: 'UserEmailChanged', data: { userId, previousEmail, email, changedAt: '2024-05-02T10:00:00.000Z' } }, 2);
+
+const orderFields = 'id userId status totalCents currency cancelReason placedAt completedAt lines { lineNo sku quantity unitPriceCents lineTotalCents } timeline { status at reason }';
+
+// ---- order_history -------------------------------------------------------------------------
+
+describe('order and orderHistory', () => {
+  it('reads an order with its lines and timeline after each step; null for an unknown or malformed id', async () => {
+    const orderId = randomUUID();
+    const userId = randomUUID();
+    await project(orderHistoryProjection, [orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z')]);
+    await project(orderHistoryProjection, [paymentProcessed(orderId, '2024-06-01T10:00:05.000Z'), inventoryReserved(orderId, '2024-06-01T10:00:06.000Z')]);
+    await project(orderHistoryProjection, [orderCompleted(orderId, userId, '2024-06-01T10:00:07.000Z')]);
+
+    const { order, unknown, malformed } = await data(
+      `query ($id: ID!, $unknown: ID!) { order(id: $id) { ${orderFields} } unknown: order(id: $unknown) { id } malformed: order(id: "nope") { id } }`,
+      { id: orderId, unknown: randomUUID() },
+    );
+
+    expect(order).toEqual({
+      id: orderId,
+      userId,
+      status: 'COMPLETED',
+      totalCents: 4_998,
+      currency: 'EUR',
+      cancelReason: null,
+      placedAt: '2024-06-01T10:00:00.000Z',
+      completedAt: '2024-06-01T10:00:07.000Z',
+      lines: [{ lineNo: 1, sku: 'KETTLE-1', quantity: 2, unitPriceCents: 2_499, lineTotalCents: 4_998 }],
+      timeline: [
+        { status: 'PLACED', at: '2024-06-01T10:00:00.000Z', reason: null },
+        { status: 'PAID', at: '2024-06-01T10:00:05.000Z', reason: null },
+        { status: 'RESERVED', at: '2024-06-01T10:00:06.000Z', reason: null },
+        { status: 'COMPLETED', at: '2024-06-01T10:00:07.000Z', reason: null },
+      ],
+    });
+    expect(unknown).toBeNull();
+    expect(malformed).toBeNull();
+  });
+
+  it('keeps the cancel reason', async () => {
+    const orderId = randomUUID();
+    const userId = randomUUID();
+    await project(orderHistoryProjection, [orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z'), orderCancelled(orderId, userId, 'changed my mind', '2024-06-01T11:00:00.000Z')]);
+
+    const { order } = await data('query ($id: ID!) { order(id: $id) { status cancelReason timeline { status reason } } }', { id: orderId });
+
+    expect(order).toEqual({
+      status: 'CANCELLED',
+      cancelReason: 'changed my mind',
+      timeline: [
+        { status: 'PLACED', reason: null },
+        { status: 'CANCELLED', reason: 'changed my mind' },
+      ],
+    });
+  });
+
+  it("pages through a user's orders newest first, without duplicates or gaps, while newer orders arrive", async () => {
+    const userId = randomUUID();
+    // Ties on placedAt (three orders per instant) must be broken by id.
+    const orders = Array.from({ length: 24 }, (_, index) => ({
+      id: randomUUID(),
+      placedAt: new Date(Date.UTC(2024, 5, 1 + Math.floor(index / 3), 10)).toISOString(),
+    }));
+    await project(orderHistoryProjection, [
+      ...orders.map((order) => orderPlaced(order.id, userId, order.placedAt)),
+      orderPlaced(randomUUID(), randomUUID(), '2024-06-05T10:00:00.000Z'),
+    ]);
+    const expected = [...orders].sort((a, b) => compare([b.placedAt, b.id], [a.placedAt, a.id])).map((order) => order.id);
+
+    const seen: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const { orderHistory }: { orderHistory: Page } = await data(
+        'query ($userId: ID!, $after: String) { orderHistory(userId: $userId, first: 5, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }',
+        { userId, after },
+      );
+      seen.push(...orderHistory.edges.map((edge) => edge.node.id));
+      pages += 1;
+      if (pages === 1) {
+        // A newer order after the first page lands before the cursor, so later pages neither repeat nor skip.
+        await project(orderHistoryProjection, [orderPlaced(randomUUID(), userId, '2024-07-01T10:00:00.000Z')]);
+      }
+      if (!orderHistory.pageInfo.hasNextPage) break;
+      after = orderHistory.pageInfo.endCursor;
+    }
+
+    expect(pages).toBe(5);
+    expect(seen).toEqual(expected);
+  });
+
+  it('refuses a malformed userId, a page size out of 1..100 and a foreign cursor, with BAD_USER_INPUT', async () => {
+    const history = 'query ($userId: ID!, $first: Int, $after: String) { orderHistory(userId: $userId, first: $first, after: $after) { edges { cursor } } }';
+    expect(await errorCodes(history, { userId: 'not-a-uuid' })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(history, { userId: randomUUID(), first: 0 })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(history, { userId: randomUUID(), first: 101 })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(history, { userId: randomUUID(), after: 'garbage' })).toEqual(['BAD_USER_INPUT']);
+    const foreignCursor = Buffer.from(JSON.stringify(['Ada', randomUUID()])).toString('base64url');
+    expect(await errorCodes(history, { userId: randomUUID(), after: foreignCursor })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(history, { userId: randomUUID(), first: 100 })).toEqual([]);
+  });
+
+  it('pushes each committed change of the watched order to orderUpdated: placed → paid → reserved → completed', async () => {
+    const orderId = randomUUID();
+    const userId = randomUUID();
+    const stream = (await subscribe({
+      schema: buildSchemas().read,
+      document: parse('subscription ($orderId: ID!) { orderUpdated(orderId: $orderId) { id status timeline { status } } }'),
+      variableValues: { orderId },
+      contextValue: context(),
+    })) as AsyncGenerator<ExecutionResult<{ orderUpdated: { id: string; status: string; timeline: { status: string }[] } }>>;
+    const first = stream.next();
+    await listening;
+
+    await project(orderHistoryProjection, [orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z'), orderPlaced(randomUUID(), userId, '2024-06-01T10:00:00.000Z')]);
+    await project(orderHistoryProjection, [paymentProcessed(orderId, '2024-06-01T10:00:05.000Z')]);
+    await project(orderHistoryProjection, [inventoryReserved(orderId, '2024-06-01T10:00:06.000Z')]);
+    await project(orderHistoryProjection, [orderCompleted(orderId, userId, '2024-06-01T10:00:07.000Z')]);
+
+    const pushed = [(await first).value];
+    for (let index = 0; index < 3; index += 1) pushed.push((await stream.next()).value);
+    await stream.return?.(undefined);
+
+    expect(pushed.map((result) => result.errors)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(pushed.map((result) => result.data!.orderUpdated.id)).toEqual([orderId, orderId, orderId, orderId]);
+    expect(pushed.map((result) => result.data!.orderUpdated.status)).toEqual(['PLACED', 'PAID', 'RESERVED', 'COMPLETED']);
+    expect(pushed.at(-1)!.data!.orderUpdated.timeline.map((entry: { status: string }) => entry.status)).toEqual(['PLACED', 'PAID', 'RESERVED', 'COMPLETED']);
+  });
+});
+
+// ---- user_profile order totals ---------------------------------------------------------------
+
+describe('userProfile order totals', () => {
+  it('counts completed orders and their totals once, even when a batch is delivered again', async () => {
+    const userId = randomUUID();
+    const [first, second] = [randomUUID(), randomUUID()];
+    await project(userProfileProjection, [userRegistered(userId, 'Ada', 'ada@example.com')]);
+    const orderEvents = [
+      orderPlaced(first, userId, '2024-06-01T10:00:00.000Z'),
+      orderCompleted(first, userId, '2024-06-01T10:05:00.000Z', 1_250),
+      orderPlaced(second, userId, '2024-06-02T10:00:00.000Z'),
+      orderCompleted(second, userId, '2024-06-02T10:05:00.000Z', 3_000),
+    ];
+    await project(userProfileProjection, orderEvents);
+
+    const redelivered = await project(userProfileProjection, orderEvents);
+
+    expect(redelivered).toMatchObject({ applied: 0, skipped: 4, changes: [] });
+    const { userProfile } = await data('query ($id: ID!) { userProfile(id: $id) { totalOrders totalSpent lastOrderAt version } }', { id: userId });
+    expect(userProfile).toEqual({ totalOrders: 2, totalSpent: 4_250, lastOrderAt: '2024-06-02T10:00:00.000Z', version: 1 });
+  });
+});
+
+// ---- user_search ---------------------------------------------------------------------------
+
+describe('searchUsers', () => {
+  const search = 'query ($term: String!, $first: Int, $after: String) { searchUsers(term: $term, first: $first, after: $after) { edges { node { id name email } } pageInfo { hasNextPage endCursor } } }';
+  const emailsFound = async (term: string) =>
+    (await data<{ searchUsers: { edges: { node: { email: string } }[] } }>(search, { term })).searchUsers.edges.map((edge) => edge.node.email);
+
+  it('finds users by any part of the name or email, ignoring case; % and _ are literal', async () => {
+    const ada = randomUUID();
+    await project(userSearchProjection, [
+      userRegistered(ada, 'Ada Lovelace', 'Ada@Example.com'),
+      userRegistered(randomUUID(), 'Grace Hopper', 'grace@navy.mil'),
+      userRegistered(randomUUID(), 'Alan Turing', 'a_t@bletchley.uk'),
+      userRegistered(randomUUID(), '100% Kat', 'kat@example.com'),
+    ]);
+
+    expect(await emailsFound('LOVEL')).toEqual(['Ada@Example.com']);
+    expect(await emailsFound('example.COM')).toEqual(['kat@example.com', 'Ada@Example.com']);
+    expect(await emailsFound('nav')).toEqual(['grace@navy.mil']);
+    expect(await emailsFound('  opper ')).toEqual(['grace@navy.mil']);
+    expect(await emailsFound('a_')).toEqual(['a_t@bletchley.uk']);
+    expect(await emailsFound('0%')).toEqual(['kat@example.com']);
+    expect(await emailsFound('%%')).toEqual([]);
+
+    await project(userSearchProjection, [userEmailChanged(ada, 'Ada@Example.com', 'countess@analytical.engine')]);
+    expect(await emailsFound('lovelace')).toEqual(['countess@analytical.engine']);
+    expect(await emailsFound('example')).toEqual(['kat@example.com']);
+  });
+
+  it('pages by name then id without duplicates or gaps', async () => {
+    // Repeated names: the id breaks ties.
+    const users = Array.from({ length: 13 }, (_, index) => ({ id: randomUUID(), name: `Member ${String.fromCharCode(65 + (index % 5))}` }));
+    await project(userSearchProjection, [
+      ...users.map((user, index) => userRegistered(user.id, user.name, `member${index}@club.org`)),
+      userRegistered(randomUUID(), 'Outsider', 'someone@else.org'),
+    ]);
+    const expected = [...users].sort((a, b) => compare([a.name, a.id], [b.name, b.id])).map((user) => user.id);
+
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const { searchUsers }: { searchUsers: Page } = await data(search, {
+        term: 'club',
+        first: 4,
+        after,
+      });
+      seen.push(...searchUsers.edges.map((edge) => edge.node.id));
+      if (!searchUsers.pageInfo.hasNextPage) break;
+      after = searchUsers.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(expected);
+  });
+
+  it('refuses a term shorter than 2 or longer than 100 characters after trimming, with BAD_USER_INPUT', async () => {
+    expect(await errorCodes(search, { term: ' a ' })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(search, { term: '' })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(search, { term: 'x'.repeat(101) })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(search, { term: ` ${'x'.repeat(100)} ` })).toEqual([]);
+    expect(await errorCodes(search, { term: 'ab' })).toEqual([]);
+  });
+
+  it('is served by the trigram index', async () => {
+    const plan = await readDb.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe('SET LOCAL enable_seqscan = off');
+      return tx.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(`EXPLAIN SELECT id FROM user_search WHERE search_text ILIKE '%lovel%' ORDER BY name, id LIMIT 21`);
+    });
+    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain('user_search_search_text_idx');
+  });
+});
+
+// ---- analytics -----------------------------------------------------------------------------
+
+describe('dailyRegistrations', () => {
+  const report = 'query ($from: Date!, $to: Date!) { dailyRegistrations(from: $from, to: $to) { day count } }';
+
+  it('lists every day of the range, days without registrations as 0, counting a redelivered batch once', async () => {
+    const events = [
+      userRegistered(randomUUID(), 'A', 'a@example.com', '2024-05-01T00:00:00.000Z'),
+      userRegistered(randomUUID(), 'B', 'b@example.com', '2024-05-01T23:59:59.999Z'),
+      userRegistered(randomUUID(), 'C', 'c@example.com', '2024-05-03T12:00:00.000Z'),
+      userRegistered(randomUUID(), 'D', 'd@example.com', '2024-06-01T12:00:00.000Z'),
+    ];
+    await project(dailyRegistrationsProjection, events);
+    await project(dailyRegistrationsProjection, events);
+
+    const { dailyRegistrations } = await data(report, { from: '2024-04-30', to: '2024-05-04' });
+
+    expect(dailyRegistrations).toEqual([
+      { day: '2024-04-30', count: 0 },
+      { day: '2024-05-01', count: 2 },
+      { day: '2024-05-02', count: 0 },
+      { day: '2024-05-03', count: 1 },
+      { day: '2024-05-04', count: 0 },
+    ]);
+  });
+
+  it('accepts up to 366 days and refuses a longer or reversed range, or a day that is not YYYY-MM-DD, with BAD_USER_INPUT', async () => {
+    const { dailyRegistrations } = await data(report, { from: '2024-01-01', to: '2024-12-31' });
+    expect(dailyRegistrations).toHaveLength(366);
+    expect(await errorCodes(report, { from: '2024-01-01', to: '2025-01-01' })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(report, { from: '2024-05-02', to: '2024-05-01' })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(report, { from: '2024-02-30', to: '2024-03-01' })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(report, { from: '2024-05-01T00:00:00Z', to: '2024-05-02' })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes('{ dailyRegistrations(from: "2024-5-1", to: "2024-05-02") { day } }')).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe('revenueReport', () => {
+  const report = 'query ($from: Date!, $to: Date!) { revenueReport(from: $from, to: $to) { day currency revenueCents orderCount averageOrderValueCents } }';
+
+  it('reports days with revenue per currency with the rounded average order value, counting a redelivered batch once', async () => {
+    const completed = (at: string, cents: number, currency = 'EUR') => orderCompleted(randomUUID(), randomUUID(), at, cents, currency);
+    const events = [
+      completed('2024-05-01T08:00:00.000Z', 1_000),
+      completed('2024-05-01T12:00:00.000Z', 1_001),
+      completed('2024-05-01T23:59:59.999Z', 1_001),
+      completed('2024-05-01T09:00:00.000Z', 500, 'USD'),
+      completed('2024-05-03T09:00:00.000Z', 999),
+      completed('2024-05-10T09:00:00.000Z', 100),
+    ];
+    await project(dailyRevenueProjection, events.slice(0, 3));
+    await project(dailyRevenueProjection, events);
+
+    const { revenueReport } = await data(report, { from: '2024-05-01', to: '2024-05-05' });
+
+    expect(revenueReport).toEqual([
+      { day: '2024-05-01', currency: 'EUR', revenueCents: 3_002, orderCount: 3, averageOrderValueCents: 1_001 },
+      { day: '2024-05-01', currency: 'USD', revenueCents: 500, orderCount: 1, averageOrderValueCents: 500 },
+      { day: '2024-05-03', currency: 'EUR', revenueCents: 999, orderCount: 1, averageOrderValueCents: 999 },
+    ]);
+  });
+
+  it('refuses a reversed or too long range with BAD_USER_INPUT', async () => {
+    expect(await errorCodes(report, { from: '2024-05-02', to: '2024-05-01' })).toEqual(['BAD_USER_INPUT']);
+    expect(await errorCodes(report, { from: '2023-01-01', to: '2024-01-01' })).toEqual([]);
+    expect(await errorCodes(report, { from: '2023-01-01', to: '2024-01-02' })).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('pushes every change of a daily revenue row to revenueUpdated', async () => {
+    const stream = (await subscribe({
+      schema: buildSchemas().read,
+      document: parse('subscription { revenueUpdated { day currency revenueCents orderCount averageOrderValueCents } }'),
+      contextValue: context(),
+    })) as AsyncGenerator<ExecutionResult<{ revenueUpdated: Record<string, unknown> }>>;
+    const first = stream.next();
+    await listening;
+
+    await project(dailyRevenueProjection, [orderCompleted(randomUUID(), randomUUID(), '2024-05-01T08:00:00.000Z', 1_000)]);
+    await project(dailyRevenueProjection, [orderCompleted(randomUUID(), randomUUID(), '2024-05-01T09:00:00.000Z', 2_001)]);
+
+    const pushed = [(await first).value, (await stream.next()).value];
+    await stream.return?.(undefined);
+    expect(pushed.map((result) => result.data?.revenueUpdated)).toEqual([
+      { day: '2024-05-01', currency: 'EUR', revenueCents: 1_000, orderCount: 1, averageOrderValueCents: 1_000 },
+      { day: '2024-05-01', currency: 'EUR', revenueCents: 3_001, orderCount: 2, averageOrderValueCents: 1_501 },
+    ]);
+  });
+});
