@@ -83,6 +83,8 @@ async function serve(config: Config, stack: Stack, apis: { writeDb?: WriteDb; re
 
 /** The order saga, charging through the built-in dev payment provider (a real one plugs in here). */
 function startSaga(config: Config, writeDb: WriteDb, openSource: () => Promise<EventSource>, leadership: Leadership | undefined, log: Log) {
+  // PGlite is one connection: orders reconciled side by side would only queue on it.
+  const concurrency = config.mode === 'embedded' ? 1 : 8;
   const { shop } = config;
   return startOrderSaga({
     writeDb,
@@ -93,7 +95,7 @@ function startSaga(config: Config, writeDb: WriteDb, openSource: () => Promise<E
     }),
     dispatch: (command, metadata) => dispatchCommand(writeDb, command, { metadata }),
     deadlineMs: shop.orderDeadlineMs,
-    concurrency: 8,
+    concurrency,
     openSource,
     batchSize: config.projectorBatchSize,
     sweepMs: shop.sagaSweepMs,

@@ -1,6 +1,5 @@
 // The built-in payment provider for development and tests: no network, deterministic rules, and
 // counters so that tests can prove an order was charged (and refunded) at most once.
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PaymentProviderUnavailableError, type ChargeOutcome, type PaymentProvider } from './provider.ts';
 
@@ -32,6 +31,11 @@ interface ChargeRecord {
   currency: string;
 }
 
+/** Derived from the order, so that the provider stays idempotent across restarts and processes. */
+function chargeReference(orderId: string): string {
+  return `dev_ch_${orderId}`;
+}
+
 export function createDevPaymentProvider(options: DevPaymentProviderOptions): DevPaymentProvider {
   const random = options.random ?? Math.random;
   const charges = new Map<string, ChargeRecord>();
@@ -55,7 +59,7 @@ export function createDevPaymentProvider(options: DevPaymentProviderOptions): De
       const outcome: ChargeOutcome =
         amountCents > options.declineAboveCents
           ? { status: 'declined', reason: 'amount above limit' }
-          : { status: 'approved', reference: `dev_ch_${randomUUID()}` };
+          : { status: 'approved', reference: chargeReference(orderId) };
       charges.set(orderId, { outcome, amountCents, currency });
       return outcome;
     },
@@ -65,13 +69,20 @@ export function createDevPaymentProvider(options: DevPaymentProviderOptions): De
       const known = refunds.get(orderId);
       if (known) return known;
       const charge = charges.get(orderId);
+      if (!charge && reference === chargeReference(orderId)) {
+        // Charged by an earlier run of this process (or another process): the references are
+        // derived from the order, so the charge is known to be ours even with the memory gone.
+        const refund = { reference: `dev_re_${orderId}` };
+        refunds.set(orderId, refund);
+        return refund;
+      }
       if (charge?.outcome.status !== 'approved' || charge.outcome.reference !== reference) {
         throw new Error(`dev payment provider: no approved charge ${reference} for order ${orderId}`);
       }
       if (amountCents !== charge.amountCents || currency !== charge.currency) {
         throw new Error(`dev payment provider: refund of ${amountCents} ${currency} does not match the charge of ${charge.amountCents} ${charge.currency}`);
       }
-      const refund = { reference: `dev_re_${randomUUID()}` };
+      const refund = { reference: `dev_re_${orderId}` };
       refunds.set(orderId, refund);
       return refund;
     },
