@@ -11,7 +11,7 @@ const clientPreset = {
     importExtension: '.ts',
     useTypeImports: true,
     enumsAsTypes: true,
-    scalars: { DateTime: 'string' },
+    scalars: { DateTime: 'string', Date: 'string' },
   },
 } as const;
 

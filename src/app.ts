@@ -37,6 +37,9 @@ export interface RunningApp {
 
 type Log = (message: string, error?: unknown) => void;
 
+/** Embedded consumers batch what arrives within this window (see createLogSource's gatherMs). */
+const embeddedGatherMs = 20;
+
 const defaultLog: Log = (message, error) => {
   console.error(`[${new Date().toISOString()}] ${message}${error ? `: ${error instanceof Error ? error.message : String(error)}` : ''}`);
 };
@@ -123,12 +126,12 @@ async function startEmbedded(config: Config, stack: Stack, log: Log) {
       projection,
       notices,
       batchSize: config.projectorBatchSize,
-      openSource: () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs }),
+      openSource: () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
       log,
     });
     stack.push(() => projector.stop());
   }
-  const saga = startSaga(config, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs }), undefined, log);
+  const saga = startSaga(config, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }), undefined, log);
   stack.push(() => saga.stop());
   return serve(config, stack, { writeDb, read: { db: readDb, notices } });
 }

@@ -5,7 +5,17 @@ import { eventLogChannel, readCommittedEvents } from './event-log.ts';
 import type { EventSource } from './event-source.ts';
 import { Wakeup } from './wakeup.ts';
 
-export async function createLogSource(options: { writeDb: WriteDb; listener: SqlConnection; pollMs: number }): Promise<EventSource> {
+export async function createLogSource(options: {
+  writeDb: WriteDb;
+  listener: SqlConnection;
+  pollMs: number;
+  /**
+   * After a wake-up, wait this long before reading, so that the events of several commands arriving
+   * together are applied in one batch. On PGlite (one connection shared by the API and every
+   * consumer) a read and a transaction per consumer per command would starve the API.
+   */
+  gatherMs?: number;
+}): Promise<EventSource> {
   const wakeup = new Wakeup();
   await options.listener.listen(eventLogChannel, () => wakeup.wake());
   return {
@@ -13,6 +23,7 @@ export async function createLogSource(options: { writeDb: WriteDb; listener: Sql
       let events = await readCommittedEvents(options.writeDb, checkpoint, max);
       if (events.length === 0) {
         await wakeup.wait(options.pollMs);
+        if (options.gatherMs) await new Promise((resolve) => setTimeout(resolve, options.gatherMs));
         events = await readCommittedEvents(options.writeDb, checkpoint, max);
       }
       return { events, ack: async () => {} };

@@ -14,8 +14,8 @@ export const emailDomains = ['example.com', 'example.org', 'mail.example.net', '
 export const categories: { name: string; nouns: string[]; priceCents: [number, number] }[] = [
   { name: 'Books', nouns: ['Novel', 'Cookbook', 'Atlas', 'Field Guide', 'Anthology'], priceCents: [799, 4_999] },
   { name: 'Kitchen', nouns: ['Kettle', 'Chef Knife', 'Skillet', 'Grinder', 'Teapot'], priceCents: [1_499, 19_999] },
-  { name: 'Outdoors', nouns: ['Tent', 'Headlamp', 'Backpack', 'Water Filter', 'Trekking Poles'], priceCents: [1_999, 39_999] },
-  { name: 'Electronics', nouns: ['Headphones', 'Keyboard', 'Speaker', 'Charger', 'Webcam'], priceCents: [1_999, 59_999] },
+  { name: 'Outdoors', nouns: ['Tent', 'Headlamp', 'Backpack', 'Water Filter', 'Trekking Poles'], priceCents: [1_999, 24_999] },
+  { name: 'Electronics', nouns: ['Headphones', 'Keyboard', 'Speaker', 'Charger', 'Webcam'], priceCents: [1_999, 29_999] },
   { name: 'Garden', nouns: ['Trowel', 'Planter', 'Hose', 'Pruner', 'Seed Kit'], priceCents: [599, 12_999] },
   { name: 'Toys', nouns: ['Puzzle', 'Kite', 'Building Set', 'Board Game', 'Yo-yo'], priceCents: [499, 8_999] },
 ];

@@ -66,10 +66,12 @@ export async function runSeed(api: Api, size: SeedSize, random: Random, options:
   const orderIds: string[] = [];
   bar = progress('orders', size.orders);
   await forEachConcurrently(Array.from({ length: size.orders }, (_, i) => i), size.concurrency, async () => {
-    const lines = random.int(1, 4);
+    // Mostly small baskets of single items, like real shops; large ones get declined by the
+    // development payment provider's limit (PAYMENT_DECLINE_ABOVE_CENTS), which the saga compensates.
+    const lines = random.chance(0.6) ? 1 : random.int(2, 4);
     const chosen = new Set<string>();
     while (chosen.size < Math.min(lines, productIds.length)) chosen.add(random.pick(productIds));
-    const items = [...chosen].map((productId) => ({ productId, quantity: random.int(1, 3) }));
+    const items = [...chosen].map((productId) => ({ productId, quantity: random.chance(0.8) ? 1 : random.int(2, 3) }));
     const orderId = await api.mutate('placeOrder', { userId: random.pick(userIds), items }, { userId: 'ID!', items: '[OrderItemInput!]!' });
     orderIds.push(orderId);
     // A few customers change their mind at once.

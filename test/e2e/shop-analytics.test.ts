@@ -1,0 +1,300 @@
+// End to end, distributed mode: user search and the analytics views through the typed client, and
+// the analytics invariant: after a burst of orders, every figure the read side reports equals the
+// same figure recomputed from the write tables (read here with plain SQL, as a test may).
+import { randomUUID } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startApp, type RunningApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
+import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
+import { executeHttp, expectTypename, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
+import {
+  DailyRegistrationsDocument,
+  OrderHistoryDocument,
+  RevenueReportDocument,
+  RevenueUpdatedDocument,
+  SearchUsersDocument,
+  UserTotalsDocument,
+  type DailyRevenueFieldsFragment,
+  type SearchUsersQuery,
+} from './generated/read/graphql.ts';
+import { AddProductDocument, PlaceOrderDocument, RegisterUserDocument, RestockProductDocument, type OrderItemInput } from './generated/write/graphql.ts';
+
+const declineAboveCents = 20_000;
+
+let app: RunningApp;
+let writeUrl: string;
+let readUrl: string;
+let sql: SqlConnection;
+/** The token of the latest write: reads carry it, so they see every write made before them. */
+let lastToken: string;
+const products = {} as Record<'book' | 'lamp' | 'mug', string>;
+const prices = { book: 1500, lamp: 7000, mug: 1999 };
+
+type Receipt = { aggregateId: string; version: number; consistencyToken?: string | null };
+
+/** The receipt of a successful mutation; remembers its token for the reads that follow. */
+function receiptOf<T extends { __typename?: string }>(result: T | null | undefined, success: string): Receipt {
+  const { data } = expectTypename(result, success) as unknown as { data: Receipt };
+  if (data.consistencyToken) lastToken = data.consistencyToken;
+  return data;
+}
+
+/** A read that has waited for every write so far, or fails. */
+async function read<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult> {
+  const response = await executeHttp(readUrl, document, variables, { 'x-consistency-token': lastToken });
+  expect(response.errors).toBeUndefined();
+  expect(response.extensions?.consistency).toMatchObject({ reached: true });
+  return response.data!;
+}
+
+async function addProduct(sku: string, priceCents: number, currency: string): Promise<string> {
+  const added = await executeHttp(writeUrl, AddProductDocument, { sku, name: sku, description: sku, category: 'analytics', priceCents, currency });
+  const productId = receiptOf(added.data?.addProduct, 'MutationAddProductSuccess').aggregateId;
+  const restocked = await executeHttp(writeUrl, RestockProductDocument, { productId, quantity: 100_000 });
+  receiptOf(restocked.data?.restockProduct, 'MutationRestockProductSuccess');
+  return productId;
+}
+
+async function registerUser(name: string, email = `${randomUUID().slice(0, 8)}@example.com`): Promise<string> {
+  const registered = await executeHttp(writeUrl, RegisterUserDocument, { email, name });
+  return receiptOf(registered.data?.registerUser, 'MutationRegisterUserSuccess').aggregateId;
+}
+
+async function placeOrder(userId: string, items: OrderItemInput[]): Promise<string> {
+  const placed = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items });
+  return receiptOf(placed.data?.placeOrder, 'MutationPlaceOrderSuccess').aggregateId;
+}
+
+/** Waits until the saga has settled every one of the orders, as its durable state says. */
+async function sagasSettled(orderIds: string[]) {
+  await eventually(
+    async () => {
+      const rows = await sql.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM order_sagas WHERE order_id = ANY($1::uuid[]) AND status IN ('completed', 'cancelled')",
+        [orderIds],
+      );
+      expect(rows[0]!.n).toBe(orderIds.length);
+    },
+    { timeoutMs: 25_000, intervalMs: 100, what: `${orderIds.length} orders settled by the saga` },
+  );
+}
+
+const utcDay = (instant: Date) => instant.toISOString().slice(0, 10);
+const addDays = (day: string, days: number) => utcDay(new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000));
+/** Rounded half up, as the read API documents it. */
+const averageOf = (revenueCents: bigint, orderCount: number) => Number((2n * revenueCents + BigInt(orderCount)) / (2n * BigInt(orderCount)));
+
+beforeAll(async () => {
+  const env = {
+    DATABASE_URL: await createTestDatabase(),
+    REDIS_URL: inject('redisUrl'),
+    PORT: '0',
+    STREAM_KEY: uniqueStreamKey(),
+    NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
+    PROJECTOR_POLL_MS: '200',
+    RELAY_POLL_MS: '200',
+    PAYMENT_DECLINE_ABOVE_CENTS: String(declineAboveCents),
+    SAGA_SWEEP_MS: '200',
+  };
+  app = await startApp(loadConfig(env, ['all']));
+  writeUrl = app.endpoints.write!;
+  readUrl = app.endpoints.read!;
+  sql = await connectPostgres(env.DATABASE_URL);
+  products.book = await addProduct('BOOK', prices.book, 'EUR');
+  products.lamp = await addProduct('LAMP', prices.lamp, 'EUR');
+  products.mug = await addProduct('MUG', prices.mug, 'USD');
+});
+
+afterAll(async () => {
+  await app?.stop();
+  await sql?.close();
+});
+
+describe('searchUsers', () => {
+  it('finds users by part of the name and of the email, ignoring case, ordered by name, a page at a time', async () => {
+    const tag = randomUUID().slice(0, 6);
+    const ada = await registerUser('Ada Lovelace', `ada.lovelace.${tag}@Analytical.example`);
+    const grace = await registerUser('Grace Hopper', `g.h.${tag}@navy.example`);
+    const rosa = await registerUser('Rosa Bennett', `rosa.${tag}@example.com`);
+    const found = async (term: string) => (await read(SearchUsersDocument, { term })).searchUsers.edges.map((edge) => edge.node.id);
+
+    expect(await found('LOVEL')).toEqual([ada]);
+    expect(await found('nnett')).toEqual([rosa]);
+    expect(await found('ace HOP')).toEqual([grace]);
+    expect(await found('NAVY.ex')).toEqual([grace]);
+    expect(await found('analytical')).toEqual([ada]);
+    expect(await found(`  ${tag.toUpperCase()}  `)).toEqual([ada, grace, rosa]);
+    expect(await found('nobody-by-this-name')).toEqual([]);
+    // `%` and `_` are literal characters, not wildcards.
+    expect(await found(`${tag.slice(0, 2)}%`)).toEqual([]);
+
+    const first: SearchUsersQuery['searchUsers'] = (await read(SearchUsersDocument, { term: tag, first: 2 })).searchUsers;
+    expect(first.edges.map((edge) => edge.node)).toEqual([
+      expect.objectContaining({ id: ada, name: 'Ada Lovelace', email: `ada.lovelace.${tag}@Analytical.example` }),
+      expect.objectContaining({ id: grace, name: 'Grace Hopper' }),
+    ]);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const second = (await read(SearchUsersDocument, { term: tag, first: 2, after: first.pageInfo.endCursor })).searchUsers;
+    expect(second.edges.map((edge) => edge.node.id)).toEqual([rosa]);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+
+    const tooShort = await executeHttp(readUrl, SearchUsersDocument, { term: ' a ' });
+    expect(tooShort.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+/** Users registered per UTC day, from the write table. */
+async function registrationsByDay(): Promise<Map<string, number>> {
+  const rows = await sql.query<{ day: string; n: number }>(
+    "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*)::int AS n FROM users GROUP BY 1",
+  );
+  return new Map(rows.map((row) => [row.day, row.n]));
+}
+
+describe('dailyRegistrations', () => {
+  it("counts today's registrations, one entry per day of the range, 0 for days without", async () => {
+    const before = await registrationsByDay();
+    await registerUser('Reg One');
+    await registerUser('Reg Two');
+    const after = await registrationsByDay();
+    const today = [...after.keys()].sort().at(-1)!;
+    expect((after.get(today) ?? 0) - (before.get(today) ?? 0)).toBe(2);
+
+    const report = (await read(DailyRegistrationsDocument, { from: addDays(today, -2), to: today })).dailyRegistrations;
+    expect(report).toEqual([addDays(today, -2), addDays(today, -1), today].map((day) => ({ day, count: after.get(day) ?? 0 })));
+    expect(report.at(-1)!.count).toBeGreaterThanOrEqual(2);
+
+    for (const [from, to] of [
+      [today, addDays(today, -1)],
+      [addDays(today, -366), today],
+    ]) {
+      const refused = await executeHttp(readUrl, DailyRegistrationsDocument, { from, to });
+      expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    const notADay = await executeHttp(readUrl, DailyRegistrationsDocument, { from: '2024-02-30', to: today });
+    expect(notADay.errors?.length).toBeGreaterThan(0);
+    expect(notADay.data ?? null).toBeNull();
+  });
+});
+
+describe('revenue', () => {
+  it('revenueUpdated pushes the day row after an order completes; revenueReport shows its revenue and average', async () => {
+    const userId = await registerUser('Rita Revenue');
+    const today = utcDay(new Date());
+    const window = { from: addDays(today, -1), to: addDays(today, 1) };
+    const before = (await read(RevenueReportDocument, window)).revenueReport;
+
+    const subscription = subscribeWs(toWebSocketUrl(readUrl), RevenueUpdatedDocument, {});
+    let pushed: DailyRevenueFieldsFragment;
+    let orderId: string;
+    try {
+      await subscription.ready;
+      orderId = await placeOrder(userId, [{ productId: products.mug, quantity: 2 }]);
+      const push = await subscription.next(15_000);
+      expect(push.errors).toBeUndefined();
+      pushed = push.data!.revenueUpdated;
+    } finally {
+      await subscription.close();
+    }
+
+    const [order] = await sql.query<{ status: string; day: string }>(
+      "SELECT status, to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM orders WHERE id = $1",
+      [orderId],
+    );
+    expect(order).toEqual({ status: 'completed', day: pushed.day });
+    const earlier = before.find((row) => row.day === pushed.day && row.currency === 'USD');
+    const revenueCents = (earlier?.revenueCents ?? 0) + 2 * prices.mug;
+    const orderCount = (earlier?.orderCount ?? 0) + 1;
+    expect(pushed).toEqual({ day: pushed.day, currency: 'USD', revenueCents, orderCount, averageOrderValueCents: averageOf(BigInt(revenueCents), orderCount) });
+
+    // The push follows the commit, so the report already has the row.
+    const report = (await executeHttp(readUrl, RevenueReportDocument, window)).data!.revenueReport;
+    expect(report.find((row) => row.day === pushed.day && row.currency === 'USD')).toEqual(pushed);
+  });
+});
+
+describe('the analytics invariant', () => {
+  it('after a burst of 30 orders, some declined, every analytics figure equals the same figure recomputed from the write tables', async () => {
+    const users: string[] = [];
+    for (let i = 0; i < 5; i++) users.push(await registerUser(`Burst Buyer ${i}`));
+    const orders: { userId: string; items: OrderItemInput[]; totalCents: number }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const userId = users[i % users.length]!;
+      if (i % 3 === 0) orders.push({ userId, items: [{ productId: products.mug, quantity: (i % 4) + 1 }], totalCents: ((i % 4) + 1) * prices.mug });
+      else if (i % 5 === 0) orders.push({ userId, items: [{ productId: products.lamp, quantity: 3 }], totalCents: 3 * prices.lamp });
+      else {
+        const books = (i % 4) + 1;
+        orders.push({
+          userId,
+          items: [
+            { productId: products.book, quantity: books },
+            { productId: products.lamp, quantity: 1 },
+          ],
+          totalCents: books * prices.book + prices.lamp,
+        });
+      }
+    }
+    const declined = orders.filter((order) => order.totalCents > declineAboveCents).length;
+    expect(declined).toBeGreaterThan(0);
+    expect(declined).toBeLessThan(orders.length);
+
+    const orderIds = await Promise.all(orders.map((order) => placeOrder(order.userId, order.items)));
+    await sagasSettled(orderIds);
+    // Every saga write committed before this one began, so its token covers them all.
+    await registerUser('After The Burst');
+
+    const statuses = await sql.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM orders WHERE id = ANY($1::uuid[]) GROUP BY status ORDER BY status',
+      [orderIds],
+    );
+    expect(statuses).toEqual([
+      { status: 'cancelled', n: declined },
+      { status: 'completed', n: orders.length - declined },
+    ]);
+
+    // Daily revenue per day and currency.
+    const revenueRows = await sql.query<{ day: string; currency: string; revenue: string; n: number }>(
+      `SELECT to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, currency, sum(total_cents)::text AS revenue, count(*)::int AS n
+       FROM orders WHERE status = 'completed' GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    const expectedRevenue = revenueRows.map((row) => ({
+      day: row.day,
+      currency: row.currency,
+      revenueCents: Number(row.revenue),
+      orderCount: row.n,
+      averageOrderValueCents: averageOf(BigInt(row.revenue), row.n),
+    }));
+    const days = revenueRows.map((row) => row.day);
+    const range = { from: days[0]!, to: days.at(-1)! };
+    expect((await read(RevenueReportDocument, range)).revenueReport).toEqual(expectedRevenue);
+
+    // Registrations per day.
+    const registrations = await registrationsByDay();
+    const registrationDays = [...registrations.keys()].sort();
+    const registrationReport = (await read(DailyRegistrationsDocument, { from: registrationDays[0]!, to: registrationDays.at(-1)! }))
+      .dailyRegistrations;
+    expect(registrationReport.filter((entry) => entry.count > 0)).toEqual(registrationDays.map((day) => ({ day, count: registrations.get(day) })));
+
+    // Per user: the order history and the profile totals.
+    for (const userId of users) {
+      const written = await sql.query<{ id: string; status: string; total: string; placed_at: Date }>(
+        'SELECT id, status, total_cents::text AS total, placed_at FROM orders WHERE user_id = $1 ORDER BY placed_at DESC, id DESC',
+        [userId],
+      );
+      const history = (await read(OrderHistoryDocument, { userId, first: 100 })).orderHistory;
+      expect(history.pageInfo.hasNextPage).toBe(false);
+      expect(history.edges.map(({ node }) => ({ id: node.id, status: node.status, totalCents: node.totalCents }))).toEqual(
+        written.map((row) => ({ id: row.id, status: row.status.toUpperCase(), totalCents: Number(row.total) })),
+      );
+
+      const completed = written.filter((row) => row.status === 'completed');
+      const profile = (await read(UserTotalsDocument, { id: userId })).userProfile!;
+      expect(profile.totalOrders).toBe(completed.length);
+      expect(profile.totalSpent).toBe(completed.reduce((sum, row) => sum + Number(row.total), 0));
+      expect(Date.parse(profile.lastOrderAt!)).toBe(Math.max(...written.map((row) => row.placed_at.getTime())));
+    }
+  });
+});

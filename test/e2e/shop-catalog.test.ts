@@ -1,0 +1,324 @@
+// End to end, distributed mode: the catalog and inventory through the typed client. Products are
+// written over HTTP to the write API and read back from the read API with the consistency token,
+// and their changes are pushed over graphql-ws and SSE.
+import { randomUUID } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startApp, type RunningApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
+import { executeHttp, expectTypename, subscribeSse, subscribeWs, toWebSocketUrl, type LiveSubscription } from '../support/graphql-client.ts';
+import {
+  InventoryReportDocument,
+  ProductCatalogDocument,
+  ProductDocument,
+  ProductUpdatedDocument,
+  type ProductCatalogQueryVariables,
+  type ProductFieldsFragment,
+  type ProductOrder,
+} from './generated/read/graphql.ts';
+import {
+  AddProductDocument,
+  ChangeProductPriceDocument,
+  DiscontinueProductDocument,
+  RestockProductDocument,
+} from './generated/write/graphql.ts';
+
+const lowStockThreshold = 3;
+
+// The seed, written once: every catalog query below is checked against it.
+const seed = {
+  alpha: { sku: 'KB-ALPHA', name: 'Keyboard Alpha', description: 'Mechanical, brown switches', category: 'keyboards', priceCents: 4999, stock: 10 },
+  beta: { sku: 'KB-BETA', name: 'Keyboard Beta', description: 'Low profile', category: 'keyboards', priceCents: 8999, stock: 0 },
+  gamma: { sku: 'MS-GAMMA', name: 'Mouse Gamma', description: 'Wireless', category: 'mice', priceCents: 2599, stock: 2 },
+  // Repriced to 1499 below.
+  delta: { sku: 'MS-DELTA', name: 'Mouse Delta', description: 'Wired, ambidextrous', category: 'mice', priceCents: 1999, stock: 20 },
+  // Discontinued below.
+  epsilon: { sku: 'CB-EPSILON', name: 'Cable Epsilon', description: 'Braided USB-C cable, 2 m', category: 'cables', priceCents: 999, stock: 5 },
+  zeta: { sku: 'CB-ZETA', name: 'Cable Zeta', description: 'HDMI', category: 'cables', priceCents: 1299, stock: 0 },
+};
+type SeedName = keyof typeof seed;
+const ids = {} as Record<SeedName, string>;
+const nameOf = new Map<string, SeedName>();
+
+let app: RunningApp;
+let writeUrl: string;
+let readUrl: string;
+/** The token of the latest write: reads carry it, so they see every write made before them. */
+let lastToken: string;
+
+beforeAll(async () => {
+  const env = {
+    DATABASE_URL: await createTestDatabase(),
+    REDIS_URL: inject('redisUrl'),
+    PORT: '0',
+    STREAM_KEY: uniqueStreamKey(),
+    NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
+    PROJECTOR_POLL_MS: '200',
+    RELAY_POLL_MS: '200',
+    // Below the default (5), so that a product with 5 available proves the setting is read.
+    LOW_STOCK_THRESHOLD: String(lowStockThreshold),
+  };
+  app = await startApp(loadConfig(env, ['all']));
+  writeUrl = app.endpoints.write!;
+  readUrl = app.endpoints.read!;
+
+  for (const [name, { stock, ...product }] of Object.entries(seed) as [SeedName, (typeof seed)[SeedName]][]) {
+    ids[name] = await addProduct(product, stock);
+    nameOf.set(ids[name], name);
+  }
+  const repriced = await executeHttp(writeUrl, ChangeProductPriceDocument, { productId: ids.delta, priceCents: 1499, expectedVersion: 1 });
+  expect(receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess').version).toBe(2);
+  const discontinued = await executeHttp(writeUrl, DiscontinueProductDocument, { productId: ids.epsilon });
+  receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');
+});
+
+afterAll(async () => {
+  await app?.stop();
+});
+
+type Receipt = { aggregateId: string; version: number; consistencyToken?: string | null };
+
+/** The receipt of a successful mutation; remembers its token for the reads that follow. */
+function receiptOf<T extends { __typename?: string }>(result: T | null | undefined, success: string): Receipt {
+  const { data } = expectTypename(result, success) as unknown as { data: Receipt };
+  if (data.consistencyToken) lastToken = data.consistencyToken;
+  return data;
+}
+
+/** A read that has waited for every write so far, or fails. */
+async function read<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult> {
+  const response = await executeHttp(readUrl, document, variables, { 'x-consistency-token': lastToken });
+  expect(response.errors).toBeUndefined();
+  expect(response.extensions?.consistency).toMatchObject({ reached: true });
+  return response.data!;
+}
+
+interface NewProduct {
+  sku: string;
+  name: string;
+  description: string;
+  category: string;
+  priceCents: number;
+  currency?: string;
+}
+
+async function addProduct(product: NewProduct, stock = 0): Promise<string> {
+  const added = await executeHttp(writeUrl, AddProductDocument, { currency: 'EUR', ...product });
+  const productId = receiptOf(added.data?.addProduct, 'MutationAddProductSuccess').aggregateId;
+  if (stock > 0) await restock(productId, stock);
+  return productId;
+}
+
+async function restock(productId: string, quantity: number) {
+  const restocked = await executeHttp(writeUrl, RestockProductDocument, { productId, quantity });
+  return receiptOf(restocked.data?.restockProduct, 'MutationRestockProductSuccess');
+}
+
+/** The seeded products among `nodes`, by seed name, in the order they came. */
+const seeded = (nodes: { id: string }[]) => nodes.flatMap((node) => nameOf.get(node.id) ?? []);
+
+async function catalogPage(variables: ProductCatalogQueryVariables) {
+  return (await read(ProductCatalogDocument, variables)).productCatalog;
+}
+
+/** Every product matching the filter in one page (the catalog here holds far fewer than 100). */
+async function everything(variables: Omit<ProductCatalogQueryVariables, 'first' | 'after'>): Promise<ProductFieldsFragment[]> {
+  const page = await catalogPage({ ...variables, first: 100 });
+  expect(page.pageInfo.hasNextPage).toBe(false);
+  return page.edges.map((edge) => edge.node);
+}
+
+describe('catalog', () => {
+  it('product(id) shows what the mutations wrote, and null for an unknown id', async () => {
+    const { product } = await read(ProductDocument, { id: ids.delta });
+    expect(product).toMatchObject({
+      id: ids.delta,
+      sku: 'MS-DELTA',
+      name: 'Mouse Delta',
+      description: 'Wired, ambidextrous',
+      category: 'mice',
+      priceCents: 1499,
+      currency: 'EUR',
+      discontinued: false,
+      onHand: 20,
+      reserved: 0,
+      available: 20,
+      inStock: true,
+    });
+    expect((await read(ProductDocument, { id: ids.epsilon })).product).toMatchObject({ discontinued: true, available: 5, inStock: true });
+    expect((await read(ProductDocument, { id: ids.beta })).product).toMatchObject({ onHand: 0, available: 0, inStock: false });
+    expect((await read(ProductDocument, { id: randomUUID() })).product).toBeNull();
+  });
+
+  it('filters by category, price range, stock and text (case-insensitive, in sku, name or description)', async () => {
+    const filtered = async (filter: ProductCatalogQueryVariables['filter']) => seeded(await everything({ filter, orderBy: 'PRICE_ASC' }));
+
+    expect(await filtered({ category: 'mice' })).toEqual(['delta', 'gamma']);
+    expect(await filtered({ category: 'Mice' })).toEqual([]);
+    expect(await filtered({ priceRange: { minCents: 1299, maxCents: 4999 } })).toEqual(['zeta', 'delta', 'gamma', 'alpha']);
+    expect(await filtered({ priceRange: { minCents: 5000 } })).toEqual(['beta']);
+    expect(await filtered({ priceRange: { maxCents: 1000 } })).toEqual(['epsilon']);
+    expect(await filtered({ inStock: true })).toEqual(['epsilon', 'delta', 'gamma', 'alpha']);
+    expect(await filtered({ inStock: false })).toEqual(['zeta', 'beta']);
+    expect(await filtered({ inStock: true, includeDiscontinued: false })).toEqual(['delta', 'gamma', 'alpha']);
+    expect(await filtered({ text: 'kb-' })).toEqual(['alpha', 'beta']);
+    expect(await filtered({ text: 'MOUSE' })).toEqual(['delta', 'gamma']);
+    expect(await filtered({ text: 'bRaIdEd' })).toEqual(['epsilon']);
+    expect(await filtered({ text: 'cable' })).toEqual(['epsilon', 'zeta']);
+    expect(await filtered({ category: 'mice', priceRange: { maxCents: 2000 }, inStock: true, text: 'wired' })).toEqual(['delta']);
+    // `%` is a literal character, not a LIKE wildcard.
+    expect(await filtered({ text: 'B%d' })).toEqual([]);
+
+    // Whatever else is in the catalog, every listed product satisfies the filter.
+    for (const product of await everything({ filter: { priceRange: { minCents: 1299, maxCents: 4999 }, inStock: true } })) {
+      expect(product.priceCents).toBeGreaterThanOrEqual(1299);
+      expect(product.priceCents).toBeLessThanOrEqual(4999);
+      expect(product.available).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses a price range with min above max as bad user input', async () => {
+    const response = await executeHttp(readUrl, ProductCatalogDocument, { filter: { priceRange: { minCents: 10, maxCents: 5 } } });
+    expect(response.data ?? null).toBeNull();
+    expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  const orders: { orderBy: ProductOrder; seedOrder: SeedName[]; key: (product: ProductFieldsFragment) => string | number; descending: boolean }[] = [
+    { orderBy: 'NAME_ASC', seedOrder: ['epsilon', 'zeta', 'alpha', 'beta', 'delta', 'gamma'], key: (p) => p.name, descending: false },
+    { orderBy: 'PRICE_ASC', seedOrder: ['epsilon', 'zeta', 'delta', 'gamma', 'alpha', 'beta'], key: (p) => p.priceCents, descending: false },
+    { orderBy: 'PRICE_DESC', seedOrder: ['beta', 'alpha', 'gamma', 'delta', 'zeta', 'epsilon'], key: (p) => p.priceCents, descending: true },
+    { orderBy: 'NEWEST', seedOrder: ['zeta', 'epsilon', 'delta', 'gamma', 'beta', 'alpha'], key: (p) => Date.parse(p.createdAt), descending: true },
+  ];
+
+  it.each(orders)('orders by $orderBy and pages with first/after to the end, without repeating or skipping a product', async (order) => {
+    const all = await everything({ orderBy: order.orderBy });
+    // Names compare in the database's collation, so only the seed's relative order is fixed here.
+    expect(seeded(all)).toEqual(order.seedOrder);
+    if (order.orderBy !== 'NAME_ASC') {
+      for (let i = 1; i < all.length; i++) {
+        const [before, after] = [order.key(all[i - 1]!), order.key(all[i]!)];
+        const keyOrder = before === after ? 0 : (before < after ? -1 : 1) * (order.descending ? -1 : 1);
+        expect(keyOrder).toBeLessThanOrEqual(0);
+        // Ties are broken by id in the order's direction.
+        if (keyOrder === 0) expect(all[i - 1]!.id < all[i]!.id).toBe(!order.descending);
+      }
+    }
+
+    const paged: string[] = [];
+    let after: string | null | undefined = null;
+    for (;;) {
+      const page = await catalogPage({ orderBy: order.orderBy, first: 2, after });
+      expect(page.edges.length).toBeLessThanOrEqual(2);
+      paged.push(...page.edges.map((edge) => edge.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      expect(page.edges).toHaveLength(2);
+      expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)!.cursor);
+      after = page.pageInfo.endCursor;
+    }
+    expect(paged).toEqual(all.map((product) => product.id));
+  });
+
+  it('refuses bad catalog writes with typed errors and writes nothing', async () => {
+    const invalid = await executeHttp(writeUrl, AddProductDocument, {
+      sku: 'bad sku!',
+      name: '',
+      description: 'x',
+      category: 'misc',
+      priceCents: 0,
+      currency: 'EUR',
+    });
+    const refused = expectTypename(invalid.data?.addProduct, 'ValidationError');
+    expect(refused.code).toBe('VALIDATION_FAILED');
+
+    const { stock: _stock, ...alpha } = seed.alpha;
+    const taken = await executeHttp(writeUrl, AddProductDocument, { ...alpha, sku: 'kb-alpha', currency: 'EUR' });
+    expect(expectTypename(taken.data?.addProduct, 'SkuTakenError')).toMatchObject({ code: expect.any(String) });
+
+    const repriceDiscontinued = await executeHttp(writeUrl, ChangeProductPriceDocument, { productId: ids.epsilon, priceCents: 500 });
+    expectTypename(repriceDiscontinued.data?.changeProductPrice, 'ProductDiscontinuedError');
+
+    const unknown = await executeHttp(writeUrl, RestockProductDocument, { productId: randomUUID(), quantity: 1 });
+    expectTypename(unknown.data?.restockProduct, 'NotFoundError');
+
+    expect(seeded(await everything({}))).toHaveLength(Object.keys(seed).length);
+    expect((await read(ProductDocument, { id: ids.epsilon })).product).toMatchObject({ priceCents: 999 });
+  });
+});
+
+describe('productUpdated', () => {
+  /** The next push that is not a repeat of what was already seen (a change committed before subscribing). */
+  async function nextChange(subscription: LiveSubscription<{ productUpdated: ProductFieldsFragment }>, seen: ProductFieldsFragment) {
+    for (;;) {
+      const push = await subscription.next();
+      expect(push.errors).toBeUndefined();
+      const product = push.data!.productUpdated;
+      if (product.updatedAt !== seen.updatedAt) return product;
+    }
+  }
+
+  it('pushes the new price, then the new availability over graphql-ws, and a change over SSE too', async () => {
+    const productId = await addProduct({ sku: 'LIVE-1', name: 'Live Lamp', description: 'Desk lamp', category: 'live', priceCents: 3000 });
+    const initial = (await read(ProductDocument, { id: productId })).product!;
+    expect(initial).toMatchObject({ priceCents: 3000, available: 0, inStock: false });
+
+    const overWs = subscribeWs(toWebSocketUrl(readUrl), ProductUpdatedDocument, { productId });
+    const overSse = subscribeSse(readUrl, ProductUpdatedDocument, { productId });
+    try {
+      await Promise.all([overWs.ready, overSse.ready]);
+
+      const repriced = await executeHttp(writeUrl, ChangeProductPriceDocument, { productId, priceCents: 2750 });
+      receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess');
+      const priced = await nextChange(overWs, initial);
+      expect(priced).toMatchObject({ id: productId, priceCents: 2750, available: 0, inStock: false });
+
+      await restock(productId, 7);
+      const stocked = await nextChange(overWs, priced);
+      expect(stocked).toMatchObject({ id: productId, priceCents: 2750, onHand: 7, reserved: 0, available: 7, inStock: true });
+
+      const ssePrice = await nextChange(overSse, initial);
+      expect(ssePrice).toMatchObject({ id: productId, priceCents: 2750, available: 0 });
+      const sseStock = await nextChange(overSse, ssePrice);
+      expect(sseStock).toMatchObject({ id: productId, priceCents: 2750, available: 7 });
+
+      const discontinued = await executeHttp(writeUrl, DiscontinueProductDocument, { productId });
+      receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');
+      for (const subscription of [overWs, overSse]) {
+        expect(await nextChange(subscription, stocked)).toMatchObject({ id: productId, discontinued: true, available: 7 });
+      }
+    } finally {
+      await Promise.all([overWs.close(), overSse.close()]);
+    }
+  });
+});
+
+describe('inventoryReport', () => {
+  it(`flags available <= LOW_STOCK_THRESHOLD (${lowStockThreshold}) as low, lists only those with lowStockOnly, fewest first`, async () => {
+    const empty = await addProduct({ sku: 'STOCK-EMPTY', name: 'Stock Empty', description: 'x', category: 'stockroom', priceCents: 100 });
+    const atThreshold = await addProduct({ sku: 'STOCK-AT', name: 'Stock At', description: 'x', category: 'stockroom', priceCents: 100 }, lowStockThreshold);
+    const above = await addProduct({ sku: 'STOCK-ABOVE', name: 'Stock Above', description: 'x', category: 'stockroom', priceCents: 100 }, lowStockThreshold + 1);
+    const mine = new Set([empty, atThreshold, above]);
+
+    const report = (await read(InventoryReportDocument, { lowStockOnly: false })).inventoryReport;
+    const mineInReport = report.filter((item) => mine.has(item.productId));
+    expect(mineInReport).toEqual([
+      expect.objectContaining({ productId: empty, sku: 'STOCK-EMPTY', name: 'Stock Empty', onHand: 0, reserved: 0, available: 0, lowStock: true }),
+      expect.objectContaining({ productId: atThreshold, sku: 'STOCK-AT', onHand: 3, available: 3, lowStock: true }),
+      expect.objectContaining({ productId: above, sku: 'STOCK-ABOVE', onHand: 4, available: 4, lowStock: false }),
+    ]);
+    for (const item of report) expect(item.lowStock).toBe(item.available <= lowStockThreshold);
+    for (let i = 1; i < report.length; i++) expect(report[i - 1]!.available).toBeLessThanOrEqual(report[i]!.available);
+    // 5 available is not low under this threshold, though it would be under the default (5).
+    expect(report.find((item) => item.sku === 'CB-EPSILON')).toMatchObject({ available: 5, lowStock: false });
+
+    const low = (await read(InventoryReportDocument, { lowStockOnly: true })).inventoryReport;
+    expect(low.length).toBeGreaterThan(0);
+    expect(low.every((item) => item.lowStock)).toBe(true);
+    expect(low.map((item) => item.productId)).toEqual(report.filter((item) => item.lowStock).map((item) => item.productId));
+
+    await restock(atThreshold, 1);
+    const afterRestock = (await read(InventoryReportDocument, { lowStockOnly: true })).inventoryReport.map((item) => item.productId);
+    expect(afterRestock).toContain(empty);
+    expect(afterRestock).not.toContain(atThreshold);
+  });
+});
