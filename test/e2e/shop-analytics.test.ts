@@ -167,10 +167,11 @@ describe('dailyRegistrations', () => {
     expect(report).toEqual([addDays(today, -2), addDays(today, -1), today].map((day) => ({ day, count: after.get(day) ?? 0 })));
     expect(report.at(-1)!.count).toBeGreaterThanOrEqual(2);
 
-    for (const [from, to] of [
+    const badRanges: [string, string][] = [
       [today, addDays(today, -1)],
       [addDays(today, -366), today],
-    ]) {
+    ];
+    for (const [from, to] of badRanges) {
       const refused = await executeHttp(readUrl, DailyRegistrationsDocument, { from, to });
       expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
