@@ -30,6 +30,13 @@ export interface RowProjectionSpec<Row> {
   idOf(row: Row): string;
   save(tx: ReadTx, rows: Row[]): Promise<void>;
   changeOf(row: Row): ViewChange;
+  /**
+   * Push the row after every event that changed it, not once per batch: for views whose
+   * subscribers watch a progression (an order going placed → paid → reserved → completed), where
+   * a batch that holds several steps must not collapse them into one push. `evolve` must return
+   * new row objects (never mutate), since each pushed state is kept.
+   */
+  pushEveryStep?: boolean;
 }
 
 export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & { spec: RowProjectionSpec<Row> } {
@@ -41,18 +48,20 @@ export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & {
       const ids = [...new Set(events.flatMap((event) => rowIdsOf(spec, event)))];
       const rows = new Map<string, Row | null>((await spec.load(tx, ids)).map((row) => [spec.idOf(row), row]));
       const changed = new Set<string>();
+      const steps: ViewChange[] = [];
       for (const event of events) {
         for (const id of rowIdsOf(spec, event)) {
           const next = spec.evolve(rows.get(id) ?? null, event, id);
           if (next !== null) {
             rows.set(id, next);
             changed.add(id);
+            if (spec.pushEveryStep) steps.push(spec.changeOf(next));
           }
         }
       }
       const saved = [...changed].map((id) => rows.get(id)).filter((row): row is Row => row != null);
       await spec.save(tx, saved);
-      return saved.map((row) => spec.changeOf(row));
+      return spec.pushEveryStep ? steps : saved.map((row) => spec.changeOf(row));
     },
   };
 }

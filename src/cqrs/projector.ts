@@ -73,7 +73,8 @@ export function startProjector(options: ProjectorOptions): RunningProjector {
       if (batch.events.length === 0 || stopping) continue;
       const outcome = await applyBatch(readDb, projection, batch.events);
       checkpoint = outcome.checkpoint;
-      await Promise.all(outcome.changes.map((change) => notices.publish(change.topic, change.payload)));
+      // In order: a subscriber watching one row must see its states as they happened.
+      for (const change of outcome.changes) await notices.publish(change.topic, change.payload);
       await notices.publish(checkpointTopic, { projection: projection.name, ...outcome.checkpoint });
       await options.afterCommit?.(outcome);
       await batch.ack();

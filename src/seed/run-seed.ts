@@ -104,7 +104,10 @@ async function settle(api: Api, orderIds: string[], timeoutMs: number) {
   let cancelled = 0;
   while (pending.length > 0) {
     const stillPending: string[] = [];
-    for (let start = 0; start < pending.length; start += 200) {
+    // Orders settle roughly in the order they were placed: stop at the first chunk that still has
+    // unsettled orders, so that waiting does not load the read API with thousands of lookups.
+    let start = 0;
+    for (; start < pending.length && stillPending.length === 0; start += 200) {
       const chunk = pending.slice(start, start + 200);
       const query = `{ ${chunk.map((id, i) => `o${i}: order(id: "${id}") { status }`).join(' ')} }`;
       const data = await api.query<Record<string, { status: string } | null>>(query);
@@ -117,7 +120,7 @@ async function settle(api: Api, orderIds: string[], timeoutMs: number) {
         } else stillPending.push(id);
       });
     }
-    pending = stillPending;
+    pending = [...stillPending, ...pending.slice(start)];
     if (pending.length === 0) break;
     if (Date.now() > deadline) {
       bar.done();

@@ -2,16 +2,14 @@
 // real PostgreSQL and Redis. mutation → event log → relay → Redis Streams → projector → read table →
 // query with the consistency token, and the push to live subscriptions.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
-import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
 import { executeHttp, expectTypename, subscribeSse, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
+import { distributedEnv, type Env } from '../support/shop-e2e.ts';
 import { UserProfileDocument, UserProfileUpdatedDocument } from './generated/read/graphql.ts';
 import { RecordUserLoginDocument, RegisterUserDocument } from './generated/write/graphql.ts';
-
-type Env = Record<string, string>;
 
 const running: RunningApp[] = [];
 
@@ -19,19 +17,6 @@ async function start(env: Env, role: string): Promise<{ write: string; read: str
   const app = await startApp(loadConfig(env, [role]));
   running.push(app);
   return { app, write: app.endpoints.write ?? '', read: app.endpoints.read ?? '' };
-}
-
-async function distributedEnv(overrides: Env = {}): Promise<Env> {
-  return {
-    DATABASE_URL: await createTestDatabase(),
-    REDIS_URL: inject('redisUrl'),
-    PORT: '0',
-    STREAM_KEY: uniqueStreamKey(),
-    NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
-    PROJECTOR_POLL_MS: '200',
-    RELAY_POLL_MS: '200',
-    ...overrides,
-  };
 }
 
 async function registerUser(writeUrl: string, name = 'Ada Lovelace') {

@@ -2,14 +2,10 @@
 // the analytics invariant: after a burst of orders, every figure the read side reports equals the
 // same figure recomputed from the write tables (read here with plain SQL, as a test may).
 import { randomUUID } from 'node:crypto';
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
-import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.ts';
-import { executeHttp, expectTypename, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
+import { executeHttp, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
+import { shopSession } from '../support/shop-e2e.ts';
 import {
   DailyRegistrationsDocument,
   OrderHistoryDocument,
@@ -20,59 +16,23 @@ import {
   type DailyRevenueFieldsFragment,
   type SearchUsersQuery,
 } from './generated/read/graphql.ts';
-import { AddProductDocument, PlaceOrderDocument, RegisterUserDocument, RestockProductDocument, type OrderItemInput } from './generated/write/graphql.ts';
+import type { OrderItemInput } from './generated/write/graphql.ts';
 
 const declineAboveCents = 20_000;
 
-let app: RunningApp;
-let writeUrl: string;
-let readUrl: string;
-let sql: SqlConnection;
-/** The token of the latest write: reads carry it, so they see every write made before them. */
-let lastToken: string;
+const shop = shopSession();
+const { read, registerUser, placeOrder } = shop;
 const products = {} as Record<'book' | 'lamp' | 'mug', string>;
 const prices = { book: 1500, lamp: 7000, mug: 1999 };
 
-type Receipt = { aggregateId: string; version: number; consistencyToken?: string | null };
-
-/** The receipt of a successful mutation; remembers its token for the reads that follow. */
-function receiptOf<T extends { __typename?: string }>(result: T | null | undefined, success: string): Receipt {
-  const { data } = expectTypename(result, success) as unknown as { data: Receipt };
-  if (data.consistencyToken) lastToken = data.consistencyToken;
-  return data;
-}
-
-/** A read that has waited for every write so far, or fails. */
-async function read<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult> {
-  const response = await executeHttp(readUrl, document, variables, { 'x-consistency-token': lastToken });
-  expect(response.errors).toBeUndefined();
-  expect(response.extensions?.consistency).toMatchObject({ reached: true });
-  return response.data!;
-}
-
-async function addProduct(sku: string, priceCents: number, currency: string): Promise<string> {
-  const added = await executeHttp(writeUrl, AddProductDocument, { sku, name: sku, description: sku, category: 'analytics', priceCents, currency });
-  const productId = receiptOf(added.data?.addProduct, 'MutationAddProductSuccess').aggregateId;
-  const restocked = await executeHttp(writeUrl, RestockProductDocument, { productId, quantity: 100_000 });
-  receiptOf(restocked.data?.restockProduct, 'MutationRestockProductSuccess');
-  return productId;
-}
-
-async function registerUser(name: string, email = `${randomUUID().slice(0, 8)}@example.com`): Promise<string> {
-  const registered = await executeHttp(writeUrl, RegisterUserDocument, { email, name });
-  return receiptOf(registered.data?.registerUser, 'MutationRegisterUserSuccess').aggregateId;
-}
-
-async function placeOrder(userId: string, items: OrderItemInput[]): Promise<string> {
-  const placed = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items });
-  return receiptOf(placed.data?.placeOrder, 'MutationPlaceOrderSuccess').aggregateId;
-}
+const addProduct = (sku: string, priceCents: number, currency: string) =>
+  shop.addProduct({ sku, name: sku, description: sku, category: 'analytics', priceCents, currency }, 100_000);
 
 /** Waits until the saga has settled every one of the orders, as its durable state says. */
 async function sagasSettled(orderIds: string[]) {
   await eventually(
     async () => {
-      const rows = await sql.query<{ n: number }>(
+      const rows = await shop.sql.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM order_sagas WHERE order_id = ANY($1::uuid[]) AND status IN ('completed', 'cancelled')",
         [orderIds],
       );
@@ -88,29 +48,14 @@ const addDays = (day: string, days: number) => utcDay(new Date(Date.parse(`${day
 const averageOf = (revenueCents: bigint, orderCount: number) => Number((2n * revenueCents + BigInt(orderCount)) / (2n * BigInt(orderCount)));
 
 beforeAll(async () => {
-  const env = {
-    DATABASE_URL: await createTestDatabase(),
-    REDIS_URL: inject('redisUrl'),
-    PORT: '0',
-    STREAM_KEY: uniqueStreamKey(),
-    NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
-    PROJECTOR_POLL_MS: '200',
-    RELAY_POLL_MS: '200',
-    PAYMENT_DECLINE_ABOVE_CENTS: String(declineAboveCents),
-    SAGA_SWEEP_MS: '200',
-  };
-  app = await startApp(loadConfig(env, ['all']));
-  writeUrl = app.endpoints.write!;
-  readUrl = app.endpoints.read!;
-  sql = await connectPostgres(env.DATABASE_URL);
+  await shop.start({ PAYMENT_DECLINE_ABOVE_CENTS: String(declineAboveCents), SAGA_SWEEP_MS: '200' });
   products.book = await addProduct('BOOK', prices.book, 'EUR');
   products.lamp = await addProduct('LAMP', prices.lamp, 'EUR');
   products.mug = await addProduct('MUG', prices.mug, 'USD');
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await sql?.close();
+  await shop.stop();
 });
 
 describe('searchUsers', () => {
@@ -141,14 +86,14 @@ describe('searchUsers', () => {
     expect(second.edges.map((edge) => edge.node.id)).toEqual([rosa]);
     expect(second.pageInfo.hasNextPage).toBe(false);
 
-    const tooShort = await executeHttp(readUrl, SearchUsersDocument, { term: ' a ' });
+    const tooShort = await executeHttp(shop.readUrl, SearchUsersDocument, { term: ' a ' });
     expect(tooShort.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
 
 /** Users registered per UTC day, from the write table. */
 async function registrationsByDay(): Promise<Map<string, number>> {
-  const rows = await sql.query<{ day: string; n: number }>(
+  const rows = await shop.sql.query<{ day: string; n: number }>(
     "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*)::int AS n FROM users GROUP BY 1",
   );
   return new Map(rows.map((row) => [row.day, row.n]));
@@ -172,10 +117,10 @@ describe('dailyRegistrations', () => {
       [addDays(today, -366), today],
     ];
     for (const [from, to] of badRanges) {
-      const refused = await executeHttp(readUrl, DailyRegistrationsDocument, { from, to });
+      const refused = await executeHttp(shop.readUrl, DailyRegistrationsDocument, { from, to });
       expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
-    const notADay = await executeHttp(readUrl, DailyRegistrationsDocument, { from: '2024-02-30', to: today });
+    const notADay = await executeHttp(shop.readUrl, DailyRegistrationsDocument, { from: '2024-02-30', to: today });
     expect(notADay.errors?.length).toBeGreaterThan(0);
     expect(notADay.data ?? null).toBeNull();
   });
@@ -188,7 +133,7 @@ describe('revenue', () => {
     const window = { from: addDays(today, -1), to: addDays(today, 1) };
     const before = (await read(RevenueReportDocument, window)).revenueReport;
 
-    const subscription = subscribeWs(toWebSocketUrl(readUrl), RevenueUpdatedDocument, {});
+    const subscription = subscribeWs(toWebSocketUrl(shop.readUrl), RevenueUpdatedDocument, {});
     let pushed: DailyRevenueFieldsFragment;
     let orderId: string;
     try {
@@ -201,7 +146,7 @@ describe('revenue', () => {
       await subscription.close();
     }
 
-    const [order] = await sql.query<{ status: string; day: string }>(
+    const [order] = await shop.sql.query<{ status: string; day: string }>(
       "SELECT status, to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM orders WHERE id = $1",
       [orderId],
     );
@@ -212,7 +157,7 @@ describe('revenue', () => {
     expect(pushed).toEqual({ day: pushed.day, currency: 'USD', revenueCents, orderCount, averageOrderValueCents: averageOf(BigInt(revenueCents), orderCount) });
 
     // The push follows the commit, so the report already has the row.
-    const report = (await executeHttp(readUrl, RevenueReportDocument, window)).data!.revenueReport;
+    const report = (await executeHttp(shop.readUrl, RevenueReportDocument, window)).data!.revenueReport;
     expect(report.find((row) => row.day === pushed.day && row.currency === 'USD')).toEqual(pushed);
   });
 });
@@ -247,7 +192,7 @@ describe('the analytics invariant', () => {
     // Every saga write committed before this one began, so its token covers them all.
     await registerUser('After The Burst');
 
-    const statuses = await sql.query<{ status: string; n: number }>(
+    const statuses = await shop.sql.query<{ status: string; n: number }>(
       'SELECT status, count(*)::int AS n FROM orders WHERE id = ANY($1::uuid[]) GROUP BY status ORDER BY status',
       [orderIds],
     );
@@ -257,7 +202,7 @@ describe('the analytics invariant', () => {
     ]);
 
     // Daily revenue per day and currency.
-    const revenueRows = await sql.query<{ day: string; currency: string; revenue: string; n: number }>(
+    const revenueRows = await shop.sql.query<{ day: string; currency: string; revenue: string; n: number }>(
       `SELECT to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, currency, sum(total_cents)::text AS revenue, count(*)::int AS n
        FROM orders WHERE status = 'completed' GROUP BY 1, 2 ORDER BY 1, 2`,
     );
@@ -281,7 +226,7 @@ describe('the analytics invariant', () => {
 
     // Per user: the order history and the profile totals.
     for (const userId of users) {
-      const written = await sql.query<{ id: string; status: string; total: string; placed_at: Date }>(
+      const written = await shop.sql.query<{ id: string; status: string; total: string; placed_at: Date }>(
         'SELECT id, status, total_cents::text AS total, placed_at FROM orders WHERE user_id = $1 ORDER BY placed_at DESC, id DESC',
         [userId],
       );

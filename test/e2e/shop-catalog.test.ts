@@ -2,12 +2,9 @@
 // written over HTTP to the write API and read back from the read API with the consistency token,
 // and their changes are pushed over graphql-ws and SSE.
 import { randomUUID } from 'node:crypto';
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeHttp, expectTypename, subscribeSse, subscribeWs, toWebSocketUrl, type LiveSubscription } from '../support/graphql-client.ts';
+import { shopSession } from '../support/shop-e2e.ts';
 import {
   InventoryReportDocument,
   ProductCatalogDocument,
@@ -41,79 +38,26 @@ type SeedName = keyof typeof seed;
 const ids = {} as Record<SeedName, string>;
 const nameOf = new Map<string, SeedName>();
 
-let app: RunningApp;
-let writeUrl: string;
-let readUrl: string;
-/** The token of the latest write: reads carry it, so they see every write made before them. */
-let lastToken: string;
+const shop = shopSession();
+const { receiptOf, read, addProduct, restock } = shop;
 
 beforeAll(async () => {
-  const env = {
-    DATABASE_URL: await createTestDatabase(),
-    REDIS_URL: inject('redisUrl'),
-    PORT: '0',
-    STREAM_KEY: uniqueStreamKey(),
-    NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
-    PROJECTOR_POLL_MS: '200',
-    RELAY_POLL_MS: '200',
-    // Below the default (5), so that a product with 5 available proves the setting is read.
-    LOW_STOCK_THRESHOLD: String(lowStockThreshold),
-  };
-  app = await startApp(loadConfig(env, ['all']));
-  writeUrl = app.endpoints.write!;
-  readUrl = app.endpoints.read!;
+  // Below the default (5), so that a product with 5 available proves the setting is read.
+  await shop.start({ LOW_STOCK_THRESHOLD: String(lowStockThreshold) });
 
   for (const [name, { stock, ...product }] of Object.entries(seed) as [SeedName, (typeof seed)[SeedName]][]) {
     ids[name] = await addProduct(product, stock);
     nameOf.set(ids[name], name);
   }
-  const repriced = await executeHttp(writeUrl, ChangeProductPriceDocument, { productId: ids.delta, priceCents: 1499, expectedVersion: 1 });
+  const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId: ids.delta, priceCents: 1499, expectedVersion: 1 });
   expect(receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess').version).toBe(2);
-  const discontinued = await executeHttp(writeUrl, DiscontinueProductDocument, { productId: ids.epsilon });
+  const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId: ids.epsilon });
   receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');
 });
 
 afterAll(async () => {
-  await app?.stop();
+  await shop.stop();
 });
-
-type Receipt = { aggregateId: string; version: number; consistencyToken?: string | null };
-
-/** The receipt of a successful mutation; remembers its token for the reads that follow. */
-function receiptOf<T extends { __typename?: string }>(result: T | null | undefined, success: string): Receipt {
-  const { data } = expectTypename(result, success) as unknown as { data: Receipt };
-  if (data.consistencyToken) lastToken = data.consistencyToken;
-  return data;
-}
-
-/** A read that has waited for every write so far, or fails. */
-async function read<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult> {
-  const response = await executeHttp(readUrl, document, variables, { 'x-consistency-token': lastToken });
-  expect(response.errors).toBeUndefined();
-  expect(response.extensions?.consistency).toMatchObject({ reached: true });
-  return response.data!;
-}
-
-interface NewProduct {
-  sku: string;
-  name: string;
-  description: string;
-  category: string;
-  priceCents: number;
-  currency?: string;
-}
-
-async function addProduct(product: NewProduct, stock = 0): Promise<string> {
-  const added = await executeHttp(writeUrl, AddProductDocument, { currency: 'EUR', ...product });
-  const productId = receiptOf(added.data?.addProduct, 'MutationAddProductSuccess').aggregateId;
-  if (stock > 0) await restock(productId, stock);
-  return productId;
-}
-
-async function restock(productId: string, quantity: number) {
-  const restocked = await executeHttp(writeUrl, RestockProductDocument, { productId, quantity });
-  return receiptOf(restocked.data?.restockProduct, 'MutationRestockProductSuccess');
-}
 
 /** The seeded products among `nodes`, by seed name, in the order they came. */
 const seeded = (nodes: { id: string }[]) => nodes.flatMap((node) => nameOf.get(node.id) ?? []);
@@ -179,7 +123,7 @@ describe('catalog', () => {
   });
 
   it('refuses a price range with min above max as bad user input', async () => {
-    const response = await executeHttp(readUrl, ProductCatalogDocument, { filter: { priceRange: { minCents: 10, maxCents: 5 } } });
+    const response = await executeHttp(shop.readUrl, ProductCatalogDocument, { filter: { priceRange: { minCents: 10, maxCents: 5 } } });
     expect(response.data ?? null).toBeNull();
     expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
@@ -220,7 +164,7 @@ describe('catalog', () => {
   });
 
   it('refuses bad catalog writes with typed errors and writes nothing', async () => {
-    const invalid = await executeHttp(writeUrl, AddProductDocument, {
+    const invalid = await executeHttp(shop.writeUrl, AddProductDocument, {
       sku: 'bad sku!',
       name: '',
       description: 'x',
@@ -232,13 +176,13 @@ describe('catalog', () => {
     expect(refused.code).toBe('VALIDATION_FAILED');
 
     const { stock: _stock, ...alpha } = seed.alpha;
-    const taken = await executeHttp(writeUrl, AddProductDocument, { ...alpha, sku: 'kb-alpha', currency: 'EUR' });
+    const taken = await executeHttp(shop.writeUrl, AddProductDocument, { ...alpha, sku: 'kb-alpha', currency: 'EUR' });
     expect(expectTypename(taken.data?.addProduct, 'SkuTakenError')).toMatchObject({ code: expect.any(String) });
 
-    const repriceDiscontinued = await executeHttp(writeUrl, ChangeProductPriceDocument, { productId: ids.epsilon, priceCents: 500 });
+    const repriceDiscontinued = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId: ids.epsilon, priceCents: 500 });
     expectTypename(repriceDiscontinued.data?.changeProductPrice, 'ProductDiscontinuedError');
 
-    const unknown = await executeHttp(writeUrl, RestockProductDocument, { productId: randomUUID(), quantity: 1 });
+    const unknown = await executeHttp(shop.writeUrl, RestockProductDocument, { productId: randomUUID(), quantity: 1 });
     expectTypename(unknown.data?.restockProduct, 'NotFoundError');
 
     expect(seeded(await everything({}))).toHaveLength(Object.keys(seed).length);
@@ -262,12 +206,12 @@ describe('productUpdated', () => {
     const initial = (await read(ProductDocument, { id: productId })).product!;
     expect(initial).toMatchObject({ priceCents: 3000, available: 0, inStock: false });
 
-    const overWs = subscribeWs(toWebSocketUrl(readUrl), ProductUpdatedDocument, { productId });
-    const overSse = subscribeSse(readUrl, ProductUpdatedDocument, { productId });
+    const overWs = subscribeWs(toWebSocketUrl(shop.readUrl), ProductUpdatedDocument, { productId });
+    const overSse = subscribeSse(shop.readUrl, ProductUpdatedDocument, { productId });
     try {
       await Promise.all([overWs.ready, overSse.ready]);
 
-      const repriced = await executeHttp(writeUrl, ChangeProductPriceDocument, { productId, priceCents: 2750 });
+      const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId, priceCents: 2750 });
       receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess');
       const priced = await nextChange(overWs, initial);
       expect(priced).toMatchObject({ id: productId, priceCents: 2750, available: 0, inStock: false });
@@ -281,7 +225,7 @@ describe('productUpdated', () => {
       const sseStock = await nextChange(overSse, ssePrice);
       expect(sseStock).toMatchObject({ id: productId, priceCents: 2750, available: 7 });
 
-      const discontinued = await executeHttp(writeUrl, DiscontinueProductDocument, { productId });
+      const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId });
       receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');
       for (const subscription of [overWs, overSse]) {
         expect(await nextChange(subscription, stocked)).toMatchObject({ id: productId, discontinued: true, available: 7 });

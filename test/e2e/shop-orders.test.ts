@@ -3,14 +3,10 @@
 // (PAYMENT_LATENCY_MS) so that a subscription made right after placeOrder is in place before the
 // order is paid.
 import { randomUUID } from 'node:crypto';
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
-import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.ts';
 import { executeHttp, expectTypename, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
+import { shopSession } from '../support/shop-e2e.ts';
 import {
   OrderDocument,
   OrderHistoryDocument,
@@ -21,65 +17,22 @@ import {
   type OrderHistoryQuery,
   type OrderStatus,
 } from './generated/read/graphql.ts';
-import {
-  AddProductDocument,
-  CancelOrderDocument,
-  PlaceOrderDocument,
-  RegisterUserDocument,
-  RestockProductDocument,
-  type OrderItemInput,
-} from './generated/write/graphql.ts';
+import { CancelOrderDocument, PlaceOrderDocument } from './generated/write/graphql.ts';
 
 const declineAboveCents = 50_000;
 
-let app: RunningApp;
-let writeUrl: string;
-let readUrl: string;
-let sql: SqlConnection;
-/** The token of the latest write: reads carry it, so they see every write made before them. */
-let lastToken: string;
+const shop = shopSession();
+const { receiptOf, read, registerUser, placeOrder } = shop;
 const products = {} as Record<'widget' | 'gadget' | 'yacht' | 'dollarWidget', string>;
 
-type Receipt = { aggregateId: string; version: number; consistencyToken?: string | null };
-
-/** The receipt of a successful mutation; remembers its token for the reads that follow. */
-function receiptOf<T extends { __typename?: string }>(result: T | null | undefined, success: string): Receipt {
-  const { data } = expectTypename(result, success) as unknown as { data: Receipt };
-  if (data.consistencyToken) lastToken = data.consistencyToken;
-  return data;
-}
-
-/** A read that has waited for every write so far, or fails. */
-async function read<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult> {
-  const response = await executeHttp(readUrl, document, variables, { 'x-consistency-token': lastToken });
-  expect(response.errors).toBeUndefined();
-  expect(response.extensions?.consistency).toMatchObject({ reached: true });
-  return response.data!;
-}
-
-async function addProduct(sku: string, priceCents: number, stock: number, currency = 'EUR'): Promise<string> {
-  const added = await executeHttp(writeUrl, AddProductDocument, { sku, name: sku, description: `The ${sku}`, category: 'orders', priceCents, currency });
-  const productId = receiptOf(added.data?.addProduct, 'MutationAddProductSuccess').aggregateId;
-  const restocked = await executeHttp(writeUrl, RestockProductDocument, { productId, quantity: stock });
-  receiptOf(restocked.data?.restockProduct, 'MutationRestockProductSuccess');
-  return productId;
-}
-
-async function registerUser(name: string): Promise<string> {
-  const registered = await executeHttp(writeUrl, RegisterUserDocument, { email: `${randomUUID().slice(0, 8)}@example.com`, name });
-  return receiptOf(registered.data?.registerUser, 'MutationRegisterUserSuccess').aggregateId;
-}
-
-async function placeOrder(userId: string, items: OrderItemInput[]): Promise<string> {
-  const placed = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items });
-  return receiptOf(placed.data?.placeOrder, 'MutationPlaceOrderSuccess').aggregateId;
-}
+const addProduct = (sku: string, priceCents: number, stock: number, currency = 'EUR') =>
+  shop.addProduct({ sku, name: sku, description: `The ${sku}`, category: 'orders', priceCents, currency }, stock);
 
 const statusRank: Record<OrderStatus, number> = { PLACED: 0, PAID: 1, RESERVED: 2, COMPLETED: 3, CANCELLED: 3 };
 
 /** Subscribes to the order (waiting until the server has registered it) and collects pushes up to a final status. */
 async function watchUntilFinal(orderId: string) {
-  const subscription = subscribeWs(toWebSocketUrl(readUrl), OrderUpdatedDocument, { orderId });
+  const subscription = subscribeWs(toWebSocketUrl(shop.readUrl), OrderUpdatedDocument, { orderId });
   await subscription.ready;
   return {
     async pushes(): Promise<OrderFieldsFragment[]> {
@@ -104,7 +57,7 @@ async function watchUntilFinal(orderId: string) {
 async function sagaSettled(orderId: string): Promise<string> {
   return eventually(
     async () => {
-      const [saga] = await sql.query<{ status: string }>('SELECT status FROM order_sagas WHERE order_id = $1', [orderId]);
+      const [saga] = await shop.sql.query<{ status: string }>('SELECT status FROM order_sagas WHERE order_id = $1', [orderId]);
       expect(saga?.status).toMatch(/^(completed|cancelled)$/);
       return saga!.status;
     },
@@ -113,22 +66,11 @@ async function sagaSettled(orderId: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const env = {
-    DATABASE_URL: await createTestDatabase(),
-    REDIS_URL: inject('redisUrl'),
-    PORT: '0',
-    STREAM_KEY: uniqueStreamKey(),
-    NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
-    PROJECTOR_POLL_MS: '200',
-    RELAY_POLL_MS: '200',
+  await shop.start({
     PAYMENT_LATENCY_MS: '500',
     PAYMENT_DECLINE_ABOVE_CENTS: String(declineAboveCents),
     SAGA_SWEEP_MS: '200',
-  };
-  app = await startApp(loadConfig(env, ['all']));
-  writeUrl = app.endpoints.write!;
-  readUrl = app.endpoints.read!;
-  sql = await connectPostgres(env.DATABASE_URL);
+  });
   products.widget = await addProduct('WIDGET', 1250, 1000);
   products.gadget = await addProduct('GADGET', 3000, 1000);
   products.yacht = await addProduct('YACHT', declineAboveCents + 10_000, 10);
@@ -136,8 +78,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app?.stop();
-  await sql?.close();
+  await shop.stop();
 });
 
 describe('an order the saga completes', () => {
@@ -178,7 +119,7 @@ describe('an order the saga completes', () => {
     expect(widget.available).toBeLessThanOrEqual(1000 - 2);
 
     // A completed order cannot be cancelled.
-    const cancel = await executeHttp(writeUrl, CancelOrderDocument, { orderId, reason: 'too late' });
+    const cancel = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: 'too late' });
     expect(expectTypename(cancel.data?.cancelOrder, 'OrderNotCancellableError')).toMatchObject({ status: 'completed' });
   });
 
@@ -192,7 +133,7 @@ describe('an order the saga completes', () => {
     // The saga's writes return no token to the test, so poll until user_profile has applied them.
     await eventually(
       async () => {
-        const profile = (await executeHttp(readUrl, UserTotalsDocument, { id: userId })).data?.userProfile;
+        const profile = (await executeHttp(shop.readUrl, UserTotalsDocument, { id: userId })).data?.userProfile;
         expect(profile).toEqual({ id: userId, totalOrders: 1, totalSpent: 9000, lastOrderAt: placedAt });
       },
       { timeoutMs: 10_000, what: 'user_profile totals' },
@@ -217,7 +158,7 @@ describe('orders the saga cancels, or the customer does', () => {
     expect((await read(ProductDocument, { id: products.yacht })).product).toMatchObject({ onHand: 10, reserved: 0, available: 10 });
     await eventually(
       async () => {
-        const profile = (await executeHttp(readUrl, UserTotalsDocument, { id: userId })).data?.userProfile;
+        const profile = (await executeHttp(shop.readUrl, UserTotalsDocument, { id: userId })).data?.userProfile;
         expect(profile).toMatchObject({ totalOrders: 0, totalSpent: 0, lastOrderAt: final.placedAt });
       },
       { what: 'user_profile lastOrderAt' },
@@ -228,20 +169,20 @@ describe('orders the saga cancels, or the customer does', () => {
     const userId = await registerUser('Carl Cancel');
     const orderId = await placeOrder(userId, [{ productId: products.widget, quantity: 1 }]);
     // The payment takes PAYMENT_LATENCY_MS, so this comes before the order can complete.
-    const cancelled = await executeHttp(writeUrl, CancelOrderDocument, { orderId, reason: '  changed my mind ' });
+    const cancelled = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: '  changed my mind ' });
     expect(receiptOf(cancelled.data?.cancelOrder, 'MutationCancelOrderSuccess').consistencyToken).toEqual(expect.any(String));
 
     const order = (await read(OrderDocument, { id: orderId })).order!;
     expect(order).toMatchObject({ id: orderId, status: 'CANCELLED', cancelReason: 'changed my mind', completedAt: null });
     expect(order.timeline.at(-1)).toMatchObject({ status: 'CANCELLED', reason: 'changed my mind' });
 
-    const again = await executeHttp(writeUrl, CancelOrderDocument, { orderId, reason: 'really' });
+    const again = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: 'really' });
     expect(receiptOf(again.data?.cancelOrder, 'MutationCancelOrderSuccess').consistencyToken ?? null).toBeNull();
 
     expect(await sagaSettled(orderId)).toBe('cancelled');
     await eventually(
       async () => {
-        const settled = (await executeHttp(readUrl, OrderDocument, { id: orderId })).data!.order!;
+        const settled = (await executeHttp(shop.readUrl, OrderDocument, { id: orderId })).data!.order!;
         const steps = settled.timeline.map((step) => step.status);
         expect(settled).toMatchObject({ status: 'CANCELLED', cancelReason: 'changed my mind' });
         expect(steps).not.toContain('COMPLETED');
@@ -254,16 +195,16 @@ describe('orders the saga cancels, or the customer does', () => {
 
   it('refuses bad orders with typed errors and writes nothing', async () => {
     const userId = await registerUser('Ivan Invalid');
-    const empty = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items: [] });
+    const empty = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId, items: [] });
     expect(expectTypename(empty.data?.placeOrder, 'ValidationError').code).toBe('VALIDATION_FAILED');
 
-    const unknownProduct = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items: [{ productId: randomUUID(), quantity: 1 }] });
+    const unknownProduct = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId, items: [{ productId: randomUUID(), quantity: 1 }] });
     expectTypename(unknownProduct.data?.placeOrder, 'NotFoundError');
 
-    const unknownUser = await executeHttp(writeUrl, PlaceOrderDocument, { userId: randomUUID(), items: [{ productId: products.widget, quantity: 1 }] });
+    const unknownUser = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId: randomUUID(), items: [{ productId: products.widget, quantity: 1 }] });
     expectTypename(unknownUser.data?.placeOrder, 'NotFoundError');
 
-    const mixed = await executeHttp(writeUrl, PlaceOrderDocument, {
+    const mixed = await executeHttp(shop.writeUrl, PlaceOrderDocument, {
       userId,
       items: [
         { productId: products.widget, quantity: 1 },
@@ -272,11 +213,11 @@ describe('orders the saga cancels, or the customer does', () => {
     });
     expectTypename(mixed.data?.placeOrder, 'MixedCurrenciesError');
 
-    const unknownOrder = await executeHttp(writeUrl, CancelOrderDocument, { orderId: randomUUID(), reason: 'why not' });
+    const unknownOrder = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId: randomUUID(), reason: 'why not' });
     expectTypename(unknownOrder.data?.cancelOrder, 'NotFoundError');
 
     expect((await read(OrderHistoryDocument, { userId })).orderHistory.edges).toEqual([]);
-    const rows = await sql.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE user_id = $1', [userId]);
+    const rows = await shop.sql.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE user_id = $1', [userId]);
     expect(rows).toEqual([{ n: '0' }]);
   });
 });
@@ -310,7 +251,7 @@ describe('orderHistory', () => {
       edges: [],
       pageInfo: { endCursor: null, hasNextPage: false },
     });
-    const badCursor = await executeHttp(readUrl, OrderHistoryDocument, { userId, after: 'not-a-cursor' });
+    const badCursor = await executeHttp(shop.readUrl, OrderHistoryDocument, { userId, after: 'not-a-cursor' });
     expect(badCursor.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });

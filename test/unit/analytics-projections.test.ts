@@ -1,7 +1,7 @@
 // daily_registrations and daily_revenue are counters: evolve adds every event it is given, and a
 // redelivery is stopped by the projection checkpoint (proved in test/int/order-views.test.ts).
 import { describe, expect, it } from 'vitest';
-import type { DomainEvent, RecordedEvent } from '../../src/cqrs/events.ts';
+import type { DomainEvent } from '../../src/cqrs/events.ts';
 import { foldRows } from '../../src/cqrs/projection.ts';
 import { parseDay } from '../../src/graphql/types/date.ts';
 import {
@@ -11,24 +11,11 @@ import {
   type DailyRegistrationsRow,
 } from '../../src/modules/analytics/views/daily-registrations.ts';
 import { averageOrderValueCents, dailyRevenueProjection, type DailyRevenueRow } from '../../src/modules/analytics/views/daily-revenue.ts';
+import { eventRecorder } from '../support/recorded-events.ts';
 
-let position = 0n;
-
-function recorded(aggregateType: string, aggregateId: string, event: DomainEvent): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: 1000n + position,
-    position,
-    aggregateType,
-    aggregateId,
-    aggregateVersion: 1,
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: `cmd-${position}`, correlationId: `cmd-${position}`, causationId: null, actor: null, time: '2024-05-01T00:00:00.000Z' },
-    recordedAt: new Date('2024-06-01T00:00:00.000Z'),
-  };
-}
+const record = eventRecorder(1000n);
+const recorded = (aggregateType: string, aggregateId: string, event: DomainEvent) =>
+  record(event, { aggregateType, aggregateId, aggregateVersion: 1, time: '2024-05-01T00:00:00.000Z', recordedAt: new Date('2024-06-01T00:00:00.000Z') });
 
 const registeredAt = (registeredAt: string) => {
   const userId = crypto.randomUUID();

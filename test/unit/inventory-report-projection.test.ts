@@ -1,32 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordedEvent } from '../../src/cqrs/events.ts';
-import { foldRows } from '../../src/cqrs/projection.ts';
-import type { CatalogEvent } from '../../src/modules/catalog/events.ts';
-import type { InventoryEvent, ReservationLine } from '../../src/modules/inventory/events.ts';
+import type { ReservationLine } from '../../src/modules/inventory/events.ts';
 import { evolveInventoryReport, inventoryReportProjection, type InventoryReportRow } from '../../src/modules/inventory/views/inventory-report.ts';
+import { givenEvents } from '../support/recorded-events.ts';
+import { deskId, lampId, stockEvents } from '../support/stock-events.ts';
 
-const lampId = '3a1f0c52-8b7d-4e21-9c6a-0d4e5f6a7b01';
-const deskId = '9c2e1d43-7a6b-4f10-8e5d-1c2b3a4d5e02';
-const orderId = '5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c03';
-
-let position = 0n;
-
-/** An event as the log records it, at the given time (recordedAt = at). */
-function recorded(aggregateType: string, aggregateId: string, event: CatalogEvent | InventoryEvent, at: string): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: 7000n + position,
-    position,
-    aggregateType,
-    aggregateId,
-    aggregateVersion: Number(position),
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: `cmd-${position}`, correlationId: `cmd-${position}`, causationId: null, actor: null, time: at },
-    recordedAt: new Date(at),
-  };
-}
+const events = stockEvents(7000n);
+const { recorded, restocked, reservedFor } = events;
 
 const addedAt = '2024-06-01T10:00:00.000Z';
 const added = (productId: string, sku: string, name: string) =>
@@ -36,29 +15,13 @@ const added = (productId: string, sku: string, name: string) =>
     { type: 'ProductAdded', data: { productId, sku, name, description: '', priceCents: 100, currency: 'EUR', category: 'misc', addedAt } },
     addedAt,
   );
-const restocked = (productId: string, quantity: number, onHand: number, reserved: number, at: string) =>
-  recorded('Inventory', productId, { type: 'InventoryRestocked', data: { productId, quantity, onHand, reserved, restockedAt: at } }, at);
 const adjusted = (productId: string, delta: number, onHand: number, reserved: number, at: string) =>
-  recorded('Inventory', productId, { type: 'InventoryAdjusted', data: { productId, delta, reason: 'damaged', onHand, reserved, adjustedAt: at } }, at);
-const reservedFor = (lines: ReservationLine[], at: string) =>
-  recorded('Reservation', orderId, { type: 'InventoryReserved', data: { orderId, lines, reservedAt: at } }, at);
-const releasedFor = (lines: ReservationLine[], at: string) =>
-  recorded('Reservation', orderId, { type: 'InventoryReleased', data: { orderId, reason: 'payment failed', lines, releasedAt: at } }, at);
-const unavailable = (at: string) =>
-  recorded(
-    'Reservation',
-    orderId,
-    { type: 'InventoryUnavailable', data: { orderId, reason: 'insufficient stock', shortages: [{ productId: lampId, requested: 50, available: 10 }], checkedAt: at } },
-    at,
-  );
-const priceChanged = (at: string) =>
-  recorded('Product', lampId, { type: 'ProductPriceChanged', data: { productId: lampId, priceCents: 50, previousPriceCents: 100, changedAt: at } }, at);
+  events.adjusted(productId, delta, onHand, reserved, at, 'damaged');
+const releasedFor = (lines: ReservationLine[], at: string) => events.releasedFor(lines, at, 'payment failed');
+const unavailable = (at: string) => events.unavailable(at, 50);
+const priceChanged = (at: string) => events.priceChanged(50, 100, at);
 
-const given = (events: RecordedEvent[]) => ({
-  then(rows: InventoryReportRow[]) {
-    expect([...foldRows(inventoryReportProjection.spec, events).values()]).toEqual(rows);
-  },
-});
+const given = givenEvents(inventoryReportProjection);
 
 const item = (productId: string, sku: string, name: string, onHand: number, reserved: number, at: string): InventoryReportRow => ({
   productId,

@@ -1,32 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordedEvent } from '../../src/cqrs/events.ts';
-import { foldRows } from '../../src/cqrs/projection.ts';
-import type { CatalogEvent } from '../../src/modules/catalog/events.ts';
 import { evolveProductCatalog, productCatalogProjection, type ProductCatalogRow } from '../../src/modules/catalog/views/product-catalog.ts';
-import type { InventoryEvent, ReservationLine } from '../../src/modules/inventory/events.ts';
+import type { ReservationLine } from '../../src/modules/inventory/events.ts';
+import { givenEvents } from '../support/recorded-events.ts';
+import { deskId, lampId, stockEvents } from '../support/stock-events.ts';
 
-const lampId = '3a1f0c52-8b7d-4e21-9c6a-0d4e5f6a7b01';
-const deskId = '9c2e1d43-7a6b-4f10-8e5d-1c2b3a4d5e02';
-const orderId = '5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c03';
-
-let position = 0n;
-
-/** An event as the log records it, at the given time (recordedAt = at). */
-function recorded(aggregateType: string, aggregateId: string, event: CatalogEvent | InventoryEvent, at: string): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: 5000n + position,
-    position,
-    aggregateType,
-    aggregateId,
-    aggregateVersion: Number(position),
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: `cmd-${position}`, correlationId: `cmd-${position}`, causationId: null, actor: null, time: at },
-    recordedAt: new Date(at),
-  };
-}
+const events = stockEvents(5000n);
+const { recorded, priceChanged, restocked, reservedFor } = events;
 
 const added = (productId = lampId, name = 'Desk Lamp', sku = 'LAMP-1') =>
   recorded(
@@ -38,30 +17,12 @@ const added = (productId = lampId, name = 'Desk Lamp', sku = 'LAMP-1') =>
     },
     '2024-06-01T10:00:00.000Z',
   );
-const priceChanged = (priceCents: number, previousPriceCents: number, at: string) =>
-  recorded('Product', lampId, { type: 'ProductPriceChanged', data: { productId: lampId, priceCents, previousPriceCents, changedAt: at } }, at);
 const discontinued = (at: string) => recorded('Product', lampId, { type: 'ProductDiscontinued', data: { productId: lampId, discontinuedAt: at } }, at);
-const restocked = (productId: string, quantity: number, onHand: number, reserved: number, at: string) =>
-  recorded('Inventory', productId, { type: 'InventoryRestocked', data: { productId, quantity, onHand, reserved, restockedAt: at } }, at);
-const adjusted = (delta: number, onHand: number, reserved: number, at: string) =>
-  recorded('Inventory', lampId, { type: 'InventoryAdjusted', data: { productId: lampId, delta, reason: 'stock count', onHand, reserved, adjustedAt: at } }, at);
-const reservedFor = (lines: ReservationLine[], at: string) =>
-  recorded('Reservation', orderId, { type: 'InventoryReserved', data: { orderId, lines, reservedAt: at } }, at);
-const releasedFor = (lines: ReservationLine[], at: string) =>
-  recorded('Reservation', orderId, { type: 'InventoryReleased', data: { orderId, reason: 'order cancelled', lines, releasedAt: at } }, at);
-const unavailable = (at: string) =>
-  recorded(
-    'Reservation',
-    orderId,
-    { type: 'InventoryUnavailable', data: { orderId, reason: 'insufficient stock', shortages: [{ productId: lampId, requested: 99, available: 10 }], checkedAt: at } },
-    at,
-  );
+const adjusted = (delta: number, onHand: number, reserved: number, at: string) => events.adjusted(lampId, delta, onHand, reserved, at, 'stock count');
+const releasedFor = (lines: ReservationLine[], at: string) => events.releasedFor(lines, at, 'order cancelled');
+const unavailable = (at: string) => events.unavailable(at, 99);
 
-const given = (events: RecordedEvent[]) => ({
-  then(rows: ProductCatalogRow[]) {
-    expect([...foldRows(productCatalogProjection.spec, events).values()]).toEqual(rows);
-  },
-});
+const given = givenEvents(productCatalogProjection);
 
 const lamp: ProductCatalogRow = {
   id: lampId,

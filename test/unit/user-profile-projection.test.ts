@@ -3,29 +3,17 @@ import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import type { OrderCompleted, OrderPlaced } from '../../src/modules/orders/events.ts';
 import type { UserEvent } from '../../src/modules/users/events.ts';
 import { evolveUserProfile, userProfileProjection, type UserProfileRow } from '../../src/modules/users/views/user-profile.ts';
-import { foldRows } from '../../src/cqrs/projection.ts';
+import { eventRecorder, givenEvents } from '../support/recorded-events.ts';
 
 const userId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
 const otherUserId = '0b7e4c3a-5f21-4c8d-8e9a-7d6c5b4a3f02';
 
-let position = 0n;
+const record = eventRecorder(1000n);
+const oneSecondAfter = (at: string) => new Date(new Date(at).getTime() + 1000);
 
-/** A user event as the log records it; `recordedAt` is one second after `at` unless given. */
-function recorded(aggregateVersion: number, event: UserEvent, at: string, aggregateId = event.data.userId): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: 1000n + position,
-    position,
-    aggregateType: 'User',
-    aggregateId,
-    aggregateVersion,
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: `cmd-${position}`, correlationId: `cmd-${position}`, causationId: null, actor: null, time: at },
-    recordedAt: new Date(new Date(at).getTime() + 1000),
-  };
-}
+/** A user event as the log records it; `recordedAt` is one second after `at`. */
+const recorded = (aggregateVersion: number, event: UserEvent, at: string, aggregateId = event.data.userId): RecordedEvent =>
+  record(event, { aggregateType: 'User', aggregateId, aggregateVersion, time: at, recordedAt: oneSecondAfter(at) });
 
 const registered = (id = userId, email = 'ada@example.com') =>
   recorded(1, { type: 'UserRegistered', data: { userId: id, email, name: 'Ada', registeredAt: '2024-05-01T10:00:00.000Z' } }, '2024-05-01T10:00:00.000Z');
@@ -33,11 +21,7 @@ const loggedIn = (version: number, at: string, id = userId) => recorded(version,
 const emailChanged = (version: number, email: string, previousEmail: string, at: string) =>
   recorded(version, { type: 'UserEmailChanged', data: { userId, email, previousEmail, changedAt: at } }, at);
 
-const given = (events: RecordedEvent[]) => ({
-  then(rows: UserProfileRow[]) {
-    expect([...foldRows(userProfileProjection.spec, events).values()]).toEqual(rows);
-  },
-});
+const given = givenEvents(userProfileProjection);
 
 const adaRegistered: UserProfileRow = {
   id: userId,
@@ -138,21 +122,8 @@ describe('evolveUserProfile', () => {
 });
 
 /** An order event of `userId`: its own aggregate, with versions unrelated to the user's. */
-function orderEvent(event: OrderPlaced | OrderCompleted, at: string, aggregateVersion: number): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: 1000n + position,
-    position,
-    aggregateType: 'Order',
-    aggregateId: event.data.orderId,
-    aggregateVersion,
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: `cmd-${position}`, correlationId: `cmd-${position}`, causationId: null, actor: null, time: at },
-    recordedAt: new Date(new Date(at).getTime() + 1000),
-  };
-}
+const orderEvent = (event: OrderPlaced | OrderCompleted, at: string, aggregateVersion: number): RecordedEvent =>
+  record(event, { aggregateType: 'Order', aggregateId: event.data.orderId, aggregateVersion, time: at, recordedAt: oneSecondAfter(at) });
 
 const orderPlaced = (orderId: string, placedAt: string, user = userId) =>
   orderEvent({ type: 'OrderPlaced', data: { orderId, userId: user, lines: [], totalCents: 1_250, currency: 'EUR', placedAt } }, placedAt, 1);

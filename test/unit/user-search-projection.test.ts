@@ -1,29 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { foldRows } from '../../src/cqrs/projection.ts';
 import type { UserEvent } from '../../src/modules/users/events.ts';
 import { containsPattern, evolveUserSearch, userSearchProjection, type UserSearchRow } from '../../src/modules/users/views/user-search.ts';
+import { eventRecorder, givenEvents } from '../support/recorded-events.ts';
 
 const userId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
 const otherUserId = '0b7e4c3a-5f21-4c8d-8e9a-7d6c5b4a3f02';
 
-let position = 0n;
-
-function recorded(aggregateVersion: number, event: UserEvent, at: string): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: 1000n + position,
-    position,
-    aggregateType: 'User',
-    aggregateId: event.data.userId,
-    aggregateVersion,
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: `cmd-${position}`, correlationId: `cmd-${position}`, causationId: null, actor: null, time: at },
-    recordedAt: new Date(at),
-  };
-}
+const record = eventRecorder(1000n);
+const recorded = (aggregateVersion: number, event: UserEvent, at: string) =>
+  record(event, { aggregateType: 'User', aggregateId: event.data.userId, aggregateVersion, time: at });
 
 const registered = (id = userId, name = 'Ada Lovelace', email = 'Ada@Example.com') =>
   recorded(1, { type: 'UserRegistered', data: { userId: id, email, name, registeredAt: '2024-05-01T10:00:00.000Z' } }, '2024-05-01T10:00:00.000Z');
@@ -31,11 +17,7 @@ const emailChanged = (version: number, previousEmail: string, email: string) =>
   recorded(version, { type: 'UserEmailChanged', data: { userId, email, previousEmail, changedAt: '2024-05-02T10:00:00.000Z' } }, '2024-05-02T10:00:00.000Z');
 const loggedIn = () => recorded(2, { type: 'UserLoggedIn', data: { userId, loggedInAt: '2024-05-02T08:00:00.000Z' } }, '2024-05-02T08:00:00.000Z');
 
-const given = (events: RecordedEvent[]) => ({
-  then(rows: UserSearchRow[]) {
-    expect([...foldRows(userSearchProjection.spec, events).values()]).toEqual(rows);
-  },
-});
+const given = givenEvents(userSearchProjection);
 
 const ada: UserSearchRow = {
   id: userId,

@@ -167,6 +167,8 @@ export const orderHistoryProjection = rowProjection<OrderHistoryRow>({
   idOf: (row) => row.id,
   save: saveOrderHistory,
   changeOf: (row) => ({ topic: orderUpdatedTopic, payload: row }),
+  // Subscribers watch the order progress: each status change is pushed, even within one batch.
+  pushEveryStep: true,
 });
 
 /** Where a page starts: strictly after this order in newest-first (placedAt, id) order. */

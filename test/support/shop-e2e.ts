@@ -1,0 +1,132 @@
+// Shared set-up of the distributed-mode e2e tests: the environment of an app on a fresh database and
+// its own Redis stream and notice channel, and a session around one app of role "all" that remembers
+// the consistency token of the latest write so that every read sees the writes made before it.
+import { randomUUID } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { expect, inject } from 'vitest';
+import { startApp, type RunningApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
+import {
+  AddProductDocument,
+  PlaceOrderDocument,
+  RegisterUserDocument,
+  RestockProductDocument,
+  type OrderItemInput,
+} from '../e2e/generated/write/graphql.ts';
+import { createTestDatabase, uniqueStreamKey } from './databases.ts';
+import { executeHttp, expectTypename } from './graphql-client.ts';
+
+export type Env = Record<string, string>;
+
+/** Distributed mode on a fresh database, with a stream key and notice channel of its own; `overrides` last. */
+export async function distributedEnv(overrides: Env = {}): Promise<Env> {
+  return {
+    DATABASE_URL: await createTestDatabase(),
+    REDIS_URL: inject('redisUrl'),
+    PORT: '0',
+    STREAM_KEY: uniqueStreamKey(),
+    NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
+    PROJECTOR_POLL_MS: '200',
+    RELAY_POLL_MS: '200',
+    ...overrides,
+  };
+}
+
+export type Receipt = { aggregateId: string; version: number; consistencyToken?: string | null };
+
+export interface NewProduct {
+  sku: string;
+  name: string;
+  description: string;
+  category: string;
+  priceCents: number;
+  currency?: string;
+}
+
+/**
+ * One app of role "all" for a test file, with a plain SQL connection to its database. Create it at
+ * the top of the file, `start` it in beforeAll and `stop` it in afterAll; the helpers may be
+ * destructured, they do not use `this`.
+ */
+export function shopSession() {
+  let running: { app: RunningApp; env: Env; sql: SqlConnection } | undefined;
+  /** The token of the latest write: reads carry it, so they see every write made before them. */
+  let lastToken: string;
+
+  const started = () => {
+    if (!running) throw new Error('the shop app is not running: call start() in beforeAll');
+    return running;
+  };
+
+  /** The receipt of a successful mutation; remembers its token for the reads that follow. */
+  function receiptOf<T extends { __typename?: string }>(result: T | null | undefined, success: string): Receipt {
+    const { data } = expectTypename(result, success) as unknown as { data: Receipt };
+    if (data.consistencyToken) lastToken = data.consistencyToken;
+    return data;
+  }
+
+  /** A read that has waited for every write so far, or fails. */
+  async function read<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult> {
+    const response = await executeHttp(started().app.endpoints.read!, document, variables, { 'x-consistency-token': lastToken });
+    expect(response.errors).toBeUndefined();
+    expect(response.extensions?.consistency).toMatchObject({ reached: true });
+    return response.data!;
+  }
+
+  async function restock(productId: string, quantity: number) {
+    const restocked = await executeHttp(started().app.endpoints.write!, RestockProductDocument, { productId, quantity });
+    return receiptOf(restocked.data?.restockProduct, 'MutationRestockProductSuccess');
+  }
+
+  /** Adds the product (in EUR unless it says otherwise) and restocks it when `stock` is above 0. */
+  async function addProduct(product: NewProduct, stock = 0): Promise<string> {
+    const added = await executeHttp(started().app.endpoints.write!, AddProductDocument, { currency: 'EUR', ...product });
+    const productId = receiptOf(added.data?.addProduct, 'MutationAddProductSuccess').aggregateId;
+    if (stock > 0) await restock(productId, stock);
+    return productId;
+  }
+
+  async function registerUser(name: string, email = `${randomUUID().slice(0, 8)}@example.com`): Promise<string> {
+    const registered = await executeHttp(started().app.endpoints.write!, RegisterUserDocument, { email, name });
+    return receiptOf(registered.data?.registerUser, 'MutationRegisterUserSuccess').aggregateId;
+  }
+
+  async function placeOrder(userId: string, items: OrderItemInput[]): Promise<string> {
+    const placed = await executeHttp(started().app.endpoints.write!, PlaceOrderDocument, { userId, items });
+    return receiptOf(placed.data?.placeOrder, 'MutationPlaceOrderSuccess').aggregateId;
+  }
+
+  return {
+    /** Starts the app on `distributedEnv(overrides)` and connects to its database. */
+    async start(overrides: Env = {}) {
+      const env = await distributedEnv(overrides);
+      const app = await startApp(loadConfig(env, ['all']));
+      try {
+        running = { app, env, sql: await connectPostgres(env.DATABASE_URL!) };
+      } catch (error) {
+        await app.stop();
+        throw error;
+      }
+    },
+    async stop() {
+      await running?.app.stop();
+      await running?.sql.close();
+    },
+    get writeUrl(): string {
+      return started().app.endpoints.write!;
+    },
+    get readUrl(): string {
+      return started().app.endpoints.read!;
+    },
+    get sql(): SqlConnection {
+      return started().sql;
+    },
+    receiptOf,
+    read,
+    restock,
+    addProduct,
+    registerUser,
+    placeOrder,
+  };
+}
