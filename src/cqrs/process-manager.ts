@@ -4,11 +4,11 @@
 // handler's own transactions (commands), so a crash between them and the checkpoint redelivers the
 // batch: handlers must be idempotent. Events at or before the checkpoint are skipped.
 import type { WriteDb } from '../db/write-client.ts';
-import { backoffMs } from './backoff.ts';
 import type { RecordedEvent } from './events.ts';
 import type { EventSource } from './event-source.ts';
 import type { Leadership } from './leadership.ts';
 import { compareLogPositions, logStart, type LogPosition } from './log-position.ts';
+import { superviseConsumer } from './supervise.ts';
 import { Wakeup } from './wakeup.ts';
 
 export interface ProcessManager {
@@ -92,8 +92,6 @@ export function startProcessManager(options: ProcessManagerOptions): RunningProc
   const { writeDb, process, batchSize, concurrency } = options;
   const log = options.log ?? (() => {});
   const sweepWakeup = new Wakeup();
-  const retryWakeup = new Wakeup();
-  let stopping = false;
   let source: EventSource | undefined;
 
   async function consume(active: () => boolean) {
@@ -122,12 +120,12 @@ export function startProcessManager(options: ProcessManagerOptions): RunningProc
   }
 
   // The sweeper runs beside the consumer and ends with it, so that both stop when the lease is lost.
-  async function work(isLeader: () => boolean) {
+  async function work(active: () => boolean) {
     let ended = false;
-    const active = () => !stopping && !ended && isLeader();
-    const sweeping = sweepLoop(active);
+    const running = () => !ended && active();
+    const sweeping = sweepLoop(running);
     try {
-      await consume(active);
+      await consume(running);
     } finally {
       ended = true;
       sweepWakeup.wake();
@@ -135,34 +133,12 @@ export function startProcessManager(options: ProcessManagerOptions): RunningProc
     }
   }
 
-  const loop = (async () => {
-    let failures = 0;
-    while (!stopping) {
-      try {
-        if (options.leadership) await options.leadership.hold(work, () => stopping);
-        else await work(() => true);
-        failures = 0;
-      } catch (error) {
-        if (stopping) break;
-        failures += 1;
-        const delay = backoffMs(failures);
-        log(`process ${process.name}: batch failed (attempt ${failures}), retrying in ${delay} ms`, error);
-        await retryWakeup.wait(delay);
-      } finally {
-        // Reopening re-reads unacknowledged entries first, so a failed batch is retried, not skipped.
-        await source?.close().catch(() => {});
-        source = undefined;
-      }
-    }
-  })();
-
-  return {
-    async stop() {
-      stopping = true;
-      sweepWakeup.wake();
-      retryWakeup.wake();
-      await source?.close().catch(() => {});
-      await loop;
-    },
-  };
+  return superviseConsumer({
+    name: `process ${process.name}`,
+    leadership: options.leadership,
+    run: work,
+    source: () => source,
+    log,
+    onStop: () => sweepWakeup.wake(),
+  });
 }

@@ -8,7 +8,7 @@ import type { Leadership } from './leadership.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
 import type { NoticeBus } from './notices.ts';
 import type { Projection, ViewChange } from './projection.ts';
-import { backoffMs } from './backoff.ts';
+import { superviseConsumer } from './supervise.ts';
 
 /** Published after every committed batch; consistency waits listen for it. */
 export const checkpointTopic = 'projection.checkpoint';
@@ -61,16 +61,14 @@ export interface RunningProjector {
 
 export function startProjector(options: ProjectorOptions): RunningProjector {
   const { readDb, projection, notices, batchSize } = options;
-  const log = options.log ?? (() => {});
-  let stopping = false;
   let source: EventSource | undefined;
 
-  async function consume(isLeader: () => boolean) {
+  async function consume(active: () => boolean) {
     source = await options.openSource();
     let checkpoint = await readCheckpoint(readDb, projection.name);
-    while (!stopping && isLeader()) {
+    while (active()) {
       const batch = await source.next(checkpoint, batchSize);
-      if (batch.events.length === 0 || stopping) continue;
+      if (batch.events.length === 0 || !active()) continue;
       const outcome = await applyBatch(readDb, projection, batch.events);
       checkpoint = outcome.checkpoint;
       // In order: a subscriber watching one row must see its states as they happened.
@@ -81,35 +79,11 @@ export function startProjector(options: ProjectorOptions): RunningProjector {
     }
   }
 
-  const loop = (async () => {
-    let failures = 0;
-    while (!stopping) {
-      try {
-        if (options.leadership) {
-          await options.leadership.hold(consume, () => stopping);
-        } else {
-          await consume(() => true);
-        }
-        failures = 0;
-      } catch (error) {
-        if (stopping) break;
-        failures += 1;
-        const delay = backoffMs(failures);
-        log(`projection ${projection.name}: batch failed (attempt ${failures}), retrying in ${delay} ms`, error);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      } finally {
-        // Reopening re-reads unacknowledged entries first, so a failed batch is retried, not skipped.
-        await source?.close().catch(() => {});
-        source = undefined;
-      }
-    }
-  })();
-
-  return {
-    async stop() {
-      stopping = true;
-      await source?.close().catch(() => {});
-      await loop;
-    },
-  };
+  return superviseConsumer({
+    name: `projection ${projection.name}`,
+    leadership: options.leadership,
+    run: consume,
+    source: () => source,
+    log: options.log ?? (() => {}),
+  });
 }
