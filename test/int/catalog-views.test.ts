@@ -17,25 +17,13 @@ import { inventoryReportProjection } from '../../src/modules/inventory/views/inv
 import { createReadLoaders } from '../../src/modules/read-loaders.ts';
 import type { Topics } from '../../src/modules/topics.ts';
 import { createTestDatabase } from '../support/databases.ts';
+import { eventRecorder } from '../support/recorded-events.ts';
 
 const views: Projection[] = [productCatalogProjection, inventoryReportProjection];
 
-let position = 0n;
-function recorded(aggregateType: string, aggregateId: string, event: CatalogEvent | InventoryEvent, at = '2024-06-10T00:00:00.000Z'): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: 9000n + position,
-    position,
-    aggregateType,
-    aggregateId,
-    aggregateVersion: 1,
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: randomUUID(), correlationId: randomUUID(), causationId: null, actor: null, time: at },
-    recordedAt: new Date(at),
-  };
-}
+const record = eventRecorder(9000n);
+const recorded = (aggregateType: string, aggregateId: string, event: CatalogEvent | InventoryEvent, at = '2024-06-10T00:00:00.000Z'): RecordedEvent =>
+  record(event, { aggregateType, aggregateId, aggregateVersion: 1, time: at, commandId: randomUUID(), correlationId: randomUUID() });
 
 interface Seed {
   sku: string;

@@ -20,6 +20,7 @@ import type { Topics } from '../../src/modules/topics.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
 import { userSearchProjection } from '../../src/modules/users/views/user-search.ts';
 import { createTestDatabase, redisClient } from '../support/databases.ts';
+import { eventRecorder } from '../support/recorded-events.ts';
 
 let readDb: ReadDb;
 let publisher: Redis;
@@ -52,23 +53,17 @@ afterEach(async () => {
   await readDb.$disconnect();
 });
 
-let position = 0n;
-
-function recorded(aggregateType: string, aggregateId: string, event: DomainEvent, aggregateVersion = 1): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: position,
-    position,
+const record = eventRecorder(0n);
+const recorded = (aggregateType: string, aggregateId: string, event: DomainEvent, aggregateVersion = 1): RecordedEvent =>
+  record(event, {
     aggregateType,
     aggregateId,
     aggregateVersion,
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: randomUUID(), correlationId: randomUUID(), causationId: null, actor: null, time: new Date().toISOString() },
+    time: new Date().toISOString(),
     recordedAt: new Date('2024-07-01T00:00:00.000Z'),
-  };
-}
+    commandId: randomUUID(),
+    correlationId: randomUUID(),
+  });
 
 /** Applies a batch like a projector: rows and checkpoint in one transaction, then the notices. */
 async function project(projection: Projection, events: RecordedEvent[]) {

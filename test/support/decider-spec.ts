@@ -1,5 +1,6 @@
 // given(state).when(command).then(events) / thenThrows(ErrorClass) for pure decide functions.
 import { expect } from 'vitest';
+import type { ValidationError } from '../../src/cqrs/errors.ts';
 
 type Decide<Command, State, Event> = (command: Command, state: State, time: string) => Event[];
 type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
@@ -35,4 +36,9 @@ export function deciderSpec<Command, State, Event>(decide: Decide<Command, State
       }),
     }),
   };
+}
+
+/** The fields a ValidationError names, in its order. */
+export function issueFields(error: ValidationError): string[] {
+  return error.issues.map((issue) => issue.field);
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../../src/cqrs/errors.ts';
 import { decide, type AddProduct, type ProductState } from '../../src/modules/catalog/commands.ts';
 import { ProductDiscontinuedError, SkuTakenError } from '../../src/modules/catalog/errors.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { deciderSpec, issueFields } from '../support/decider-spec.ts';
 
 const time = '2024-05-01T12:00:00.000Z';
 const spec = deciderSpec(decide, time);
@@ -26,10 +26,6 @@ const add = (overrides: Partial<AddProduct['data']> = {}): AddProduct => ({
     ...overrides,
   },
 });
-
-function issueFields(error: ValidationError) {
-  return error.issues.map((issue) => issue.field);
-}
 
 describe('AddProduct', () => {
   it('adds the product with sku and currency upper-cased and text trimmed, at the time of the command', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../../src/cqrs/errors.ts';
 import { decide, maxOnHand, type InventoryStockState } from '../../src/modules/inventory/commands.ts';
 import { InsufficientStockError } from '../../src/modules/inventory/errors.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { deciderSpec, issueFields } from '../support/decider-spec.ts';
 
 const time = '2024-05-01T12:00:00.000Z';
 const spec = deciderSpec(decide, time);
@@ -10,10 +10,6 @@ const spec = deciderSpec(decide, time);
 const productId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
 const noProduct: InventoryStockState = { stock: null };
 const stocked: InventoryStockState = { stock: { onHand: 10, reserved: 4 } };
-
-function issueFields(error: ValidationError) {
-  return error.issues.map((issue) => issue.field);
-}
 
 describe('RestockProduct', () => {
   it('adds to stock on hand and carries the figures after the change', () => {

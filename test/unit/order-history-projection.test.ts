@@ -3,29 +3,24 @@ import type { DomainEvent, RecordedEvent } from '../../src/cqrs/events.ts';
 import { foldRows } from '../../src/cqrs/projection.ts';
 import type { OrderLineData } from '../../src/modules/orders/events.ts';
 import { evolveOrderHistory, orderHistoryProjection, type OrderHistoryRow } from '../../src/modules/orders/views/order-history.ts';
+import { eventRecorder, givenEvents } from '../support/recorded-events.ts';
 
 const orderId = '3d6f4a2b-1c0e-4f5a-9b8c-7a6d5e4f3a01';
 const otherOrderId = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c02';
 const userId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
 
-let position = 0n;
+const record = eventRecorder(1000n);
 
 /** An event as the log records it, `recordedAt` one second after `at`. */
-function recorded(aggregateType: string, event: DomainEvent, at: string, aggregateVersion = 1): RecordedEvent {
-  position += 1n;
-  return {
-    transactionId: 1000n + position,
-    position,
+const recorded = (aggregateType: string, event: DomainEvent, at: string, aggregateVersion = 1): RecordedEvent =>
+  record(event, {
     aggregateType,
     aggregateId: (event.data as { orderId: string }).orderId,
     aggregateVersion,
-    type: event.type,
-    schemaVersion: 1,
-    data: event.data,
-    metadata: { commandId: `cmd-${position}`, correlationId: 'saga', causationId: null, actor: null, time: at },
+    time: at,
     recordedAt: new Date(new Date(at).getTime() + 1000),
-  };
-}
+    correlationId: 'saga',
+  });
 
 const lines: OrderLineData[] = [
   { lineNo: 1, productId: 'a1b2c3d4-0000-4000-8000-000000000001', sku: 'KETTLE-1', name: 'Kettle', quantity: 2, unitPriceCents: 2_499, lineTotalCents: 4_998 },
@@ -51,11 +46,7 @@ const completed = (at = '2024-06-01T10:00:07.000Z') =>
 const cancelled = (at = '2024-06-01T10:00:10.000Z', reason = 'payment failed: card declined') =>
   recorded('Order', { type: 'OrderCancelled', data: { orderId, userId, reason, cancelledAt: at } }, at, 2);
 
-const given = (events: RecordedEvent[]) => ({
-  then(rows: OrderHistoryRow[]) {
-    expect([...foldRows(orderHistoryProjection.spec, events).values()]).toEqual(rows);
-  },
-});
+const given = givenEvents(orderHistoryProjection);
 
 const justPlaced: OrderHistoryRow = {
   id: orderId,

@@ -3,7 +3,7 @@ import { NotFoundError, ValidationError } from '../../src/cqrs/errors.ts';
 import { ProductDiscontinuedError } from '../../src/modules/catalog/errors.ts';
 import { decide, type CatalogProduct, type OrderState } from '../../src/modules/orders/commands.ts';
 import { MixedCurrenciesError, OrderNotCancellableError, OrderNotCompletableError } from '../../src/modules/orders/errors.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { deciderSpec, issueFields } from '../support/decider-spec.ts';
 
 const time = '2024-05-01T12:00:00.000Z';
 const spec = deciderSpec(decide, time);
@@ -21,10 +21,6 @@ const payable: OrderState = { ...placed, paymentStatus: 'processed', reservation
 
 function place(items: { productId: string; quantity: number }[], user = userId) {
   return { type: 'PlaceOrder', data: { orderId, userId: user, items } } as const;
-}
-
-function issueFields(error: ValidationError) {
-  return error.issues.map((issue) => issue.field);
 }
 
 describe('PlaceOrder', () => {

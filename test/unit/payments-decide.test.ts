@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../../src/cqrs/errors.ts';
 import { decide, PaymentNotRefundableError, type PaymentOutcome, type PaymentState } from '../../src/modules/payments/commands.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { deciderSpec, issueFields } from '../support/decider-spec.ts';
 
 const time = '2024-05-01T12:00:00.000Z';
 const spec = deciderSpec(decide, time);
@@ -12,10 +12,6 @@ const processed: PaymentState = { payment: { status: 'processed', amountCents: 2
 
 const record = (outcome: PaymentOutcome) => ({ type: 'RecordPayment', data: { orderId, outcome } }) as const;
 const refund = { type: 'RecordRefund', data: { orderId, reference: ' rf_1 ', reason: ' order cancelled ' } } as const;
-
-function issueFields(error: ValidationError) {
-  return error.issues.map((issue) => issue.field);
-}
 
 describe('RecordPayment', () => {
   it('records an approved payment of the order total', () => {

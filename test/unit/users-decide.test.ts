@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../../src/cqrs/errors.ts';
 import { decide, EmailTakenError, type UserState } from '../../src/modules/users/commands.ts';
-import { deciderSpec } from '../support/decider-spec.ts';
+import { deciderSpec, issueFields } from '../support/decider-spec.ts';
 
 const time = '2024-05-01T12:00:00.000Z';
 const spec = deciderSpec(decide, time);
@@ -10,10 +10,6 @@ const userId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
 const otherUserId = '0b7e4c3a-5f21-4c8d-8e9a-7d6c5b4a3f02';
 const noUser: UserState = { user: null, emailOwnerId: null };
 const existing: UserState = { user: { id: userId, email: 'ada@example.com', name: 'Ada' }, emailOwnerId: null };
-
-function issueFields(error: ValidationError) {
-  return error.issues.map((issue) => issue.field);
-}
 
 describe('RegisterUser', () => {
   it('registers with the email and name trimmed, at the time of the command', () => {
