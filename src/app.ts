@@ -11,6 +11,7 @@ import { advisoryLockLeadership, type Leadership } from './cqrs/leadership.ts';
 import type { EventSource } from './cqrs/event-source.ts';
 import { consumerGroupOfProcess } from './cqrs/process-manager.ts';
 import { createDevPaymentProvider } from './modules/payments/dev-provider.ts';
+import type { PaymentProvider } from './modules/payments/provider.ts';
 import { orderSagaName } from './modules/orders/saga/order-saga.ts';
 import { startOrderSaga } from './modules/orders/saga/start-order-saga.ts';
 import { createLogSource } from './cqrs/log-source.ts';
@@ -44,13 +45,19 @@ const defaultLog: Log = (message, error) => {
   console.error(`[${new Date().toISOString()}] ${message}${error ? `: ${error instanceof Error ? error.message : String(error)}` : ''}`);
 };
 
-export async function startApp(config: Config, log: Log = defaultLog): Promise<RunningApp> {
+/** What an embedding application may supply instead of the built-in defaults. */
+export interface AppExtensions {
+  /** The payment provider the order saga charges through; the development provider by default. */
+  paymentProvider?: PaymentProvider;
+}
+
+export async function startApp(config: Config, log: Log = defaultLog, extensions: AppExtensions = {}): Promise<RunningApp> {
   const stack: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error) => log('shutdown step failed', error));
   };
   try {
-    return await (config.mode === 'embedded' ? startEmbedded(config, stack, log) : startDistributed(config, stack, log)).then(
+    return await (config.mode === 'embedded' ? startEmbedded(config, stack, log, extensions) : startDistributed(config, stack, log, extensions)).then(
       (started) => ({ ...started, stop }),
     );
   } catch (error) {
@@ -84,18 +91,27 @@ async function serve(config: Config, stack: Stack, apis: { writeDb?: WriteDb; re
   };
 }
 
-/** The order saga, charging through the built-in dev payment provider (a real one plugs in here). */
-function startSaga(config: Config, writeDb: WriteDb, openSource: () => Promise<EventSource>, leadership: Leadership | undefined, log: Log) {
+/** The order saga, charging through the supplied payment provider or the built-in development one. */
+function startSaga(
+  config: Config,
+  extensions: AppExtensions,
+  writeDb: WriteDb,
+  openSource: () => Promise<EventSource>,
+  leadership: Leadership | undefined,
+  log: Log,
+) {
   // PGlite is one connection: orders reconciled side by side would only queue on it.
   const concurrency = config.mode === 'embedded' ? 1 : 8;
   const { shop } = config;
   return startOrderSaga({
     writeDb,
-    provider: createDevPaymentProvider({
-      declineAboveCents: shop.paymentDeclineAboveCents,
-      latencyMs: shop.paymentLatencyMs,
-      failureRate: shop.paymentFailureRate,
-    }),
+    provider:
+      extensions.paymentProvider ??
+      createDevPaymentProvider({
+        declineAboveCents: shop.paymentDeclineAboveCents,
+        latencyMs: shop.paymentLatencyMs,
+        failureRate: shop.paymentFailureRate,
+      }),
     dispatch: (command, metadata) => dispatchCommand(writeDb, command, { metadata }),
     deadlineMs: shop.orderDeadlineMs,
     concurrency,
@@ -107,7 +123,7 @@ function startSaga(config: Config, writeDb: WriteDb, openSource: () => Promise<E
   });
 }
 
-async function startEmbedded(config: Config, stack: Stack, log: Log) {
+async function startEmbedded(config: Config, stack: Stack, log: Log, extensions: AppExtensions) {
   const dir = resolve(config.dataDir, 'pglite');
   mkdirSync(dir, { recursive: true });
   const pglite = await openPGlite(dir);
@@ -131,7 +147,7 @@ async function startEmbedded(config: Config, stack: Stack, log: Log) {
     });
     stack.push(() => projector.stop());
   }
-  const saga = startSaga(config, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }), undefined, log);
+  const saga = startSaga(config, extensions, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }), undefined, log);
   stack.push(() => saga.stop());
   return serve(config, stack, { writeDb, read: { db: readDb, notices } });
 }
@@ -145,7 +161,7 @@ async function migrate(url: string, set: MigrationSet) {
   }
 }
 
-async function startDistributed(config: Config, stack: Stack, log: Log) {
+async function startDistributed(config: Config, stack: Stack, log: Log, extensions: AppExtensions) {
   const databaseUrl = config.databaseUrl!;
   const readDatabaseUrl = config.readDatabaseUrl!;
   const runs = (role: Config['role']) => config.role === 'all' || config.role === role;
@@ -205,6 +221,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log) {
     }
     const saga = startSaga(
       config,
+      extensions,
       writeDb!,
       () =>
         createStreamSource({

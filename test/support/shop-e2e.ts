@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { expect, inject } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.ts';
+import { startApp, type AppExtensions, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
 import {
@@ -99,9 +99,9 @@ export function shopSession() {
 
   return {
     /** Starts the app on `distributedEnv(overrides)` and connects to its database. */
-    async start(overrides: Env = {}) {
+    async start(overrides: Env = {}, extensions: AppExtensions = {}) {
       const env = await distributedEnv(overrides);
-      const app = await startApp(loadConfig(env, ['all']));
+      const app = await startApp(loadConfig(env, ['all']), undefined, extensions);
       try {
         running = { app, env, sql: await connectPostgres(env.DATABASE_URL!) };
       } catch (error) {
