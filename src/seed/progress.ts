@@ -1,5 +1,5 @@
-// One progress line per phase: count, percentage, rate and ETA. Redrawn in place on a terminal,
-// printed every 10% otherwise (CI logs).
+// One progress line per phase: count, percentage, rate and ETA. Redrawn in place on a terminal;
+// otherwise (CI logs, files) printed at every 10% and at least every 10 seconds.
 export interface Progress {
   tick(count?: number): void;
   done(): number;
@@ -9,6 +9,7 @@ export function progress(label: string, total: number, out: NodeJS.WriteStream =
   const started = performance.now();
   let count = 0;
   let lastPrintedDecile = -1;
+  let lastPrintedAt = performance.now();
   const line = () => {
     const seconds = (performance.now() - started) / 1000;
     const rate = seconds > 0 ? count / seconds : 0;
@@ -22,8 +23,9 @@ export function progress(label: string, total: number, out: NodeJS.WriteStream =
       return;
     }
     const decile = Math.floor((count / Math.max(total, 1)) * 10);
-    if (final || decile > lastPrintedDecile) {
+    if (final || decile > lastPrintedDecile || performance.now() - lastPrintedAt >= 10_000) {
       lastPrintedDecile = decile;
+      lastPrintedAt = performance.now();
       out.write(`${line()}\n`);
     }
   };
