@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { executeHttp, expectTypename, subscribeSse } from '../support/graphql-client.ts';
+import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/servers.ts';
-import { UserProfileDocument, UserProfileUpdatedDocument } from './generated/read/graphql.ts';
-import { RecordUserLoginDocument, RegisterUserDocument } from './generated/write/graphql.ts';
+import { OrderDocument, UserProfileDocument, UserProfileUpdatedDocument } from './generated/read/graphql.ts';
+import { AddProductDocument, PlaceOrderDocument, RecordUserLoginDocument, RegisterUserDocument, RestockProductDocument } from './generated/write/graphql.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const startTimeoutMs = 90_000;
@@ -93,6 +94,24 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
       } finally {
         await live.close();
       }
+
+      // The shop runs too: the saga takes an order to COMPLETED on the embedded database.
+      const added = await executeHttp(writeUrl, AddProductDocument, {
+        sku: `EMB-${Date.now()}`, name: 'Kettle', description: 'Whistling', category: 'Kitchen', priceCents: 2_599, currency: 'USD',
+      });
+      const productId = expectTypename(added.data?.addProduct, 'MutationAddProductSuccess').data.aggregateId;
+      expectTypename((await executeHttp(writeUrl, RestockProductDocument, { productId, quantity: 3 })).data?.restockProduct, 'MutationRestockProductSuccess');
+      const placed = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items: [{ productId, quantity: 2 }] });
+      const orderId = expectTypename(placed.data?.placeOrder, 'MutationPlaceOrderSuccess').data.aggregateId;
+      const order = await eventually(
+        async () => {
+          const found = (await executeHttp(readUrl, OrderDocument, { id: orderId })).data?.order;
+          expect(found?.status).toBe('COMPLETED');
+          return found!;
+        },
+        { timeoutMs: 20_000, what: 'the embedded saga completing the order' },
+      );
+      expect(order.totalCents).toBe(2 * 2_599);
 
       const pgliteDir = join(dataDir, 'pglite');
       expect(existsSync(join(pgliteDir, 'PG_VERSION'))).toBe(true);
