@@ -4,6 +4,7 @@
 import type { Redis } from 'ioredis';
 import type { RecordedEvent } from './events.ts';
 import type { EventSource } from './event-source.ts';
+import { compareLogPositions } from './log-position.ts';
 import { decodeStreamEntry } from './stream-codec.ts';
 
 type StreamEntry = [id: string, fields: string[]];
@@ -18,6 +19,16 @@ export async function ensureConsumerGroup(redis: Redis, streamKey: string, group
   } catch (error) {
     if (!String(error).includes('BUSYGROUP')) throw error;
   }
+}
+
+/** Pending entries of the group that belong to other consumers, claimed for `consumer`. */
+async function claimOthersPending(redis: Redis, streamKey: string, group: string, consumer: string, max: number): Promise<StreamEntry[]> {
+  const pending = (await redis.xpending(streamKey, group, "-", "+", max * 2)) as [id: string, owner: string, idleMs: number, deliveries: number][];
+  const ids = pending.filter(([, owner]) => owner !== consumer).map(([id]) => id);
+  if (ids.length === 0) return [];
+  const claimed = (await redis.xclaim(streamKey, group, consumer, 0, ...ids)) as (StreamEntry | null)[];
+  // An entry trimmed from the stream comes back empty: nothing to apply.
+  return claimed.filter((entry): entry is StreamEntry => entry !== null && Array.isArray(entry[1]));
 }
 
 export async function createStreamSource(options: {
@@ -58,7 +69,15 @@ export async function createStreamSource(options: {
           | null;
         entries = reply?.[0]?.[1] ?? [];
       }
-      const decoded = toEvents(entries);
+      // Entries another consumer of the group holds unacknowledged: a consumer that lost its lease
+      // while blocked in XREADGROUP can still be handed an entry, which it then drops without
+      // acknowledging it. It was delivered before anything this read returned, so taking it over
+      // here, before applying, keeps log order; the checkpoint skips it if it was applied already.
+      const taken = new Set(entries.map(([id]) => id));
+      for (const entry of await claimOthersPending(redis, streamKey, group, consumer, max)) {
+        if (!taken.has(entry[0])) entries.push(entry);
+      }
+      const decoded = toEvents(entries).sort((a, b) => compareLogPositions(a.event, b.event));
       return {
         events: decoded.map((entry) => entry.event),
         ack: async () => {

@@ -237,3 +237,39 @@ describe('a crash between commit and XACK', () => {
     await eventually(async () => expect(await profiles()).toEqual(await expectedProfiles()), { what: 'new login projected' });
   });
 });
+
+describe('a lease handover while the old leader is blocked reading the stream', () => {
+  it('loses nothing: the entry the old leader received and dropped is taken over by the new leader, in order', async () => {
+    // Entries before the test begins are applied first, so the handover concerns new events only.
+    const ids = await seedUsers();
+    await publishAll();
+    let oldIsLeader = true;
+    const oldLeader = startProjector({
+      readDb,
+      projection: userProfileProjection,
+      // Blocks long in XREADGROUP, as a leader does when no events come.
+      openSource: () => createStreamSource({ redis: redisClient(), streamKey, group, consumer: 'old', blockMs: 5_000 }),
+      notices,
+      batchSize: 50,
+      leadership: { hold: async (work) => work(() => oldIsLeader) },
+    });
+    projectors.push(oldLeader);
+    await eventually(async () => expect(await profiles()).toEqual(await expectedProfiles()), { what: 'the old leader caught up' });
+    // Wait until it is blocked on the stream again, then take its lease away.
+    await eventually(async () => expect(await pendingCount()).toBe(0), { what: 'the old leader acknowledged' });
+    oldIsLeader = false;
+    streamProjector('new');
+
+    // The old leader's blocked read receives the next entry (it blocked first) and drops it
+    // unacknowledged; the entry after it goes to the new leader.
+    await execute({ type: 'RecordUserLogin', data: { userId: ids[2]! } }, '2024-07-02T08:00:00.000Z');
+    await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
+    await execute({ type: 'ChangeUserEmail', data: { userId: ids[2]!, email: 'late@example.com' } }, '2024-07-02T09:00:00.000Z');
+    await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
+
+    await eventually(async () => expect(await profiles()).toEqual(await expectedProfiles()), { timeoutMs: 10_000, what: 'both events applied' });
+    const third = (await profiles()).find((profile) => profile.id === ids[2]);
+    expect(third).toMatchObject({ email: 'late@example.com', loginCount: 2 });
+    await eventually(async () => expect(await pendingCount()).toBe(0), { what: 'nothing left pending' });
+  });
+});
