@@ -215,27 +215,41 @@ describe('order saga', () => {
     expect(dev.refundsOf(orderId)).toBe(1);
   });
 
-  it('cancels an order whose payment never got through by its deadline, taking nothing', async () => {
+  it('cancels an order whose payment never got through by its deadline, and settles only once the provider answers', async () => {
+    const dev = devProvider();
     const clock = skewableClock();
-    const down: PaymentProvider = {
-      charge: async () => {
+    let down = true;
+    // A timeout does not say whether the money was taken: only the provider's next answer will.
+    const flaky: PaymentProvider = {
+      charge: async (request) => {
+        if (!down) return dev.charge(request);
         clock.skip(120_000);
         throw new PaymentProviderUnavailableError('gateway timeout');
       },
-      refund: async () => {
-        throw new Error('nothing was charged, so nothing may be refunded');
-      },
+      refund: (request) => dev.refund(request),
     };
-    runSaga(down, { deadlineMs: 60_000, now: clock.now });
+    runSaga(flaky, { deadlineMs: 60_000, now: clock.now });
     const { userId, productId } = await shop();
     const orderId = await placeOrder(userId, productId);
 
-    const done = await settled(orderId, 'cancelled');
+    const waiting = await eventually(
+      async () => {
+        const now = await standing(orderId);
+        expect(now.order).toMatchObject({ status: 'cancelled', cancelReason: 'deadline exceeded' });
+        expect(now.saga?.attempts).toBeGreaterThanOrEqual(2);
+        return now;
+      },
+      { what: 'the order cancelled and the charge asked again' },
+    );
+    expect(waiting.payment).toBeNull();
+    expect(waiting.saga).toMatchObject({ status: 'running', lastError: 'PaymentProviderUnavailableError: gateway timeout' });
 
-    expect(done.order).toMatchObject({ status: 'cancelled', cancelReason: 'deadline exceeded' });
-    expect(done.payment).toBeNull();
+    down = false;
+    const done = await settled(orderId, 'cancelled');
+    expect(done.payment).toMatchObject({ status: 'refunded', reason: 'order cancelled: deadline exceeded' });
     expect(done.reservation).toBeNull();
-    expect(done.saga?.lastError).toBe('PaymentProviderUnavailableError: gateway timeout');
+    expect(dev.chargesOf(orderId)).toBe(1);
+    expect(dev.refundsOf(orderId)).toBe(1);
   });
 
   it('gives back the payment and the stock of an order its customer cancelled after it was paid and reserved', async () => {
@@ -380,5 +394,153 @@ describe('order saga', () => {
       const [pending] = (await redis.xpending(streamKey, group)) as [number];
       expect(pending).toBe(0);
     });
+  });
+});
+
+describe('order saga: recovery of money and stock', () => {
+  it('refunds a charge whose outcome a timeout lost, when the customer cancelled meanwhile', async () => {
+    const dev = devProvider();
+    let timingOut = true;
+    const chargeStartedSeen: (Date | null | undefined)[] = [];
+    // The provider takes the money, the customer cancels, and the answer never reaches the saga.
+    const lossy: PaymentProvider = {
+      charge: async (request) => {
+        chargeStartedSeen.push((await writeDb.orderSaga.findUnique({ where: { orderId: request.orderId } }))?.chargeStartedAt);
+        const outcome = await dev.charge(request);
+        if (!timingOut) return outcome;
+        if (dev.chargeRequestsOf(request.orderId) === 1) await send({ type: 'CancelOrder', data: { orderId: request.orderId, reason: 'too slow' } });
+        throw new PaymentProviderUnavailableError('gateway timeout');
+      },
+      refund: (request) => dev.refund(request),
+    };
+    runSaga(lossy);
+    const { userId, productId } = await shop();
+    const orderId = await placeOrder(userId, productId);
+
+    // While the provider does not answer, the saga keeps asking instead of settling on "no payment".
+    const waiting = await eventually(
+      async () => {
+        const now = await standing(orderId);
+        expect(now.saga?.attempts).toBeGreaterThanOrEqual(2);
+        return now;
+      },
+      { what: 'the charge asked again' },
+    );
+    expect(waiting.order).toMatchObject({ status: 'cancelled', cancelReason: 'too slow' });
+    expect(waiting.payment).toBeNull();
+    expect(waiting.saga?.status).toBe('running');
+    // Recorded, and committed, before the provider was first asked.
+    expect(chargeStartedSeen[0]).toBeInstanceOf(Date);
+
+    timingOut = false;
+    const done = await settled(orderId, 'cancelled');
+    expect(done.payment).toMatchObject({ status: 'refunded', reason: 'order cancelled: too slow' });
+    expect(dev.chargesOf(orderId)).toBe(1);
+    expect(dev.refundsOf(orderId)).toBe(1);
+    expect((await eventsOf(orderId)).map((event) => event.type)).toEqual(['OrderPlaced', 'OrderCancelled', 'PaymentProcessed', 'PaymentRefunded']);
+  });
+
+  it('refunds a charge taken just before a crash, when the deadline cancels the order', async () => {
+    const dev = devProvider();
+    const { userId, productId } = await shop();
+    const orderId = await placeOrder(userId, productId);
+    // What a process that crashed between the provider's answer and RecordPayment leaves behind.
+    const placedAt = (await writeDb.order.findUniqueOrThrow({ where: { id: orderId } })).placedAt;
+    await writeDb.orderSaga.create({
+      data: { orderId, status: 'running', deadlineAt: new Date(placedAt.getTime() + 60_000), chargeStartedAt: placedAt, updatedAt: placedAt },
+    });
+    await dev.charge({ orderId, amountCents: 2_500, currency: 'EUR' });
+
+    const clock = skewableClock();
+    clock.skip(120_000);
+    runSaga(dev, { deadlineMs: 60_000, now: clock.now });
+    const done = await settled(orderId, 'cancelled');
+
+    expect(done.order).toMatchObject({ status: 'cancelled', cancelReason: 'deadline exceeded' });
+    expect(done.payment).toMatchObject({ status: 'refunded', reference: `dev_ch_${orderId}`, reason: 'order cancelled: deadline exceeded' });
+    expect(dev.chargesOf(orderId)).toBe(1);
+    expect(dev.chargeRequestsOf(orderId)).toBe(2);
+    expect(dev.refundsOf(orderId)).toBe(1);
+  });
+
+  it('retries a refund that failed after the saga had settled cancelled', async () => {
+    const dev = devProvider();
+    let refundsFail = true;
+    const provider: PaymentProvider = {
+      charge: (request) => dev.charge(request),
+      refund: async (request) => {
+        if (refundsFail) throw new PaymentProviderUnavailableError('refunds are down');
+        return dev.refund(request);
+      },
+    };
+    const { userId, productId } = await shop();
+    const orderId = await placeOrder(userId, productId);
+    await send({ type: 'CancelOrder', data: { orderId, reason: 'changed my mind' } });
+    runSaga(provider);
+    await settled(orderId, 'cancelled');
+
+    // A payment that lands late (a stale instance's charge in flight): the saga owes a refund again.
+    const outcome = await dev.charge({ orderId, amountCents: 2_500, currency: 'EUR' });
+    await send({ type: 'RecordPayment', data: { orderId, outcome } });
+    const failing = await eventually(
+      async () => {
+        const now = await standing(orderId);
+        expect(now.saga?.attempts).toBeGreaterThanOrEqual(1);
+        return now;
+      },
+      { what: 'the refund failed' },
+    );
+    expect(failing.saga).toMatchObject({ status: 'cancelled', lastError: 'PaymentProviderUnavailableError: refunds are down' });
+    expect(failing.saga?.nextAttemptAt).toBeInstanceOf(Date);
+
+    refundsFail = false;
+    const done = await eventually(
+      async () => {
+        const now = await standing(orderId);
+        expect(now.payment?.status).toBe('refunded');
+        expect(now.saga).toMatchObject({ status: 'cancelled', attempts: 0, nextAttemptAt: null });
+        return now;
+      },
+      { what: 'the refund retried' },
+    );
+    expect(done.payment?.reason).toBe('order cancelled: changed my mind');
+    expect(dev.refundsOf(orderId)).toBe(1);
+  });
+
+  it('releases the stock of a cancelled order even while its refund keeps failing', async () => {
+    const dev = devProvider();
+    let refundsFail = true;
+    const provider: PaymentProvider = {
+      charge: (request) => dev.charge(request),
+      refund: async (request) => {
+        if (refundsFail) throw new PaymentProviderUnavailableError('refunds are down');
+        return dev.refund(request);
+      },
+    };
+    const { userId, productId } = await shop({ onHand: 3 });
+    const orderId = await placeOrder(userId, productId, 2);
+    const outcome = await dev.charge({ orderId, amountCents: 5_000, currency: 'EUR' });
+    await send({ type: 'RecordPayment', data: { orderId, outcome } });
+    await send({ type: 'ReserveInventory', data: { orderId } });
+    await send({ type: 'CancelOrder', data: { orderId, reason: 'changed my mind' } });
+
+    runSaga(provider);
+    const failing = await eventually(
+      async () => {
+        const now = await standing(orderId);
+        expect(now.saga?.attempts).toBeGreaterThanOrEqual(1);
+        return now;
+      },
+      { what: 'the refund failed' },
+    );
+    expect(failing.reservation?.status).toBe('released');
+    expect(await writeDb.inventory.findUniqueOrThrow({ where: { productId } })).toMatchObject({ onHand: 3, reserved: 0 });
+    expect(failing.payment?.status).toBe('processed');
+    expect(failing.saga?.status).toBe('running');
+
+    refundsFail = false;
+    const done = await settled(orderId, 'cancelled');
+    expect(done.payment?.status).toBe('refunded');
+    expect(dev.refundsOf(orderId)).toBe(1);
   });
 });

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../../src/cqrs/errors.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
+import { connectPostgres } from '../../src/db/sql.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
 import { createWriteYoga, writePath } from '../../src/graphql/server.ts';
 import { ProductDiscontinuedError } from '../../src/modules/catalog/errors.ts';
@@ -20,11 +21,14 @@ import type { PaymentCommand } from '../../src/modules/payments/commands.ts';
 import { executePaymentCommand } from '../../src/modules/payments/store.ts';
 import { executeUserCommand } from '../../src/modules/users/store.ts';
 import { createTestDatabase } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
 
+let url: string;
 let writeDb: WriteDb;
 
 beforeEach(async () => {
-  writeDb = createWriteClient({ kind: 'postgres', url: await createTestDatabase(), poolSize: 20 });
+  url = await createTestDatabase();
+  writeDb = createWriteClient({ kind: 'postgres', url, poolSize: 20 });
 });
 
 afterEach(async () => {
@@ -305,6 +309,55 @@ describe('ReserveInventory', () => {
     });
     const figures = reserved.map((event) => (event.data as { lines: { reserved: number }[] }).lines[0]!.reserved);
     expect(figures).toEqual(Array.from({ length: 10 }, (_, index) => index + 1));
+  });
+});
+
+describe('ReleaseInventory', () => {
+  /** Waits until `count` lock requests in this test's database are queued. */
+  async function lockWaiters(count: number) {
+    await eventually(async () => {
+      const [row] = await writeDb.$queryRaw<{ waiting: number }[]>`
+        SELECT count(*)::int AS waiting FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE NOT l.granted AND a.datname = current_database()`;
+      expect(row?.waiting).toBe(count);
+    });
+  }
+
+  it("takes the stock lock of every product on the order, even when the reservation commits while it waits for the order's lock", async () => {
+    const pen = await addProduct(250, 5);
+    const orderId = await placeOrder(await registerUser(), [{ productId: pen, quantity: 2 }]);
+    const stockKey = `stock:${pen}`;
+    const rowHolder = await connectPostgres(url);
+    const restocker = await connectPostgres(url);
+    try {
+      // A reservation in flight: it holds the order's and the product's locks, and waits for the stock row.
+      await rowHolder.exec('BEGIN');
+      await rowHolder.query('SELECT 1 FROM inventory WHERE product_id = $1 FOR UPDATE', [pen]);
+      const reserving = reservation({ type: 'ReserveInventory', data: { orderId } });
+      await lockWaiters(1);
+      // A release reads its lock keys now, before any reservation row exists, then waits for the order.
+      const releasing = reservation({ type: 'ReleaseInventory', data: { orderId, reason: 'order cancelled' } });
+      await lockWaiters(2);
+      // A stock command on the product queues for its lock behind the reservation.
+      const restockerLocked = restocker.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [stockKey]);
+      await lockWaiters(3);
+
+      await rowHolder.exec('COMMIT');
+      expect((await reserving).events.map((event) => event.type)).toEqual(['InventoryReserved']);
+      await restockerLocked;
+
+      // The release now frees the reserved units of that product: it must wait for the product's lock.
+      let released = false;
+      void releasing.then(() => (released = true), () => {});
+      await lockWaiters(1);
+      expect(released).toBe(false);
+      await restocker.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [stockKey]);
+      expect((await releasing).events.map((event) => event.type)).toEqual(['InventoryReleased']);
+      expect(await writeDb.inventory.findUniqueOrThrow({ where: { productId: pen } })).toMatchObject({ onHand: 5, reserved: 0 });
+    } finally {
+      await rowHolder.close();
+      await restocker.close();
+    }
   });
 });
 

@@ -13,7 +13,9 @@ const spec = deciderSpec<'reconcile', Facts, SagaStep>((_reconcile, facts, now) 
 
 const placed: Facts['order'] = { status: 'placed', totalCents: 2_500, currency: 'EUR', placedAt, cancelReason: null };
 const cancelledBy = (reason: string): Facts['order'] => ({ ...placed!, status: 'cancelled', cancelReason: reason });
-const running: Facts['saga'] = { status: 'running', deadlineAt };
+const running: Facts['saga'] = { status: 'running', deadlineAt, chargeStartedAt: null };
+/** The saga asked the provider for the money; whether it was taken is known once a payment is recorded. */
+const charging: Facts['saga'] = { ...running!, chargeStartedAt: new Date('2024-06-01T11:59:31.000Z') };
 const paid: Facts['payment'] = { status: 'processed', reference: 'ch_1', reason: null };
 const refunded: Facts['payment'] = { status: 'refunded', reference: 'ch_1', reason: null };
 const declined: Facts['payment'] = { status: 'failed', reference: null, reason: 'amount above limit' };
@@ -52,7 +54,7 @@ describe('nextSagaStep: the happy path', () => {
 
   it('has nothing left once the saga is completed', () => {
     spec
-      .given({ order: { ...placed!, status: 'completed' }, payment: paid, reservation: reserved, saga: { status: 'completed', deadlineAt } })
+      .given({ order: { ...placed!, status: 'completed' }, payment: paid, reservation: reserved, saga: { status: 'completed', deadlineAt, chargeStartedAt: null } })
       .when('reconcile')
       .then([{ kind: 'none' }]);
   });
@@ -97,13 +99,13 @@ describe('nextSagaStep: failures', () => {
   });
 
   it('cancels an order not completed by its deadline, whatever step it is at', () => {
-    const late = { ...nothing, saga: { status: 'running' as const, deadlineAt: new Date(time) } };
+    const late = { ...nothing, saga: { status: 'running' as const, deadlineAt: new Date(time), chargeStartedAt: null } };
     spec.given(late).when('reconcile').then([{ kind: 'cancel', reason: 'deadline exceeded' }]);
     spec.given({ ...late, payment: paid, reservation: reserved }).when('reconcile').then([{ kind: 'cancel', reason: 'deadline exceeded' }]);
   });
 
   it('completes an order that is done just before its deadline', () => {
-    const early = { ...nothing, payment: paid, reservation: reserved, saga: { status: 'running' as const, deadlineAt: new Date(Date.parse(time) + 1) } };
+    const early = { ...nothing, payment: paid, reservation: reserved, saga: { status: 'running' as const, deadlineAt: new Date(Date.parse(time) + 1), chargeStartedAt: null } };
     spec.given(early).when('reconcile').then([{ kind: 'complete' }]);
   });
 });
@@ -111,18 +113,43 @@ describe('nextSagaStep: failures', () => {
 describe('nextSagaStep: compensation of a cancelled order', () => {
   const cancelled = cancelledBy('changed my mind');
 
-  it('refunds a paid payment first', () => {
+  it('releases a held reservation first, so that a failing refund does not keep the stock held', () => {
     spec
       .given({ ...nothing, order: cancelled, payment: paid, reservation: reserved })
       .when('reconcile')
-      .then([{ kind: 'refund', reference: 'ch_1', amountCents: 2_500, currency: 'EUR', reason: 'order cancelled: changed my mind' }]);
-  });
-
-  it('then releases a held reservation', () => {
+      .then([{ kind: 'release', reason: 'order cancelled: changed my mind' }]);
     spec
       .given({ ...nothing, order: cancelled, payment: refunded, reservation: reserved })
       .when('reconcile')
       .then([{ kind: 'release', reason: 'order cancelled: changed my mind' }]);
+  });
+
+  it('then refunds a processed payment', () => {
+    spec
+      .given({ ...nothing, order: cancelled, payment: paid, reservation: released })
+      .when('reconcile')
+      .then([{ kind: 'refund', reference: 'ch_1', amountCents: 2_500, currency: 'EUR', reason: 'order cancelled: changed my mind' }]);
+  });
+
+  it('asks the provider again for the outcome of a charge that started but was never recorded, instead of settling', () => {
+    spec
+      .given({ ...nothing, order: cancelled, payment: null, saga: charging })
+      .when('reconcile')
+      .then([{ kind: 'charge', amountCents: 2_500, currency: 'EUR' }]);
+    const lateCharging = { ...charging!, deadlineAt: new Date(Date.parse(time) - 1) };
+    spec
+      .given({ order: cancelledBy('deadline exceeded'), payment: null, reservation: null, saga: lateCharging })
+      .when('reconcile')
+      .then([{ kind: 'charge', amountCents: 2_500, currency: 'EUR' }]);
+  });
+
+  it('refunds what that second answer says was taken, and settles when it says nothing was', () => {
+    spec
+      .given({ ...nothing, order: cancelled, payment: paid, saga: charging })
+      .when('reconcile')
+      .then([{ kind: 'refund', reference: 'ch_1', amountCents: 2_500, currency: 'EUR', reason: 'order cancelled: changed my mind' }]);
+    spec.given({ ...nothing, order: cancelled, payment: declined, saga: charging }).when('reconcile').then([{ kind: 'finish', status: 'cancelled' }]);
+    spec.given({ ...nothing, order: cancelled, payment: refunded, saga: charging }).when('reconcile').then([{ kind: 'finish', status: 'cancelled' }]);
   });
 
   it('then marks the saga cancelled', () => {
@@ -137,8 +164,8 @@ describe('nextSagaStep: compensation of a cancelled order', () => {
     spec.given({ ...nothing, order: cancelled, payment: declined, reservation: unavailable }).when('reconcile').then([{ kind: 'finish', status: 'cancelled' }]);
   });
 
-  it('compensates even after the deadline, and never charges a cancelled order', () => {
-    const late = { status: 'running' as const, deadlineAt: new Date(Date.parse(time) - 1) };
+  it('compensates even after the deadline, and never charges a cancelled order it had not started charging', () => {
+    const late = { status: 'running' as const, deadlineAt: new Date(Date.parse(time) - 1), chargeStartedAt: null };
     spec
       .given({ order: cancelledBy('deadline exceeded'), payment: paid, reservation: null, saga: late })
       .when('reconcile')
@@ -151,14 +178,14 @@ describe('nextSagaStep: compensation of a cancelled order', () => {
 
   it('has nothing left once the saga is cancelled and everything is given back', () => {
     spec
-      .given({ order: cancelled, payment: refunded, reservation: released, saga: { status: 'cancelled', deadlineAt } })
+      .given({ order: cancelled, payment: refunded, reservation: released, saga: { status: 'cancelled', deadlineAt, chargeStartedAt: null } })
       .when('reconcile')
       .then([{ kind: 'none' }]);
   });
 
   it('still refunds a payment recorded after the saga was marked cancelled', () => {
     spec
-      .given({ order: cancelled, payment: paid, reservation: null, saga: { status: 'cancelled', deadlineAt } })
+      .given({ order: cancelled, payment: paid, reservation: null, saga: { status: 'cancelled', deadlineAt, chargeStartedAt: null } })
       .when('reconcile')
       .then([{ kind: 'refund', reference: 'ch_1', amountCents: 2_500, currency: 'EUR', reason: 'order cancelled: changed my mind' }]);
   });

@@ -36,16 +36,16 @@ async function lockStock(tx: WriteTx, productIds: string[]): Promise<Map<string,
 /**
  * The order and the stock of every product the command may touch, taken before anything else so
  * that the log orders stock events of one product as the row changed (see CommandSpec.lockKeys).
+ * Both commands take every product on the order's lines: the lines never change, so the keys are
+ * complete even though they are read before the order lock. (The order's reservations would not be:
+ * a ReserveInventory committing between this read and the order lock adds rows a release then frees.)
  * Plain reads: they assign no transaction id.
  */
 async function lockKeys(tx: WriteTx, command: ReservationCommand): Promise<string[]> {
   const { orderId } = command.data;
   if (!isUuid(orderId)) return [];
-  const products =
-    command.type === 'ReserveInventory'
-      ? await tx.orderLine.findMany({ where: { orderId }, select: { productId: true } })
-      : await tx.inventoryReservation.findMany({ where: { orderId }, select: { productId: true } });
-  return [orderLockKey(orderId), ...products.map((line) => stockLockKey(line.productId))];
+  const lines = await tx.orderLine.findMany({ where: { orderId }, select: { productId: true } });
+  return [orderLockKey(orderId), ...lines.map((line) => stockLockKey(line.productId))];
 }
 
 async function load(tx: WriteTx, command: ReservationCommand) {

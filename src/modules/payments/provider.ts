@@ -22,6 +22,8 @@ export interface PaymentProvider {
   /**
    * Must be idempotent per order (a real provider gets the order id as its idempotency key): the saga
    * may ask again after a crash or a redelivered event, and must get the first answer, not a second charge.
+   * It also asks again, after the order was cancelled, when a charge's answer was lost (timeout, crash):
+   * that is how it learns whether money was taken, and refunds it if so.
    */
   charge(request: ChargeRequest): Promise<ChargeOutcome>;
   /** Idempotent per order as well: refunding twice returns the first refund. */

@@ -16,7 +16,7 @@ export async function loadSagaFacts(db: WriteDb, orderId: string, now: Date): Pr
     }),
     db.payment.findUnique({ where: { orderId }, select: { status: true, reference: true, reason: true } }),
     db.reservationAttempt.findUnique({ where: { orderId }, select: { status: true, reason: true } }),
-    db.orderSaga.findUnique({ where: { orderId }, select: { status: true, deadlineAt: true, attempts: true } }),
+    db.orderSaga.findUnique({ where: { orderId }, select: { status: true, deadlineAt: true, attempts: true, chargeStartedAt: true } }),
   ]);
   // The status columns are plain text; the commands that write them only ever write these values.
   type Status<Fact extends keyof SagaFacts> = NonNullable<SagaFacts[Fact]> extends { status: infer S } ? S : never;
@@ -26,7 +26,7 @@ export async function loadSagaFacts(db: WriteDb, orderId: string, now: Date): Pr
       order: order && { ...order, status: order.status as Status<'order'>, totalCents: Number(order.totalCents) },
       payment: payment && { ...payment, status: payment.status as Status<'payment'> },
       reservation: reservation && { ...reservation, status: reservation.status as Status<'reservation'> },
-      saga: saga && { status: saga.status as Status<'saga'>, deadlineAt: saga.deadlineAt },
+      saga: saga && { status: saga.status as Status<'saga'>, deadlineAt: saga.deadlineAt, chargeStartedAt: saga.chargeStartedAt },
     },
     attempts: saga?.attempts ?? 0,
   };

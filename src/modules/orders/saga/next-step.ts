@@ -2,6 +2,12 @@
 // The saga is state-based: it does not remember which events it has seen, it looks at the write
 // tables and moves the order one step along. Repeating a step is harmless (every step is a command
 // that writes nothing when already done), so redelivered events and retries are safe.
+//
+// A charge whose outcome went unrecorded (the provider took the money, then the call timed out or
+// the process crashed before RecordPayment) leaves no payment row, only the saga's chargeStartedAt.
+// So a cancelled order whose charge started is never settled on "no payment": the saga charges again
+// first, which the provider answers with the original outcome (it is idempotent per order and never
+// charges twice), records it, and a processed payment is then refunded like any other.
 
 export interface SagaFacts {
   now: Date;
@@ -14,13 +20,19 @@ export interface SagaFacts {
   } | null;
   payment: { status: 'processed' | 'failed' | 'refunded'; reference: string | null; reason: string | null } | null;
   reservation: { status: 'reserved' | 'unavailable' | 'released'; reason: string | null } | null;
-  saga: { status: 'running' | 'completed' | 'cancelled'; deadlineAt: Date } | null;
+  saga: {
+    status: 'running' | 'completed' | 'cancelled';
+    deadlineAt: Date;
+    /** When the first charge request was about to go out; null while the provider was never asked. */
+    chargeStartedAt: Date | null;
+  } | null;
 }
 
 export type SagaStep =
   /** Nothing to do now: the order is settled, or does not exist (yet). */
   | { kind: 'none' }
   | { kind: 'start'; deadlineAt: Date }
+  /** Also on a cancelled order whose charge started unrecorded: only to learn the outcome, then refund. */
   | { kind: 'charge'; amountCents: number; currency: string }
   | { kind: 'reserve' }
   | { kind: 'complete' }
@@ -41,19 +53,23 @@ export function nextSagaStep(facts: SagaFacts, deadlineMs: number): SagaStep {
     currency: order.currency,
     reason,
   });
+  const charge: SagaStep = { kind: 'charge', amountCents: order.totalCents, currency: order.currency };
   const settled = (status: 'completed' | 'cancelled'): SagaStep => (saga.status === status ? { kind: 'none' } : { kind: 'finish', status });
 
   if (order.status === 'completed') return settled('completed');
   if (order.status === 'cancelled') {
-    // Whoever cancelled (the customer, the deadline or the saga), what was taken is given back.
+    // Whoever cancelled (the customer, the deadline or the saga), what was taken is given back:
+    // the stock first (local and reliable), so that a refund that keeps failing does not hold it.
     const reason = `order cancelled: ${order.cancelReason ?? 'no reason given'}`;
-    if (payment?.status === 'processed') return refund(reason);
     if (reservation?.status === 'reserved') return { kind: 'release', reason };
+    // The money may have been taken without the outcome being recorded: learn it before settling.
+    if (payment === null && saga.chargeStartedAt !== null) return charge;
+    if (payment?.status === 'processed') return refund(reason);
     return settled('cancelled');
   }
 
   if (now.getTime() >= saga.deadlineAt.getTime()) return { kind: 'cancel', reason: 'deadline exceeded' };
-  if (payment === null) return { kind: 'charge', amountCents: order.totalCents, currency: order.currency };
+  if (payment === null) return charge;
   if (payment.status === 'failed') return { kind: 'cancel', reason: `payment declined: ${payment.reason ?? 'no reason given'}` };
   const unavailable = reservation?.status === 'unavailable' ? `inventory unavailable: ${reservation.reason ?? 'no reason given'}` : null;
   if (payment.status === 'refunded') return { kind: 'cancel', reason: unavailable ?? 'payment refunded' };

@@ -1,6 +1,8 @@
 // The order saga: for any event of an order, reconcile that order. It loads the facts, asks the pure
 // nextSagaStep what to do, does it, and repeats until nothing is left. A failing step is scheduled
 // for a retry with backoff on the saga row (the sweeper picks it up), so one order cannot stall others.
+// The saga row also records that a charge was started, before the provider is asked: a charge whose
+// answer was lost is asked for again (the provider is idempotent) before a cancelled order settles.
 import { newMetadata } from '../../../cqrs/event-metadata.ts';
 import type { EventMetadata, RecordedEvent } from '../../../cqrs/events.ts';
 import { forEachConcurrently, type ProcessManager } from '../../../cqrs/process-manager.ts';
@@ -13,7 +15,7 @@ import { maxReasonLength, type CancelOrder, type CompleteOrder } from '../comman
 import { orderAggregate, orderEventTypes } from '../events.ts';
 import { loadSagaFacts } from './facts.ts';
 import { nextSagaStep, type SagaStep } from './next-step.ts';
-import { clearSagaRetry, createSagaRow, dueSagaOrderIds, finishSagaRow, recordSagaFailure } from './saga-rows.ts';
+import { clearSagaRetry, createSagaRow, dueSagaOrderIds, finishSagaRow, markChargeStarted, recordSagaFailure } from './saga-rows.ts';
 
 export const orderSagaName = 'order-saga';
 export const orderSagaActor = 'saga:order';
@@ -50,7 +52,7 @@ const handledEventTypes = new Set<string>([
   'InventoryReleased',
 ]);
 
-/** More steps than any order needs (start, charge, reserve, refund, cancel, finish): the rest is a bug. */
+/** More steps than any order needs (start, charge, reserve, cancel, release, refund, finish): the rest is a bug. */
 const maxStepsPerReconcile = 10;
 const sweepBatch = 100;
 
@@ -88,6 +90,8 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
       case 'start':
         return createSagaRow(writeDb, orderId, step.deadlineAt, now);
       case 'charge': {
+        // Durably before the request: if the answer is lost, the saga still knows to ask again.
+        await markChargeStarted(writeDb, orderId, now);
         const outcome = await provider.charge({ orderId, amountCents: step.amountCents, currency: step.currency });
         return dispatch({ type: 'RecordPayment', data: { orderId, outcome } }, metadata());
       }

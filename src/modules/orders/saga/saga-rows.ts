@@ -16,6 +16,17 @@ export async function finishSagaRow(db: WriteDb, orderId: string, status: 'compl
   await db.orderSaga.update({ where: { orderId }, data: { status, nextAttemptAt: null, attempts: 0, updatedAt: now } });
 }
 
+/**
+ * Notes that a charge request is about to go out. Committed before the provider is called, so that
+ * after a timeout or a crash the saga knows money may have been taken. The first time is kept.
+ */
+export async function markChargeStarted(db: WriteDb, orderId: string, now: Date): Promise<void> {
+  const updated = await db.$executeRaw`
+    UPDATE order_sagas SET charge_started_at = COALESCE(charge_started_at, ${now}) WHERE order_id = ${orderId}::uuid`;
+  // Without the row, the charge would leave no trace: refuse to charge.
+  if (updated !== 1) throw new Error(`order saga: no saga row for order ${orderId}; not charging`);
+}
+
 /** After a step succeeded following failures: the retry schedule is over. */
 export async function clearSagaRetry(db: WriteDb, orderId: string, now: Date): Promise<void> {
   await db.orderSaga.update({ where: { orderId }, data: { attempts: 0, nextAttemptAt: null, updatedAt: now } });
@@ -37,14 +48,16 @@ export async function recordSagaFailure(db: WriteDb, orderId: string, error: unk
 }
 
 /**
- * Running sagas that are due: a retry whose time has come, or a deadline that passed. A pending retry
- * postpones the deadline check too, so a saga whose compensation keeps failing still backs off.
+ * Sagas that are due: a retry whose time has come, whatever the status (a payment recorded after the
+ * saga settled 'cancelled' is refunded then, and that refund may fail too), or the deadline of a
+ * running one that passed. A pending retry postpones the deadline check too, so a saga whose
+ * compensation keeps failing still backs off.
  */
 export async function dueSagaOrderIds(db: WriteDb, now: Date, limit: number): Promise<string[]> {
   const rows = await db.$queryRaw<{ order_id: string }[]>`
     SELECT order_id FROM order_sagas
-     WHERE status = 'running'
-       AND (next_attempt_at <= ${now} OR (next_attempt_at IS NULL AND deadline_at <= ${now}))
+     WHERE next_attempt_at <= ${now}
+        OR (status = 'running' AND next_attempt_at IS NULL AND deadline_at <= ${now})
      ORDER BY COALESCE(next_attempt_at, deadline_at)
      LIMIT ${limit}`;
   return rows.map((row) => row.order_id);
