@@ -4,6 +4,10 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { openPGlite } from './db/pglite.ts';
+import { lockEmbeddedDatabase } from './db/embedded-lock.ts';
+import { loadProjectionStatus } from './cqrs/projection-status.ts';
+import type { AdminDeps } from './graphql/admin/admin-access.ts';
+import { logConsumers } from './modules/log-consumers.ts';
 import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
@@ -68,9 +72,24 @@ export async function startApp(config: Config, log: Log = defaultLog, extensions
 
 type Stack = (() => Promise<void> | void)[];
 
-async function serve(config: Config, stack: Stack, apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> } }) {
+/** The write API's admin fields (projectionStatus): they need the read database too, for projection checkpoints. */
+function adminDeps(config: Config, writeDb: WriteDb, readDb: ReadDb | undefined): AdminDeps {
+  return {
+    token: config.adminToken,
+    projectionStatus: async () => {
+      if (!readDb) throw new Error('projectionStatus needs the read database, which this process did not open');
+      return loadProjectionStatus({ writeDb, readDb }, logConsumers(config));
+    },
+  };
+}
+
+async function serve(
+  config: Config,
+  stack: Stack,
+  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminDeps },
+) {
   const write = apis.writeDb
-    ? createWriteYoga({ dispatch: (command, options) => dispatchCommand(apis.writeDb!, command, options), now: () => new Date() })
+    ? createWriteYoga({ dispatch: (command, options) => dispatchCommand(apis.writeDb!, command, options), now: () => new Date() }, apis.admin)
     : undefined;
   let read;
   if (apis.read) {
@@ -124,6 +143,8 @@ function startSaga(
 }
 
 async function startEmbedded(config: Config, stack: Stack, log: Log, extensions: AppExtensions) {
+  const lock = lockEmbeddedDatabase(config.dataDir);
+  stack.push(() => lock.release());
   const dir = resolve(config.dataDir, 'pglite');
   mkdirSync(dir, { recursive: true });
   const pglite = await openPGlite(dir);
@@ -149,7 +170,7 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
   }
   const saga = startSaga(config, extensions, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }), undefined, log);
   stack.push(() => saga.stop());
-  return serve(config, stack, { writeDb, read: { db: readDb, notices } });
+  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminDeps(config, writeDb, readDb) });
 }
 
 async function migrate(url: string, set: MigrationSet) {
@@ -180,6 +201,10 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   const readDb = needsReadDb ? createReadClient({ kind: 'postgres', url: readDatabaseUrl }) : undefined;
   if (writeDb) stack.push(() => writeDb.$disconnect());
   if (readDb) stack.push(() => readDb.$disconnect());
+  // A write-only process reads projection checkpoints for admins only: a small pool, opened on first use.
+  const statusReadDb =
+    readDb ?? (runs('write') && config.adminToken ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 2 }) : undefined);
+  if (statusReadDb && statusReadDb !== readDb) stack.push(() => statusReadDb.$disconnect());
 
   if (runs('relay')) {
     const listener = await connectPostgres(databaseUrl);
@@ -246,6 +271,10 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     stack.push(() => notices.close());
     read = { db: readDb!, notices };
   }
-  return serve(config, stack, { writeDb: runs('write') ? writeDb : undefined, read });
+  return serve(config, stack, {
+    writeDb: runs('write') ? writeDb : undefined,
+    read,
+    admin: runs('write') ? adminDeps(config, writeDb!, statusReadDb) : undefined,
+  });
 }
 

@@ -20,6 +20,8 @@ export interface Config {
   projectorBatchSize: number;
   projectorPollMs: number;
   migrateOnStart: boolean;
+  /** Bearer token for admin queries (projectionStatus); unset, they answer FORBIDDEN. Never logged. */
+  adminToken: string | undefined;
   shop: ShopConfig;
 }
 
@@ -96,6 +98,13 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     return fallback;
   };
 
+  const secret = (name: string, minLength: number) => {
+    const value = text(name);
+    // Never echo the value.
+    if (value !== undefined && value.length < minLength) problems.push(`${name} must be at least ${minLength} characters`);
+    return value;
+  };
+
   const roleArg = argv.find((arg) => !arg.startsWith('-')) ?? text('ROLE') ?? 'all';
   if (!(roles as readonly string[]).includes(roleArg)) {
     problems.push(`role must be one of ${roles.join(', ')}, got "${roleArg}"`);
@@ -130,6 +139,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     projectorBatchSize: integer('PROJECTOR_BATCH_SIZE', 200, 1, 10_000),
     projectorPollMs: integer('PROJECTOR_POLL_MS', 1000, 10, 600_000),
     migrateOnStart: boolean('MIGRATE_ON_START', true),
+    adminToken: secret('ADMIN_TOKEN', 16),
     shop: {
       paymentDeclineAboveCents: integer('PAYMENT_DECLINE_ABOVE_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
       paymentLatencyMs: integer('PAYMENT_LATENCY_MS', 0, 0, 60_000),

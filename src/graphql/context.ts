@@ -12,6 +12,7 @@ import type { ReservationCommand } from '../modules/inventory/reservation-comman
 import type { PaymentCommand } from '../modules/payments/commands.ts';
 import type { Topics } from '../modules/topics.ts';
 import type { ReadLoaders } from '../modules/read-loaders.ts';
+import type { AdminAccess } from './admin/admin-access.ts';
 
 export type AppCommand = UserCommand | CatalogCommand | InventoryStockCommand | OrderCommand | ReservationCommand | PaymentCommand;
 
@@ -38,6 +39,8 @@ export interface GraphQLContext {
   actor: string | null;
   write?: WriteServices;
   read?: ReadServices;
+  /** On the write API: whether this request may use admin fields (src/graphql/admin/admin-access.ts). */
+  admin?: AdminAccess;
   /** Set by useConsistency on the read API: waits for the request's consistency token. */
   consistency?: { ready(projection: string): Promise<void> };
 }

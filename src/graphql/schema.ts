@@ -17,6 +17,7 @@ import '../modules/inventory/graphql/inventory-mutations.ts';
 import '../modules/orders/graphql/order-mutations.ts';
 import '../modules/catalog/graphql/product-queries.ts';
 import '../modules/inventory/graphql/inventory-queries.ts';
+import './admin/projection-status.ts';
 
 builder.queryField('apiVersion', (t) =>
   t.string({

@@ -15,6 +15,7 @@ import { createReadLoaders } from '../modules/read-loaders.ts';
 import type { Topics } from '../modules/topics.ts';
 import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
+import { adminAccess, type AdminDeps } from './admin/admin-access.ts';
 import { useConsistency } from './use-consistency.ts';
 
 export const writePath = '/graphql/write';
@@ -37,13 +38,14 @@ function actorOf(request: Request | undefined): string | null {
   return request?.headers.get('x-actor')?.slice(0, 200) ?? null;
 }
 
-export function createWriteYoga(write: WriteServices): Yoga {
+/** `admin` serves the admin fields (projectionStatus); without it they answer FORBIDDEN. */
+export function createWriteYoga(write: WriteServices, admin?: AdminDeps): Yoga {
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema: buildSchemas().write,
     graphqlEndpoint: writePath,
     landingPage: false,
     maskedErrors,
-    context: ({ request }: { request?: Request }) => ({ requestId: randomUUID(), actor: actorOf(request), write }),
+    context: ({ request }: { request?: Request }) => ({ requestId: randomUUID(), actor: actorOf(request), write, admin: adminAccess(admin, request) }),
   });
 }
 

@@ -1,0 +1,129 @@
+// Where every consumer of the event log stands: projections (checkpoint in the read database),
+// process managers and relays (checkpoints in the write database), measured against the log (write
+// database). Used by `npm run projections -- status` and the admin query `projectionStatus`.
+//
+// Lag counts the committed events after the checkpoint in reader order (transaction id, position),
+// including those a reader cannot take yet because an older transaction is still open: they are
+// committed and unapplied all the same. The count walks the (transaction_id, position) index and
+// stops at `lagCap` + 1 rows, so a consumer far behind costs a bounded read and reports
+// `lagCapped` ("10000+") instead of an exact figure. Lag in seconds is the age, on the write
+// database's clock, of the oldest event among those counted: 0 when caught up.
+//
+// The two databases are read one after the other, not in one snapshot: a consumer that advances in
+// between shows a little more lag than it has, never less.
+import type { ReadDb } from '../db/read-client.ts';
+import type { WriteDb } from '../db/write-client.ts';
+import { logStart, compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
+
+export type ConsumerKind = 'projection' | 'process' | 'relay';
+export type ConsumerState = 'caught-up' | 'behind' | 'not-started';
+
+/** The consumers to report, by the name their checkpoint row has. */
+export interface StatusTargets {
+  projections: readonly string[];
+  processes: readonly string[];
+  /** Relay checkpoints are per stream key; none in embedded mode, which has no relay. */
+  relayStreams: readonly string[];
+}
+
+export interface ConsumerStatus {
+  name: string;
+  kind: ConsumerKind;
+  /** Null until the consumer saved its first checkpoint. */
+  checkpoint: (LogPosition & { streamId: string }) | null;
+  updatedAt: Date | null;
+  lagEvents: number;
+  /** True when more than `lagEvents` (the cap) events are pending: counting stopped there. */
+  lagCapped: boolean;
+  lagSeconds: number;
+  state: ConsumerState;
+  parked: number;
+}
+
+export const defaultLagCap = 10_000;
+
+interface CheckpointRow {
+  transactionId: bigint;
+  position: bigint;
+  updatedAt: Date;
+}
+
+interface Lag {
+  events: number;
+  capped: boolean;
+  seconds: number;
+}
+
+/** Pending events after `after`, counted up to `cap` + 1, and the age of the oldest of them. */
+async function measureLag(writeDb: WriteDb, after: LogPosition, cap: number): Promise<Lag> {
+  const rows = await writeDb.$queryRaw<{ events: number; seconds: number | null }[]>`
+    SELECT count(*)::int AS events,
+           greatest(0, extract(epoch FROM statement_timestamp() - min(recorded_at)))::float8 AS seconds
+      FROM (SELECT recorded_at FROM event_log
+             WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
+             ORDER BY transaction_id, position
+             LIMIT ${cap + 1}) AS pending`;
+  const events = Number(rows[0]?.events ?? 0);
+  return { events: Math.min(events, cap), capped: events > cap, seconds: Math.round(Number(rows[0]?.seconds ?? 0) * 1000) / 1000 };
+}
+
+/**
+ * Events parked (dead-lettered) for this consumer. Parking does not exist yet (issue 4, point 1):
+ * this reports 0 until the change that parks events fills it in from its table.
+ */
+async function parkedCount(_kind: ConsumerKind, _name: string): Promise<number> {
+  return 0;
+}
+
+export async function loadProjectionStatus(
+  dbs: { writeDb: WriteDb; readDb: ReadDb },
+  targets: StatusTargets,
+  options: { lagCap?: number } = {},
+): Promise<ConsumerStatus[]> {
+  const { writeDb, readDb } = dbs;
+  const cap = options.lagCap ?? defaultLagCap;
+  const [projectionRows, processRows, relayRows] = await Promise.all([
+    readDb.projectionCheckpoint.findMany({ where: { projection: { in: [...targets.projections] } } }),
+    writeDb.processCheckpoint.findMany({ where: { name: { in: [...targets.processes] } } }),
+    writeDb.relayCheckpoint.findMany({ where: { stream: { in: [...targets.relayStreams] } } }),
+  ]);
+  const checkpoints = new Map<string, CheckpointRow>([
+    ...projectionRows.map((row) => [`projection:${row.projection}`, row] as const),
+    ...processRows.map((row) => [`process:${row.name}`, row] as const),
+    ...relayRows.map((row) => [`relay:${row.stream}`, row] as const),
+  ]);
+  const consumers: { kind: ConsumerKind; name: string }[] = [
+    ...targets.projections.map((name) => ({ kind: 'projection' as const, name })),
+    ...targets.processes.map((name) => ({ kind: 'process' as const, name })),
+    ...targets.relayStreams.map((name) => ({ kind: 'relay' as const, name })),
+  ];
+
+  // Consumers that are caught up usually share one position: measure each position once.
+  const lags = new Map<string, Promise<Lag>>();
+  const lagAfter = (at: LogPosition) => {
+    const key = toStreamId(at);
+    if (!lags.has(key)) lags.set(key, measureLag(writeDb, at, cap));
+    return lags.get(key)!;
+  };
+
+  return Promise.all(
+    consumers.map(async ({ kind, name }): Promise<ConsumerStatus> => {
+      const row = checkpoints.get(`${kind}:${name}`);
+      // A row at the log start is one a projector created and has not moved yet.
+      const started = row !== undefined && compareLogPositions(row, logStart) > 0;
+      const at = started ? { transactionId: row.transactionId, position: row.position } : logStart;
+      const [lag, parked] = await Promise.all([lagAfter(at), parkedCount(kind, name)]);
+      return {
+        name,
+        kind,
+        checkpoint: started ? { ...at, streamId: toStreamId(at) } : null,
+        updatedAt: row?.updatedAt ?? null,
+        lagEvents: lag.events,
+        lagCapped: lag.capped,
+        lagSeconds: lag.seconds,
+        state: !started ? 'not-started' : lag.events === 0 ? 'caught-up' : 'behind',
+        parked,
+      };
+    }),
+  );
+}

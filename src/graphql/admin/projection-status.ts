@@ -1,0 +1,66 @@
+// Admin query `projectionStatus`: where each projection, the order saga and the relay stand in the
+// event log, with lag, state and parked count (src/cqrs/projection-status.ts measures them).
+//
+// It is on the WRITE schema's query root, not the read schema. Lag needs the event log, which is in
+// the write database, and the read API must never reach it (DESIGN.md guarantee 7, checked by
+// test/unit/read-isolation.test.ts): a read process has no write connection to count with. The write
+// process already has the write database and opens the read database (where projection checkpoints
+// are) only when ADMIN_TOKEN is set. A log head copied into a read-side table would need the relay
+// (absent in embedded mode) to keep it fresh, so the lag it gave would be one more thing to trust.
+// This file only reaches the status through context.admin, so the schema stays free of write-side imports.
+import type { ConsumerKind, ConsumerState, ConsumerStatus } from '../../cqrs/projection-status.ts';
+import { builder } from '../builder.ts';
+import { adminServices } from './admin-access.ts';
+
+const kinds: Record<string, { value: ConsumerKind; description: string }> = {
+  PROJECTION: { value: 'projection', description: 'A read model; its checkpoint is in the read database.' },
+  PROCESS: { value: 'process', description: 'A process manager (saga); its checkpoint is in the write database.' },
+  RELAY: { value: 'relay', description: 'The relay to Redis Streams (distributed mode only), per stream key.' },
+};
+const states: Record<string, { value: ConsumerState; description: string }> = {
+  CAUGHT_UP: { value: 'caught-up', description: 'No committed event after the checkpoint.' },
+  BEHIND: { value: 'behind', description: 'Committed events after the checkpoint wait to be applied.' },
+  NOT_STARTED: { value: 'not-started', description: 'No checkpoint saved yet.' },
+};
+
+const ConsumerKindEnum = builder.enumType('LogConsumerKind', { subGraphs: ['write'], values: kinds });
+const ConsumerStateEnum = builder.enumType('ProjectionState', { subGraphs: ['write'], values: states });
+
+const ProjectionStatus = builder.objectRef<ConsumerStatus>('ProjectionStatus').implement({
+  description: 'Where a consumer of the event log stands. A snapshot: the log and the checkpoints are read one after the other.',
+  subGraphs: ['write'],
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    kind: t.field({ type: ConsumerKindEnum, resolve: (status) => status.kind }),
+    state: t.field({ type: ConsumerStateEnum, resolve: (status) => status.state }),
+    transactionId: t.string({
+      nullable: true,
+      description: 'Checkpoint: the appending transaction id of the last event applied (a 64-bit integer); null before the first.',
+      resolve: (status) => status.checkpoint?.transactionId.toString() ?? null,
+    }),
+    position: t.string({
+      nullable: true,
+      description: 'Checkpoint: the log position of the last event applied (a 64-bit integer); null before the first.',
+      resolve: (status) => status.checkpoint?.position.toString() ?? null,
+    }),
+    streamId: t.string({
+      nullable: true,
+      description: 'Checkpoint as a Redis stream entry id, `<transactionId>-<position>`.',
+      resolve: (status) => status.checkpoint?.streamId ?? null,
+    }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', nullable: true, description: 'When the checkpoint last moved.' }),
+    lagEvents: t.exposeInt('lagEvents', { description: 'Committed events after the checkpoint, counted up to a cap (see lagEventsCapped).' }),
+    lagEventsCapped: t.exposeBoolean('lagCapped', { description: 'True when more events than lagEvents are pending: counting stopped at the cap.' }),
+    lagSeconds: t.exposeFloat('lagSeconds', { description: 'Age of the oldest event not applied yet; 0 when caught up.' }),
+    parked: t.exposeInt('parked', { description: 'Events parked (dead-lettered) for this consumer.' }),
+  }),
+});
+
+builder.queryField('projectionStatus', (t) =>
+  t.field({
+    type: [ProjectionStatus],
+    description: 'Admin: every projection, process manager and relay, with its checkpoint and lag. Needs `authorization: Bearer <ADMIN_TOKEN>`.',
+    subGraphs: ['write'],
+    resolve: (_root, _args, context) => adminServices(context).projectionStatus(),
+  }),
+);
