@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../db/write-client.ts';
 import { VersionConflictError } from './errors.ts';
 import type { DomainEvent, EventMetadata, RecordedEvent } from './events.ts';
 import type { LogPosition } from './log-position.ts';
+import { installedEventUpcasting, type EventUpcasting } from './upcasting.ts';
 
 /** NOTIFY channel that wakes relays when events commit (PostgreSQL delivers it at commit). */
 export const eventLogChannel = 'event_log';
@@ -69,10 +70,22 @@ interface EventRow {
 }
 
 /**
- * Events after `after` in log order, but only those whose transaction is older than every
- * transaction still running: a later commit can then never land behind what was returned.
+ * Events after `after` in log order, for consumers: each in its current shape (see upcasting.ts),
+ * and only those whose transaction is older than every transaction still running, so that a later
+ * commit can never land behind what was returned. Throws EventUpcastError on an event this code
+ * cannot bring to its current version.
  */
-export async function readCommittedEvents(db: WriteDb, after: LogPosition, limit: number): Promise<RecordedEvent[]> {
+export async function readCommittedEvents(
+  db: WriteDb,
+  after: LogPosition,
+  limit: number,
+  upcasting: EventUpcasting = installedEventUpcasting(),
+): Promise<RecordedEvent[]> {
+  return (await readStoredEvents(db, after, limit)).map((event) => upcasting.upcast(event));
+}
+
+/** As readCommittedEvents, but each event as stored, with its stored schema version (the relay's read). */
+export async function readStoredEvents(db: WriteDb, after: LogPosition, limit: number): Promise<RecordedEvent[]> {
   const rows = await db.$queryRaw<EventRow[]>`
     SELECT position, transaction_id, aggregate_type, aggregate_id, aggregate_version, type,
            schema_version, data, metadata, recorded_at

@@ -3,6 +3,7 @@ import type { WriteDb } from '../db/write-client.ts';
 import type { SqlConnection } from '../db/sql.ts';
 import { eventLogChannel, readCommittedEvents } from './event-log.ts';
 import type { EventSource } from './event-source.ts';
+import type { EventUpcasting } from './upcasting.ts';
 import { Wakeup } from './wakeup.ts';
 
 export async function createLogSource(options: {
@@ -15,16 +16,18 @@ export async function createLogSource(options: {
    * consumer) a read and a transaction per consumer per command would starve the API.
    */
   gatherMs?: number;
+  /** How events are brought to their current shape; the process's installed history by default. */
+  upcasting?: EventUpcasting;
 }): Promise<EventSource> {
   const wakeup = new Wakeup();
   await options.listener.listen(eventLogChannel, () => wakeup.wake());
   return {
     async next(checkpoint, max) {
-      let events = await readCommittedEvents(options.writeDb, checkpoint, max);
+      let events = await readCommittedEvents(options.writeDb, checkpoint, max, options.upcasting);
       if (events.length === 0) {
         await wakeup.wait(options.pollMs);
         if (options.gatherMs) await new Promise((resolve) => setTimeout(resolve, options.gatherMs));
-        events = await readCommittedEvents(options.writeDb, checkpoint, max);
+        events = await readCommittedEvents(options.writeDb, checkpoint, max, options.upcasting);
       }
       return { events, ack: async () => {} };
     },

@@ -16,8 +16,8 @@ export interface Projection {
 }
 
 /**
- * A view with one row per aggregate, built by a pure `evolve`. Rows are loaded once per batch,
- * evolved in memory and written once, so a batch of N events for one row costs one write.
+ * A view with one row per aggregate, built by a pure `evolve`. Rows are loaded once per batch and
+ * evolved in memory; `coalesce` says how they are written.
  */
 export interface RowProjectionSpec<Row> {
   name: string;
@@ -30,6 +30,16 @@ export interface RowProjectionSpec<Row> {
   idOf(row: Row): string;
   save(tx: ReadTx, rows: Row[]): Promise<void>;
   changeOf(row: Row): ViewChange;
+  /**
+   * A declared choice, not a default:
+   * - `true`: only the last state of a row in a batch matters, so each changed row is written once
+   *   per batch (one `save` of every changed row): a batch of N events for one row costs one write.
+   * - `false`: the row is written after every event that changed it (one `save` per event, of the
+   *   rows that event changed), in log order, inside the batch's transaction. For views whose writes
+   *   are themselves observed per event: triggers, audit or history tables, logical replication.
+   * The committed table is the same either way; only the number of writes differs.
+   */
+  coalesce: boolean;
   /**
    * Push the row after every event that changed it, not once per batch: for views whose
    * subscribers watch a progression (an order going placed → paid → reserved → completed), where
@@ -50,17 +60,20 @@ export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & {
       const changed = new Set<string>();
       const steps: ViewChange[] = [];
       for (const event of events) {
+        const changedByEvent: Row[] = [];
         for (const id of rowIdsOf(spec, event)) {
           const next = spec.evolve(rows.get(id) ?? null, event, id);
           if (next !== null) {
             rows.set(id, next);
             changed.add(id);
+            changedByEvent.push(next);
             if (spec.pushEveryStep) steps.push(spec.changeOf(next));
           }
         }
+        if (!spec.coalesce && changedByEvent.length > 0) await spec.save(tx, changedByEvent);
       }
       const saved = [...changed].map((id) => rows.get(id)).filter((row): row is Row => row != null);
-      await spec.save(tx, saved);
+      if (spec.coalesce) await spec.save(tx, saved);
       return spec.pushEveryStep ? steps : saved.map((row) => spec.changeOf(row));
     },
   };

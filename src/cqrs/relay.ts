@@ -2,10 +2,17 @@
 // Each entry's id is the event's log position, so publishing is idempotent: Redis rejects an id
 // that is not above the stream's last one, which is exactly "already published". A relay that
 // crashed between XADD and saving its checkpoint re-sends, and nothing is duplicated.
+//
+// The relay publishes events as stored, with their stored schema version, and every consumer
+// upcasts when it decodes an entry (stream-codec.ts). The stream is then a plain copy of the log:
+// it never holds a shape baked in by whichever relay code ran, an upcaster fixed or added later
+// applies to entries already published, a consumer deployed ahead of the relay reads events the
+// relay's code does not know yet, and an event no code can upcast stops only the consumers that
+// read it, with the error, instead of the whole stream.
 import type { Redis } from 'ioredis';
 import type { WriteDb } from '../db/write-client.ts';
 import type { SqlConnection } from '../db/sql.ts';
-import { eventLogChannel, hasHeldBackEvents, readCommittedEvents } from './event-log.ts';
+import { eventLogChannel, hasHeldBackEvents, readStoredEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
 import type { Leadership } from './leadership.ts';
 import { logStart, toStreamId, type LogPosition } from './log-position.ts';
@@ -60,7 +67,7 @@ export async function relayOnce(options: Pick<RelayOptions, 'writeDb' | 'redis' 
   let total = 0;
   let checkpoint = await readRelayCheckpoint(writeDb, streamKey);
   for (;;) {
-    const events = await readCommittedEvents(writeDb, checkpoint, batchSize);
+    const events = await readStoredEvents(writeDb, checkpoint, batchSize);
     const last = events.at(-1);
     if (!last) return total;
     await publishEvents(redis, streamKey, events);

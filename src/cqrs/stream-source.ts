@@ -6,6 +6,7 @@ import type { RecordedEvent } from './events.ts';
 import type { EventSource } from './event-source.ts';
 import { compareLogPositions } from './log-position.ts';
 import { decodeStreamEntry } from './stream-codec.ts';
+import type { EventUpcasting } from './upcasting.ts';
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -38,8 +39,10 @@ export async function createStreamSource(options: {
   group: string;
   consumer: string;
   blockMs: number;
+  /** How entries are brought to their current shape; the process's installed history by default. */
+  upcasting?: EventUpcasting;
 }): Promise<EventSource> {
-  const { redis, streamKey, group, consumer, blockMs } = options;
+  const { redis, streamKey, group, consumer, blockMs, upcasting } = options;
   await ensureConsumerGroup(redis, streamKey, group);
   // Take over what other (crashed or replaced) consumers of this group left unacknowledged.
   let cursor = '0-0';
@@ -51,7 +54,7 @@ export async function createStreamSource(options: {
   let readingPending = true;
 
   const toEvents = (entries: StreamEntry[]) =>
-    entries.map(([id, fields]) => ({ id, event: decodeStreamEntry(fields) as RecordedEvent }));
+    entries.map(([id, fields]) => ({ id, event: decodeStreamEntry(fields, upcasting) as RecordedEvent }));
 
   return {
     async next(_checkpoint, max) {

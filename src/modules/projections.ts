@@ -7,5 +7,8 @@ import { dailyRegistrationsProjection } from './analytics/views/daily-registrati
 import { dailyRevenueProjection } from './analytics/views/daily-revenue.ts';
 import { productCatalogProjection } from './catalog/views/product-catalog.ts';
 import { inventoryReportProjection } from './inventory/views/inventory-report.ts';
+// Installs the shop's event history: whatever runs these projections (and the saga beside them)
+// reads events through it, in their current shapes.
+import './upcasters.ts';
 
 export const projections: Projection[] = [userProfileProjection, userSearchProjection, orderHistoryProjection, dailyRegistrationsProjection, dailyRevenueProjection, productCatalogProjection, inventoryReportProjection];

@@ -1,4 +1,4 @@
-// The row-projection runtime: one load and one save per batch, and what it pushes.
+// The row-projection runtime: one load per batch, one save per batch (coalesced) or per event, and what it pushes.
 import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { rowProjection, type RowProjectionSpec } from '../../src/cqrs/projection.ts';
@@ -21,7 +21,7 @@ function event(position: number, id: string, step: string): RecordedEvent {
   };
 }
 
-function projection(pushEveryStep: boolean) {
+function projection(pushEveryStep: boolean, coalesce = true) {
   const saved: Row[][] = [];
   const spec: RowProjectionSpec<Row> = {
     name: 'things',
@@ -32,6 +32,7 @@ function projection(pushEveryStep: boolean) {
     idOf: (row) => row.id,
     save: async (_tx, rows) => void saved.push(rows),
     changeOf: (row) => ({ topic: 'thingUpdated', payload: row }),
+    coalesce,
     pushEveryStep,
   };
   return { projection: rowProjection(spec), saved };
@@ -46,6 +47,20 @@ describe('rowProjection', () => {
     const changes = await view.apply(tx, batch);
     expect(saved).toEqual([[{ id: 'a', steps: ['placed', 'paid', 'completed'] }, { id: 'b', steps: ['placed'] }]]);
     expect(changes.map((change) => change.payload)).toEqual(saved[0]);
+  });
+
+  it('without coalescing, saves the rows each event changed after that event, in log order, ending in the same states', async () => {
+    const { projection: view, saved } = projection(false, false);
+    const changes = await view.apply(tx, batch);
+    expect(saved).toEqual([
+      [{ id: 'a', steps: ['placed'] }],
+      [{ id: 'b', steps: ['placed'] }],
+      [{ id: 'a', steps: ['placed', 'paid'] }],
+      [{ id: 'a', steps: ['placed', 'paid', 'completed'] }],
+    ]);
+    const coalesced = projection(false, true);
+    await coalesced.projection.apply(tx, batch);
+    expect(changes.map((change) => change.payload)).toEqual(coalesced.saved[0]);
   });
 
   it('with pushEveryStep, pushes the row after every event, in log order, while still writing it once', async () => {

@@ -64,6 +64,8 @@ export const dailyRevenueProjection = rowProjection<DailyRevenueRow>({
   idOf: (row) => rowIdOf(utcDayOf(row.day), row.currency),
   save: saveDailyRevenue,
   changeOf: (row) => ({ topic: revenueUpdatedTopic, payload: row }),
+  // A day's revenue is written as its total, so the last one per batch is all the table needs.
+  coalesce: true,
 });
 
 /** Days from `from` to `to` (inclusive, `YYYY-MM-DD`) that have revenue, by day then currency. */

@@ -95,6 +95,8 @@ export const productCatalogProjection = rowProjection<ProductCatalogRow>({
   idOf: (row) => row.id,
   save: saveProductCatalog,
   changeOf: (row) => ({ topic: productUpdatedTopic, payload: row }),
+  // Each row is the product's whole current state; nothing observes the writes between.
+  coalesce: true,
 });
 
 export const productOrders = ['NAME_ASC', 'PRICE_ASC', 'PRICE_DESC', 'NEWEST'] as const;

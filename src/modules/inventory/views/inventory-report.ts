@@ -115,6 +115,8 @@ export const inventoryReportProjection = rowProjection<InventoryReportRow>({
   idOf: (row) => row.productId,
   save: saveInventoryReport,
   changeOf: (row) => ({ topic: inventoryItemTopic, payload: row }),
+  // Each row is the product's whole current stock; nothing observes the writes between.
+  coalesce: true,
 });
 
 /** Every product by available stock then sku; with `lowStockAt`, only those with available <= it. */

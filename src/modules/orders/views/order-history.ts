@@ -167,6 +167,8 @@ export const orderHistoryProjection = rowProjection<OrderHistoryRow>({
   idOf: (row) => row.id,
   save: saveOrderHistory,
   changeOf: (row) => ({ topic: orderUpdatedTopic, payload: row }),
+  // The row holds its whole timeline, so its last state loses nothing; steps are pushed, not written.
+  coalesce: true,
   // Subscribers watch the order progress: each status change is pushed, even within one batch.
   pushEveryStep: true,
 });

@@ -102,6 +102,8 @@ export const userProfileProjection = rowProjection<UserProfileRow>({
   idOf: (row) => row.id,
   save: saveUserProfiles,
   changeOf: (row) => ({ topic: userProfileTopic, payload: row }),
+  // Each row is the user's whole current profile; nothing observes the writes between.
+  coalesce: true,
 });
 
 /** Rows for the given ids, in the same order, null where there is none (a DataLoader batch). */

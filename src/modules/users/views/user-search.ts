@@ -65,6 +65,8 @@ export const userSearchProjection = rowProjection<UserSearchRow>({
   idOf: (row) => row.id,
   save: saveUserSearch,
   changeOf: (row) => ({ topic: userSearchTopic, payload: row }),
+  // Each row is the user's whole current search entry; nothing observes the writes between.
+  coalesce: true,
 });
 
 /** Where a page starts: strictly after this user in (name, id) order. */
