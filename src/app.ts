@@ -213,6 +213,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       writeDb: writeDb!,
       redis,
       listener,
+      reconnectListener: () => connectPostgres(databaseUrl),
       streamKey: config.streamKey,
       batchSize: config.relayBatchSize,
       pollMs: config.relayPollMs,

@@ -25,6 +25,11 @@ export interface RelayOptions {
   redis: Redis;
   /** A connection of its own, for LISTEN. */
   listener: SqlConnection;
+  /**
+   * Opens a new LISTEN connection after the current one broke (PostgreSQL restarted, the network
+   * dropped). Until it is back the relay polls; without this option it polls for good.
+   */
+  reconnectListener?: () => Promise<SqlConnection>;
   streamKey: string;
   batchSize: number;
   pollMs: number;
@@ -85,9 +90,49 @@ function heldBackRetryMs(checks: number): number {
 
 export async function startRelay(options: RelayOptions): Promise<{ stop(): Promise<void> }> {
   const wakeup = new Wakeup();
-  await options.listener.listen(eventLogChannel, () => wakeup.wake());
   let stopping = false;
   const log = options.log ?? (() => {});
+  let listener = options.listener;
+
+  const attach = async (connection: SqlConnection) => {
+    connection.onError((error) => {
+      if (stopping || connection !== listener) return;
+      log('relay: LISTEN connection lost; polling until it is back', error);
+      void reattach();
+    });
+    await connection.listen(eventLogChannel, () => wakeup.wake());
+  };
+  // A dying connection may report more than one error; one reconnect is enough.
+  let reattaching = false;
+  const reattach = async () => {
+    if (!options.reconnectListener || reattaching) return;
+    reattaching = true;
+    try {
+      await reconnect(options.reconnectListener);
+    } finally {
+      reattaching = false;
+    }
+  };
+  const reconnect = async (open: () => Promise<SqlConnection>) => {
+    for (let failures = 1; !stopping; failures++) {
+      try {
+        const next = await open();
+        if (stopping) return void (await next.close());
+        const broken = listener;
+        listener = next;
+        await attach(next);
+        if (broken !== options.listener) await broken.close();
+        // Anything appended while it was down is published now, not a poll interval later.
+        wakeup.wake();
+        return;
+      } catch (error) {
+        const delay = backoffMs(failures);
+        log(`relay: reconnecting LISTEN failed (attempt ${failures}), retrying in ${delay} ms`, error);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
+  await attach(listener);
 
   const work = async (isLeader: () => boolean) => {
     let failures = 0;
@@ -130,6 +175,8 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
       stopping = true;
       wakeup.wake();
       await loop.catch(() => {});
+      // The caller owns the listener it passed in; the ones opened here are ours to close.
+      if (listener !== options.listener) await listener.close();
     },
   };
 }

@@ -294,3 +294,42 @@ describe('startRelay', () => {
     });
   });
 });
+
+describe('startRelay when its LISTEN connection breaks', () => {
+  it('reconnects it and is woken by NOTIFY again, long before its poll interval', async () => {
+    const reconnected: SqlConnection[] = [];
+    const running = await startRelay({
+      writeDb,
+      redis,
+      listener: await listener(),
+      reconnectListener: async () => {
+        const connection = await listener();
+        reconnected.push(connection);
+        return connection;
+      },
+      streamKey,
+      batchSize: 100,
+      pollMs: 60_000,
+    });
+    cleanups.push(() => running.stop());
+    const first = (await register()).events[0]!;
+    await eventually(async () => expect((await streamEntries()).map((entry) => entry.id)).toEqual([toStreamId(first)]), {
+      what: 'first event published',
+    });
+
+    // PostgreSQL drops the listening session (as on a restart or a network cut).
+    const admin = await rawClient();
+    const killed = await admin.query<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
+    );
+    expect(killed.rows[0]?.n).toBe(1);
+    await eventually(() => expect(reconnected).toHaveLength(1), { what: 'the relay reconnected its listener' });
+
+    const second = (await register()).events[0]!;
+    await eventually(
+      async () => expect((await streamEntries()).map((entry) => entry.id)).toEqual([toStreamId(first), toStreamId(second)]),
+      { what: 'second event published after the reconnect' },
+    );
+  });
+});
