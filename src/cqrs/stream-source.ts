@@ -32,6 +32,26 @@ async function claimOthersPending(redis: Redis, streamKey: string, group: string
   return claimed.filter((entry): entry is StreamEntry => entry !== null && Array.isArray(entry[1]));
 }
 
+/**
+ * Every process start adds a consumer name to the group; crashed or replaced ones would stay
+ * forever. Once their pending entries are taken over (just above), consumers that hold nothing and
+ * have been idle for a while are removed. A live standby removed this way is re-created by Redis
+ * at its next read, so this is safe.
+ */
+async function forgetIdleConsumers(redis: Redis, streamKey: string, group: string, self: string, idleMs: number): Promise<string[]> {
+  const consumers = (await redis.xinfo('CONSUMERS', streamKey, group)) as (string | number)[][];
+  const forgotten: string[] = [];
+  for (const fields of consumers) {
+    const info = new Map<string, string | number>();
+    for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]!);
+    const name = String(info.get('name'));
+    if (name === self || Number(info.get('pending')) > 0 || Number(info.get('idle')) < idleMs) continue;
+    await redis.xgroup('DELCONSUMER', streamKey, group, name);
+    forgotten.push(name);
+  }
+  return forgotten;
+}
+
 export async function createStreamSource(options: {
   /** A connection of its own: XREADGROUP BLOCK holds it. */
   redis: Redis;
@@ -41,6 +61,8 @@ export async function createStreamSource(options: {
   blockMs: number;
   /** How entries are brought to their current shape; the process's installed history by default. */
   upcasting?: EventUpcasting;
+  /** Other consumers idle this long and holding nothing are removed from the group (default 60 s). */
+  forgetIdleConsumersMs?: number;
 }): Promise<EventSource> {
   const { redis, streamKey, group, consumer, blockMs, upcasting } = options;
   await ensureConsumerGroup(redis, streamKey, group);
@@ -50,6 +72,7 @@ export async function createStreamSource(options: {
     const [next] = (await redis.xautoclaim(streamKey, group, consumer, 0, cursor, 'COUNT', 500, 'JUSTID')) as [string, string[]];
     cursor = next;
   } while (cursor !== '0-0');
+  await forgetIdleConsumers(redis, streamKey, group, consumer, options.forgetIdleConsumersMs ?? 60_000);
   // Our own pending entries come first, in order; then new ones.
   let readingPending = true;
 

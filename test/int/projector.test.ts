@@ -273,3 +273,26 @@ describe('a lease handover while the old leader is blocked reading the stream', 
     await eventually(async () => expect(await pendingCount()).toBe(0), { what: 'nothing left pending' });
   });
 });
+
+describe('consumers of crashed or replaced processes', () => {
+  it('are removed from the group once they hold nothing, while the live consumer stays', async () => {
+    await seedUsers();
+    await publishAll();
+    // Two earlier processes read from the group and left: one acknowledged everything, one left entries pending.
+    await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM');
+    const handed = (await redis.xreadgroup('GROUP', group, 'gone-clean', 'COUNT', 2, 'STREAMS', streamKey, '>')) as [string, [string, string[]][]][];
+    await redis.xack(streamKey, group, ...handed[0]![1].map(([id]) => id));
+    await redis.xreadgroup('GROUP', group, 'gone-pending', 'COUNT', 2, 'STREAMS', streamKey, '>');
+
+    const source = await createStreamSource({ redis: redisClient(), streamKey, group, consumer: 'live', blockMs: 100, forgetIdleConsumersMs: 0 });
+    try {
+      const consumers = (await redis.xinfo('CONSUMERS', streamKey, group)) as unknown[][];
+      // 'gone-pending' gave its entries to 'live' first, so both departed consumers are gone.
+      expect(consumers.map((fields) => fields[1])).toEqual(['live']);
+      const [count] = (await redis.xpending(streamKey, group)) as [number];
+      expect(Number(count)).toBe(2);
+    } finally {
+      await source.close();
+    }
+  });
+});
