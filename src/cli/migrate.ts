@@ -2,6 +2,7 @@
 // (read set, defaults to DATABASE_URL), or, with neither set, to the embedded PGlite under DATA_DIR.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { EmbeddedDatabaseBusyError, lockEmbeddedDatabase } from '../db/embedded-lock.ts';
 import { openPGlite } from '../db/pglite.ts';
 import { ConfigError, loadConfig, redactUrl } from '../config.ts';
 import { applyMigrations, type MigrationSet } from '../db/migrations.ts';
@@ -17,9 +18,15 @@ try {
   if (config.mode === 'embedded') {
     const dir = resolve(config.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
-    const pglite = await openPGlite(dir);
-    for (const set of ['write', 'read'] as const) await run(pgliteConnection(pglite), set, dir);
-    await pglite.close();
+    // A running server holds the embedded database; two processes on it would corrupt it.
+    const lock = lockEmbeddedDatabase(config.dataDir);
+    try {
+      const pglite = await openPGlite(dir);
+      for (const set of ['write', 'read'] as const) await run(pgliteConnection(pglite), set, dir);
+      await pglite.close();
+    } finally {
+      lock.release();
+    }
   } else {
     for (const [set, url] of [['write', config.databaseUrl!], ['read', config.readDatabaseUrl!]] as const) {
       const sql = await connectPostgres(url);
@@ -31,6 +38,6 @@ try {
     }
   }
 } catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(error instanceof ConfigError || error instanceof EmbeddedDatabaseBusyError ? error.message : error);
   process.exit(error instanceof ConfigError ? 2 : 1);
 }
