@@ -103,13 +103,18 @@ async function placeOrder(userId: string, productId: string, quantity = 1, metad
 }
 
 async function standing(orderId: string) {
-  const [order, payment, reservation, saga, stock] = await Promise.all([
-    writeDb.order.findUnique({ where: { id: orderId } }),
-    writeDb.payment.findUnique({ where: { orderId } }),
-    writeDb.reservationAttempt.findUnique({ where: { orderId } }),
-    writeDb.orderSaga.findUnique({ where: { orderId } }),
-    writeDb.inventoryReservation.findMany({ where: { orderId } }),
-  ]);
+  // One snapshot: read table by table while the saga runs, an earlier payment row could be seen
+  // next to a later saga status.
+  const [order, payment, reservation, saga, stock] = await writeDb.$transaction(
+    [
+      writeDb.order.findUnique({ where: { id: orderId } }),
+      writeDb.payment.findUnique({ where: { orderId } }),
+      writeDb.reservationAttempt.findUnique({ where: { orderId } }),
+      writeDb.orderSaga.findUnique({ where: { orderId } }),
+      writeDb.inventoryReservation.findMany({ where: { orderId } }),
+    ],
+    { isolationLevel: 'RepeatableRead' },
+  );
   return { order, payment, reservation, saga, stock };
 }
 

@@ -289,8 +289,11 @@ describe('startRelay', () => {
     expect(await redis.xlen(streamKey)).toBe(0);
 
     await older.query('COMMIT');
+    // Well under the 60 s poll interval. Generous, because the snapshot horizon is cluster-wide:
+    // transactions of test files running beside this one hold the event back too.
     await eventually(async () => expect((await streamEntries()).map((entry) => entry.id)).toEqual([toStreamId(event)]), {
       what: 'held-back event published',
+      timeoutMs: 20_000,
     });
   });
 });

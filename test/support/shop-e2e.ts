@@ -29,6 +29,10 @@ export async function distributedEnv(overrides: Env = {}): Promise<Env> {
     NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
     PROJECTOR_POLL_MS: '200',
     RELAY_POLL_MS: '200',
+    // Test files run side by side on one PostgreSQL cluster, whose snapshot horizon is shared: a
+    // transaction another file holds open delays publishing here. Reads with a token wait longer
+    // than the 2 s default so that a loaded CI machine does not fail them.
+    CONSISTENCY_WAIT_MS: '10000',
     ...overrides,
   };
 }
