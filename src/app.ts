@@ -163,6 +163,7 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
       projection,
       notices,
       batchSize: config.projectorBatchSize,
+      maxAttempts: config.projectionMaxAttempts,
       openSource: () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
       log,
     });
@@ -232,6 +233,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
         projection,
         notices,
         batchSize: config.projectorBatchSize,
+        maxAttempts: config.projectionMaxAttempts,
         leadership: advisoryLockLeadership({ databaseUrl: readDatabaseUrl, lockName: `projector:${projection.name}` }),
         openSource: () =>
           createStreamSource({

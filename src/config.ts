@@ -19,6 +19,8 @@ export interface Config {
   relayPollMs: number;
   projectorBatchSize: number;
   projectorPollMs: number;
+  /** Failed attempts at a projection batch before its poison event is parked (or the projection halts). */
+  projectionMaxAttempts: number;
   migrateOnStart: boolean;
   /** Bearer token for admin queries (projectionStatus); unset, they answer FORBIDDEN. Never logged. */
   adminToken: string | undefined;
@@ -138,6 +140,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     relayPollMs: integer('RELAY_POLL_MS', 1000, 10, 600_000),
     projectorBatchSize: integer('PROJECTOR_BATCH_SIZE', 200, 1, 10_000),
     projectorPollMs: integer('PROJECTOR_POLL_MS', 1000, 10, 600_000),
+    projectionMaxAttempts: integer('PROJECTION_MAX_ATTEMPTS', 5, 1, 1000),
     migrateOnStart: boolean('MIGRATE_ON_START', true),
     adminToken: secret('ADMIN_TOKEN', 16),
     shop: {

@@ -18,9 +18,16 @@ export async function lockCheckpoint(tx: ReadTx, projection: string): Promise<Lo
   return { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
 }
 
+/** Records that a projection with the 'halt' policy stopped at its checkpoint, and why. */
+export async function recordHalt(tx: ReadTx, projection: string, reason: string): Promise<void> {
+  await lockCheckpoint(tx, projection);
+  await tx.projectionCheckpoint.update({ where: { projection }, data: { haltedAt: new Date(), haltReason: reason } });
+}
+
 export async function saveCheckpoint(tx: ReadTx, projection: string, at: LogPosition): Promise<void> {
   await tx.projectionCheckpoint.update({
     where: { projection },
-    data: { transactionId: at.transactionId, position: at.position, updatedAt: new Date() },
+    // Moving on clears a halt (see Projection.onPoison).
+    data: { transactionId: at.transactionId, position: at.position, updatedAt: new Date(), haltedAt: null, haltReason: null },
   });
 }

@@ -13,10 +13,11 @@
 // between shows a little more lag than it has, never less.
 import type { ReadDb } from '../db/read-client.ts';
 import type { WriteDb } from '../db/write-client.ts';
+import { countParked } from './parking.ts';
 import { logStart, compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 
 export type ConsumerKind = 'projection' | 'process' | 'relay';
-export type ConsumerState = 'caught-up' | 'behind' | 'not-started';
+export type ConsumerState = 'caught-up' | 'behind' | 'not-started' | 'halted';
 
 /** The consumers to report, by the name their checkpoint row has. */
 export interface StatusTargets {
@@ -37,6 +38,8 @@ export interface ConsumerStatus {
   lagCapped: boolean;
   lagSeconds: number;
   state: ConsumerState;
+  /** Why a projection with the 'halt' policy stopped; null unless state is 'halted'. */
+  haltReason: string | null;
   parked: number;
 }
 
@@ -67,13 +70,6 @@ async function measureLag(writeDb: WriteDb, after: LogPosition, cap: number): Pr
   return { events: Math.min(events, cap), capped: events > cap, seconds: Math.round(Number(rows[0]?.seconds ?? 0) * 1000) / 1000 };
 }
 
-/**
- * Events parked (dead-lettered) for this consumer. Parking does not exist yet (issue 4, point 1):
- * this reports 0 until the change that parks events fills it in from its table.
- */
-async function parkedCount(_kind: ConsumerKind, _name: string): Promise<number> {
-  return 0;
-}
 
 export async function loadProjectionStatus(
   dbs: { writeDb: WriteDb; readDb: ReadDb },
@@ -82,11 +78,14 @@ export async function loadProjectionStatus(
 ): Promise<ConsumerStatus[]> {
   const { writeDb, readDb } = dbs;
   const cap = options.lagCap ?? defaultLagCap;
-  const [projectionRows, processRows, relayRows] = await Promise.all([
+  // Parked events exist for projections only (sagas retry failed steps on their own rows).
+  const [projectionRows, processRows, relayRows, parkedCounts] = await Promise.all([
     readDb.projectionCheckpoint.findMany({ where: { projection: { in: [...targets.projections] } } }),
     writeDb.processCheckpoint.findMany({ where: { name: { in: [...targets.processes] } } }),
     writeDb.relayCheckpoint.findMany({ where: { stream: { in: [...targets.relayStreams] } } }),
+    countParked(readDb, targets.projections),
   ]);
+  const halts = new Map(projectionRows.filter((row) => row.haltedAt !== null).map((row) => [row.projection, row.haltReason]));
   const checkpoints = new Map<string, CheckpointRow>([
     ...projectionRows.map((row) => [`projection:${row.projection}`, row] as const),
     ...processRows.map((row) => [`process:${row.name}`, row] as const),
@@ -112,7 +111,9 @@ export async function loadProjectionStatus(
       // A row at the log start is one a projector created and has not moved yet.
       const started = row !== undefined && compareLogPositions(row, logStart) > 0;
       const at = started ? { transactionId: row.transactionId, position: row.position } : logStart;
-      const [lag, parked] = await Promise.all([lagAfter(at), parkedCount(kind, name)]);
+      const lag = await lagAfter(at);
+      const parked = kind === 'projection' ? (parkedCounts.get(name) ?? 0) : 0;
+      const halted = kind === 'projection' && halts.has(name);
       return {
         name,
         kind,
@@ -121,7 +122,8 @@ export async function loadProjectionStatus(
         lagEvents: lag.events,
         lagCapped: lag.capped,
         lagSeconds: lag.seconds,
-        state: !started ? 'not-started' : lag.events === 0 ? 'caught-up' : 'behind',
+        state: halted ? 'halted' : !started ? 'not-started' : lag.events === 0 ? 'caught-up' : 'behind',
+        haltReason: halted ? (halts.get(name) ?? null) : null,
         parked,
       };
     }),

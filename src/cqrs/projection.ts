@@ -13,7 +13,17 @@ export interface Projection {
   handles: ReadonlySet<string>;
   /** Applies handled events, in log order, inside the batch's transaction. */
   apply(tx: ReadTx, events: RecordedEvent[]): Promise<ViewChange[]>;
+  /**
+   * What to do with an event it still cannot apply after PROJECTION_MAX_ATTEMPTS (a poison event):
+   * - `park`: record it in `parked_events` and carry on past it; later events of its aggregate are
+   *   parked behind it (docs/guarantees.md, "Parked events");
+   * - `halt`: stop this projection only (logged, shown as `halted` by `projections status`); it
+   *   tries again when its process restarts.
+   */
+  onPoison: PoisonPolicy;
 }
+
+export type PoisonPolicy = 'park' | 'halt';
 
 /**
  * A view with one row per aggregate, built by a pure `evolve`. Rows are loaded once per batch and
@@ -40,6 +50,8 @@ export interface RowProjectionSpec<Row> {
    * The committed table is the same either way; only the number of writes differs.
    */
   coalesce: boolean;
+  /** See Projection.onPoison. */
+  onPoison: PoisonPolicy;
   /**
    * Push the row after every event that changed it, not once per batch: for views whose
    * subscribers watch a progression (an order going placed → paid → reserved → completed), where
@@ -53,6 +65,7 @@ export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & {
   return {
     name: spec.name,
     handles: new Set(spec.handles),
+    onPoison: spec.onPoison,
     spec,
     async apply(tx, events) {
       const ids = [...new Set(events.flatMap((event) => rowIdsOf(spec, event)))];

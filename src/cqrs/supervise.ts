@@ -16,6 +16,8 @@ export interface SupervisedConsumer {
   /** The source `run` opened, if any, so that it can be closed on failure and on stop. */
   source(): EventSource | undefined;
   log: (message: string, error?: unknown) => void;
+  /** True once the consumer halted for good (a 'halt' policy): the loop ends without a retry. */
+  halted?(): boolean;
   /** Called as soon as stop() is asked, to wake anything the consumer sleeps on. */
   onStop?(): void;
 }
@@ -27,10 +29,11 @@ export function superviseConsumer(consumer: SupervisedConsumer): { stop(): Promi
 
   const loop = (async () => {
     let failures = 0;
-    while (!stopping) {
+    const halted = () => consumer.halted?.() ?? false;
+    while (!stopping && !halted()) {
       try {
         if (consumer.leadership) {
-          await consumer.leadership.hold((isLeader) => consumer.run(() => !stopping && isLeader()), () => stopping);
+          await consumer.leadership.hold((isLeader) => consumer.run(() => !stopping && isLeader()), () => stopping || halted());
         } else {
           await consumer.run(() => !stopping);
         }

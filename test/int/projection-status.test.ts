@@ -86,6 +86,7 @@ describe('loadProjectionStatus', () => {
         lagCapped: false,
         lagSeconds: 0,
         state: 'not-started',
+        haltReason: null,
         parked: 0,
       });
     }

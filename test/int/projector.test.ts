@@ -175,6 +175,7 @@ describe('applyBatch', () => {
     const failing: Projection = {
       name: userProfileProjection.name,
       handles: userProfileProjection.handles,
+      onPoison: 'park',
       async apply(tx, batch) {
         const changes = await userProfileProjection.apply(tx, batch);
         realApplyRan = true;

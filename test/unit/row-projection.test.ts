@@ -33,6 +33,7 @@ function projection(pushEveryStep: boolean, coalesce = true) {
     save: async (_tx, rows) => void saved.push(rows),
     changeOf: (row) => ({ topic: 'thingUpdated', payload: row }),
     coalesce,
+    onPoison: 'park',
     pushEveryStep,
   };
   return { projection: rowProjection(spec), saved };

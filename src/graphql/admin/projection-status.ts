@@ -21,6 +21,7 @@ const states: Record<string, { value: ConsumerState; description: string }> = {
   CAUGHT_UP: { value: 'caught-up', description: 'No committed event after the checkpoint.' },
   BEHIND: { value: 'behind', description: 'Committed events after the checkpoint wait to be applied.' },
   NOT_STARTED: { value: 'not-started', description: 'No checkpoint saved yet.' },
+  HALTED: { value: 'halted', description: "Stopped on a poison event (policy 'halt'); tries again when its process restarts." },
 };
 
 const ConsumerKindEnum = builder.enumType('LogConsumerKind', { subGraphs: ['write'], values: kinds });

@@ -66,6 +66,7 @@ export const dailyRevenueProjection = rowProjection<DailyRevenueRow>({
   changeOf: (row) => ({ topic: revenueUpdatedTopic, payload: row }),
   // A day's revenue is written as its total, so the last one per batch is all the table needs.
   coalesce: true,
+  onPoison: 'park',
 });
 
 /** Days from `from` to `to` (inclusive, `YYYY-MM-DD`) that have revenue, by day then currency. */

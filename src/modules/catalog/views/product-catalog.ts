@@ -97,6 +97,7 @@ export const productCatalogProjection = rowProjection<ProductCatalogRow>({
   changeOf: (row) => ({ topic: productUpdatedTopic, payload: row }),
   // Each row is the product's whole current state; nothing observes the writes between.
   coalesce: true,
+  onPoison: 'park',
 });
 
 export const productOrders = ['NAME_ASC', 'PRICE_ASC', 'PRICE_DESC', 'NEWEST'] as const;

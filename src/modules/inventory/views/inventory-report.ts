@@ -117,6 +117,7 @@ export const inventoryReportProjection = rowProjection<InventoryReportRow>({
   changeOf: (row) => ({ topic: inventoryItemTopic, payload: row }),
   // Each row is the product's whole current stock; nothing observes the writes between.
   coalesce: true,
+  onPoison: 'park',
 });
 
 /** Every product by available stock then sku; with `lowStockAt`, only those with available <= it. */

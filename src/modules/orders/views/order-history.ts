@@ -169,6 +169,7 @@ export const orderHistoryProjection = rowProjection<OrderHistoryRow>({
   changeOf: (row) => ({ topic: orderUpdatedTopic, payload: row }),
   // The row holds its whole timeline, so its last state loses nothing; steps are pushed, not written.
   coalesce: true,
+  onPoison: 'park',
   // Subscribers watch the order progress: each status change is pushed, even within one batch.
   pushEveryStep: true,
 });

@@ -104,6 +104,7 @@ export const userProfileProjection = rowProjection<UserProfileRow>({
   changeOf: (row) => ({ topic: userProfileTopic, payload: row }),
   // Each row is the user's whole current profile; nothing observes the writes between.
   coalesce: true,
+  onPoison: 'park',
 });
 
 /** Rows for the given ids, in the same order, null where there is none (a DataLoader batch). */

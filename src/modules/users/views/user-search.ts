@@ -67,6 +67,7 @@ export const userSearchProjection = rowProjection<UserSearchRow>({
   changeOf: (row) => ({ topic: userSearchTopic, payload: row }),
   // Each row is the user's whole current search entry; nothing observes the writes between.
   coalesce: true,
+  onPoison: 'park',
 });
 
 /** Where a page starts: strictly after this user in (name, id) order. */
