@@ -11,7 +11,9 @@ import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { discardParked, listParked, ParkedEventNotFound, ParkedOutOfOrder, retryParked, type ParkedEvent } from '../cqrs/parking.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../cqrs/projection-status.ts';
 import { lockEmbeddedDatabase } from '../db/embedded-lock.ts';
+import { assertMigrated, PendingMigrationsError } from '../db/migrations.ts';
 import { openPGlite } from '../db/pglite.ts';
+import { connectPostgres, pgliteConnection } from '../db/sql.ts';
 import { createReadClient } from '../db/read-client.ts';
 import type { DbTarget } from '../db/target.ts';
 import { createWriteClient } from '../db/write-client.ts';
@@ -29,6 +31,12 @@ class UsageError extends Error {}
 
 async function withDatabases<T>(config: Config, work: (targets: { write: DbTarget; read: DbTarget }) => Promise<T>): Promise<T> {
   if (config.mode === 'distributed') {
+    const [write, read] = await Promise.all([connectPostgres(config.databaseUrl!), connectPostgres(config.readDatabaseUrl!)]);
+    try {
+      await assertMigrated({ write, read });
+    } finally {
+      await Promise.all([write.close(), read.close()]);
+    }
     return work({ write: { kind: 'postgres', url: config.databaseUrl!, poolSize: 2 }, read: { kind: 'postgres', url: config.readDatabaseUrl!, poolSize: 2 } });
   }
   const dir = resolve(config.dataDir, 'pglite');
@@ -38,6 +46,7 @@ async function withDatabases<T>(config: Config, work: (targets: { write: DbTarge
   try {
     const pglite = await openPGlite(dir);
     try {
+      await assertMigrated({ write: pgliteConnection(pglite), read: pgliteConnection(pglite) });
       return await work({ write: { kind: 'pglite', db: pglite }, read: { kind: 'pglite', db: pglite } });
     } finally {
       await pglite.close();
@@ -206,7 +215,7 @@ try {
     console.log(flags.includes('--json') ? toJson(statuses) : toTable(statuses));
   }
 } catch (error) {
-  if (error instanceof ParkedEventNotFound || error instanceof ParkedOutOfOrder) {
+  if (error instanceof ParkedEventNotFound || error instanceof ParkedOutOfOrder || error instanceof PendingMigrationsError) {
     console.error(error.message);
     process.exit(1);
   }

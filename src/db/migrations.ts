@@ -75,3 +75,33 @@ export async function applyMigrations(sql: SqlConnection, set: MigrationSet, mig
     throw error;
   }
 }
+
+/** The committed migrations of the set that the database has not applied (all of them on a fresh one). */
+export async function pendingMigrations(sql: SqlConnection, set: MigrationSet, migrations = loadMigrations(set)): Promise<string[]> {
+  const [table] = await sql.query<{ present: boolean }>(`SELECT to_regclass('schema_migrations') IS NOT NULL AS present`);
+  if (!table?.present) return migrations.map((migration) => migration.name);
+  const applied = new Set(
+    (await sql.query<{ name: string }>('SELECT name FROM schema_migrations WHERE migration_set = $1', [set])).map((row) => row.name),
+  );
+  return migrations.filter((migration) => !applied.has(migration.name)).map((migration) => migration.name);
+}
+
+export class PendingMigrationsError extends Error {
+  constructor(readonly pending: { set: MigrationSet; names: string[] }[]) {
+    super(
+      `the database is not up to date: ${pending.map(({ set, names }) => `${set} needs ${names.join(', ')}`).join('; ')}. ` +
+        'Run npm run db:migrate (or start the app, which applies them).',
+    );
+    this.name = 'PendingMigrationsError';
+  }
+}
+
+/** Throws PendingMigrationsError when either set has migrations the database lacks. */
+export async function assertMigrated(connections: { write: SqlConnection; read: SqlConnection }): Promise<void> {
+  const pending = [];
+  for (const set of ['write', 'read'] as const) {
+    const names = await pendingMigrations(connections[set], set);
+    if (names.length > 0) pending.push({ set, names });
+  }
+  if (pending.length > 0) throw new PendingMigrationsError(pending);
+}

@@ -5,8 +5,8 @@ import { inject } from 'vitest';
 import { applyMigrations } from '../../src/db/migrations.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
 
-/** Creates an empty database with both migration sets applied; returns its URL. */
-export async function createTestDatabase(): Promise<string> {
+/** Creates a database with no tables at all; returns its URL. */
+export async function createEmptyDatabase(): Promise<string> {
   const admin = await connectPostgres(inject('postgresUrl'));
   const name = `test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   try {
@@ -14,7 +14,12 @@ export async function createTestDatabase(): Promise<string> {
   } finally {
     await admin.close();
   }
-  const url = inject('postgresUrl').replace(/\/postgres$/, `/${name}`);
+  return inject('postgresUrl').replace(/\/postgres$/, `/${name}`);
+}
+
+/** Creates an empty database with both migration sets applied; returns its URL. */
+export async function createTestDatabase(): Promise<string> {
+  const url = await createEmptyDatabase();
   const sql = await connectPostgres(url);
   try {
     await applyMigrations(sql, 'write');
