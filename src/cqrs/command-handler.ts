@@ -88,3 +88,11 @@ function executeOnce<State, Event extends NewEvent>(
     };
   });
 }
+
+/** Stamps each decided event with the schema version its type is written with today. */
+export function withSchemaVersions<Event extends { type: string }>(
+  events: Event[],
+  versions: Record<Event['type'], number>,
+): (Event & { schemaVersion: number })[] {
+  return events.map((event) => ({ ...event, schemaVersion: versions[event.type as Event['type']] }));
+}

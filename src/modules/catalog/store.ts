@@ -1,6 +1,6 @@
 // Loads product state from, and applies catalog events to, the normalized `products` table (and
 // creates each product's `inventory` row, so stock commands and reservations always find one).
-import { executeCommand, type CommandResult } from '../../cqrs/command-handler.ts';
+import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
@@ -65,7 +65,7 @@ export async function executeCatalogCommand(
         expectedVersion,
         load: (tx) => load(tx, command),
         decide: (state) =>
-          decide(command, state, metadata.time).map((event) => ({ ...event, schemaVersion: catalogEventSchemaVersions[event.type] })),
+          withSchemaVersions(decide(command, state, metadata.time), catalogEventSchemaVersions),
         save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
       },
       metadata,

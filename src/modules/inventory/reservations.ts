@@ -1,6 +1,6 @@
 // Loads reservation state from, and applies reservation events to, the `reservation_attempts`,
 // `inventory_reservations` and `inventory` tables.
-import { executeCommand, type CommandResult } from '../../cqrs/command-handler.ts';
+import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
@@ -119,7 +119,7 @@ export function executeReservationCommand(db: WriteDb, command: ReservationComma
       lockKeys: (tx) => lockKeys(tx, canonical),
       load: (tx) => load(tx, canonical),
       decide: (state) =>
-        decide(canonical, state, metadata.time).map((event) => ({ ...event, schemaVersion: inventoryEventSchemaVersions[event.type] })),
+        withSchemaVersions(decide(canonical, state, metadata.time), inventoryEventSchemaVersions),
       save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
     },
     metadata,

@@ -1,5 +1,5 @@
 // Loads a product's stock from, and applies stock events to, the normalized `inventory` table.
-import { executeCommand, type CommandResult } from '../../cqrs/command-handler.ts';
+import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
@@ -63,7 +63,7 @@ export async function executeInventoryCommand(
       lockKeys: () => [stockLockKey(command.data.productId)],
       load: (tx) => load(tx, command.data.productId),
       decide: (state) =>
-        decide(command, state, metadata.time).map((event) => ({ ...event, schemaVersion: inventoryEventSchemaVersions[event.type] })),
+        withSchemaVersions(decide(command, state, metadata.time), inventoryEventSchemaVersions),
       save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
     },
     metadata,

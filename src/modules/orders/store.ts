@@ -1,7 +1,7 @@
 // Loads order state from, and applies order events to, the normalized `orders` and `order_lines`
 // tables. The order row doubles as the per-order lock: order, reservation and payment commands all
 // take it first, so that the saga's commands for one order never decide on each other's half-done work.
-import { executeCommand, type CommandResult } from '../../cqrs/command-handler.ts';
+import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
@@ -175,7 +175,7 @@ export function executeOrderCommand(
       lockKeys: () => [orderLockKey(canonical.data.orderId)],
       load: (tx) => load(tx, canonical),
       decide: (state) =>
-        decide(canonical, state, metadata.time).map((event) => ({ ...event, schemaVersion: orderEventSchemaVersions[event.type] })),
+        withSchemaVersions(decide(canonical, state, metadata.time), orderEventSchemaVersions),
       save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
     },
     metadata,

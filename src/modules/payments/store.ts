@@ -1,5 +1,5 @@
 // Loads payment state from, and applies payment events to, the normalized `payments` table.
-import { executeCommand, type CommandResult } from '../../cqrs/command-handler.ts';
+import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
@@ -63,7 +63,7 @@ export function executePaymentCommand(db: WriteDb, command: PaymentCommand, meta
       lockKeys: () => [orderLockKey(canonical.data.orderId)],
       load: (tx) => load(tx, canonical),
       decide: (state) =>
-        decide(canonical, state, metadata.time).map((event) => ({ ...event, schemaVersion: paymentEventSchemaVersions[event.type] })),
+        withSchemaVersions(decide(canonical, state, metadata.time), paymentEventSchemaVersions),
       save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
     },
     metadata,

@@ -1,5 +1,5 @@
 // Loads user state from, and applies user events to, the normalized `users` table.
-import { executeCommand, type CommandResult } from '../../cqrs/command-handler.ts';
+import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { isUniqueViolation } from '../../db/write-client.ts';
@@ -65,7 +65,7 @@ export async function executeUserCommand(
         expectedVersion,
         load: (tx) => load(tx, command),
         decide: (state) =>
-          decide(command, state, metadata.time).map((event) => ({ ...event, schemaVersion: userEventSchemaVersions[event.type] })),
+          withSchemaVersions(decide(command, state, metadata.time), userEventSchemaVersions),
         save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
       },
       metadata,
