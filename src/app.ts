@@ -1,17 +1,18 @@
 // The composition root: starts what the configured role needs, in the configured mode.
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { openPGlite } from './db/pglite.ts';
 import { lockEmbeddedDatabase } from './db/embedded-lock.ts';
 import { loadProjectionStatus } from './cqrs/projection-status.ts';
 import type { AdminDeps } from './graphql/admin/admin-access.ts';
 import { logConsumers } from './modules/log-consumers.ts';
-import { Redis } from 'ioredis';
+import { parkedOperations } from './cqrs/parked-operations.ts';
+import { parkedOrderSagas } from './modules/orders/saga/parked-sagas.ts';
+import { createRedisClient } from './db/redis-client.ts';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
 import { advisoryLockLeadership, type Leadership } from './cqrs/leadership.ts';
+import { newMemberId, startMembership } from './cqrs/membership.ts';
 import type { EventSource } from './cqrs/event-source.ts';
 import { consumerGroupOfProcess } from './cqrs/process-manager.ts';
 import { createDevPaymentProvider } from './modules/payments/dev-provider.ts';
@@ -23,6 +24,7 @@ import { createLocalNoticeBus, createRedisNoticeBus, type NoticeBus } from './cq
 import { startProjector } from './cqrs/projector.ts';
 import { startRelay } from './cqrs/relay.ts';
 import { consumerGroupOf, createStreamSource } from './cqrs/stream-source.ts';
+import { startStreamTrimmer } from './cqrs/stream-trim.ts';
 import { applyMigrations, type MigrationSet } from './db/migrations.ts';
 import { createReadClient, type ReadDb } from './db/read-client.ts';
 import { connectPostgres, pgliteConnection } from './db/sql.ts';
@@ -32,6 +34,7 @@ import { createReadYoga, createWriteYoga, readPath, startHttpServer, writePath }
 import { dispatchCommand } from './modules/command-router.ts';
 import { projections } from './modules/projections.ts';
 import type { Topics } from './modules/topics.ts';
+import { eventLogReader } from './cqrs/event-log.ts';
 
 export interface RunningApp {
   /** Base URL of the HTTP server, when the role serves one. */
@@ -53,6 +56,18 @@ const defaultLog: Log = (message, error) => {
 export interface AppExtensions {
   /** The payment provider the order saga charges through; the development provider by default. */
   paymentProvider?: PaymentProvider;
+  /**
+   * Fault-injection points, for the fault suite (test/fault): called at exact moments where a crash
+   * must lose nothing. Production code never sets them.
+   */
+  faultPoints?: FaultPoints;
+}
+
+export interface FaultPoints {
+  /** In the relay, after XADD and before its checkpoint is saved. */
+  relayAfterPublish?(): void;
+  /** In a projector, inside the batch's transaction after the rows are written, before commit. */
+  projectorBeforeCommit?(projection: string): void;
 }
 
 export async function startApp(config: Config, log: Log = defaultLog, extensions: AppExtensions = {}): Promise<RunningApp> {
@@ -72,14 +87,20 @@ export async function startApp(config: Config, log: Log = defaultLog, extensions
 
 type Stack = (() => Promise<void> | void)[];
 
-/** The write API's admin fields (projectionStatus): they need the read database too, for projection checkpoints. */
-function adminDeps(config: Config, writeDb: WriteDb, readDb: ReadDb | undefined): AdminDeps {
+/**
+ * The write API's admin fields (projectionStatus, parked events): they need the read database too,
+ * for projection checkpoints and parked events; a projection retry publishes its row changes on `notices`.
+ */
+function adminDeps(config: Config, writeDb: WriteDb, readDb: ReadDb | undefined, notices: NoticeBus<Topics>): AdminDeps {
+  const needRead = (what: string) => {
+    if (!readDb) throw new Error(`${what} needs the read database, which this process did not open`);
+    return readDb;
+  };
   return {
     token: config.adminToken,
-    projectionStatus: async () => {
-      if (!readDb) throw new Error('projectionStatus needs the read database, which this process did not open');
-      return loadProjectionStatus({ writeDb, readDb }, logConsumers(config));
-    },
+    projectionStatus: async () => loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: [parkedOrderSagas] }),
+    parked: () =>
+      parkedOperations({ readDb: needRead('parked events'), writeDb, projections, processes: [{ name: orderSagaName, instances: parkedOrderSagas }], notices }),
   };
 }
 
@@ -137,6 +158,8 @@ function startSaga(
     openSource,
     batchSize: config.projectorBatchSize,
     sweepMs: shop.sagaSweepMs,
+    maxAttempts: shop.sagaMaxAttempts,
+    batchMaxAttempts: config.projectionMaxAttempts,
     leadership,
     log,
   });
@@ -171,7 +194,7 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
   }
   const saga = startSaga(config, extensions, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }), undefined, log);
   stack.push(() => saga.stop());
-  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminDeps(config, writeDb, readDb) });
+  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminDeps(config, writeDb, readDb, notices) });
 }
 
 async function migrate(url: string, set: MigrationSet) {
@@ -195,9 +218,25 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     if (needsReadDb) await migrate(readDatabaseUrl, 'read');
   }
 
-  const redis = new Redis(config.redisUrl!, { lazyConnect: true, maxRetriesPerRequest: null });
+  const redis = createRedisClient(config.redisUrl!, log);
   await redis.connect();
   stack.push(() => void redis.disconnect());
+  // One id per process: its member id in each role it runs, and its stream consumer name.
+  const memberId = newMemberId();
+  // Leases spread over the live processes of a role (see leadership.ts).
+  const joinMembers = async (role: 'relay' | 'projector') => {
+    const membership = await startMembership({
+      redis,
+      key: `${config.streamKey}:members:${role}`,
+      memberId,
+      heartbeatMs: config.memberHeartbeatMs,
+      ttlMs: config.memberTtlMs,
+      log,
+    });
+    // Pushed before the consumers: the stack unwinds in reverse, so it leaves after they released their leases.
+    stack.push(() => membership.stop());
+    return membership;
+  };
   const writeDb = needsWriteDb ? createWriteClient({ kind: 'postgres', url: databaseUrl }) : undefined;
   const readDb = needsReadDb ? createReadClient({ kind: 'postgres', url: readDatabaseUrl }) : undefined;
   if (writeDb) stack.push(() => writeDb.$disconnect());
@@ -208,6 +247,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   if (statusReadDb && statusReadDb !== readDb) stack.push(() => statusReadDb.$disconnect());
 
   if (runs('relay')) {
+    const relayMembers = await joinMembers('relay');
     const listener = await connectPostgres(databaseUrl);
     stack.push(() => listener.close());
     const relay = await startRelay({
@@ -218,15 +258,22 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       streamKey: config.streamKey,
       batchSize: config.relayBatchSize,
       pollMs: config.relayPollMs,
-      leadership: advisoryLockLeadership({ databaseUrl, lockName: `relay:${config.streamKey}` }),
+      afterPublish: extensions.faultPoints?.relayAfterPublish,
+      leadership: advisoryLockLeadership({ databaseUrl, lockName: `relay:${config.streamKey}`, membership: relayMembers, log }),
       log,
     });
     stack.push(() => relay.stop());
+    // Every relay process trims, not only the lease holder: trimming is idempotent and safe side by side.
+    if (config.streamTrimMs > 0) {
+      const trimmer = startStreamTrimmer({ redis, streamKey: config.streamKey, intervalMs: config.streamTrimMs, log });
+      stack.push(() => trimmer.stop());
+    }
   }
 
   if (runs('projector')) {
     const notices = await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel });
-    const consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    const projectorMembers = await joinMembers('projector');
+    const consumer = memberId;
     for (const projection of projections) {
       const projector = startProjector({
         readDb: readDb!,
@@ -234,14 +281,23 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
         notices,
         batchSize: config.projectorBatchSize,
         maxAttempts: config.projectionMaxAttempts,
-        leadership: advisoryLockLeadership({ databaseUrl: readDatabaseUrl, lockName: `projector:${projection.name}` }),
+        beforeCommit: extensions.faultPoints?.projectorBeforeCommit && (() => extensions.faultPoints!.projectorBeforeCommit!(projection.name)),
+        leadership: advisoryLockLeadership({
+          databaseUrl: readDatabaseUrl,
+          lockName: `projector:${projection.name}`,
+          membership: projectorMembers,
+          log,
+        }),
         openSource: () =>
           createStreamSource({
             redis: redis.duplicate(),
+            eventLog: eventLogReader(writeDb!),
             streamKey: config.streamKey,
             group: consumerGroupOf(projection.name),
             consumer,
             blockMs: config.projectorPollMs,
+            claimIdleMs: config.pendingClaimIdleMs,
+            log,
           }),
         log,
       });
@@ -254,12 +310,15 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       () =>
         createStreamSource({
           redis: redis.duplicate(),
+          eventLog: eventLogReader(writeDb!),
           streamKey: config.streamKey,
           group: consumerGroupOfProcess(orderSagaName),
           consumer,
           blockMs: config.projectorPollMs,
+          claimIdleMs: config.pendingClaimIdleMs,
+          log,
         }),
-      advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(orderSagaName) }),
+      advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(orderSagaName), membership: projectorMembers, log }),
       log,
     );
     stack.push(() => saga.stop());
@@ -277,7 +336,10 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   return serve(config, stack, {
     writeDb: runs('write') ? writeDb : undefined,
     read,
-    admin: runs('write') ? adminDeps(config, writeDb!, statusReadDb) : undefined,
+    // Publish-only (no subscriber connection): retried projection events reach every read API's subscribers.
+    admin: runs('write')
+      ? adminDeps(config, writeDb!, statusReadDb, await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel }))
+      : undefined,
   });
 }
 

@@ -21,6 +21,14 @@ export interface Config {
   projectorPollMs: number;
   /** Failed attempts at a projection batch before its poison event is parked (or the projection halts). */
   projectionMaxAttempts: number;
+  /** How often a relay or projector process renews its membership heartbeat in Redis (leases spread over live members). */
+  memberHeartbeatMs: number;
+  /** Another consumer's unacknowledged stream entries are taken over once idle this long (0: at once, as the lease already fenced it). */
+  pendingClaimIdleMs: number;
+  /** A member silent this long is dead: its leases go to others, its lock connections are terminated. More than 2 heartbeats. */
+  memberTtlMs: number;
+  /** How often a relay process trims the stream up to what every consumer group has passed; 0 never trims. */
+  streamTrimMs: number;
   migrateOnStart: boolean;
   /** Bearer token for admin queries (projectionStatus); unset, they answer FORBIDDEN. Never logged. */
   adminToken: string | undefined;
@@ -38,6 +46,8 @@ export interface ShopConfig {
   orderDeadlineMs: number;
   /** How often the saga looks for due retries and passed deadlines. */
   sagaSweepMs: number;
+  /** Failed attempts at one order's saga step (backoff 0.2 s doubling to 30 s) before that saga is parked for an operator. */
+  sagaMaxAttempts: number;
   /** inventory_report flags a product as low on stock when available <= this. */
   lowStockThreshold: number;
 }
@@ -141,6 +151,10 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     projectorBatchSize: integer('PROJECTOR_BATCH_SIZE', 200, 1, 10_000),
     projectorPollMs: integer('PROJECTOR_POLL_MS', 1000, 10, 600_000),
     projectionMaxAttempts: integer('PROJECTION_MAX_ATTEMPTS', 5, 1, 1000),
+    memberHeartbeatMs: integer('MEMBER_HEARTBEAT_MS', 1_000, 50, 60_000),
+    pendingClaimIdleMs: integer('PENDING_CLAIM_IDLE_MS', 0, 0, 600_000),
+    memberTtlMs: integer('MEMBER_TTL_MS', 10_000, 200, 600_000),
+    streamTrimMs: integer('STREAM_TRIM_MS', 10_000, 0, 86_400_000),
     migrateOnStart: boolean('MIGRATE_ON_START', true),
     adminToken: secret('ADMIN_TOKEN', 16),
     shop: {
@@ -149,9 +163,13 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       paymentFailureRate: fraction('PAYMENT_FAILURE_RATE', 0),
       orderDeadlineMs: integer('ORDER_DEADLINE_MS', 300_000, 100, 7 * 24 * 3_600_000),
       sagaSweepMs: integer('SAGA_SWEEP_MS', 1_000, 10, 600_000),
+      sagaMaxAttempts: integer('SAGA_MAX_ATTEMPTS', 20, 1, 1000),
       lowStockThreshold: integer('LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),
     },
   };
+  if (config.memberTtlMs <= 2 * config.memberHeartbeatMs) {
+    problems.push(`MEMBER_TTL_MS (${config.memberTtlMs}) must be more than twice MEMBER_HEARTBEAT_MS (${config.memberHeartbeatMs})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

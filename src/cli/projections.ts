@@ -1,14 +1,23 @@
 // npm run projections -- status [--json]
-//                         parked list [--json] | parked retry <projection> <position|all> | parked discard <projection> <position>
+//                         parked list [projection] [--json] | parked retry <projection> <position|all>
+//                         parked discard <projection> <position> | parked resume order-saga <order id|all>
+//   (<projection> is a projection or the saga, `order-saga`)
+//                         rebuild <projection> | verify [projection] [--json]   (src/cli/rebuild-commands.ts)
 // Where each projection, the order saga and (distributed mode) the relay stand in the event log;
-// and the events projections parked (docs/guarantees.md, "Parked events").
+// and the events projections and the saga parked, and the sagas parked (docs/guarantees.md, "Parked events").
 // Same settings as `npm start`: DATABASE_URL + REDIS_URL (+ READ_DATABASE_URL), or the embedded PGlite
 // under DATA_DIR, which it refuses to open while another process (a running server) holds it.
 // Exit codes: 0 done, 1 failed (database unreachable, embedded database busy), 2 bad config or usage.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { discardParked, listParked, ParkedEventNotFound, ParkedOutOfOrder, retryParked, type ParkedEvent } from '../cqrs/parking.ts';
+import { Redis } from 'ioredis';
+import { createRedisNoticeBus, type NoticeBus, type TopicMap } from '../cqrs/notices.ts';
+import { parkedOperations, UnknownConsumerError, type ParkedEntry, type ParkedOperations, type RetryOutcome } from '../cqrs/parked-operations.ts';
+import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parking.ts';
+import type { ParkedInstance } from '../cqrs/process-parking.ts';
+import { orderSagaName } from '../modules/orders/saga/order-saga.ts';
+import { parkedOrderSagas } from '../modules/orders/saga/parked-sagas.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../cqrs/projection-status.ts';
 import { lockEmbeddedDatabase } from '../db/embedded-lock.ts';
 import { assertMigrated, PendingMigrationsError } from '../db/migrations.ts';
@@ -19,12 +28,16 @@ import type { DbTarget } from '../db/target.ts';
 import { createWriteClient } from '../db/write-client.ts';
 import { logConsumers } from '../modules/log-consumers.ts';
 import { projections } from '../modules/projections.ts';
+import { rebuildUsage, runRebuildCommand } from './rebuild-commands.ts';
 
 const usage = [
   'usage: npm run projections -- status [--json]',
-  '       npm run projections -- parked list [--json]',
+  '       npm run projections -- parked list [projection] [--json]',
   '       npm run projections -- parked retry <projection> <position|all>',
   '       npm run projections -- parked discard <projection> <position>',
+  `       npm run projections -- parked resume ${orderSagaName} <order id|all>`,
+  `  (<projection>: a projection, or the saga: ${orderSagaName})`,
+  ...rebuildUsage,
 ].join('\n');
 
 class UsageError extends Error {}
@@ -61,94 +74,142 @@ function status(config: Config): Promise<ConsumerStatus[]> {
     const writeDb = createWriteClient(targets.write);
     const readDb = createReadClient(targets.read);
     try {
-      return await loadProjectionStatus({ writeDb, readDb }, logConsumers(config));
+      return await loadProjectionStatus({ writeDb, readDb }, logConsumers(config), { parkedInstances: [parkedOrderSagas] });
     } finally {
       await Promise.all([writeDb.$disconnect(), readDb.$disconnect()]);
     }
   });
 }
 
-/** Runs `work` on the read database only (parked events live there). */
-function withReadDb<T>(config: Config, work: (readDb: ReturnType<typeof createReadClient>) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` with the parked-event operations over both databases (projections park in the read
+ * one, the saga in the write one). In distributed mode a projection retry publishes the rows it
+ * changed through Redis, like a projector, so subscribers of every read API see them. Embedded mode
+ * has no one to tell: the CLI opens the database only while no server holds it.
+ */
+function withParked<T>(config: Config, work: (parked: ParkedOperations) => Promise<T>): Promise<T> {
   return withDatabases(config, async (targets) => {
+    const writeDb = createWriteClient(targets.write);
     const readDb = createReadClient(targets.read);
+    const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 }) : undefined;
     try {
-      return await work(readDb);
+      let notices: NoticeBus<TopicMap> | undefined;
+      if (redis) {
+        await redis.connect();
+        notices = await createRedisNoticeBus({ publisher: redis, subscriber: null, channel: config.noticeChannel });
+      }
+      const processes = [{ name: orderSagaName, instances: parkedOrderSagas }];
+      return await work(parkedOperations({ readDb, writeDb, projections, processes, notices }));
     } finally {
-      await readDb.$disconnect();
+      redis?.disconnect();
+      await Promise.all([writeDb.$disconnect(), readDb.$disconnect()]);
     }
   });
 }
 
-function parkedJson(parked: ParkedEvent[]): string {
+function parkedJson(events: ParkedEntry[], instances: ParkedInstance[]): string {
   return JSON.stringify(
-    parked.map(({ projection, event, error, attempts, parkedAt }) => ({
-      projection,
-      transactionId: event.transactionId.toString(),
-      position: event.position.toString(),
-      aggregateType: event.aggregateType,
-      aggregateId: event.aggregateId,
-      aggregateVersion: event.aggregateVersion,
-      eventType: event.type,
-      payload: event.data,
-      metadata: event.metadata,
-      error,
-      attempts,
-      parkedAt: parkedAt.toISOString(),
-    })),
+    [
+      ...events.map(({ projection, kind, key, event, error, attempts, parkedAt, retryRequestedAt }) => ({
+        projection,
+        kind,
+        transactionId: event.transactionId.toString(),
+        position: event.position.toString(),
+        key,
+        aggregateType: event.aggregateType,
+        aggregateId: event.aggregateId,
+        aggregateVersion: event.aggregateVersion,
+        eventType: event.type,
+        payload: event.data,
+        metadata: event.metadata,
+        error,
+        attempts,
+        parkedAt: parkedAt.toISOString(),
+        retryRequestedAt: retryRequestedAt?.toISOString() ?? null,
+      })),
+      ...instances.map(({ process, key, step, error, attempts, parkedAt }) => ({
+        projection: process,
+        kind: 'saga',
+        key,
+        step,
+        error,
+        attempts,
+        parkedAt: parkedAt.toISOString(),
+      })),
+    ],
     null,
     2,
   );
 }
 
-function parkedTable(parked: ParkedEvent[]): string {
-  if (parked.length === 0) return 'no parked events';
-  return table(
-    ['PROJECTION', 'POSITION', 'AGGREGATE', 'EVENT', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
-    parked.map(({ projection, event, error, attempts, parkedAt }) => [
-      projection,
-      String(event.position),
-      `${event.aggregateType}/${event.aggregateId}`,
-      event.type,
-      String(attempts),
-      parkedAt.toISOString(),
-      error.replace(/\s+/g, ' ').slice(0, 120),
-    ]),
-    new Set([1, 4]),
+function parkedTable(events: ParkedEntry[], instances: ParkedInstance[]): string {
+  const eventTable =
+    events.length === 0
+      ? 'no parked events'
+      : table(
+          ['PROJECTION', 'POSITION', 'AGGREGATE', 'EVENT', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
+          events.map(({ projection, event, error, attempts, parkedAt, retryRequestedAt }) => [
+            projection,
+            String(event.position),
+            `${event.aggregateType}/${event.aggregateId}`,
+            event.type,
+            String(attempts),
+            parkedAt.toISOString(),
+            (retryRequestedAt ? '(retry requested) ' : '') + error.replace(/\s+/g, ' ').slice(0, 120),
+          ]),
+          new Set([1, 4]),
+        );
+  if (instances.length === 0) return eventTable;
+  const sagaTable = table(
+    ['PROCESS', 'PARKED SAGA', 'STEP', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
+    instances.map(({ process, key, step, error, attempts, parkedAt }) => [process, key, step, String(attempts), parkedAt.toISOString(), error.replace(/\s+/g, ' ').slice(0, 120)]),
+    new Set([3]),
   );
+  return `${eventTable}\n\n${sagaTable}`;
 }
 
 function parsePosition(raw: string | undefined, allowAll: boolean): bigint | 'all' {
   if (allowAll && raw === 'all') return 'all';
-  if (raw === undefined || !/^\d+$/.test(raw)) throw new UsageError(usage);
+  if (raw === undefined || !/^\d{1,19}$/.test(raw)) throw new UsageError(usage);
   return BigInt(raw);
 }
 
-function projectionNamed(name: string | undefined) {
-  const projection = projections.find((candidate) => candidate.name === name);
-  if (!projection) throw new UsageError(`unknown projection "${name ?? ''}"; one of: ${projections.map((p) => p.name).join(', ')}`);
-  return projection;
+function retried(outcome: RetryOutcome, mode: Config['mode']): string {
+  const positions = outcome.positions.join(', ') || '-';
+  if (outcome.outcome === 'applied') {
+    const told =
+      mode === 'distributed'
+        ? `published ${outcome.published} row change(s) to subscribers`
+        : 'no subscriber to tell (embedded: no server runs while the CLI holds the database)';
+    return `applied ${outcome.positions.length} parked event(s) to ${outcome.consumer}: ${positions}; ${told}`;
+  }
+  const resumed = outcome.resumed.length > 0 ? `; resumed ${outcome.resumed.length} parked saga(s): ${outcome.resumed.join(', ')}` : '';
+  return `requested a retry of ${outcome.positions.length} parked event(s) of ${outcome.consumer}: ${positions}${resumed}; the running ${outcome.consumer} handles them between its batches`;
 }
 
 async function parked(config: Config, args: string[]): Promise<string> {
   const [action, ...rest] = args;
   const json = rest.includes('--json');
   const positional = rest.filter((arg) => arg !== '--json');
-  if (action === 'list' && positional.length === 0) {
-    const rows = await withReadDb(config, (readDb) => listParked(readDb));
-    return json ? parkedJson(rows) : parkedTable(rows);
+  if (action === 'list' && positional.length <= 1) {
+    const { events, instances } = await withParked(config, (ops) => ops.list(positional[0]));
+    return json ? parkedJson(events, instances) : parkedTable(events, instances);
   }
   if (action === 'retry' && positional.length === 2 && !json) {
-    const projection = projectionNamed(positional[0]);
-    const which = parsePosition(positional[1], true);
-    const result = await withReadDb(config, (readDb) => retryParked(readDb, projection, which));
-    return `applied ${result.applied.length} parked event(s) to ${projection.name}: ${result.applied.map((event) => event.position).join(', ') || '-'}`;
+    const [consumer, raw] = positional as [string, string];
+    const which = parsePosition(raw, true);
+    return retried(await withParked(config, (ops) => ops.retry(consumer, which)), config.mode);
   }
   if (action === 'discard' && positional.length === 2 && !json) {
-    const projection = projectionNamed(positional[0]);
-    const position = parsePosition(positional[1], false) as bigint;
-    await withReadDb(config, (readDb) => discardParked(readDb, projection.name, position));
-    return `discarded parked event ${position} of ${projection.name}`;
+    const [consumer, raw] = positional as [string, string];
+    const position = parsePosition(raw, false) as bigint;
+    await withParked(config, (ops) => ops.discard(consumer, position));
+    return `discarded parked event ${position} of ${consumer}`;
+  }
+  if (action === 'resume' && positional.length === 2 && !json) {
+    const [process, key] = positional as [string, string];
+    const resumed = await withParked(config, (ops) => ops.resume(process, key));
+    return `resumed ${resumed.length} parked saga(s) of ${process}: ${resumed.join(', ') || '-'}; the running ${process} reconciles them at its next sweep`;
   }
   throw new UsageError(usage);
 }
@@ -206,6 +267,8 @@ try {
   if (command === 'parked') {
     const config = loadConfig(process.env, ['all']);
     console.log(await parked(config, flags));
+  } else if (command === 'rebuild' || command === 'verify') {
+    process.exit(await runRebuildCommand(loadConfig(process.env, ['all']), command, flags));
   } else {
     const unknown = flags.filter((flag) => flag !== '--json');
     if (command !== 'status' || unknown.length > 0) throw new UsageError(usage);
@@ -219,7 +282,7 @@ try {
     console.error(error.message);
     process.exit(1);
   }
-  if (error instanceof UsageError || error instanceof ConfigError) {
+  if (error instanceof UsageError || error instanceof ConfigError || error instanceof UnknownConsumerError) {
     console.error(error.message);
     process.exit(2);
   }

@@ -4,6 +4,7 @@ import type { WriteDb, WriteTx } from '../db/write-client.ts';
 import { isUniqueViolation } from '../db/write-client.ts';
 import { VersionConflictError } from './errors.ts';
 import type { DomainEvent, EventMetadata, RecordedEvent } from './events.ts';
+import type { EventLogReader } from './event-source.ts';
 import type { LogPosition } from './log-position.ts';
 import { installedEventUpcasting, type EventUpcasting } from './upcasting.ts';
 
@@ -121,4 +122,26 @@ export async function hasHeldBackEvents(db: WriteDb, after: LogPosition): Promis
          AND transaction_id >= (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
     ) AS held`;
   return rows[0]?.held === true;
+}
+
+/**
+ * How many events the log holds after `after` up to and including `upTo`. Everything up to an
+ * event the relay published is committed and visible (the relay publishes below the snapshot
+ * horizon), so this count is final.
+ */
+export async function countLogEvents(db: WriteDb, after: LogPosition, upTo: LogPosition): Promise<number> {
+  const rows = await db.$queryRaw<{ count: number }[]>`
+    SELECT count(*)::int AS count
+      FROM event_log
+     WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
+       AND (transaction_id, position) <= (${upTo.transactionId}, ${upTo.position})`;
+  return Number(rows[0]?.count ?? 0);
+}
+
+/** The log as stream consumers read it (see EventLogReader). */
+export function eventLogReader(db: WriteDb): EventLogReader {
+  return {
+    read: (after, max, upcasting) => readCommittedEvents(db, after, max, upcasting),
+    count: (after, upTo) => countLogEvents(db, after, upTo),
+  };
 }

@@ -9,11 +9,16 @@
 // Retry re-applies parked events in log order in ONE transaction with deleting them, under the
 // projection's checkpoint lock (so it serializes with the live projector): applied exactly once, or
 // not at all (then they stay parked with attempts + 1).
+//
+// The ordering rule and the choice of what a retry takes are pure functions (splitHeldBehind,
+// chooseRetry), shared with process managers, whose parked events live in the write database
+// (process-parking.ts). This file is imported by the projector, so it never imports write-side code.
 import type { Prisma } from '../generated/read/client.ts';
 import type { ReadDb, ReadTx } from '../db/read-client.ts';
 import { lockCheckpoint } from './checkpoints.ts';
+import { DomainError } from './errors.ts';
 import type { EventMetadata, RecordedEvent } from './events.ts';
-import { compareLogPositions } from './log-position.ts';
+import { compareLogPositions, type LogPosition } from './log-position.ts';
 import type { Projection, ViewChange } from './projection.ts';
 
 export interface ParkedEvent {
@@ -32,20 +37,94 @@ export function errorText(error: unknown): string {
 
 const aggregateKey = (event: Pick<RecordedEvent, 'aggregateType' | 'aggregateId'>) => `${event.aggregateType}\u0000${event.aggregateId}`;
 
+/** The earliest parked position per ordering key, from parked rows (any order). */
+export function parkedHeads<Row extends LogPosition>(rows: readonly Row[], keyOf: (row: Row) => string): Map<string, bigint> {
+  const heads = new Map<string, bigint>();
+  for (const row of [...rows].sort(compareLogPositions)) if (!heads.has(keyOf(row))) heads.set(keyOf(row), row.position);
+  return heads;
+}
+
+/**
+ * The ordering rule, pure: events (in log order) whose key has a parked head are held behind it;
+ * the others may be applied. Used by projections (key: the aggregate) and process managers (key:
+ * their own, e.g. the order id).
+ */
+export function splitHeldBehind<E>(events: readonly E[], heads: ReadonlyMap<string, bigint>, keyOf: (event: E) => string): { apply: E[]; held: { event: E; head: bigint }[] } {
+  const apply: E[] = [];
+  const held: { event: E; head: bigint }[] = [];
+  for (const event of events) {
+    const head = heads.get(keyOf(event));
+    if (head === undefined) apply.push(event);
+    else held.push({ event, head });
+  }
+  return { apply, held };
+}
+
+/**
+ * What a retry takes from `parked` (one consumer's parked events): `position` and the events of its
+ * key parked behind it, in log order; refused when an earlier event of the same key is still parked
+ * (taking it first would break the order). `'all'`: everything, in log order.
+ */
+export function chooseRetry<E extends LogPosition>(consumer: string, parked: readonly E[], which: bigint | 'all', keyOf: (event: E) => string): E[] {
+  const ordered = [...parked].sort(compareLogPositions);
+  if (which === 'all') return ordered;
+  const target = ordered.find((event) => event.position === which);
+  if (!target) throw new ParkedEventNotFound(consumer, which);
+  const key = keyOf(target);
+  const earlier = ordered.find((event) => keyOf(event) === key && compareLogPositions(event, target) < 0);
+  if (earlier) throw new ParkedOutOfOrder(which, earlier.position);
+  return ordered.filter((event) => keyOf(event) === key && compareLogPositions(event, target) >= 0);
+}
+
+/** How a parked event is stored: the same columns in parked_events (read) and parked_process_events (write). */
+export interface StoredEventColumns {
+  transactionId: bigint;
+  position: bigint;
+  aggregateType: string;
+  aggregateId: string;
+  aggregateVersion: number;
+  eventType: string;
+  schemaVersion: number;
+  payload: Prisma.InputJsonValue;
+  metadata: Prisma.InputJsonValue;
+  recordedAt: Date;
+}
+
+export function storedEventColumns(event: RecordedEvent): StoredEventColumns {
+  return {
+    transactionId: event.transactionId,
+    position: event.position,
+    aggregateType: event.aggregateType,
+    aggregateId: event.aggregateId,
+    aggregateVersion: event.aggregateVersion,
+    eventType: event.type,
+    schemaVersion: event.schemaVersion,
+    payload: event.data as Prisma.InputJsonValue,
+    metadata: event.metadata as unknown as Prisma.InputJsonValue,
+    recordedAt: event.recordedAt,
+  };
+}
+
+export function eventOfStoredColumns(row: Omit<StoredEventColumns, 'payload' | 'metadata'> & { payload: unknown; metadata: unknown }): RecordedEvent {
+  return {
+    transactionId: row.transactionId,
+    position: row.position,
+    aggregateType: row.aggregateType,
+    aggregateId: row.aggregateId,
+    aggregateVersion: row.aggregateVersion,
+    type: row.eventType,
+    schemaVersion: row.schemaVersion,
+    data: row.payload as object,
+    metadata: row.metadata as EventMetadata,
+    recordedAt: row.recordedAt,
+  };
+}
+
 export async function parkEvent(tx: ReadTx, projection: string, event: RecordedEvent, error: string, attempts: number): Promise<void> {
   await tx.parkedEvent.create({
     data: {
       projection,
-      transactionId: event.transactionId,
-      position: event.position,
-      aggregateType: event.aggregateType,
-      aggregateId: event.aggregateId,
-      aggregateVersion: event.aggregateVersion,
-      eventType: event.type,
-      schemaVersion: event.schemaVersion,
-      payload: event.data as Prisma.InputJsonValue,
-      metadata: event.metadata as unknown as Prisma.InputJsonValue,
-      recordedAt: event.recordedAt,
+      ...storedEventColumns(event),
       error,
       attempts,
       parkedAt: new Date(),
@@ -63,17 +142,11 @@ export async function holdBehindParked(tx: ReadTx, projection: string, events: R
   const rows = await tx.parkedEvent.findMany({
     where: { projection, aggregateId: { in: [...new Set(events.map((event) => event.aggregateId))] } },
     select: { aggregateType: true, aggregateId: true, transactionId: true, position: true },
-    orderBy: [{ transactionId: 'asc' }, { position: 'asc' }],
   });
-  const heads = new Map<string, bigint>();
-  for (const row of [...rows, ...alsoParked]) if (!heads.has(aggregateKey(row))) heads.set(aggregateKey(row), row.position);
+  const heads = parkedHeads([...rows, ...alsoParked], aggregateKey);
   if (heads.size === 0) return events;
-  const apply: RecordedEvent[] = [];
-  for (const event of events) {
-    const head = heads.get(aggregateKey(event));
-    if (head === undefined) apply.push(event);
-    else await parkEvent(tx, projection, event, heldReason(head), 0);
-  }
+  const { apply, held } = splitHeldBehind(events, heads, aggregateKey);
+  for (const { event, head } of held) await parkEvent(tx, projection, event, heldReason(head), 0);
   return apply;
 }
 
@@ -85,18 +158,7 @@ function toParked(row: ParkedRow): ParkedEvent {
     error: row.error,
     attempts: row.attempts,
     parkedAt: row.parkedAt,
-    event: {
-      transactionId: row.transactionId,
-      position: row.position,
-      aggregateType: row.aggregateType,
-      aggregateId: row.aggregateId,
-      aggregateVersion: row.aggregateVersion,
-      type: row.eventType,
-      schemaVersion: row.schemaVersion,
-      data: row.payload as object,
-      metadata: row.metadata as unknown as EventMetadata,
-      recordedAt: row.recordedAt,
-    },
+    event: eventOfStoredColumns(row),
   };
 }
 
@@ -114,8 +176,23 @@ export async function countParked(db: ReadDb, projections: readonly string[]): P
   return new Map(groups.map((group) => [group.projection, group._count._all]));
 }
 
-export class ParkedEventNotFound extends Error {}
-export class ParkedOutOfOrder extends Error {}
+/** A retry or discard named a position (or a parked saga instance) that is not parked. */
+export class ParkedEventNotFound extends DomainError {
+  readonly code = 'PARKED_EVENT_NOT_FOUND';
+  constructor(readonly consumer: string, readonly position: bigint | string) {
+    super(`no parked ${typeof position === 'bigint' ? `event at position ${position}` : `instance ${position}`} for ${consumer}`);
+    this.name = 'ParkedEventNotFound';
+  }
+}
+
+/** A retry named an event held behind an earlier parked event of its key: that one goes first. */
+export class ParkedOutOfOrder extends DomainError {
+  readonly code = 'PARKED_OUT_OF_ORDER';
+  constructor(readonly position: bigint, readonly heldBehind: bigint) {
+    super(`event ${position} is held behind parked event ${heldBehind} of the same aggregate: retry ${heldBehind} first`);
+    this.name = 'ParkedOutOfOrder';
+  }
+}
 
 export interface RetryResult {
   applied: RecordedEvent[];
@@ -135,15 +212,7 @@ export async function retryParked(readDb: ReadDb, projection: Projection, which:
     return await readDb.$transaction(async (tx) => {
       await lockCheckpoint(tx, projection.name);
       const all = (await listParked(tx, projection.name)).map((parked) => parked.event);
-      let chosen = all;
-      if (which !== 'all') {
-        const target = all.find((event) => event.position === which);
-        if (!target) throw new ParkedEventNotFound(`no parked event at position ${which} for ${projection.name}`);
-        const key = aggregateKey(target);
-        const earlier = all.find((event) => aggregateKey(event) === key && compareLogPositions(event, target) < 0);
-        if (earlier) throw new ParkedOutOfOrder(`event ${which} is held behind parked event ${earlier.position} of the same aggregate: retry ${earlier.position} first`);
-        chosen = all.filter((event) => aggregateKey(event) === key && compareLogPositions(event, target) >= 0);
-      }
+      const chosen = chooseRetry(projection.name, all, which, aggregateKey);
       const changes: ViewChange[] = [];
       for (const event of chosen) {
         try {
@@ -171,5 +240,5 @@ export async function retryParked(readDb: ReadDb, projection: Projection, which:
 /** Drops one parked event for good. Events held behind it stay parked (retry or discard them too). */
 export async function discardParked(readDb: ReadDb, projection: string, position: bigint): Promise<void> {
   const { count } = await readDb.parkedEvent.deleteMany({ where: { projection, position } });
-  if (count === 0) throw new ParkedEventNotFound(`no parked event at position ${position} for ${projection}`);
+  if (count === 0) throw new ParkedEventNotFound(projection, position);
 }

@@ -14,6 +14,7 @@
 import type { ReadDb } from '../db/read-client.ts';
 import type { WriteDb } from '../db/write-client.ts';
 import { countParked } from './parking.ts';
+import { countParkedProcessEvents, type ParkedInstances } from './process-parking.ts';
 import { logStart, compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 
 export type ConsumerKind = 'projection' | 'process' | 'relay';
@@ -74,17 +75,24 @@ async function measureLag(writeDb: WriteDb, after: LogPosition, cap: number): Pr
 export async function loadProjectionStatus(
   dbs: { writeDb: WriteDb; readDb: ReadDb },
   targets: StatusTargets,
-  options: { lagCap?: number } = {},
+  options: {
+    lagCap?: number;
+    /** Parked instances of process managers (a saga whose step kept failing), counted with their parked events. */
+    parkedInstances?: readonly ParkedInstances[];
+  } = {},
 ): Promise<ConsumerStatus[]> {
   const { writeDb, readDb } = dbs;
   const cap = options.lagCap ?? defaultLagCap;
-  // Parked events exist for projections only (sagas retry failed steps on their own rows).
-  const [projectionRows, processRows, relayRows, parkedCounts] = await Promise.all([
+  const instances = (options.parkedInstances ?? []).filter((parked) => targets.processes.includes(parked.process));
+  const [projectionRows, processRows, relayRows, parkedCounts, processParkedCounts, instanceCounts] = await Promise.all([
     readDb.projectionCheckpoint.findMany({ where: { projection: { in: [...targets.projections] } } }),
     writeDb.processCheckpoint.findMany({ where: { name: { in: [...targets.processes] } } }),
     writeDb.relayCheckpoint.findMany({ where: { stream: { in: [...targets.relayStreams] } } }),
     countParked(readDb, targets.projections),
+    countParkedProcessEvents(writeDb, targets.processes),
+    Promise.all(instances.map(async (parked) => [parked.process, await parked.count(writeDb)] as const)),
   ]);
+  for (const [process, count] of instanceCounts) processParkedCounts.set(process, (processParkedCounts.get(process) ?? 0) + count);
   const halts = new Map(projectionRows.filter((row) => row.haltedAt !== null).map((row) => [row.projection, row.haltReason]));
   const checkpoints = new Map<string, CheckpointRow>([
     ...projectionRows.map((row) => [`projection:${row.projection}`, row] as const),
@@ -112,7 +120,7 @@ export async function loadProjectionStatus(
       const started = row !== undefined && compareLogPositions(row, logStart) > 0;
       const at = started ? { transactionId: row.transactionId, position: row.position } : logStart;
       const lag = await lagAfter(at);
-      const parked = kind === 'projection' ? (parkedCounts.get(name) ?? 0) : 0;
+      const parked = kind === 'projection' ? (parkedCounts.get(name) ?? 0) : kind === 'process' ? (processParkedCounts.get(name) ?? 0) : 0;
       const halted = kind === 'projection' && halts.has(name);
       return {
         name,

@@ -21,6 +21,12 @@ export interface Projection {
    *   tries again when its process restarts.
    */
   onPoison: PoisonPolicy;
+  /**
+   * The read tables this projection writes, and no other projection does (test/unit/view-tables.test.ts).
+   * Rebuild and verify copy exactly these (src/cqrs/view-copy.ts); a projection without them cannot
+   * be rebuilt. Optional only so that ad-hoc test projections need not name any.
+   */
+  tables?: readonly string[];
 }
 
 export type PoisonPolicy = 'park' | 'halt';
@@ -52,6 +58,8 @@ export interface RowProjectionSpec<Row> {
   coalesce: boolean;
   /** See Projection.onPoison. */
   onPoison: PoisonPolicy;
+  /** See Projection.tables. */
+  tables?: readonly string[];
   /**
    * Push the row after every event that changed it, not once per batch: for views whose
    * subscribers watch a progression (an order going placed → paid → reserved → completed), where
@@ -66,6 +74,7 @@ export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & {
     name: spec.name,
     handles: new Set(spec.handles),
     onPoison: spec.onPoison,
+    ...(spec.tables ? { tables: spec.tables } : {}),
     spec,
     async apply(tx, events) {
       const ids = [...new Set(events.flatMap((event) => rowIdsOf(spec, event)))];

@@ -30,7 +30,12 @@ export interface BatchOutcome {
   changes: ViewChange[];
 }
 
-export async function applyBatch(readDb: ReadDb, projection: Projection, events: RecordedEvent[]): Promise<BatchOutcome> {
+export async function applyBatch(
+  readDb: ReadDb,
+  projection: Projection,
+  events: RecordedEvent[],
+  hooks: { beforeCommit?: () => Promise<void> | void } = {},
+): Promise<BatchOutcome> {
   const ordered = [...events].sort(compareLogPositions);
   return readDb.$transaction(async (tx) => {
     const checkpoint = await lockCheckpoint(tx, projection.name);
@@ -43,6 +48,7 @@ export async function applyBatch(readDb: ReadDb, projection: Projection, events:
     const changes = applicable.length > 0 ? await projection.apply(tx, applicable) : [];
     const reached = { transactionId: last.transactionId, position: last.position };
     await saveCheckpoint(tx, projection.name, reached);
+    await hooks.beforeCommit?.();
     return { checkpoint: reached, applied: applicable.length, skipped: events.length - fresh.length, changes, parked: handled.length - applicable.length };
   });
 }
@@ -103,6 +109,8 @@ export interface ProjectorOptions {
   maxAttempts?: number;
   /** Test hook: runs after the batch committed and before it is acknowledged. */
   afterCommit?: (outcome: BatchOutcome) => Promise<void> | void;
+  /** Fault-injection hook: runs inside the batch's transaction, after the rows are written, before commit. */
+  beforeCommit?: () => Promise<void> | void;
 }
 
 export interface RunningProjector {
@@ -126,7 +134,7 @@ export function startProjector(options: ProjectorOptions): RunningProjector {
       if (batch.events.length === 0 || !active()) continue;
       let outcome: BatchOutcome;
       try {
-        outcome = await applyBatch(readDb, projection, batch.events);
+        outcome = await applyBatch(readDb, projection, batch.events, { beforeCommit: options.beforeCommit });
       } catch (error) {
         const at = toStreamId(checkpoint);
         failing = { at, attempts: failing?.at === at ? failing.attempts + 1 : 1 };

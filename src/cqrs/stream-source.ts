@@ -1,35 +1,65 @@
-// Distributed mode: a projector consumes the event stream through its own consumer group.
-// Only the process holding the projection's lease consumes (see projector.ts); when it takes over, it
-// first claims every entry another consumer left pending, so a crashed consumer's work is not lost.
+// Distributed mode: a consumer (projector or process manager) reads the event stream through its own
+// consumer group. Only the process holding the consumer's lease reads (see supervise.ts); when it
+// takes over, it first claims every entry another consumer left pending, so a crashed consumer's
+// work is not lost.
+//
+// The stream is trimmed (stream-trim.ts), and Redis may lose it, so the stream alone cannot always
+// bring a consumer up to date; the PostgreSQL event log can. A source whose group is new (a consumer
+// added later, or the group lost with Redis's data) catches up from the log after the consumer's
+// checkpoint, keeping the group's last-delivered id at that checkpoint (XGROUP SETID), then reads
+// the stream from there. Stream entry ids are log positions (log-position.ts), so the seam is
+// exact: entries at or before the checkpoint were applied (a redelivery is skipped by the
+// checkpoint), and every event after it is either still to be published or kept in the stream for
+// this group (the trimmer keeps what a group has not passed). Every stream batch is also checked
+// against the log: one that lacks an event the log has (the stream lost entries behind the group's
+// back) sends the source back to the log.
 import type { Redis } from 'ioredis';
 import type { RecordedEvent } from './events.ts';
-import type { EventSource } from './event-source.ts';
-import { compareLogPositions } from './log-position.ts';
+import type { EventBatch, EventLogReader, EventSource } from './event-source.ts';
+import { compareLogPositions, fromStreamId, toStreamId, type LogPosition } from './log-position.ts';
 import { decodeStreamEntry } from './stream-codec.ts';
 import type { EventUpcasting } from './upcasting.ts';
 
-type StreamEntry = [id: string, fields: string[]];
+/** An entry as XREADGROUP returns it; `fields` is null for an entry deleted (trimmed) after delivery. */
+type StreamEntry = [id: string, fields: string[] | null];
 
 export function consumerGroupOf(projection: string): string {
   return `projection:${projection}`;
 }
 
-export async function ensureConsumerGroup(redis: Redis, streamKey: string, group: string): Promise<void> {
+/** Creates the group at the stream's start unless it exists; says whether it created it. */
+export async function ensureConsumerGroup(redis: Redis, streamKey: string, group: string): Promise<boolean> {
   try {
     await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM');
+    return true;
   } catch (error) {
     if (!String(error).includes('BUSYGROUP')) throw error;
+    return false;
   }
 }
 
-/** Pending entries of the group that belong to other consumers, claimed for `consumer`. */
-async function claimOthersPending(redis: Redis, streamKey: string, group: string, consumer: string, max: number): Promise<StreamEntry[]> {
+/**
+ * Pending entries of the group that belong to other consumers, claimed for `consumer` once idle
+ * for `minIdleMs`. `waiting` is true when another consumer still holds an entry younger than that:
+ * the caller must then apply nothing (not even new entries), or its checkpoint would pass the
+ * entry, which would later be skipped as already applied.
+ */
+async function claimOthersPending(
+  redis: Redis,
+  streamKey: string,
+  group: string,
+  consumer: string,
+  max: number,
+  minIdleMs: number,
+): Promise<{ claimed: StreamEntry[]; waiting: boolean }> {
   const pending = (await redis.xpending(streamKey, group, "-", "+", max * 2)) as [id: string, owner: string, idleMs: number, deliveries: number][];
-  const ids = pending.filter(([, owner]) => owner !== consumer).map(([id]) => id);
-  if (ids.length === 0) return [];
-  const claimed = (await redis.xclaim(streamKey, group, consumer, 0, ...ids)) as (StreamEntry | null)[];
+  const others = pending.filter(([, owner]) => owner !== consumer);
+  if (others.some(([, , idleMs]) => idleMs < minIdleMs)) return { claimed: [], waiting: true };
+  const ids = others.map(([id]) => id);
+  if (ids.length === 0) return { claimed: [], waiting: false };
+  const claimed = (await redis.xclaim(streamKey, group, consumer, minIdleMs, ...ids)) as (StreamEntry | null)[];
   // An entry trimmed from the stream comes back empty: nothing to apply.
-  return claimed.filter((entry): entry is StreamEntry => entry !== null && Array.isArray(entry[1]));
+  return { claimed: claimed.filter((entry): entry is StreamEntry => entry !== null && Array.isArray(entry[1])), waiting: false };
 }
 
 /**
@@ -52,9 +82,13 @@ async function forgetIdleConsumers(redis: Redis, streamKey: string, group: strin
   return forgotten;
 }
 
+const noAck = async () => {};
+
 export async function createStreamSource(options: {
   /** A connection of its own: XREADGROUP BLOCK holds it. */
   redis: Redis;
+  /** The event log, read while catching up and to check stream batches for missing entries. */
+  eventLog: EventLogReader;
   streamKey: string;
   group: string;
   consumer: string;
@@ -63,53 +97,125 @@ export async function createStreamSource(options: {
   upcasting?: EventUpcasting;
   /** Other consumers idle this long and holding nothing are removed from the group (default 60 s). */
   forgetIdleConsumersMs?: number;
+  /**
+   * Another consumer's pending entries are taken over once idle this long (PENDING_CLAIM_IDLE_MS,
+   * default 0: the lease already guarantees that the consumer holding them has stopped). Until
+   * then this source applies nothing, so that nothing is applied ahead of them.
+   */
+  claimIdleMs?: number;
+  log?: (message: string) => void;
 }): Promise<EventSource> {
-  const { redis, streamKey, group, consumer, blockMs, upcasting } = options;
-  await ensureConsumerGroup(redis, streamKey, group);
+  const { redis, eventLog, streamKey, group, consumer, blockMs, upcasting } = options;
+  const log = options.log ?? (() => {});
+  const claimIdleMs = options.claimIdleMs ?? 0;
+  const created = await ensureConsumerGroup(redis, streamKey, group);
   // Take over what other (crashed or replaced) consumers of this group left unacknowledged.
   let cursor = '0-0';
   do {
-    const [next] = (await redis.xautoclaim(streamKey, group, consumer, 0, cursor, 'COUNT', 500, 'JUSTID')) as [string, string[]];
+    const [next] = (await redis.xautoclaim(streamKey, group, consumer, claimIdleMs, cursor, 'COUNT', 500, 'JUSTID')) as [string, string[]];
     cursor = next;
   } while (cursor !== '0-0');
   await forgetIdleConsumers(redis, streamKey, group, consumer, options.forgetIdleConsumersMs ?? 60_000);
-  // Our own pending entries come first, in order; then new ones.
-  let readingPending = true;
 
-  const toEvents = (entries: StreamEntry[]) =>
-    entries.map(([id, fields]) => ({ id, event: decodeStreamEntry(fields, upcasting) as RecordedEvent }));
+  /**
+   * `log`: serving events from the event log. `caughtUpAt` is set once a read returned everything
+   * the log had (fewer than asked): when the checkpoint reaches it, the source reads the stream.
+   * `stream`: reading the group, own pending entries first (`readingPending`), then new ones.
+   */
+  let state: { reading: 'log'; caughtUpAt?: LogPosition; served: number } | { reading: 'stream'; readingPending: boolean } =
+    // A new group (a consumer added later, or Redis lost the old one) starts at the stream's first
+    // entry, which may be far after the checkpoint (trimmed) or far before it: the log serves what
+    // is missing while the group follows the checkpoint. An existing group goes on where it
+    // stands; a batch that shows the stream lost entries sends it to the log too.
+    created ? { reading: 'log', served: 0 } : { reading: 'stream', readingPending: true };
+
+  async function fromLog(checkpoint: LogPosition, max: number): Promise<EventBatch | undefined> {
+    if (state.reading !== 'log') return undefined;
+    // The group follows the checkpoint while the log serves: the trimmer may drop what was applied
+    // and keeps everything after it, and once caught up the stream delivers exactly what follows.
+    // A group or stream that vanished (Redis lost its data) fails here; the supervisor reopens the
+    // source, which re-creates the group and catches up again.
+    await redis.xgroup('SETID', streamKey, group, toStreamId(checkpoint));
+    const caughtUp = state.caughtUpAt && compareLogPositions(checkpoint, state.caughtUpAt) >= 0;
+    const events = caughtUp ? [] : await eventLog.read(checkpoint, max, upcasting);
+    if (events.length === 0) {
+      if (state.served > 0) log(`stream ${streamKey} group ${group}: caught up ${state.served} event(s) from the event log; reading the stream after ${toStreamId(checkpoint)}`);
+      // Entries still pending stay pending and are read first (skipped and acknowledged when behind the checkpoint).
+      state = { reading: 'stream', readingPending: true };
+      return undefined;
+    }
+    // A short read returned all the log had. Events committed later get a later position than
+    // these (the snapshot horizon), and the relay publishes them after this read, while the group
+    // stands at or before them: once these are applied, the stream holds everything after the checkpoint.
+    if (events.length < max) state.caughtUpAt = events.at(-1)!;
+    state.served += events.length;
+    // Nothing to acknowledge: the log is not the group.
+    return { events, ack: noAck };
+  }
+
+  async function readGroup(id: '0' | '>', max: number): Promise<StreamEntry[]> {
+    const reply = (
+      id === '>'
+        ? await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', streamKey, id)
+        : await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'STREAMS', streamKey, id)
+    ) as [string, StreamEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  async function fromStream(checkpoint: LogPosition, max: number): Promise<EventBatch | undefined> {
+    if (state.reading !== 'stream') return undefined;
+    let entries: StreamEntry[] = [];
+    if (state.readingPending) {
+      entries = await readGroup('0', max);
+      if (entries.length === 0) state.readingPending = false;
+    }
+    if (!state.readingPending) entries = await readGroup('>', max);
+    // Entries another consumer of the group holds unacknowledged: a consumer that lost its lease
+    // while blocked in XREADGROUP can still be handed an entry, which it then drops without
+    // acknowledging it. It was delivered before anything this read returned, so taking it over
+    // here, after the read and before applying, keeps log order; the checkpoint skips it if it was
+    // applied already.
+    const others = await claimOthersPending(redis, streamKey, group, consumer, max, claimIdleMs);
+    if (others.waiting) {
+      // Not claimable yet: apply nothing. What this read took stays pending here and is read again.
+      state.readingPending = true;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(blockMs, Math.max(10, claimIdleMs / 4))));
+      return { events: [], ack: noAck };
+    }
+    const taken = new Set(entries.map(([id]) => id));
+    for (const entry of others.claimed) if (!taken.has(entry[0])) entries.push(entry);
+    const events = entries
+      .flatMap(([, fields]) => (fields ? [decodeStreamEntry(fields, upcasting) as RecordedEvent] : []))
+      .sort(compareLogPositions);
+    const ack = async () => {
+      if (entries.length > 0) await redis.xack(streamKey, group, ...entries.map(([id]) => id));
+    };
+
+    // The fresh part must be the log's next events, all of them. One missing (trimmed past the
+    // group, or lost with Redis's data while the group survived or was re-created) would be
+    // skipped for good once a later one moved the checkpoint, so the source goes back to the log.
+    const ids = entries.map(([id]) => fromStreamId(id)).filter((at) => compareLogPositions(at, checkpoint) > 0).sort(compareLogPositions);
+    const upTo = ids.at(-1);
+    if (!upTo) return { events, ack };
+    const fresh = events.filter((event) => compareLogPositions(event, checkpoint) > 0).length;
+    if ((await eventLog.count(checkpoint, upTo)) > fresh) {
+      log(`stream ${streamKey} group ${group}: entries after ${toStreamId(checkpoint)} are missing from the stream (trimmed, or lost by Redis); catching up from the event log`);
+      // Unacknowledged, these entries stay pending and are read again, behind the checkpoint, after the catch-up.
+      state = { reading: 'log', served: 0 };
+      return undefined;
+    }
+    return { events, ack };
+  }
 
   return {
-    async next(_checkpoint, max) {
-      let entries: StreamEntry[] = [];
-      if (readingPending) {
-        const reply = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'STREAMS', streamKey, '0')) as
-          | [string, StreamEntry[]][]
-          | null;
-        entries = reply?.[0]?.[1] ?? [];
-        if (entries.length === 0) readingPending = false;
+    async next(checkpoint, max) {
+      // At most: log → stream → (gap) log, which then has the missing events to serve.
+      for (;;) {
+        const logged = await fromLog(checkpoint, max);
+        if (logged) return logged;
+        const streamed = await fromStream(checkpoint, max);
+        if (streamed) return streamed;
       }
-      if (!readingPending) {
-        const reply = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', streamKey, '>')) as
-          | [string, StreamEntry[]][]
-          | null;
-        entries = reply?.[0]?.[1] ?? [];
-      }
-      // Entries another consumer of the group holds unacknowledged: a consumer that lost its lease
-      // while blocked in XREADGROUP can still be handed an entry, which it then drops without
-      // acknowledging it. It was delivered before anything this read returned, so taking it over
-      // here, before applying, keeps log order; the checkpoint skips it if it was applied already.
-      const taken = new Set(entries.map(([id]) => id));
-      for (const entry of await claimOthersPending(redis, streamKey, group, consumer, max)) {
-        if (!taken.has(entry[0])) entries.push(entry);
-      }
-      const decoded = toEvents(entries).sort((a, b) => compareLogPositions(a.event, b.event));
-      return {
-        events: decoded.map((entry) => entry.event),
-        ack: async () => {
-          if (decoded.length > 0) await redis.xack(streamKey, group, ...decoded.map((entry) => entry.id));
-        },
-      };
     },
     async close() {
       redis.disconnect();

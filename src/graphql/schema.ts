@@ -18,6 +18,7 @@ import '../modules/orders/graphql/order-mutations.ts';
 import '../modules/catalog/graphql/product-queries.ts';
 import '../modules/inventory/graphql/inventory-queries.ts';
 import './admin/projection-status.ts';
+import './admin/parked-events.ts';
 
 builder.queryField('apiVersion', (t) =>
   t.string({

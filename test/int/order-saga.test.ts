@@ -27,6 +27,7 @@ import { createDevPaymentProvider, type DevPaymentProvider } from '../../src/mod
 import { PaymentProviderUnavailableError, type PaymentProvider } from '../../src/modules/payments/provider.ts';
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
+import { eventLogReader } from '../../src/cqrs/event-log.ts';
 
 let url: string;
 let writeDb: WriteDb;
@@ -70,7 +71,7 @@ function runSaga(provider: PaymentProvider, options: { deadlineMs?: number; cons
     deadlineMs: options.deadlineMs ?? 60_000,
     now: options.now,
     concurrency: 4,
-    openSource: () => createStreamSource({ redis: redisClient(), streamKey, group, consumer: options.consumer ?? 'saga-test', blockMs: 50 }),
+    openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: options.consumer ?? 'saga-test', blockMs: 50 }),
     batchSize: 50,
     sweepMs: 50,
     leadership: advisoryLockLeadership({ databaseUrl: url, lockName: group, retryMs: 50 }),
@@ -383,7 +384,7 @@ describe('order saga', () => {
     const replay = startProcessManager({
       writeDb,
       process: recorder,
-      openSource: () => createStreamSource({ redis: redisClient(), streamKey, group, consumer: 'recorder', blockMs: 50 }),
+      openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: 'recorder', blockMs: 50 }),
       batchSize: 3,
       concurrency: 2,
       sweepMs: 1_000,

@@ -26,6 +26,7 @@ import { userProfileProjection } from '../../src/modules/users/views/user-profil
 import { userSearchProjection } from '../../src/modules/users/views/user-search.ts';
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
+import { eventLogReader } from '../../src/cqrs/event-log.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 let url: string;
@@ -106,7 +107,7 @@ function start(projection: Projection, consumer = 'c1') {
   const projector = startProjector({
     readDb,
     projection,
-    openSource: () => createStreamSource({ redis: redisClient(), streamKey, group: consumerGroupOf(projection.name), consumer, blockMs: 100 }),
+    openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf(projection.name), consumer, blockMs: 100 }),
     notices,
     batchSize: 4,
     maxAttempts,

@@ -20,6 +20,7 @@ import { executeUserCommand } from '../../src/modules/users/store.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
+import { eventLogReader } from '../../src/cqrs/event-log.ts';
 
 let writeDb: WriteDb;
 let readDb: ReadDb;
@@ -115,7 +116,7 @@ function streamProjector(consumer: string, options: { afterCommit?: (outcome: Ba
   const projector = startProjector({
     readDb,
     projection: options.projection ?? userProfileProjection,
-    openSource: () => createStreamSource({ redis: redisClient(), streamKey, group, consumer, blockMs: 100 }),
+    openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer, blockMs: 100 }),
     notices,
     batchSize: options.batchSize ?? 3,
     afterCommit: options.afterCommit,
@@ -201,6 +202,8 @@ describe('a crash between commit and XACK', () => {
     const events = await publishAll();
     const last = positionOf(events.at(-1)!);
 
+    // The group already reads the stream (a new group would catch up from the log, with nothing to acknowledge).
+    await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM');
     // The first process "dies" right after each commit: it never acknowledges anything.
     const committed: BatchOutcome[] = [];
     const crashing = streamProjector('doomed', {
@@ -249,7 +252,7 @@ describe('a lease handover while the old leader is blocked reading the stream', 
       readDb,
       projection: userProfileProjection,
       // Blocks long in XREADGROUP, as a leader does when no events come.
-      openSource: () => createStreamSource({ redis: redisClient(), streamKey, group, consumer: 'old', blockMs: 5_000 }),
+      openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: 'old', blockMs: 5_000 }),
       notices,
       batchSize: 50,
       leadership: { hold: async (work) => work(() => oldIsLeader) },
@@ -285,13 +288,46 @@ describe('consumers of crashed or replaced processes', () => {
     await redis.xack(streamKey, group, ...handed[0]![1].map(([id]) => id));
     await redis.xreadgroup('GROUP', group, 'gone-pending', 'COUNT', 2, 'STREAMS', streamKey, '>');
 
-    const source = await createStreamSource({ redis: redisClient(), streamKey, group, consumer: 'live', blockMs: 100, forgetIdleConsumersMs: 0 });
+    const source = await createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: 'live', blockMs: 100, forgetIdleConsumersMs: 0 });
     try {
       const consumers = (await redis.xinfo('CONSUMERS', streamKey, group)) as unknown[][];
       // 'gone-pending' gave its entries to 'live' first, so both departed consumers are gone.
       expect(consumers.map((fields) => fields[1])).toEqual(['live']);
       const [count] = (await redis.xpending(streamKey, group)) as [number];
       expect(Number(count)).toBe(2);
+    } finally {
+      await source.close();
+    }
+  });
+});
+
+describe('PENDING_CLAIM_IDLE_MS', () => {
+  it("applies nothing while another consumer's entry is younger than the claim idle time, then takes it over first", async () => {
+    await seedUsers();
+    const events = await publishAll();
+    await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM');
+    // An earlier owner was handed the first two entries and stopped before acknowledging them.
+    await redis.xreadgroup('GROUP', group, 'old', 'COUNT', 2, 'STREAMS', streamKey, '>');
+
+    const source = await createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: 'new', blockMs: 100, claimIdleMs: 5_000 });
+    try {
+      // Too young to claim: reading the later entries and applying them would move the
+      // checkpoint past the first two, which would then be skipped as already applied.
+      const early = await source.next(logStart, 100);
+      expect(early.events).toEqual([]);
+      const owners = (await redis.xpending(streamKey, group, '-', '+', 100)) as [string, string, number, number][];
+      expect(owners.filter(([, owner]) => owner === 'old')).toHaveLength(2);
+
+      const batch = await eventually(
+        async () => {
+          const next = await source.next(logStart, 100);
+          expect(next.events.length).toBeGreaterThan(0);
+          return next;
+        },
+        { timeoutMs: 20_000, intervalMs: 0, what: 'the entries to be claimed once idle' },
+      );
+      // Every entry, the claimed ones first, in log order.
+      expect(batch.events.map((event) => event.position)).toEqual(events.map((event) => event.position));
     } finally {
       await source.close();
     }

@@ -24,6 +24,7 @@ import { userEventSchemaVersions, type UserRegistered } from '../../src/modules/
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
+import { eventLogReader } from '../../src/cqrs/event-log.ts';
 
 // The history this test pretends UserRegistered has had; v3 is today's shape (what the view reads).
 type RegisteredV1 = { userId: string; emailAddress: string; firstName: string; lastName: string; registeredAt: string };
@@ -176,7 +177,7 @@ describe('rebuilding user_profile from a log of old events', () => {
       startProjector({
         readDb,
         projection: userProfileProjection,
-        openSource: () => createStreamSource({ redis: redisClient(), streamKey, group: consumerGroupOf(userProfileProjection.name), consumer: 'p1', blockMs: 50, upcasting: history }),
+        openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf(userProfileProjection.name), consumer: 'p1', blockMs: 50, upcasting: history }),
         notices,
         batchSize: 3,
       }),
@@ -206,7 +207,7 @@ describe('an event this code cannot upcast', () => {
     // The relay carries it as stored; the stream consumer refuses it when decoding.
     await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
     expect(await redis.xlen(streamKey)).toBe(8);
-    const source = await createStreamSource({ redis: redisClient(), streamKey, group: consumerGroupOf('upcast-probe'), consumer: 'probe', blockMs: 50, upcasting: history });
+    const source = await createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf('upcast-probe'), consumer: 'probe', blockMs: 50, upcasting: history });
     cleanups.push(() => source.close());
     await expect(source.next(logStart, 100)).rejects.toThrow(EventUpcastError);
 

@@ -1,7 +1,7 @@
 // Starts throwaway PostgreSQL and Redis servers on free ports for the test run (vitest globalSetup).
 // PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,8 @@ export interface TestPostgres {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** Stops the server (fast shutdown: sessions are cut) and starts it again on the same port and data. */
+  restart(): Promise<void>;
 }
 
 export async function startPostgres(): Promise<TestPostgres> {
@@ -58,21 +60,29 @@ export async function startPostgres(): Promise<TestPostgres> {
     stdio: 'ignore',
     ...identity,
   });
-  const child = spawn(
-    join(bin, 'postgres'),
-    [
-      '-D', dataDir, '-p', String(port), '-k', dir, '-h', '127.0.0.1',
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], ...identity },
-  );
-  let log = '';
-  child.stderr?.on('data', (chunk) => (log += chunk));
-  await waitFor(() => log.includes('ready to accept connections'), 'PostgreSQL');
+  const launch = async () => {
+    const child = spawn(
+      join(bin, 'postgres'),
+      [
+        '-D', dataDir, '-p', String(port), '-k', dir, '-h', '127.0.0.1',
+        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], ...identity },
+    );
+    let log = '';
+    child.stderr?.on('data', (chunk) => (log += chunk));
+    await waitFor(() => log.includes('ready to accept connections'), 'PostgreSQL');
+    return child;
+  };
+  let child = await launch();
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     port,
     stop: () => stopChild(child, 'SIGINT').then(() => rmSync(dir, { recursive: true, force: true })),
+    async restart() {
+      await stopChild(child, 'SIGINT');
+      child = await launch();
+    },
   };
 }
 
@@ -80,17 +90,47 @@ export interface TestRedis {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /**
+   * Restarts the server on the same port. `keepData`: a clean shutdown that keeps every write
+   * (append-only file, fsync always); otherwise it is killed and its data deleted, as if the
+   * machine were replaced. Only for servers started with `persistent`.
+   */
+  restart(options: { keepData: boolean }): Promise<void>;
 }
 
-export async function startRedis(port?: number): Promise<TestRedis> {
-  const chosen = port ?? (await freePort());
-  const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stdout?.on('data', (chunk) => (log += chunk));
-  await waitFor(() => log.includes('Ready to accept connections'), 'Redis');
-  return { url: `redis://127.0.0.1:${chosen}`, port: chosen, stop: () => stopChild(child, 'SIGTERM') };
+export async function startRedis(options: { port?: number; persistent?: boolean } = {}): Promise<TestRedis> {
+  const chosen = options.port ?? (await freePort());
+  const dir = options.persistent ? mkdtempSync(join(tmpdir(), 'test-redis-')) : undefined;
+  const persistence = dir ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''] : ['--save', '', '--appendonly', 'no'];
+  const launch = async () => {
+    const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', ...persistence], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout?.on('data', (chunk) => (log += chunk));
+    await waitFor(() => log.includes('Ready to accept connections'), 'Redis');
+    return child;
+  };
+  let child = await launch();
+  return {
+    url: `redis://127.0.0.1:${chosen}`,
+    port: chosen,
+    stop: async () => {
+      await stopChild(child, 'SIGTERM');
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+    async restart({ keepData }) {
+      if (!dir) throw new Error('restart needs a Redis started with { persistent: true }');
+      if (keepData) {
+        await stopChild(child, 'SIGTERM');
+      } else {
+        await stopChild(child, 'SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { recursive: true });
+      }
+      child = await launch();
+    },
+  };
 }
 
 // Asks the server to stop, and kills it if it has not exited within the grace period, so that a

@@ -33,8 +33,8 @@ describe('write schema', () => {
     expect(schema.getType('Subscription')).toBeUndefined();
   });
 
-  it('has no queries but apiVersion and the admin projectionStatus (it needs the event log, see src/graphql/admin)', () => {
-    expect(Object.keys(schema.getQueryType()?.getFields() ?? {}).sort()).toEqual(['apiVersion', 'projectionStatus']);
+  it('has no queries but apiVersion and the admin ones, projectionStatus and parked events (they need the write database, see src/graphql/admin)', () => {
+    expect(Object.keys(schema.getQueryType()?.getFields() ?? {}).sort()).toEqual(['apiVersion', 'parkedEvents', 'parkedSagas', 'projectionStatus']);
   });
 });
 

@@ -24,7 +24,7 @@ const states: Record<string, { value: ConsumerState; description: string }> = {
   HALTED: { value: 'halted', description: "Stopped on a poison event (policy 'halt'); tries again when its process restarts." },
 };
 
-const ConsumerKindEnum = builder.enumType('LogConsumerKind', { subGraphs: ['write'], values: kinds });
+export const ConsumerKindEnum = builder.enumType('LogConsumerKind', { subGraphs: ['write'], values: kinds });
 const ConsumerStateEnum = builder.enumType('ProjectionState', { subGraphs: ['write'], values: states });
 
 const ProjectionStatus = builder.objectRef<ConsumerStatus>('ProjectionStatus').implement({
@@ -53,7 +53,7 @@ const ProjectionStatus = builder.objectRef<ConsumerStatus>('ProjectionStatus').i
     lagEvents: t.exposeInt('lagEvents', { description: 'Committed events after the checkpoint, counted up to a cap (see lagEventsCapped).' }),
     lagEventsCapped: t.exposeBoolean('lagCapped', { description: 'True when more events than lagEvents are pending: counting stopped at the cap.' }),
     lagSeconds: t.exposeFloat('lagSeconds', { description: 'Age of the oldest event not applied yet; 0 when caught up.' }),
-    parked: t.exposeInt('parked', { description: 'Events parked (dead-lettered) for this consumer.' }),
+    parked: t.exposeInt('parked', { description: 'Events parked (dead-lettered) for this consumer; for a process manager also its parked sagas (see parkedEvents, parkedSagas).' }),
   }),
 });
 

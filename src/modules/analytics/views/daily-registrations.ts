@@ -55,6 +55,7 @@ export const dailyRegistrationsProjection = rowProjection<DailyRegistrationsRow>
   // A day's count is written as its total, so the last one per batch is all the table needs.
   coalesce: true,
   onPoison: 'park',
+  tables: ['daily_registrations'],
 });
 
 /** One entry per day from `from` to `to` (inclusive, `YYYY-MM-DD`), 0 for days without registrations. */

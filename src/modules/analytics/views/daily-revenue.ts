@@ -67,6 +67,7 @@ export const dailyRevenueProjection = rowProjection<DailyRevenueRow>({
   // A day's revenue is written as its total, so the last one per batch is all the table needs.
   coalesce: true,
   onPoison: 'park',
+  tables: ['daily_revenue'],
 });
 
 /** Days from `from` to `to` (inclusive, `YYYY-MM-DD`) that have revenue, by day then currency. */

@@ -98,6 +98,7 @@ export const productCatalogProjection = rowProjection<ProductCatalogRow>({
   // Each row is the product's whole current state; nothing observes the writes between.
   coalesce: true,
   onPoison: 'park',
+  tables: ['product_catalog'],
 });
 
 export const productOrders = ['NAME_ASC', 'PRICE_ASC', 'PRICE_DESC', 'NEWEST'] as const;

@@ -118,6 +118,7 @@ export const inventoryReportProjection = rowProjection<InventoryReportRow>({
   // Each row is the product's whole current stock; nothing observes the writes between.
   coalesce: true,
   onPoison: 'park',
+  tables: ['inventory_report'],
 });
 
 /** Every product by available stock then sku; with `lowStockAt`, only those with available <= it. */

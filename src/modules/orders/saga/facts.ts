@@ -6,6 +6,8 @@ export interface LoadedSaga {
   facts: SagaFacts;
   /** Failed attempts since the last step that succeeded; 0 without a saga row. */
   attempts: number;
+  /** A step failed SAGA_MAX_ATTEMPTS times: the saga leaves the order alone until resumed. */
+  parked: boolean;
 }
 
 export async function loadSagaFacts(db: WriteDb, orderId: string, now: Date): Promise<LoadedSaga> {
@@ -16,7 +18,7 @@ export async function loadSagaFacts(db: WriteDb, orderId: string, now: Date): Pr
     }),
     db.payment.findUnique({ where: { orderId }, select: { status: true, reference: true, reason: true } }),
     db.reservationAttempt.findUnique({ where: { orderId }, select: { status: true, reason: true } }),
-    db.orderSaga.findUnique({ where: { orderId }, select: { status: true, deadlineAt: true, attempts: true, chargeStartedAt: true } }),
+    db.orderSaga.findUnique({ where: { orderId }, select: { status: true, deadlineAt: true, attempts: true, chargeStartedAt: true, parkedAt: true } }),
   ]);
   // The status columns are plain text; the commands that write them only ever write these values.
   type Status<Fact extends keyof SagaFacts> = NonNullable<SagaFacts[Fact]> extends { status: infer S } ? S : never;
@@ -29,5 +31,6 @@ export async function loadSagaFacts(db: WriteDb, orderId: string, now: Date): Pr
       saga: saga && { status: saga.status as Status<'saga'>, deadlineAt: saga.deadlineAt, chargeStartedAt: saga.chargeStartedAt },
     },
     attempts: saga?.attempts ?? 0,
+    parked: saga?.parkedAt != null,
   };
 }

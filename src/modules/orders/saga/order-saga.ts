@@ -3,6 +3,8 @@
 // for a retry with backoff on the saga row (the sweeper picks it up), so one order cannot stall others.
 // The saga row also records that a charge was started, before the provider is asked: a charge whose
 // answer was lost is asked for again (the provider is idempotent) before a cancelled order settles.
+// A step that failed `maxAttempts` times parks the saga (saga-rows.ts): the order stays where it is,
+// nothing is retried or cancelled automatically, until an operator resumes it (parked-sagas.ts).
 import { newMetadata } from '../../../cqrs/event-metadata.ts';
 import type { EventMetadata, RecordedEvent } from '../../../cqrs/events.ts';
 import { forEachConcurrently, type ProcessManager } from '../../../cqrs/process-manager.ts';
@@ -36,6 +38,8 @@ export interface OrderSagaOptions {
   deadlineMs: number;
   /** How many due sagas one sweep reconciles at the same time. */
   concurrency: number;
+  /** Failed attempts at one order's step before its saga is parked (SAGA_MAX_ATTEMPTS); default 20. */
+  maxAttempts?: number;
   now?: () => Date;
   log?: (message: string, error?: unknown) => void;
 }
@@ -54,6 +58,7 @@ const handledEventTypes = new Set<string>([
 
 /** More steps than any order needs (start, charge, reserve, cancel, release, refund, finish): the rest is a bug. */
 const maxStepsPerReconcile = 10;
+export const defaultSagaMaxAttempts = 20;
 const sweepBatch = 100;
 
 export class SagaStuckError extends Error {
@@ -69,6 +74,7 @@ function clip(reason: string): string {
 
 export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
   const { writeDb, provider, dispatch, deadlineMs } = options;
+  const maxAttempts = options.maxAttempts ?? defaultSagaMaxAttempts;
   const clock = options.now ?? (() => new Date());
   const log = options.log ?? (() => {});
   // The consumer and the sweeper may pick the same order at once; its reconciles run one at a time.
@@ -121,7 +127,9 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
     let previous: SagaStep['kind'] | undefined;
     for (let taken = 0; taken <= maxStepsPerReconcile; taken++) {
       const now = clock();
-      const { facts, attempts } = await loadSagaFacts(writeDb, orderId, now);
+      const { facts, attempts, parked } = await loadSagaFacts(writeDb, orderId, now);
+      // An operator's now; resuming reconciles from the facts, so events seen meanwhile lose nothing.
+      if (parked) return;
       const step = nextSagaStep(facts, deadlineMs);
       if (step.kind === 'none') return;
       try {
@@ -130,8 +138,14 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
         if (attempts > 0 && step.kind !== 'finish') await clearSagaRetry(writeDb, orderId, clock());
       } catch (error) {
         // Without a saga row there is nowhere to schedule a retry: the caller must retry the event.
-        if (!(await recordSagaFailure(writeDb, orderId, error, clock()))) throw error;
-        log(`order saga: step ${step.kind} of order ${orderId} failed (attempt ${attempts + 1}); retrying later`, error);
+        const failure = await recordSagaFailure(writeDb, orderId, step.kind, error, clock(), maxAttempts);
+        if (!failure) throw error;
+        log(
+          failure.parked
+            ? `order saga: step ${step.kind} of order ${orderId} failed ${failure.attempts} times; saga parked (npm run projections -- parked resume ${orderSagaName} ${orderId})`
+            : `order saga: step ${step.kind} of order ${orderId} failed (attempt ${failure.attempts}); retrying later`,
+          error,
+        );
         return;
       }
       previous = step.kind;

@@ -32,32 +32,73 @@ export async function clearSagaRetry(db: WriteDb, orderId: string, now: Date): P
   await db.orderSaga.update({ where: { orderId }, data: { attempts: 0, nextAttemptAt: null, updatedAt: now } });
 }
 
-/** Schedules the next attempt with exponential backoff; false when there is no saga row to record it on. */
-export async function recordSagaFailure(db: WriteDb, orderId: string, error: unknown, now: Date): Promise<boolean> {
+/**
+ * Schedules the next attempt with exponential backoff, or, once `maxAttempts` attempts failed,
+ * parks the saga: no more retries (nor deadline checks) until an operator resumes it.
+ * Returns the attempts so far and whether it parked; null when there is no saga row to record it on.
+ */
+export async function recordSagaFailure(
+  db: WriteDb,
+  orderId: string,
+  step: string,
+  error: unknown,
+  now: Date,
+  maxAttempts: number,
+): Promise<{ attempts: number; parked: boolean } | null> {
   const rows = await db.$queryRaw<{ attempts: number }[]>`
     UPDATE order_sagas SET attempts = attempts + 1, updated_at = ${now}
      WHERE order_id = ${orderId}::uuid RETURNING attempts`;
   const attempts = rows[0]?.attempts;
-  if (attempts === undefined) return false;
+  if (attempts === undefined) return null;
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const parked = attempts >= maxAttempts;
   await db.orderSaga.update({
     where: { orderId },
-    data: { lastError: message.slice(0, maxErrorLength), nextAttemptAt: new Date(now.getTime() + backoffMs(attempts)) },
+    data: {
+      lastError: message.slice(0, maxErrorLength),
+      nextAttemptAt: parked ? null : new Date(now.getTime() + backoffMs(attempts)),
+      parkedAt: parked ? now : null,
+      parkedStep: parked ? step : null,
+    },
   });
-  return true;
+  return { attempts, parked };
+}
+
+/**
+ * Resumes parked sagas (one order, or all): attempts reset, due now, so the sweeper reconciles
+ * them from the current facts. Returns the order ids resumed.
+ */
+export async function resumeParkedSagas(db: WriteDb, which: string | 'all', now: Date): Promise<string[]> {
+  const rows = await db.$queryRaw<{ order_id: string }[]>`
+    UPDATE order_sagas SET parked_at = NULL, parked_step = NULL, attempts = 0, next_attempt_at = ${now}, updated_at = ${now}
+     WHERE parked_at IS NOT NULL AND (${which} = 'all' OR order_id::text = ${which})
+     RETURNING order_id`;
+  return rows.map((row) => row.order_id);
+}
+
+export async function listParkedSagas(db: WriteDb) {
+  return db.orderSaga.findMany({
+    where: { parkedAt: { not: null } },
+    select: { orderId: true, parkedAt: true, parkedStep: true, lastError: true, attempts: true },
+    orderBy: [{ parkedAt: 'asc' }, { orderId: 'asc' }],
+  });
+}
+
+export async function countParkedSagas(db: WriteDb): Promise<number> {
+  return db.orderSaga.count({ where: { parkedAt: { not: null } } });
 }
 
 /**
  * Sagas that are due: a retry whose time has come, whatever the status (a payment recorded after the
  * saga settled 'cancelled' is refunded then, and that refund may fail too), or the deadline of a
  * running one that passed. A pending retry postpones the deadline check too, so a saga whose
- * compensation keeps failing still backs off.
+ * compensation keeps failing still backs off. A parked saga is never due (an operator resumes it).
  */
 export async function dueSagaOrderIds(db: WriteDb, now: Date, limit: number): Promise<string[]> {
   const rows = await db.$queryRaw<{ order_id: string }[]>`
     SELECT order_id FROM order_sagas
      WHERE next_attempt_at <= ${now}
-        OR (status = 'running' AND next_attempt_at IS NULL AND deadline_at <= ${now})
+        OR (status = 'running' AND next_attempt_at IS NULL AND parked_at IS NULL AND deadline_at <= ${now})
      ORDER BY COALESCE(next_attempt_at, deadline_at)
      LIMIT ${limit}`;
   return rows.map((row) => row.order_id);

@@ -10,6 +10,8 @@ export interface StartOrderSagaOptions extends OrderSagaOptions {
   batchSize: number;
   /** How often due retries and passed deadlines are looked for. */
   sweepMs: number;
+  /** Failed attempts at one batch of events before its poison event is parked (PROJECTION_MAX_ATTEMPTS); default 5. */
+  batchMaxAttempts?: number;
   leadership?: Leadership;
 }
 
@@ -21,6 +23,7 @@ export function startOrderSaga(options: StartOrderSagaOptions): RunningProcessMa
     batchSize: options.batchSize,
     concurrency: options.concurrency,
     sweepMs: options.sweepMs,
+    maxAttempts: options.batchMaxAttempts,
     leadership: options.leadership,
     log: options.log,
   });

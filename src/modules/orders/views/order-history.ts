@@ -170,6 +170,7 @@ export const orderHistoryProjection = rowProjection<OrderHistoryRow>({
   // The row holds its whole timeline, so its last state loses nothing; steps are pushed, not written.
   coalesce: true,
   onPoison: 'park',
+  tables: ['order_history'],
   // Subscribers watch the order progress: each status change is pushed, even within one batch.
   pushEveryStep: true,
 });

@@ -105,6 +105,7 @@ export const userProfileProjection = rowProjection<UserProfileRow>({
   // Each row is the user's whole current profile; nothing observes the writes between.
   coalesce: true,
   onPoison: 'park',
+  tables: ['user_profile'],
 });
 
 /** Rows for the given ids, in the same order, null where there is none (a DataLoader batch). */

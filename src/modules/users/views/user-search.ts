@@ -68,6 +68,7 @@ export const userSearchProjection = rowProjection<UserSearchRow>({
   // Each row is the user's whole current search entry; nothing observes the writes between.
   coalesce: true,
   onPoison: 'park',
+  tables: ['user_search'],
 });
 
 /** Where a page starts: strictly after this user in (name, id) order. */

@@ -1,0 +1,130 @@
+// A sustained command load against several write processes, remembering every mutation that
+// returned success: those are what the views must end up showing, whatever crashed meanwhile.
+// Failures (a process killed mid-request, PostgreSQL restarting) are counted and not remembered:
+// a failed request may or may not have committed, so the checks accept both for them.
+import { randomUUID } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import {
+  AddProductDocument,
+  PlaceOrderDocument,
+  RecordUserLoginDocument,
+  RegisterUserDocument,
+  RestockProductDocument,
+} from '../e2e/generated/write/graphql.ts';
+import { executeHttp } from '../support/graphql-client.ts';
+
+export interface Acknowledged {
+  /** Registered users and how many of their logins returned success. */
+  users: Map<string, { email: string; logins: number }>;
+  orders: Set<string>;
+}
+
+export interface LoadCounts {
+  attempted: number;
+  succeeded: number;
+  failed: number;
+  byKind: Record<string, { succeeded: number; failed: number }>;
+}
+
+type Kind = 'registerUser' | 'recordUserLogin' | 'placeOrder' | 'restockProduct';
+
+/** Sends one mutation; returns the receipt's aggregate id on success, undefined on any failure. */
+async function mutate<TResult, TVariables>(
+  url: string,
+  document: TypedDocumentNode<TResult, TVariables>,
+  variables: TVariables,
+  field: string,
+): Promise<string | undefined> {
+  try {
+    const response = await executeHttp(url, document, variables);
+    const result = (response.data as Record<string, { __typename?: string; data?: { aggregateId: string } }> | null | undefined)?.[field];
+    return result?.__typename?.endsWith('Success') ? result.data!.aggregateId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Products with a large stock, so that orders complete unless something is wrong. */
+export async function addProducts(writeUrl: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const sku = `FAULT-${randomUUID().slice(0, 8).toUpperCase()}`;
+    const id = await mutate(writeUrl, AddProductDocument, { sku, name: `Product ${i}`, description: 'fault suite', category: 'faults', priceCents: 100 + i, currency: 'EUR' }, 'addProduct');
+    if (!id) throw new Error(`addProduct ${sku} failed`);
+    if (!(await mutate(writeUrl, RestockProductDocument, { productId: id, quantity: 1_000_000 }, 'restockProduct'))) throw new Error('restock failed');
+    ids.push(id);
+  }
+  return ids;
+}
+
+export function startCommandLoad(options: { writeUrls: () => string[]; productIds: string[]; workers: number }) {
+  const acknowledged: Acknowledged = { users: new Map(), orders: new Set() };
+  const counts: LoadCounts = { attempted: 0, succeeded: 0, failed: 0, byKind: {} };
+  const userIds: string[] = [];
+  let running = true;
+  let turn = 0;
+
+  const record = (kind: Kind, ok: boolean) => {
+    counts.attempted += 1;
+    if (ok) counts.succeeded += 1;
+    else counts.failed += 1;
+    const entry = (counts.byKind[kind] ??= { succeeded: 0, failed: 0 });
+    if (ok) entry.succeeded += 1;
+    else entry.failed += 1;
+  };
+
+  const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)]!;
+
+  async function step() {
+    const urls = options.writeUrls();
+    const url = urls[turn++ % urls.length]!;
+    const roll = Math.random();
+    if (userIds.length < 5 || roll < 0.35) {
+      const email = `u-${randomUUID()}@fault.test`;
+      const id = await mutate(url, RegisterUserDocument, { email, name: 'Fault Tester' }, 'registerUser');
+      record('registerUser', id !== undefined);
+      if (id) {
+        acknowledged.users.set(id, { email, logins: 0 });
+        userIds.push(id);
+      }
+    } else if (roll < 0.6) {
+      const userId = pick(userIds);
+      const ok = (await mutate(url, RecordUserLoginDocument, { userId }, 'recordUserLogin')) !== undefined;
+      record('recordUserLogin', ok);
+      if (ok) acknowledged.users.get(userId)!.logins += 1;
+    } else if (roll < 0.93) {
+      const productId = pick(options.productIds);
+      const id = await mutate(url, PlaceOrderDocument, { userId: pick(userIds), items: [{ productId, quantity: 1 + Math.floor(Math.random() * 3) }] }, 'placeOrder');
+      record('placeOrder', id !== undefined);
+      if (id) acknowledged.orders.add(id);
+    } else {
+      const ok = (await mutate(url, RestockProductDocument, { productId: pick(options.productIds), quantity: 10 }, 'restockProduct')) !== undefined;
+      record('restockProduct', ok);
+    }
+  }
+
+  const workers = Array.from({ length: options.workers }, async () => {
+    while (running) {
+      const before = counts.failed;
+      await step();
+      // Back off a little while the servers are down, instead of spinning on refused connections.
+      if (counts.failed > before) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  return {
+    acknowledged,
+    counts,
+    /** A copy of what has been acknowledged so far. */
+    snapshot(): Acknowledged {
+      return {
+        users: new Map([...acknowledged.users].map(([id, user]) => [id, { ...user }])),
+        orders: new Set(acknowledged.orders),
+      };
+    },
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// What the views still lack of the acknowledged mutations, read straight from the read tables.
+import { randomUUID } from 'node:crypto';
+import { eventLogChannel } from '../../src/cqrs/event-log.ts';
+import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
+import type { Acknowledged } from './command-load.ts';
+
+/** A fresh connection per call: PostgreSQL may have restarted since the last one. */
+async function withSql<T>(url: string, work: (sql: SqlConnection) => Promise<T>): Promise<T> {
+  const sql = await connectPostgres(url);
+  try {
+    return await work(sql);
+  } finally {
+    await sql.close().catch(() => {});
+  }
+}
+
+/** Descriptions of what is missing (empty when the views show every acknowledged mutation). */
+export function missingFromViews(readDatabaseUrl: string, expected: Acknowledged): Promise<string[]> {
+  return withSql(readDatabaseUrl, async (sql) => {
+    const missing: string[] = [];
+    const userIds = [...expected.users.keys()];
+    const users = await sql.query<{ id: string; email: string; login_count: number }>(
+      'SELECT id::text, email, login_count FROM user_profile WHERE id = ANY($1::uuid[])',
+      [userIds],
+    );
+    const seen = new Map(users.map((row) => [row.id, row]));
+    for (const [id, user] of expected.users) {
+      const row = seen.get(id);
+      if (!row) missing.push(`user ${id} not in user_profile`);
+      // A login whose request failed may still have committed: at least the acknowledged ones.
+      else if (row.login_count < user.logins) missing.push(`user ${id}: ${row.login_count} logins in the view, ${user.logins} acknowledged`);
+    }
+    const orderIds = [...expected.orders];
+    const orders = await sql.query<{ id: string }>('SELECT id::text FROM order_history WHERE id = ANY($1::uuid[])', [orderIds]);
+    const seenOrders = new Set(orders.map((row) => row.id));
+    for (const id of orderIds) if (!seenOrders.has(id)) missing.push(`order ${id} not in order_history`);
+    return missing;
+  });
+}
+
+/** Orders the saga has not settled yet (neither completed nor cancelled). */
+export function unsettledOrders(readDatabaseUrl: string, orderIds: Iterable<string>): Promise<string[]> {
+  return withSql(readDatabaseUrl, async (sql) => {
+    const rows = await sql.query<{ id: string; status: string }>(
+      `SELECT id::text, status FROM order_history WHERE id = ANY($1::uuid[]) AND status NOT IN ('completed', 'cancelled')`,
+      [[...orderIds]],
+    );
+    return rows.map((row) => `order ${row.id} is ${row.status}`);
+  });
+}
+
+/** Parked events of every projection and of the saga, as "projection@position". */
+export function parkedEvents(readDatabaseUrl: string): Promise<{ projection: string; position: string; error: string }[]> {
+  return withSql(readDatabaseUrl, (sql) =>
+    sql.query<{ projection: string; position: string; error: string }>('SELECT projection, position::text, error FROM parked_events ORDER BY projection, position'),
+  );
+}
+
+/**
+ * Appends an event no projection can apply, as a buggy writer could: a UserRegistered without its
+ * payload. Returns its log position.
+ */
+export function appendPoisonEvent(databaseUrl: string): Promise<string> {
+  return withSql(databaseUrl, async (sql) => {
+    const id = randomUUID();
+    const metadata = { commandId: randomUUID(), correlationId: randomUUID(), causationId: null, actor: 'fault-suite', time: new Date().toISOString() };
+    const [row] = await sql.query<{ position: string }>(
+      `INSERT INTO event_log (aggregate_type, aggregate_id, aggregate_version, type, schema_version, data, metadata)
+       VALUES ('User', $1, 1, 'UserRegistered', 1, $2::jsonb, $3::jsonb) RETURNING position::text`,
+      [id, JSON.stringify({ userId: id, poison: true }), JSON.stringify(metadata)],
+    );
+    await sql.query(`NOTIFY ${eventLogChannel}`);
+    return row!.position;
+  });
+}
