@@ -27,6 +27,7 @@ import {
 } from './process-parking.ts';
 import { superviseConsumer } from './supervise.ts';
 import { Wakeup } from './wakeup.ts';
+import { isTransientError } from './transient-errors.ts';
 
 export interface ProcessManager {
   name: string;
@@ -67,6 +68,13 @@ export function consumerGroupOfProcess(name: string): string {
 export async function readProcessCheckpoint(db: WriteDb, name: string): Promise<LogPosition> {
   const row = await db.processCheckpoint.findUnique({ where: { name } });
   return row ? { transactionId: row.transactionId, position: row.position } : logStart;
+}
+
+async function lockProcessCheckpoint(tx: WriteTx, name: string): Promise<LogPosition | undefined> {
+  const rows = await tx.$queryRaw<{ transaction_id: bigint; position: bigint }[]>`
+    SELECT transaction_id, position FROM process_checkpoint WHERE name = ${name} FOR UPDATE`;
+  const row = rows[0];
+  return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : undefined;
 }
 
 async function saveProcessCheckpoint(db: WriteTx, name: string, at: LogPosition): Promise<void> {
@@ -154,6 +162,8 @@ export async function handleBatch(
         try {
           await process.handle(event);
         } catch (error) {
+          // PostgreSQL went away while isolating: give up this pass (retried), park nothing.
+          if (isTransientError(error)) throw error;
           parked.push({ event, key, error: errorText(error), attempts: isolate.attempts });
           for (const later of keyed.slice(index + 1)) parked.push({ event: later, key, error: heldReason(event.position), attempts: 0 });
           break;
@@ -166,10 +176,15 @@ export async function handleBatch(
 }
 
 /** Parks the batch's parked events and moves the checkpoint past them, in one write transaction. */
-export async function commitProcessBatch(writeDb: WriteDb, name: string, outcome: ProcessBatchOutcome): Promise<void> {
-  await writeDb.$transaction(async (tx) => {
+export async function commitProcessBatch(writeDb: WriteDb, name: string, outcome: ProcessBatchOutcome): Promise<boolean> {
+  return writeDb.$transaction(async (tx) => {
+    // Fenced like a projector's batch: an owner that lost its lease while frozen mid-batch must not
+    // move the checkpoint back over what the new owner handled, nor park events it handled.
+    const stored = await lockProcessCheckpoint(tx, name);
+    if (stored && compareLogPositions(outcome.checkpoint, stored) <= 0) return false;
     await parkProcessEvents(tx, name, outcome.parked);
     await saveProcessCheckpoint(tx, name, outcome.checkpoint);
+    return true;
   });
 }
 
@@ -214,6 +229,8 @@ export function startProcessManager(options: ProcessManagerOptions): RunningProc
       try {
         outcome = await handleBatch(writeDb, process, batch.events, checkpoint, concurrency);
       } catch (error) {
+        // An outage is retried for as long as it lasts; only failures of the batch itself count.
+        if (isTransientError(error)) throw error;
         const at = toStreamId(checkpoint);
         failing = { at, attempts: failing?.at === at ? failing.attempts + 1 : 1 };
         if (failing.attempts < maxAttempts) throw error;
@@ -222,8 +239,9 @@ export function startProcessManager(options: ProcessManagerOptions): RunningProc
         log(`process ${process.name}: parked ${poison.map((parked) => parked.event.position).join(', ') || 'nothing'} after ${failing.attempts} failed attempts`, error);
       }
       failing = undefined;
-      if (compareLogPositions(outcome.checkpoint, checkpoint) > 0 || outcome.parked.length > 0) await commitProcessBatch(writeDb, process.name, outcome);
-      checkpoint = outcome.checkpoint;
+      const moved = compareLogPositions(outcome.checkpoint, checkpoint) > 0 && (await commitProcessBatch(writeDb, process.name, outcome));
+      // Not moved: everything was a redelivery, or another owner got further meanwhile (then go on from where it stands).
+      checkpoint = moved ? outcome.checkpoint : await readProcessCheckpoint(writeDb, process.name);
       await batch.ack();
     }
   }

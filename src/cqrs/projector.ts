@@ -10,6 +10,7 @@ import { errorText, holdBehindParked, parkEvent } from './parking.ts';
 import type { NoticeBus } from './notices.ts';
 import type { Projection, ViewChange } from './projection.ts';
 import { superviseConsumer } from './supervise.ts';
+import { isTransientError } from './transient-errors.ts';
 
 /** Published after every committed batch; consistency waits listen for it. */
 export const checkpointTopic = 'projection.checkpoint';
@@ -86,6 +87,8 @@ export async function applyIsolated(readDb: ReadDb, projection: Projection, even
     try {
       add(await applyBatch(readDb, projection, [event]));
     } catch (error) {
+      // PostgreSQL went away while isolating: give up this pass (retried), park or halt nothing.
+      if (isTransientError(error)) throw error;
       if (projection.onPoison === 'halt') {
         await readDb.$transaction((tx) => recordHalt(tx, projection.name, `event ${event.position} (${event.type}) failed ${attempts} times: ${errorText(error)}`));
         return { halted: true, at: event, error, outcome: total };
@@ -136,6 +139,8 @@ export function startProjector(options: ProjectorOptions): RunningProjector {
       try {
         outcome = await applyBatch(readDb, projection, batch.events, { beforeCommit: options.beforeCommit });
       } catch (error) {
+        // An outage is retried for as long as it lasts; only failures of the batch itself count.
+        if (isTransientError(error)) throw error;
         const at = toStreamId(checkpoint);
         failing = { at, attempts: failing?.at === at ? failing.attempts + 1 : 1 };
         if (failing.attempts < maxAttempts) throw error;

@@ -108,14 +108,22 @@ export async function createStreamSource(options: {
   const { redis, eventLog, streamKey, group, consumer, blockMs, upcasting } = options;
   const log = options.log ?? (() => {});
   const claimIdleMs = options.claimIdleMs ?? 0;
-  const created = await ensureConsumerGroup(redis, streamKey, group);
-  // Take over what other (crashed or replaced) consumers of this group left unacknowledged.
-  let cursor = '0-0';
-  do {
-    const [next] = (await redis.xautoclaim(streamKey, group, consumer, claimIdleMs, cursor, 'COUNT', 500, 'JUSTID')) as [string, string[]];
-    cursor = next;
-  } while (cursor !== '0-0');
-  await forgetIdleConsumers(redis, streamKey, group, consumer, options.forgetIdleConsumersMs ?? 60_000);
+  let created: boolean;
+  try {
+    created = await ensureConsumerGroup(redis, streamKey, group);
+    // Take over what other (crashed or replaced) consumers of this group left unacknowledged.
+    let cursor = '0-0';
+    do {
+      const [next] = (await redis.xautoclaim(streamKey, group, consumer, claimIdleMs, cursor, 'COUNT', 500, 'JUSTID')) as [string, string[]];
+      cursor = next;
+    } while (cursor !== '0-0');
+    await forgetIdleConsumers(redis, streamKey, group, consumer, options.forgetIdleConsumersMs ?? 60_000);
+  } catch (error) {
+    // The caller hands over a connection of its own; a source that failed to open never reaches
+    // close(), so the connection would reconnect forever.
+    redis.disconnect();
+    throw error;
+  }
 
   /**
    * `log`: serving events from the event log. `caughtUpAt` is set once a read returned everything
@@ -196,7 +204,16 @@ export async function createStreamSource(options: {
     // skipped for good once a later one moved the checkpoint, so the source goes back to the log.
     const ids = entries.map(([id]) => fromStreamId(id)).filter((at) => compareLogPositions(at, checkpoint) > 0).sort(compareLogPositions);
     const upTo = ids.at(-1);
-    if (!upTo) return { events, ack };
+    if (!upTo) {
+      // Nothing after the checkpoint. Entries deleted from the stream after delivery (no fields,
+      // no event) would come back on every read of the pending list, and consumers acknowledge
+      // only batches that hold events: acknowledge them here, then read on.
+      if (events.length === 0 && entries.length > 0) {
+        await ack();
+        return undefined;
+      }
+      return { events, ack };
+    }
     const fresh = events.filter((event) => compareLogPositions(event, checkpoint) > 0).length;
     if ((await eventLog.count(checkpoint, upTo)) > fresh) {
       log(`stream ${streamKey} group ${group}: entries after ${toStreamId(checkpoint)} are missing from the stream (trimmed, or lost by Redis); catching up from the event log`);

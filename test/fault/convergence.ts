@@ -56,6 +56,18 @@ export function parkedEvents(readDatabaseUrl: string): Promise<{ projection: str
   );
 }
 
+/** What the saga parked: events it could not handle, and orders whose step kept failing. */
+export function sagaParked(databaseUrl: string): Promise<string[]> {
+  return withSql(databaseUrl, async (sql) => {
+    const events = await sql.query<{ process: string; position: string; error: string }>('SELECT process, position::text, error FROM parked_process_events');
+    const sagas = await sql.query<{ order_id: string; parked_step: string }>('SELECT order_id::text, parked_step FROM order_sagas WHERE parked_at IS NOT NULL');
+    return [
+      ...events.map((row) => `${row.process} event ${row.position}: ${row.error}`),
+      ...sagas.map((row) => `saga of order ${row.order_id} parked at ${row.parked_step}`),
+    ];
+  });
+}
+
 /**
  * Appends an event no projection can apply, as a buggy writer could: a UserRegistered without its
  * payload. Returns its log position.

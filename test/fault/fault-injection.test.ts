@@ -19,7 +19,7 @@ import { eventually } from '../support/eventually.ts';
 import { executeHttp } from '../support/graphql-client.ts';
 import { startPostgres, startRedis, type TestPostgres, type TestRedis } from '../support/servers.ts';
 import { addProducts, startCommandLoad } from './command-load.ts';
-import { appendPoisonEvent, missingFromViews, parkedEvents, unsettledOrders } from './convergence.ts';
+import { appendPoisonEvent, missingFromViews, parkedEvents, sagaParked, unsettledOrders } from './convergence.ts';
 import { startShopCluster, type ShopCluster } from './shop-cluster.ts';
 
 const rounds = Number(process.env.FAULT_SOAK_ROUNDS ?? 1);
@@ -149,7 +149,7 @@ describe('under sustained load, with 2 write, 2 read, 2 projector and 2 relay pr
     }
   }
 
-  test('afterwards: orders settle, both read APIs answer, verify finds no difference, only the poison event is parked', async () => {
+  test('afterwards: orders settle, both read APIs answer, verify finds no difference, only the poison event is parked (the saga parked nothing)', async () => {
     await load.stop();
     const expected = load.snapshot();
     expect(expected.orders.size).toBeGreaterThan(0);
@@ -182,6 +182,7 @@ describe('under sustained load, with 2 write, 2 read, 2 projector and 2 relay pr
     );
     expect(parked.map((row) => row.position)).toEqual(parked.map(() => poisonPosition));
     expect(parked.map((row) => row.projection)).toContain('user_profile');
+    expect(await sagaParked(env.DATABASE_URL!)).toEqual([]);
 
     const verified = await runCli(['verify']);
     expect(verified.output).not.toMatch(/differ/i);

@@ -260,3 +260,27 @@ describe('a poison event with the halt policy', () => {
     expect(calls.count).toBe(attempts);
   }, 60_000);
 });
+
+describe('an outage is not poison', () => {
+  it('retries a batch failing with connection errors for longer than the attempts, parks nothing, then applies it', async () => {
+    const ids = await seed();
+    const events = await publishAll();
+    // PostgreSQL "restarting" for twice the attempts: each failure is a connection error.
+    let outageLeft = maxAttempts * 2;
+    const projection: Projection = {
+      ...userProfileProjection,
+      async apply(tx, batch) {
+        if (outageLeft > 0) {
+          outageLeft -= 1;
+          throw new Error('Database error. Code: `57P03`. Message: `the database system is shutting down`');
+        }
+        return userProfileProjection.apply(tx, batch);
+      },
+    };
+    start(projection);
+    await caughtUp(projection.name, events.at(-1)!);
+    expect(outageLeft).toBe(0);
+    expect(await parkedPositions()).toEqual([]);
+    expect(await profile(ids[1]!)).toMatchObject({ email: 'renamed@example.com', loginCount: 2 });
+  });
+});

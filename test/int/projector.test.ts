@@ -333,3 +333,38 @@ describe('PENDING_CLAIM_IDLE_MS', () => {
     }
   });
 });
+
+describe('entries deleted from the stream after delivery', () => {
+  it('are acknowledged instead of coming back on every read, and new entries still arrive', async () => {
+    const ids = await seedUsers();
+    const events = await publishAll();
+    await redis.xgroup('CREATE', streamKey, group, '0', 'MKSTREAM');
+    const checkpoint = events.at(-1)!;
+    const source = await createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: 'c', blockMs: 100 });
+    try {
+      // Delivered to this consumer (pending), applied, then deleted from the stream while the
+      // source is open (XDEL, an operator's XTRIM; XAUTOCLAIM at open would have dropped them).
+      await redis.xreadgroup('GROUP', group, 'c', 'COUNT', 100, 'STREAMS', streamKey, '>');
+      const entryIds = ((await redis.xrange(streamKey, '-', '+')) as [string, string[]][]).map(([id]) => id);
+      await redis.xdel(streamKey, ...entryIds);
+
+      expect((await source.next(checkpoint, 100)).events).toEqual([]);
+      const [pending] = (await redis.xpending(streamKey, group)) as [number];
+      expect(Number(pending)).toBe(0);
+
+      await execute({ type: 'RecordUserLogin', data: { userId: ids[0]! } }, '2024-07-03T09:00:00.000Z');
+      await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
+      const next = await eventually(
+        async () => {
+          const batch = await source.next(checkpoint, 100);
+          expect(batch.events).toHaveLength(1);
+          return batch;
+        },
+        { timeoutMs: 5_000, intervalMs: 0, what: 'the new entry to be read' },
+      );
+      expect(next.events[0]).toMatchObject({ type: 'UserLoggedIn', aggregateId: ids[0] });
+    } finally {
+      await source.close();
+    }
+  });
+});
