@@ -29,6 +29,7 @@ import { createWriteClient } from '../db/write-client.ts';
 import { logConsumers } from '../modules/log-consumers.ts';
 import { projections } from '../modules/projections.ts';
 import { rebuildUsage, runRebuildCommand } from './rebuild-commands.ts';
+import { isLogPosition } from '../cqrs/log-position.ts';
 
 const usage = [
   'usage: npm run projections -- status [--json]',
@@ -170,7 +171,7 @@ function parkedTable(events: ParkedEntry[], instances: ParkedInstance[]): string
 
 function parsePosition(raw: string | undefined, allowAll: boolean): bigint | 'all' {
   if (allowAll && raw === 'all') return 'all';
-  if (raw === undefined || !/^\d{1,19}$/.test(raw)) throw new UsageError(usage);
+  if (raw === undefined || !isLogPosition(raw)) throw new UsageError(usage);
   return BigInt(raw);
 }
 

@@ -37,3 +37,10 @@ export function decodeConsistencyToken(token: string): LogPosition | undefined {
   if (!match) return undefined;
   return { transactionId: BigInt(match[1]!), position: BigInt(match[2]!) };
 }
+
+const maxBigint = 9_223_372_036_854_775_807n;
+
+/** Whether `raw` is a log position as typed by an operator: digits, within PostgreSQL's bigint. */
+export function isLogPosition(raw: string): boolean {
+  return /^\d{1,19}$/.test(raw) && BigInt(raw) <= maxBigint;
+}

@@ -4,6 +4,7 @@ import {
   decodeConsistencyToken,
   encodeConsistencyToken,
   fromStreamId,
+  isLogPosition,
   logStart,
   toStreamId,
   type LogPosition,
@@ -84,5 +85,17 @@ describe('wire format', () => {
   it('leaves objects that only look alike when they have more keys', () => {
     const value = { $bigint: '1', other: true };
     expect(fromWire(toWire(value))).toEqual(value);
+  });
+});
+
+describe('isLogPosition', () => {
+  it('takes digits within PostgreSQL bigint, and nothing else', () => {
+    expect(isLogPosition('1')).toBe(true);
+    expect(isLogPosition('9223372036854775807')).toBe(true);
+    expect(isLogPosition('9223372036854775808')).toBe(false);
+    expect(isLogPosition('9999999999999999999')).toBe(false);
+    expect(isLogPosition('')).toBe(false);
+    expect(isLogPosition('-1')).toBe(false);
+    expect(isLogPosition('12a')).toBe(false);
   });
 });

@@ -58,5 +58,7 @@ describe('formatProgress', () => {
     expect(formatProgress('v', { done: 0, total: 0, rate: null, etaSeconds: null, elapsedMs: 0 })).toBe('v: 0/0 events (100.0%), - ev/s, ETA -');
     expect(formatProgress('v', { done: 1, total: 10_000_000, rate: 1_000, etaSeconds: 9_999, elapsedMs: 1 })).toMatch(/ETA 2h46m$/);
     expect(formatProgress('v', { done: 1, total: 200_000, rate: 1_000, etaSeconds: 199.999, elapsedMs: 1 })).toMatch(/ETA 3m20s$/);
+    // Rounded once: never "1m60s".
+    expect(formatProgress('v', { done: 1, total: 200_000, rate: 1_000, etaSeconds: 119.5, elapsedMs: 1 })).toMatch(/ETA 2m00s$/);
   });
 });

@@ -11,6 +11,7 @@ import { builder } from '../builder.ts';
 import { ErrorInterface } from '../types/errors.ts';
 import { AdminForbiddenError, adminMutationServices, adminServices } from './admin-access.ts';
 import { ConsumerKindEnum } from './projection-status.ts';
+import { isLogPosition } from '../../cqrs/log-position.ts';
 
 builder.objectType(AdminForbiddenError, {
   name: 'ForbiddenError',
@@ -124,10 +125,8 @@ const ParkedResumeRef = builder.objectRef<{ process: string; keys: string[] }>('
   }),
 });
 
-const positionPattern = /^\d{1,19}$/;
-
 function parsePosition(position: string): bigint {
-  validate([['position', positionPattern.test(position) ? undefined : 'must be a log position (digits)']]);
+  validate([['position', isLogPosition(position) ? undefined : 'must be a log position (digits, at most 9223372036854775807)']]);
   return BigInt(position);
 }
 
