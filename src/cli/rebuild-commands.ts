@@ -7,7 +7,10 @@
 import type { Config } from '../config.ts';
 import { formatProgress, type ProgressSnapshot } from '../cqrs/progress.ts';
 import { rebuildProjection } from '../cqrs/rebuild.ts';
-import { toStreamId } from '../cqrs/log-position.ts';
+import { toStreamId, type LogPosition } from '../cqrs/log-position.ts';
+import { createRedisNoticeBus } from '../cqrs/notices.ts';
+import { checkpointTopic, type ProjectorTopics } from '../cqrs/projector.ts';
+import { createRedisClient } from '../db/redis-client.ts';
 import { ViewCopyBusyError, ViewCopyError } from '../cqrs/view-copy.ts';
 import { verifyProjections, type ProjectionVerification } from '../cqrs/verify.ts';
 import { assertMigrated, PendingMigrationsError } from '../db/migrations.ts';
@@ -43,6 +46,25 @@ async function withWriteDb(config: Config, work: (writeDb: WriteDb, readDatabase
   }
 }
 
+/**
+ * Tells every read API that the view stands at the swap's position, as a projector does after a
+ * batch: reads waiting on a consistency token at or before it answer now instead of at the next
+ * batch. (Row-change notices are not sent: subscribers see the rebuilt rows at their next change.)
+ */
+async function announceCheckpoint(config: Config, projection: string, at: LogPosition): Promise<void> {
+  const redis = createRedisClient(config.redisUrl!, (message) => console.error(message));
+  try {
+    await redis.connect();
+    const notices = await createRedisNoticeBus<ProjectorTopics>({ publisher: redis, subscriber: null, channel: config.noticeChannel });
+    await notices.publish(checkpointTopic, { projection, ...at });
+    await notices.close();
+  } catch (error) {
+    console.error(`the view is swapped in, but announcing it failed (reads waiting for it answer at the projector's next batch): ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 async function rebuild(config: Config, name: string): Promise<number> {
@@ -56,6 +78,7 @@ async function rebuild(config: Config, name: string): Promise<number> {
     const { progress } = result;
     const rate = progress.elapsedMs > 0 ? Math.round((progress.done * 1000) / progress.elapsedMs) : progress.done;
     const moved = result.at.position === result.liveWas.position && result.at.transactionId === result.liveWas.transactionId ? '' : ` (the live projector was at ${toStreamId(result.liveWas)})`;
+    await announceCheckpoint(config, result.projection, result.at);
     console.log(
       `rebuilt ${result.projection}: ${result.events} events in ${seconds(progress.elapsedMs)} (${rate} ev/s), ${result.applied} applied, ${result.parked} parked; swapped in at ${toStreamId(result.at)}${moved}`,
     );

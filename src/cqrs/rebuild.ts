@@ -21,6 +21,7 @@
 // starts after sees the new table. The live projector's blocked batch resumes on the new tables from
 // the checkpoint the swap committed: nothing missed, nothing applied twice.
 import type { WriteDb } from '../db/write-client.ts';
+import { backoffMs } from './backoff.ts';
 import { withCopySession, type CopyOptions, type CopySession } from './copy-session.ts';
 import { compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 import type { ProgressSnapshot } from './progress.ts';
@@ -100,6 +101,8 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       } catch (error) {
         // The copy is still consistent (at some position <= the log); the next attempt catches it up again.
         if (!isLockTimeout(error) || attempt >= attempts) throw error;
+        // Let the live projector's waiting batch and the long query that held the table go first.
+        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
       }
     }
   });

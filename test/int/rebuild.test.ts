@@ -3,18 +3,20 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { readCheckpoint } from '../../src/cqrs/checkpoints.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { createLogSource } from '../../src/cqrs/log-source.ts';
-import { logStart, type LogPosition } from '../../src/cqrs/log-position.ts';
+import { fromStreamId, logStart, type LogPosition } from '../../src/cqrs/log-position.ts';
+import { fromWire } from '../../src/cqrs/wire.ts';
 import { createLocalNoticeBus, type NoticeBus } from '../../src/cqrs/notices.ts';
 import { discardParked, listParked } from '../../src/cqrs/parking.ts';
 import { foldRows, type Projection } from '../../src/cqrs/projection.ts';
 import type { ProgressSnapshot } from '../../src/cqrs/progress.ts';
-import { startProjector, type ProjectorTopics, type RunningProjector } from '../../src/cqrs/projector.ts';
+import { checkpointTopic, startProjector, type ProjectorTopics, type RunningProjector } from '../../src/cqrs/projector.ts';
 import { rebuildProjection } from '../../src/cqrs/rebuild.ts';
 import { ViewCopyBusyError } from '../../src/cqrs/view-copy.ts';
 import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
@@ -142,8 +144,8 @@ async function namesOfReadTables(): Promise<Record<string, string[]>> {
   return names;
 }
 
-function cli(args: string[], embedded = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: url, REDIS_URL: inject('redisUrl') };
+function cli(args: string[], embedded = false, extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: url, REDIS_URL: inject('redisUrl'), ...extraEnv };
   for (const name of ['READ_DATABASE_URL', 'ROLE', 'DATA_DIR', ...(embedded ? ['DATABASE_URL', 'REDIS_URL'] : [])]) delete env[name];
   return new Promise((done) => {
     execFile('npx', ['tsx', 'src/cli/projections.ts', ...args], { cwd: repoRoot, env }, (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
@@ -235,10 +237,21 @@ describe('rebuild', () => {
       data: { id: randomUUID(), email: 'ghost@example.com', name: 'Ghost', memberSince: new Date(), loginCount: 0, version: 1, updatedAt: new Date() },
     });
 
-    const run = await cli(['rebuild', userProfileProjection.name]);
+    // Read APIs learn the swapped-in position like a batch's: a checkpoint notice on their channel.
+    const channel = `test:${randomUUID().slice(0, 8)}:view-changed`;
+    const listener = new Redis(inject('redisUrl'));
+    const heard: string[] = [];
+    listener.on('message', (_channel: string, message: string) => heard.push(message));
+    await listener.subscribe(channel);
+    const run = await cli(['rebuild', userProfileProjection.name], false, { NOTICE_CHANNEL: channel });
     expect(run.stderr).not.toMatch(/failed/);
     expect(run.stdout).toMatch(/^rebuilt user_profile: \d+ events in [\d.]+s \(\d+ ev\/s\), \d+ applied, 0 parked; swapped in at \d+-\d+/);
     expect(run.code).toBe(0);
+    const swappedAt = fromStreamId(/swapped in at (\d+-\d+)/.exec(run.stdout)![1]!);
+    await eventually(() => expect(heard.map((message) => fromWire(message))).toContainEqual({ topic: checkpointTopic, payload: { projection: 'user_profile', ...swappedAt } }), {
+      what: 'the checkpoint notice of the swap',
+    });
+    listener.disconnect();
     await expectProfilesToBeTheFoldOfTheLog(await allEvents());
 
     // Every other view too (empty ones), then the names are compared across all read tables.
