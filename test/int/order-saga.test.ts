@@ -395,7 +395,10 @@ describe('order saga', () => {
 
     await eventually(() => expect(seen.map((event) => event.type)).toEqual(['OrderPlaced', 'OrderCancelled']), { what: 'the new events handled' });
     expect(seen.every((event) => event.aggregateId === laterOrderId)).toBe(true);
-    expect(compareLogPositions(await readProcessCheckpoint(writeDb, orderSagaName), checkpoint)).toBeGreaterThan(0);
+    // The checkpoint commits after the handler returned: wait for it rather than race it.
+    await eventually(async () => expect(compareLogPositions(await readProcessCheckpoint(writeDb, orderSagaName), checkpoint)).toBeGreaterThan(0), {
+      what: 'the checkpoint past the new events',
+    });
     await eventually(async () => {
       const [pending] = (await redis.xpending(streamKey, group)) as [number];
       expect(pending).toBe(0);

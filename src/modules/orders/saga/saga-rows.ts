@@ -1,6 +1,5 @@
 // The saga's own durable state (order_sagas): written directly, not through events, because it is
 // bookkeeping of the process, not a business fact.
-import { backoffMs } from '../../../cqrs/backoff.ts';
 import type { WriteDb } from '../../../db/write-client.ts';
 
 const maxErrorLength = 1_000;
@@ -45,23 +44,22 @@ export async function recordSagaFailure(
   now: Date,
   maxAttempts: number,
 ): Promise<{ attempts: number; parked: boolean } | null> {
-  const rows = await db.$queryRaw<{ attempts: number }[]>`
-    UPDATE order_sagas SET attempts = attempts + 1, updated_at = ${now}
-     WHERE order_id = ${orderId}::uuid RETURNING attempts`;
-  const attempts = rows[0]?.attempts;
-  if (attempts === undefined) return null;
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  const parked = attempts >= maxAttempts;
-  await db.orderSaga.update({
-    where: { orderId },
-    data: {
-      lastError: message.slice(0, maxErrorLength),
-      nextAttemptAt: parked ? null : new Date(now.getTime() + backoffMs(attempts)),
-      parkedAt: parked ? now : null,
-      parkedStep: parked ? step : null,
-    },
-  });
-  return { attempts, parked };
+  const message = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, maxErrorLength);
+  // One statement, so that a resume (which resets attempts and clears parked_at) can never be
+  // overwritten by a failure recorded from attempts read before it. The backoff is backoffMs's (0.2 s doubling, at most 30 s).
+  const rows = await db.$queryRaw<{ attempts: number; parked: boolean }[]>`
+    UPDATE order_sagas
+       SET attempts = attempts + 1,
+           updated_at = ${now},
+           last_error = ${message},
+           parked_at = CASE WHEN attempts + 1 >= ${maxAttempts} THEN ${now}::timestamptz ELSE NULL END,
+           parked_step = CASE WHEN attempts + 1 >= ${maxAttempts} THEN ${step}::text ELSE NULL END,
+           next_attempt_at = CASE WHEN attempts + 1 >= ${maxAttempts} THEN NULL
+                                  ELSE ${now}::timestamptz + make_interval(secs => LEAST(30000, 100 * power(2, LEAST(attempts + 1, 12))) / 1000.0) END
+     WHERE order_id = ${orderId}::uuid
+     RETURNING attempts, parked_at IS NOT NULL AS parked`;
+  const row = rows[0];
+  return row ? { attempts: row.attempts, parked: row.parked } : null;
 }
 
 /**
