@@ -57,7 +57,12 @@ export async function addProducts(writeUrl: string, count: number): Promise<stri
   return ids;
 }
 
-export function startCommandLoad(options: { writeUrls: () => string[]; productIds: string[]; workers: number }) {
+/**
+ * `ratePerSecond` paces the load: a steady rate the system can sustain, so that each fault's
+ * effect is measured, not a backlog the load itself builds up (without a pace, 4 clients on a
+ * 2-CPU machine place orders faster than the saga settles them, and every figure only grows).
+ */
+export function startCommandLoad(options: { writeUrls: () => string[]; productIds: string[]; workers: number; ratePerSecond: number }) {
   const acknowledged: Acknowledged = { users: new Map(), orders: new Set() };
   const counts: LoadCounts = { attempted: 0, succeeded: 0, failed: 0, byKind: {} };
   const userIds: string[] = [];
@@ -103,8 +108,19 @@ export function startCommandLoad(options: { writeUrls: () => string[]; productId
     }
   }
 
+  const interval = 1000 / options.ratePerSecond;
+  let nextSlot = Date.now();
+  const pace = async () => {
+    const now = Date.now();
+    const wait = nextSlot - now;
+    nextSlot = Math.max(nextSlot, now) + interval;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  };
+
   const workers = Array.from({ length: options.workers }, async () => {
     while (running) {
+      await pace();
+      if (!running) break;
       const before = counts.failed;
       await step();
       // Back off a little while the servers are down, instead of spinning on refused connections.

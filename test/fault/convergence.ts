@@ -38,6 +38,30 @@ export function missingFromViews(readDatabaseUrl: string, expected: Acknowledged
   });
 }
 
+/**
+ * Waits until `remaining` reports nothing left. A backlog (the saga settles orders more slowly than
+ * a sustained load places them) may take long to drain, so this fails only when it stops shrinking
+ * for `stallMs`: a liveness check, not a speed goal. Returns how many were left at first.
+ */
+export async function untilDrained(remaining: () => Promise<string[]>, options: { stallMs: number; what: string }): Promise<number> {
+  let left = await remaining();
+  const first = left.length;
+  let best = left.length;
+  let progressAt = Date.now();
+  while (left.length > 0) {
+    if (Date.now() - progressAt > options.stallMs) {
+      throw new Error(`${options.what}: no progress for ${options.stallMs} ms, ${left.length} left, e.g. ${left.slice(0, 3).join('; ')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    left = await remaining();
+    if (left.length < best) {
+      best = left.length;
+      progressAt = Date.now();
+    }
+  }
+  return first;
+}
+
 /** Orders the saga has not settled yet (neither completed nor cancelled). */
 export function unsettledOrders(readDatabaseUrl: string, orderIds: Iterable<string>): Promise<string[]> {
   return withSql(readDatabaseUrl, async (sql) => {
