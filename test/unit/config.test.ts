@@ -56,6 +56,21 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 8080, consistencyWaitMs: 0, migrateOnStart: false });
   });
 
+  it('has the delivery settings at their documented defaults, and reads them', () => {
+    expect(loadConfig({}, [])).toMatchObject({ memberHeartbeatMs: 1_000, memberTtlMs: 10_000, pendingClaimIdleMs: 0, streamTrimMs: 10_000 });
+    const config = loadConfig({ MEMBER_HEARTBEAT_MS: '500', MEMBER_TTL_MS: '5000', PENDING_CLAIM_IDLE_MS: '2000', STREAM_TRIM_MS: '0' }, []);
+    expect(config).toMatchObject({ memberHeartbeatMs: 500, memberTtlMs: 5_000, pendingClaimIdleMs: 2_000, streamTrimMs: 0 });
+  });
+
+  it('rejects a membership TTL that is not more than twice the heartbeat', () => {
+    const error = configError({ MEMBER_HEARTBEAT_MS: '2000', MEMBER_TTL_MS: '4000' });
+    expect(error.problems).toEqual(['MEMBER_TTL_MS (4000) must be more than twice MEMBER_HEARTBEAT_MS (2000)']);
+  });
+
+  it('rejects a claim idle time out of range', () => {
+    expect(configError({ PENDING_CLAIM_IDLE_MS: '600001' }).problems).toEqual(['PENDING_CLAIM_IDLE_MS must be an integer from 0 to 600000, got "600001"']);
+  });
+
   it('rejects DATABASE_URL without REDIS_URL', () => {
     const error = configError({ DATABASE_URL: databaseUrl });
     expect(error.problems).toEqual(['set both DATABASE_URL and REDIS_URL (distributed mode), or neither (embedded mode)']);
