@@ -30,6 +30,9 @@ import { logConsumers } from '../modules/log-consumers.ts';
 import { projections } from '../modules/projections.ts';
 import { rebuildUsage, runRebuildCommand } from './rebuild-commands.ts';
 import { isLogPosition } from '../cqrs/log-position.ts';
+import { consumerGroupOfProcess } from '../cqrs/process-manager.ts';
+import { consumerGroupOf } from '../cqrs/stream-source.ts';
+import { streamStatus, type StreamStatus } from '../cqrs/stream-trim.ts';
 
 const usage = [
   'usage: npm run projections -- status [--json]',
@@ -240,6 +243,33 @@ function toJson(statuses: ConsumerStatus[]): string {
   );
 }
 
+async function loadStreamStatus(config: Config): Promise<StreamStatus> {
+  const redis = new Redis(config.redisUrl!, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  try {
+    await redis.connect();
+    const targets = logConsumers(config);
+    const known = [...targets.projections.map(consumerGroupOf), ...targets.processes.map(consumerGroupOfProcess)];
+    return await streamStatus(redis, config.streamKey, known);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function streamText(stream: StreamStatus): string {
+  const lines = [
+    `stream ${stream.streamKey}: ${stream.length} entries` +
+      (stream.firstId ? `, oldest ${stream.firstId}` : '') +
+      (stream.slowest ? `; trimming is held at ${stream.slowest.id} by group ${stream.slowest.group}` : '; no consumer group yet'),
+  ];
+  if (stream.unknownGroups.length > 0) {
+    lines.push(
+      `groups no consumer of this version reads, holding trimming back for good: ${stream.unknownGroups.join(', ')}`,
+      `  remove each with: redis-cli XGROUP DESTROY ${stream.streamKey} <group>`,
+    );
+  }
+  return lines.join('\n');
+}
+
 function toTable(statuses: ConsumerStatus[]): string {
   const header = ['NAME', 'KIND', 'STATE', 'CHECKPOINT', 'LAG EVENTS', 'LAG SECONDS', 'PARKED', 'UPDATED'];
   const rows = statuses.map((status) => [
@@ -276,7 +306,12 @@ try {
     // Role "all": the command reads both databases whatever ROLE the environment sets for the app.
     const config = loadConfig(process.env, ['all']);
     const statuses = await status(config);
-    console.log(flags.includes('--json') ? toJson(statuses) : toTable(statuses));
+    if (flags.includes('--json')) console.log(toJson(statuses));
+    else {
+      console.log(toTable(statuses));
+      // Distributed mode: how big the stream is, and what holds its trimming back.
+      if (config.mode === 'distributed') console.log(`\n${streamText(await loadStreamStatus(config))}`);
+    }
   }
 } catch (error) {
   if (error instanceof ParkedEventNotFound || error instanceof ParkedOutOfOrder || error instanceof PendingMigrationsError) {

@@ -50,6 +50,42 @@ async function oldestNeeded(redis: Redis, streamKey: string, group: GroupInfo): 
   return Number(count) > 0 && smallest ? smallest : group.lastDeliveredId;
 }
 
+/** The group furthest behind, and the oldest entry it may still need. */
+async function slowestGroup(redis: Redis, streamKey: string, groups: GroupInfo[]): Promise<{ id: string; group: string } | undefined> {
+  let min: { id: string; group: string } | undefined;
+  for (const group of groups) {
+    const id = await oldestNeeded(redis, streamKey, group);
+    if (!min || compareLogPositions(fromStreamId(id), fromStreamId(min.id)) < 0) min = { id, group: group.name };
+  }
+  return min;
+}
+
+export interface StreamStatus {
+  streamKey: string;
+  length: number;
+  /** The oldest entry kept; undefined for an empty or missing stream. */
+  firstId: string | undefined;
+  /** The group holding trimming back, and the oldest entry it may still need. */
+  slowest: { group: string; id: string } | undefined;
+  /** Groups none of `knownGroups` names: left by removed consumers, they hold trimming back for good. */
+  unknownGroups: string[];
+}
+
+/** What `projections status` shows of the stream: its size, and what holds its trimming back. */
+export async function streamStatus(redis: Redis, streamKey: string, knownGroups: readonly string[]): Promise<StreamStatus> {
+  const groups = await groupsOf(redis, streamKey);
+  const length = Number(await redis.xlen(streamKey));
+  const [first] = (await redis.xrange(streamKey, '-', '+', 'COUNT', 1)) as [string, string[]][];
+  const slowest = await slowestGroup(redis, streamKey, groups);
+  return {
+    streamKey,
+    length,
+    firstId: first?.[0],
+    slowest: slowest && { group: slowest.group, id: slowest.id },
+    unknownGroups: groups.map((group) => group.name).filter((name) => !knownGroups.includes(name)),
+  };
+}
+
 /**
  * Removes the entries every consumer group has passed. Without any group nothing is trimmed: the
  * stream's consumers may simply not have started yet. Idempotent and safe to run from several
@@ -57,12 +93,7 @@ async function oldestNeeded(redis: Redis, streamKey: string, group: GroupInfo): 
  * (stream-source.ts joining the stream), behind which everything was applied already.
  */
 export async function trimStream(redis: Redis, streamKey: string): Promise<TrimOutcome> {
-  const groups = await groupsOf(redis, streamKey);
-  let min: { id: string; group: string } | undefined;
-  for (const group of groups) {
-    const id = await oldestNeeded(redis, streamKey, group);
-    if (!min || compareLogPositions(fromStreamId(id), fromStreamId(min.id)) < 0) min = { id, group: group.name };
-  }
+  const min = await slowestGroup(redis, streamKey, await groupsOf(redis, streamKey));
   if (!min) return { trimmed: 0, minId: undefined, blockedBy: undefined };
   // Exact, not `~`: the trimmer runs every few seconds, so the few entries it removes per run cost
   // little, and an exact bound is what tests and operators can check. MINID keeps `min.id` itself.

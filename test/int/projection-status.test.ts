@@ -14,13 +14,14 @@ import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { logStart } from '../../src/cqrs/log-position.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../../src/cqrs/projection-status.ts';
 import { applyBatch } from '../../src/cqrs/projector.ts';
+import { relayOnce } from '../../src/cqrs/relay.ts';
 import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
 import { logConsumers } from '../../src/modules/log-consumers.ts';
 import { orderSagaName } from '../../src/modules/orders/saga/order-saga.ts';
 import { executeUserCommand } from '../../src/modules/users/store.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
-import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
+import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -136,6 +137,28 @@ describe('npm run projections -- status', () => {
       );
     });
   }
+
+  it('prints a table, then the stream: its size and a group left by a removed consumer, with how to remove it', async () => {
+    await registerUsers(1);
+    const redis = redisClient();
+    try {
+      // The snapshot horizon is cluster-wide: another test file's open transaction may delay it.
+      await eventually(async () => {
+        await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
+        expect(await redis.xlen(streamKey)).toBe(1);
+      }, { timeoutMs: 15_000, what: 'the event published' });
+      await redis.xgroup('CREATE', streamKey, 'projection:removed_view', '0');
+    } finally {
+      redis.disconnect();
+    }
+    const { code, stdout, stderr } = await runCli(['status'], { DATABASE_URL: url, REDIS_URL: inject('redisUrl'), STREAM_KEY: streamKey });
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/^NAME\s+KIND\s+STATE/);
+    expect(stdout).toContain(`stream ${streamKey}: 1 entries, oldest `);
+    expect(stdout).toContain('trimming is held at 0-0 by group projection:removed_view');
+    expect(stdout).toContain('groups no consumer of this version reads, holding trimming back for good: projection:removed_view');
+    expect(stdout).toContain(`XGROUP DESTROY ${streamKey} <group>`);
+  }, 60_000);
 
   it('prints every consumer as JSON on a PostgreSQL database', async () => {
     await registerUsers(2);

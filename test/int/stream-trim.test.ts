@@ -2,7 +2,7 @@
 // not before; the group furthest behind is named.
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startStreamTrimmer, trimStream } from '../../src/cqrs/stream-trim.ts';
+import { startStreamTrimmer, streamStatus, trimStream } from '../../src/cqrs/stream-trim.ts';
 import { redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -102,5 +102,24 @@ describe('startStreamTrimmer', () => {
       await trimmer.stop();
       trimmerRedis.disconnect();
     }
+  });
+});
+
+describe('streamStatus', () => {
+  it('shows the stream size, its oldest entry, the group holding trimming back, and groups no known consumer reads', async () => {
+    expect(await streamStatus(redis, streamKey, ['known'])).toEqual({ streamKey, length: 0, firstId: undefined, slowest: undefined, unknownGroups: [] });
+    await publish(1, 10);
+    await redis.xgroup('CREATE', streamKey, 'known', '0');
+    await redis.xgroup('CREATE', streamKey, 'left-behind', '0');
+    await consume('known', 8, 8);
+    await consume('left-behind', 3, 1); // 2-1 and 3-1 still pending
+    await trimStream(redis, streamKey);
+    expect(await streamStatus(redis, streamKey, ['known'])).toEqual({
+      streamKey,
+      length: 9,
+      firstId: '2-1',
+      slowest: { group: 'left-behind', id: '2-1' },
+      unknownGroups: ['left-behind'],
+    });
   });
 });
