@@ -197,7 +197,7 @@ builder.mutationField('discardParkedEvent', (t) =>
 builder.mutationField('resumeParkedSaga', (t) =>
   t.field({
     type: ParkedResumeRef,
-    description: `${adminDescription} Resumes a parked saga (one order): attempts reset, due now; it reconciles the order from where it stands.`,
+    description: `${adminDescription} Resumes a parked saga: key is its order id, or "all" for every parked saga of the process. Attempts reset, due now; each reconciles its order from where it stands.`,
     errors: { types: [...mutationErrors, ParkedEventNotFound] },
     args: { process: t.arg.string({ required: true }), key: t.arg.string({ required: true }) },
     resolve: async (_root, { process, key }, context) => ({ process, keys: await adminMutationServices(context).parked().resume(process, key) }),
