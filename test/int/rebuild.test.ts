@@ -12,23 +12,23 @@ import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { createLogSource } from '../../src/cqrs/log-source.ts';
 import { fromStreamId, logStart, type LogPosition } from '../../src/cqrs/log-position.ts';
 import { fromWire } from '../../src/cqrs/wire.ts';
-import { createLocalNoticeBus, type NoticeBus } from '../../src/cqrs/notices.ts';
+import type { NoticeBus } from '../../src/cqrs/notices.ts';
 import { discardParked, listParked } from '../../src/cqrs/parking.ts';
 import { foldRows, type Projection } from '../../src/cqrs/projection.ts';
 import type { ProgressSnapshot } from '../../src/cqrs/progress.ts';
 import { checkpointTopic, startProjector, type ProjectorTopics, type RunningProjector } from '../../src/cqrs/projector.ts';
 import { rebuildProjection } from '../../src/cqrs/rebuild.ts';
 import { ViewCopyBusyError } from '../../src/cqrs/view-copy.ts';
-import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
+import type { ReadDb } from '../../src/db/read-client.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
-import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
+import type { WriteDb } from '../../src/db/write-client.ts';
 import { projections } from '../../src/modules/projections.ts';
 import type { UserCommand } from '../../src/modules/users/commands.ts';
 import { userAggregate } from '../../src/modules/users/events.ts';
 import { executeUserCommand } from '../../src/modules/users/store.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
-import { createTestDatabase } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
+import { closeViewTestContext, openViewTestContext } from '../support/view-test-context.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 let url: string;
@@ -40,20 +40,10 @@ const running: RunningProjector[] = [];
 const listeners: SqlConnection[] = [];
 
 beforeEach(async () => {
-  url = await createTestDatabase();
-  writeDb = createWriteClient({ kind: 'postgres', url });
-  readDb = createReadClient({ kind: 'postgres', url });
-  sql = await connectPostgres(url);
-  notices = createLocalNoticeBus<ProjectorTopics>();
+  ({ url, writeDb, readDb, sql, notices } = await openViewTestContext());
 });
 
-afterEach(async () => {
-  for (const projector of running.splice(0)) await projector.stop();
-  for (const listener of listeners.splice(0)) await listener.close();
-  await notices.close();
-  await sql.close();
-  await Promise.all([writeDb.$disconnect(), readDb.$disconnect()]);
-});
+afterEach(() => closeViewTestContext({ writeDb, readDb, sql, notices }, running, listeners));
 
 let clock = Date.parse('2024-07-01T08:00:00.000Z');
 function execute(command: UserCommand) {
