@@ -97,7 +97,7 @@ function adminDeps(config: Config, writeDb: WriteDb, readDb: ReadDb | undefined,
     return readDb;
   };
   return {
-    token: config.adminToken,
+    token: config.auth.breakGlassToken,
     projectionStatus: async () => loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: [parkedOrderSagas] }),
     parked: () =>
       parkedOperations({ readDb: needRead('parked events'), writeDb, projections, processes: [{ name: orderSagaName, instances: parkedOrderSagas }], notices }),
@@ -243,7 +243,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   if (readDb) stack.push(() => readDb.$disconnect());
   // A write-only process reads projection checkpoints for admins only: a small pool, opened on first use.
   const statusReadDb =
-    readDb ?? (runs('write') && config.adminToken ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 2 }) : undefined);
+    readDb ?? (runs('write') ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 2 }) : undefined);
   if (statusReadDb && statusReadDb !== readDb) stack.push(() => statusReadDb.$disconnect());
 
   if (runs('relay')) {

@@ -30,10 +30,30 @@ export interface Config {
   /** How often a relay process trims the stream up to what every consumer group has passed; 0 never trims. */
   streamTrimMs: number;
   migrateOnStart: boolean;
-  /** Bearer token for admin queries (projectionStatus); unset, they answer FORBIDDEN. Never logged. */
-  adminToken: string | undefined;
+  auth: AuthConfig;
   shop: ShopConfig;
 }
+
+/** Authentication: docs/security.md has every setting, and how to plug an OIDC issuer. */
+export interface AuthConfig {
+  /** SECRET_KEY: signs local tokens and consistency tokens; the same on every process. Unset: generated into DATA_DIR. Never logged. */
+  secretKey: string | undefined;
+  /** OIDC: the issuer's JWKS; when set, tokens come from that issuer and the local issuer is off. */
+  jwksUrl: string | undefined;
+  /** The `iss` every token must carry (the local issuer's name, or the OIDC issuer URL). */
+  issuer: string;
+  /** The `aud` every token must carry. */
+  audience: string;
+  /** The claim (or dot path) that lists a subject's roles. */
+  rolesClaim: string;
+  /** The role that makes a subject an admin. */
+  adminRole: string;
+  clockToleranceSeconds: number;
+  /** ADMIN_TOKEN: a static admin bearer token for emergencies (break-glass). Never logged. */
+  breakGlassToken: string | undefined;
+}
+
+export const localIssuer = 'cqrs-graphql-shop';
 
 export interface ShopConfig {
   /** The development payment provider declines any charge above this many cents. */
@@ -156,7 +176,16 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     memberTtlMs: integer('MEMBER_TTL_MS', 10_000, 200, 600_000),
     streamTrimMs: integer('STREAM_TRIM_MS', 10_000, 0, 86_400_000),
     migrateOnStart: boolean('MIGRATE_ON_START', true),
-    adminToken: secret('ADMIN_TOKEN', 16),
+    auth: {
+      secretKey: secret('SECRET_KEY', 32),
+      jwksUrl: url('AUTH_JWKS_URL', ['https:', 'http:']),
+      issuer: text('AUTH_ISSUER') ?? localIssuer,
+      audience: text('AUTH_AUDIENCE') ?? localIssuer,
+      rolesClaim: text('AUTH_ROLES_CLAIM') ?? 'roles',
+      adminRole: text('AUTH_ADMIN_ROLE') ?? 'admin',
+      clockToleranceSeconds: integer('AUTH_CLOCK_TOLERANCE_S', 5, 0, 300),
+      breakGlassToken: secret('ADMIN_TOKEN', 16),
+    },
     shop: {
       paymentDeclineAboveCents: integer('PAYMENT_DECLINE_ABOVE_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
       paymentLatencyMs: integer('PAYMENT_LATENCY_MS', 0, 0, 60_000),
@@ -167,6 +196,9 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       lowStockThreshold: integer('LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),
     },
   };
+  if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {
+    problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE: tokens of any other issuer or audience must be refused');
+  }
   if (config.memberTtlMs <= 2 * config.memberHeartbeatMs) {
     problems.push(`MEMBER_TTL_MS (${config.memberTtlMs}) must be more than twice MEMBER_HEARTBEAT_MS (${config.memberHeartbeatMs})`);
   }

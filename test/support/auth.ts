@@ -1,0 +1,31 @@
+// Tokens for tests: apps under test run with SECRET_KEY = testSecretKey (distributedEnv sets it), and
+// these helpers sign tokens of the local issuer with the same key, as `npm run token` does.
+import { randomUUID } from 'node:crypto';
+import { authSetup } from '../../src/auth/auth-setup.ts';
+import { signLocalToken } from '../../src/auth/tokens.ts';
+import { loadConfig } from '../../src/config.ts';
+
+export const testSecretKey = 'test-secret-key-not-for-production-0123456789';
+
+const setup = authSetup(loadConfig({ SECRET_KEY: testSecretKey }, []));
+
+/** A token for `subject`: a customer (the subject is its user id) or an admin. */
+export function tokenFor(subject: string, options: { admin?: boolean; ttlSeconds?: number; now?: Date } = {}): Promise<string> {
+  return signLocalToken(setup.tokens, { subject, admin: options.admin ?? false, ttlSeconds: options.ttlSeconds ?? 3600, now: options.now });
+}
+
+/** Headers of an admin request. */
+export async function asAdmin(subject = 'test-admin'): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await tokenFor(subject, { admin: true })}` };
+}
+
+/** Headers of a request by the customer `userId`. */
+export async function asCustomer(userId: string): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await tokenFor(userId)}` };
+}
+
+/** A fresh customer: its user id (not registered yet) and its request headers. */
+export async function newCustomer(): Promise<{ userId: string; headers: Record<string, string> }> {
+  const userId = randomUUID();
+  return { userId, headers: await asCustomer(userId) };
+}
