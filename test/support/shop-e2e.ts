@@ -14,6 +14,7 @@ import {
   RestockProductDocument,
   type OrderItemInput,
 } from '../e2e/generated/write/graphql.ts';
+import { testSecretKey } from './auth.ts';
 import { createTestDatabase, uniqueStreamKey } from './databases.ts';
 import { executeHttp, expectTypename } from './graphql-client.ts';
 
@@ -33,6 +34,8 @@ export async function distributedEnv(overrides: Env = {}): Promise<Env> {
     // transaction another file holds open delays publishing here. Reads with a token wait longer
     // than the 2 s default so that a loaded CI machine does not fail them.
     CONSISTENCY_WAIT_MS: '10000',
+    // Tokens signed by test/support/auth.ts verify on this app.
+    SECRET_KEY: testSecretKey,
     ...overrides,
   };
 }
