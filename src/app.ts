@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { openPGlite } from './db/pglite.ts';
 import { lockEmbeddedDatabase } from './db/embedded-lock.ts';
 import { loadProjectionStatus } from './cqrs/projection-status.ts';
-import type { AdminDeps } from './graphql/admin/admin-access.ts';
+import type { AdminServices } from './graphql/admin/admin-access.ts';
+import { authSetup, type AuthSetup } from './auth/auth-setup.ts';
 import { logConsumers } from './modules/log-consumers.ts';
 import { parkedOperations } from './cqrs/parked-operations.ts';
 import { parkedOrderSagas } from './modules/orders/saga/parked-sagas.ts';
@@ -32,6 +33,7 @@ import type { DbTarget } from './db/target.ts';
 import { createWriteClient, type WriteDb } from './db/write-client.ts';
 import { createReadYoga, createWriteYoga, readPath, startHttpServer, writePath } from './graphql/server.ts';
 import { dispatchCommand } from './modules/command-router.ts';
+import { findOrderOwner } from './modules/orders/store.ts';
 import { projections } from './modules/projections.ts';
 import type { Topics } from './modules/topics.ts';
 import { eventLogReader } from './cqrs/event-log.ts';
@@ -91,13 +93,12 @@ type Stack = (() => Promise<void> | void)[];
  * The write API's admin fields (projectionStatus, parked events): they need the read database too,
  * for projection checkpoints and parked events; a projection retry publishes its row changes on `notices`.
  */
-function adminDeps(config: Config, writeDb: WriteDb, readDb: ReadDb | undefined, notices: NoticeBus<Topics>): AdminDeps {
+function adminServices(config: Config, writeDb: WriteDb, readDb: ReadDb | undefined, notices: NoticeBus<Topics>): AdminServices {
   const needRead = (what: string) => {
     if (!readDb) throw new Error(`${what} needs the read database, which this process did not open`);
     return readDb;
   };
   return {
-    token: config.auth.breakGlassToken,
     projectionStatus: async () => loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: [parkedOrderSagas] }),
     parked: () =>
       parkedOperations({ readDb: needRead('parked events'), writeDb, projections, processes: [{ name: orderSagaName, instances: parkedOrderSagas }], notices }),
@@ -107,10 +108,19 @@ function adminDeps(config: Config, writeDb: WriteDb, readDb: ReadDb | undefined,
 async function serve(
   config: Config,
   stack: Stack,
-  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminDeps },
+  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices },
 ) {
-  const write = apis.writeDb
-    ? createWriteYoga({ dispatch: (command, options) => dispatchCommand(apis.writeDb!, command, options), now: () => new Date() }, apis.admin)
+  const { authenticator }: AuthSetup = authSetup(config);
+  const writeDb = apis.writeDb;
+  const write = writeDb
+    ? createWriteYoga(
+        {
+          dispatch: (command, options) => dispatchCommand(writeDb, command, options),
+          orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
+          now: () => new Date(),
+        },
+        { authenticator, admin: apis.admin },
+      )
     : undefined;
   let read;
   if (apis.read) {
@@ -121,6 +131,7 @@ async function serve(
       waiter,
       consistencyWaitMs: config.consistencyWaitMs,
       settings: { lowStockThreshold: config.shop.lowStockThreshold },
+      authenticator,
     });
   }
   const server = await startHttpServer({ host: config.host, port: config.port, write, read });
@@ -194,7 +205,7 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
   }
   const saga = startSaga(config, extensions, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }), undefined, log);
   stack.push(() => saga.stop());
-  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminDeps(config, writeDb, readDb, notices) });
+  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) });
 }
 
 async function migrate(url: string, set: MigrationSet) {
@@ -338,7 +349,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     read,
     // Publish-only (no subscriber connection): retried projection events reach every read API's subscribers.
     admin: runs('write')
-      ? adminDeps(config, writeDb!, statusReadDb, await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel }))
+      ? adminServices(config, writeDb!, statusReadDb, await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel }))
       : undefined,
   });
 }

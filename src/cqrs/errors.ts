@@ -1,6 +1,11 @@
 // Domain errors are typed; the GraphQL layer exposes each class as an object type in the schema.
 export abstract class DomainError extends Error {
   abstract readonly code: string;
+
+  /** GraphQL takes a thrown error's `extensions`: a refusal thrown by a query field keeps its code. */
+  get extensions(): { code: string } {
+    return { code: this.code };
+  }
 }
 
 export class ValidationError extends DomainError {
@@ -46,6 +51,11 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 export function isUuid(value: string): boolean {
   return uuidPattern.test(value);
+}
+
+/** The canonical (lower-case) form of a UUID, or null when `value` is not one. */
+export function canonicalUuidOrNull(value: string): string | null {
+  return isUuid(value) ? value.toLowerCase() : null;
 }
 
 export function uuidProblem(value: string): string | undefined {

@@ -1,12 +1,33 @@
 // The one Pothos builder. Configuration only: types live next to their fields (types/, modules/*/graphql/).
 import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import SubGraphPlugin from '@pothos/plugin-sub-graph';
+import { ForbiddenError, UnauthenticatedError } from '../auth/access-errors.ts';
+import { customerUserId, isAdmin } from '../auth/identity.ts';
+import { canonicalUuidOrNull } from '../cqrs/errors.ts';
 import type { GraphQLContext } from './context.ts';
+
+/**
+ * Who may call a field: every field declares its scopes (`authScopes`), and a test checks that none
+ * is left out. docs/security.md has the table of fields and scopes.
+ */
+export interface AppAuthScopes {
+  /** Anyone, with or without a token. */
+  public: boolean;
+  /** Any signed-in customer (its own data is then picked by `self`/`orderOwner` or by the query). */
+  customer: boolean;
+  admin: boolean;
+  /** The caller is the customer with this user id. */
+  self: string;
+  /** The caller is the customer who placed this order. */
+  orderOwner: string;
+}
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   SubGraphs: 'write' | 'read';
+  AuthScopes: AppAuthScopes;
   DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
@@ -14,13 +35,35 @@ export const builder = new SchemaBuilder<{
     ID: { Input: string; Output: string };
   };
 }>({
-  plugins: [ErrorsPlugin, SubGraphPlugin],
+  // Errors before scope-auth: the errors plugin then catches refusals and returns them as the typed
+  // ForbiddenError / UnauthenticatedError members of mutation result unions.
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, SubGraphPlugin],
   defaultFieldNullability: false,
   subGraphs: { defaultForTypes: [], fieldsInheritFromTypes: true },
   errors: {
+    defaultTypes: [ForbiddenError, UnauthenticatedError],
     // Result unions and success types are generated for mutations only.
     defaultResultOptions: { subGraphs: ['write'] },
     defaultUnionOptions: { subGraphs: ['write'] },
+  },
+  scopeAuth: {
+    // Subscriptions are checked once, when they start, not on every pushed row.
+    authorizeOnSubscribe: true,
+    unauthorizedError: (_parent, context) => (context.identity.kind === 'anonymous' ? new UnauthenticatedError() : new ForbiddenError()),
+    authScopes: (context) => {
+      const me = customerUserId(context.identity);
+      return {
+        public: true,
+        customer: me !== null,
+        admin: isAdmin(context.identity),
+        self: (userId) => me !== null && canonicalUuidOrNull(userId) === me,
+        orderOwner: async (orderId) => {
+          const id = canonicalUuidOrNull(orderId);
+          // A missing order and another customer's order are refused alike.
+          return me !== null && id !== null && (await context.ownership.orderOwner(context, id)) === me;
+        },
+      };
+    },
   },
 });
 

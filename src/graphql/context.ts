@@ -1,4 +1,6 @@
 // What resolvers get. Write and read services are separate so a read process never holds write access.
+import type { Identity } from '../auth/identity.ts';
+import { actorOf } from '../auth/identity.ts';
 import type { CommandResult } from '../cqrs/command-handler.ts';
 import { newMetadata } from '../cqrs/event-metadata.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
@@ -12,12 +14,14 @@ import type { ReservationCommand } from '../modules/inventory/reservation-comman
 import type { PaymentCommand } from '../modules/payments/commands.ts';
 import type { Topics } from '../modules/topics.ts';
 import type { ReadLoaders } from '../modules/read-loaders.ts';
-import type { AdminAccess } from './admin/admin-access.ts';
+import type { AdminServices } from './admin/admin-access.ts';
 
 export type AppCommand = UserCommand | CatalogCommand | InventoryStockCommand | OrderCommand | ReservationCommand | PaymentCommand;
 
 export interface WriteServices {
   dispatch(command: AppCommand, options: { metadata: EventMetadata; expectedVersion?: number | null }): Promise<CommandResult>;
+  /** The user who placed the order, from the write model; null when there is no such order. */
+  orderOwner(orderId: string): Promise<string | null>;
   now(): Date;
 }
 
@@ -33,14 +37,21 @@ export interface ReadServices {
   settings: ReadSettings;
 }
 
+/** Facts the authorization scopes need, answered by the side serving the request. */
+export interface Ownership {
+  /** Who placed the order (the write model on the write API, the order_history view on the read API). */
+  orderOwner(context: GraphQLContext, orderId: string): Promise<string | null>;
+}
+
 export interface GraphQLContext {
   requestId: string;
-  /** Who is acting, from the x-actor header; recorded in event metadata. */
-  actor: string | null;
+  /** Who is calling, authenticated once per request or socket (src/graphql/use-identity.ts). */
+  identity: Identity;
+  ownership: Ownership;
   write?: WriteServices;
   read?: ReadServices;
-  /** On the write API: whether this request may use admin fields (src/graphql/admin/admin-access.ts). */
-  admin?: AdminAccess;
+  /** On the write API: the admin fields' services; their `authScopes` decide who may use them. */
+  admin?: AdminServices;
   /** Set by useConsistency on the read API: waits for the request's consistency token. */
   consistency?: { ready(projection: string): Promise<void> };
 }
@@ -55,8 +66,8 @@ export function readServices(context: GraphQLContext): ReadServices {
   return context.read;
 }
 
-/** Runs a command from a mutation resolver, with metadata for the requesting actor and the server clock. */
+/** Runs a command from a mutation resolver, with the authenticated caller as actor and the server clock. */
 export function dispatchFromResolver(context: GraphQLContext, command: AppCommand, expectedVersion?: number | null) {
   const write = writeServices(context);
-  return write.dispatch(command, { metadata: newMetadata({ actor: context.actor, time: write.now() }), expectedVersion });
+  return write.dispatch(command, { metadata: newMetadata({ actor: actorOf(context.identity), time: write.now() }), expectedVersion });
 }

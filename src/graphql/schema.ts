@@ -24,6 +24,7 @@ builder.queryField('apiVersion', (t) =>
   t.string({
     description: 'The API version. The write schema has it so that its Query root is not empty.',
     subGraphs: ['write', 'read'],
+    authScopes: { public: true },
     resolve: () => '1',
   }),
 );

@@ -8,15 +8,19 @@ import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { Authenticator, Identity } from '../auth/identity.ts';
 import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
+import { DomainError } from '../cqrs/errors.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import type { ReadDb } from '../db/read-client.ts';
 import { createReadLoaders } from '../modules/read-loaders.ts';
 import type { Topics } from '../modules/topics.ts';
+import { orderHistoryProjectionName } from '../modules/orders/views/order-history.ts';
 import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
-import { adminAccess, type AdminDeps } from './admin/admin-access.ts';
+import type { AdminServices } from './admin/admin-access.ts';
 import { useConsistency } from './use-consistency.ts';
+import { identityOf, useIdentity } from './use-identity.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
@@ -24,9 +28,12 @@ export const readPath = '/graphql/read';
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
 // Unexpected errors reach clients as "Unexpected error." and reach the operator's log in full.
+// Typed refusals thrown by query fields (FORBIDDEN, UNAUTHENTICATED) keep their message and code.
 const maskedErrors = {
   maskError(error: unknown, message: string, isDev?: boolean) {
     const original = (error as { originalError?: unknown }).originalError;
+    // An expected refusal: passed on as it is (the same object, so Yoga does not log it as a failure).
+    if (original instanceof DomainError) return error as Error;
     if (original && !(original as { extensions?: unknown }).extensions) {
       console.error(`[${new Date().toISOString()}] unexpected error in a resolver:`, original);
     }
@@ -34,18 +41,24 @@ const maskedErrors = {
   },
 };
 
-function actorOf(request: Request | undefined): string | null {
-  return request?.headers.get('x-actor')?.slice(0, 200) ?? null;
-}
+/** What Yoga hands the context factory: the HTTP request, or a WebSocket operation's identity. */
+type ServerContext = { request?: Request; identity?: Identity };
 
-/** `admin` serves the admin fields (projectionStatus); without it they answer FORBIDDEN. */
-export function createWriteYoga(write: WriteServices, admin?: AdminDeps): Yoga {
+/** `admin` serves the admin fields (projectionStatus, parked events); their scopes say who may call them. */
+export function createWriteYoga(write: WriteServices, options: { authenticator: Authenticator; admin?: AdminServices }): Yoga {
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema: buildSchemas().write,
     graphqlEndpoint: writePath,
     landingPage: false,
     maskedErrors,
-    context: ({ request }: { request?: Request }) => ({ requestId: randomUUID(), actor: actorOf(request), write, admin: adminAccess(admin, request) }),
+    plugins: [useIdentity({ authenticator: options.authenticator })],
+    context: ({ request, identity }: ServerContext): GraphQLContext => ({
+      requestId: randomUUID(),
+      identity: identity ?? identityOf(request),
+      ownership: { orderOwner: (_context, orderId) => write.orderOwner(orderId) },
+      write,
+      admin: options.admin,
+    }),
   });
 }
 
@@ -55,6 +68,7 @@ export interface ReadApiDeps {
   waiter: ConsistencyWaiter;
   consistencyWaitMs: number;
   settings: ReadSettings;
+  authenticator: Authenticator;
 }
 
 export function createReadYoga(deps: ReadApiDeps): Yoga {
@@ -63,16 +77,27 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     graphqlEndpoint: readPath,
     landingPage: false,
     maskedErrors,
-    plugins: [useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs })],
-    context: ({ request }: { request?: Request }) => {
+    plugins: [useIdentity({ authenticator: deps.authenticator }), useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs })],
+    context: ({ request, identity }: ServerContext): GraphQLContext => {
       const read: ReadServices = {
         db: deps.db,
         notices: deps.notices,
-        // Per request, so that batching never leaks rows between requests.
+        // Per request, so that batching never leaks rows between requests (or between callers).
         loaders: createReadLoaders(deps.db),
         settings: deps.settings,
       };
-      return { requestId: randomUUID(), actor: actorOf(request), read };
+      return {
+        requestId: randomUUID(),
+        identity: identity ?? identityOf(request),
+        ownership: {
+          // The order as the view shows it, once the view has caught up with the caller's token.
+          async orderOwner(context, orderId) {
+            await context.consistency?.ready(orderHistoryProjectionName);
+            return (await read.loaders.order.load(orderId))?.userId ?? null;
+          },
+        },
+        read,
+      };
     },
   });
 }

@@ -9,17 +9,9 @@ import { ParkedEventNotFound, ParkedOutOfOrder } from '../../cqrs/parking.ts';
 import type { ParkedInstance } from '../../cqrs/process-parking.ts';
 import { builder } from '../builder.ts';
 import { ErrorInterface } from '../types/errors.ts';
-import { AdminForbiddenError, adminMutationServices, adminServices } from './admin-access.ts';
+import { adminServices } from './admin-access.ts';
 import { ConsumerKindEnum } from './projection-status.ts';
 import { isLogPosition } from '../../cqrs/log-position.ts';
-
-builder.objectType(AdminForbiddenError, {
-  name: 'ForbiddenError',
-  description: 'The request has no valid `authorization: Bearer <ADMIN_TOKEN>`, or the server has no ADMIN_TOKEN.',
-  subGraphs: ['write'],
-  interfaces: [ErrorInterface],
-  fields: () => ({}),
-});
 
 builder.objectType(UnknownConsumerError, {
   name: 'UnknownConsumerError',
@@ -130,14 +122,15 @@ function parsePosition(position: string): bigint {
   return BigInt(position);
 }
 
-const adminDescription = 'Admin: needs `authorization: Bearer <ADMIN_TOKEN>`.';
-const mutationErrors = [AdminForbiddenError, UnknownConsumerError, ValidationError];
+const adminDescription = 'Admins only.';
+const mutationErrors = [UnknownConsumerError, ValidationError];
 
 builder.queryField('parkedEvents', (t) =>
   t.field({
     type: [ParkedEventRef],
     description: `${adminDescription} Parked events of one projection or process manager, or of all, in log order per consumer.`,
     subGraphs: ['write'],
+    authScopes: { admin: true },
     args: { projection: t.arg.string({ required: false }) },
     resolve: async (_root, { projection }, context) => (await adminServices(context).parked().list(projection ?? undefined)).events,
   }),
@@ -148,6 +141,7 @@ builder.queryField('parkedSagas', (t) =>
     type: [ParkedInstanceRef],
     description: `${adminDescription} Saga instances parked after SAGA_MAX_ATTEMPTS failed attempts at a step.`,
     subGraphs: ['write'],
+    authScopes: { admin: true },
     args: { process: t.arg.string({ required: false }) },
     resolve: async (_root, { process }, context) => (await adminServices(context).parked().list(process ?? undefined)).instances,
   }),
@@ -161,9 +155,10 @@ builder.mutationField('retryParkedEvent', (t) =>
       'A projection applies them now, in one transaction with un-parking them, or not at all (they stay parked, attempts + 1); ' +
       'a process manager (saga) is asked to handle them between its batches.',
     errors: { types: [...mutationErrors, ParkedEventNotFound, ParkedOutOfOrder] },
+    authScopes: { admin: true },
     args: { projection: t.arg.string({ required: true }), position: t.arg.string({ required: true }) },
     resolve: (_root, { projection, position }, context) => {
-      const parked = adminMutationServices(context).parked();
+      const parked = adminServices(context).parked();
       return parked.retry(projection, parsePosition(position));
     },
   }),
@@ -174,8 +169,9 @@ builder.mutationField('retryAllParkedEvents', (t) =>
     type: ParkedRetryRef,
     description: `${adminDescription} Retries every parked event of a projection or process manager, in log order; for a process manager also resumes its parked sagas.`,
     errors: { types: mutationErrors },
+    authScopes: { admin: true },
     args: { projection: t.arg.string({ required: true }) },
-    resolve: (_root, { projection }, context) => adminMutationServices(context).parked().retry(projection, 'all'),
+    resolve: (_root, { projection }, context) => adminServices(context).parked().retry(projection, 'all'),
   }),
 );
 
@@ -184,9 +180,10 @@ builder.mutationField('discardParkedEvent', (t) =>
     type: ParkedDiscardRef,
     description: `${adminDescription} Drops one parked event for good. Events held behind it stay parked until retried or discarded too.`,
     errors: { types: [...mutationErrors, ParkedEventNotFound] },
+    authScopes: { admin: true },
     args: { projection: t.arg.string({ required: true }), position: t.arg.string({ required: true }) },
     resolve: async (_root, { projection, position }, context) => {
-      const parked = adminMutationServices(context).parked();
+      const parked = adminServices(context).parked();
       const at = parsePosition(position);
       await parked.discard(projection, at);
       return { projection, position: at };
@@ -199,7 +196,8 @@ builder.mutationField('resumeParkedSaga', (t) =>
     type: ParkedResumeRef,
     description: `${adminDescription} Resumes a parked saga: key is its order id, or "all" for every parked saga of the process. Attempts reset, due now; each reconciles its order from where it stands.`,
     errors: { types: [...mutationErrors, ParkedEventNotFound] },
+    authScopes: { admin: true },
     args: { process: t.arg.string({ required: true }), key: t.arg.string({ required: true }) },
-    resolve: async (_root, { process, key }, context) => ({ process, keys: await adminMutationServices(context).parked().resume(process, key) }),
+    resolve: async (_root, { process, key }, context) => ({ process, keys: await adminServices(context).parked().resume(process, key) }),
   }),
 );

@@ -5,7 +5,7 @@
 // the write database, and the read API must never reach it (DESIGN.md guarantee 7, checked by
 // test/unit/read-isolation.test.ts): a read process has no write connection to count with. The write
 // process already has the write database and opens the read database (where projection checkpoints
-// are) only when ADMIN_TOKEN is set. A log head copied into a read-side table would need the relay
+// are) lazily, on the first admin request. A log head copied into a read-side table would need the relay
 // (absent in embedded mode) to keep it fresh, so the lag it gave would be one more thing to trust.
 // This file only reaches the status through context.admin, so the schema stays free of write-side imports.
 import type { ConsumerKind, ConsumerState, ConsumerStatus } from '../../cqrs/projection-status.ts';
@@ -60,8 +60,9 @@ const ProjectionStatus = builder.objectRef<ConsumerStatus>('ProjectionStatus').i
 builder.queryField('projectionStatus', (t) =>
   t.field({
     type: [ProjectionStatus],
-    description: 'Admin: every projection, process manager and relay, with its checkpoint and lag. Needs `authorization: Bearer <ADMIN_TOKEN>`.',
+    description: 'Admin: every projection, process manager and relay, with its checkpoint and lag. Admins only.',
     subGraphs: ['write'],
+    authScopes: { admin: true },
     resolve: (_root, _args, context) => adminServices(context).projectionStatus(),
   }),
 );

@@ -1,5 +1,6 @@
 // Domain errors shared by every module, exposed as typed members of mutation result unions.
 import { DomainError, NotFoundError, ValidationError, VersionConflictError } from '../../cqrs/errors.ts';
+import { ForbiddenError, UnauthenticatedError } from '../../auth/access-errors.ts';
 import { builder } from '../builder.ts';
 
 export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
@@ -46,4 +47,21 @@ builder.objectType(VersionConflictError, {
     expectedVersion: t.exposeInt('expectedVersion'),
     actualVersion: t.exposeInt('actualVersion', { nullable: true }),
   }),
+});
+
+builder.objectType(UnauthenticatedError, {
+  name: 'UnauthenticatedError',
+  description: 'The field needs a signed-in caller and the request had no token. Nothing was written.',
+  subGraphs: ['write'],
+  interfaces: [ErrorInterface],
+  fields: () => ({}),
+});
+
+builder.objectType(ForbiddenError, {
+  name: 'ForbiddenError',
+  description:
+    'The caller may not do this: it needs the admin role, or it concerns another user. It never says whether the target exists. Nothing was written.',
+  subGraphs: ['write'],
+  interfaces: [ErrorInterface],
+  fields: () => ({}),
 });

@@ -52,6 +52,13 @@ export async function lockOrder(tx: WriteTx, orderId: string): Promise<LockedOrd
   };
 }
 
+/** Who placed the order (for authorization); null when there is no such order. */
+export async function findOrderOwner(db: WriteDb, orderId: string): Promise<string | null> {
+  if (!isUuid(orderId)) return null;
+  const rows = await db.$queryRaw<{ user_id: string }[]>`SELECT user_id FROM orders WHERE id = ${orderId.toLowerCase()}::uuid`;
+  return rows[0]?.user_id ?? null;
+}
+
 interface ProductRow {
   id: string;
   sku: string;

@@ -1,7 +1,7 @@
 // Read API: daily registrations and revenue reports, and the revenueUpdated subscription.
-import { Repeater } from 'graphql-yoga';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
+import { liveRows } from '../../../graphql/live-rows.ts';
 import { badUserInput } from '../../../graphql/types/connection.ts';
 import { dailyRegistrationsProjectionName, dayStart, findDailyRegistrations } from '../views/daily-registrations.ts';
 import {
@@ -53,7 +53,8 @@ const rangeArgs = builder.args((t) => ({
 builder.queryField('dailyRegistrations', (t) =>
   t.field({
     type: [DailyRegistrations],
-    description: 'Registrations per UTC day, one entry for every day of the range, days without registrations included (count 0).',
+    description: 'Registrations per UTC day, one entry for every day of the range, days without registrations included (count 0). Admins only.',
+    authScopes: { admin: true },
     args: rangeArgs,
     resolve: async (_root, { from, to }, context) => {
       const read = readServices(context);
@@ -67,7 +68,8 @@ builder.queryField('dailyRegistrations', (t) =>
 builder.queryField('revenueReport', (t) =>
   t.field({
     type: [DailyRevenue],
-    description: 'Revenue of completed orders per UTC day of completion and currency, by day then currency; only days with revenue.',
+    description: 'Revenue of completed orders per UTC day of completion and currency, by day then currency; only days with revenue. Admins only.',
+    authScopes: { admin: true },
     args: rangeArgs,
     resolve: async (_root, { from, to }, context) => {
       const read = readServices(context);
@@ -81,13 +83,9 @@ builder.queryField('revenueReport', (t) =>
 builder.subscriptionField('revenueUpdated', (t) =>
   t.field({
     type: DailyRevenue,
-    description: 'A daily revenue row, each time the projector commits a change to it (an order completed).',
-    subscribe: (_root, _args, context) =>
-      new Repeater<DailyRevenueRow>(async (push, stop) => {
-        const unsubscribe = readServices(context).notices.subscribe(revenueUpdatedTopic, (row) => void push(row));
-        await stop;
-        unsubscribe();
-      }),
-    resolve: (row) => row,
+    description: 'A daily revenue row, each time the projector commits a change to it (an order completed). Admins only.',
+    authScopes: { admin: true },
+    subscribe: (_root, _args, context) => liveRows(context, revenueUpdatedTopic),
+    resolve: (row: DailyRevenueRow) => row,
   }),
 );

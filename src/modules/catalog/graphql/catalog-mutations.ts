@@ -15,6 +15,7 @@ builder.mutationField('addProduct', (t) =>
       `name 1 to 200 characters, description at most 5000, category 1 to 100; priceCents 1 to ${maxPriceCents}; ` +
       'currency an ISO 4217 code. The receipt aggregateId is the new product id.',
     errors: { types: [ValidationError, SkuTakenError] },
+    authScopes: { admin: true },
     args: {
       sku: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
@@ -34,6 +35,7 @@ builder.mutationField('changeProductPrice', (t) =>
       'Changes the price of a product that is not discontinued. Setting the current price changes nothing (null consistencyToken). ' +
       'With expectedVersion, fails with VersionConflictError if the product changed since.',
     errors: { types: [ValidationError, NotFoundError, ProductDiscontinuedError, VersionConflictError] },
+    authScopes: { admin: true },
     args: {
       productId: t.arg.id({ required: true }),
       priceCents: t.arg.int({ required: true }),
@@ -51,6 +53,7 @@ builder.mutationField('discontinueProduct', (t) =>
     type: CommandReceipt,
     description: 'Stops selling a product; its stock can still be restocked and adjusted. Discontinuing twice changes nothing.',
     errors: { types: [ValidationError, NotFoundError] },
+    authScopes: { admin: true },
     args: { productId: t.arg.id({ required: true }) },
     resolve: (_root, { productId }, context) => {
       validate([['productId', uuidProblem(productId)]]);

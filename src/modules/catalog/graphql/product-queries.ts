@@ -1,8 +1,8 @@
 // Read API: the product_catalog view, its queries and the productUpdated subscription.
-import { Repeater } from 'graphql-yoga';
 import { isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
+import { liveRows } from '../../../graphql/live-rows.ts';
 import { badUserInput, connectionOf, decodeCursor, pageSize, toConnection } from '../../../graphql/types/connection.ts';
 import {
   findProductPage,
@@ -119,7 +119,8 @@ function keysetAfter(after: string | null | undefined, orderBy: ProductOrder): P
 builder.queryField('productCatalog', (t) =>
   t.field({
     type: ProductConnection,
-    description: 'Products, filtered and ordered, a page at a time (keyset pagination: pass pageInfo.endCursor as `after`).',
+    description: 'Products, filtered and ordered, a page at a time (keyset pagination: pass pageInfo.endCursor as `after`). Public.',
+    authScopes: { public: true },
     args: {
       filter: t.arg({ type: ProductFilterInput }),
       orderBy: t.arg({ type: ProductOrderEnum, defaultValue: 'NAME_ASC' }),
@@ -142,7 +143,8 @@ builder.queryField('product', (t) =>
   t.field({
     type: Product,
     nullable: true,
-    description: 'One product; null when there is none with this id.',
+    description: 'One product; null when there is none with this id. Public.',
+    authScopes: { public: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, context) => {
       const read = readServices(context);
@@ -156,15 +158,9 @@ builder.subscriptionField('productUpdated', (t) =>
   t.field({
     type: Product,
     description: 'The product, each time the projector commits a change to it (price, stock, discontinuation).',
+    authScopes: { public: true },
     args: { productId: t.arg.id({ required: true }) },
-    subscribe: (_root, { productId }, context) =>
-      new Repeater<ProductCatalogRow>(async (push, stop) => {
-        const unsubscribe = readServices(context).notices.subscribe(productUpdatedTopic, (row) => {
-          if (row.id === productId) void push(row);
-        });
-        await stop;
-        unsubscribe();
-      }),
-    resolve: (row) => row,
+    subscribe: (_root, { productId }, context) => liveRows(context, productUpdatedTopic, (row) => row.id === productId.toLowerCase()),
+    resolve: (row: ProductCatalogRow) => row,
   }),
 );

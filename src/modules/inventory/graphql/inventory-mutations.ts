@@ -11,6 +11,7 @@ builder.mutationField('restockProduct', (t) =>
     type: CommandReceipt,
     description: `Adds 1 to ${maxStockChange} units to a product's stock on hand (discontinued products too). The receipt aggregateId is the product id.`,
     errors: { types: [ValidationError, NotFoundError] },
+    authScopes: { admin: true },
     args: {
       productId: t.arg.id({ required: true }),
       quantity: t.arg.int({ required: true }),
@@ -29,6 +30,7 @@ builder.mutationField('adjustInventory', (t) =>
       `Corrects stock on hand by delta (non-zero, within ±${maxStockChange}), e.g. after a count or breakage; reason 1 to 200 characters. ` +
       'Fails with InsufficientStockError if on hand would fall below what is reserved for orders.',
     errors: { types: [ValidationError, NotFoundError, InsufficientStockError] },
+    authScopes: { admin: true },
     args: {
       productId: t.arg.id({ required: true }),
       delta: t.arg.int({ required: true }),

@@ -25,7 +25,8 @@ const InventoryItem = builder.objectRef<InventoryReportRow>('InventoryItem').imp
 builder.queryField('inventoryReport', (t) =>
   t.field({
     type: [InventoryItem],
-    description: 'Every product with its stock, by available units (fewest first) then sku.',
+    description: 'Every product with its stock, by available units (fewest first) then sku. Admins only.',
+    authScopes: { admin: true },
     args: {
       lowStockOnly: t.arg.boolean({ defaultValue: false, description: 'Only the products that are low on stock.' }),
     },

@@ -23,6 +23,7 @@ builder.mutationField('placeOrder', (t) =>
       `Places an order of 1 to ${maxOrderItems} items, each product at most once, priced from the catalog now. ` +
       'Every product must exist, be on sale and share one currency. The receipt aggregateId is the new order id.',
     errors: { types: [ValidationError, NotFoundError, ProductDiscontinuedError, MixedCurrenciesError] },
+    authScopes: (_root, args) => ({ admin: true, self: args.userId }),
     args: {
       userId: t.arg.id({ required: true }),
       items: t.arg({ type: [OrderItemInput], required: true }),
@@ -42,6 +43,7 @@ builder.mutationField('cancelOrder', (t) =>
       `Cancels an order that is not completed, with a reason of 1 to ${maxReasonLength} characters. ` +
       'Cancelling a cancelled order changes nothing (null consistencyToken).',
     errors: { types: [ValidationError, NotFoundError, OrderNotCancellableError] },
+    authScopes: (_root, args) => ({ admin: true, orderOwner: args.orderId }),
     args: {
       orderId: t.arg.id({ required: true }),
       reason: t.arg.string({ required: true }),

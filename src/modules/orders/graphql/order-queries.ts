@@ -1,8 +1,9 @@
 // Read API: the order_history view, its queries and the orderUpdated subscription.
-import { Repeater } from 'graphql-yoga';
 import { isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
+import { customerUserId } from '../../../auth/identity.ts';
 import { readServices } from '../../../graphql/context.ts';
+import { liveRows } from '../../../graphql/live-rows.ts';
 import { badUserInput, connectionOf, decodeCursor, pageSize, toConnection } from '../../../graphql/types/connection.ts';
 import type { OrderLineData } from '../events.ts';
 import {
@@ -90,7 +91,9 @@ function keysetAfter(after: string | null | undefined): OrderKeyset | null {
 builder.queryField('orderHistory', (t) =>
   t.field({
     type: OrderConnection,
-    description: "A user's orders, newest first, a page at a time (keyset pagination: pass pageInfo.endCursor as `after`).",
+    description:
+      "A user's orders, newest first, a page at a time (keyset pagination: pass pageInfo.endCursor as `after`). Its own user, or an admin, may read them.",
+    authScopes: (_root, args) => ({ admin: true, self: args.userId }),
     args: {
       userId: t.arg.id({ required: true }),
       first: t.arg.int({ description: 'Page size, 1 to 100; 20 when absent.' }),
@@ -112,7 +115,8 @@ builder.queryField('order', (t) =>
   t.field({
     type: Order,
     nullable: true,
-    description: 'One order; null when there is none with this id.',
+    description: 'One order; null when there is none with this id. The customer who placed it, or an admin, may read it.',
+    authScopes: (_root, args) => ({ admin: true, orderOwner: args.id }),
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, context) => {
       const read = readServices(context);
@@ -126,16 +130,18 @@ builder.queryField('order', (t) =>
 builder.subscriptionField('orderUpdated', (t) =>
   t.field({
     type: Order,
-    description: 'The order, each time the projector commits a change to it: placed, paid, reserved, completed, or a setback.',
+    description:
+      'The order, each time the projector commits a change to it: placed, paid, reserved, completed, or a setback. ' +
+      "A customer receives only its own orders' changes (an order that is not its own, or does not exist yet, sends nothing); an admin any.",
+    // Not `orderOwner`: a customer subscribes right after placing, before the view has the order.
+    // Ownership is then checked on every row, so that another customer's order sends nothing.
+    authScopes: { admin: true, customer: true },
     args: { orderId: t.arg.id({ required: true }) },
-    subscribe: (_root, { orderId }, context) =>
-      new Repeater<OrderHistoryRow>(async (push, stop) => {
-        const unsubscribe = readServices(context).notices.subscribe(orderUpdatedTopic, (row) => {
-          if (row.id === orderId) void push(row);
-        });
-        await stop;
-        unsubscribe();
-      }),
-    resolve: (row) => row,
+    subscribe: (_root, { orderId }, context) => {
+      const me = customerUserId(context.identity);
+      const id = orderId.toLowerCase();
+      return liveRows(context, orderUpdatedTopic, (row) => row.id === id && (me === null || row.userId === me));
+    },
+    resolve: (row: OrderHistoryRow) => row,
   }),
 );

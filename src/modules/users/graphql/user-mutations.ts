@@ -1,5 +1,6 @@
 // Write API: the user commands.
 import { randomUUID } from 'node:crypto';
+import { customerUserId } from '../../../auth/identity.ts';
 import { NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { dispatchFromResolver } from '../../../graphql/context.ts';
@@ -17,13 +18,22 @@ builder.objectType(EmailTakenError, {
 builder.mutationField('registerUser', (t) =>
   t.field({
     type: CommandReceipt,
-    description: 'Registers a user. The email must be valid and not taken (case-insensitive); the name 1 to 100 characters.',
+    description:
+      'Registers a user. The email must be valid and not taken (case-insensitive); the name 1 to 100 characters. ' +
+      "A customer registers itself: the user id is its token's (userId, if given, must be its own). An admin may register anyone: " +
+      'with the given userId, or a new one.',
     errors: { types: [ValidationError, EmailTakenError] },
+    authScopes: (_root, args) => (args.userId == null ? { admin: true, customer: true } : { admin: true, self: args.userId }),
     args: {
       email: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
+      userId: t.arg.id({ required: false }),
     },
-    resolve: (_root, args, context) => dispatchFromResolver(context, { type: 'RegisterUser', data: { userId: randomUUID(), ...args } }),
+    resolve: (_root, { email, name, userId }, context) => {
+      if (userId != null) validate([['userId', uuidProblem(userId)]]);
+      const id = userId ?? customerUserId(context.identity) ?? randomUUID();
+      return dispatchFromResolver(context, { type: 'RegisterUser', data: { userId: id, email, name } });
+    },
   }),
 );
 
@@ -32,6 +42,7 @@ builder.mutationField('changeUserEmail', (t) =>
     type: CommandReceipt,
     description: 'Changes a user email. With expectedVersion, fails with VersionConflictError if the user changed since.',
     errors: { types: [ValidationError, EmailTakenError, NotFoundError, VersionConflictError] },
+    authScopes: (_root, args) => ({ admin: true, self: args.userId }),
     args: {
       userId: t.arg.id({ required: true }),
       email: t.arg.string({ required: true }),
@@ -49,6 +60,7 @@ builder.mutationField('recordUserLogin', (t) =>
     type: CommandReceipt,
     description: 'Records that the user logged in.',
     errors: { types: [ValidationError, NotFoundError] },
+    authScopes: (_root, args) => ({ admin: true, self: args.userId }),
     args: { userId: t.arg.id({ required: true }) },
     resolve: (_root, { userId }, context) => {
       validate([['userId', uuidProblem(userId)]]);

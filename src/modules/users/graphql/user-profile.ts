@@ -1,8 +1,8 @@
 // Read API: the user_profile view, its query and its subscription.
-import { Repeater } from 'graphql-yoga';
 import { isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
+import { liveRows } from '../../../graphql/live-rows.ts';
 import { userProfileProjectionName, userProfileTopic, type UserProfileRow } from '../views/user-profile.ts';
 
 const UserProfile = builder.objectRef<UserProfileRow>('UserProfile').implement({
@@ -30,6 +30,8 @@ builder.queryField('userProfile', (t) =>
   t.field({
     type: UserProfile,
     nullable: true,
+    description: 'A profile: its own user, or an admin, may read it.',
+    authScopes: (_root, args) => ({ admin: true, self: args.id }),
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, context) => {
       const read = readServices(context);
@@ -42,16 +44,10 @@ builder.queryField('userProfile', (t) =>
 builder.subscriptionField('userProfileUpdated', (t) =>
   t.field({
     type: UserProfile,
-    description: 'The user profile row, each time the projector commits a change to it.',
+    description: 'The user profile row, each time the projector commits a change to it. Its own user, or an admin, may subscribe.',
+    authScopes: (_root, args) => ({ admin: true, self: args.id }),
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, { id }, context) =>
-      new Repeater<UserProfileRow>(async (push, stop) => {
-        const unsubscribe = readServices(context).notices.subscribe(userProfileTopic, (row) => {
-          if (row.id === id) void push(row);
-        });
-        await stop;
-        unsubscribe();
-      }),
-    resolve: (row) => row,
+    subscribe: (_root, { id }, context) => liveRows(context, userProfileTopic, (row) => row.id === id.toLowerCase()),
+    resolve: (row: UserProfileRow) => row,
   }),
 );

@@ -1,0 +1,89 @@
+// Authenticates every HTTP request once, before anything else runs: `authorization: Bearer <token>`
+// becomes the request's Identity (anonymous without the header). A header that is present but not
+// valid is refused at once with 401 UNAUTHENTICATED, whatever the operation, so that a client never
+// silently runs as anonymous with a broken token. WebSocket operations bring their identity from the
+// socket's connection_init instead (src/graphql/websocket-server.ts).
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { anonymous, AuthenticationError, type Authenticator, type Identity } from '../auth/identity.ts';
+
+export interface IdentityOptions {
+  authenticator: Authenticator;
+  /**
+   * Called for each refused credential, before the 401 is sent; may answer instead (a 429 once a
+   * client keeps failing). Default: nothing.
+   */
+  onFailure?(request: Request, serverContext: unknown): Promise<Response | undefined>;
+}
+
+const identities = new WeakMap<Request, Identity>();
+
+/** The identity of an HTTP request that passed useIdentity; anonymous for any other request. */
+export function identityOf(request: Request | undefined): Identity {
+  return (request && identities.get(request)) ?? anonymous;
+}
+
+function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}
+
+export function useIdentity(options: IdentityOptions): Plugin {
+  return {
+    async onRequest({ request, serverContext, endResponse }) {
+      try {
+        identities.set(request, await options.authenticator.authenticate(request.headers.get('authorization')));
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        if (error.reason === 'unavailable') {
+          endResponse(errorResponse(503, 'AUTH_UNAVAILABLE', 'The identity provider cannot be reached to verify the token; try again shortly.', { 'retry-after': '5' }));
+          return;
+        }
+        endResponse(
+          (await options.onFailure?.(request, serverContext)) ??
+            errorResponse(401, 'UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer error="invalid_token"' }),
+        );
+      }
+    },
+    // A subscription ends when the credential it was started with expires (SSE here; a WebSocket's
+    // socket is closed at that moment too, by the WebSocket server).
+    onSubscribe({ args }) {
+      const identity = (args.contextValue as { identity?: Identity }).identity;
+      const expiresAt = identity?.kind === 'authenticated' ? identity.expiresAt : null;
+      if (!expiresAt) return;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (Symbol.asyncIterator in result) setResult(untilExpiry(result, expiresAt));
+        },
+      };
+    },
+  };
+}
+
+const expired = () =>
+  new GraphQLError('The token expired: subscribe again with a fresh token.', { extensions: { code: 'UNAUTHENTICATED' } });
+
+/** Passes `source` through until `expiresAt`, then sends one UNAUTHENTICATED error and ends. */
+async function* untilExpiry<T>(source: AsyncIterable<T>, expiresAt: Date): AsyncGenerator<T | { errors: GraphQLError[] }> {
+  const iterator = source[Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), Math.max(0, expiresAt.getTime() - Date.now()));
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), expiry]);
+      if (next === 'expired') {
+        yield { errors: [expired()] };
+        return;
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    clearTimeout(timer);
+    await iterator.return?.();
+  }
+}
