@@ -12,6 +12,7 @@ import { parkedOrderSagas } from './modules/orders/saga/parked-sagas.ts';
 import { createRedisClient } from './db/redis-client.ts';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
+import { consistencyTokens } from './cqrs/consistency-tokens.ts';
 import { advisoryLockLeadership, type Leadership } from './cqrs/leadership.ts';
 import { newMemberId, startMembership } from './cqrs/membership.ts';
 import type { EventSource } from './cqrs/event-source.ts';
@@ -110,13 +111,15 @@ async function serve(
   stack: Stack,
   apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices },
 ) {
-  const { authenticator }: AuthSetup = authSetup(config);
+  const { authenticator, secret }: AuthSetup = authSetup(config);
+  const tokens = consistencyTokens(secret.derive('consistency-token'));
   const writeDb = apis.writeDb;
   const write = writeDb
     ? createWriteYoga(
         {
           dispatch: (command, options) => dispatchCommand(writeDb, command, options),
           orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
+          consistencyTokens: tokens,
           now: () => new Date(),
         },
         { authenticator, admin: apis.admin },
@@ -124,14 +127,18 @@ async function serve(
     : undefined;
   let read;
   if (apis.read) {
-    const waiter = new ConsistencyWaiter(apis.read.db, apis.read.notices);
+    const waiter = new ConsistencyWaiter(apis.read.db, apis.read.notices, { maxWaiting: config.consistencyMaxWaits });
     stack.push(() => waiter.close());
+    // Transaction ids compare only within one cluster: the read database must be the write database's.
+    const sameCluster = config.mode === 'embedded' || config.readDatabaseUrl === config.databaseUrl;
     read = createReadYoga({
       ...apis.read,
       waiter,
       consistencyWaitMs: config.consistencyWaitMs,
       settings: { lowStockThreshold: config.shop.lowStockThreshold },
       authenticator,
+      consistencyTokens: tokens,
+      isIssuable: sameCluster ? (transactionId) => waiter.isIssuable(transactionId) : undefined,
     });
   }
   const server = await startHttpServer({ host: config.host, port: config.port, write, read });

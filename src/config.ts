@@ -15,6 +15,8 @@ export interface Config {
   streamKey: string;
   noticeChannel: string;
   consistencyWaitMs: number;
+  /** Read-your-writes waits in progress at once, per read process; beyond it reads answer at once (reached: false). */
+  consistencyMaxWaits: number;
   relayBatchSize: number;
   relayPollMs: number;
   projectorBatchSize: number;
@@ -166,6 +168,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     streamKey: text('STREAM_KEY') ?? 'cqrs:events',
     noticeChannel: text('NOTICE_CHANNEL') ?? 'cqrs:view-changed',
     consistencyWaitMs: integer('CONSISTENCY_WAIT_MS', 2000, 0, 60_000),
+    consistencyMaxWaits: integer('CONSISTENCY_MAX_WAITS', 1000, 0, 1_000_000),
     relayBatchSize: integer('RELAY_BATCH_SIZE', 500, 1, 10_000),
     relayPollMs: integer('RELAY_POLL_MS', 1000, 10, 600_000),
     projectorBatchSize: integer('PROJECTOR_BATCH_SIZE', 200, 1, 10_000),

@@ -3,7 +3,7 @@ import type { WriteDb, WriteTx } from '../db/write-client.ts';
 import { VersionConflictError } from './errors.ts';
 import { appendEvents, type NewEvent, type StreamRef } from './event-log.ts';
 import type { EventMetadata, RecordedEvent } from './events.ts';
-import { encodeConsistencyToken } from './log-position.ts';
+import type { LogPosition } from './log-position.ts';
 
 export interface Loaded<State> {
   state: State;
@@ -35,8 +35,8 @@ export interface CommandResult {
   commandId: string;
   version: number;
   events: RecordedEvent[];
-  /** Pass it to the read API to wait until the views have applied this write. */
-  consistencyToken: string | null;
+  /** Where its last event is in the log (the API signs it into a consistency token); null when nothing changed. */
+  position: LogPosition | null;
 }
 
 /** How often a command without expectedVersion is re-run after losing a race on its aggregate. */
@@ -84,7 +84,7 @@ function executeOnce<State, Event extends NewEvent>(
       commandId: metadata.commandId,
       version: version + events.length,
       events: recorded,
-      consistencyToken: last ? encodeConsistencyToken(last) : null,
+      position: last ? { transactionId: last.transactionId, position: last.position } : null,
     };
   });
 }

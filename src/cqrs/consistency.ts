@@ -8,19 +8,37 @@ import { checkpointTopic, type ProjectorTopics } from './projector.ts';
 export interface WaitOutcome {
   reached: boolean;
   waitedMs: number;
+  /** True when the wait was not even started: the server already had `maxWaiting` waits in progress. */
+  busy?: boolean;
+}
+
+export interface ConsistencyWaiterOptions {
+  /** Re-reads the checkpoint this often while waiting, in case a notice was missed. Default 100 ms. */
+  pollMs?: number;
+  /**
+   * Waits in progress at once, server-wide (CONSISTENCY_MAX_WAITS). Beyond it a read answers at once
+   * with `reached: false`, so that waits cannot pile up and hold connections. Default 1000.
+   */
+  maxWaiting?: number;
 }
 
 export class ConsistencyWaiter {
   readonly #known = new Map<string, LogPosition>();
   readonly #waiters = new Set<() => void>();
   readonly #unsubscribe: () => void;
+  readonly #pollMs: number;
+  readonly #maxWaiting: number;
+  #waiting = 0;
+  /** A lower bound of the database's next transaction id: it only grows. */
+  #nextTransactionId = 0n;
 
   constructor(
     private readonly readDb: ReadDb,
     notices: NoticeBus<ProjectorTopics>,
-    /** Re-reads the checkpoint this often while waiting, in case a notice was missed. */
-    private readonly pollMs = 100,
+    options: ConsistencyWaiterOptions = {},
   ) {
+    this.#pollMs = options.pollMs ?? 100;
+    this.#maxWaiting = options.maxWaiting ?? 1000;
     this.#unsubscribe = notices.subscribe(checkpointTopic, (notice) => {
       this.#remember(notice.projection, notice);
       for (const wake of this.#waiters) wake();
@@ -37,7 +55,31 @@ export class ConsistencyWaiter {
     return known !== undefined && compareLogPositions(known, target) >= 0;
   }
 
+  /**
+   * Whether `transactionId` can have appended to the log: it is below the next transaction id of the
+   * database cluster. Holds when the read database is the write database's cluster (embedded mode,
+   * and READ_DATABASE_URL unset); the caller does not ask otherwise.
+   */
+  async isIssuable(transactionId: bigint): Promise<boolean> {
+    if (transactionId < this.#nextTransactionId) return true;
+    const rows = await this.readDb.$queryRaw<{ next: string }[]>`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next`;
+    const next = BigInt(rows[0]!.next);
+    if (next > this.#nextTransactionId) this.#nextTransactionId = next;
+    return transactionId < this.#nextTransactionId;
+  }
+
   async waitFor(projection: string, target: LogPosition, timeoutMs: number): Promise<WaitOutcome> {
+    if (this.#reached(projection, target)) return { reached: true, waitedMs: 0 };
+    if (this.#waiting >= this.#maxWaiting) return { reached: false, waitedMs: 0, busy: true };
+    this.#waiting++;
+    try {
+      return await this.#waitFor(projection, target, timeoutMs);
+    } finally {
+      this.#waiting--;
+    }
+  }
+
+  async #waitFor(projection: string, target: LogPosition, timeoutMs: number): Promise<WaitOutcome> {
     const started = performance.now();
     const deadline = started + timeoutMs;
     const elapsed = () => Math.round(performance.now() - started);
@@ -53,7 +95,7 @@ export class ConsistencyWaiter {
           this.#waiters.delete(done);
           resolve();
         };
-        const timer = setTimeout(done, Math.min(remaining, this.pollMs));
+        const timer = setTimeout(done, Math.min(remaining, this.#pollMs));
         this.#waiters.add(done);
       });
     }

@@ -24,20 +24,6 @@ export function fromStreamId(id: string): LogPosition {
   return { transactionId: BigInt(transactionId ?? 0), position: BigInt(position ?? 0) };
 }
 
-const tokenPrefix = 'c1.';
-
-/** The consistency token a mutation returns: opaque to clients, the log position of its last event. */
-export function encodeConsistencyToken(at: LogPosition): string {
-  return tokenPrefix + Buffer.from(`${at.transactionId}:${at.position}`).toString('base64url');
-}
-
-export function decodeConsistencyToken(token: string): LogPosition | undefined {
-  if (!token.startsWith(tokenPrefix)) return undefined;
-  const match = /^(\d{1,20}):(\d{1,20})$/.exec(Buffer.from(token.slice(tokenPrefix.length), 'base64url').toString());
-  if (!match) return undefined;
-  return { transactionId: BigInt(match[1]!), position: BigInt(match[2]!) };
-}
-
 const maxBigint = 9_223_372_036_854_775_807n;
 
 /** Whether `raw` is a log position as typed by an operator: digits, within PostgreSQL's bigint. */

@@ -2,6 +2,7 @@
 import type { Identity } from '../auth/identity.ts';
 import { actorOf } from '../auth/identity.ts';
 import type { CommandResult } from '../cqrs/command-handler.ts';
+import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
 import { newMetadata } from '../cqrs/event-metadata.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
@@ -22,6 +23,8 @@ export interface WriteServices {
   dispatch(command: AppCommand, options: { metadata: EventMetadata; expectedVersion?: number | null }): Promise<CommandResult>;
   /** The user who placed the order, from the write model; null when there is no such order. */
   orderOwner(orderId: string): Promise<string | null>;
+  /** Signs the consistency tokens that receipts carry. */
+  consistencyTokens: ConsistencyTokens;
   now(): Date;
 }
 

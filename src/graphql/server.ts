@@ -10,6 +10,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Authenticator, Identity } from '../auth/identity.ts';
 import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
+import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
 import { DomainError } from '../cqrs/errors.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import type { ReadDb } from '../db/read-client.ts';
@@ -69,6 +70,8 @@ export interface ReadApiDeps {
   consistencyWaitMs: number;
   settings: ReadSettings;
   authenticator: Authenticator;
+  consistencyTokens: ConsistencyTokens;
+  isIssuable?(transactionId: bigint): Promise<boolean>;
 }
 
 export function createReadYoga(deps: ReadApiDeps): Yoga {
@@ -77,7 +80,12 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     graphqlEndpoint: readPath,
     landingPage: false,
     maskedErrors,
-    plugins: [useIdentity({ authenticator: deps.authenticator }), useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs })],
+    plugins: [useIdentity({ authenticator: deps.authenticator }), useConsistency({
+        waiter: deps.waiter,
+        tokens: deps.consistencyTokens,
+        isIssuable: deps.isIssuable,
+        timeoutMs: deps.consistencyWaitMs,
+      }),],
     context: ({ request, identity }: ServerContext): GraphQLContext => {
       const read: ReadServices = {
         db: deps.db,

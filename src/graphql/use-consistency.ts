@@ -1,13 +1,23 @@
 // Read-your-writes for the read API. A query may carry the consistency token a mutation returned,
 // in the `x-consistency-token` header; each view the query reads then waits (bounded) until its
 // projection has applied that write. The response's `extensions.consistency` says whether it did.
+// Only tokens this deployment signed are taken, and never one ahead of the event log: anything else
+// is BAD_USER_INPUT at once, so that nobody can make a request wait for a write that will never come.
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { ConsistencyWaiter, WaitOutcome } from '../cqrs/consistency.ts';
-import { decodeConsistencyToken, type LogPosition } from '../cqrs/log-position.ts';
+import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
+import type { LogPosition } from '../cqrs/log-position.ts';
 
 export interface ConsistencyOptions {
   waiter: ConsistencyWaiter;
+  tokens: ConsistencyTokens;
+  /**
+   * Whether a transaction id may have appended to the log already (below the database's next
+   * transaction id). Absent when the read database cannot tell (a separate cluster): then only the
+   * signature is checked.
+   */
+  isIssuable?(transactionId: bigint): Promise<boolean>;
   /** Longest a request waits, over all the views it reads. Default: 2000 ms (CONSISTENCY_WAIT_MS). */
   timeoutMs?: number;
   /** The request header that carries the token. Default: `x-consistency-token`. */
@@ -50,20 +60,23 @@ export class RequestConsistency {
   }
 }
 
+function badToken(header: string, why: string): GraphQLError {
+  return new GraphQLError(`The ${header} header ${why}`, { extensions: { code: 'BAD_USER_INPUT', argument: header, http: { status: 400 } } });
+}
+
 export function useConsistency(options: ConsistencyOptions): Plugin<{ consistency?: RequestConsistency }> {
   const header = options.header ?? 'x-consistency-token';
   const timeoutMs = options.timeoutMs ?? 2000;
   return {
-    onContextBuilding({ context, extendContext }) {
+    async onContextBuilding({ context, extendContext }) {
       const request = (context as { request?: Request }).request;
       const raw = request?.headers.get(header) ?? undefined;
       let target: LogPosition | undefined;
       if (raw) {
-        target = decodeConsistencyToken(raw);
-        if (!target) {
-          throw new GraphQLError(`The ${header} header is not a consistency token returned by a mutation`, {
-            extensions: { code: 'BAD_CONSISTENCY_TOKEN', http: { status: 400 } },
-          });
+        target = options.tokens.read(raw);
+        if (!target) throw badToken(header, 'is not a consistency token this server issued');
+        if (options.isIssuable && !(await options.isIssuable(target.transactionId))) {
+          throw badToken(header, 'names a write the event log does not have yet');
         }
       }
       extendContext({ consistency: new RequestConsistency(options.waiter, target, timeoutMs) });

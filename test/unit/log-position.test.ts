@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   compareLogPositions,
-  decodeConsistencyToken,
-  encodeConsistencyToken,
   fromStreamId,
   isLogPosition,
   logStart,
@@ -37,28 +35,6 @@ describe('stream ids', () => {
 
   it('writes Redis entry ids as "<transaction>-<position>"', () => {
     expect(toStreamId(at(42n, 7n))).toBe('42-7');
-  });
-});
-
-describe('consistency tokens', () => {
-  it.each([logStart, at(42n, 7n), huge])('round-trips %o', (position) => {
-    const token = encodeConsistencyToken(position);
-    expect(token).toMatch(/^c1\.[A-Za-z0-9_-]+$/);
-    expect(decodeConsistencyToken(token)).toEqual(position);
-  });
-
-  it.each([
-    '',
-    'garbage',
-    'c1.',
-    'c1.!!!not-base64',
-    `c2.${Buffer.from('1:2').toString('base64url')}`,
-    `c1.${Buffer.from('1-2').toString('base64url')}`,
-    `c1.${Buffer.from('-1:2').toString('base64url')}`,
-    `c1.${Buffer.from('1:2:3').toString('base64url')}`,
-    `c1.${Buffer.from(`${'9'.repeat(21)}:1`).toString('base64url')}`,
-  ])('decodes the garbage token %j to undefined', (token) => {
-    expect(decodeConsistencyToken(token)).toBeUndefined();
   });
 });
 
