@@ -1,0 +1,74 @@
+// Every field a client can call declares who may call it, and the policy is the documented one
+// (docs/security.md, "Authorization"): a new field without `authScopes` fails here.
+import type { GraphQLField, GraphQLSchema } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { buildSchemas } from '../../src/graphql/schema.ts';
+
+type Scopes = Record<string, unknown> | ((...args: unknown[]) => Record<string, unknown>);
+
+function rootFields(schema: GraphQLSchema): [string, GraphQLField<unknown, unknown>][] {
+  return [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].flatMap((root) =>
+    root ? Object.entries(root.getFields()).map(([name, field]): [string, GraphQLField<unknown, unknown>] => [`${root.name}.${name}`, field]) : [],
+  );
+}
+
+function scopesOf(field: GraphQLField<unknown, unknown>): Scopes | undefined {
+  return (field.extensions as { pothosOptions?: { authScopes?: Scopes } }).pothosOptions?.authScopes;
+}
+
+/** The scope map a field asks for, for arguments naming the user and order `x`. */
+function scopeMap(field: GraphQLField<unknown, unknown>): Record<string, unknown> {
+  const scopes = scopesOf(field)!;
+  return typeof scopes === 'function' ? scopes({}, { id: 'x', userId: 'x', orderId: 'x' }, {}, {}) : scopes;
+}
+
+const { write, read } = buildSchemas();
+const fields = [...rootFields(write), ...rootFields(read)];
+
+const publicFields = ['Query.apiVersion', 'Query.productCatalog', 'Query.product', 'Subscription.productUpdated'];
+const adminOnly = [
+  'Query.projectionStatus',
+  'Query.parkedEvents',
+  'Query.parkedSagas',
+  'Mutation.retryParkedEvent',
+  'Mutation.retryAllParkedEvents',
+  'Mutation.discardParkedEvent',
+  'Mutation.resumeParkedSaga',
+  'Mutation.addProduct',
+  'Mutation.changeProductPrice',
+  'Mutation.discontinueProduct',
+  'Mutation.restockProduct',
+  'Mutation.adjustInventory',
+  'Query.searchUsers',
+  'Query.inventoryReport',
+  'Query.dailyRegistrations',
+  'Query.revenueReport',
+  'Subscription.revenueUpdated',
+];
+const selfOrAdmin = [
+  'Mutation.changeUserEmail',
+  'Mutation.recordUserLogin',
+  'Mutation.placeOrder',
+  'Query.userProfile',
+  'Query.orderHistory',
+  'Subscription.userProfileUpdated',
+];
+const ownerOrAdmin = ['Mutation.cancelOrder', 'Query.order'];
+
+describe('authorization is declared on every field', () => {
+  it.each(fields.map(([name, field]) => [name, field] as const))('%s declares authScopes', (_name, field) => {
+    expect(scopesOf(field)).toBeDefined();
+  });
+
+  it('follows the documented policy', () => {
+    const byName = new Map(fields);
+    for (const name of publicFields) expect(scopeMap(byName.get(name)!), name).toEqual({ public: true });
+    for (const name of adminOnly) expect(scopeMap(byName.get(name)!), name).toEqual({ admin: true });
+    for (const name of selfOrAdmin) expect(scopeMap(byName.get(name)!), name).toEqual({ admin: true, self: 'x' });
+    for (const name of ownerOrAdmin) expect(scopeMap(byName.get(name)!), name).toEqual({ admin: true, orderOwner: 'x' });
+    expect(scopeMap(byName.get('Subscription.orderUpdated')!)).toEqual({ admin: true, customer: true });
+    expect(scopeMap(byName.get('Mutation.registerUser')!)).toEqual({ admin: true, self: 'x' });
+    const covered = new Set([...publicFields, ...adminOnly, ...selfOrAdmin, ...ownerOrAdmin, 'Subscription.orderUpdated', 'Mutation.registerUser']);
+    expect(fields.map(([name]) => name).filter((name) => !covered.has(name))).toEqual([]);
+  });
+});
