@@ -35,8 +35,29 @@ function failureOf(error: unknown): AuthenticationFailure {
   }
   if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) return 'bad-signature';
   // The issuer's JWKS could not be fetched: not the caller's fault (answered 503, not 401).
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error instanceof TypeError) return 'unavailable';
+  if (error instanceof KeySetUnavailable) return 'unavailable';
   return 'malformed';
+}
+
+class KeySetUnavailable extends Error {}
+
+/**
+ * The issuer's key set (jose caches it, and refetches it for an unknown `kid` at most every 30 s).
+ * Whatever goes wrong while fetching or reading it (connection refused or reset, timeout, a status
+ * other than 200, a body that is not a key set) is KeySetUnavailable, whatever error class jose or
+ * fetch uses for it (a non-200 answer is a plain JOSEError, a refused connection a TypeError); only
+ * "no key, or several keys, fit this token's header" is the token's fault.
+ */
+function remoteKeySet(url: URL): JWTVerifyGetKey {
+  const keySet = createRemoteJWKSet(url);
+  return async (header, token) => {
+    try {
+      return await keySet(header, token);
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) throw error;
+      throw new KeySetUnavailable('the issuer key set cannot be fetched', { cause: error });
+    }
+  };
 }
 
 function rolesOf(payload: JWTPayload, path: string): string[] {
@@ -51,7 +72,7 @@ function rolesOf(payload: JWTPayload, path: string): string[] {
  * credential for emergencies, compared in constant time; docs/security.md says when to use it.
  */
 export function createTokenAuthenticator(settings: TokenSettings, breakGlassToken?: string): Authenticator {
-  const key: Uint8Array | JWTVerifyGetKey = settings.kind === 'local' ? settings.key : createRemoteJWKSet(settings.jwksUrl);
+  const key: Uint8Array | JWTVerifyGetKey = settings.kind === 'local' ? settings.key : remoteKeySet(settings.jwksUrl);
   const algorithms = settings.kind === 'local' ? localAlgorithms : oidcAlgorithms;
   const breakGlass = breakGlassToken === undefined ? undefined : digest(breakGlassToken);
 
