@@ -60,9 +60,13 @@ function remoteKeySet(url: URL): JWTVerifyGetKey {
   };
 }
 
+/** The roles under `path`: a claim of that exact name (namespaced claims are URLs, with dots), else a dot path. */
 function rolesOf(payload: JWTPayload, path: string): string[] {
-  let value: unknown = payload;
-  for (const part of path.split('.')) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  let value: unknown = payload[path];
+  if (value === undefined) {
+    value = payload;
+    for (const part of path.split('.')) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  }
   if (Array.isArray(value)) return value.filter((role): role is string => typeof role === 'string');
   return typeof value === 'string' ? value.split(' ') : [];
 }
