@@ -11,6 +11,11 @@ function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: stri
         (config.readDatabaseUrl !== config.databaseUrl ? `, read side ${redactUrl(config.readDatabaseUrl)}` : '') +
         `\n  transport: Redis Streams ${redactUrl(config.redisUrl)} (stream ${config.streamKey})`,
   ];
+  lines.push(
+    config.auth.jwksUrl
+      ? `  auth:      OIDC tokens of ${config.auth.issuer} (audience ${config.auth.audience})`
+      : `  auth:      local tokens (npm run token), signed with ${config.auth.secretKey ? 'SECRET_KEY' : `the key in ${config.dataDir}/secret-key`}`,
+  );
   if (endpoints.write) lines.push(`  write API: ${endpoints.write}  (mutations)`);
   if (endpoints.read) lines.push(`  read API:  ${endpoints.read}  (queries; subscriptions over graphql-ws at ws${endpoints.read.slice(4)} and SSE)`);
   console.log(lines.join('\n'));
