@@ -31,6 +31,7 @@ import { connectPostgres, pgliteConnection } from './db/sql.ts';
 import type { DbTarget } from './db/target.ts';
 import { createWriteClient, type WriteDb } from './db/write-client.ts';
 import { createReadYoga, createWriteYoga, readPath, startHttpServer, writePath } from './graphql/server.ts';
+import { authSetup } from './auth/auth-setup.ts';
 import { dispatchCommand } from './modules/command-router.ts';
 import { projections } from './modules/projections.ts';
 import type { Topics } from './modules/topics.ts';
@@ -123,7 +124,9 @@ async function serve(
       settings: { lowStockThreshold: config.shop.lowStockThreshold },
     });
   }
-  const server = await startHttpServer({ host: config.host, port: config.port, write, read });
+  // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
+  const webSockets = read ? { authenticator: authSetup(config).authenticator, limits: config.webSocket } : undefined;
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets });
   stack.push(() => server.close());
   return {
     url: server.url,
