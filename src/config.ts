@@ -43,9 +43,9 @@ export interface WebSocketConfig {
   messageMaxBytes: number;
   /** WS_CONNECTION_INIT_TIMEOUT_MS: a socket without `connection_init` this long after opening is closed (4408). */
   connectionInitTimeoutMs: number;
-  /** WS_SUBSCRIPTIONS_PER_SOCKET: operations one socket may run at once; the next gets an error SUBSCRIPTION_LIMIT. */
+  /** WS_SUBSCRIPTIONS_PER_SOCKET: subscriptions one socket may hold at once; the next gets an `error` SUBSCRIPTION_LIMIT (queries are not counted). */
   subscriptionsPerSocket: number;
-  /** WS_SUBSCRIPTIONS_PER_IDENTITY: operations one user (or one anonymous IP) may run at once over all its sockets to this process. */
+  /** WS_SUBSCRIPTIONS_PER_IDENTITY: subscriptions one user (or one anonymous client IP) may hold at once over all its sockets to this process. */
   subscriptionsPerIdentity: number;
   /** WS_KEEP_ALIVE_MS: the server pings each socket this often and drops it when no pong came back within as long; 0 never pings. */
   keepAliveMs: number;

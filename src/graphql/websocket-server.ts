@@ -11,7 +11,7 @@
 // when that credential expires. Operations go through `yoga.getEnveloped` with the socket's identity
 // in the initial context, so that the same plugins as over HTTP apply.
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, MessageType, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -53,14 +53,19 @@ interface SocketState {
   quotaKey: string;
   /** Whether a connection_init was passed on (later messages may be up to `messageMaxBytes`). */
   initSeen: boolean;
-  /** Operations passed on to graphql-ws and not finished yet. */
-  active: number;
-  /** Quota slots held by the running operations, given back at the latest when the socket closes. */
-  releases: Set<() => void>;
-  /** Refusals decided here, by subscribe id, that onSubscribe answers with an `error` message. */
+  /** Subscribe messages passed on to graphql-ws and not finished yet, by id. */
+  running: Map<string, Operation>;
+  /** Subscriptions (operations of type subscription) running on this socket. */
+  subscriptions: number;
+  /** Refusals decided before graphql-ws parsed the message, by id, that onSubscribe answers with `error`. */
   rejections: Map<string, GraphQLError>;
   expiry: NodeJS.Timeout | undefined;
   closed: boolean;
+}
+
+interface Operation {
+  /** Set once the operation holds a subscription slot (of the socket and of the identity's quota). */
+  release?: () => void;
 }
 
 interface Extra {
@@ -130,6 +135,28 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
   const { authenticator, limits } = options;
   const quota = options.quota ?? new SubscriptionQuota(limits.subscriptionsPerIdentity);
 
+  /** Gives `operation` a subscription slot of its socket and of its identity, or says why not. */
+  const takeSlot = (state: SocketState, operation: Operation): GraphQLError | undefined => {
+    if (state.subscriptions >= limits.subscriptionsPerSocket) {
+      return new GraphQLError(`Too many subscriptions on this connection: at most ${limits.subscriptionsPerSocket} at once; complete one first.`, {
+        extensions: { code: subscriptionLimitCode, limit: limits.subscriptionsPerSocket },
+      });
+    }
+    const release = quota.acquire(state.quotaKey);
+    if (!release) {
+      return new GraphQLError(`Too many subscriptions for this client: at most ${quota.limit} at once over all its connections; complete one first.`, {
+        extensions: { code: subscriptionLimitCode, limit: quota.limit },
+      });
+    }
+    state.subscriptions += 1;
+    operation.release = () => {
+      operation.release = undefined;
+      state.subscriptions -= 1;
+      release();
+    };
+    return undefined;
+  };
+
   const graphqlWs = makeServer<Record<string, unknown>, Extra>({
     connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
     execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
@@ -169,6 +196,7 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
         state.rejections.delete(id);
         return [rejection];
       }
+      const operation = state.running.get(id);
       // Every failure is this operation's only: returned as errors, graphql-ws sends them as `error` for
       // this id; thrown, it would close the socket.
       try {
@@ -183,6 +211,12 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
         }
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors.map((error: GraphQLError) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
+        // Subscriptions hold a slot until they end; queries are short and are not counted.
+        if (getOperationAST(document, params.operationName)?.operation === 'subscription') {
+          if (!operation) throw new Error(`subscribe ${id} is not recorded as running`);
+          const refusal = takeSlot(state, operation);
+          if (refusal) return [refusal];
+        }
         return {
           schema: enveloped.schema,
           operationName: params.operationName,
@@ -212,8 +246,8 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       identity: undefined,
       quotaKey: '',
       initSeen: false,
-      active: 0,
-      releases: new Set(),
+      running: new Map(),
+      subscriptions: 0,
       rejections: new Map(),
       expiry: undefined,
       closed: false,
@@ -260,12 +294,6 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       }
     };
 
-    /** Refuses a subscribe with `error` for its id, after graphql-ws's own checks (ack, duplicate id). */
-    const refuse = (id: string, error: GraphQLError) => {
-      state.rejections.set(id, error);
-      return pass(JSON.stringify({ id, type: MessageType.Subscribe, payload: { query: '' } }), id);
-    };
-
     socket.on('message', (data: RawData) => {
       if (!handler || state.closed) return;
       const bytes = bytesOf(data);
@@ -307,35 +335,21 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       const { id } = message;
       if (typeof id !== 'string' || id === '') return;
       const problem = payloadProblem(message.payload);
-      if (problem) return refuse(id, new GraphQLError(`Malformed subscribe message: ${problem}.`, { extensions: { code: 'BAD_REQUEST' } }));
-      // Not acknowledged yet: graphql-ws closes the socket (4401), so there is nothing to count.
-      if (!state.identity) return pass(text, id);
-      if (state.active >= limits.subscriptionsPerSocket) {
-        return refuse(
-          id,
-          new GraphQLError(`Too many operations on this connection: at most ${limits.subscriptionsPerSocket} at once; complete one first.`, {
-            extensions: { code: subscriptionLimitCode, limit: limits.subscriptionsPerSocket },
-          }),
-        );
+      if (problem) {
+        state.rejections.set(id, new GraphQLError(`Malformed subscribe message: ${problem}.`, { extensions: { code: 'BAD_REQUEST' } }));
+        // A well-formed stand-in, so that graphql-ws's own checks (ack, duplicate id) still come first.
+        text = JSON.stringify({ id, type: MessageType.Subscribe, payload: { query: '' } });
       }
-      const release = quota.acquire(state.quotaKey);
-      if (!release) {
-        return refuse(
-          id,
-          new GraphQLError(`Too many operations for this client: at most ${quota.limit} at once over all its connections; complete one first.`, {
-            extensions: { code: subscriptionLimitCode, limit: quota.limit },
-          }),
-        );
-      }
-      state.active += 1;
-      state.releases.add(release);
+      // A duplicate id: graphql-ws closes the socket (4409); the running operation stays the owner.
+      if (state.running.has(id)) return pass(text, id);
+      const operation: Operation = {};
+      state.running.set(id, operation);
       try {
         // Settles when graphql-ws is done with the operation: completed, failed, or the socket closed.
         await pass(text, id);
       } finally {
-        state.active -= 1;
-        state.releases.delete(release);
-        release();
+        if (state.running.get(id) === operation) state.running.delete(id);
+        operation.release?.();
       }
     };
 
@@ -343,8 +357,8 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       state.closed = true;
       clearTimeout(state.expiry);
       pings.stop();
-      for (const release of state.releases) release();
-      state.releases.clear();
+      // Slots go back now, even if an operation takes longer to wind down.
+      for (const operation of state.running.values()) operation.release?.();
       closed(code, reason.toString()).catch((error) => log('closing a socket failed', error));
     });
   });
