@@ -28,8 +28,8 @@ export interface WebSocketOptions {
   /** Sizes, times and counts (src/config.ts, WebSocketConfig, has each one's setting and default). */
   limits: WebSocketConfig;
   /**
-   * Counts operations per identity across this process's sockets; by default one of
-   * `limits.subscriptionsPerIdentity` slots, made here.
+   * Counts subscriptions per identity across this process's sockets; by default one with
+   * `limits.subscriptionsPerIdentity` slots per identity, made here.
    */
   quota?: SubscriptionQuota;
 }
@@ -49,7 +49,7 @@ export const subscriptionLimitCode = 'SUBSCRIPTION_LIMIT';
 interface SocketState {
   /** Set once connection_init was authenticated, i.e. when the socket is acknowledged. */
   identity: Identity | undefined;
-  /** The key this socket's operations count against in the per-identity quota. */
+  /** The key this socket's subscriptions count against in the per-identity quota: the user, or the client IP. */
   quotaKey: string;
   /** Whether a connection_init was passed on (later messages may be up to `messageMaxBytes`). */
   initSeen: boolean;
