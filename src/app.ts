@@ -141,7 +141,9 @@ async function serve(
       isIssuable: sameCluster ? (transactionId) => waiter.isIssuable(transactionId) : undefined,
     });
   }
-  const server = await startHttpServer({ host: config.host, port: config.port, write, read });
+  // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
+  const webSockets = read ? { authenticator, limits: config.webSocket } : undefined;
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets });
   stack.push(() => server.close());
   return {
     url: server.url,

@@ -33,7 +33,24 @@ export interface Config {
   streamTrimMs: number;
   migrateOnStart: boolean;
   auth: AuthConfig;
+  webSocket: WebSocketConfig;
   shop: ShopConfig;
+}
+
+/** The read API's graphql-ws transport (src/graphql/websocket-server.ts): what one client may hold or send. */
+export interface WebSocketConfig {
+  /** WS_CONNECTION_INIT_MAX_BYTES: a larger message before `connection_init` was handled closes the socket (4413), unparsed. */
+  connectionInitMaxBytes: number;
+  /** WS_MESSAGE_MAX_BYTES: any larger message closes the socket (1009 Message Too Big), unread (ws `maxPayload`). */
+  messageMaxBytes: number;
+  /** WS_CONNECTION_INIT_TIMEOUT_MS: a socket without `connection_init` this long after opening is closed (4408). */
+  connectionInitTimeoutMs: number;
+  /** WS_SUBSCRIPTIONS_PER_SOCKET: subscriptions one socket may hold at once; the next gets an `error` SUBSCRIPTION_LIMIT (queries are not counted). */
+  subscriptionsPerSocket: number;
+  /** WS_SUBSCRIPTIONS_PER_IDENTITY: subscriptions one user (or one anonymous client IP) may hold at once over all its sockets to this process. */
+  subscriptionsPerIdentity: number;
+  /** WS_KEEP_ALIVE_MS: the server pings each socket this often and drops it when no pong came back within as long; 0 never pings. */
+  keepAliveMs: number;
 }
 
 /** Authentication: docs/security.md has every setting, and how to plug an OIDC issuer. */
@@ -189,6 +206,14 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       clockToleranceSeconds: integer('AUTH_CLOCK_TOLERANCE_S', 5, 0, 300),
       breakGlassToken: secret('ADMIN_TOKEN', 16),
     },
+    webSocket: {
+      connectionInitMaxBytes: integer('WS_CONNECTION_INIT_MAX_BYTES', 8 * 1024, 256, 1024 * 1024),
+      messageMaxBytes: integer('WS_MESSAGE_MAX_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+      connectionInitTimeoutMs: integer('WS_CONNECTION_INIT_TIMEOUT_MS', 3_000, 100, 60_000),
+      subscriptionsPerSocket: integer('WS_SUBSCRIPTIONS_PER_SOCKET', 20, 1, 10_000),
+      subscriptionsPerIdentity: integer('WS_SUBSCRIPTIONS_PER_IDENTITY', 100, 1, 1_000_000),
+      keepAliveMs: integer('WS_KEEP_ALIVE_MS', 12_000, 0, 600_000),
+    },
     shop: {
       paymentDeclineAboveCents: integer('PAYMENT_DECLINE_ABOVE_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
       paymentLatencyMs: integer('PAYMENT_LATENCY_MS', 0, 0, 60_000),
@@ -204,6 +229,9 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
   }
   if (config.memberTtlMs <= 2 * config.memberHeartbeatMs) {
     problems.push(`MEMBER_TTL_MS (${config.memberTtlMs}) must be more than twice MEMBER_HEARTBEAT_MS (${config.memberHeartbeatMs})`);
+  }
+  if (config.webSocket.connectionInitMaxBytes > config.webSocket.messageMaxBytes) {
+    problems.push(`WS_CONNECTION_INIT_MAX_BYTES (${config.webSocket.connectionInitMaxBytes}) must not exceed WS_MESSAGE_MAX_BYTES (${config.webSocket.messageMaxBytes})`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

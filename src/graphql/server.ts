@@ -3,11 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionArgs } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
-import type { OperationResult } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
 import type { Authenticator, Identity } from '../auth/identity.ts';
 import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
@@ -22,6 +18,7 @@ import { buildSchemas } from './schema.ts';
 import type { AdminServices } from './admin/admin-access.ts';
 import { useConsistency } from './use-consistency.ts';
 import { identityOf, useIdentity } from './use-identity.ts';
+import { attachWebSockets, type WebSocketOptions } from './websocket-server.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
@@ -110,43 +107,21 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
   });
 }
 
-// onSubscribe passes the enveloped execute/subscribe through rootValue, as graphql-yoga documents.
-type EnvelopedRoot = { execute(args: ExecutionArgs): OperationResult; subscribe(args: ExecutionArgs): OperationResult };
-
-function attachWebSockets(server: Server, yoga: Yoga) {
-  const wss = new WebSocketServer({ server, path: readPath });
-  const handle = useServer(
-    {
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
-        // The same plugins as HTTP (consistency, error masking) apply to WebSocket operations.
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
-        const document = enveloped.parse(params.query);
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
-        return {
-          schema: enveloped.schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
-      },
-    },
-    wss,
-  );
-  return { wss, handle };
-}
-
 export interface HttpServer {
   url: string;
   close(): Promise<void>;
 }
 
-export async function startHttpServer(options: { host: string; port: number; write?: Yoga; read?: Yoga }): Promise<HttpServer> {
+/** `webSockets` configures graphql-ws on the read path; it is required with `read`. */
+export async function startHttpServer(options: {
+  host: string;
+  port: number;
+  write?: Yoga;
+  read?: Yoga;
+  webSockets?: WebSocketOptions;
+}): Promise<HttpServer> {
   const { write, read } = options;
+  if (read && !options.webSockets) throw new Error('the read API needs webSockets options (authenticator, limits) for graphql-ws');
   const server = createServer((req: IncomingMessage, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (write && path === writePath) return void write(req, res);
@@ -159,7 +134,7 @@ export async function startHttpServer(options: { host: string; port: number; wri
       JSON.stringify({ error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` }),
     );
   });
-  const sockets = read ? attachWebSockets(server, read) : undefined;
+  const sockets = read ? attachWebSockets(server, read, options.webSockets!) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -169,10 +144,7 @@ export async function startHttpServer(options: { host: string; port: number; wri
   return {
     url: `http://${host}:${port}`,
     async close() {
-      if (sockets) {
-        await sockets.handle.dispose();
-        sockets.wss.close();
-      }
+      await sockets?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
