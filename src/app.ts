@@ -13,6 +13,7 @@ import { createRedisClient } from './db/redis-client.ts';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
 import { consistencyTokens } from './cqrs/consistency-tokens.ts';
+import { SubscriptionQuota } from './graphql/subscription-quota.ts';
 import { advisoryLockLeadership, type Leadership } from './cqrs/leadership.ts';
 import { newMemberId, startMembership } from './cqrs/membership.ts';
 import type { EventSource } from './cqrs/event-source.ts';
@@ -126,6 +127,8 @@ async function serve(
       )
     : undefined;
   let read;
+  // One count of live subscriptions per caller, over SSE and graphql-ws alike.
+  const subscriptionQuota = new SubscriptionQuota(config.webSocket.subscriptionsPerIdentity);
   if (apis.read) {
     const waiter = new ConsistencyWaiter(apis.read.db, apis.read.notices, { maxWaiting: config.consistencyMaxWaits });
     stack.push(() => waiter.close());
@@ -139,10 +142,11 @@ async function serve(
       authenticator,
       consistencyTokens: tokens,
       isIssuable: sameCluster ? (transactionId) => waiter.isIssuable(transactionId) : undefined,
+      subscriptionQuota,
     });
   }
   // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
-  const webSockets = read ? { authenticator, limits: config.webSocket } : undefined;
+  const webSockets = read ? { authenticator, limits: config.webSocket, quota: subscriptionQuota } : undefined;
   const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets });
   stack.push(() => server.close());
   return {

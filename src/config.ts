@@ -47,7 +47,7 @@ export interface WebSocketConfig {
   connectionInitTimeoutMs: number;
   /** WS_SUBSCRIPTIONS_PER_SOCKET: subscriptions one socket may hold at once; the next gets an `error` SUBSCRIPTION_LIMIT (queries are not counted). */
   subscriptionsPerSocket: number;
-  /** WS_SUBSCRIPTIONS_PER_IDENTITY: subscriptions one user (or one anonymous client IP) may hold at once over all its sockets to this process. */
+  /** SUBSCRIPTIONS_PER_IDENTITY: subscriptions one user (or one anonymous client IP) may hold at once over all its sockets to this process. */
   subscriptionsPerIdentity: number;
   /** WS_KEEP_ALIVE_MS: the server pings each socket this often and drops it when no pong came back within as long; 0 never pings. */
   keepAliveMs: number;
@@ -211,7 +211,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       messageMaxBytes: integer('WS_MESSAGE_MAX_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
       connectionInitTimeoutMs: integer('WS_CONNECTION_INIT_TIMEOUT_MS', 3_000, 100, 60_000),
       subscriptionsPerSocket: integer('WS_SUBSCRIPTIONS_PER_SOCKET', 20, 1, 10_000),
-      subscriptionsPerIdentity: integer('WS_SUBSCRIPTIONS_PER_IDENTITY', 100, 1, 1_000_000),
+      subscriptionsPerIdentity: integer('SUBSCRIPTIONS_PER_IDENTITY', 100, 1, 1_000_000),
       keepAliveMs: integer('WS_KEEP_ALIVE_MS', 12_000, 0, 600_000),
     },
     shop: {

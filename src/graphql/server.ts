@@ -18,6 +18,8 @@ import { buildSchemas } from './schema.ts';
 import type { AdminServices } from './admin/admin-access.ts';
 import { useConsistency } from './use-consistency.ts';
 import { identityOf, useIdentity } from './use-identity.ts';
+import { useSubscriptionQuota } from './use-subscription-quota.ts';
+import type { SubscriptionQuota } from './subscription-quota.ts';
 import { attachWebSockets, type WebSocketOptions } from './websocket-server.ts';
 
 export const writePath = '/graphql/write';
@@ -69,6 +71,8 @@ export interface ReadApiDeps {
   authenticator: Authenticator;
   consistencyTokens: ConsistencyTokens;
   isIssuable?(transactionId: bigint): Promise<boolean>;
+  /** Live subscriptions per caller, shared with the WebSocket server. */
+  subscriptionQuota: SubscriptionQuota;
 }
 
 export function createReadYoga(deps: ReadApiDeps): Yoga {
@@ -77,12 +81,10 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     graphqlEndpoint: readPath,
     landingPage: false,
     maskedErrors,
-    plugins: [useIdentity({ authenticator: deps.authenticator }), useConsistency({
-        waiter: deps.waiter,
-        tokens: deps.consistencyTokens,
-        isIssuable: deps.isIssuable,
-        timeoutMs: deps.consistencyWaitMs,
-      }),],
+    plugins: [
+      useIdentity({ authenticator: deps.authenticator }),
+      useSubscriptionQuota({ quota: deps.subscriptionQuota }),
+      useConsistency({ waiter: deps.waiter, tokens: deps.consistencyTokens, isIssuable: deps.isIssuable, timeoutMs: deps.consistencyWaitMs }),],
     context: ({ request, identity }: ServerContext): GraphQLContext => {
       const read: ReadServices = {
         db: deps.db,

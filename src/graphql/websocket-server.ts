@@ -19,6 +19,7 @@ import { anonymous, AuthenticationError, type Authenticator, type Identity } fro
 import type { WebSocketConfig } from '../config.ts';
 import type { GraphQLContext } from './context.ts';
 import { SubscriptionQuota } from './subscription-quota.ts';
+import { subscriptionQuotaKey } from './use-subscription-quota.ts';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
@@ -116,11 +117,6 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
   });
 }
 
-function quotaKeyOf(identity: Identity, request: IncomingMessage): string {
-  if (identity.kind === 'authenticated') return `user:${identity.userId}`;
-  return `ip:${request.socket.remoteAddress ?? 'unknown'}`;
-}
-
 function bytesOf(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -185,7 +181,7 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       }
       if (state.closed) return false;
       state.identity = identity;
-      state.quotaKey = quotaKeyOf(identity, request);
+      state.quotaKey = subscriptionQuotaKey(identity, request);
       if (identity.kind === 'authenticated' && identity.expiresAt) closeAtExpiry(state, socket, identity.expiresAt);
       return true;
     },

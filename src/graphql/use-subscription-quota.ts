@@ -1,0 +1,57 @@
+// The per-identity cap on live subscriptions for SSE, sharing the quota the WebSocket server counts
+// against (src/graphql/subscription-quota.ts), so that one caller cannot pin more than
+// SUBSCRIPTIONS_PER_IDENTITY subscriptions whichever transport it opens them on.
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Identity } from '../auth/identity.ts';
+import type { SubscriptionQuota } from './subscription-quota.ts';
+
+export interface SubscriptionQuotaOptions {
+  quota: SubscriptionQuota;
+}
+
+/** The key a caller's subscriptions count against: the user, or the client IP when anonymous. */
+export function subscriptionQuotaKey(identity: Identity | undefined, request: IncomingMessage | undefined): string {
+  if (identity?.kind === 'authenticated') return `user:${identity.userId}`;
+  return `ip:${request?.socket.remoteAddress ?? 'unknown'}`;
+}
+
+export function useSubscriptionQuota(options: SubscriptionQuotaOptions): Plugin {
+  return {
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const context = args.contextValue as { identity?: Identity; req?: IncomingMessage; socket?: unknown };
+      // WebSocket subscriptions take their slot in the WebSocket server, per socket and per identity.
+      if (context.socket) return;
+      const release = options.quota.acquire(subscriptionQuotaKey(context.identity, context.req));
+      if (!release) {
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError(`Too many subscriptions for this client: at most ${options.quota.limit} at once; close one first.`, {
+              extensions: { code: 'SUBSCRIPTION_LIMIT', limit: options.quota.limit },
+            }),
+          ],
+        });
+        return;
+      }
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (!(Symbol.asyncIterator in result)) {
+            release();
+            return;
+          }
+          setResult(releasingWhenDone(result, release));
+        },
+        onSubscribeError: () => release(),
+      };
+    },
+  };
+}
+
+async function* releasingWhenDone<T>(source: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } finally {
+    release();
+  }
+}
