@@ -1,10 +1,13 @@
 // `npm run bench`: latency from a mutation's response to the subscription push it causes, in
 // distributed mode (PostgreSQL + Redis Streams + Redis pub/sub), with throwaway servers.
 // BENCH_N users (default 200), one after the other: register, subscribe over graphql-ws to
-// userProfileUpdated, record a login, time the push.
-import { randomUUID } from 'node:crypto';
+// userProfileUpdated, record a login, time the push. Each user acts as itself, with a token the
+// bench signs with the app's key.
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { startApp, type RunningApp } from '../src/app.ts';
+import { authSetup } from '../src/auth/auth-setup.ts';
+import { signLocalToken, type TokenSettings } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
 import { applyMigrations } from '../src/db/migrations.ts';
 import { connectPostgres } from '../src/db/sql.ts';
@@ -44,20 +47,23 @@ function summary(name: string, samples: number[]): string {
   return `${name.padEnd(24)} p50 ${f(percentile(sorted, 50))}  p95 ${f(percentile(sorted, 95))}  p99 ${f(percentile(sorted, 99))}  max ${f(sorted.at(-1)!)}`;
 }
 
-async function measure(app: RunningApp) {
+async function measure(app: RunningApp, tokens: TokenSettings) {
   const writeUrl = app.endpoints.write!;
   const readUrl = app.endpoints.read!;
   const sendToPush: number[] = [];
   const responseToPush: number[] = [];
   for (let i = 0; i < count; i++) {
-    const registered = await executeHttp(writeUrl, RegisterUserDocument, { email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, name: `Bench ${i}` });
+    // A new customer registers itself: its token's subject is its user id.
+    const userId = randomUUID();
+    const customer = { authorization: `Bearer ${await signLocalToken(tokens, { subject: userId, ttlSeconds: 3600 })}` };
+    const registered = await executeHttp(writeUrl, RegisterUserDocument, { email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, name: `Bench ${i}` }, customer);
     const { data: receipt } = expectTypename(registered.data?.registerUser, 'MutationRegisterUserSuccess');
-    const userId = receipt.aggregateId;
+    if (receipt.aggregateId !== userId) throw new Error(`registered as ${receipt.aggregateId}, not the token's ${userId}`);
     // Wait until the registration is in the view, so that the push measured is the login's.
-    const read = await executeHttp(readUrl, UserProfileDocument, { id: userId }, { 'x-consistency-token': receipt.consistencyToken! });
+    const read = await executeHttp(readUrl, UserProfileDocument, { id: userId }, { ...customer, 'x-consistency-token': receipt.consistencyToken! });
     if (!read.data?.userProfile) throw new Error(`user ${userId} not in the view: ${JSON.stringify(read)}`);
 
-    const subscription = subscribeWs(toWebSocketUrl(readUrl), UserProfileUpdatedDocument, { id: userId });
+    const subscription = subscribeWs(toWebSocketUrl(readUrl), UserProfileUpdatedDocument, { id: userId }, customer);
     try {
       await subscription.ready;
       let pushedAt = 0;
@@ -66,7 +72,7 @@ async function measure(app: RunningApp) {
         return push;
       });
       const sentAt = performance.now();
-      const login = await executeHttp(writeUrl, RecordUserLoginDocument, { userId });
+      const login = await executeHttp(writeUrl, RecordUserLoginDocument, { userId }, customer);
       const respondedAt = performance.now();
       expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
       const push = await pushed;
@@ -94,11 +100,13 @@ try {
     STREAM_KEY: 'bench:events',
     NOTICE_CHANNEL: 'bench:view-changed',
     MIGRATE_ON_START: 'false',
+    // A throwaway key, shared by the app and the tokens signed here.
+    SECRET_KEY: randomBytes(32).toString('base64url'),
   };
   const config = loadConfig(env, ['all']);
   app = await startApp(config);
   const started = performance.now();
-  const { sendToPush, responseToPush } = await measure(app);
+  const { sendToPush, responseToPush } = await measure(app, authSetup(config).tokens);
   const seconds = (performance.now() - started) / 1000;
 
   console.log(

@@ -2,11 +2,15 @@
 // order COMPLETED, in distributed mode (PostgreSQL + Redis Streams), with throwaway servers.
 // BENCH_ORDERS orders (default 200), one after the other, through the whole saga:
 // OrderPlaced → relay → stream → saga (pay, reserve, complete) → relay → stream → order_history → push.
-import { randomUUID } from 'node:crypto';
+// An admin stocks the product; one customer places every order and watches it, with tokens the
+// bench signs with the app's key.
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { startApp } from '../src/app.ts';
+import { authSetup } from '../src/auth/auth-setup.ts';
+import { signLocalToken } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
 import { applyMigrations } from '../src/db/migrations.ts';
 import { connectPostgres } from '../src/db/sql.ts';
@@ -50,28 +54,37 @@ await applyMigrations(sql, 'write');
 await applyMigrations(sql, 'read');
 await sql.close();
 
-const config = loadConfig({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, PORT: '0', MIGRATE_ON_START: 'false' }, ['all']);
+// A throwaway key, shared by the app and the tokens signed here.
+const secretKey = randomBytes(32).toString('base64url');
+const config = loadConfig({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, PORT: '0', MIGRATE_ON_START: 'false', SECRET_KEY: secretKey }, ['all']);
+const { tokens } = authSetup(config);
+const bearer = async (subject: string, admin = false) => ({ authorization: `Bearer ${await signLocalToken(tokens, { subject, admin, ttlSeconds: 24 * 3600 })}` });
 const app = await startApp(config);
 try {
   const write = app.endpoints.write!;
   const read = app.endpoints.read!;
-  const userId = idOf(await executeHttp(write, registerUser, { email: `bench-${randomUUID().slice(0, 8)}@example.com`, name: 'Bench' }), 'registerUser');
-  const productId = idOf(await executeHttp(write, addProduct, {}), 'addProduct');
-  await executeHttp(write, restock, { productId, quantity: count * 2 });
+  const admin = await bearer('bench', true);
+  const customerId = randomUUID();
+  const customer = await bearer(customerId);
+  const userId = idOf(await executeHttp(write, registerUser, { email: `bench-${randomUUID().slice(0, 8)}@example.com`, name: 'Bench' }, customer), 'registerUser');
+  if (userId !== customerId) throw new Error(`registered as ${userId}, not the token's ${customerId}`);
+  const productId = idOf(await executeHttp(write, addProduct, {}, admin), 'addProduct');
+  const restocked = await executeHttp(write, restock, { productId, quantity: count * 2 }, admin);
+  if (!restocked.data?.restockProduct?.data) throw new Error(`restockProduct failed: ${JSON.stringify(restocked)}`);
 
   const samples: number[] = [];
   let missed = 0;
   const started = performance.now();
   for (let i = 0; i < count; i++) {
-    const placed = await executeHttp(write, placeOrder, { userId, items: [{ productId, quantity: 1 }] });
+    const placed = await executeHttp(write, placeOrder, { userId, items: [{ productId, quantity: 1 }] }, customer);
     const respondedAt = performance.now();
     const orderId = idOf(placed, 'placeOrder');
-    const subscription = subscribeWs(toWebSocketUrl(read), orderUpdated, { orderId });
+    const subscription = subscribeWs(toWebSocketUrl(read), orderUpdated, { orderId }, customer);
     try {
       await subscription.ready;
       // The saga may have finished before the subscription was registered; such a push is lost
       // to this client, so the sample is not counted (reported as missed).
-      const now = await executeHttp(read, orderStatus, { id: orderId });
+      const now = await executeHttp(read, orderStatus, { id: orderId }, customer);
       if (now.data?.order?.status === 'COMPLETED') {
         missed += 1;
         continue;

@@ -1,11 +1,42 @@
 // npm run seed [-- --users=N --products=N --orders=N --concurrency=N]
 // Starts the app in this process (on the configured database: embedded PGlite by default, or
-// DATABASE_URL + REDIS_URL) and builds a realistic shop through its write API.
-import { ConfigError, loadConfig } from '../config.ts';
+// DATABASE_URL + REDIS_URL) and builds a realistic shop through its write API, as an admin (a token
+// it signs with the server's own key) and as each customer (likewise).
+import { authSetup } from '../auth/auth-setup.ts';
+import { signLocalToken } from '../auth/tokens.ts';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { startApp } from '../app.ts';
 import { createApi } from '../seed/api.ts';
 import { seededRandom } from '../seed/random.ts';
 import { runSeed, type SeedSize } from '../seed/run-seed.ts';
+
+/** Long enough for any seed: the tokens live only in this process. */
+const tokenTtlSeconds = 24 * 3600;
+
+/**
+ * The seed's credentials: tokens of the local issuer, signed with the key the app in this process
+ * verifies. With an OIDC issuer (AUTH_JWKS_URL) this server signs none: the seed then runs as the
+ * break-glass ADMIN_TOKEN, doing everything as the admin.
+ */
+async function seedCredentials(config: Config): Promise<{ admin: string; customer?(userId: string): Promise<string> }> {
+  if (config.auth.jwksUrl !== undefined) {
+    if (config.auth.breakGlassToken === undefined) {
+      throw new ConfigError(['AUTH_JWKS_URL is set, so the seed cannot sign its own admin token: set ADMIN_TOKEN for the seed to use']);
+    }
+    return { admin: `Bearer ${config.auth.breakGlassToken}` };
+  }
+  const { tokens } = authSetup(config);
+  const bearer = async (subject: string, admin: boolean) => `Bearer ${await signLocalToken(tokens, { subject, admin, ttlSeconds: tokenTtlSeconds })}`;
+  const customers = new Map<string, Promise<string>>();
+  return {
+    admin: await bearer('seed', true),
+    customer(userId) {
+      let token = customers.get(userId);
+      if (!token) customers.set(userId, (token = bearer(userId, false)));
+      return token;
+    },
+  };
+}
 
 function sizeOption(name: keyof SeedSize, env: string, fallback: number, max: number): number {
   const flag = process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
@@ -27,11 +58,13 @@ try {
   // Its own port: the seed may run next to a server started with `npm start` (distributed mode).
   const config = loadConfig({ ...process.env, PORT: '0' }, ['all']);
   console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
+  const credentials = await seedCredentials(config);
   const app = await startApp(config);
   const started = performance.now();
   try {
-    const report = await runSeed(createApi({ write: app.endpoints.write!, read: app.endpoints.read! }), size, seededRandom(randomSeed), {
+    const report = await runSeed(createApi({ write: app.endpoints.write!, read: app.endpoints.read! }, credentials.admin), size, seededRandom(randomSeed), {
       settleTimeoutMs: Number(process.env.SEED_SETTLE_TIMEOUT_MS ?? 600_000),
+      customer: credentials.customer,
     });
     const total = (performance.now() - started) / 1000;
     console.log(

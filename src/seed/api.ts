@@ -1,15 +1,17 @@
-// The seed talks to the running API like any client: mutations over HTTP, queries to check progress.
+// The seed talks to the running API like any client: mutations over HTTP, queries to check progress,
+// each with a bearer token (the seed's admin's, or a customer's).
 export class ApiError extends Error {}
 
 export interface Api {
-  mutate(field: string, args: Record<string, unknown>, argTypes: Record<string, string>): Promise<string>;
+  /** `as`: the caller's `authorization` value for this mutation; the API's own (an admin's) when absent. */
+  mutate(field: string, args: Record<string, unknown>, argTypes: Record<string, string>, as?: string): Promise<string>;
   query<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
 }
 
-async function post(url: string, query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function post(url: string, authorization: string, query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-actor': 'seed' },
+    headers: { 'content-type': 'application/json', authorization },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as { data?: Record<string, unknown>; errors?: { message: string }[] };
@@ -17,20 +19,21 @@ async function post(url: string, query: string, variables: Record<string, unknow
   return body.data ?? {};
 }
 
-export function createApi(endpoints: { write: string; read: string }): Api {
+/** `authorization`: `Bearer <token>` of an admin, sent with every request that names no other caller. */
+export function createApi(endpoints: { write: string; read: string }, authorization: string): Api {
   return {
     /** Runs one mutation and returns the aggregate id from its receipt; a typed error becomes an ApiError. */
-    async mutate(field, args, argTypes) {
+    async mutate(field, args, argTypes, as = authorization) {
       const success = `Mutation${field[0]!.toUpperCase()}${field.slice(1)}Success`;
       const params = Object.entries(argTypes).map(([name, type]) => `$${name}: ${type}`).join(', ');
       const pass = Object.keys(argTypes).map((name) => `${name}: $${name}`).join(', ');
       const query = `mutation(${params}) { result: ${field}(${pass}) { __typename ... on ${success} { data { aggregateId } } ... on Error { code message } } }`;
-      const data = await post(endpoints.write, query, args);
+      const data = await post(endpoints.write, as, query, args);
       const result = data.result as { __typename: string; data?: { aggregateId: string }; code?: string; message?: string };
       if (!result.data) throw new ApiError(`${field}: ${result.code}: ${result.message}`);
       return result.data.aggregateId;
     },
-    query: async <T>(query: string, variables: Record<string, unknown> = {}) => (await post(endpoints.read, query, variables)) as T,
+    query: async <T>(query: string, variables: Record<string, unknown> = {}) => (await post(endpoints.read, authorization, query, variables)) as T,
   };
 }
 

@@ -1,5 +1,8 @@
 // Builds a realistic shop through the public write API: users, products with stock, then orders
-// that the saga takes to completed (or cancelled), so every event and view row is real.
+// that the saga takes to completed (or cancelled), so every event and view row is real. An admin
+// (the API's own token) keeps the catalog; customers register and order as themselves when the seed
+// can sign their tokens (`customer`), so that events name them as the actor, as in a real shop.
+import { randomUUID } from 'node:crypto';
 import { forEachConcurrently, type Api } from './api.ts';
 import { adjectives, categories, emailDomains, firstNames, lastNames } from './catalog-data.ts';
 import { progress } from './progress.ts';
@@ -23,7 +26,17 @@ export interface SeedReport {
 
 const terminal = new Set(['COMPLETED', 'CANCELLED']);
 
-export async function runSeed(api: Api, size: SeedSize, random: Random, options: { settleTimeoutMs: number }): Promise<SeedReport> {
+export interface SeedOptions {
+  settleTimeoutMs: number;
+  /**
+   * The `authorization` value of the customer with this user id. Without it, the admin registers
+   * every user and places every order for them.
+   */
+  customer?(userId: string): Promise<string>;
+}
+
+export async function runSeed(api: Api, size: SeedSize, random: Random, options: SeedOptions): Promise<SeedReport> {
+  const as = (userId: string) => options.customer?.(userId);
   // Makes emails and skus unique per run, so a second seed into the same database adds a second shop's worth.
   const run = Date.now().toString(36).slice(-5).toUpperCase();
   const seconds: Record<string, number> = {};
@@ -34,7 +47,9 @@ export async function runSeed(api: Api, size: SeedSize, random: Random, options:
     const first = random.pick(firstNames);
     const last = random.pick(lastNames);
     const email = `${first}.${last}.${run}.${i}@${random.pick(emailDomains)}`.toLowerCase().replaceAll(' ', '');
-    userIds.push(await api.mutate('registerUser', { email, name: `${first} ${last}` }, { email: 'String!', name: 'String!' }));
+    // A customer registers itself: its user id is its token's subject. The admin gets a new id back.
+    const userId = randomUUID();
+    userIds.push(await api.mutate('registerUser', { email, name: `${first} ${last}` }, { email: 'String!', name: 'String!' }, await as(userId)));
   }, () => bar.tick());
   seconds.users = bar.done();
 
@@ -72,12 +87,14 @@ export async function runSeed(api: Api, size: SeedSize, random: Random, options:
     const chosen = new Set<string>();
     while (chosen.size < Math.min(lines, productIds.length)) chosen.add(random.pick(productIds));
     const items = [...chosen].map((productId) => ({ productId, quantity: random.chance(0.8) ? 1 : random.int(2, 3) }));
-    const orderId = await api.mutate('placeOrder', { userId: random.pick(userIds), items }, { userId: 'ID!', items: '[OrderItemInput!]!' });
+    const userId = random.pick(userIds);
+    const customer = await as(userId);
+    const orderId = await api.mutate('placeOrder', { userId, items }, { userId: 'ID!', items: '[OrderItemInput!]!' }, customer);
     orderIds.push(orderId);
     // A few customers change their mind at once.
     if (random.chance(0.02)) {
       await api
-        .mutate('cancelOrder', { orderId, reason: 'changed my mind' }, { orderId: 'ID!', reason: 'String!' })
+        .mutate('cancelOrder', { orderId, reason: 'changed my mind' }, { orderId: 'ID!', reason: 'String!' }, customer)
         .catch(() => {}); // The saga may have completed it already: that refusal is expected.
     }
   }, () => bar.tick());

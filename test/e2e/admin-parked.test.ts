@@ -1,5 +1,5 @@
 // End to end, distributed mode: the admin queries and mutations for parked events on the write API
-// (Bearer ADMIN_TOKEN), for a projection and for the order saga; and the notices that a retried
+// (an admin token, or the break-glass ADMIN_TOKEN), for a projection and for the order saga; and the notices that a retried
 // projection event sends to subscribers, from the admin mutation and from the CLI. Faults are real:
 // database triggers that refuse a view row or a write row, dropped to "fix the cause".
 import { execFile } from 'node:child_process';
@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderSagaName } from '../../src/modules/orders/saga/order-saga.ts';
 import { createDevPaymentProvider } from '../../src/modules/payments/dev-provider.ts';
+import { asAdmin, asCustomer } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
 import { executeHttp, expectTypename, subscribeSse, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
 import { distributedEnv, shopSession, type Env } from '../support/shop-e2e.ts';
@@ -23,7 +24,10 @@ import {
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const adminToken = `admin-${randomUUID()}`;
-const admin = { authorization: `Bearer ${adminToken}` };
+/** The break-glass credential: ADMIN_TOKEN itself as a bearer token. */
+const breakGlass = { authorization: `Bearer ${adminToken}` };
+/** An admin's token (a JWT with the admin role), the usual admin credential. */
+let admin: Record<string, string>;
 const provider = createDevPaymentProvider({ declineAboveCents: 100_000, latencyMs: 0, failureRate: 0 });
 const shop = shopSession();
 let env: Env;
@@ -31,12 +35,13 @@ let env: Env;
 beforeAll(async () => {
   env = await distributedEnv({ ADMIN_TOKEN: adminToken, PROJECTION_MAX_ATTEMPTS: '2', SAGA_MAX_ATTEMPTS: '2', SAGA_SWEEP_MS: '100' });
   await shop.start(env, { paymentProvider: provider });
+  admin = await asAdmin();
 });
 
 afterAll(() => shop.stop());
 
-async function parkedEvents(projection: string) {
-  const response = await executeHttp(shop.writeUrl, ParkedEventsDocument, { projection }, admin);
+async function parkedEvents(projection: string, headers: Record<string, string> = admin) {
+  const response = await executeHttp(shop.writeUrl, ParkedEventsDocument, { projection }, headers);
   expect(response.errors).toBeUndefined();
   return response.data!.parkedEvents;
 }
@@ -74,7 +79,7 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
 }
 
 describe('admin mutations for a projection\'s parked events', () => {
-  it('are forbidden without the token; list, retry (pushed to subscribers, also from the CLI) and discard; a bad position is a typed error', async () => {
+  it('are refused to customers, anonymous callers and bad tokens; list, retry (pushed to subscribers, also from the CLI) and discard; a bad position is a typed error', async () => {
     // user_profile refuses these users' rows (a broken view table), so their registrations park.
     await shop.sql.exec(`
       CREATE FUNCTION refuse_poison_profiles() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -90,13 +95,37 @@ describe('admin mutations for a projection\'s parked events', () => {
     expect(parked[0]!.error).toContain('user_profile refuses Poison One');
     const [first, second, third] = parked.map((event) => event.position) as [string, string, string];
 
-    // Refused without the token, or with another one: typed, and nothing changes.
-    for (const headers of [{}, { authorization: `Bearer ${adminToken}x` }] as Record<string, string>[]) {
-      expect(await retry('user_profile', first, headers)).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN' });
-      expect(await discard('user_profile', first, headers)).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN' });
+    // The break-glass ADMIN_TOKEN lists the same events as an admin token.
+    expect(await parkedEvents('user_profile', breakGlass)).toEqual(parked);
+
+    // Refused to a customer (even the one whose event it is: typed FORBIDDEN) and to a caller with no
+    // token (typed UNAUTHENTICATED); nothing changes, and no credential is echoed.
+    const customer = await asCustomer(userIds[0]!);
+    const secrets = [adminToken, admin.authorization!.slice('Bearer '.length), customer.authorization!.slice('Bearer '.length)];
+    for (const [headers, typename, code] of [
+      [customer, 'ForbiddenError', 'FORBIDDEN'],
+      [{}, 'UnauthenticatedError', 'UNAUTHENTICATED'],
+    ] as [Record<string, string>, string, string][]) {
+      const retried = await executeHttp(shop.writeUrl, RetryParkedEventDocument, { projection: 'user_profile', position: first }, headers);
+      expect(retried.data?.retryParkedEvent).toMatchObject({ __typename: typename, code });
+      const discarded = await executeHttp(shop.writeUrl, DiscardParkedEventDocument, { projection: 'user_profile', position: first }, headers);
+      expect(discarded.data?.discardParkedEvent).toMatchObject({ __typename: typename, code });
       const listed = await executeHttp(shop.writeUrl, ParkedEventsDocument, { projection: 'user_profile' }, headers);
-      expect(listed.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-      expect(JSON.stringify(listed)).not.toContain(adminToken);
+      expect(listed.data ?? null).toBeNull();
+      expect(listed.errors?.[0]?.extensions?.code).toBe(code);
+      for (const response of [retried, discarded, listed]) for (const secret of secrets) expect(JSON.stringify(response)).not.toContain(secret);
+    }
+    // A bearer token that is not valid (the ADMIN_TOKEN with one character more) is refused with 401
+    // before anything runs, and not echoed.
+    const badToken = { authorization: `Bearer ${adminToken}x` };
+    for (const refused of [
+      await executeHttp(shop.writeUrl, RetryParkedEventDocument, { projection: 'user_profile', position: first }, badToken),
+      await executeHttp(shop.writeUrl, DiscardParkedEventDocument, { projection: 'user_profile', position: first }, badToken),
+    ]) {
+      expect(refused.status).toBe(401);
+      expect(refused.data ?? null).toBeNull();
+      expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect(JSON.stringify(refused)).not.toContain(adminToken);
     }
     // Bad input: typed errors, nothing changes.
     expect(await retry('user_profile', '999999999')).toMatchObject({ __typename: 'ParkedEventNotFoundError', code: 'PARKED_EVENT_NOT_FOUND', position: '999999999' });
@@ -107,10 +136,11 @@ describe('admin mutations for a projection\'s parked events', () => {
 
     await shop.sql.exec('DROP TRIGGER refuse_poison_profiles ON user_profile');
 
-    // Retried by the admin mutation: the row change is pushed to a graphql-ws subscriber.
-    const overWs = subscribeWs(toWebSocketUrl(shop.readUrl), UserProfileUpdatedDocument, { id: userIds[0]! });
+    // Retried by the admin mutation (with the break-glass token): the row change is pushed to the
+    // user's graphql-ws subscription.
+    const overWs = subscribeWs(toWebSocketUrl(shop.readUrl), UserProfileUpdatedDocument, { id: userIds[0]! }, customer);
     await overWs.ready;
-    const retried = expectTypename(await retry('user_profile', first), 'MutationRetryParkedEventSuccess');
+    const retried = expectTypename(await retry('user_profile', first, breakGlass), 'MutationRetryParkedEventSuccess');
     expect(retried.data).toEqual({ projection: 'user_profile', outcome: 'APPLIED', positions: [first], resumedSagas: [], published: 1 });
     const pushed = await overWs.next(15_000);
     expect(pushed.data?.userProfileUpdated).toMatchObject({ id: userIds[0], version: 1 });
@@ -119,7 +149,7 @@ describe('admin mutations for a projection\'s parked events', () => {
     expect(await retry('user_profile', first)).toMatchObject({ __typename: 'ParkedEventNotFoundError' });
 
     // Retried from the CLI (distributed mode): published through Redis, pushed to an SSE subscriber.
-    const overSse = subscribeSse(shop.readUrl, UserProfileUpdatedDocument, { id: userIds[1]! });
+    const overSse = subscribeSse(shop.readUrl, UserProfileUpdatedDocument, { id: userIds[1]! }, await asCustomer(userIds[1]!));
     await overSse.ready;
     const cli = await runCli(['parked', 'retry', 'user_profile', second]);
     expect(cli.code, cli.stderr).toBe(0);
@@ -156,13 +186,14 @@ describe('admin mutations for the order saga', () => {
     expect(parked[0]!.error).toContain('order_sagas refuses order');
 
     // A later event of the order is held behind its parked one; retrying it first is refused.
-    const cancelled = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId: retried, reason: 'changed my mind' });
+    const cancelled = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId: retried, reason: 'changed my mind' }, await asCustomer(poisoned));
     shop.receiptOf(cancelled.data?.cancelOrder, 'MutationCancelOrderSuccess');
     const withHeld = await parkedCount(orderSagaName, 3);
     const held = withHeld.find((event) => event.eventType === 'OrderCancelled')!;
     expect(held).toMatchObject({ key: retried, error: `held behind parked event ${parked[0]!.position}`, attempts: 0 });
     expect(await retry(orderSagaName, held.position)).toMatchObject({ __typename: 'ParkedOutOfOrderError', code: 'PARKED_OUT_OF_ORDER', heldBehind: parked[0]!.position });
-    expect(await retry(orderSagaName, parked[0]!.position, {})).toMatchObject({ __typename: 'ForbiddenError' });
+    expect(await retry(orderSagaName, parked[0]!.position, {})).toMatchObject({ __typename: 'UnauthenticatedError' });
+    expect(await retry(orderSagaName, parked[0]!.position, await asCustomer(poisoned))).toMatchObject({ __typename: 'ForbiddenError' });
     expect(await parkedEvents(orderSagaName)).toHaveLength(3);
 
     await shop.sql.exec('DROP TRIGGER refuse_poison_sagas ON order_sagas');
@@ -214,11 +245,14 @@ describe('admin mutations for the order saga', () => {
 
     const unknown = await executeHttp(shop.writeUrl, ResumeParkedSagaDocument, { process: orderSagaName, key: randomUUID() }, admin);
     expect(unknown.data?.resumeParkedSaga).toMatchObject({ __typename: 'ParkedEventNotFoundError' });
-    const refused = await executeHttp(shop.writeUrl, ResumeParkedSagaDocument, { process: orderSagaName, key: orderId });
+    const anonymous = await executeHttp(shop.writeUrl, ResumeParkedSagaDocument, { process: orderSagaName, key: orderId });
+    expect(anonymous.data?.resumeParkedSaga).toMatchObject({ __typename: 'UnauthenticatedError' });
+    // Not even the customer whose order it is.
+    const refused = await executeHttp(shop.writeUrl, ResumeParkedSagaDocument, { process: orderSagaName, key: orderId }, await asCustomer(customer));
     expect(refused.data?.resumeParkedSaga).toMatchObject({ __typename: 'ForbiddenError' });
 
     await shop.sql.exec('DROP TRIGGER refuse_poison_payments ON payments');
-    const resumed = await executeHttp(shop.writeUrl, ResumeParkedSagaDocument, { process: orderSagaName, key: orderId }, admin);
+    const resumed = await executeHttp(shop.writeUrl, ResumeParkedSagaDocument, { process: orderSagaName, key: orderId }, breakGlass);
     expect(expectTypename(resumed.data?.resumeParkedSaga, 'MutationResumeParkedSagaSuccess').data).toEqual({ process: orderSagaName, keys: [orderId] });
     await eventually(async () => expect(await orderStatus(orderId)).toBe('completed'), { timeoutMs: 30_000, what: 'the order completed' });
     // The provider was asked on every attempt (idempotent per order) and charged once.

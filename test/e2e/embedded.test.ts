@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { asAdmin, newCustomer, testSecretKey } from '../support/auth.ts';
 import { executeHttp, expectTypename, subscribeSse } from '../support/graphql-client.ts';
 import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/servers.ts';
@@ -66,7 +67,10 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
     'serves the whole flow from PGlite on disk, and keeps the data across a restart',
     async () => {
       const port = await freePort();
-      const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' };
+      // SECRET_KEY: the tokens of test/support/auth.ts verify on this app.
+      const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SECRET_KEY: testSecretKey };
+      const admin = await asAdmin();
+      const { userId, headers: customer } = await newCustomer();
       const writeUrl = `http://127.0.0.1:${port}/graphql/write`;
       const readUrl = `http://127.0.0.1:${port}/graphql/read`;
 
@@ -75,19 +79,19 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
       expect(first.output()).toContain('role "all", embedded mode');
 
       const email = `embedded-${Date.now()}@example.com`;
-      const registered = await executeHttp(writeUrl, RegisterUserDocument, { email, name: 'Edsger Dijkstra' });
+      const registered = await executeHttp(writeUrl, RegisterUserDocument, { email, name: 'Edsger Dijkstra' }, customer);
       const { data: receipt } = expectTypename(registered.data?.registerUser, 'MutationRegisterUserSuccess');
-      const userId = receipt.aggregateId;
+      expect(receipt.aggregateId).toBe(userId);
 
-      const read = await executeHttp(readUrl, UserProfileDocument, { id: userId }, { 'x-consistency-token': receipt.consistencyToken! });
+      const read = await executeHttp(readUrl, UserProfileDocument, { id: userId }, { ...customer, 'x-consistency-token': receipt.consistencyToken! });
       expect(read.errors).toBeUndefined();
       expect(read.extensions?.consistency).toMatchObject({ reached: true });
       expect(read.data?.userProfile).toMatchObject({ id: userId, email, loginCount: 0 });
 
-      const live = subscribeSse(readUrl, UserProfileUpdatedDocument, { id: userId });
+      const live = subscribeSse(readUrl, UserProfileUpdatedDocument, { id: userId }, customer);
       try {
         await live.ready;
-        const login = await executeHttp(writeUrl, RecordUserLoginDocument, { userId });
+        const login = await executeHttp(writeUrl, RecordUserLoginDocument, { userId }, customer);
         expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
         const push = await live.next();
         expect(push.data?.userProfileUpdated).toMatchObject({ id: userId, loginCount: 1, version: 2 });
@@ -98,14 +102,14 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
       // The shop runs too: the saga takes an order to COMPLETED on the embedded database.
       const added = await executeHttp(writeUrl, AddProductDocument, {
         sku: `EMB-${Date.now()}`, name: 'Kettle', description: 'Whistling', category: 'Kitchen', priceCents: 2_599, currency: 'USD',
-      });
+      }, admin);
       const productId = expectTypename(added.data?.addProduct, 'MutationAddProductSuccess').data.aggregateId;
-      expectTypename((await executeHttp(writeUrl, RestockProductDocument, { productId, quantity: 3 })).data?.restockProduct, 'MutationRestockProductSuccess');
-      const placed = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items: [{ productId, quantity: 2 }] });
+      expectTypename((await executeHttp(writeUrl, RestockProductDocument, { productId, quantity: 3 }, admin)).data?.restockProduct, 'MutationRestockProductSuccess');
+      const placed = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items: [{ productId, quantity: 2 }] }, customer);
       const orderId = expectTypename(placed.data?.placeOrder, 'MutationPlaceOrderSuccess').data.aggregateId;
       const order = await eventually(
         async () => {
-          const found = (await executeHttp(readUrl, OrderDocument, { id: orderId })).data?.order;
+          const found = (await executeHttp(readUrl, OrderDocument, { id: orderId }, customer)).data?.order;
           expect(found?.status).toBe('COMPLETED');
           return found!;
         },
@@ -122,11 +126,11 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
 
       const second = await startMain(env);
       started.push(second);
-      const again = await executeHttp(readUrl, UserProfileDocument, { id: userId });
+      const again = await executeHttp(readUrl, UserProfileDocument, { id: userId }, customer);
       expect(again.errors).toBeUndefined();
       expect(again.data?.userProfile).toMatchObject({ id: userId, email, loginCount: 1, version: 2 });
       // The write side survived too: the email is still taken.
-      const duplicate = await executeHttp(writeUrl, RegisterUserDocument, { email, name: 'Someone Else' });
+      const duplicate = await executeHttp(writeUrl, RegisterUserDocument, { email, name: 'Someone Else' }, (await newCustomer()).headers);
       expect(duplicate.data?.registerUser.__typename).toBe('EmailTakenError');
       expect(await stopMain(second)).toBe(0);
     },

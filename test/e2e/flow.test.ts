@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
+import { newCustomer } from '../support/auth.ts';
 import { executeHttp, expectTypename, subscribeSse, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
 import { distributedEnv, type Env } from '../support/shop-e2e.ts';
 import { UserProfileDocument, UserProfileUpdatedDocument } from './generated/read/graphql.ts';
@@ -19,13 +20,16 @@ async function start(env: Env, role: string): Promise<{ write: string; read: str
   return { app, write: app.endpoints.write ?? '', read: app.endpoints.read ?? '' };
 }
 
+/** A new customer registers itself; `headers` are its credentials for what follows. */
 async function registerUser(writeUrl: string, name = 'Ada Lovelace') {
+  const { userId, headers } = await newCustomer();
   const email = `ada-${randomUUID().slice(0, 8)}@example.com`;
-  const response = await executeHttp(writeUrl, RegisterUserDocument, { email, name });
+  const response = await executeHttp(writeUrl, RegisterUserDocument, { email, name }, headers);
   expect(response.errors).toBeUndefined();
   const { data } = expectTypename(response.data?.registerUser, 'MutationRegisterUserSuccess');
   expect(data.consistencyToken).toEqual(expect.any(String));
-  return { email, userId: data.aggregateId, token: data.consistencyToken! };
+  expect(data.aggregateId).toBe(userId);
+  return { email, userId, headers, token: data.consistencyToken! };
 }
 
 afterAll(async () => {
@@ -42,18 +46,18 @@ describe('distributed mode: one process of role "all"', () => {
   });
 
   it('registers a user, reads it back with the consistency token, and pushes the login to graphql-ws and SSE subscribers', async () => {
-    const { email, userId, token } = await registerUser(api.write);
+    const { email, userId, headers, token } = await registerUser(api.write);
 
-    const read = await executeHttp(api.read, UserProfileDocument, { id: userId }, { 'x-consistency-token': token });
+    const read = await executeHttp(api.read, UserProfileDocument, { id: userId }, { ...headers, 'x-consistency-token': token });
     expect(read.errors).toBeUndefined();
     expect(read.data?.userProfile).toMatchObject({ id: userId, email, name: 'Ada Lovelace', loginCount: 0, version: 1 });
     expect(read.extensions?.consistency).toMatchObject({ reached: true, views: { user_profile: { reached: true } } });
 
-    const overWs = subscribeWs(toWebSocketUrl(api.read), UserProfileUpdatedDocument, { id: userId });
-    const overSse = subscribeSse(api.read, UserProfileUpdatedDocument, { id: userId });
+    const overWs = subscribeWs(toWebSocketUrl(api.read), UserProfileUpdatedDocument, { id: userId }, headers);
+    const overSse = subscribeSse(api.read, UserProfileUpdatedDocument, { id: userId }, headers);
     try {
       await Promise.all([overWs.ready, overSse.ready]);
-      const login = await executeHttp(api.write, RecordUserLoginDocument, { userId });
+      const login = await executeHttp(api.write, RecordUserLoginDocument, { userId }, headers);
       const receipt = expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
       expect(receipt.data).toMatchObject({ aggregateId: userId, version: 2 });
 
@@ -69,12 +73,8 @@ describe('distributed mode: one process of role "all"', () => {
   });
 
   it('refuses a consistency token it did not issue with BAD_CONSISTENCY_TOKEN', async () => {
-    const read = await executeHttp(
-      api.read,
-      UserProfileDocument,
-      { id: randomUUID() },
-      { 'x-consistency-token': 'not-a-token' },
-    );
+    const { userId, headers } = await newCustomer();
+    const read = await executeHttp(api.read, UserProfileDocument, { id: userId }, { ...headers, 'x-consistency-token': 'not-a-token' });
     expect(read.status).toBe(400);
     expect(read.data ?? null).toBeNull();
     expect(read.errors?.[0]?.extensions?.code).toBe('BAD_CONSISTENCY_TOKEN');
@@ -87,7 +87,7 @@ describe('distributed mode: one process of role "all"', () => {
       const eventsBefore = await countEvents();
       const email = 'not-an-email';
 
-      const response = await executeHttp(api.write, RegisterUserDocument, { email, name: 'Nobody' });
+      const response = await executeHttp(api.write, RegisterUserDocument, { email, name: 'Nobody' }, (await newCustomer()).headers);
       expect(response.errors).toBeUndefined();
       const refused = expectTypename(response.data?.registerUser, 'ValidationError');
       expect(refused.code).toBe('VALIDATION_FAILED');
@@ -97,7 +97,7 @@ describe('distributed mode: one process of role "all"', () => {
       // The refused command returned no id to query by; once the views have applied a later write,
       // the view has no row for its email either.
       const later = await registerUser(api.write, 'Grace Hopper');
-      const read = await executeHttp(api.read, UserProfileDocument, { id: later.userId }, { 'x-consistency-token': later.token });
+      const read = await executeHttp(api.read, UserProfileDocument, { id: later.userId }, { ...later.headers, 'x-consistency-token': later.token });
       expect(read.extensions?.consistency).toMatchObject({ reached: true });
       const rows = await sql.query('SELECT id FROM user_profile WHERE lower(email) = lower($1)', [email]);
       expect(rows).toEqual([]);
@@ -108,14 +108,14 @@ describe('distributed mode: one process of role "all"', () => {
 
   it('fans a change out to a subscriber on another read process', async () => {
     const other = await start(env, 'read');
-    const { userId, token } = await registerUser(api.write);
+    const { userId, headers, token } = await registerUser(api.write);
     // Subscribe once the registration is in the view, so that the first push is the login's.
-    const registered = await executeHttp(other.read, UserProfileDocument, { id: userId }, { 'x-consistency-token': token });
+    const registered = await executeHttp(other.read, UserProfileDocument, { id: userId }, { ...headers, 'x-consistency-token': token });
     expect(registered.data?.userProfile).toMatchObject({ id: userId, loginCount: 0 });
-    const subscription = subscribeWs(toWebSocketUrl(other.read), UserProfileUpdatedDocument, { id: userId });
+    const subscription = subscribeWs(toWebSocketUrl(other.read), UserProfileUpdatedDocument, { id: userId }, headers);
     try {
       await subscription.ready;
-      const login = await executeHttp(api.write, RecordUserLoginDocument, { userId });
+      const login = await executeHttp(api.write, RecordUserLoginDocument, { userId }, headers);
       expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
       const push = await subscription.next();
       expect(push.data?.userProfileUpdated).toMatchObject({ id: userId, loginCount: 1 });
@@ -130,9 +130,9 @@ describe('distributed mode: a write process and a read process, no relay or proj
     const env = await distributedEnv({ CONSISTENCY_WAIT_MS: '50' });
     const writer = await start(env, 'write');
     const reader = await start(env, 'read');
-    const { userId, token } = await registerUser(writer.write);
+    const { userId, headers, token } = await registerUser(writer.write);
 
-    const read = await executeHttp(reader.read, UserProfileDocument, { id: userId }, { 'x-consistency-token': token });
+    const read = await executeHttp(reader.read, UserProfileDocument, { id: userId }, { ...headers, 'x-consistency-token': token });
     expect(read.errors).toBeUndefined();
     expect(read.data?.userProfile).toBeNull();
     const consistency = read.extensions?.consistency as { reached: boolean; waitedMs: number };

@@ -1,6 +1,7 @@
 // A payment provider supplied to startApp replaces the development one: the saga charges through it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentProvider } from '../../src/modules/payments/provider.ts';
+import { asCustomer } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
 import { executeHttp } from '../support/graphql-client.ts';
 import { shopSession } from '../support/shop-e2e.ts';
@@ -27,9 +28,10 @@ describe('a payment provider plugged in through startApp', () => {
     const productId = await shop.addProduct({ sku: 'CARD-1', name: 'Kettle', description: 'Whistling', priceCents: 1_500, category: 'Kitchen' }, 5);
     const orderId = await shop.placeOrder(userId, [{ productId, quantity: 1 }]);
 
+    const customer = await asCustomer(userId);
     const order = await eventually(
       async () => {
-        const found = (await executeHttp(shop.readUrl, OrderDocument, { id: orderId })).data?.order;
+        const found = (await executeHttp(shop.readUrl, OrderDocument, { id: orderId }, customer)).data?.order;
         expect(found?.status).toBe('CANCELLED');
         return found!;
       },

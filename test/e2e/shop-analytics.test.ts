@@ -3,6 +3,7 @@
 // same figure recomputed from the write tables (read here with plain SQL, as a test may).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asAdmin, asCustomer } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
 import { executeHttp, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
 import { shopSession } from '../support/shop-e2e.ts';
@@ -24,6 +25,8 @@ const shop = shopSession();
 const { read, registerUser, placeOrder } = shop;
 const products = {} as Record<'book' | 'lamp' | 'mug', string>;
 const prices = { book: 1500, lamp: 7000, mug: 1999 };
+/** Search and the analytics reports are for admins. */
+let admin: Record<string, string>;
 
 const addProduct = (sku: string, priceCents: number, currency: string) =>
   shop.addProduct({ sku, name: sku, description: sku, category: 'analytics', priceCents, currency }, 100_000);
@@ -49,6 +52,7 @@ const averageOf = (revenueCents: bigint, orderCount: number) => Number((2n * rev
 
 beforeAll(async () => {
   await shop.start({ PAYMENT_DECLINE_ABOVE_CENTS: String(declineAboveCents), SAGA_SWEEP_MS: '200' });
+  admin = await asAdmin();
   products.book = await addProduct('BOOK', prices.book, 'EUR');
   products.lamp = await addProduct('LAMP', prices.lamp, 'EUR');
   products.mug = await addProduct('MUG', prices.mug, 'USD');
@@ -64,7 +68,7 @@ describe('searchUsers', () => {
     const ada = await registerUser('Ada Lovelace', `ada.lovelace.${tag}@Analytical.example`);
     const grace = await registerUser('Grace Hopper', `g.h.${tag}@navy.example`);
     const rosa = await registerUser('Rosa Bennett', `rosa.${tag}@example.com`);
-    const found = async (term: string) => (await read(SearchUsersDocument, { term })).searchUsers.edges.map((edge) => edge.node.id);
+    const found = async (term: string) => (await read(SearchUsersDocument, { term }, admin)).searchUsers.edges.map((edge) => edge.node.id);
 
     expect(await found('LOVEL')).toEqual([ada]);
     expect(await found('nnett')).toEqual([rosa]);
@@ -76,17 +80,17 @@ describe('searchUsers', () => {
     // `%` and `_` are literal characters, not wildcards.
     expect(await found(`${tag.slice(0, 2)}%`)).toEqual([]);
 
-    const first: SearchUsersQuery['searchUsers'] = (await read(SearchUsersDocument, { term: tag, first: 2 })).searchUsers;
+    const first: SearchUsersQuery['searchUsers'] = (await read(SearchUsersDocument, { term: tag, first: 2 }, admin)).searchUsers;
     expect(first.edges.map((edge) => edge.node)).toEqual([
       expect.objectContaining({ id: ada, name: 'Ada Lovelace', email: `ada.lovelace.${tag}@Analytical.example` }),
       expect.objectContaining({ id: grace, name: 'Grace Hopper' }),
     ]);
     expect(first.pageInfo.hasNextPage).toBe(true);
-    const second = (await read(SearchUsersDocument, { term: tag, first: 2, after: first.pageInfo.endCursor })).searchUsers;
+    const second = (await read(SearchUsersDocument, { term: tag, first: 2, after: first.pageInfo.endCursor }, admin)).searchUsers;
     expect(second.edges.map((edge) => edge.node.id)).toEqual([rosa]);
     expect(second.pageInfo.hasNextPage).toBe(false);
 
-    const tooShort = await executeHttp(shop.readUrl, SearchUsersDocument, { term: ' a ' });
+    const tooShort = await executeHttp(shop.readUrl, SearchUsersDocument, { term: ' a ' }, admin);
     expect(tooShort.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
@@ -110,7 +114,7 @@ describe('dailyRegistrations', () => {
     const total = (counts: Map<string, number>) => [...counts.values()].reduce((sum, n) => sum + n, 0);
     expect(total(after) - total(before)).toBe(2);
 
-    const report = (await read(DailyRegistrationsDocument, { from: addDays(today, -2), to: today })).dailyRegistrations;
+    const report = (await read(DailyRegistrationsDocument, { from: addDays(today, -2), to: today }, admin)).dailyRegistrations;
     expect(report).toEqual([addDays(today, -2), addDays(today, -1), today].map((day) => ({ day, count: after.get(day) ?? 0 })));
     expect(report.at(-1)!.count).toBeGreaterThanOrEqual(2);
 
@@ -119,10 +123,10 @@ describe('dailyRegistrations', () => {
       [addDays(today, -366), today],
     ];
     for (const [from, to] of badRanges) {
-      const refused = await executeHttp(shop.readUrl, DailyRegistrationsDocument, { from, to });
+      const refused = await executeHttp(shop.readUrl, DailyRegistrationsDocument, { from, to }, admin);
       expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
-    const notADay = await executeHttp(shop.readUrl, DailyRegistrationsDocument, { from: '2024-02-30', to: today });
+    const notADay = await executeHttp(shop.readUrl, DailyRegistrationsDocument, { from: '2024-02-30', to: today }, admin);
     expect(notADay.errors?.length).toBeGreaterThan(0);
     expect(notADay.data ?? null).toBeNull();
   });
@@ -133,9 +137,9 @@ describe('revenue', () => {
     const userId = await registerUser('Rita Revenue');
     const today = utcDay(new Date());
     const window = { from: addDays(today, -1), to: addDays(today, 1) };
-    const before = (await read(RevenueReportDocument, window)).revenueReport;
+    const before = (await read(RevenueReportDocument, window, admin)).revenueReport;
 
-    const subscription = subscribeWs(toWebSocketUrl(shop.readUrl), RevenueUpdatedDocument, {});
+    const subscription = subscribeWs(toWebSocketUrl(shop.readUrl), RevenueUpdatedDocument, {}, admin);
     let pushed: DailyRevenueFieldsFragment;
     let orderId: string;
     try {
@@ -159,7 +163,7 @@ describe('revenue', () => {
     expect(pushed).toEqual({ day: pushed.day, currency: 'USD', revenueCents, orderCount, averageOrderValueCents: averageOf(BigInt(revenueCents), orderCount) });
 
     // The push follows the commit, so the report already has the row.
-    const report = (await executeHttp(shop.readUrl, RevenueReportDocument, window)).data!.revenueReport;
+    const report = (await executeHttp(shop.readUrl, RevenueReportDocument, window, admin)).data!.revenueReport;
     expect(report.find((row) => row.day === pushed.day && row.currency === 'USD')).toEqual(pushed);
   });
 });
@@ -217,29 +221,30 @@ describe('the analytics invariant', () => {
     }));
     const days = revenueRows.map((row) => row.day);
     const range = { from: days[0]!, to: days.at(-1)! };
-    expect((await read(RevenueReportDocument, range)).revenueReport).toEqual(expectedRevenue);
+    expect((await read(RevenueReportDocument, range, admin)).revenueReport).toEqual(expectedRevenue);
 
     // Registrations per day.
     const registrations = await registrationsByDay();
     const registrationDays = [...registrations.keys()].sort();
-    const registrationReport = (await read(DailyRegistrationsDocument, { from: registrationDays[0]!, to: registrationDays.at(-1)! }))
+    const registrationReport = (await read(DailyRegistrationsDocument, { from: registrationDays[0]!, to: registrationDays.at(-1)! }, admin))
       .dailyRegistrations;
     expect(registrationReport.filter((entry) => entry.count > 0)).toEqual(registrationDays.map((day) => ({ day, count: registrations.get(day) })));
 
-    // Per user: the order history and the profile totals.
+    // Per user: the order history and the profile totals, as that user reads them.
     for (const userId of users) {
+      const customer = await asCustomer(userId);
       const written = await shop.sql.query<{ id: string; status: string; total: string; placed_at: Date }>(
         'SELECT id, status, total_cents::text AS total, placed_at FROM orders WHERE user_id = $1 ORDER BY placed_at DESC, id DESC',
         [userId],
       );
-      const history = (await read(OrderHistoryDocument, { userId, first: 100 })).orderHistory;
+      const history = (await read(OrderHistoryDocument, { userId, first: 100 }, customer)).orderHistory;
       expect(history.pageInfo.hasNextPage).toBe(false);
       expect(history.edges.map(({ node }) => ({ id: node.id, status: node.status, totalCents: node.totalCents }))).toEqual(
         written.map((row) => ({ id: row.id, status: row.status.toUpperCase(), totalCents: Number(row.total) })),
       );
 
       const completed = written.filter((row) => row.status === 'completed');
-      const profile = (await read(UserTotalsDocument, { id: userId })).userProfile!;
+      const profile = (await read(UserTotalsDocument, { id: userId }, customer)).userProfile!;
       expect(profile.totalOrders).toBe(completed.length);
       expect(profile.totalSpent).toBe(completed.reduce((sum, row) => sum + Number(row.total), 0));
       expect(Date.parse(profile.lastOrderAt!)).toBe(Math.max(...written.map((row) => row.placed_at.getTime())));

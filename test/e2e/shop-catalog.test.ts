@@ -1,8 +1,10 @@
 // End to end, distributed mode: the catalog and inventory through the typed client. Products are
 // written over HTTP to the write API and read back from the read API with the consistency token,
-// and their changes are pushed over graphql-ws and SSE.
+// and their changes are pushed over graphql-ws and SSE. An admin writes the catalog and reads the
+// inventory report; the catalog itself is read, and watched, without a token (it is public).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asAdmin } from '../support/auth.ts';
 import { executeHttp, expectTypename, subscribeSse, subscribeWs, toWebSocketUrl, type LiveSubscription } from '../support/graphql-client.ts';
 import { shopSession } from '../support/shop-e2e.ts';
 import {
@@ -40,18 +42,20 @@ const nameOf = new Map<string, SeedName>();
 
 const shop = shopSession();
 const { receiptOf, read, addProduct, restock } = shop;
+let admin: Record<string, string>;
 
 beforeAll(async () => {
   // Below the default (5), so that a product with 5 available proves the setting is read.
   await shop.start({ LOW_STOCK_THRESHOLD: String(lowStockThreshold) });
+  admin = await asAdmin();
 
   for (const [name, { stock, ...product }] of Object.entries(seed) as [SeedName, (typeof seed)[SeedName]][]) {
     ids[name] = await addProduct(product, stock);
     nameOf.set(ids[name], name);
   }
-  const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId: ids.delta, priceCents: 1499, expectedVersion: 1 });
+  const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId: ids.delta, priceCents: 1499, expectedVersion: 1 }, admin);
   expect(receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess').version).toBe(2);
-  const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId: ids.epsilon });
+  const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId: ids.epsilon }, admin);
   receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');
 });
 
@@ -171,18 +175,18 @@ describe('catalog', () => {
       category: 'misc',
       priceCents: 0,
       currency: 'EUR',
-    });
+    }, admin);
     const refused = expectTypename(invalid.data?.addProduct, 'ValidationError');
     expect(refused.code).toBe('VALIDATION_FAILED');
 
     const { stock: _stock, ...alpha } = seed.alpha;
-    const taken = await executeHttp(shop.writeUrl, AddProductDocument, { ...alpha, sku: 'kb-alpha', currency: 'EUR' });
+    const taken = await executeHttp(shop.writeUrl, AddProductDocument, { ...alpha, sku: 'kb-alpha', currency: 'EUR' }, admin);
     expect(expectTypename(taken.data?.addProduct, 'SkuTakenError')).toMatchObject({ code: expect.any(String) });
 
-    const repriceDiscontinued = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId: ids.epsilon, priceCents: 500 });
+    const repriceDiscontinued = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId: ids.epsilon, priceCents: 500 }, admin);
     expectTypename(repriceDiscontinued.data?.changeProductPrice, 'ProductDiscontinuedError');
 
-    const unknown = await executeHttp(shop.writeUrl, RestockProductDocument, { productId: randomUUID(), quantity: 1 });
+    const unknown = await executeHttp(shop.writeUrl, RestockProductDocument, { productId: randomUUID(), quantity: 1 }, admin);
     expectTypename(unknown.data?.restockProduct, 'NotFoundError');
 
     expect(seeded(await everything({}))).toHaveLength(Object.keys(seed).length);
@@ -211,7 +215,7 @@ describe('productUpdated', () => {
     try {
       await Promise.all([overWs.ready, overSse.ready]);
 
-      const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId, priceCents: 2750 });
+      const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId, priceCents: 2750 }, admin);
       receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess');
       const priced = await nextChange(overWs, initial);
       expect(priced).toMatchObject({ id: productId, priceCents: 2750, available: 0, inStock: false });
@@ -225,7 +229,7 @@ describe('productUpdated', () => {
       const sseStock = await nextChange(overSse, ssePrice);
       expect(sseStock).toMatchObject({ id: productId, priceCents: 2750, available: 7 });
 
-      const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId });
+      const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId }, admin);
       receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');
       for (const subscription of [overWs, overSse]) {
         expect(await nextChange(subscription, stocked)).toMatchObject({ id: productId, discontinued: true, available: 7 });
@@ -243,7 +247,7 @@ describe('inventoryReport', () => {
     const above = await addProduct({ sku: 'STOCK-ABOVE', name: 'Stock Above', description: 'x', category: 'stockroom', priceCents: 100 }, lowStockThreshold + 1);
     const mine = new Set([empty, atThreshold, above]);
 
-    const report = (await read(InventoryReportDocument, { lowStockOnly: false })).inventoryReport;
+    const report = (await read(InventoryReportDocument, { lowStockOnly: false }, admin)).inventoryReport;
     const mineInReport = report.filter((item) => mine.has(item.productId));
     expect(mineInReport).toEqual([
       expect.objectContaining({ productId: empty, sku: 'STOCK-EMPTY', name: 'Stock Empty', onHand: 0, reserved: 0, available: 0, lowStock: true }),
@@ -255,13 +259,13 @@ describe('inventoryReport', () => {
     // 5 available is not low under this threshold, though it would be under the default (5).
     expect(report.find((item) => item.sku === 'CB-EPSILON')).toMatchObject({ available: 5, lowStock: false });
 
-    const low = (await read(InventoryReportDocument, { lowStockOnly: true })).inventoryReport;
+    const low = (await read(InventoryReportDocument, { lowStockOnly: true }, admin)).inventoryReport;
     expect(low.length).toBeGreaterThan(0);
     expect(low.every((item) => item.lowStock)).toBe(true);
     expect(low.map((item) => item.productId)).toEqual(report.filter((item) => item.lowStock).map((item) => item.productId));
 
     await restock(atThreshold, 1);
-    const afterRestock = (await read(InventoryReportDocument, { lowStockOnly: true })).inventoryReport.map((item) => item.productId);
+    const afterRestock = (await read(InventoryReportDocument, { lowStockOnly: true }, admin)).inventoryReport.map((item) => item.productId);
     expect(afterRestock).toContain(empty);
     expect(afterRestock).not.toContain(atThreshold);
   });

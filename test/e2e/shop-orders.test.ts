@@ -4,6 +4,7 @@
 // order is paid.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asAdmin, asCustomer, newCustomer } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
 import { executeHttp, expectTypename, subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
 import { shopSession } from '../support/shop-e2e.ts';
@@ -30,9 +31,12 @@ const addProduct = (sku: string, priceCents: number, stock: number, currency = '
 
 const statusRank: Record<OrderStatus, number> = { PLACED: 0, PAID: 1, RESERVED: 2, COMPLETED: 3, CANCELLED: 3 };
 
-/** Subscribes to the order (waiting until the server has registered it) and collects pushes up to a final status. */
-async function watchUntilFinal(orderId: string) {
-  const subscription = subscribeWs(toWebSocketUrl(shop.readUrl), OrderUpdatedDocument, { orderId });
+/**
+ * The customer `userId` subscribes to its order (waiting until the server has registered it) and
+ * collects pushes up to a final status.
+ */
+async function watchUntilFinal(userId: string, orderId: string) {
+  const subscription = subscribeWs(toWebSocketUrl(shop.readUrl), OrderUpdatedDocument, { orderId }, await asCustomer(userId));
   await subscription.ready;
   return {
     async pushes(): Promise<OrderFieldsFragment[]> {
@@ -88,7 +92,8 @@ describe('an order the saga completes', () => {
       { productId: products.widget, quantity: 2 },
       { productId: products.gadget, quantity: 1 },
     ]);
-    const watch = await watchUntilFinal(orderId);
+    const customer = await asCustomer(userId);
+    const watch = await watchUntilFinal(userId, orderId);
     const pushes = await watch.pushes();
 
     // A projector batch may hold several steps of one order, so a step can be skipped in the
@@ -99,7 +104,7 @@ describe('an order the saga completes', () => {
     expect(pushes.at(-1)!.status).toBe('COMPLETED');
     expect(pushes.at(-1)!.timeline.map((step) => step.status)).toEqual(['PLACED', 'PAID', 'RESERVED', 'COMPLETED']);
 
-    const order = (await read(OrderDocument, { id: orderId })).order!;
+    const order = (await read(OrderDocument, { id: orderId }, customer)).order!;
     expect(order).toMatchObject({ id: orderId, userId, status: 'COMPLETED', currency: 'EUR', totalCents: 5500, cancelReason: null });
     expect(order.lines).toEqual([
       { lineNo: 1, productId: products.widget, sku: 'WIDGET', name: 'WIDGET', quantity: 2, unitPriceCents: 1250, lineTotalCents: 2500 },
@@ -119,21 +124,22 @@ describe('an order the saga completes', () => {
     expect(widget.available).toBeLessThanOrEqual(1000 - 2);
 
     // A completed order cannot be cancelled.
-    const cancel = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: 'too late' });
+    const cancel = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: 'too late' }, customer);
     expect(expectTypename(cancel.data?.cancelOrder, 'OrderNotCancellableError')).toMatchObject({ status: 'completed' });
   });
 
   it('userProfile shows totalOrders, totalSpent and lastOrderAt after a completed order', async () => {
     const userId = await registerUser('Paula Profile');
-    expect((await read(UserTotalsDocument, { id: userId })).userProfile).toEqual({ id: userId, totalOrders: 0, totalSpent: 0, lastOrderAt: null });
+    const customer = await asCustomer(userId);
+    expect((await read(UserTotalsDocument, { id: userId }, customer)).userProfile).toEqual({ id: userId, totalOrders: 0, totalSpent: 0, lastOrderAt: null });
 
     const orderId = await placeOrder(userId, [{ productId: products.gadget, quantity: 3 }]);
-    const placedAt = (await read(OrderDocument, { id: orderId })).order!.placedAt;
+    const placedAt = (await read(OrderDocument, { id: orderId }, customer)).order!.placedAt;
     expect(await sagaSettled(orderId)).toBe('completed');
     // The saga's writes return no token to the test, so poll until user_profile has applied them.
     await eventually(
       async () => {
-        const profile = (await executeHttp(shop.readUrl, UserTotalsDocument, { id: userId })).data?.userProfile;
+        const profile = (await executeHttp(shop.readUrl, UserTotalsDocument, { id: userId }, customer)).data?.userProfile;
         expect(profile).toEqual({ id: userId, totalOrders: 1, totalSpent: 9000, lastOrderAt: placedAt });
       },
       { timeoutMs: 10_000, what: 'user_profile totals' },
@@ -144,8 +150,9 @@ describe('an order the saga completes', () => {
 describe('orders the saga cancels, or the customer does', () => {
   it(`a declined payment (above ${declineAboveCents} cents) ends CANCELLED with the reason, and reserves nothing`, async () => {
     const userId = await registerUser('Dora Declined');
+    const customer = await asCustomer(userId);
     const orderId = await placeOrder(userId, [{ productId: products.yacht, quantity: 1 }]);
-    const watch = await watchUntilFinal(orderId);
+    const watch = await watchUntilFinal(userId, orderId);
     const final = (await watch.pushes()).at(-1)!;
 
     expect(final).toMatchObject({ id: orderId, status: 'CANCELLED', totalCents: declineAboveCents + 10_000, completedAt: null });
@@ -154,11 +161,11 @@ describe('orders the saga cancels, or the customer does', () => {
     expect(final.timeline[1]!.reason).toEqual(expect.any(String));
     expect(final.timeline[2]!.reason).toBe(final.cancelReason);
 
-    expect((await read(OrderDocument, { id: orderId })).order).toEqual(final);
+    expect((await read(OrderDocument, { id: orderId }, customer)).order).toEqual(final);
     expect((await read(ProductDocument, { id: products.yacht })).product).toMatchObject({ onHand: 10, reserved: 0, available: 10 });
     await eventually(
       async () => {
-        const profile = (await executeHttp(shop.readUrl, UserTotalsDocument, { id: userId })).data?.userProfile;
+        const profile = (await executeHttp(shop.readUrl, UserTotalsDocument, { id: userId }, customer)).data?.userProfile;
         expect(profile).toMatchObject({ totalOrders: 0, totalSpent: 0, lastOrderAt: final.placedAt });
       },
       { what: 'user_profile lastOrderAt' },
@@ -167,22 +174,23 @@ describe('orders the saga cancels, or the customer does', () => {
 
   it('cancelOrder by the customer cancels with their reason; the saga settles it cancelled, refunding a payment it took', async () => {
     const userId = await registerUser('Carl Cancel');
+    const customer = await asCustomer(userId);
     const orderId = await placeOrder(userId, [{ productId: products.widget, quantity: 1 }]);
     // The payment takes PAYMENT_LATENCY_MS, so this comes before the order can complete.
-    const cancelled = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: '  changed my mind ' });
+    const cancelled = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: '  changed my mind ' }, customer);
     expect(receiptOf(cancelled.data?.cancelOrder, 'MutationCancelOrderSuccess').consistencyToken).toEqual(expect.any(String));
 
-    const order = (await read(OrderDocument, { id: orderId })).order!;
+    const order = (await read(OrderDocument, { id: orderId }, customer)).order!;
     expect(order).toMatchObject({ id: orderId, status: 'CANCELLED', cancelReason: 'changed my mind', completedAt: null });
     expect(order.timeline.at(-1)).toMatchObject({ status: 'CANCELLED', reason: 'changed my mind' });
 
-    const again = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: 'really' });
+    const again = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: 'really' }, customer);
     expect(receiptOf(again.data?.cancelOrder, 'MutationCancelOrderSuccess').consistencyToken ?? null).toBeNull();
 
     expect(await sagaSettled(orderId)).toBe('cancelled');
     await eventually(
       async () => {
-        const settled = (await executeHttp(shop.readUrl, OrderDocument, { id: orderId })).data!.order!;
+        const settled = (await executeHttp(shop.readUrl, OrderDocument, { id: orderId }, customer)).data!.order!;
         const steps = settled.timeline.map((step) => step.status);
         expect(settled).toMatchObject({ status: 'CANCELLED', cancelReason: 'changed my mind' });
         expect(steps).not.toContain('COMPLETED');
@@ -195,28 +203,42 @@ describe('orders the saga cancels, or the customer does', () => {
 
   it('refuses bad orders with typed errors and writes nothing', async () => {
     const userId = await registerUser('Ivan Invalid');
-    const empty = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId, items: [] });
+    const customer = await asCustomer(userId);
+    const admin = await asAdmin();
+    const empty = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId, items: [] }, customer);
     expect(expectTypename(empty.data?.placeOrder, 'ValidationError').code).toBe('VALIDATION_FAILED');
 
-    const unknownProduct = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId, items: [{ productId: randomUUID(), quantity: 1 }] });
+    const unknownProduct = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId, items: [{ productId: randomUUID(), quantity: 1 }] }, customer);
     expectTypename(unknownProduct.data?.placeOrder, 'NotFoundError');
 
-    const unknownUser = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId: randomUUID(), items: [{ productId: products.widget, quantity: 1 }] });
+    // A signed-in customer who never registered, ordering for itself; and an admin ordering for a user that does not exist.
+    const unregistered = await newCustomer();
+    const unknownUser = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId: unregistered.userId, items: [{ productId: products.widget, quantity: 1 }] }, unregistered.headers);
     expectTypename(unknownUser.data?.placeOrder, 'NotFoundError');
+    const unknownUserByAdmin = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId: randomUUID(), items: [{ productId: products.widget, quantity: 1 }] }, admin);
+    expectTypename(unknownUserByAdmin.data?.placeOrder, 'NotFoundError');
 
-    const mixed = await executeHttp(shop.writeUrl, PlaceOrderDocument, {
-      userId,
-      items: [
-        { productId: products.widget, quantity: 1 },
-        { productId: products.dollarWidget, quantity: 1 },
-      ],
-    });
+    const mixed = await executeHttp(
+      shop.writeUrl,
+      PlaceOrderDocument,
+      {
+        userId,
+        items: [
+          { productId: products.widget, quantity: 1 },
+          { productId: products.dollarWidget, quantity: 1 },
+        ],
+      },
+      customer,
+    );
     expectTypename(mixed.data?.placeOrder, 'MixedCurrenciesError');
 
-    const unknownOrder = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId: randomUUID(), reason: 'why not' });
+    // An order that does not exist: an admin is told so; a customer is refused as for another's order.
+    const unknownOrder = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId: randomUUID(), reason: 'why not' }, admin);
     expectTypename(unknownOrder.data?.cancelOrder, 'NotFoundError');
+    const unknownOrderByCustomer = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId: randomUUID(), reason: 'why not' }, customer);
+    expectTypename(unknownOrderByCustomer.data?.cancelOrder, 'ForbiddenError');
 
-    expect((await read(OrderHistoryDocument, { userId })).orderHistory.edges).toEqual([]);
+    expect((await read(OrderHistoryDocument, { userId }, customer)).orderHistory.edges).toEqual([]);
     const rows = await shop.sql.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE user_id = $1', [userId]);
     expect(rows).toEqual([{ n: '0' }]);
   });
@@ -225,13 +247,14 @@ describe('orders the saga cancels, or the customer does', () => {
 describe('orderHistory', () => {
   it("pages a user's orders newest first with first/after, to the end", async () => {
     const userId = await registerUser('Hanna History');
+    const customer = await asCustomer(userId);
     const placed: string[] = [];
     for (let quantity = 1; quantity <= 5; quantity++) placed.push(await placeOrder(userId, [{ productId: products.widget, quantity }]));
 
     const paged: OrderFieldsFragment[] = [];
     let after: string | null | undefined = null;
     for (;;) {
-      const page: OrderHistoryQuery['orderHistory'] = (await read(OrderHistoryDocument, { userId, first: 2, after })).orderHistory;
+      const page: OrderHistoryQuery['orderHistory'] = (await read(OrderHistoryDocument, { userId, first: 2, after }, customer)).orderHistory;
       expect(page.edges.length).toBeLessThanOrEqual(2);
       paged.push(...page.edges.map((edge) => edge.node));
       if (!page.pageInfo.hasNextPage) break;
@@ -247,11 +270,12 @@ describe('orderHistory', () => {
       const byTime = Date.parse(newer.placedAt) - Date.parse(older.placedAt);
       expect(byTime > 0 || (byTime === 0 && newer.id > older.id)).toBe(true);
     }
-    expect((await read(OrderHistoryDocument, { userId: randomUUID() })).orderHistory).toEqual({
+    // A user with no orders (only an admin may ask about another user).
+    expect((await read(OrderHistoryDocument, { userId: randomUUID() }, await asAdmin())).orderHistory).toEqual({
       edges: [],
       pageInfo: { endCursor: null, hasNextPage: false },
     });
-    const badCursor = await executeHttp(shop.readUrl, OrderHistoryDocument, { userId, after: 'not-a-cursor' });
+    const badCursor = await executeHttp(shop.readUrl, OrderHistoryDocument, { userId, after: 'not-a-cursor' }, customer);
     expect(badCursor.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });

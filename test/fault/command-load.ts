@@ -2,6 +2,7 @@
 // returned success: those are what the views must end up showing, whatever crashed meanwhile.
 // Failures (a process killed mid-request, PostgreSQL restarting) are counted and not remembered:
 // a failed request may or may not have committed, so the checks accept both for them.
+// Customers register themselves and act as themselves (their own tokens); an admin keeps the catalog.
 import { randomUUID } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import {
@@ -11,6 +12,7 @@ import {
   RegisterUserDocument,
   RestockProductDocument,
 } from '../e2e/generated/write/graphql.ts';
+import { asAdmin, newCustomer } from '../support/auth.ts';
 import { executeHttp } from '../support/graphql-client.ts';
 
 export interface Acknowledged {
@@ -34,9 +36,10 @@ async function mutate<TResult, TVariables>(
   document: TypedDocumentNode<TResult, TVariables>,
   variables: TVariables,
   field: string,
+  headers: Record<string, string>,
 ): Promise<string | undefined> {
   try {
-    const response = await executeHttp(url, document, variables);
+    const response = await executeHttp(url, document, variables, headers);
     const result = (response.data as Record<string, { __typename?: string; data?: { aggregateId: string } }> | null | undefined)?.[field];
     return result?.__typename?.endsWith('Success') ? result.data!.aggregateId : undefined;
   } catch {
@@ -47,11 +50,12 @@ async function mutate<TResult, TVariables>(
 /** Products with a large stock, so that orders complete unless something is wrong. */
 export async function addProducts(writeUrl: string, count: number): Promise<string[]> {
   const ids: string[] = [];
+  const admin = await asAdmin();
   for (let i = 0; i < count; i++) {
     const sku = `FAULT-${randomUUID().slice(0, 8).toUpperCase()}`;
-    const id = await mutate(writeUrl, AddProductDocument, { sku, name: `Product ${i}`, description: 'fault suite', category: 'faults', priceCents: 100 + i, currency: 'EUR' }, 'addProduct');
+    const id = await mutate(writeUrl, AddProductDocument, { sku, name: `Product ${i}`, description: 'fault suite', category: 'faults', priceCents: 100 + i, currency: 'EUR' }, 'addProduct', admin);
     if (!id) throw new Error(`addProduct ${sku} failed`);
-    if (!(await mutate(writeUrl, RestockProductDocument, { productId: id, quantity: 1_000_000 }, 'restockProduct'))) throw new Error('restock failed');
+    if (!(await mutate(writeUrl, RestockProductDocument, { productId: id, quantity: 1_000_000 }, 'restockProduct', admin))) throw new Error('restock failed');
     ids.push(id);
   }
   return ids;
@@ -66,6 +70,10 @@ export function startCommandLoad(options: { writeUrls: () => string[]; productId
   const acknowledged: Acknowledged = { users: new Map(), orders: new Set() };
   const counts: LoadCounts = { attempted: 0, succeeded: 0, failed: 0, byKind: {} };
   const userIds: string[] = [];
+  /** Each registered customer's credentials, to act as it. */
+  const headersOf = new Map<string, Record<string, string>>();
+  /** Made on the first restock (an admin's job); the same token serves the whole load. */
+  let admin: Record<string, string> | undefined;
   let running = true;
   let turn = 0;
 
@@ -86,24 +94,29 @@ export function startCommandLoad(options: { writeUrls: () => string[]; productId
     const roll = Math.random();
     if (userIds.length < 5 || roll < 0.35) {
       const email = `u-${randomUUID()}@fault.test`;
-      const id = await mutate(url, RegisterUserDocument, { email, name: 'Fault Tester' }, 'registerUser');
+      const customer = await newCustomer();
+      const id = await mutate(url, RegisterUserDocument, { email, name: 'Fault Tester' }, 'registerUser', customer.headers);
       record('registerUser', id !== undefined);
       if (id) {
+        if (id !== customer.userId) throw new Error(`registerUser answered user ${id} to customer ${customer.userId}`);
         acknowledged.users.set(id, { email, logins: 0 });
+        headersOf.set(id, customer.headers);
         userIds.push(id);
       }
     } else if (roll < 0.6) {
       const userId = pick(userIds);
-      const ok = (await mutate(url, RecordUserLoginDocument, { userId }, 'recordUserLogin')) !== undefined;
+      const ok = (await mutate(url, RecordUserLoginDocument, { userId }, 'recordUserLogin', headersOf.get(userId)!)) !== undefined;
       record('recordUserLogin', ok);
       if (ok) acknowledged.users.get(userId)!.logins += 1;
     } else if (roll < 0.93) {
       const productId = pick(options.productIds);
-      const id = await mutate(url, PlaceOrderDocument, { userId: pick(userIds), items: [{ productId, quantity: 1 + Math.floor(Math.random() * 3) }] }, 'placeOrder');
+      const userId = pick(userIds);
+      const id = await mutate(url, PlaceOrderDocument, { userId, items: [{ productId, quantity: 1 + Math.floor(Math.random() * 3) }] }, 'placeOrder', headersOf.get(userId)!);
       record('placeOrder', id !== undefined);
       if (id) acknowledged.orders.add(id);
     } else {
-      const ok = (await mutate(url, RestockProductDocument, { productId: pick(options.productIds), quantity: 10 }, 'restockProduct')) !== undefined;
+      admin ??= await asAdmin();
+      const ok = (await mutate(url, RestockProductDocument, { productId: pick(options.productIds), quantity: 10 }, 'restockProduct', admin)) !== undefined;
       record('restockProduct', ok);
     }
   }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { applyMigrations } from '../../src/db/migrations.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
 import { UserProfileDocument } from '../e2e/generated/read/graphql.ts';
+import { asCustomer, testSecretKey } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
 import { executeHttp } from '../support/graphql-client.ts';
 import { startPostgres, startRedis, type TestPostgres, type TestRedis } from '../support/servers.ts';
@@ -119,6 +120,8 @@ beforeAll(async () => {
     PROJECTION_MAX_ATTEMPTS: '3',
     SAGA_SWEEP_MS: '200',
     MIGRATE_ON_START: 'false',
+    // Every process verifies the tokens of test/support/auth.ts (the load acts as customers and an admin).
+    SECRET_KEY: testSecretKey,
   };
   cluster = await startShopCluster({ env, armedDir, roles: { write: 2, read: 2, projector: 2, relay: 2 } });
   const writeUrls = () => cluster.byRole('write').map((proc) => proc.endpoints.write!);
@@ -163,10 +166,11 @@ describe('under sustained load, with 2 write, 2 read, 2 projector and 2 relay pr
     const backlog = await untilDrained(() => unsettledOrders(env.DATABASE_URL!, expected.orders), { stallMs: convergeWithinMs, what: 'the saga settling every order' });
     settled = { backlog, ms: Date.now() - settleFrom };
 
-    // Both read processes serve the same rows.
+    // Both read processes serve the same rows (to the user they belong to).
     const [someUser] = expected.users.entries();
+    const owner = await asCustomer(someUser![0]);
     for (const reader of cluster.byRole('read')) {
-      const response = await executeHttp(reader.endpoints.read!, UserProfileDocument, { id: someUser![0] });
+      const response = await executeHttp(reader.endpoints.read!, UserProfileDocument, { id: someUser![0] }, owner);
       expect(response.errors).toBeUndefined();
       expect(response.data?.userProfile).toMatchObject({ email: someUser![1].email });
     }

@@ -14,6 +14,8 @@ import { executeCatalogCommand } from '../../src/modules/catalog/store.ts';
 import { dispatchCommand } from '../../src/modules/command-router.ts';
 import { InsufficientStockError } from '../../src/modules/inventory/errors.ts';
 import { executeInventoryCommand } from '../../src/modules/inventory/store.ts';
+import { findOrderOwner } from '../../src/modules/orders/store.ts';
+import { asAdmin, testAuthenticator } from '../support/auth.ts';
 import { createTestDatabase } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -262,11 +264,22 @@ describe('RestockProduct and AdjustInventory', () => {
 });
 
 describe('write API', () => {
+  /**
+   * Sends the mutation as the admin "clerk". It also carries an `x-actor` header claiming to be
+   * someone else: the actor recorded must be the authenticated admin anyway.
+   */
   async function mutate(query: string, variables: Record<string, unknown>) {
-    const yoga = createWriteYoga({ dispatch: (command, options) => dispatchCommand(writeDb, command, options), now: () => new Date('2024-06-01T00:00:00.000Z') });
+    const yoga = createWriteYoga(
+      {
+        dispatch: (command, options) => dispatchCommand(writeDb, command, options),
+        orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
+        now: () => new Date('2024-06-01T00:00:00.000Z'),
+      },
+      { authenticator: testAuthenticator },
+    );
     const response = await yoga.fetch(`http://localhost${writePath}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-actor': 'user:clerk' },
+      headers: { 'content-type': 'application/json', 'x-actor': 'user:mallory', ...(await asAdmin('clerk')) },
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as { data?: Record<string, Record<string, unknown>>; errors?: unknown };
@@ -277,13 +290,13 @@ describe('write API', () => {
       __typename ... on MutationAddProductSuccess { data { aggregateId version } } ... on SkuTakenError { sku }
     } }`;
 
-  it('adds a product with a server-made id, and answers typed errors for a taken sku, a malformed id and short stock', async () => {
+  it('adds a product with a server-made id (the authenticated admin as actor, not the x-actor header), and answers typed errors for a taken sku, a malformed id and short stock', async () => {
     const added = await mutate(addMutation, { sku: 'k-1' });
     expect(added.errors).toBeUndefined();
     const productId = (added.data!.addProduct as { data: { aggregateId: string } }).data.aggregateId;
     expect(await writeDb.product.findUniqueOrThrow({ where: { id: productId } })).toMatchObject({ sku: 'K-1', currency: 'USD' });
     const event = await writeDb.eventLogEntry.findFirstOrThrow({ where: { aggregateId: productId } });
-    expect(event.metadata).toMatchObject({ actor: 'user:clerk', time: '2024-06-01T00:00:00.000Z' });
+    expect(event.metadata).toMatchObject({ actor: 'admin:clerk', time: '2024-06-01T00:00:00.000Z' });
 
     expect((await mutate(addMutation, { sku: 'K-1' })).data!.addProduct).toEqual({ __typename: 'SkuTakenError', sku: 'K-1' });
 

@@ -8,6 +8,7 @@ import { createLocalNoticeBus, type NoticeBus } from '../../src/cqrs/notices.ts'
 import type { Projection } from '../../src/cqrs/projection.ts';
 import { applyBatch } from '../../src/cqrs/projector.ts';
 import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
+import { anonymous, type Identity } from '../../src/auth/identity.ts';
 import type { GraphQLContext } from '../../src/graphql/context.ts';
 import { buildSchemas } from '../../src/graphql/schema.ts';
 import type { CatalogEvent } from '../../src/modules/catalog/events.ts';
@@ -16,6 +17,7 @@ import type { InventoryEvent, ReservationLine } from '../../src/modules/inventor
 import { inventoryReportProjection } from '../../src/modules/inventory/views/inventory-report.ts';
 import { createReadLoaders } from '../../src/modules/read-loaders.ts';
 import type { Topics } from '../../src/modules/topics.ts';
+import { adminIdentity, readSideOwnership } from '../support/auth.ts';
 import { createTestDatabase } from '../support/databases.ts';
 import { eventRecorder } from '../support/recorded-events.ts';
 
@@ -92,25 +94,36 @@ async function applyToViews(db: ReadDb, events: RecordedEvent[]) {
   return outcomes;
 }
 
-function contextFor(db: ReadDb, notices: NoticeBus<Topics>, lowStockThreshold = 3): GraphQLContext {
-  return { requestId: randomUUID(), actor: null, read: { db, notices, loaders: createReadLoaders(db), settings: { lowStockThreshold } } };
+/** The catalog is public: an anonymous caller, unless the field needs another (the inventory report: an admin). */
+function contextFor(db: ReadDb, notices: NoticeBus<Topics>, lowStockThreshold = 3, identity: Identity = anonymous): GraphQLContext {
+  return {
+    requestId: randomUUID(),
+    identity,
+    ownership: readSideOwnership,
+    read: { db, notices, loaders: createReadLoaders(db), settings: { lowStockThreshold } },
+  };
 }
 
 let db: ReadDb;
 let notices: NoticeBus<Topics>;
 
-async function query<Data = Record<string, unknown>>(source: string, variables: Record<string, unknown> = {}, lowStockThreshold = 3) {
+async function query<Data = Record<string, unknown>>(source: string, variables: Record<string, unknown> = {}, lowStockThreshold = 3, identity: Identity = anonymous) {
   const result = (await execute({
     schema: buildSchemas().read,
     document: parse(source),
     variableValues: variables,
-    contextValue: contextFor(db, notices, lowStockThreshold),
+    contextValue: contextFor(db, notices, lowStockThreshold, identity),
   })) as ExecutionResult<Data>;
   return result;
 }
 
-async function data<Data = Record<string, unknown>>(source: string, variables: Record<string, unknown> = {}, lowStockThreshold = 3): Promise<Data> {
-  const result = await query<Data>(source, variables, lowStockThreshold);
+async function data<Data = Record<string, unknown>>(
+  source: string,
+  variables: Record<string, unknown> = {},
+  lowStockThreshold = 3,
+  identity: Identity = anonymous,
+): Promise<Data> {
+  const result = await query<Data>(source, variables, lowStockThreshold, identity);
   expect(result.errors).toBeUndefined();
   return result.data!;
 }
@@ -320,9 +333,14 @@ describe('inventoryReport', () => {
     inventoryReport: { productId: string; sku: string; name: string; onHand: number; reserved: number; available: number; lowStock: boolean }[];
   }
   const byAvailable = ['DESK-1', 'LAMP-2', 'LAMP-0', 'CHAIR-1', 'LAMP-3', 'DESK-2', 'LAMP-1', 'CABLE-1'];
+  /** The inventory report is for admins. */
+  let admin: Identity;
+  beforeAll(async () => {
+    admin = await adminIdentity();
+  });
 
   it('lists every product by available stock then sku, flagging low stock', async () => {
-    const report = (await data<Report>(reportQuery)).inventoryReport;
+    const report = (await data<Report>(reportQuery, {}, 3, admin)).inventoryReport;
     expect(report.map((item) => [item.sku, item.available, item.lowStock])).toEqual([
       ['DESK-1', 0, true],
       ['LAMP-2', 0, true],
@@ -337,12 +355,12 @@ describe('inventoryReport', () => {
   });
 
   it('lists only low-stock products with lowStockOnly, against the threshold of the moment', async () => {
-    const low = (await data<Report>(reportQuery, { lowStockOnly: true })).inventoryReport;
+    const low = (await data<Report>(reportQuery, { lowStockOnly: true }, 3, admin)).inventoryReport;
     expect(low.map((item) => item.sku)).toEqual(byAvailable.slice(0, 5));
     expect(low.every((item) => item.lowStock)).toBe(true);
-    const stricter = (await data<Report>(reportQuery, { lowStockOnly: true }, 0)).inventoryReport;
+    const stricter = (await data<Report>(reportQuery, { lowStockOnly: true }, 0, admin)).inventoryReport;
     expect(stricter.map((item) => item.sku)).toEqual(['DESK-1', 'LAMP-2']);
-    const all = (await data<Report>(reportQuery, { lowStockOnly: false }, 0)).inventoryReport;
+    const all = (await data<Report>(reportQuery, { lowStockOnly: false }, 0, admin)).inventoryReport;
     expect(all.map((item) => [item.sku, item.lowStock])).toEqual(byAvailable.map((sku, index) => [sku, index < 2]));
   });
 });

@@ -8,6 +8,7 @@ import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
 import type { AppCommand } from '../../src/graphql/context.ts';
 import { dispatchCommand } from '../../src/modules/command-router.ts';
+import { asCustomer, testSecretKey } from '../support/auth.ts';
 import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -31,6 +32,8 @@ beforeAll(async () => {
         RELAY_POLL_MS: '100',
         PROJECTOR_POLL_MS: '100',
         SAGA_SWEEP_MS: '100',
+        // The tokens of test/support/auth.ts verify on this app.
+        SECRET_KEY: testSecretKey,
       },
       ['all'],
     ),
@@ -46,10 +49,14 @@ afterAll(async () => {
 
 const send = (command: AppCommand) => dispatchCommand(writeDb, command, { metadata: newMetadata({ time: new Date(), actor: 'test' }) });
 
+/**
+ * The customer `userId` places an order for itself. The request also claims another actor in an
+ * `x-actor` header, which the server must ignore (checked below).
+ */
 async function placeOrderOverHttp(userId: string, productId: string): Promise<string> {
   const response = await fetch(app.endpoints.write!, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-actor': `user:${userId}` },
+    headers: { 'content-type': 'application/json', 'x-actor': 'admin:mallory', ...(await asCustomer(userId)) },
     body: JSON.stringify({
       query: `mutation ($userId: ID!, $items: [OrderItemInput!]!) {
         placeOrder(userId: $userId, items: $items) {
@@ -80,6 +87,13 @@ describe('orders racing for scarce stock', () => {
 
     const orderIds = await Promise.all(userIds.map((userId) => placeOrderOverHttp(userId, productId)));
     expect(new Set(orderIds).size).toBe(customers);
+    // Each placement is recorded with its customer as actor (the authenticated subject, not x-actor).
+    const placements = await writeDb.eventLogEntry.findMany({ where: { type: 'OrderPlaced' } });
+    expect(placements).toHaveLength(customers);
+    const ownerOf = new Map(orderIds.map((orderId, index) => [orderId, userIds[index]!]));
+    for (const placement of placements) {
+      expect((placement.metadata as { actor: string }).actor).toBe(`user:${ownerOf.get(placement.aggregateId)}`);
+    }
 
     await eventually(
       async () => {

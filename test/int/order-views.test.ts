@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { execute, parse, subscribe, validate, type ExecutionResult } from 'graphql';
 import type { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Identity } from '../../src/auth/identity.ts';
 import type { DomainEvent, RecordedEvent } from '../../src/cqrs/events.ts';
 import { createRedisNoticeBus, type NoticeBus } from '../../src/cqrs/notices.ts';
 import type { Projection } from '../../src/cqrs/projection.ts';
@@ -19,6 +20,7 @@ import { createReadLoaders } from '../../src/modules/read-loaders.ts';
 import type { Topics } from '../../src/modules/topics.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
 import { userSearchProjection } from '../../src/modules/users/views/user-search.ts';
+import { adminIdentity, customerIdentity, readSideOwnership } from '../support/auth.ts';
 import { createTestDatabase, redisClient } from '../support/databases.ts';
 import { eventRecorder } from '../support/recorded-events.ts';
 
@@ -29,6 +31,12 @@ let notices: NoticeBus<Topics>;
 /** Resolved each time a subscription starts listening, so that tests publish only after that. */
 let listening: Promise<void>;
 let startedListening: () => void;
+/** Search and analytics are admins' fields; an admin may also read any user's orders. */
+let admin: Identity;
+
+beforeAll(async () => {
+  admin = await adminIdentity();
+});
 
 beforeEach(async () => {
   readDb = createReadClient({ kind: 'postgres', url: await createTestDatabase() });
@@ -72,25 +80,27 @@ async function project(projection: Projection, events: RecordedEvent[]) {
   return outcome;
 }
 
-function context(): GraphQLContext {
+/** What the read API gives a request by `identity`: order ownership answered from the order_history view. */
+function context(identity: Identity): GraphQLContext {
   return {
     requestId: randomUUID(),
-    actor: null,
+    identity,
+    ownership: readSideOwnership,
     read: { db: readDb, notices, loaders: createReadLoaders(readDb), settings: { lowStockThreshold: 5 } },
   };
 }
 
-/** Validates, then executes, as the server does (literal arguments are checked by validation). */
-async function query<Data = Record<string, any>>(source: string, variableValues: Record<string, unknown> = {}): Promise<ExecutionResult<Data>> {
+/** Validates, then executes, as the server does (literal arguments are checked by validation), as `identity` (an admin unless given). */
+async function query<Data = Record<string, any>>(source: string, variableValues: Record<string, unknown> = {}, identity: Identity = admin): Promise<ExecutionResult<Data>> {
   const schema = buildSchemas().read;
   const document = parse(source);
   const errors = validate(schema, document);
   if (errors.length > 0) return { errors };
-  return (await execute({ schema, document, variableValues, contextValue: context() })) as ExecutionResult<Data>;
+  return (await execute({ schema, document, variableValues, contextValue: context(identity) })) as ExecutionResult<Data>;
 }
 
-async function data<Data = Record<string, any>>(source: string, variableValues: Record<string, unknown> = {}): Promise<Data> {
-  const result = await query<Data>(source, variableValues);
+async function data<Data = Record<string, any>>(source: string, variableValues: Record<string, unknown> = {}, identity: Identity = admin): Promise<Data> {
+  const result = await query<Data>(source, variableValues, identity);
   expect(result.errors).toBeUndefined();
   return result.data!;
 }
@@ -144,10 +154,11 @@ describe('order and orderHistory', () => {
     await project(orderHistoryProjection, [paymentProcessed(orderId, '2024-06-01T10:00:05.000Z'), inventoryReserved(orderId, '2024-06-01T10:00:06.000Z')]);
     await project(orderHistoryProjection, [orderCompleted(orderId, userId, '2024-06-01T10:00:07.000Z')]);
 
-    const { order, unknown, malformed } = await data(
-      `query ($id: ID!, $unknown: ID!) { order(id: $id) { ${orderFields} } unknown: order(id: $unknown) { id } malformed: order(id: "nope") { id } }`,
-      { id: orderId, unknown: randomUUID() },
-    );
+    // The customer reads its order; an admin (who may ask about any id) finds nothing under an unknown or malformed one.
+    const { order } = await data(`query ($id: ID!) { order(id: $id) { ${orderFields} } }`, { id: orderId }, await customerIdentity(userId));
+    const { unknown, malformed } = await data(`query ($unknown: ID!) { unknown: order(id: $unknown) { id } malformed: order(id: "nope") { id } }`, {
+      unknown: randomUUID(),
+    });
 
     expect(order).toEqual({
       id: orderId,
@@ -175,7 +186,7 @@ describe('order and orderHistory', () => {
     const userId = randomUUID();
     await project(orderHistoryProjection, [orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z'), orderCancelled(orderId, userId, 'changed my mind', '2024-06-01T11:00:00.000Z')]);
 
-    const { order } = await data('query ($id: ID!) { order(id: $id) { status cancelReason timeline { status reason } } }', { id: orderId });
+    const { order } = await data('query ($id: ID!) { order(id: $id) { status cancelReason timeline { status reason } } }', { id: orderId }, await customerIdentity(userId));
 
     expect(order).toEqual({
       status: 'CANCELLED',
@@ -199,6 +210,7 @@ describe('order and orderHistory', () => {
       orderPlaced(randomUUID(), randomUUID(), '2024-06-05T10:00:00.000Z'),
     ]);
     const expected = [...orders].sort((a, b) => compare([b.placedAt, b.id], [a.placedAt, a.id])).map((order) => order.id);
+    const customer = await customerIdentity(userId);
 
     const seen: string[] = [];
     let after: string | null = null;
@@ -207,6 +219,7 @@ describe('order and orderHistory', () => {
       const { orderHistory }: { orderHistory: Page } = await data(
         'query ($userId: ID!, $after: String) { orderHistory(userId: $userId, first: 5, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }',
         { userId, after },
+        customer,
       );
       seen.push(...orderHistory.edges.map((edge) => edge.node.id));
       pages += 1;
@@ -236,11 +249,12 @@ describe('order and orderHistory', () => {
   it('pushes each committed change of the watched order to orderUpdated: placed → paid → reserved → completed', async () => {
     const orderId = randomUUID();
     const userId = randomUUID();
+    // The customer subscribes before its order is in the view (right after placing it).
     const stream = (await subscribe({
       schema: buildSchemas().read,
       document: parse('subscription ($orderId: ID!) { orderUpdated(orderId: $orderId) { id status timeline { status } } }'),
       variableValues: { orderId },
-      contextValue: context(),
+      contextValue: context(await customerIdentity(userId)),
     })) as AsyncGenerator<ExecutionResult<{ orderUpdated: { id: string; status: string; timeline: { status: string }[] } }>>;
     const first = stream.next();
     await listening;
@@ -279,7 +293,7 @@ describe('userProfile order totals', () => {
     const redelivered = await project(userProfileProjection, orderEvents);
 
     expect(redelivered).toMatchObject({ applied: 0, skipped: 4, changes: [] });
-    const { userProfile } = await data('query ($id: ID!) { userProfile(id: $id) { totalOrders totalSpent lastOrderAt version } }', { id: userId });
+    const { userProfile } = await data('query ($id: ID!) { userProfile(id: $id) { totalOrders totalSpent lastOrderAt version } }', { id: userId }, await customerIdentity(userId));
     expect(userProfile).toEqual({ totalOrders: 2, totalSpent: 4_250, lastOrderAt: '2024-06-02T10:00:00.000Z', version: 1 });
   });
 });
@@ -426,7 +440,7 @@ describe('revenueReport', () => {
     const stream = (await subscribe({
       schema: buildSchemas().read,
       document: parse('subscription { revenueUpdated { day currency revenueCents orderCount averageOrderValueCents } }'),
-      contextValue: context(),
+      contextValue: context(admin),
     })) as AsyncGenerator<ExecutionResult<{ revenueUpdated: Record<string, unknown> }>>;
     const first = stream.next();
     await listening;

@@ -16,10 +16,11 @@ import { executeReservationCommand } from '../../src/modules/inventory/reservati
 import { executeInventoryCommand } from '../../src/modules/inventory/store.ts';
 import type { OrderCommand, OrderItem } from '../../src/modules/orders/commands.ts';
 import { MixedCurrenciesError, OrderNotCancellableError, OrderNotCompletableError } from '../../src/modules/orders/errors.ts';
-import { executeOrderCommand } from '../../src/modules/orders/store.ts';
+import { executeOrderCommand, findOrderOwner } from '../../src/modules/orders/store.ts';
 import type { PaymentCommand } from '../../src/modules/payments/commands.ts';
 import { executePaymentCommand } from '../../src/modules/payments/store.ts';
 import { executeUserCommand } from '../../src/modules/users/store.ts';
+import { asAdmin, asCustomer, testAuthenticator } from '../support/auth.ts';
 import { createTestDatabase } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -362,11 +363,22 @@ describe('ReleaseInventory', () => {
 });
 
 describe('write API', () => {
-  async function mutate(query: string, variables: Record<string, unknown>) {
-    const yoga = createWriteYoga({ dispatch: (command, options) => dispatchCommand(writeDb, command, options), now: () => new Date('2024-06-01T00:00:00.000Z') });
+  /**
+   * Sends the mutation as the caller `headers` authenticate. Every request also carries an `x-actor`
+   * header claiming to be someone else: the actor recorded must be the authenticated caller anyway.
+   */
+  async function mutate(query: string, variables: Record<string, unknown>, headers: Record<string, string>) {
+    const yoga = createWriteYoga(
+      {
+        dispatch: (command, options) => dispatchCommand(writeDb, command, options),
+        orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
+        now: () => new Date('2024-06-01T00:00:00.000Z'),
+      },
+      { authenticator: testAuthenticator },
+    );
     const response = await yoga.fetch(`http://localhost${writePath}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-actor': 'user:ada' },
+      headers: { 'content-type': 'application/json', 'x-actor': 'admin:mallory', ...headers },
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as { data?: Record<string, Record<string, unknown>>; errors?: unknown };
@@ -386,18 +398,29 @@ describe('write API', () => {
       __typename ... on OrderNotCancellableError { orderId status } ... on ValidationError { issues { field } }
     } }`;
 
-  it('places an order with a server-made id and cancels it', async () => {
+  it('places an order with a server-made id and cancels it; the actor recorded is the authenticated customer, not the x-actor header', async () => {
     const userId = await registerUser();
     const pen = await addProduct(250);
+    const customer = await asCustomer(userId);
 
-    const placed = await mutate(placeMutation, { userId, items: [{ productId: pen, quantity: 2 }] });
+    const placed = await mutate(placeMutation, { userId, items: [{ productId: pen, quantity: 2 }] }, customer);
 
     expect(placed.errors).toBeUndefined();
     const { aggregateId: orderId } = (placed.data!.placeOrder as { data: { aggregateId: string } }).data;
     expect(await writeDb.order.findUniqueOrThrow({ where: { id: orderId } })).toMatchObject({ userId, totalCents: 500n });
-    expect((await eventsOf(orderId))[0]!.metadata).toMatchObject({ actor: 'user:ada' });
-    const cancelled = await mutate(cancelMutation, { orderId, reason: 'oops' });
+    expect((await eventsOf(orderId))[0]!.metadata).toMatchObject({ actor: `user:${userId}`, time: '2024-06-01T00:00:00.000Z' });
+    const cancelled = await mutate(cancelMutation, { orderId, reason: 'oops' }, customer);
     expect(cancelled.data!.cancelOrder).toEqual({ __typename: 'MutationCancelOrderSuccess' });
+    const events = await eventsOf(orderId);
+    expect(events.map((event) => [event.type, (event.metadata as { actor: string }).actor])).toEqual([
+      ['OrderPlaced', `user:${userId}`],
+      ['OrderCancelled', `user:${userId}`],
+    ]);
+
+    // An admin placing for the user is recorded as that admin.
+    const byAdmin = await mutate(placeMutation, { userId, items: [{ productId: pen, quantity: 1 }] }, await asAdmin('support-desk'));
+    const { aggregateId: adminOrderId } = (byAdmin.data!.placeOrder as { data: { aggregateId: string } }).data;
+    expect((await eventsOf(adminOrderId))[0]!.metadata).toMatchObject({ actor: 'admin:support-desk' });
   });
 
   it('answers typed errors and writes nothing for malformed ids and refused orders', async () => {
@@ -405,15 +428,24 @@ describe('write API', () => {
     const euros = await addProduct(250);
     const dollars = await addProduct(300, 0, 'USD');
     const before = await snapshot();
+    const customer = await asCustomer(userId);
+    // Malformed and unknown user ids can only get past authorization as an admin (a customer may
+    // only name itself).
+    const admin = await asAdmin();
 
-    const malformed = await mutate(placeMutation, { userId: 'u1', items: [{ productId: euros, quantity: 1 }, { productId: '7', quantity: 1 }] });
+    const malformed = await mutate(placeMutation, { userId: 'u1', items: [{ productId: euros, quantity: 1 }, { productId: '7', quantity: 1 }] }, admin);
     expect(malformed.data!.placeOrder).toEqual({ __typename: 'ValidationError', issues: [{ field: 'userId' }, { field: 'items[1].productId' }] });
-    const mixed = await mutate(placeMutation, { userId, items: [{ productId: euros, quantity: 1 }, { productId: dollars, quantity: 1 }] });
+    const malformedProduct = await mutate(placeMutation, { userId, items: [{ productId: euros, quantity: 1 }, { productId: '7', quantity: 1 }] }, customer);
+    expect(malformedProduct.data!.placeOrder).toEqual({ __typename: 'ValidationError', issues: [{ field: 'items[1].productId' }] });
+    const mixed = await mutate(placeMutation, { userId, items: [{ productId: euros, quantity: 1 }, { productId: dollars, quantity: 1 }] }, customer);
     expect(mixed.data!.placeOrder).toEqual({ __typename: 'MixedCurrenciesError', currencies: ['EUR', 'USD'] });
     const unknown = randomUUID();
-    const missing = await mutate(placeMutation, { userId: unknown, items: [{ productId: euros, quantity: 1 }] });
+    const missing = await mutate(placeMutation, { userId: unknown, items: [{ productId: euros, quantity: 1 }] }, admin);
     expect(missing.data!.placeOrder).toEqual({ __typename: 'NotFoundError', aggregateType: 'User', aggregateId: unknown });
-    const badCancel = await mutate(cancelMutation, { orderId: 'o1', reason: 'x' });
+    // The same unknown user, signed in but never registered, ordering for itself.
+    const unregistered = await mutate(placeMutation, { userId: unknown, items: [{ productId: euros, quantity: 1 }] }, await asCustomer(unknown));
+    expect(unregistered.data!.placeOrder).toEqual({ __typename: 'NotFoundError', aggregateType: 'User', aggregateId: unknown });
+    const badCancel = await mutate(cancelMutation, { orderId: 'o1', reason: 'x' }, admin);
     expect(badCancel.data!.cancelOrder).toEqual({ __typename: 'ValidationError', issues: [{ field: 'orderId' }] });
 
     expect(await snapshot()).toEqual(before);

@@ -22,6 +22,7 @@ import { orderSagaName } from '../../src/modules/orders/saga/order-saga.ts';
 import { executeUserCommand } from '../../src/modules/users/store.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
+import { asAdmin, asCustomer, testSecretKey } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -209,54 +210,87 @@ describe('admin query projectionStatus (write API)', () => {
   });
 
   async function startWriteApi(env: Record<string, string>) {
-    const config = loadConfig({ DATABASE_URL: url, REDIS_URL: inject('redisUrl'), STREAM_KEY: streamKey, PORT: '0', MIGRATE_ON_START: 'false', ...env }, ['write']);
+    const config = loadConfig(
+      // SECRET_KEY: the tokens of test/support/auth.ts verify on this app.
+      { DATABASE_URL: url, REDIS_URL: inject('redisUrl'), STREAM_KEY: streamKey, PORT: '0', MIGRATE_ON_START: 'false', SECRET_KEY: testSecretKey, ...env },
+      ['write'],
+    );
     app = await startApp(config, () => {});
     return app.endpoints.write!;
   }
 
-  async function ask(endpoint: string, headers: Record<string, string> = {}) {
+  type Answer = { data?: { projectionStatus: Record<string, unknown>[] } | null; errors?: { message: string; extensions?: { code?: string } }[] };
+
+  async function ask(endpoint: string, headers: Record<string, string> = {}): Promise<Answer & { status: number }> {
     const response = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
-    return (await response.json()) as { data?: { projectionStatus: Record<string, unknown>[] } | null; errors?: { message: string; extensions?: { code?: string } }[] };
+    return { status: response.status, ...((await response.json()) as Answer) };
   }
 
-  it('answers with the bearer token, and FORBIDDEN without it or with another one', async () => {
+  const bearerOf = (headers: Record<string, string>) => headers.authorization!.slice('Bearer '.length);
+
+  it('answers an admin token and the break-glass ADMIN_TOKEN; FORBIDDEN for a customer, UNAUTHENTICATED without a token, 401 for a bad one', async () => {
     await registerUsers(1);
     const events = await allEvents();
     await applyBatch(readDb, userProfileProjection, events);
     const endpoint = await startWriteApi({ ADMIN_TOKEN: adminToken });
+    const admin = await asAdmin();
+    const customer = await asCustomer(randomUUID());
+    const secrets = [adminToken, bearerOf(admin), bearerOf(customer)];
 
-    const granted = await ask(endpoint, { authorization: `Bearer ${adminToken}` });
-    expect(granted.errors).toBeUndefined();
     const last = events.at(-1)!;
-    expect(granted.data?.projectionStatus.find((entry) => entry.name === userProfileProjection.name)).toEqual({
-      name: userProfileProjection.name,
-      kind: 'PROJECTION',
-      state: 'CAUGHT_UP',
-      transactionId: String(last.transactionId),
-      position: String(last.position),
-      streamId: `${last.transactionId}-${last.position}`,
-      updatedAt: expect.any(String),
-      lagEvents: 0,
-      lagEventsCapped: false,
-      lagSeconds: 0,
-      parked: 0,
-    });
-    expect(granted.data?.projectionStatus.find((entry) => entry.name === orderSagaName)).toMatchObject({ kind: 'PROCESS', state: 'NOT_STARTED', lagEvents: 1 });
+    for (const headers of [{ authorization: `Bearer ${adminToken}` }, admin]) {
+      const granted = await ask(endpoint, headers);
+      expect(granted.status).toBe(200);
+      expect(granted.errors).toBeUndefined();
+      expect(granted.data?.projectionStatus.find((entry) => entry.name === userProfileProjection.name)).toEqual({
+        name: userProfileProjection.name,
+        kind: 'PROJECTION',
+        state: 'CAUGHT_UP',
+        transactionId: String(last.transactionId),
+        position: String(last.position),
+        streamId: `${last.transactionId}-${last.position}`,
+        updatedAt: expect.any(String),
+        lagEvents: 0,
+        lagEventsCapped: false,
+        lagSeconds: 0,
+        parked: 0,
+      });
+      expect(granted.data?.projectionStatus.find((entry) => entry.name === orderSagaName)).toMatchObject({ kind: 'PROCESS', state: 'NOT_STARTED', lagEvents: 1 });
+      for (const secret of secrets) expect(JSON.stringify(granted)).not.toContain(secret);
+    }
 
-    for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${adminToken}x` }, { authorization: adminToken }]) {
+    // Authenticated but not an admin; and no token at all.
+    for (const [headers, code] of [
+      [customer, 'FORBIDDEN'],
+      [{}, 'UNAUTHENTICATED'],
+    ] as [Record<string, string>, string][]) {
       const refused = await ask(endpoint, headers);
       expect(refused.data).toBeNull();
-      expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-      expect(refused.errors?.[0]?.message).toContain('authorization: Bearer');
+      expect(refused.errors?.[0]?.extensions?.code).toBe(code);
+      for (const secret of secrets) expect(JSON.stringify(refused)).not.toContain(secret);
+    }
+
+    // A credential that is not valid (another token, or ADMIN_TOKEN without "Bearer") is refused
+    // with 401 before anything runs.
+    for (const headers of [{ authorization: `Bearer ${adminToken}x` }, { authorization: adminToken }]) {
+      const refused = await ask(endpoint, headers);
+      expect(refused.status).toBe(401);
+      expect(refused.data ?? null).toBeNull();
+      expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
       expect(JSON.stringify(refused)).not.toContain(adminToken);
     }
   });
 
-  it('answers FORBIDDEN when the server has no ADMIN_TOKEN', async () => {
+  it('needs no ADMIN_TOKEN: an admin token answers, and without ADMIN_TOKEN no static bearer token is an admin (401)', async () => {
     const endpoint = await startWriteApi({});
-    const refused = await ask(endpoint, { authorization: 'Bearer anything-at-all-here' });
-    expect(refused.data).toBeNull();
-    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect(refused.errors?.[0]?.message).toContain('no ADMIN_TOKEN');
+    const granted = await ask(endpoint, await asAdmin());
+    expect(granted.errors).toBeUndefined();
+    expect(granted.data?.projectionStatus.map((entry) => entry.name)).toContain(userProfileProjection.name);
+
+    const refused = await ask(endpoint, { authorization: `Bearer ${adminToken}` });
+    expect(refused.status).toBe(401);
+    expect(refused.data ?? null).toBeNull();
+    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(JSON.stringify(refused)).not.toContain(adminToken);
   });
 });

@@ -122,7 +122,8 @@ export function toWebSocketUrl(httpUrl: string): string {
 }
 
 /**
- * Subscribes over graphql-ws (one connection per subscription).
+ * Subscribes over graphql-ws (one connection per subscription), as the caller whose `authorization`
+ * header is given (anonymous without one).
  *
  * Readiness: graphql-ws has no "subscribed" acknowledgement. After the subscription, the client sends
  * a barrier operation (`{ __typename }`) on the same socket and `ready` settles when its result comes
@@ -137,8 +138,13 @@ export function subscribeWs<TResult, TVariables>(
   wsUrl: string,
   document: TypedDocumentNode<TResult, TVariables>,
   variables: TVariables,
+  headers: { authorization?: string } = {},
 ): LiveSubscription<TResult> {
-  const client: Client = createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0 });
+  // A socket has no per-request headers: the read API authenticates it once, from the `authorization`
+  // field of connection_init's payload, before it acknowledges the connection (and so before any
+  // subscribe is sent).
+  const connectionParams = headers.authorization === undefined ? undefined : { authorization: headers.authorization };
+  const client: Client = createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams });
   const queue = new PushQueue<SubscriptionResult<TResult>>();
   const failed = (error: unknown) =>
     error instanceof Error

@@ -14,7 +14,7 @@ import {
   RestockProductDocument,
   type OrderItemInput,
 } from '../e2e/generated/write/graphql.ts';
-import { testSecretKey } from './auth.ts';
+import { asAdmin, asCustomer, newCustomer, testSecretKey } from './auth.ts';
 import { createTestDatabase, uniqueStreamKey } from './databases.ts';
 import { executeHttp, expectTypename } from './graphql-client.ts';
 
@@ -73,34 +73,47 @@ export function shopSession() {
     return data;
   }
 
-  /** A read that has waited for every write so far, or fails. */
-  async function read<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Promise<TResult> {
-    const response = await executeHttp(started().app.endpoints.read!, document, variables, { 'x-consistency-token': lastToken });
+  /**
+   * A read that has waited for every write so far, or fails. `headers` say who reads (none: an
+   * anonymous caller, enough for the public catalog; `asCustomer(userId)` or `asAdmin()` otherwise).
+   */
+  async function read<TResult, TVariables>(
+    document: TypedDocumentNode<TResult, TVariables>,
+    variables: TVariables,
+    headers: Record<string, string> = {},
+  ): Promise<TResult> {
+    const response = await executeHttp(started().app.endpoints.read!, document, variables, { ...headers, 'x-consistency-token': lastToken });
     expect(response.errors).toBeUndefined();
     expect(response.extensions?.consistency).toMatchObject({ reached: true });
     return response.data!;
   }
 
+  /** Stock is an admin's job. */
   async function restock(productId: string, quantity: number) {
-    const restocked = await executeHttp(started().app.endpoints.write!, RestockProductDocument, { productId, quantity });
+    const restocked = await executeHttp(started().app.endpoints.write!, RestockProductDocument, { productId, quantity }, await asAdmin());
     return receiptOf(restocked.data?.restockProduct, 'MutationRestockProductSuccess');
   }
 
-  /** Adds the product (in EUR unless it says otherwise) and restocks it when `stock` is above 0. */
+  /** An admin adds the product (in EUR unless it says otherwise) and restocks it when `stock` is above 0. */
   async function addProduct(product: NewProduct, stock = 0): Promise<string> {
-    const added = await executeHttp(started().app.endpoints.write!, AddProductDocument, { currency: 'EUR', ...product });
+    const added = await executeHttp(started().app.endpoints.write!, AddProductDocument, { currency: 'EUR', ...product }, await asAdmin());
     const productId = receiptOf(added.data?.addProduct, 'MutationAddProductSuccess').aggregateId;
     if (stock > 0) await restock(productId, stock);
     return productId;
   }
 
+  /** A new customer registers itself (its token's subject is its user id); returns that user id. */
   async function registerUser(name: string, email = `${randomUUID().slice(0, 8)}@example.com`): Promise<string> {
-    const registered = await executeHttp(started().app.endpoints.write!, RegisterUserDocument, { email, name });
-    return receiptOf(registered.data?.registerUser, 'MutationRegisterUserSuccess').aggregateId;
+    const customer = await newCustomer();
+    const registered = await executeHttp(started().app.endpoints.write!, RegisterUserDocument, { email, name }, customer.headers);
+    const userId = receiptOf(registered.data?.registerUser, 'MutationRegisterUserSuccess').aggregateId;
+    expect(userId).toBe(customer.userId);
+    return userId;
   }
 
+  /** The customer `userId` places an order for itself. */
   async function placeOrder(userId: string, items: OrderItemInput[]): Promise<string> {
-    const placed = await executeHttp(started().app.endpoints.write!, PlaceOrderDocument, { userId, items });
+    const placed = await executeHttp(started().app.endpoints.write!, PlaceOrderDocument, { userId, items }, await asCustomer(userId));
     return receiptOf(placed.data?.placeOrder, 'MutationPlaceOrderSuccess').aggregateId;
   }
 

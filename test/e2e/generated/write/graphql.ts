@@ -32,7 +32,9 @@ export type RegisterUserMutationVariables = Exact<{
 
 export type RegisterUserMutation = { registerUser:
     | { __typename: 'EmailTakenError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationRegisterUserSuccess', data: { aggregateId: string, commandId: string, version: number, consistencyToken: string | null } }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
    };
 
@@ -42,8 +44,10 @@ export type RecordUserLoginMutationVariables = Exact<{
 
 
 export type RecordUserLoginMutation = { recordUserLogin:
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationRecordUserLoginSuccess', data: { aggregateId: string, commandId: string, version: number, consistencyToken: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
    };
 
@@ -60,8 +64,10 @@ export type AddProductMutationVariables = Exact<{
 
 
 export type AddProductMutation = { addProduct:
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationAddProductSuccess', data: { aggregateId: string, commandId: string, version: number, consistencyToken: string | null } }
     | { __typename: 'SkuTakenError', code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
    };
 
@@ -72,8 +78,10 @@ export type RestockProductMutationVariables = Exact<{
 
 
 export type RestockProductMutation = { restockProduct:
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationRestockProductSuccess', data: { aggregateId: string, commandId: string, version: number, consistencyToken: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
    };
 
@@ -85,9 +93,11 @@ export type ChangeProductPriceMutationVariables = Exact<{
 
 
 export type ChangeProductPriceMutation = { changeProductPrice:
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationChangeProductPriceSuccess', data: { aggregateId: string, commandId: string, version: number, consistencyToken: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'ProductDiscontinuedError', code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
     | { __typename: 'VersionConflictError', code: string, message: string }
    };
@@ -98,8 +108,10 @@ export type DiscontinueProductMutationVariables = Exact<{
 
 
 export type DiscontinueProductMutation = { discontinueProduct:
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationDiscontinueProductSuccess', data: { aggregateId: string, commandId: string, version: number, consistencyToken: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
    };
 
@@ -110,10 +122,12 @@ export type PlaceOrderMutationVariables = Exact<{
 
 
 export type PlaceOrderMutation = { placeOrder:
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MixedCurrenciesError', code: string, message: string }
     | { __typename: 'MutationPlaceOrderSuccess', data: { aggregateId: string, commandId: string, version: number, consistencyToken: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'ProductDiscontinuedError', code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
    };
 
@@ -124,9 +138,11 @@ export type CancelOrderMutationVariables = Exact<{
 
 
 export type CancelOrderMutation = { cancelOrder:
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationCancelOrderSuccess', data: { aggregateId: string, commandId: string, version: number, consistencyToken: string | null } }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'OrderNotCancellableError', status: string, code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
    };
 
@@ -166,6 +182,8 @@ type AdminErrorFields_ProductDiscontinuedError_Fragment = { code: string, messag
 
 type AdminErrorFields_SkuTakenError_Fragment = { code: string, message: string };
 
+type AdminErrorFields_UnauthenticatedError_Fragment = { code: string, message: string };
+
 type AdminErrorFields_UnknownConsumerError_Fragment = { name: string, known: Array<string>, code: string, message: string };
 
 type AdminErrorFields_ValidationError_Fragment = { code: string, message: string, issues: Array<{ field: string, message: string }> };
@@ -183,6 +201,7 @@ export type AdminErrorFieldsFragment =
   | AdminErrorFields_ParkedOutOfOrderError_Fragment
   | AdminErrorFields_ProductDiscontinuedError_Fragment
   | AdminErrorFields_SkuTakenError_Fragment
+  | AdminErrorFields_UnauthenticatedError_Fragment
   | AdminErrorFields_UnknownConsumerError_Fragment
   | AdminErrorFields_ValidationError_Fragment
   | AdminErrorFields_VersionConflictError_Fragment
@@ -199,6 +218,7 @@ export type RetryParkedEventMutation = { retryParkedEvent:
     | { __typename: 'MutationRetryParkedEventSuccess', data: { projection: string, outcome: ParkedRetryOutcome, positions: Array<string>, resumedSagas: Array<string>, published: number } }
     | { __typename: 'ParkedEventNotFoundError', projection: string, position: string, code: string, message: string }
     | { __typename: 'ParkedOutOfOrderError', position: string, heldBehind: string, code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
    };
@@ -211,6 +231,7 @@ export type RetryAllParkedEventsMutationVariables = Exact<{
 export type RetryAllParkedEventsMutation = { retryAllParkedEvents:
     | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationRetryAllParkedEventsSuccess', data: { projection: string, outcome: ParkedRetryOutcome, positions: Array<string>, resumedSagas: Array<string>, published: number } }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
    };
@@ -225,6 +246,7 @@ export type DiscardParkedEventMutation = { discardParkedEvent:
     | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationDiscardParkedEventSuccess', data: { projection: string, position: string } }
     | { __typename: 'ParkedEventNotFoundError', projection: string, position: string, code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
    };
@@ -239,6 +261,7 @@ export type ResumeParkedSagaMutation = { resumeParkedSaga:
     | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'MutationResumeParkedSagaSuccess', data: { process: string, keys: Array<string> } }
     | { __typename: 'ParkedEventNotFoundError', projection: string, position: string, code: string, message: string }
+    | { __typename: 'UnauthenticatedError', code: string, message: string }
     | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
    };
