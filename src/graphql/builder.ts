@@ -12,6 +12,8 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date };
     Date: { Input: string; Output: string | Date };
     ID: { Input: string; Output: string };
+    // Cents as a string of digits (types/money.ts): exact in, exact out.
+    Money: { Input: bigint; Output: bigint | number | string };
   };
 }>({
   plugins: [ErrorsPlugin, SubGraphPlugin],

@@ -17,6 +17,7 @@ import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from '
 import { buildSchemas } from './schema.ts';
 import { adminAccess, type AdminDeps } from './admin/admin-access.ts';
 import { useConsistency } from './use-consistency.ts';
+import { useStringSafety } from './use-string-safety.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
@@ -45,6 +46,7 @@ export function createWriteYoga(write: WriteServices, admin?: AdminDeps): Yoga {
     graphqlEndpoint: writePath,
     landingPage: false,
     maskedErrors,
+    plugins: [useStringSafety()],
     context: ({ request }: { request?: Request }) => ({ requestId: randomUUID(), actor: actorOf(request), write, admin: adminAccess(admin, request) }),
   });
 }
@@ -63,7 +65,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     graphqlEndpoint: readPath,
     landingPage: false,
     maskedErrors,
-    plugins: [useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs })],
+    plugins: [useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs }), useStringSafety()],
     context: ({ request }: { request?: Request }) => {
       const read: ReadServices = {
         db: deps.db,

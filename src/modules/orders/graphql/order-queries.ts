@@ -1,6 +1,6 @@
 // Read API: the order_history view, its queries and the orderUpdated subscription.
 import { Repeater } from 'graphql-yoga';
-import { isUuid } from '../../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { badUserInput, connectionOf, decodeCursor, pageSize, toConnection } from '../../../graphql/types/connection.ts';
@@ -43,8 +43,8 @@ const OrderLine = builder.objectRef<OrderLineData>('OrderLine').implement({
     sku: t.exposeString('sku'),
     name: t.exposeString('name'),
     quantity: t.exposeInt('quantity'),
-    unitPriceCents: t.exposeInt('unitPriceCents'),
-    lineTotalCents: t.exposeInt('lineTotalCents'),
+    unitPriceCents: t.expose('unitPriceCents', { type: 'Money' }),
+    lineTotalCents: t.expose('lineTotalCents', { type: 'Money' }),
   }),
 });
 
@@ -65,7 +65,7 @@ export const Order = builder.objectRef<OrderHistoryRow>('Order').implement({
     userId: t.exposeID('userId'),
     status: t.field({ type: OrderStatusEnum, resolve: (row) => row.status }),
     lines: t.field({ type: [OrderLine], resolve: (row) => row.lines }),
-    totalCents: t.int({ description: 'In cents of `currency`.', resolve: (row) => Number(row.totalCents) }),
+    totalCents: t.expose('totalCents', { type: 'Money', description: 'In cents of `currency`.' }),
     currency: t.exposeString('currency', { description: 'ISO 4217 code.' }),
     timeline: t.field({ type: [OrderStatusChangeRef], description: 'Every step, oldest first.', resolve: (row) => row.timeline }),
     cancelReason: t.exposeString('cancelReason', { nullable: true }),
@@ -84,7 +84,7 @@ function keysetAfter(after: string | null | undefined): OrderKeyset | null {
   if (typeof placedAt !== 'string' || Number.isNaN(Date.parse(placedAt)) || typeof id !== 'string' || !isUuid(id)) {
     throw badUserInput('after is not a cursor this API issued for orderHistory', 'after');
   }
-  return { placedAt: new Date(placedAt), id };
+  return { placedAt: new Date(placedAt), id: canonicalUuid(id) };
 }
 
 builder.queryField('orderHistory', (t) =>
@@ -98,11 +98,12 @@ builder.queryField('orderHistory', (t) =>
     },
     resolve: async (_root, args, context) => {
       const read = readServices(context);
-      if (!isUuid(args.userId)) throw badUserInput('userId must be a UUID', 'userId');
+      const userId = canonicalUuid(args.userId);
+      if (!isUuid(userId)) throw badUserInput('userId must be a UUID', 'userId');
       const size = pageSize(args.first);
       const after = keysetAfter(args.after);
       await context.consistency?.ready(orderHistoryProjectionName);
-      const rows = await findOrdersOfUser(read.db, args.userId, after, size + 1);
+      const rows = await findOrdersOfUser(read.db, userId, after, size + 1);
       return toConnection(rows, size, (row) => [row.placedAt.toISOString(), row.id]);
     },
   }),
@@ -114,8 +115,9 @@ builder.queryField('order', (t) =>
     nullable: true,
     description: 'One order; null when there is none with this id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, context) => {
+    resolve: async (_root, args, context) => {
       const read = readServices(context);
+      const id = canonicalUuid(args.id);
       await context.consistency?.ready(orderHistoryProjectionName);
       const record = isUuid(id) ? await read.loaders.order.load(id) : null;
       return record && orderHistoryRowOf(record);
@@ -128,8 +130,10 @@ builder.subscriptionField('orderUpdated', (t) =>
     type: Order,
     description: 'The order, each time the projector commits a change to it: placed, paid, reserved, completed, or a setback.',
     args: { orderId: t.arg.id({ required: true }) },
-    subscribe: (_root, { orderId }, context) =>
+    subscribe: (_root, args, context) =>
       new Repeater<OrderHistoryRow>(async (push, stop) => {
+        // Rows carry ids in lower case.
+        const orderId = canonicalUuid(args.orderId);
         const unsubscribe = readServices(context).notices.subscribe(orderUpdatedTopic, (row) => {
           if (row.id === orderId) void push(row);
         });

@@ -1,6 +1,6 @@
 // Write API: the user commands.
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
+import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
@@ -37,7 +37,8 @@ builder.mutationField('changeUserEmail', (t) =>
       email: t.arg.string({ required: true }),
       expectedVersion: t.arg.int({ required: false }),
     },
-    resolve: (_root, { userId, email, expectedVersion }, context) => {
+    resolve: (_root, { userId: sentId, email, expectedVersion }, context) => {
+      const userId = canonicalUuid(sentId);
       validate([['userId', uuidProblem(userId)]]);
       return dispatchFromResolver(context, { type: 'ChangeUserEmail', data: { userId, email } }, expectedVersion);
     },
@@ -50,7 +51,8 @@ builder.mutationField('recordUserLogin', (t) =>
     description: 'Records that the user logged in.',
     errors: { types: [ValidationError, NotFoundError] },
     args: { userId: t.arg.id({ required: true }) },
-    resolve: (_root, { userId }, context) => {
+    resolve: (_root, { userId: sentId }, context) => {
+      const userId = canonicalUuid(sentId);
       validate([['userId', uuidProblem(userId)]]);
       return dispatchFromResolver(context, { type: 'RecordUserLogin', data: { userId } });
     },

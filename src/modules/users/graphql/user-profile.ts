@@ -1,6 +1,6 @@
 // Read API: the user_profile view, its query and its subscription.
 import { Repeater } from 'graphql-yoga';
-import { isUuid } from '../../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { userProfileProjectionName, userProfileTopic, type UserProfileRow } from '../views/user-profile.ts';
@@ -16,9 +16,10 @@ const UserProfile = builder.objectRef<UserProfileRow>('UserProfile').implement({
     lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true }),
     loginCount: t.exposeInt('loginCount'),
     totalOrders: t.exposeInt('totalOrders', { description: 'Completed orders.' }),
-    totalSpent: t.int({
+    totalSpent: t.field({
+      type: 'Money',
       description: 'In cents: the total of completed orders.',
-      resolve: (row) => Number(row.totalSpent),
+      resolve: (row) => row.totalSpent,
     }),
     lastOrderAt: t.expose('lastOrderAt', { type: 'DateTime', nullable: true, description: 'When the user last placed an order.' }),
     version: t.exposeInt('version', { description: 'The user aggregate version this row reflects.' }),
@@ -31,8 +32,9 @@ builder.queryField('userProfile', (t) =>
     type: UserProfile,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, context) => {
+    resolve: async (_root, args, context) => {
       const read = readServices(context);
+      const id = canonicalUuid(args.id);
       await context.consistency?.ready(userProfileProjectionName);
       return isUuid(id) ? read.loaders.userProfile.load(id) : null;
     },
@@ -44,8 +46,10 @@ builder.subscriptionField('userProfileUpdated', (t) =>
     type: UserProfile,
     description: 'The user profile row, each time the projector commits a change to it.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, { id }, context) =>
+    subscribe: (_root, args, context) =>
       new Repeater<UserProfileRow>(async (push, stop) => {
+        // Rows carry ids in lower case.
+        const id = canonicalUuid(args.id);
         const unsubscribe = readServices(context).notices.subscribe(userProfileTopic, (row) => {
           if (row.id === id) void push(row);
         });
