@@ -80,6 +80,7 @@ describe('mutations (write API)', () => {
     expectRefused(response, 'items[1].productId');
     expect(await api.events()).toBe(before);
   });
+});
 
 describe('queries (read API)', () => {
   it.each(unsafe)('searchUsers refuses a term with %s', async (_what, term) => {
