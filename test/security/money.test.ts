@@ -3,6 +3,8 @@
 // views back to every read as exact digit strings, and Money input refuses anything but whole numbers.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exactCents } from '../../src/cqrs/money.ts';
+import { parseMoneyValue, serializeMoney } from '../../src/graphql/types/money.ts';
 import { maxPriceCents } from '../../src/modules/catalog/commands.ts';
 import { maxItemQuantity } from '../../src/modules/orders/commands.ts';
 import { eventually } from '../support/eventually.ts';
@@ -70,6 +72,23 @@ async function completed(orderId: string) {
     { timeoutMs: 30_000, what: `order ${orderId} completed` },
   );
 }
+
+describe('the Money scalar', () => {
+  it('prints bigint, safe integers and digit strings exactly, and refuses to print a number that has lost digits', () => {
+    expect(serializeMoney(10n ** 30n + 1n)).toBe('1000000000000000000000000000001');
+    expect(serializeMoney(-42)).toBe('-42');
+    expect(serializeMoney('007')).toBe('7');
+    expect(() => serializeMoney(2 ** 53 + 2)).toThrow();
+    expect(() => serializeMoney(1.5)).toThrow();
+    expect(parseMoneyValue('9007199254740993')).toBe(9_007_199_254_740_993n);
+    expect(parseMoneyValue('-0')).toBe(0n);
+  });
+
+  it('reads bigint columns back into event amounts only when exact', () => {
+    expect(exactCents(9_007_199_254_740_991n)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => exactCents(9_007_199_254_740_993n)).toThrow(RangeError);
+  });
+});
 
 describe('an order whose total exceeds 2^31 - 1 cents', () => {
   it('is placed, paid, completed and projected; every read answers its amounts as exact strings, and other users are unaffected', async () => {
