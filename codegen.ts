@@ -11,7 +11,8 @@ const clientPreset = {
     importExtension: '.ts',
     useTypeImports: true,
     enumsAsTypes: true,
-    scalars: { DateTime: 'string', Date: 'string' },
+    // Money is sent as digits (or a safe integer) and always comes back as a string of digits.
+    scalars: { DateTime: 'string', Date: 'string', Money: { input: 'string | number', output: 'string' } },
   },
 } as const;
 

@@ -61,3 +61,14 @@ export function canonicalUuidOrNull(value: string): string | null {
 export function uuidProblem(value: string): string | undefined {
   return isUuid(value) ? undefined : 'must be a UUID';
 }
+
+/**
+ * The one spelling of a UUID: lower case, as PostgreSQL prints its uuid values. Ids that differ
+ * only in letter case name the same row in a uuid column but are two different strings for the
+ * event log's aggregate ids, stream keys, locks and in-memory maps; canonicalizing every id before
+ * any lookup or write keeps one aggregate per entity (docs/boundary-notes.md). A value that is not
+ * a UUID is returned as it is, so that validation still reports it.
+ */
+export function canonicalUuid(value: string): string {
+  return isUuid(value) ? value.toLowerCase() : value;
+}

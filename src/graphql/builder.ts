@@ -33,6 +33,8 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date };
     Date: { Input: string; Output: string | Date };
     ID: { Input: string; Output: string };
+    // Cents as a string of digits (types/money.ts): exact in, exact out.
+    Money: { Input: bigint; Output: bigint | number | string };
   };
 }>({
   // Errors before scope-auth: the errors plugin then catches refusals and returns them as the typed

@@ -3,6 +3,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { builder } from './builder.ts';
 import './types/date-time.ts';
 import './types/date.ts';
+import './types/money.ts';
 import './types/errors.ts';
 import './types/command-receipt.ts';
 import './types/shop-errors.ts';

@@ -21,6 +21,7 @@ import { identityOf, useIdentity } from './use-identity.ts';
 import { useSubscriptionQuota } from './use-subscription-quota.ts';
 import type { SubscriptionQuota } from './subscription-quota.ts';
 import { attachWebSockets, type WebSocketOptions } from './websocket-server.ts';
+import { useStringSafety } from './use-string-safety.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
@@ -51,7 +52,7 @@ export function createWriteYoga(write: WriteServices, options: { authenticator: 
     graphqlEndpoint: writePath,
     landingPage: false,
     maskedErrors,
-    plugins: [useIdentity({ authenticator: options.authenticator })],
+    plugins: [useIdentity({ authenticator: options.authenticator }), useStringSafety()],
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
       requestId: randomUUID(),
       identity: identity ?? identityOf(request),
@@ -84,7 +85,9 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     plugins: [
       useIdentity({ authenticator: deps.authenticator }),
       useSubscriptionQuota({ quota: deps.subscriptionQuota }),
-      useConsistency({ waiter: deps.waiter, tokens: deps.consistencyTokens, isIssuable: deps.isIssuable, timeoutMs: deps.consistencyWaitMs }),],
+      useConsistency({ waiter: deps.waiter, tokens: deps.consistencyTokens, isIssuable: deps.isIssuable, timeoutMs: deps.consistencyWaitMs }),
+      useStringSafety(),
+    ],
     context: ({ request, identity }: ServerContext): GraphQLContext => {
       const read: ReadServices = {
         db: deps.db,

@@ -69,7 +69,7 @@ export async function runSeed(api: Api, size: SeedSize, random: Random, options:
         currency: 'USD',
         category: category.name,
       },
-      { sku: 'String!', name: 'String!', description: 'String!', priceCents: 'Int!', currency: 'String!', category: 'String!' },
+      { sku: 'String!', name: 'String!', description: 'String!', priceCents: 'Money!', currency: 'String!', category: 'String!' },
     );
     // Most products well stocked, some scarce, a few sold out: the saga then cancels some orders.
     const quantity = random.chance(0.1) ? random.int(1, 5) : random.int(50, 400);

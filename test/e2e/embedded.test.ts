@@ -115,7 +115,7 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
         },
         { timeoutMs: 20_000, what: 'the embedded saga completing the order' },
       );
-      expect(order.totalCents).toBe(2 * 2_599);
+      expect(order.totalCents).toBe(String(2 * 2_599));
 
       const pgliteDir = join(dataDir, 'pglite');
       expect(existsSync(join(pgliteDir, 'PG_VERSION'))).toBe(true);

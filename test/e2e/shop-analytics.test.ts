@@ -48,7 +48,8 @@ async function sagasSettled(orderIds: string[]) {
 const utcDay = (instant: Date) => instant.toISOString().slice(0, 10);
 const addDays = (day: string, days: number) => utcDay(new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000));
 /** Rounded half up, as the read API documents it. */
-const averageOf = (revenueCents: bigint, orderCount: number) => Number((2n * revenueCents + BigInt(orderCount)) / (2n * BigInt(orderCount)));
+// Money comes back as a string of digits.
+const averageOf = (revenueCents: bigint, orderCount: number) => String((2n * revenueCents + BigInt(orderCount)) / (2n * BigInt(orderCount)));
 
 beforeAll(async () => {
   await shop.start({ PAYMENT_DECLINE_ABOVE_CENTS: String(declineAboveCents), SAGA_SWEEP_MS: '200' });
@@ -158,9 +159,15 @@ describe('revenue', () => {
     );
     expect(order).toEqual({ status: 'completed', day: pushed.day });
     const earlier = before.find((row) => row.day === pushed.day && row.currency === 'USD');
-    const revenueCents = (earlier?.revenueCents ?? 0) + 2 * prices.mug;
+    const revenueCents = BigInt(earlier?.revenueCents ?? 0) + BigInt(2 * prices.mug);
     const orderCount = (earlier?.orderCount ?? 0) + 1;
-    expect(pushed).toEqual({ day: pushed.day, currency: 'USD', revenueCents, orderCount, averageOrderValueCents: averageOf(BigInt(revenueCents), orderCount) });
+    expect(pushed).toEqual({
+      day: pushed.day,
+      currency: 'USD',
+      revenueCents: String(revenueCents),
+      orderCount,
+      averageOrderValueCents: averageOf(revenueCents, orderCount),
+    });
 
     // The push follows the commit, so the report already has the row.
     const report = (await executeHttp(shop.readUrl, RevenueReportDocument, window, admin)).data!.revenueReport;
@@ -215,7 +222,7 @@ describe('the analytics invariant', () => {
     const expectedRevenue = revenueRows.map((row) => ({
       day: row.day,
       currency: row.currency,
-      revenueCents: Number(row.revenue),
+      revenueCents: row.revenue,
       orderCount: row.n,
       averageOrderValueCents: averageOf(BigInt(row.revenue), row.n),
     }));
@@ -240,13 +247,13 @@ describe('the analytics invariant', () => {
       const history = (await read(OrderHistoryDocument, { userId, first: 100 }, customer)).orderHistory;
       expect(history.pageInfo.hasNextPage).toBe(false);
       expect(history.edges.map(({ node }) => ({ id: node.id, status: node.status, totalCents: node.totalCents }))).toEqual(
-        written.map((row) => ({ id: row.id, status: row.status.toUpperCase(), totalCents: Number(row.total) })),
+        written.map((row) => ({ id: row.id, status: row.status.toUpperCase(), totalCents: row.total })),
       );
 
       const completed = written.filter((row) => row.status === 'completed');
       const profile = (await read(UserTotalsDocument, { id: userId }, customer)).userProfile!;
       expect(profile.totalOrders).toBe(completed.length);
-      expect(profile.totalSpent).toBe(completed.reduce((sum, row) => sum + Number(row.total), 0));
+      expect(profile.totalSpent).toBe(String(completed.reduce((sum, row) => sum + BigInt(row.total), 0n)));
       expect(Date.parse(profile.lastOrderAt!)).toBe(Math.max(...written.map((row) => row.placed_at.getTime())));
     }
   });

@@ -86,7 +86,7 @@ describe('catalog', () => {
       name: 'Mouse Delta',
       description: 'Wired, ambidextrous',
       category: 'mice',
-      priceCents: 1499,
+      priceCents: '1499',
       currency: 'EUR',
       discontinued: false,
       onHand: 20,
@@ -120,8 +120,8 @@ describe('catalog', () => {
 
     // Whatever else is in the catalog, every listed product satisfies the filter.
     for (const product of await everything({ filter: { priceRange: { minCents: 1299, maxCents: 4999 }, inStock: true } })) {
-      expect(product.priceCents).toBeGreaterThanOrEqual(1299);
-      expect(product.priceCents).toBeLessThanOrEqual(4999);
+      expect(BigInt(product.priceCents)).toBeGreaterThanOrEqual(1299n);
+      expect(BigInt(product.priceCents)).toBeLessThanOrEqual(4999n);
       expect(product.available).toBeGreaterThan(0);
     }
   });
@@ -132,10 +132,10 @@ describe('catalog', () => {
     expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
-  const orders: { orderBy: ProductOrder; seedOrder: SeedName[]; key: (product: ProductFieldsFragment) => string | number; descending: boolean }[] = [
+  const orders: { orderBy: ProductOrder; seedOrder: SeedName[]; key: (product: ProductFieldsFragment) => string | number | bigint; descending: boolean }[] = [
     { orderBy: 'NAME_ASC', seedOrder: ['epsilon', 'zeta', 'alpha', 'beta', 'delta', 'gamma'], key: (p) => p.name, descending: false },
-    { orderBy: 'PRICE_ASC', seedOrder: ['epsilon', 'zeta', 'delta', 'gamma', 'alpha', 'beta'], key: (p) => p.priceCents, descending: false },
-    { orderBy: 'PRICE_DESC', seedOrder: ['beta', 'alpha', 'gamma', 'delta', 'zeta', 'epsilon'], key: (p) => p.priceCents, descending: true },
+    { orderBy: 'PRICE_ASC', seedOrder: ['epsilon', 'zeta', 'delta', 'gamma', 'alpha', 'beta'], key: (p) => BigInt(p.priceCents), descending: false },
+    { orderBy: 'PRICE_DESC', seedOrder: ['beta', 'alpha', 'gamma', 'delta', 'zeta', 'epsilon'], key: (p) => BigInt(p.priceCents), descending: true },
     { orderBy: 'NEWEST', seedOrder: ['zeta', 'epsilon', 'delta', 'gamma', 'beta', 'alpha'], key: (p) => Date.parse(p.createdAt), descending: true },
   ];
 
@@ -190,7 +190,7 @@ describe('catalog', () => {
     expectTypename(unknown.data?.restockProduct, 'NotFoundError');
 
     expect(seeded(await everything({}))).toHaveLength(Object.keys(seed).length);
-    expect((await read(ProductDocument, { id: ids.epsilon })).product).toMatchObject({ priceCents: 999 });
+    expect((await read(ProductDocument, { id: ids.epsilon })).product).toMatchObject({ priceCents: '999' });
   });
 });
 
@@ -208,7 +208,7 @@ describe('productUpdated', () => {
   it('pushes the new price, then the new availability over graphql-ws, and a change over SSE too', async () => {
     const productId = await addProduct({ sku: 'LIVE-1', name: 'Live Lamp', description: 'Desk lamp', category: 'live', priceCents: 3000 });
     const initial = (await read(ProductDocument, { id: productId })).product!;
-    expect(initial).toMatchObject({ priceCents: 3000, available: 0, inStock: false });
+    expect(initial).toMatchObject({ priceCents: '3000', available: 0, inStock: false });
 
     const overWs = subscribeWs(toWebSocketUrl(shop.readUrl), ProductUpdatedDocument, { productId });
     const overSse = subscribeSse(shop.readUrl, ProductUpdatedDocument, { productId });
@@ -218,16 +218,16 @@ describe('productUpdated', () => {
       const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId, priceCents: 2750 }, admin);
       receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess');
       const priced = await nextChange(overWs, initial);
-      expect(priced).toMatchObject({ id: productId, priceCents: 2750, available: 0, inStock: false });
+      expect(priced).toMatchObject({ id: productId, priceCents: '2750', available: 0, inStock: false });
 
       await restock(productId, 7);
       const stocked = await nextChange(overWs, priced);
-      expect(stocked).toMatchObject({ id: productId, priceCents: 2750, onHand: 7, reserved: 0, available: 7, inStock: true });
+      expect(stocked).toMatchObject({ id: productId, priceCents: '2750', onHand: 7, reserved: 0, available: 7, inStock: true });
 
       const ssePrice = await nextChange(overSse, initial);
-      expect(ssePrice).toMatchObject({ id: productId, priceCents: 2750, available: 0 });
+      expect(ssePrice).toMatchObject({ id: productId, priceCents: '2750', available: 0 });
       const sseStock = await nextChange(overSse, ssePrice);
-      expect(sseStock).toMatchObject({ id: productId, priceCents: 2750, available: 7 });
+      expect(sseStock).toMatchObject({ id: productId, priceCents: '2750', available: 7 });
 
       const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId }, admin);
       receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');

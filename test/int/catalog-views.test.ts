@@ -137,7 +137,7 @@ const catalogQuery = `
   }`;
 interface CatalogPage {
   productCatalog: {
-    edges: { cursor: string; node: { id: string; sku: string; name: string; priceCents: number; available: number; inStock: boolean; discontinued: boolean } }[];
+    edges: { cursor: string; node: { id: string; sku: string; name: string; priceCents: string; available: number; inStock: boolean; discontinued: boolean } }[];
     pageInfo: { hasNextPage: boolean; endCursor: string | null };
   };
 }
@@ -195,7 +195,7 @@ describe('productCatalog', () => {
     const oldLamp = page.edges.find((edge) => edge.node.sku === 'LAMP-0')!.node;
     expect(oldLamp).toMatchObject({ discontinued: true, available: 1, inStock: true });
     const deskLamp = page.edges.find((edge) => edge.node.sku === 'LAMP-1')!.node;
-    expect(deskLamp).toMatchObject({ available: 9, inStock: true, priceCents: 2999 });
+    expect(deskLamp).toMatchObject({ available: 9, inStock: true, priceCents: '2999' });
   });
 
   it('orders by name, price up, price down and newest, ties broken by id', async () => {
@@ -309,7 +309,7 @@ describe('product', () => {
       product: {
         id: idOf('DESK-1'),
         sku: 'DESK-1',
-        priceCents: 24999,
+        priceCents: '24999',
         currency: 'EUR',
         category: 'furniture',
         onHand: 2,
@@ -396,7 +396,7 @@ describe('productUpdated', () => {
     const outcome = await applyBatch(db, productCatalogProjection, events);
     for (const change of outcome.changes) await notices.publish(change.topic as 'productUpdated', change.payload as Topics['productUpdated']);
 
-    expect((await next).value).toEqual({ data: { productUpdated: { sku: 'LAMP-3', priceCents: 3499, available: 3 } } });
+    expect((await next).value).toEqual({ data: { productUpdated: { sku: 'LAMP-3', priceCents: '3499', available: 3 } } });
     await stream.return(undefined);
   });
 });

@@ -45,7 +45,7 @@ describe('registerUser', () => {
     const result = await register(userId, '  Ada@Example.com ', ' Ada Lovelace ', metadata);
 
     expect(result).toMatchObject({ aggregateId: userId, commandId: metadata.commandId, version: 1 });
-    expect(result.consistencyToken).toEqual(expect.any(String));
+    expect(result.position).toEqual({ transactionId: expect.any(BigInt), position: expect.any(BigInt) });
     const user = await writeDb.user.findUniqueOrThrow({ where: { id: userId } });
     expect(user).toMatchObject({
       email: 'Ada@Example.com',

@@ -164,12 +164,12 @@ describe('order and orderHistory', () => {
       id: orderId,
       userId,
       status: 'COMPLETED',
-      totalCents: 4_998,
+      totalCents: '4998',
       currency: 'EUR',
       cancelReason: null,
       placedAt: '2024-06-01T10:00:00.000Z',
       completedAt: '2024-06-01T10:00:07.000Z',
-      lines: [{ lineNo: 1, sku: 'KETTLE-1', quantity: 2, unitPriceCents: 2_499, lineTotalCents: 4_998 }],
+      lines: [{ lineNo: 1, sku: 'KETTLE-1', quantity: 2, unitPriceCents: '2499', lineTotalCents: '4998' }],
       timeline: [
         { status: 'PLACED', at: '2024-06-01T10:00:00.000Z', reason: null },
         { status: 'PAID', at: '2024-06-01T10:00:05.000Z', reason: null },
@@ -294,7 +294,7 @@ describe('userProfile order totals', () => {
 
     expect(redelivered).toMatchObject({ applied: 0, skipped: 4, changes: [] });
     const { userProfile } = await data('query ($id: ID!) { userProfile(id: $id) { totalOrders totalSpent lastOrderAt version } }', { id: userId }, await customerIdentity(userId));
-    expect(userProfile).toEqual({ totalOrders: 2, totalSpent: 4_250, lastOrderAt: '2024-06-02T10:00:00.000Z', version: 1 });
+    expect(userProfile).toEqual({ totalOrders: 2, totalSpent: '4250', lastOrderAt: '2024-06-02T10:00:00.000Z', version: 1 });
   });
 });
 
@@ -424,9 +424,9 @@ describe('revenueReport', () => {
     const { revenueReport } = await data(report, { from: '2024-05-01', to: '2024-05-05' });
 
     expect(revenueReport).toEqual([
-      { day: '2024-05-01', currency: 'EUR', revenueCents: 3_002, orderCount: 3, averageOrderValueCents: 1_001 },
-      { day: '2024-05-01', currency: 'USD', revenueCents: 500, orderCount: 1, averageOrderValueCents: 500 },
-      { day: '2024-05-03', currency: 'EUR', revenueCents: 999, orderCount: 1, averageOrderValueCents: 999 },
+      { day: '2024-05-01', currency: 'EUR', revenueCents: '3002', orderCount: 3, averageOrderValueCents: '1001' },
+      { day: '2024-05-01', currency: 'USD', revenueCents: '500', orderCount: 1, averageOrderValueCents: '500' },
+      { day: '2024-05-03', currency: 'EUR', revenueCents: '999', orderCount: 1, averageOrderValueCents: '999' },
     ]);
   });
 
@@ -451,8 +451,8 @@ describe('revenueReport', () => {
     const pushed = [(await first).value, (await stream.next()).value];
     await stream.return?.(undefined);
     expect(pushed.map((result) => result.data?.revenueUpdated)).toEqual([
-      { day: '2024-05-01', currency: 'EUR', revenueCents: 1_000, orderCount: 1, averageOrderValueCents: 1_000 },
-      { day: '2024-05-01', currency: 'EUR', revenueCents: 3_001, orderCount: 2, averageOrderValueCents: 1_501 },
+      { day: '2024-05-01', currency: 'EUR', revenueCents: '1000', orderCount: 1, averageOrderValueCents: '1000' },
+      { day: '2024-05-01', currency: 'EUR', revenueCents: '3001', orderCount: 2, averageOrderValueCents: '1501' },
     ]);
   });
 });

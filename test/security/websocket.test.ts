@@ -30,7 +30,7 @@ const shop = shopSession();
 beforeAll(async () => {
   await shop.start({
     WS_SUBSCRIPTIONS_PER_SOCKET: String(perSocket),
-    WS_SUBSCRIPTIONS_PER_IDENTITY: String(perIdentity),
+    SUBSCRIPTIONS_PER_IDENTITY: String(perIdentity),
     WS_CONNECTION_INIT_TIMEOUT_MS: String(initTimeoutMs),
   });
 });
@@ -468,7 +468,7 @@ describe('settings and the quota', () => {
           WS_MESSAGE_MAX_BYTES: '2048',
           WS_CONNECTION_INIT_TIMEOUT_MS: '1000',
           WS_SUBSCRIPTIONS_PER_SOCKET: '5',
-          WS_SUBSCRIPTIONS_PER_IDENTITY: '7',
+          SUBSCRIPTIONS_PER_IDENTITY: '7',
           WS_KEEP_ALIVE_MS: '0',
         },
         [],

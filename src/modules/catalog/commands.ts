@@ -43,8 +43,17 @@ function priceProblem(priceCents: number): string | undefined {
     : `must be a whole number of cents from 1 to ${maxPriceCents}`;
 }
 
+const currencyPattern = /^[A-Za-z]{3}$/;
+
+/** ISO 4217 codes are upper case; lower case is accepted and upper-cased (normalizeCurrency). */
+export function normalizeCurrency(currency: string): string {
+  return currency.trim().toUpperCase();
+}
+
 function currencyProblem(currency: string): string | undefined {
-  return currencies.has(currency.trim().toUpperCase()) ? undefined : 'must be an ISO 4217 currency code';
+  // Three ASCII letters first, as for skus: 'ınr' (dotless i) upper-cases to 'INR' and 'ſek' (long s) to 'SEK'.
+  const known = currencyPattern.test(currency.trim()) && currencies.has(normalizeCurrency(currency));
+  return known ? undefined : 'must be an ISO 4217 currency code of 3 letters, such as EUR or USD';
 }
 
 export function decide(command: CatalogCommand, state: ProductState, time: string): CatalogEvent[] {
@@ -70,7 +79,7 @@ export function decide(command: CatalogCommand, state: ProductState, time: strin
             name: name.trim(),
             description: description.trim(),
             priceCents,
-            currency: currency.trim().toUpperCase(),
+            currency: normalizeCurrency(currency),
             category: category.trim(),
             addedAt: time,
           },

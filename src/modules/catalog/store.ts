@@ -1,7 +1,7 @@
 // Loads product state from, and applies catalog events to, the normalized `products` table (and
 // creates each product's `inventory` row, so stock commands and reservations always find one).
 import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
-import { isUuid } from '../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { isUniqueViolation } from '../../db/write-client.ts';
@@ -53,10 +53,12 @@ async function save(tx: WriteTx, events: CatalogEvent[], fromVersion: number) {
 
 export async function executeCatalogCommand(
   db: WriteDb,
-  command: CatalogCommand,
+  sent: CatalogCommand,
   metadata: EventMetadata,
   expectedVersion?: number | null,
 ): Promise<CommandResult> {
+  // Lower case, as PostgreSQL prints uuids: one product, one event stream, whatever case the caller sent.
+  const command = { ...sent, data: { ...sent.data, productId: canonicalUuid(sent.data.productId) } } as CatalogCommand;
   try {
     return await executeCommand(
       db,

@@ -1,7 +1,7 @@
 // Loads reservation state from, and applies reservation events to, the `reservation_attempts`,
 // `inventory_reservations` and `inventory` tables.
 import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
-import { isUuid } from '../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { lockOrder, orderLockKey } from '../orders/store.ts';
@@ -111,7 +111,7 @@ async function save(tx: WriteTx, events: ReservationEvent[], fromVersion: number
 
 export function executeReservationCommand(db: WriteDb, command: ReservationCommand, metadata: EventMetadata): Promise<CommandResult> {
   // Lower case, as PostgreSQL prints uuids: one order, one event stream.
-  const canonical = { ...command, data: { ...command.data, orderId: command.data.orderId.toLowerCase() } } as ReservationCommand;
+  const canonical = { ...command, data: { ...command.data, orderId: canonicalUuid(command.data.orderId) } } as ReservationCommand;
   return executeCommand(
     db,
     {

@@ -1,6 +1,6 @@
 // Loads a product's stock from, and applies stock events to, the normalized `inventory` table.
 import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
-import { isUuid } from '../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { decide, type InventoryStockCommand, type InventoryStockState } from './commands.ts';
@@ -51,10 +51,12 @@ async function save(tx: WriteTx, events: StockEvent[], fromVersion: number) {
 
 export async function executeInventoryCommand(
   db: WriteDb,
-  command: InventoryStockCommand,
+  sent: InventoryStockCommand,
   metadata: EventMetadata,
   expectedVersion?: number | null,
 ): Promise<CommandResult> {
+  // Lower case, as PostgreSQL prints uuids: one stock aggregate and one lock per product, whatever case the caller sent.
+  const command = { ...sent, data: { ...sent.data, productId: canonicalUuid(sent.data.productId) } } as InventoryStockCommand;
   return executeCommand(
     db,
     {

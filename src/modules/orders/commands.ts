@@ -2,6 +2,7 @@
 // (command, state, time) => events, or a typed error. Ids arrive lower-cased (store.ts), as
 // PostgreSQL prints uuids, so that one order never has two event streams.
 import { NotFoundError, uuidProblem, validate } from '../../cqrs/errors.ts';
+import { maxExactCents } from '../../cqrs/money.ts';
 import { ProductDiscontinuedError } from '../catalog/errors.ts';
 import { productAggregate } from '../catalog/events.ts';
 import { userAggregate } from '../users/events.ts';
@@ -59,6 +60,14 @@ function quantityProblem(quantity: number): string | undefined {
 }
 
 /**
+ * With today's limits (maxPriceCents x maxItemQuantity x maxOrderItems = 5 * 10^13) a total always
+ * fits; the check keeps an event from ever carrying a rounded amount if a limit is raised.
+ */
+export function totalProblem(totalCents: bigint): string | undefined {
+  return totalCents <= BigInt(maxExactCents) ? undefined : `the order total would be above ${maxExactCents} cents`;
+}
+
+/**
  * Duplicate products are refused rather than merged: a client that sends the same product twice
  * most likely has a bug, and merging would hide it (and would make line numbers differ from items).
  */
@@ -82,23 +91,30 @@ function placeOrder(command: PlaceOrder, state: OrderState, time: string): Order
   if (state.order !== null) return [];
   if (!state.userExists) throw new NotFoundError(userAggregate, userId);
   const byId = new Map(state.products.map((product) => [product.id, product]));
-  const lines: OrderLineData[] = items.map((item, index) => {
+  // Line totals and the order total in bigint: exact whatever the limits, and checked below to fit
+  // the JSON numbers of the event (src/cqrs/money.ts).
+  const priced = items.map((item, index) => {
     const product = byId.get(item.productId);
     if (!product) throw new NotFoundError(productAggregate, item.productId);
     if (product.discontinued) throw new ProductDiscontinuedError(product.id);
-    return {
-      lineNo: index + 1,
-      productId: product.id,
-      sku: product.sku,
-      name: product.name,
-      quantity: item.quantity,
-      unitPriceCents: product.priceCents,
-      lineTotalCents: product.priceCents * item.quantity,
-    };
+    const lineTotal = BigInt(product.priceCents) * BigInt(item.quantity);
+    return { lineNo: index + 1, product, quantity: item.quantity, lineTotal };
   });
   const currencies = [...new Set(items.map((item) => byId.get(item.productId)!.currency))].sort();
   if (currencies.length > 1) throw new MixedCurrenciesError(currencies);
-  const totalCents = lines.reduce((sum, line) => sum + line.lineTotalCents, 0);
+  const total = priced.reduce((sum, line) => sum + line.lineTotal, 0n);
+  validate([['items', totalProblem(total)]]);
+  // Every line total is at most the total (quantities and prices are positive), so all are exact numbers.
+  const lines: OrderLineData[] = priced.map(({ lineNo, product, quantity, lineTotal }) => ({
+    lineNo,
+    productId: product.id,
+    sku: product.sku,
+    name: product.name,
+    quantity,
+    unitPriceCents: product.priceCents,
+    lineTotalCents: Number(lineTotal),
+  }));
+  const totalCents = Number(total);
   return [{ type: 'OrderPlaced', data: { orderId, userId, lines, totalCents, currency: currencies[0]!, placedAt: time } }];
 }
 

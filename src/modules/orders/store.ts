@@ -2,8 +2,9 @@
 // tables. The order row doubles as the per-order lock: order, reservation and payment commands all
 // take it first, so that the saga's commands for one order never decide on each other's half-done work.
 import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
-import { isUuid } from '../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
+import { exactCents } from '../../cqrs/money.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { decide, type CatalogProduct, type OrderCommand, type OrderState, type OrderStatus } from './commands.ts';
 import { orderAggregate, orderEventSchemaVersions, type OrderEvent } from './events.ts';
@@ -46,7 +47,7 @@ export async function lockOrder(tx: WriteTx, orderId: string): Promise<LockedOrd
     id: row.id,
     userId: row.user_id,
     status: row.status,
-    totalCents: Number(row.total_cents),
+    totalCents: exactCents(row.total_cents),
     currency: row.currency,
     version: Number(row.version),
   };
@@ -152,13 +153,13 @@ async function save(tx: WriteTx, events: OrderEvent[], fromVersion: number) {
   }
 }
 
-/** PostgreSQL prints uuids in lower case; so do events and stream ids, whatever case the client sent. */
+/** PostgreSQL prints uuids in lower case; so do events and stream ids, whatever case the client sent (canonicalUuid). */
 function withCanonicalIds(command: OrderCommand): OrderCommand {
-  const orderId = command.data.orderId.toLowerCase();
+  const orderId = canonicalUuid(command.data.orderId);
   switch (command.type) {
     case 'PlaceOrder': {
-      const items = command.data.items.map((item) => ({ productId: item.productId.toLowerCase(), quantity: item.quantity }));
-      return { type: 'PlaceOrder', data: { orderId, userId: command.data.userId.toLowerCase(), items } };
+      const items = command.data.items.map((item) => ({ productId: canonicalUuid(item.productId), quantity: item.quantity }));
+      return { type: 'PlaceOrder', data: { orderId, userId: canonicalUuid(command.data.userId), items } };
     }
     case 'CancelOrder':
       return { type: 'CancelOrder', data: { orderId, reason: command.data.reason } };

@@ -1,7 +1,8 @@
 // Loads payment state from, and applies payment events to, the normalized `payments` table.
 import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
-import { isUuid } from '../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
+import { exactCents } from '../../cqrs/money.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { lockOrder, orderLockKey } from '../orders/store.ts';
 import { decide, type PaymentCommand, type PaymentState, type PaymentStatus } from './commands.ts';
@@ -13,7 +14,7 @@ async function load(tx: WriteTx, command: PaymentCommand) {
   const order = await lockOrder(tx, orderId);
   const payment = isUuid(orderId) ? await tx.payment.findUnique({ where: { orderId } }) : null;
   const state: PaymentState = {
-    payment: payment && { status: payment.status as PaymentStatus, amountCents: Number(payment.amountCents), currency: payment.currency },
+    payment: payment && { status: payment.status as PaymentStatus, amountCents: exactCents(payment.amountCents), currency: payment.currency },
     order: order && { totalCents: order.totalCents, currency: order.currency },
   };
   return { state, version: payment?.version ?? 0 };
@@ -55,7 +56,7 @@ async function save(tx: WriteTx, events: PaymentEvent[], fromVersion: number) {
 
 export function executePaymentCommand(db: WriteDb, command: PaymentCommand, metadata: EventMetadata): Promise<CommandResult> {
   // Lower case, as PostgreSQL prints uuids: one order, one event stream.
-  const canonical = { ...command, data: { ...command.data, orderId: command.data.orderId.toLowerCase() } } as PaymentCommand;
+  const canonical = { ...command, data: { ...command.data, orderId: canonicalUuid(command.data.orderId) } } as PaymentCommand;
   return executeCommand(
     db,
     {

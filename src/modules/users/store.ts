@@ -1,5 +1,6 @@
 // Loads user state from, and applies user events to, the normalized `users` table.
 import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
+import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import type { EventMetadata } from '../../cqrs/events.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { isUniqueViolation } from '../../db/write-client.ts';
@@ -7,7 +8,8 @@ import { decide, EmailTakenError, emailKey, type UserCommand, type UserState } f
 import { userAggregate, userEventSchemaVersions, type UserEvent } from './events.ts';
 
 async function load(tx: WriteTx, command: UserCommand) {
-  const user = await tx.user.findUnique({ where: { id: command.data.userId } });
+  // A malformed id names no user; asking PostgreSQL would fail the uuid cast instead.
+  const user = isUuid(command.data.userId) ? await tx.user.findUnique({ where: { id: command.data.userId } }) : null;
   const email = 'email' in command.data ? command.data.email : undefined;
   const owner = email === undefined ? null : await tx.user.findUnique({ where: { emailKey: emailKey(email) }, select: { id: true } });
   const state: UserState = { user, emailOwnerId: owner?.id ?? null };
@@ -53,10 +55,12 @@ async function save(tx: WriteTx, events: UserEvent[], fromVersion: number) {
 
 export async function executeUserCommand(
   db: WriteDb,
-  command: UserCommand,
+  sent: UserCommand,
   metadata: EventMetadata,
   expectedVersion?: number | null,
 ): Promise<CommandResult> {
+  // Lower case, as PostgreSQL prints uuids: one user, one event stream, whatever case the caller sent.
+  const command = { ...sent, data: { ...sent.data, userId: canonicalUuid(sent.data.userId) } } as UserCommand;
   try {
     return await executeCommand(
       db,

@@ -29,11 +29,12 @@ const DailyRevenue = builder.objectRef<DailyRevenueRow>('DailyRevenue').implemen
   fields: (t) => ({
     day: t.expose('day', { type: 'Date' }),
     currency: t.exposeString('currency', { description: 'ISO 4217 code.' }),
-    revenueCents: t.int({ description: 'Sum of order totals, in cents of `currency`.', resolve: (row) => Number(row.revenueCents) }),
+    revenueCents: t.expose('revenueCents', { type: 'Money', description: 'Sum of order totals, in cents of `currency`.' }),
     orderCount: t.exposeInt('orderCount'),
-    averageOrderValueCents: t.int({
+    averageOrderValueCents: t.field({
+      type: 'Money',
       description: 'revenueCents / orderCount, rounded to the nearest cent (halves up).',
-      resolve: (row) => Number(averageOrderValueCents(row)),
+      resolve: (row) => averageOrderValueCents(row),
     }),
   }),
 });

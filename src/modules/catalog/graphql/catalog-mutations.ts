@@ -1,9 +1,10 @@
 // Write API: the catalog commands.
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
+import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
+import { commandCents } from '../../../cqrs/money.ts';
 import { maxPriceCents } from '../commands.ts';
 import { ProductDiscontinuedError, SkuTakenError } from '../errors.ts';
 
@@ -20,11 +21,12 @@ builder.mutationField('addProduct', (t) =>
       sku: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
       description: t.arg.string({ required: true }),
-      priceCents: t.arg.int({ required: true }),
+      priceCents: t.arg({ type: 'Money', required: true }),
       currency: t.arg.string({ required: true }),
       category: t.arg.string({ required: true }),
     },
-    resolve: (_root, args, context) => dispatchFromResolver(context, { type: 'AddProduct', data: { productId: randomUUID(), ...args } }),
+    resolve: (_root, args, context) =>
+      dispatchFromResolver(context, { type: 'AddProduct', data: { productId: randomUUID(), ...args, priceCents: commandCents(args.priceCents) } }),
   }),
 );
 
@@ -38,12 +40,13 @@ builder.mutationField('changeProductPrice', (t) =>
     authScopes: { admin: true },
     args: {
       productId: t.arg.id({ required: true }),
-      priceCents: t.arg.int({ required: true }),
+      priceCents: t.arg({ type: 'Money', required: true }),
       expectedVersion: t.arg.int({ required: false }),
     },
-    resolve: (_root, { productId, priceCents, expectedVersion }, context) => {
+    resolve: (_root, { productId: sentId, priceCents, expectedVersion }, context) => {
+      const productId = canonicalUuid(sentId);
       validate([['productId', uuidProblem(productId)]]);
-      return dispatchFromResolver(context, { type: 'ChangeProductPrice', data: { productId, priceCents } }, expectedVersion);
+      return dispatchFromResolver(context, { type: 'ChangeProductPrice', data: { productId, priceCents: commandCents(priceCents) } }, expectedVersion);
     },
   }),
 );
@@ -55,7 +58,8 @@ builder.mutationField('discontinueProduct', (t) =>
     errors: { types: [ValidationError, NotFoundError] },
     authScopes: { admin: true },
     args: { productId: t.arg.id({ required: true }) },
-    resolve: (_root, { productId }, context) => {
+    resolve: (_root, { productId: sentId }, context) => {
+      const productId = canonicalUuid(sentId);
       validate([['productId', uuidProblem(productId)]]);
       return dispatchFromResolver(context, { type: 'DiscontinueProduct', data: { productId } });
     },

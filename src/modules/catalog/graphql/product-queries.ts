@@ -1,5 +1,5 @@
 // Read API: the product_catalog view, its queries and the productUpdated subscription.
-import { isUuid } from '../../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
@@ -26,7 +26,7 @@ export const Product = builder.objectRef<ProductCatalogRow>('Product').implement
     sku: t.exposeString('sku'),
     name: t.exposeString('name'),
     description: t.exposeString('description'),
-    priceCents: t.exposeInt('priceCents', { description: 'In cents of `currency`.' }),
+    priceCents: t.expose('priceCents', { type: 'Money', description: 'In cents of `currency`.' }),
     currency: t.exposeString('currency', { description: 'ISO 4217 code.' }),
     category: t.exposeString('category'),
     discontinued: t.exposeBoolean('discontinued'),
@@ -49,8 +49,8 @@ const PriceRange = builder.inputType('PriceRange', {
   description: 'Inclusive bounds in cents, each optional; both must be >= 0 and min <= max.',
   subGraphs: ['read'],
   fields: (t) => ({
-    minCents: t.int(),
-    maxCents: t.int(),
+    minCents: t.field({ type: 'Money' }),
+    maxCents: t.field({ type: 'Money' }),
   }),
 });
 
@@ -73,12 +73,17 @@ const ProductConnection = connectionOf('Product', Product);
 type FilterArg = typeof ProductFilterInput.$inferInput;
 
 function checkedFilter(filter: FilterArg | null | undefined): ProductFilter {
-  const minPriceCents = filter?.priceRange?.minCents ?? null;
-  const maxPriceCents = filter?.priceRange?.maxCents ?? null;
-  if ((minPriceCents ?? 0) < 0 || (maxPriceCents ?? 0) < 0) throw badUserInput('priceRange bounds must be >= 0', 'filter.priceRange');
-  if (minPriceCents !== null && maxPriceCents !== null && minPriceCents > maxPriceCents) {
-    throw badUserInput(`priceRange.minCents (${minPriceCents}) is above maxCents (${maxPriceCents})`, 'filter.priceRange');
+  const minCents = filter?.priceRange?.minCents ?? null;
+  const maxCents = filter?.priceRange?.maxCents ?? null;
+  if ((minCents ?? 0n) < 0n || (maxCents ?? 0n) < 0n) throw badUserInput('priceRange bounds must be >= 0', 'filter.priceRange');
+  if (minCents !== null && maxCents !== null && minCents > maxCents) {
+    throw badUserInput(`priceRange.minCents (${minCents}) is above maxCents (${maxCents})`, 'filter.priceRange');
   }
+  // Money bounds may be any size; prices are PostgreSQL integers, so a bound above the largest one
+  // selects the same rows as that bound, and PostgreSQL never sees a number it cannot cast.
+  const priceBound = (cents: bigint | null) => (cents === null ? null : Number(cents > maxPostgresIntegerCents ? maxPostgresIntegerCents : cents));
+  const minPriceCents = priceBound(minCents);
+  const maxPriceCents = priceBound(maxCents);
   const text = filter?.text ?? null;
   if (text !== null && ([...text].length > maxSearchTextLength || text.includes('\0'))) {
     throw badUserInput(`text must be at most ${maxSearchTextLength} characters, without NUL`, 'filter.text');
@@ -98,6 +103,7 @@ function checkedFilter(filter: FilterArg | null | undefined): ProductFilter {
 // A forged key that PostgreSQL would fail to cast (or store: NUL) must be refused here, as bad input, not crash the query.
 const isoInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const maxPostgresInteger = 2_147_483_647;
+const maxPostgresIntegerCents = BigInt(maxPostgresInteger);
 
 /** Cursors carry their order, so a cursor from another order is refused instead of misread. */
 function keysetAfter(after: string | null | undefined, orderBy: ProductOrder): ProductKeyset | null {
@@ -113,7 +119,7 @@ function keysetAfter(after: string | null | undefined, orderBy: ProductOrder): P
   if (order !== orderBy || !keyFits || typeof id !== 'string' || !isUuid(id)) {
     throw badUserInput(`after is not a cursor this API issued for orderBy ${orderBy}`, 'after');
   }
-  return { key: key as string | number, id };
+  return { key: key as string | number, id: canonicalUuid(id) };
 }
 
 builder.queryField('productCatalog', (t) =>
@@ -146,8 +152,9 @@ builder.queryField('product', (t) =>
     description: 'One product; null when there is none with this id. Public.',
     authScopes: { public: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, context) => {
+    resolve: async (_root, args, context) => {
       const read = readServices(context);
+      const id = canonicalUuid(args.id);
       await context.consistency?.ready(productCatalogProjectionName);
       return isUuid(id) ? read.loaders.product.load(id) : null;
     },
@@ -160,7 +167,8 @@ builder.subscriptionField('productUpdated', (t) =>
     description: 'The product, each time the projector commits a change to it (price, stock, discontinuation).',
     authScopes: { public: true },
     args: { productId: t.arg.id({ required: true }) },
-    subscribe: (_root, { productId }, context) => liveRows(context, productUpdatedTopic, (row) => row.id === productId.toLowerCase()),
+    // Rows carry ids in lower case.
+    subscribe: (_root, { productId }, context) => liveRows(context, productUpdatedTopic, (row) => row.id === canonicalUuid(productId)),
     resolve: (row: ProductCatalogRow) => row,
   }),
 );

@@ -1,5 +1,5 @@
 // Write API: the stock commands (reservations are made by the order saga, not by clients).
-import { NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
+import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
@@ -16,7 +16,8 @@ builder.mutationField('restockProduct', (t) =>
       productId: t.arg.id({ required: true }),
       quantity: t.arg.int({ required: true }),
     },
-    resolve: (_root, { productId, quantity }, context) => {
+    resolve: (_root, { productId: sentId, quantity }, context) => {
+      const productId = canonicalUuid(sentId);
       validate([['productId', uuidProblem(productId)]]);
       return dispatchFromResolver(context, { type: 'RestockProduct', data: { productId, quantity } });
     },
@@ -36,7 +37,8 @@ builder.mutationField('adjustInventory', (t) =>
       delta: t.arg.int({ required: true }),
       reason: t.arg.string({ required: true }),
     },
-    resolve: (_root, { productId, delta, reason }, context) => {
+    resolve: (_root, { productId: sentId, delta, reason }, context) => {
+      const productId = canonicalUuid(sentId);
       validate([['productId', uuidProblem(productId)]]);
       return dispatchFromResolver(context, { type: 'AdjustInventory', data: { productId, delta, reason } });
     },

@@ -1,6 +1,6 @@
 // Write API: placing and cancelling orders. Completion, reservations and payments are the saga's.
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
+import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
@@ -28,7 +28,9 @@ builder.mutationField('placeOrder', (t) =>
       userId: t.arg.id({ required: true }),
       items: t.arg({ type: [OrderItemInput], required: true }),
     },
-    resolve: (_root, { userId, items }, context) => {
+    resolve: (_root, args, context) => {
+      const userId = canonicalUuid(args.userId);
+      const items = args.items.map((item) => ({ productId: canonicalUuid(item.productId), quantity: item.quantity }));
       const itemIds = items.map((item, index): [string, string | undefined] => [`items[${index}].productId`, uuidProblem(item.productId)]);
       validate([['userId', uuidProblem(userId)], ...itemIds]);
       return dispatchFromResolver(context, { type: 'PlaceOrder', data: { orderId: randomUUID(), userId, items } });
@@ -48,7 +50,8 @@ builder.mutationField('cancelOrder', (t) =>
       orderId: t.arg.id({ required: true }),
       reason: t.arg.string({ required: true }),
     },
-    resolve: (_root, { orderId, reason }, context) => {
+    resolve: (_root, { orderId: sentId, reason }, context) => {
+      const orderId = canonicalUuid(sentId);
       validate([['orderId', uuidProblem(orderId)]]);
       return dispatchFromResolver(context, { type: 'CancelOrder', data: { orderId, reason } });
     },

@@ -1,5 +1,5 @@
 // Read API: the order_history view, its queries and the orderUpdated subscription.
-import { isUuid } from '../../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { customerUserId } from '../../../auth/identity.ts';
 import { readServices } from '../../../graphql/context.ts';
@@ -44,8 +44,8 @@ const OrderLine = builder.objectRef<OrderLineData>('OrderLine').implement({
     sku: t.exposeString('sku'),
     name: t.exposeString('name'),
     quantity: t.exposeInt('quantity'),
-    unitPriceCents: t.exposeInt('unitPriceCents'),
-    lineTotalCents: t.exposeInt('lineTotalCents'),
+    unitPriceCents: t.expose('unitPriceCents', { type: 'Money' }),
+    lineTotalCents: t.expose('lineTotalCents', { type: 'Money' }),
   }),
 });
 
@@ -66,7 +66,7 @@ export const Order = builder.objectRef<OrderHistoryRow>('Order').implement({
     userId: t.exposeID('userId'),
     status: t.field({ type: OrderStatusEnum, resolve: (row) => row.status }),
     lines: t.field({ type: [OrderLine], resolve: (row) => row.lines }),
-    totalCents: t.int({ description: 'In cents of `currency`.', resolve: (row) => Number(row.totalCents) }),
+    totalCents: t.expose('totalCents', { type: 'Money', description: 'In cents of `currency`.' }),
     currency: t.exposeString('currency', { description: 'ISO 4217 code.' }),
     timeline: t.field({ type: [OrderStatusChangeRef], description: 'Every step, oldest first.', resolve: (row) => row.timeline }),
     cancelReason: t.exposeString('cancelReason', { nullable: true }),
@@ -85,7 +85,7 @@ function keysetAfter(after: string | null | undefined): OrderKeyset | null {
   if (typeof placedAt !== 'string' || Number.isNaN(Date.parse(placedAt)) || typeof id !== 'string' || !isUuid(id)) {
     throw badUserInput('after is not a cursor this API issued for orderHistory', 'after');
   }
-  return { placedAt: new Date(placedAt), id };
+  return { placedAt: new Date(placedAt), id: canonicalUuid(id) };
 }
 
 builder.queryField('orderHistory', (t) =>
@@ -101,11 +101,12 @@ builder.queryField('orderHistory', (t) =>
     },
     resolve: async (_root, args, context) => {
       const read = readServices(context);
-      if (!isUuid(args.userId)) throw badUserInput('userId must be a UUID', 'userId');
+      const userId = canonicalUuid(args.userId);
+      if (!isUuid(userId)) throw badUserInput('userId must be a UUID', 'userId');
       const size = pageSize(args.first);
       const after = keysetAfter(args.after);
       await context.consistency?.ready(orderHistoryProjectionName);
-      const rows = await findOrdersOfUser(read.db, args.userId, after, size + 1);
+      const rows = await findOrdersOfUser(read.db, userId, after, size + 1);
       return toConnection(rows, size, (row) => [row.placedAt.toISOString(), row.id]);
     },
   }),
@@ -118,8 +119,9 @@ builder.queryField('order', (t) =>
     description: 'One order; null when there is none with this id. The customer who placed it, or an admin, may read it.',
     authScopes: (_root, args) => ({ admin: true, orderOwner: args.id }),
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, context) => {
+    resolve: async (_root, args, context) => {
       const read = readServices(context);
+      const id = canonicalUuid(args.id);
       await context.consistency?.ready(orderHistoryProjectionName);
       const record = isUuid(id) ? await read.loaders.order.load(id) : null;
       return record && orderHistoryRowOf(record);
@@ -139,7 +141,8 @@ builder.subscriptionField('orderUpdated', (t) =>
     args: { orderId: t.arg.id({ required: true }) },
     subscribe: (_root, { orderId }, context) => {
       const me = customerUserId(context.identity);
-      const id = orderId.toLowerCase();
+      // Rows carry ids in lower case.
+      const id = canonicalUuid(orderId);
       return liveRows(context, orderUpdatedTopic, (row) => row.id === id && (me === null || row.userId === me));
     },
     resolve: (row: OrderHistoryRow) => row,

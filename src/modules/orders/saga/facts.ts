@@ -1,4 +1,5 @@
 // Where an order stands, read from the write tables the saga's commands keep up to date.
+import { exactCents } from '../../../cqrs/money.ts';
 import type { WriteDb } from '../../../db/write-client.ts';
 import type { SagaFacts } from './next-step.ts';
 
@@ -25,7 +26,7 @@ export async function loadSagaFacts(db: WriteDb, orderId: string, now: Date): Pr
   return {
     facts: {
       now,
-      order: order && { ...order, status: order.status as Status<'order'>, totalCents: Number(order.totalCents) },
+      order: order && { ...order, status: order.status as Status<'order'>, totalCents: exactCents(order.totalCents) },
       payment: payment && { ...payment, status: payment.status as Status<'payment'> },
       reservation: reservation && { ...reservation, status: reservation.status as Status<'reservation'> },
       saga: saga && { status: saga.status as Status<'saga'>, deadlineAt: saga.deadlineAt, chargeStartedAt: saga.chargeStartedAt },

@@ -1,5 +1,6 @@
 // The saga's own durable state (order_sagas): written directly, not through events, because it is
 // bookkeeping of the process, not a business fact.
+import { canonicalUuid } from '../../../cqrs/errors.ts';
 import type { WriteDb } from '../../../db/write-client.ts';
 
 const maxErrorLength = 1_000;
@@ -66,7 +67,9 @@ export async function recordSagaFailure(
  * Resumes parked sagas (one order, or all): attempts reset, due now, so the sweeper reconciles
  * them from the current facts. Returns the order ids resumed.
  */
-export async function resumeParkedSagas(db: WriteDb, which: string | 'all', now: Date): Promise<string[]> {
+export async function resumeParkedSagas(db: WriteDb, sent: string | 'all', now: Date): Promise<string[]> {
+  // Order ids are stored as PostgreSQL prints them, in lower case; an operator may paste either case.
+  const which = canonicalUuid(sent);
   const rows = await db.$queryRaw<{ order_id: string }[]>`
     UPDATE order_sagas SET parked_at = NULL, parked_step = NULL, attempts = 0, next_attempt_at = ${now}, updated_at = ${now}
      WHERE parked_at IS NOT NULL AND (${which} = 'all' OR order_id::text = ${which})

@@ -1,7 +1,7 @@
 // Write API: the user commands.
 import { randomUUID } from 'node:crypto';
 import { customerUserId } from '../../../auth/identity.ts';
-import { NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
+import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { dispatchFromResolver } from '../../../graphql/context.ts';
 import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
@@ -31,7 +31,7 @@ builder.mutationField('registerUser', (t) =>
     },
     resolve: (_root, { email, name, userId }, context) => {
       if (userId != null) validate([['userId', uuidProblem(userId)]]);
-      const id = userId ?? customerUserId(context.identity) ?? randomUUID();
+      const id = (userId != null ? canonicalUuid(userId) : customerUserId(context.identity)) ?? randomUUID();
       return dispatchFromResolver(context, { type: 'RegisterUser', data: { userId: id, email, name } });
     },
   }),
@@ -48,7 +48,8 @@ builder.mutationField('changeUserEmail', (t) =>
       email: t.arg.string({ required: true }),
       expectedVersion: t.arg.int({ required: false }),
     },
-    resolve: (_root, { userId, email, expectedVersion }, context) => {
+    resolve: (_root, { userId: sentId, email, expectedVersion }, context) => {
+      const userId = canonicalUuid(sentId);
       validate([['userId', uuidProblem(userId)]]);
       return dispatchFromResolver(context, { type: 'ChangeUserEmail', data: { userId, email } }, expectedVersion);
     },
@@ -62,7 +63,8 @@ builder.mutationField('recordUserLogin', (t) =>
     errors: { types: [ValidationError, NotFoundError] },
     authScopes: (_root, args) => ({ admin: true, self: args.userId }),
     args: { userId: t.arg.id({ required: true }) },
-    resolve: (_root, { userId }, context) => {
+    resolve: (_root, { userId: sentId }, context) => {
+      const userId = canonicalUuid(sentId);
       validate([['userId', uuidProblem(userId)]]);
       return dispatchFromResolver(context, { type: 'RecordUserLogin', data: { userId } });
     },

@@ -1,5 +1,5 @@
 // Read API: the user_profile view, its query and its subscription.
-import { isUuid } from '../../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
@@ -16,9 +16,10 @@ const UserProfile = builder.objectRef<UserProfileRow>('UserProfile').implement({
     lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true }),
     loginCount: t.exposeInt('loginCount'),
     totalOrders: t.exposeInt('totalOrders', { description: 'Completed orders.' }),
-    totalSpent: t.int({
+    totalSpent: t.field({
+      type: 'Money',
       description: 'In cents: the total of completed orders.',
-      resolve: (row) => Number(row.totalSpent),
+      resolve: (row) => row.totalSpent,
     }),
     lastOrderAt: t.expose('lastOrderAt', { type: 'DateTime', nullable: true, description: 'When the user last placed an order.' }),
     version: t.exposeInt('version', { description: 'The user aggregate version this row reflects.' }),
@@ -33,8 +34,9 @@ builder.queryField('userProfile', (t) =>
     description: 'A profile: its own user, or an admin, may read it.',
     authScopes: (_root, args) => ({ admin: true, self: args.id }),
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, context) => {
+    resolve: async (_root, args, context) => {
       const read = readServices(context);
+      const id = canonicalUuid(args.id);
       await context.consistency?.ready(userProfileProjectionName);
       return isUuid(id) ? read.loaders.userProfile.load(id) : null;
     },
@@ -47,7 +49,8 @@ builder.subscriptionField('userProfileUpdated', (t) =>
     description: 'The user profile row, each time the projector commits a change to it. Its own user, or an admin, may subscribe.',
     authScopes: (_root, args) => ({ admin: true, self: args.id }),
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, { id }, context) => liveRows(context, userProfileTopic, (row) => row.id === id.toLowerCase()),
+    // Rows carry ids in lower case.
+    subscribe: (_root, { id }, context) => liveRows(context, userProfileTopic, (row) => row.id === canonicalUuid(id)),
     resolve: (row: UserProfileRow) => row,
   }),
 );

@@ -1,5 +1,5 @@
 // Read API: the user_search view and its query.
-import { isUuid } from '../../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { badUserInput, connectionOf, decodeCursor, pageSize, toConnection } from '../../../graphql/types/connection.ts';
@@ -37,7 +37,7 @@ function keysetAfter(after: string | null | undefined): UserSearchKeyset | null 
   if (typeof name !== 'string' || typeof id !== 'string' || !isUuid(id)) {
     throw badUserInput('after is not a cursor this API issued for searchUsers', 'after');
   }
-  return { name, id };
+  return { name, id: canonicalUuid(id) };
 }
 
 builder.queryField('searchUsers', (t) =>

@@ -26,8 +26,8 @@ export type OrderTimelineStatus =
 
 /** Inclusive bounds in cents, each optional; both must be >= 0 and min <= max. */
 export type PriceRange = {
-  maxCents?: number | null | undefined;
-  minCents?: number | null | undefined;
+  maxCents?: string | number | null | undefined;
+  minCents?: string | number | null | undefined;
 };
 
 export type ProductFilter = {
@@ -63,7 +63,7 @@ export type UserProfileUpdatedSubscriptionVariables = Exact<{
 
 export type UserProfileUpdatedSubscription = { userProfileUpdated: { id: string, email: string, loginCount: number, lastLoginAt: string | null, version: number } };
 
-export type ProductFieldsFragment = { id: string, sku: string, name: string, description: string, category: string, priceCents: number, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number, inStock: boolean, createdAt: string, updatedAt: string };
+export type ProductFieldsFragment = { id: string, sku: string, name: string, description: string, category: string, priceCents: string, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number, inStock: boolean, createdAt: string, updatedAt: string };
 
 export type ProductCatalogQueryVariables = Exact<{
   filter?: ProductFilter | null | undefined;
@@ -73,21 +73,21 @@ export type ProductCatalogQueryVariables = Exact<{
 }>;
 
 
-export type ProductCatalogQuery = { productCatalog: { edges: Array<{ cursor: string, node: { id: string, sku: string, name: string, description: string, category: string, priceCents: number, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number, inStock: boolean, createdAt: string, updatedAt: string } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+export type ProductCatalogQuery = { productCatalog: { edges: Array<{ cursor: string, node: { id: string, sku: string, name: string, description: string, category: string, priceCents: string, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number, inStock: boolean, createdAt: string, updatedAt: string } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
 
 export type ProductQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type ProductQuery = { product: { id: string, sku: string, name: string, description: string, category: string, priceCents: number, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number, inStock: boolean, createdAt: string, updatedAt: string } | null };
+export type ProductQuery = { product: { id: string, sku: string, name: string, description: string, category: string, priceCents: string, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number, inStock: boolean, createdAt: string, updatedAt: string } | null };
 
 export type ProductUpdatedSubscriptionVariables = Exact<{
   productId: string | number;
 }>;
 
 
-export type ProductUpdatedSubscription = { productUpdated: { id: string, sku: string, name: string, description: string, category: string, priceCents: number, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number, inStock: boolean, createdAt: string, updatedAt: string } };
+export type ProductUpdatedSubscription = { productUpdated: { id: string, sku: string, name: string, description: string, category: string, priceCents: string, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number, inStock: boolean, createdAt: string, updatedAt: string } };
 
 export type InventoryReportQueryVariables = Exact<{
   lowStockOnly?: boolean | null | undefined;
@@ -96,14 +96,14 @@ export type InventoryReportQueryVariables = Exact<{
 
 export type InventoryReportQuery = { inventoryReport: Array<{ productId: string, sku: string, name: string, onHand: number, reserved: number, available: number, lowStock: boolean, updatedAt: string }> };
 
-export type OrderFieldsFragment = { id: string, userId: string, status: OrderStatus, currency: string, totalCents: number, placedAt: string, completedAt: string | null, cancelReason: string | null, updatedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: number, lineTotalCents: number }>, timeline: Array<{ status: OrderTimelineStatus, at: string, reason: string | null }> };
+export type OrderFieldsFragment = { id: string, userId: string, status: OrderStatus, currency: string, totalCents: string, placedAt: string, completedAt: string | null, cancelReason: string | null, updatedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: string, lineTotalCents: string }>, timeline: Array<{ status: OrderTimelineStatus, at: string, reason: string | null }> };
 
 export type OrderQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type OrderQuery = { order: { id: string, userId: string, status: OrderStatus, currency: string, totalCents: number, placedAt: string, completedAt: string | null, cancelReason: string | null, updatedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: number, lineTotalCents: number }>, timeline: Array<{ status: OrderTimelineStatus, at: string, reason: string | null }> } | null };
+export type OrderQuery = { order: { id: string, userId: string, status: OrderStatus, currency: string, totalCents: string, placedAt: string, completedAt: string | null, cancelReason: string | null, updatedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: string, lineTotalCents: string }>, timeline: Array<{ status: OrderTimelineStatus, at: string, reason: string | null }> } | null };
 
 export type OrderHistoryQueryVariables = Exact<{
   userId: string | number;
@@ -112,21 +112,21 @@ export type OrderHistoryQueryVariables = Exact<{
 }>;
 
 
-export type OrderHistoryQuery = { orderHistory: { edges: Array<{ cursor: string, node: { id: string, userId: string, status: OrderStatus, currency: string, totalCents: number, placedAt: string, completedAt: string | null, cancelReason: string | null, updatedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: number, lineTotalCents: number }>, timeline: Array<{ status: OrderTimelineStatus, at: string, reason: string | null }> } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+export type OrderHistoryQuery = { orderHistory: { edges: Array<{ cursor: string, node: { id: string, userId: string, status: OrderStatus, currency: string, totalCents: string, placedAt: string, completedAt: string | null, cancelReason: string | null, updatedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: string, lineTotalCents: string }>, timeline: Array<{ status: OrderTimelineStatus, at: string, reason: string | null }> } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
 
 export type OrderUpdatedSubscriptionVariables = Exact<{
   orderId: string | number;
 }>;
 
 
-export type OrderUpdatedSubscription = { orderUpdated: { id: string, userId: string, status: OrderStatus, currency: string, totalCents: number, placedAt: string, completedAt: string | null, cancelReason: string | null, updatedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: number, lineTotalCents: number }>, timeline: Array<{ status: OrderTimelineStatus, at: string, reason: string | null }> } };
+export type OrderUpdatedSubscription = { orderUpdated: { id: string, userId: string, status: OrderStatus, currency: string, totalCents: string, placedAt: string, completedAt: string | null, cancelReason: string | null, updatedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: string, lineTotalCents: string }>, timeline: Array<{ status: OrderTimelineStatus, at: string, reason: string | null }> } };
 
 export type UserTotalsQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type UserTotalsQuery = { userProfile: { id: string, totalOrders: number, totalSpent: number, lastOrderAt: string | null } | null };
+export type UserTotalsQuery = { userProfile: { id: string, totalOrders: number, totalSpent: string, lastOrderAt: string | null } | null };
 
 export type SearchUsersQueryVariables = Exact<{
   term: string;
@@ -137,7 +137,7 @@ export type SearchUsersQueryVariables = Exact<{
 
 export type SearchUsersQuery = { searchUsers: { edges: Array<{ cursor: string, node: { id: string, name: string, email: string, memberSince: string } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
 
-export type DailyRevenueFieldsFragment = { day: string, currency: string, revenueCents: number, orderCount: number, averageOrderValueCents: number };
+export type DailyRevenueFieldsFragment = { day: string, currency: string, revenueCents: string, orderCount: number, averageOrderValueCents: string };
 
 export type DailyRegistrationsQueryVariables = Exact<{
   from: string;
@@ -153,12 +153,12 @@ export type RevenueReportQueryVariables = Exact<{
 }>;
 
 
-export type RevenueReportQuery = { revenueReport: Array<{ day: string, currency: string, revenueCents: number, orderCount: number, averageOrderValueCents: number }> };
+export type RevenueReportQuery = { revenueReport: Array<{ day: string, currency: string, revenueCents: string, orderCount: number, averageOrderValueCents: string }> };
 
 export type RevenueUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type RevenueUpdatedSubscription = { revenueUpdated: { day: string, currency: string, revenueCents: number, orderCount: number, averageOrderValueCents: number } };
+export type RevenueUpdatedSubscription = { revenueUpdated: { day: string, currency: string, revenueCents: string, orderCount: number, averageOrderValueCents: string } };
 
 export const ProductFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ProductFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Product"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"sku"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"category"}},{"kind":"Field","name":{"kind":"Name","value":"priceCents"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}},{"kind":"Field","name":{"kind":"Name","value":"discontinued"}},{"kind":"Field","name":{"kind":"Name","value":"onHand"}},{"kind":"Field","name":{"kind":"Name","value":"reserved"}},{"kind":"Field","name":{"kind":"Name","value":"available"}},{"kind":"Field","name":{"kind":"Name","value":"inStock"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}}]}}]} as unknown as DocumentNode<ProductFieldsFragment, unknown>;
 export const OrderFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"OrderFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Order"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"userId"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}},{"kind":"Field","name":{"kind":"Name","value":"totalCents"}},{"kind":"Field","name":{"kind":"Name","value":"placedAt"}},{"kind":"Field","name":{"kind":"Name","value":"completedAt"}},{"kind":"Field","name":{"kind":"Name","value":"cancelReason"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"lines"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"lineNo"}},{"kind":"Field","name":{"kind":"Name","value":"productId"}},{"kind":"Field","name":{"kind":"Name","value":"sku"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"quantity"}},{"kind":"Field","name":{"kind":"Name","value":"unitPriceCents"}},{"kind":"Field","name":{"kind":"Name","value":"lineTotalCents"}}]}},{"kind":"Field","name":{"kind":"Name","value":"timeline"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"at"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}}]}}]}}]} as unknown as DocumentNode<OrderFieldsFragment, unknown>;
