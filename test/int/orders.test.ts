@@ -1,9 +1,8 @@
 // Order, reservation and payment commands against real PostgreSQL: lines priced from the catalog,
 // refused commands that write nothing, all-or-nothing reservations under real concurrency, and
 // redelivered saga commands that write nothing the second time.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { consistencyTokens } from '../../src/cqrs/consistency-tokens.ts';
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../../src/cqrs/errors.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
