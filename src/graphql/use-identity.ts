@@ -65,25 +65,41 @@ export function useIdentity(options: IdentityOptions): Plugin {
 const expired = () =>
   new GraphQLError('The token expired: subscribe again with a fresh token.', { extensions: { code: 'UNAUTHENTICATED' } });
 
-/** Passes `source` through until `expiresAt`, then sends one UNAUTHENTICATED error and ends. */
-async function* untilExpiry<T>(source: AsyncIterable<T>, expiresAt: Date): AsyncGenerator<T | { errors: GraphQLError[] }> {
+/**
+ * Passes `source` through until `expiresAt`, then sends one UNAUTHENTICATED error and ends. An
+ * iterator object rather than an async generator: a generator waiting on its source would not act on
+ * return() (the client leaving) until the source's next event, holding the subscription open.
+ */
+function untilExpiry<T>(source: AsyncIterable<T>, expiresAt: Date): AsyncIterableIterator<T | { errors: GraphQLError[] }> {
   const iterator = source[Symbol.asyncIterator]();
+  let state: 'open' | 'expired' | 'done' = 'open';
   let timer: NodeJS.Timeout | undefined;
   const expiry = new Promise<'expired'>((resolve) => {
     timer = setTimeout(() => resolve('expired'), Math.max(0, expiresAt.getTime() - Date.now()));
   });
-  try {
-    for (;;) {
+  const finish = async (): Promise<IteratorResult<T>> => {
+    if (state !== 'done') {
+      state = 'done';
+      clearTimeout(timer);
+      await iterator.return?.();
+    }
+    return { done: true, value: undefined };
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      if (state === 'done') return { done: true, value: undefined };
+      if (state === 'expired') return finish();
       const next = await Promise.race([iterator.next(), expiry]);
       if (next === 'expired') {
-        yield { errors: [expired()] };
-        return;
+        state = 'expired';
+        return { done: false, value: { errors: [expired()] } };
       }
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    clearTimeout(timer);
-    await iterator.return?.();
-  }
+      if (next.done) return finish();
+      return next;
+    },
+    return: finish,
+  };
 }

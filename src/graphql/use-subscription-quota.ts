@@ -3,7 +3,7 @@
 // SUBSCRIPTIONS_PER_IDENTITY subscriptions whichever transport it opens them on.
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { finalAsyncIterator, type Plugin } from 'graphql-yoga';
 import type { Identity } from '../auth/identity.ts';
 import type { SubscriptionQuota } from './subscription-quota.ts';
 
@@ -40,18 +40,11 @@ export function useSubscriptionQuota(options: SubscriptionQuotaOptions): Plugin 
             release();
             return;
           }
-          setResult(releasingWhenDone(result, release));
+          // Not an async generator: one suspended on its source would not see return() until the next event.
+          setResult(finalAsyncIterator(result, release));
         },
         onSubscribeError: () => release(),
       };
     },
   };
-}
-
-async function* releasingWhenDone<T>(source: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
-  try {
-    yield* source;
-  } finally {
-    release();
-  }
 }

@@ -1,6 +1,7 @@
 // Money beyond 2^53 in the views (docs/boundary-notes.md): an event carries at most 2^53 - 1 cents
 // (orders refuse larger totals), but sums of them (a user's total spent, a day's revenue) pass it.
 // Real PostgreSQL: events applied with applyBatch as a projector does, read through the read schema.
+import { adminIdentity, readSideOwnership } from '../support/auth.ts';
 import { randomUUID } from 'node:crypto';
 import { execute, parse, validate } from 'graphql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,7 +43,9 @@ async function read(source: string, variableValues: Record<string, unknown>) {
   expect(validate(schema, document)).toEqual([]);
   const contextValue = {
     requestId: randomUUID(),
-    actor: null,
+    // An admin may read every field this test reads (profiles, orders, revenue).
+    identity: await adminIdentity(),
+    ownership: readSideOwnership,
     read: { db: readDb, notices: createLocalNoticeBus<Topics>(), loaders: createReadLoaders(readDb), settings: { lowStockThreshold: 5 } },
   };
   const result = await execute({ schema, document, variableValues, contextValue });
