@@ -94,6 +94,9 @@ try {
     STREAM_KEY: 'bench:events',
     NOTICE_CHANNEL: 'bench:view-changed',
     MIGRATE_ON_START: 'false',
+    // BENCH_N sign-ups from one address, as fast as they go.
+    RATE_LIMIT_REQUESTS: '0',
+    RATE_LIMIT_SIGN_UPS: '0',
   };
   const config = loadConfig(env, ['all']);
   app = await startApp(config);

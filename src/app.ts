@@ -31,6 +31,8 @@ import { connectPostgres, pgliteConnection } from './db/sql.ts';
 import type { DbTarget } from './db/target.ts';
 import { createWriteClient, type WriteDb } from './db/write-client.ts';
 import { createReadYoga, createWriteYoga, readPath, startHttpServer, writePath } from './graphql/server.ts';
+import { createApiProtection } from './graphql/api-protection.ts';
+import type { Redis } from 'ioredis';
 import { dispatchCommand } from './modules/command-router.ts';
 import { projections } from './modules/projections.ts';
 import type { Topics } from './modules/topics.ts';
@@ -107,10 +109,13 @@ function adminDeps(config: Config, writeDb: WriteDb, readDb: ReadDb | undefined,
 async function serve(
   config: Config,
   stack: Stack,
-  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminDeps },
+  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminDeps; redis?: Redis },
 ) {
+  // Rate-limit counters: in Redis when there is one (shared by every process of the deployment, which
+  // the stream key names), else in memory.
+  const protection = createApiProtection(config.api, { redis: apis.redis, keyPrefix: `${config.streamKey}:ratelimit` });
   const write = apis.writeDb
-    ? createWriteYoga({ dispatch: (command, options) => dispatchCommand(apis.writeDb!, command, options), now: () => new Date() }, apis.admin)
+    ? createWriteYoga({ dispatch: (command, options) => dispatchCommand(apis.writeDb!, command, options), now: () => new Date() }, apis.admin, protection)
     : undefined;
   let read;
   if (apis.read) {
@@ -121,9 +126,10 @@ async function serve(
       waiter,
       consistencyWaitMs: config.consistencyWaitMs,
       settings: { lowStockThreshold: config.shop.lowStockThreshold },
+      protection,
     });
   }
-  const server = await startHttpServer({ host: config.host, port: config.port, write, read });
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read, protection });
   stack.push(() => server.close());
   return {
     url: server.url,
@@ -336,6 +342,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   return serve(config, stack, {
     writeDb: runs('write') ? writeDb : undefined,
     read,
+    redis,
     // Publish-only (no subscriber connection): retried projection events reach every read API's subscribers.
     admin: runs('write')
       ? adminDeps(config, writeDb!, statusReadDb, await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel }))

@@ -16,6 +16,8 @@ import type { Topics } from '../modules/topics.ts';
 import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
 import { adminAccess, type AdminDeps } from './admin/admin-access.ts';
+import { defaultApiProtection, protectedYogaOptions, type ApiProtection } from './api-protection.ts';
+import { securityHeaders, serverTimeouts } from './http-security.ts';
 import { useConsistency } from './use-consistency.ts';
 
 export const writePath = '/graphql/write';
@@ -24,27 +26,36 @@ export const readPath = '/graphql/read';
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
 // Unexpected errors reach clients as "Unexpected error." and reach the operator's log in full.
-const maskedErrors = {
+// `isDev` is always passed: left undefined, Yoga turns it on from process.env.NODE_ENV=development
+// and sends stacks, SQL and file paths to clients; only DEBUG_ERRORS turns it on here.
+const maskedErrors = (debugErrors: boolean) => ({
+  isDev: debugErrors,
   maskError(error: unknown, message: string, isDev?: boolean) {
     const original = (error as { originalError?: unknown }).originalError;
     if (original && !(original as { extensions?: unknown }).extensions) {
       console.error(`[${new Date().toISOString()}] unexpected error in a resolver:`, original);
     }
-    return maskError(error, message, isDev);
+    return maskError(error, message, isDev === true);
   },
-};
+});
 
 function actorOf(request: Request | undefined): string | null {
   return request?.headers.get('x-actor')?.slice(0, 200) ?? null;
 }
 
-/** `admin` serves the admin fields (projectionStatus); without it they answer FORBIDDEN. */
-export function createWriteYoga(write: WriteServices, admin?: AdminDeps): Yoga {
+/**
+ * `admin` serves the admin fields (projectionStatus); without it they answer FORBIDDEN. `protection`:
+ * limits, CORS, GraphiQL and error masking from the configuration (src/graphql/api-protection.ts).
+ */
+export function createWriteYoga(write: WriteServices, admin?: AdminDeps, protection: ApiProtection = defaultApiProtection()): Yoga {
+  const hardened = protectedYogaOptions(protection, { endpoint: writePath, title: 'write API' });
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema: buildSchemas().write,
     graphqlEndpoint: writePath,
     landingPage: false,
-    maskedErrors,
+    ...hardened.options,
+    plugins: hardened.plugins,
+    maskedErrors: maskedErrors(protection.settings.debugErrors),
     context: ({ request }: { request?: Request }) => ({ requestId: randomUUID(), actor: actorOf(request), write, admin: adminAccess(admin, request) }),
   });
 }
@@ -55,15 +66,20 @@ export interface ReadApiDeps {
   waiter: ConsistencyWaiter;
   consistencyWaitMs: number;
   settings: ReadSettings;
+  /** Limits, CORS, GraphiQL and error masking (src/graphql/api-protection.ts); defaults when absent. */
+  protection?: ApiProtection;
 }
 
 export function createReadYoga(deps: ReadApiDeps): Yoga {
+  const protection = deps.protection ?? defaultApiProtection();
+  const hardened = protectedYogaOptions(protection, { endpoint: readPath, title: 'read API' });
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema: buildSchemas().read,
     graphqlEndpoint: readPath,
     landingPage: false,
-    maskedErrors,
-    plugins: [useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs })],
+    ...hardened.options,
+    maskedErrors: maskedErrors(protection.settings.debugErrors),
+    plugins: [...hardened.plugins, useConsistency({ waiter: deps.waiter, timeoutMs: deps.consistencyWaitMs })],
     context: ({ request }: { request?: Request }) => {
       const read: ReadServices = {
         db: deps.db,
@@ -80,10 +96,13 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
 // onSubscribe passes the enveloped execute/subscribe through rootValue, as graphql-yoga documents.
 type EnvelopedRoot = { execute(args: ExecutionArgs): OperationResult; subscribe(args: ExecutionArgs): OperationResult };
 
-function attachWebSockets(server: Server, yoga: Yoga) {
-  const wss = new WebSocketServer({ server, path: readPath });
+function attachWebSockets(server: Server, yoga: Yoga, protection: ApiProtection) {
+  // A message is a request body: the same size cap (ws's default is 100 MiB).
+  const wss = new WebSocketServer({ server, path: readPath, maxPayload: protection.settings.maxBodyBytes });
   const handle = useServer(
     {
+      // Left undefined, graphql-ws reads NODE_ENV and puts error messages in close reasons outside production.
+      isProd: !protection.settings.debugErrors,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
@@ -112,9 +131,12 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(options: { host: string; port: number; write?: Yoga; read?: Yoga }): Promise<HttpServer> {
+export async function startHttpServer(options: { host: string; port: number; write?: Yoga; read?: Yoga; protection?: ApiProtection }): Promise<HttpServer> {
   const { write, read } = options;
-  const server = createServer((req: IncomingMessage, res) => {
+  const protection = options.protection ?? defaultApiProtection();
+  const setSecurityHeaders = securityHeaders(protection.settings);
+  const server = createServer(serverTimeouts(protection.settings), (req: IncomingMessage, res) => {
+    setSecurityHeaders(req, res);
     const path = (req.url ?? '/').split('?')[0];
     if (write && path === writePath) return void write(req, res);
     if (read && path === readPath) return void read(req, res);
@@ -126,7 +148,7 @@ export async function startHttpServer(options: { host: string; port: number; wri
       JSON.stringify({ error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` }),
     );
   });
-  const sockets = read ? attachWebSockets(server, read) : undefined;
+  const sockets = read ? attachWebSockets(server, read, protection) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

@@ -1,0 +1,36 @@
+// Untyped HTTP for the security tests: any method, content type, body and headers, with the status
+// and headers of the answer, for requests the typed client (graphql-client.ts) would never send.
+import type { GraphQLFormattedError } from 'graphql';
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The body parsed as JSON, when it is JSON. */
+  json: { data?: Record<string, unknown> | null; errors?: GraphQLFormattedError[]; extensions?: Record<string, unknown> } | undefined;
+}
+
+export async function request(
+  url: string,
+  init: { method?: string; body?: string | FormData | URLSearchParams; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
+  const response = await fetch(url, { method: init.method ?? (init.body === undefined ? 'GET' : 'POST'), body: init.body, headers: init.headers });
+  const text = await response.text();
+  let json: RawResponse['json'];
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+/** POSTs a GraphQL operation as application/json. */
+export function graphql(url: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return request(url, { body: JSON.stringify({ query, variables }), headers: { 'content-type': 'application/json', ...headers } });
+}
+
+/** The error codes of a response, in order. */
+export function codesOf(response: RawResponse): unknown[] {
+  return (response.json?.errors ?? []).map((error) => error.extensions?.code);
+}
