@@ -10,7 +10,9 @@ import { corsPolicy } from './http-security.ts';
 import { useCsrfProtection } from './use-csrf-protection.ts';
 import { useLocalGraphiQL } from './use-local-graphiql.ts';
 import { useQueryLimits } from './use-query-limits.ts';
-import { createRateLimits, useRateLimit, type KeyOf, type RateLimits } from './use-rate-limit.ts';
+import type { IncomingMessage } from 'node:http';
+import type { GraphQLError } from 'graphql';
+import { admitWebSocketOperation, createRateLimits, useRateLimit, type KeyOf, type RateLimits } from './use-rate-limit.ts';
 import { useSchemaDisclosure } from './use-schema-disclosure.ts';
 
 export interface ApiProtection {
@@ -34,6 +36,11 @@ export function createApiProtection(settings: ApiConfig, options: ApiProtectionO
     rateLimits: createRateLimits({ buckets: settings.rateLimits, redis: options.redis, keyPrefix: options.keyPrefix ?? 'ratelimit' }),
     keyOf: options.keyOf,
   };
+}
+
+/** The rate limit of a graphql-ws operation, from its WebSocket's upgrade request: a refusal, or undefined. */
+export function admitWebSocket(protection: ApiProtection, upgrade: IncomingMessage): Promise<GraphQLError | undefined> {
+  return admitWebSocketOperation({ limits: protection.rateLimits, keyOf: protection.keyOf, trustProxyHops: protection.settings.trustProxyHops }, upgrade);
 }
 
 /** The defaults (in-memory rate limits), for a Yoga built without a configuration (tests). */

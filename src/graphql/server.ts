@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -16,7 +16,7 @@ import type { Topics } from '../modules/topics.ts';
 import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
 import { adminAccess, type AdminDeps } from './admin/admin-access.ts';
-import { defaultApiProtection, protectedYogaOptions, type ApiProtection } from './api-protection.ts';
+import { admitWebSocket, defaultApiProtection, protectedYogaOptions, type ApiProtection } from './api-protection.ts';
 import { securityHeaders, serverTimeouts } from './http-security.ts';
 import { useConsistency } from './use-consistency.ts';
 
@@ -106,9 +106,18 @@ function attachWebSockets(server: Server, yoga: Yoga, protection: ApiProtection)
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
+        const refused = await admitWebSocket(protection, ctx.extra.request);
+        if (refused) return [refused];
         // The same plugins as HTTP (consistency, error masking) apply to WebSocket operations.
         const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
-        const document = enveloped.parse(params.query);
+        let document;
+        try {
+          document = enveloped.parse(params.query);
+        } catch (error) {
+          // A syntax error or the token limit: an error message for the operation, not a closed socket.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors;
         return {

@@ -146,6 +146,20 @@ export function rateLimitedError(decided: RateLimitDecision, what: string): Grap
   });
 }
 
+/**
+ * graphql-ws operations bypass Yoga's request hooks: each one (a subscribe message, which may carry
+ * a query too) takes a point from the request bucket here, keyed like an HTTP request from the
+ * WebSocket's upgrade request (its headers and client address). Returns the refusal, if any.
+ */
+export async function admitWebSocketOperation(options: UseRateLimitOptions, upgrade: IncomingMessage): Promise<GraphQLError | undefined> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(upgrade.headers)) if (typeof value === 'string') headers.set(name, value);
+  const request = new Request(`http://localhost${upgrade.url ?? '/'}`, { headers });
+  const keyOf: KeyOf = options.keyOf ?? ((req, serverContext) => `ip:${clientAddress(req, serverContext, options.trustProxyHops ?? 0)}`);
+  const decided = await options.limits.consume('request', await keyOf(request, { req: upgrade }));
+  return decided.allowed ? undefined : rateLimitedError(decided, 'requests');
+}
+
 /** How many sign-up fields the operation that runs executes (aliases counted). */
 function signUpsIn(document: DocumentNode, operationName: string | null | undefined, fields: ReadonlySet<string>): number {
   const operation = getOperationAST(document, operationName);

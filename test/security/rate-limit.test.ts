@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
@@ -102,6 +103,38 @@ describe('distributed mode: counters in Redis', () => {
     const aliased = `mutation { ${[1, 2, 3].map((i) => `r${i}: registerUser(email: "alias-${i}-${Date.now()}@example.com", name: "Rate alias") { __typename }`).join(' ')} }`;
     expectRateLimited(await graphqlFrom('127.0.0.5', b.endpoints.write!, aliased, {}, headers), '"sign-up";q=2;w=3600');
     expect(await users('Rate alias')).toBe(0);
+  });
+});
+
+describe('graphql-ws operations', () => {
+  it('count against the request bucket of the client address, like HTTP requests', async () => {
+    const app = await start(await distributedEnv({ RATE_LIMIT_REQUESTS: '3' }), 'read');
+    expect((await graphqlFrom('127.0.0.8', app.endpoints.read!, apiVersion)).status).toBe(200);
+    const socket = new WebSocket(app.endpoints.read!.replace(/^http/, 'ws'), 'graphql-transport-ws', { localAddress: '127.0.0.8' });
+    const messages: { id?: string; type: string; payload?: unknown }[] = [];
+    const results = () => messages.filter((message) => message.type === 'next' || message.type === 'error');
+    const until = (done: () => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => (done() ? resolve() : socket.readyState > WebSocket.OPEN ? reject(new Error(`closed: ${JSON.stringify(messages)}`)) : setTimeout(check, 20));
+        check();
+      });
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve());
+        socket.once('error', reject);
+      });
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      await until(() => messages.some((message) => message.type === 'connection_ack'));
+      for (const id of ['1', '2']) socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: apiVersion } }));
+      await until(() => results().length >= 2);
+      socket.send(JSON.stringify({ id: '3', type: 'subscribe', payload: { query: apiVersion } }));
+      await until(() => results().length >= 3);
+      expect(results().map((message) => [message.id, message.type])).toEqual([['1', 'next'], ['2', 'next'], ['3', 'error']]);
+      expect(JSON.stringify(results()[2]!.payload)).toContain('"code":"RATE_LIMITED"');
+    } finally {
+      socket.close();
+    }
   });
 });
 
