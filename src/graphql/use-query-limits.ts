@@ -118,12 +118,13 @@ interface YogaContext {
  */
 export function useQueryLimits(options: QueryLimitsOptions): Plugin {
   const { maxDepth, maxAliases, maxTokens, maxDirectives, maxCost, maxMutations } = options;
-  const measureCost = (schema: Parameters<typeof validate>[0], document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName: string | null | undefined, context: unknown) =>
-    validate(schema, document, [
+  type Args = { schema: Parameters<typeof validate>[0]; document: DocumentNode; variableValues?: Record<string, unknown> | null; operationName?: string | null; contextValue?: unknown };
+  const costErrors = (args: Args) =>
+    validate(args.schema, args.document, [
       createComplexityRule({
-        context: context as object,
-        variableValues: variables ?? {},
-        operationName: operationName ?? undefined,
+        context: (args.contextValue ?? {}) as object,
+        variableValues: args.variableValues ?? {},
+        operationName: args.operationName ?? (args.contextValue as YogaContext | undefined)?.params?.operationName ?? undefined,
         validate: (result, reportError) => {
           if (result.complexity > maxCost) reportError(costError(result.complexity, maxCost));
         },
@@ -145,11 +146,11 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
       addValidationRule(maxMutationsRule(maxMutations));
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const errors = measureCost(args.schema, args.document, args.variableValues, args.operationName ?? (args.contextValue as YogaContext).params?.operationName, args.contextValue);
+      const errors = costErrors(args);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const errors = measureCost(args.schema, args.document, args.variableValues, args.operationName ?? (args.contextValue as YogaContext).params?.operationName, args.contextValue);
+      const errors = costErrors(args);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
   };
