@@ -14,6 +14,9 @@ import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
 import { consistencyTokens } from './cqrs/consistency-tokens.ts';
 import { SubscriptionQuota } from './graphql/subscription-quota.ts';
+import { callerKey } from './graphql/caller-key.ts';
+import { identityOf } from './graphql/use-identity.ts';
+import { clientAddress } from './graphql/use-rate-limit.ts';
 import { advisoryLockLeadership, type Leadership } from './cqrs/leadership.ts';
 import { newMemberId, startMembership } from './cqrs/membership.ts';
 import type { EventSource } from './cqrs/event-source.ts';
@@ -34,6 +37,8 @@ import { connectPostgres, pgliteConnection } from './db/sql.ts';
 import type { DbTarget } from './db/target.ts';
 import { createWriteClient, type WriteDb } from './db/write-client.ts';
 import { createReadYoga, createWriteYoga, readPath, startHttpServer, writePath } from './graphql/server.ts';
+import { createApiProtection } from './graphql/api-protection.ts';
+import type { Redis } from 'ioredis';
 import { dispatchCommand } from './modules/command-router.ts';
 import { findOrderOwner } from './modules/orders/store.ts';
 import { projections } from './modules/projections.ts';
@@ -110,9 +115,16 @@ function adminServices(config: Config, writeDb: WriteDb, readDb: ReadDb | undefi
 async function serve(
   config: Config,
   stack: Stack,
-  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices },
+  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices; redis?: Redis },
 ) {
   const { authenticator, secret }: AuthSetup = authSetup(config);
+  // Rate-limit counters: in Redis when there is one (shared by every process of the deployment, which
+  // the stream key names), else in memory. Keyed per caller: the signed-in user, else the client address.
+  const protection = createApiProtection(config.api, {
+    redis: apis.redis,
+    keyPrefix: `${config.streamKey}:ratelimit`,
+    keyOf: (request, serverContext) => callerKey(identityOf(request), clientAddress(request, serverContext, config.api.trustProxyHops)),
+  });
   const tokens = consistencyTokens(secret.derive('consistency-token'));
   const writeDb = apis.writeDb;
   const write = writeDb
@@ -123,7 +135,7 @@ async function serve(
           consistencyTokens: tokens,
           now: () => new Date(),
         },
-        { authenticator, admin: apis.admin },
+        { authenticator, admin: apis.admin, protection },
       )
     : undefined;
   let read;
@@ -140,14 +152,15 @@ async function serve(
       consistencyWaitMs: config.consistencyWaitMs,
       settings: { lowStockThreshold: config.shop.lowStockThreshold },
       authenticator,
+      protection,
       consistencyTokens: tokens,
       isIssuable: sameCluster ? (transactionId) => waiter.isIssuable(transactionId) : undefined,
       subscriptionQuota,
     });
   }
   // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
-  const webSockets = read ? { authenticator, limits: config.webSocket, quota: subscriptionQuota } : undefined;
-  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets });
+  const webSockets = read ? { authenticator, limits: config.webSocket, quota: subscriptionQuota, protection } : undefined;
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection });
   stack.push(() => server.close());
   return {
     url: server.url,
@@ -360,6 +373,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   return serve(config, stack, {
     writeDb: runs('write') ? writeDb : undefined,
     read,
+    redis,
     // Publish-only (no subscriber connection): retried projection events reach every read API's subscribers.
     admin: runs('write')
       ? adminServices(config, writeDb!, statusReadDb, await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel }))

@@ -34,6 +34,7 @@ export interface Config {
   migrateOnStart: boolean;
   auth: AuthConfig;
   webSocket: WebSocketConfig;
+  api: ApiConfig;
   shop: ShopConfig;
 }
 
@@ -73,6 +74,64 @@ export interface AuthConfig {
 }
 
 export const localIssuer = 'cqrs-graphql-shop';
+
+/** A rate-limit bucket: `points` per `windowSeconds` (fixed window); 0 points turns the bucket off. */
+export interface RateLimitSetting {
+  points: number;
+  windowSeconds: number;
+}
+
+/**
+ * Abuse limits and browser safety of the HTTP APIs (README.md, "Abuse limits and browser safety").
+ * Defaults are the production-safe ones, except the three schema-disclosure switches, which are on
+ * unless NODE_ENV=production.
+ */
+export interface ApiConfig {
+  /** NODE_ENV=production: GraphiQL, introspection and field suggestions default to off. */
+  production: boolean;
+  /** GRAPHIQL: serve GraphiQL (from local assets) on GET with Accept: text/html. */
+  graphiql: boolean;
+  /** INTROSPECTION: answer __schema and __type queries. */
+  introspection: boolean;
+  /** FIELD_SUGGESTIONS: keep graphql-js's "Did you mean …?" hints in error messages. */
+  fieldSuggestions: boolean;
+  /** DEBUG_ERRORS: send unexpected errors' messages and stacks to clients, in any NODE_ENV; for local debugging only. */
+  debugErrors: boolean;
+  /** MAX_QUERY_DEPTH: deepest selection, fragments flattened. */
+  maxDepth: number;
+  /** MAX_QUERY_ALIASES: aliases per operation. */
+  maxAliases: number;
+  /** MAX_QUERY_TOKENS: lexical tokens per document. */
+  maxTokens: number;
+  /** MAX_QUERY_DIRECTIVES: directives per operation. */
+  maxDirectives: number;
+  /** MAX_QUERY_COST: estimated cost per operation, where `first` multiplies a connection's selection. */
+  maxCost: number;
+  /** MAX_MUTATIONS: mutation fields per request, aliased ones counted. */
+  maxMutations: number;
+  /** MAX_BODY_BYTES: request bodies above this get 413, chunked ones too. Also the WebSocket message cap. */
+  maxBodyBytes: number;
+  /** HTTP_HEADERS_TIMEOUT_MS: a client must send its request headers within this. */
+  headersTimeoutMs: number;
+  /** HTTP_REQUEST_TIMEOUT_MS: … and its whole request (headers and body) within this. */
+  requestTimeoutMs: number;
+  /** HTTP_KEEP_ALIVE_TIMEOUT_MS: an idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** CORS_ORIGINS: origins allowed to call the APIs from a browser, with credentials; none by default. */
+  corsOrigins: string[];
+  /** HSTS_MAX_AGE_S: Strict-Transport-Security max-age; 0 sends no HSTS header (set it behind HTTPS only). */
+  hstsMaxAgeSeconds: number;
+  /** TRUST_PROXY: reverse proxies in front of the server; the client address is taken that many entries from the right of X-Forwarded-For. */
+  trustProxyHops: number;
+  rateLimits: {
+    /** RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_S: every HTTP request, per identity (per IP when anonymous). */
+    request: RateLimitSetting;
+    /** RATE_LIMIT_SIGN_UPS per RATE_LIMIT_SIGN_UP_WINDOW_S: registerUser mutations, per identity or IP. */
+    signUp: RateLimitSetting;
+    /** RATE_LIMIT_FAILED_AUTH per RATE_LIMIT_FAILED_AUTH_WINDOW_S: failed authentications, per IP. */
+    failedAuth: RateLimitSetting;
+  };
+}
 
 export interface ShopConfig {
   /** The development payment provider declines any charge above this many cents. */
@@ -156,6 +215,36 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     return value;
   };
 
+  /** Comma-separated origins (scheme://host[:port]), each checked; an origin never has a path. */
+  const origins = (name: string) => {
+    const raw = text(name);
+    if (raw === undefined) return [];
+    return raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean)
+      .flatMap((item) => {
+        try {
+          const parsed = new URL(item);
+          if (['http:', 'https:'].includes(parsed.protocol) && parsed.origin === item.replace(/\/$/, '')) return [parsed.origin];
+        } catch {
+          // Reported below.
+        }
+        problems.push(`${name} must list origins such as https://shop.example.com (scheme, host and optional port only), got "${item}"`);
+        return [];
+      });
+  };
+  const hops = (name: string) => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === 'true') return 1;
+    if (raw === 'false') return 0;
+    return integer(name, 0, 0, 10);
+  };
+  const rateLimit = (pointsName: string, points: number, windowName: string, windowSeconds: number): RateLimitSetting => ({
+    points: integer(pointsName, points, 0, 1_000_000_000),
+    windowSeconds: integer(windowName, windowSeconds, 1, 86_400),
+  });
+
   const roleArg = argv.find((arg) => !arg.startsWith('-')) ?? text('ROLE') ?? 'all';
   if (!(roles as readonly string[]).includes(roleArg)) {
     problems.push(`role must be one of ${roles.join(', ')}, got "${roleArg}"`);
@@ -165,6 +254,9 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
   const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const readDatabaseUrl = url('READ_DATABASE_URL', ['postgres:', 'postgresql:']) ?? databaseUrl;
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  // Read here, not from process.env, so that tests can pass it; nothing else reads NODE_ENV (see
+  // src/graphql/server.ts: Yoga's and graphql-ws's own NODE_ENV switches are overridden).
+  const production = text('NODE_ENV') === 'production';
   const mode = databaseUrl === undefined && redisUrl === undefined ? 'embedded' : 'distributed';
   if (mode === 'distributed' && (databaseUrl === undefined || redisUrl === undefined)) {
     problems.push('set both DATABASE_URL and REDIS_URL (distributed mode), or neither (embedded mode)');
@@ -214,6 +306,31 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       subscriptionsPerIdentity: integer('SUBSCRIPTIONS_PER_IDENTITY', 100, 1, 1_000_000),
       keepAliveMs: integer('WS_KEEP_ALIVE_MS', 12_000, 0, 600_000),
     },
+    api: {
+      production,
+      graphiql: boolean('GRAPHIQL', !production),
+      introspection: boolean('INTROSPECTION', !production),
+      fieldSuggestions: boolean('FIELD_SUGGESTIONS', !production),
+      debugErrors: boolean('DEBUG_ERRORS', false),
+      maxDepth: integer('MAX_QUERY_DEPTH', 10, 1, 1000),
+      maxAliases: integer('MAX_QUERY_ALIASES', 15, 0, 10_000),
+      maxTokens: integer('MAX_QUERY_TOKENS', 1000, 10, 1_000_000),
+      maxDirectives: integer('MAX_QUERY_DIRECTIVES', 20, 0, 10_000),
+      maxCost: integer('MAX_QUERY_COST', 20_000, 1, 1_000_000_000),
+      maxMutations: integer('MAX_MUTATIONS', 10, 1, 1000),
+      maxBodyBytes: integer('MAX_BODY_BYTES', 100 * 1024, 1024, 100 * 1024 * 1024),
+      headersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      keepAliveTimeoutMs: integer('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      corsOrigins: origins('CORS_ORIGINS'),
+      hstsMaxAgeSeconds: integer('HSTS_MAX_AGE_S', 0, 0, 2 * 365 * 86_400),
+      trustProxyHops: hops('TRUST_PROXY'),
+      rateLimits: {
+        request: rateLimit('RATE_LIMIT_REQUESTS', 600, 'RATE_LIMIT_WINDOW_S', 60),
+        signUp: rateLimit('RATE_LIMIT_SIGN_UPS', 10, 'RATE_LIMIT_SIGN_UP_WINDOW_S', 3600),
+        failedAuth: rateLimit('RATE_LIMIT_FAILED_AUTH', 10, 'RATE_LIMIT_FAILED_AUTH_WINDOW_S', 900),
+      },
+    },
     shop: {
       paymentDeclineAboveCents: integer('PAYMENT_DECLINE_ABOVE_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
       paymentLatencyMs: integer('PAYMENT_LATENCY_MS', 0, 0, 60_000),
@@ -226,6 +343,9 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {
     problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE: tokens of any other issuer or audience must be refused');
+  }
+  if (config.api.headersTimeoutMs > config.api.requestTimeoutMs) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS (${config.api.headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.api.requestTimeoutMs})`);
   }
   if (config.memberTtlMs <= 2 * config.memberHeartbeatMs) {
     problems.push(`MEMBER_TTL_MS (${config.memberTtlMs}) must be more than twice MEMBER_HEARTBEAT_MS (${config.memberHeartbeatMs})`);

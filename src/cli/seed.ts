@@ -55,8 +55,10 @@ try {
     concurrency: sizeOption('concurrency', 'SEED_CONCURRENCY', 8, 256),
   };
   const randomSeed = Number(process.env.SEED_RANDOM ?? 42);
-  // Its own port: the seed may run next to a server started with `npm start` (distributed mode).
-  const config = loadConfig({ ...process.env, PORT: '0' }, ['all']);
+  // Its own port: the seed may run next to a server started with `npm start` (distributed mode). Its
+  // app serves only the seed, whose thousands of requests and sign-ups come from one address: no
+  // request or sign-up rate limits (0 turns a bucket off).
+  const config = loadConfig({ ...process.env, PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0' }, ['all']);
   console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
   const credentials = await seedCredentials(config);
   const app = await startApp(config);

@@ -1,5 +1,6 @@
 // The one Pothos builder. Configuration only: types live next to their fields (types/, modules/*/graphql/).
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import SubGraphPlugin from '@pothos/plugin-sub-graph';
@@ -39,9 +40,13 @@ export const builder = new SchemaBuilder<{
 }>({
   // Errors before scope-auth: the errors plugin then catches refusals and returns them as the typed
   // ForbiddenError / UnauthenticatedError members of mutation result unions.
-  plugins: [ErrorsPlugin, ScopeAuthPlugin, SubGraphPlugin],
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, SubGraphPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
   subGraphs: { defaultForTypes: [], fieldsInheritFromTypes: true },
+  // Field costs for the cost limit (src/graphql/use-query-limits.ts measures it, MAX_QUERY_COST):
+  // 1 per field; a list multiplies its selection by 10 unless the field says how many items it asks
+  // for (connections multiply by `first`: src/graphql/types/connection.ts).
+  complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
   errors: {
     defaultTypes: [ForbiddenError, UnauthenticatedError],
     // Result unions and success types are generated for mutations only.

@@ -22,6 +22,9 @@ import { useSubscriptionQuota } from './use-subscription-quota.ts';
 import type { SubscriptionQuota } from './subscription-quota.ts';
 import { attachWebSockets, type WebSocketOptions } from './websocket-server.ts';
 import { useStringSafety } from './use-string-safety.ts';
+import { defaultApiProtection, failSafe, protectedYogaOptions, type ApiProtection } from './api-protection.ts';
+import { securityHeaders, serverTimeouts } from './http-security.ts';
+import { clientAddress, rateLimitedResponse, type NodeServerContext } from './use-rate-limit.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
@@ -30,7 +33,10 @@ type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
 // Unexpected errors reach clients as "Unexpected error." and reach the operator's log in full.
 // Typed refusals thrown by query fields (FORBIDDEN, UNAUTHENTICATED) keep their message and code.
-const maskedErrors = {
+// `isDev` is always passed: left undefined, Yoga turns it on from process.env.NODE_ENV=development
+// and sends stacks, SQL and file paths to clients; only DEBUG_ERRORS turns it on here.
+const maskedErrors = (debugErrors: boolean) => ({
+  isDev: debugErrors,
   maskError(error: unknown, message: string, isDev?: boolean) {
     const original = (error as { originalError?: unknown }).originalError;
     // An expected refusal: passed on as it is (the same object, so Yoga does not log it as a failure).
@@ -38,21 +44,49 @@ const maskedErrors = {
     if (original && !(original as { extensions?: unknown }).extensions) {
       console.error(`[${new Date().toISOString()}] unexpected error in a resolver:`, original);
     }
-    return maskError(error, message, isDev);
+    return maskError(error, message, isDev === true);
   },
-};
+});
 
 /** What Yoga hands the context factory: the HTTP request, or a WebSocket operation's identity. */
 type ServerContext = { request?: Request; identity?: Identity };
 
+/**
+ * The plugins every API runs, in order: authentication first (a bad token is refused before
+ * anything else, and the rate limit keys on the caller it finds), then the protection's limits,
+ * CSRF and CORS rules (src/graphql/api-protection.ts), then the string checks.
+ */
+function apiPlugins(authenticator: Authenticator, protection: ApiProtection, api: { endpoint: string; title: string }) {
+  const hardened = protectedYogaOptions(protection, api);
+  const identity = useIdentity({
+    authenticator,
+    // Failed authentications count in their own, stricter bucket per client address.
+    onFailure: async (request, serverContext) => {
+      const address = clientAddress(request, serverContext as NodeServerContext, protection.settings.trustProxyHops);
+      const decided = await protection.rateLimits.consume('failedAuth', `ip:${address}`);
+      return decided.allowed ? undefined : rateLimitedResponse(decided, 'failed authentications');
+    },
+  });
+  return { options: hardened.options, plugins: [failSafe(identity), ...hardened.plugins, useStringSafety()] };
+}
+
+export interface ApiOptions {
+  authenticator: Authenticator;
+  /** Limits, CORS, GraphiQL and error masking (src/graphql/api-protection.ts); defaults when absent. */
+  protection?: ApiProtection;
+}
+
 /** `admin` serves the admin fields (projectionStatus, parked events); their scopes say who may call them. */
-export function createWriteYoga(write: WriteServices, options: { authenticator: Authenticator; admin?: AdminServices }): Yoga {
+export function createWriteYoga(write: WriteServices, options: ApiOptions & { admin?: AdminServices }): Yoga {
+  const protection = options.protection ?? defaultApiProtection();
+  const api = apiPlugins(options.authenticator, protection, { endpoint: writePath, title: 'write API' });
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema: buildSchemas().write,
     graphqlEndpoint: writePath,
     landingPage: false,
-    maskedErrors,
-    plugins: [useIdentity({ authenticator: options.authenticator }), useStringSafety()],
+    ...api.options,
+    maskedErrors: maskedErrors(protection.settings.debugErrors),
+    plugins: api.plugins,
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
       requestId: randomUUID(),
       identity: identity ?? identityOf(request),
@@ -63,13 +97,12 @@ export function createWriteYoga(write: WriteServices, options: { authenticator: 
   });
 }
 
-export interface ReadApiDeps {
+export interface ReadApiDeps extends ApiOptions {
   db: ReadDb;
   notices: NoticeBus<Topics>;
   waiter: ConsistencyWaiter;
   consistencyWaitMs: number;
   settings: ReadSettings;
-  authenticator: Authenticator;
   consistencyTokens: ConsistencyTokens;
   isIssuable?(transactionId: bigint): Promise<boolean>;
   /** Live subscriptions per caller, shared with the WebSocket server. */
@@ -77,16 +110,18 @@ export interface ReadApiDeps {
 }
 
 export function createReadYoga(deps: ReadApiDeps): Yoga {
+  const protection = deps.protection ?? defaultApiProtection();
+  const api = apiPlugins(deps.authenticator, protection, { endpoint: readPath, title: 'read API' });
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema: buildSchemas().read,
     graphqlEndpoint: readPath,
     landingPage: false,
-    maskedErrors,
+    ...api.options,
+    maskedErrors: maskedErrors(protection.settings.debugErrors),
     plugins: [
-      useIdentity({ authenticator: deps.authenticator }),
+      ...api.plugins,
       useSubscriptionQuota({ quota: deps.subscriptionQuota }),
       useConsistency({ waiter: deps.waiter, tokens: deps.consistencyTokens, isIssuable: deps.isIssuable, timeoutMs: deps.consistencyWaitMs }),
-      useStringSafety(),
     ],
     context: ({ request, identity }: ServerContext): GraphQLContext => {
       const read: ReadServices = {
@@ -124,10 +159,14 @@ export async function startHttpServer(options: {
   write?: Yoga;
   read?: Yoga;
   webSockets?: WebSocketOptions;
+  protection?: ApiProtection;
 }): Promise<HttpServer> {
   const { write, read } = options;
   if (read && !options.webSockets) throw new Error('the read API needs webSockets options (authenticator, limits) for graphql-ws');
-  const server = createServer((req: IncomingMessage, res) => {
+  const protection = options.protection ?? defaultApiProtection();
+  const setSecurityHeaders = securityHeaders(protection.settings);
+  const server = createServer(serverTimeouts(protection.settings), (req: IncomingMessage, res) => {
+    setSecurityHeaders(req, res);
     const path = (req.url ?? '/').split('?')[0];
     if (write && path === writePath) return void write(req, res);
     if (read && path === readPath) return void read(req, res);

@@ -6,6 +6,7 @@ import { GraphQLError } from 'graphql';
 import { finalAsyncIterator, type Plugin } from 'graphql-yoga';
 import type { Identity } from '../auth/identity.ts';
 import type { SubscriptionQuota } from './subscription-quota.ts';
+import { callerKey } from './caller-key.ts';
 
 export interface SubscriptionQuotaOptions {
   quota: SubscriptionQuota;
@@ -13,8 +14,7 @@ export interface SubscriptionQuotaOptions {
 
 /** The key a caller's subscriptions count against: the user, or the client IP when anonymous. */
 export function subscriptionQuotaKey(identity: Identity | undefined, request: IncomingMessage | undefined): string {
-  if (identity?.kind === 'authenticated') return `user:${identity.userId}`;
-  return `ip:${request?.socket.remoteAddress ?? 'unknown'}`;
+  return callerKey(identity, request?.socket.remoteAddress);
 }
 
 export function useSubscriptionQuota(options: SubscriptionQuotaOptions): Plugin {

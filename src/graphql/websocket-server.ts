@@ -20,6 +20,7 @@ import type { WebSocketConfig } from '../config.ts';
 import type { GraphQLContext } from './context.ts';
 import { SubscriptionQuota } from './subscription-quota.ts';
 import { subscriptionQuotaKey } from './use-subscription-quota.ts';
+import { admitWebSocket, type ApiProtection } from './api-protection.ts';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
@@ -33,6 +34,8 @@ export interface WebSocketOptions {
    * `limits.subscriptionsPerIdentity` slots per identity, made here.
    */
   quota?: SubscriptionQuota;
+  /** Rate limits (each subscribe message takes a request point, keyed by the socket's caller) and error masking. */
+  protection?: ApiProtection;
 }
 
 export interface AttachedWebSockets {
@@ -196,6 +199,9 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       // Every failure is this operation's only: returned as errors, graphql-ws sends them as `error` for
       // this id; thrown, it would close the socket.
       try {
+        // Operations over a socket bypass Yoga's request hooks: each takes its rate-limit point here.
+        const limited = options.protection && (await admitWebSocket(options.protection, request, state.quotaKey));
+        if (limited) return [limited];
         // The same plugins as HTTP (consistency, error masking) apply to WebSocket operations.
         const enveloped = yoga.getEnveloped({ ...ctx, req: request, socket, params, identity: state.identity ?? anonymous });
         let document;

@@ -112,6 +112,9 @@ export async function runSeed(api: Api, size: SeedSize, random: Random, options:
   };
 }
 
+/** One alias per order looked up: within the API's default alias limit (MAX_QUERY_ALIASES). */
+const ordersPerQuery = 15;
+
 /** Waits until the saga has finished every order (completed or cancelled), as the read API shows it. */
 async function settle(api: Api, orderIds: string[], timeoutMs: number) {
   const bar = progress('saga: orders settled', orderIds.length);
@@ -124,8 +127,8 @@ async function settle(api: Api, orderIds: string[], timeoutMs: number) {
     // Orders settle roughly in the order they were placed: stop at the first chunk that still has
     // unsettled orders, so that waiting does not load the read API with thousands of lookups.
     let start = 0;
-    for (; start < pending.length && stillPending.length === 0; start += 200) {
-      const chunk = pending.slice(start, start + 200);
+    for (; start < pending.length && stillPending.length === 0; start += ordersPerQuery) {
+      const chunk = pending.slice(start, start + ordersPerQuery);
       const query = `{ ${chunk.map((id, i) => `o${i}: order(id: "${id}") { status }`).join(' ')} }`;
       const data = await api.query<Record<string, { status: string } | null>>(query);
       chunk.forEach((id, i) => {

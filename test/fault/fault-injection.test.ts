@@ -22,6 +22,7 @@ import { startPostgres, startRedis, type TestPostgres, type TestRedis } from '..
 import { addProducts, startCommandLoad } from './command-load.ts';
 import { appendPoisonEvent, missingFromViews, parkedEvents, sagaParked, unsettledOrders, untilDrained } from './convergence.ts';
 import { startShopCluster, type ShopCluster } from './shop-cluster.ts';
+import { unreachedRateLimits } from '../support/shop-e2e.ts';
 
 const rounds = Number(process.env.FAULT_SOAK_ROUNDS ?? 1);
 const phaseMs = Number(process.env.FAULT_PHASE_MS ?? 3_000);
@@ -122,6 +123,8 @@ beforeAll(async () => {
     MIGRATE_ON_START: 'false',
     // Every process verifies the tokens of test/support/auth.ts (the load acts as customers and an admin).
     SECRET_KEY: testSecretKey,
+    // The command load comes from one address.
+    ...unreachedRateLimits,
   };
   cluster = await startShopCluster({ env, armedDir, roles: { write: 2, read: 2, projector: 2, relay: 2 } });
   const writeUrls = () => cluster.byRole('write').map((proc) => proc.endpoints.write!);

@@ -20,6 +20,13 @@ import { executeHttp, expectTypename } from './graphql-client.ts';
 
 export type Env = Record<string, string>;
 
+/** Rate limits the tests never reach, for apps under test that send many requests from one address. */
+export const unreachedRateLimits: Env = {
+  RATE_LIMIT_REQUESTS: '1000000000',
+  RATE_LIMIT_SIGN_UPS: '1000000000',
+  RATE_LIMIT_FAILED_AUTH: '1000000000',
+};
+
 /** Distributed mode on a fresh database, with a stream key and notice channel of its own; `overrides` last. */
 export async function distributedEnv(overrides: Env = {}): Promise<Env> {
   return {
@@ -36,6 +43,9 @@ export async function distributedEnv(overrides: Env = {}): Promise<Env> {
     CONSISTENCY_WAIT_MS: '10000',
     // Tokens signed by test/support/auth.ts verify on this app.
     SECRET_KEY: testSecretKey,
+    // Every request of the suite comes from one address: limits no test reaches (the plugin still
+    // runs). test/security/rate-limit.test.ts sets small ones.
+    ...unreachedRateLimits,
     ...overrides,
   };
 }

@@ -39,7 +39,8 @@ export function connectionOf<Node>(name: string, node: ObjectRef<AppTypes, Node>
   return builder.objectRef<Connection<Node>>(`${name}Connection`).implement({
     subGraphs: ['read'],
     fields: (t) => ({
-      edges: t.field({ type: [Edge], resolve: (connection) => connection.edges }),
+      // The connection field's `first` already multiplies this selection (pageCost below).
+      edges: t.field({ type: [Edge], complexity: { field: 1, multiplier: 1 }, resolve: (connection) => connection.edges }),
       pageInfo: t.field({ type: PageInfo, resolve: (connection) => connection.pageInfo }),
     }),
   });
@@ -47,6 +48,16 @@ export function connectionOf<Node>(name: string, node: ObjectRef<AppTypes, Node>
 
 export function badUserInput(message: string, argument?: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', ...(argument ? { argument } : {}) } });
+}
+
+/**
+ * The cost of a connection field for the cost limit (MAX_QUERY_COST): its selection counts once per
+ * edge asked for. Sizes outside 1–100 are refused by pageSize with BAD_USER_INPUT, so they are
+ * clamped here rather than reported as a cost.
+ */
+export function pageCost(args: { first?: number | null }): { field: number; multiplier: number } {
+  const size = args.first ?? defaultPageSize;
+  return { field: 1, multiplier: Number.isInteger(size) ? Math.min(Math.max(size, 1), maxPageSize) : defaultPageSize };
 }
 
 /** The page size asked for, checked against the cap. */

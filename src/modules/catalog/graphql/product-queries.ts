@@ -3,7 +3,7 @@ import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
-import { badUserInput, connectionOf, decodeCursor, pageSize, toConnection } from '../../../graphql/types/connection.ts';
+import { badUserInput, connectionOf, decodeCursor, pageCost, pageSize, toConnection } from '../../../graphql/types/connection.ts';
 import {
   findProductPage,
   productCatalogProjectionName,
@@ -133,6 +133,7 @@ builder.queryField('productCatalog', (t) =>
       first: t.arg.int({ description: 'Page size, 1 to 100; 20 when absent.' }),
       after: t.arg.string(),
     },
+    complexity: pageCost,
     resolve: async (_root, args, context) => {
       const read = readServices(context);
       const orderBy = args.orderBy ?? 'NAME_ASC';

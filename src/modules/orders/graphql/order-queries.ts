@@ -4,7 +4,7 @@ import { builder } from '../../../graphql/builder.ts';
 import { customerUserId } from '../../../auth/identity.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
-import { badUserInput, connectionOf, decodeCursor, pageSize, toConnection } from '../../../graphql/types/connection.ts';
+import { badUserInput, connectionOf, decodeCursor, pageCost, pageSize, toConnection } from '../../../graphql/types/connection.ts';
 import type { OrderLineData } from '../events.ts';
 import {
   findOrdersOfUser,
@@ -99,6 +99,7 @@ builder.queryField('orderHistory', (t) =>
       first: t.arg.int({ description: 'Page size, 1 to 100; 20 when absent.' }),
       after: t.arg.string(),
     },
+    complexity: pageCost,
     resolve: async (_root, args, context) => {
       const read = readServices(context);
       const userId = canonicalUuid(args.userId);

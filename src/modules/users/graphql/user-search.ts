@@ -2,7 +2,7 @@
 import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
-import { badUserInput, connectionOf, decodeCursor, pageSize, toConnection } from '../../../graphql/types/connection.ts';
+import { badUserInput, connectionOf, decodeCursor, pageCost, pageSize, toConnection } from '../../../graphql/types/connection.ts';
 import { searchUsers, userSearchProjectionName, type UserSearchKeyset, type UserSearchRow } from '../views/user-search.ts';
 
 export const minSearchTermLength = 2;
@@ -54,6 +54,7 @@ builder.queryField('searchUsers', (t) =>
       first: t.arg.int({ description: 'Page size, 1 to 100; 20 when absent.' }),
       after: t.arg.string(),
     },
+    complexity: pageCost,
     resolve: async (_root, args, context) => {
       const read = readServices(context);
       const term = checkedTerm(args.term);

@@ -1,0 +1,230 @@
+// Rate limits with rate-limiter-flexible: fixed-window counters in Redis in distributed mode (so every
+// process of a deployment shares them) and in memory in the embedded mode. Three buckets:
+//   request    every HTTP request to a GraphQL endpoint, per key (identity, or IP when anonymous)
+//   signUp     each registerUser mutation, per key
+//   failedAuth each failed authentication, per IP (consumed by the identity plugin)
+// Refusals are HTTP 429 with a GraphQL error (extensions.code RATE_LIMITED), Retry-After, and the
+// RateLimit / RateLimit-Policy headers of the IETF httpapi draft "RateLimit header fields for HTTP"
+// (`RateLimit-Policy: "default";q=600;w=60`, `RateLimit: "default";r=0;t=42`); allowed requests
+// carry RateLimit and RateLimit-Policy of the request bucket too. README.md lists the settings.
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError, Kind, getOperationAST, type DocumentNode, type FragmentDefinitionNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimitSetting } from '../config.ts';
+import { rootFields } from './use-query-limits.ts';
+
+export type RateLimitBucket = 'request' | 'signUp' | 'failedAuth';
+
+export const rateLimitedCode = 'RATE_LIMITED';
+
+/** The names the buckets have in the RateLimit and RateLimit-Policy headers. */
+const policyNames: Record<RateLimitBucket, string> = { request: 'default', signUp: 'sign-up', failedAuth: 'failed-auth' };
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** RateLimit and RateLimit-Policy, plus Retry-After when refused; empty when the bucket is off. */
+  headers: Record<string, string>;
+  /** Seconds until the bucket's window resets (0 when allowed and the bucket is off). */
+  retryAfterSeconds: number;
+}
+
+export interface RateLimits {
+  /** Takes `points` (default 1) from `key`'s counter in `bucket`. */
+  consume(bucket: RateLimitBucket, key: string, points?: number): Promise<RateLimitDecision>;
+  /** Where `key` stands in `bucket`, consuming nothing (e.g. refuse a login attempt while failedAuth is exhausted). */
+  peek(bucket: RateLimitBucket, key: string): Promise<RateLimitDecision>;
+}
+
+export interface RateLimitsOptions {
+  buckets: Record<RateLimitBucket, RateLimitSetting>;
+  /** Distributed mode: the app's ioredis client; counters are shared by every process. Absent: in memory. */
+  redis?: Redis;
+  /** Redis key prefix; processes of one deployment must share it. */
+  keyPrefix: string;
+  log?: (message: string, error?: unknown) => void;
+}
+
+/** `state`: the counter after this request, or null when the key has none (a fresh window). */
+function decision(bucket: RateLimitBucket, setting: RateLimitSetting, state: { consumed: number; msBeforeNext: number } | null, allowed: boolean): RateLimitDecision {
+  const name = policyNames[bucket];
+  const resetSeconds = state ? Math.max(1, Math.ceil(state.msBeforeNext / 1000)) : setting.windowSeconds;
+  const remaining = state ? Math.max(0, setting.points - state.consumed) : setting.points;
+  const headers: Record<string, string> = {
+    'RateLimit-Policy': `"${name}";q=${setting.points};w=${setting.windowSeconds}`,
+    RateLimit: `"${name}";r=${remaining};t=${resetSeconds}`,
+  };
+  if (!allowed) headers['Retry-After'] = String(resetSeconds);
+  return { allowed, headers, retryAfterSeconds: allowed ? 0 : resetSeconds };
+}
+
+const unlimited: RateLimitDecision = { allowed: true, headers: {}, retryAfterSeconds: 0 };
+
+export function createRateLimits(options: RateLimitsOptions): RateLimits {
+  const limiters = new Map<RateLimitBucket, RateLimiterAbstract>();
+  for (const bucket of Object.keys(options.buckets) as RateLimitBucket[]) {
+    const setting = options.buckets[bucket];
+    if (setting.points === 0) continue;
+    const common = { points: setting.points, duration: setting.windowSeconds, keyPrefix: `${options.keyPrefix}:${bucket}` };
+    limiters.set(
+      bucket,
+      options.redis
+        ? new RateLimiterRedis({
+            ...common,
+            storeClient: options.redis,
+            // While Redis is unreachable, fail fast (ioredis would queue the command) and count in
+            // this process's memory instead: limits hold per process rather than not at all.
+            rejectIfRedisNotReady: true,
+            insuranceLimiter: new RateLimiterMemory(common),
+          })
+        : new RateLimiterMemory(common),
+    );
+  }
+  const setting = (bucket: RateLimitBucket) => options.buckets[bucket];
+  return {
+    async consume(bucket, key, points = 1) {
+      const limiter = limiters.get(bucket);
+      if (!limiter) return unlimited;
+      try {
+        const res = await limiter.consume(key, points);
+        return decision(bucket, setting(bucket), { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext }, true);
+      } catch (error) {
+        if (error instanceof RateLimiterRes) return decision(bucket, setting(bucket), { consumed: error.consumedPoints, msBeforeNext: error.msBeforeNext }, false);
+        throw error;
+      }
+    },
+    async peek(bucket, key) {
+      const limiter = limiters.get(bucket);
+      if (!limiter) return unlimited;
+      const res = await limiter.get(key);
+      const state = res && { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
+      return decision(bucket, setting(bucket), state, !state || state.consumed < setting(bucket).points);
+    },
+  };
+}
+
+/** What Yoga's Node adapter passes as the server context. */
+export interface NodeServerContext {
+  req?: IncomingMessage;
+}
+
+/**
+ * The client's IP address: the socket's peer, or with `trustProxyHops` reverse proxies in front,
+ * the X-Forwarded-For entry that many places from the right (each trusted proxy appends the address
+ * it saw; entries further left are whatever the client sent, so they are never trusted).
+ */
+export function clientAddress(request: Request, serverContext: NodeServerContext | undefined, trustProxyHops = 0): string {
+  const peer = serverContext?.req?.socket?.remoteAddress ?? 'unknown';
+  if (trustProxyHops === 0) return peer;
+  const forwarded = (request.headers.get('x-forwarded-for') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  return forwarded[forwarded.length - trustProxyHops] ?? forwarded[0] ?? peer;
+}
+
+export type KeyOf = (request: Request, serverContext: NodeServerContext) => string | Promise<string>;
+
+export interface UseRateLimitOptions {
+  limits: RateLimits;
+  /**
+   * The counter key of a request. Default: `ip:<client address>` (clientAddress with
+   * `trustProxyHops`); the identity plugin passes one that returns the authenticated identity.
+   */
+  keyOf?: KeyOf;
+  /** See clientAddress; used by the default keyOf. Default 0 (TRUST_PROXY). */
+  trustProxyHops?: number;
+  /** Mutation fields that each take a point from the signUp bucket. Default: none. */
+  signUpFields?: readonly string[];
+}
+
+/** The body and headers of a 429: a GraphQL error response, so GraphQL clients can read it. */
+export function rateLimitedError(decided: RateLimitDecision, what: string): GraphQLError {
+  return new GraphQLError(`Too many ${what}; try again in ${decided.retryAfterSeconds} s.`, {
+    extensions: { code: rateLimitedCode, retryAfterSeconds: decided.retryAfterSeconds, http: { status: 429, headers: decided.headers } },
+  });
+}
+
+/** A 429 response whose body is a GraphQL error, with the rate-limit headers. */
+export function rateLimitedResponse(decided: RateLimitDecision, what: string): Response {
+  const error = rateLimitedError(decided, what);
+  return new Response(JSON.stringify({ errors: [{ message: error.message, extensions: { code: rateLimitedCode, retryAfterSeconds: decided.retryAfterSeconds } }] }), {
+    status: 429,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...decided.headers },
+  });
+}
+
+/**
+ * graphql-ws operations bypass Yoga's request hooks: each one (a subscribe message, which may carry
+ * a query too) takes a point from the request bucket here, keyed like an HTTP request from the
+ * WebSocket's upgrade request (its headers and client address). Returns the refusal, if any.
+ */
+export async function admitWebSocketOperation(options: UseRateLimitOptions, upgrade: IncomingMessage, key?: string): Promise<GraphQLError | undefined> {
+  if (key !== undefined) {
+    const decided = await options.limits.consume('request', key);
+    return decided.allowed ? undefined : rateLimitedError(decided, 'requests');
+  }
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(upgrade.headers)) if (typeof value === 'string') headers.set(name, value);
+  const request = new Request(`http://localhost${upgrade.url ?? '/'}`, { headers });
+  const keyOf: KeyOf = options.keyOf ?? ((req, serverContext) => `ip:${clientAddress(req, serverContext, options.trustProxyHops ?? 0)}`);
+  const decided = await options.limits.consume('request', await keyOf(request, { req: upgrade }));
+  return decided.allowed ? undefined : rateLimitedError(decided, 'requests');
+}
+
+/** How many sign-up fields the operation that runs executes (aliases counted). */
+function signUpsIn(document: DocumentNode, operationName: string | null | undefined, fields: ReadonlySet<string>): number {
+  const operation = getOperationAST(document, operationName);
+  if (operation?.operation !== 'mutation') return 0;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  let count = 0;
+  for (const field of rootFields(operation.selectionSet, (name) => fragments.get(name)).values()) if (fields.has(field)) count += 1;
+  return count;
+}
+
+/**
+ * The Yoga plugin: every request (but CORS preflights) takes a point from the request bucket before
+ * anything else runs; an operation that runs sign-up fields takes one per field from the signUp
+ * bucket before it executes.
+ */
+export function useRateLimit(options: UseRateLimitOptions): Plugin {
+  const { limits } = options;
+  const keyOf: KeyOf = options.keyOf ?? ((request, serverContext) => `ip:${clientAddress(request, serverContext, options.trustProxyHops ?? 0)}`);
+  const signUpFields = new Set(options.signUpFields ?? []);
+  const keys = new WeakMap<Request, string>();
+  const headersOf = new WeakMap<Request, Record<string, string>>();
+  return {
+    async onRequest({ request, serverContext, endResponse }) {
+      if (request.method === 'OPTIONS') return;
+      const key = await keyOf(request, serverContext as NodeServerContext);
+      keys.set(request, key);
+      const decided = await limits.consume('request', key);
+      headersOf.set(request, decided.headers);
+      if (!decided.allowed) endResponse(rateLimitedResponse(decided, 'requests'));
+    },
+    async onExecute({ args, setResultAndStopExecution }) {
+      if (signUpFields.size === 0) return;
+      const request = (args.contextValue as { request?: Request }).request;
+      const key = request && keys.get(request);
+      if (!key) return;
+      const count = signUpsIn(args.document, args.operationName, signUpFields);
+      if (count === 0) return;
+      const decided = await limits.consume('signUp', key, count);
+      if (!decided.allowed) {
+        headersOf.set(request, decided.headers);
+        setResultAndStopExecution({ errors: [rateLimitedError(decided, 'sign-ups')] });
+      }
+    },
+    onResponse({ request, response }) {
+      const headers = headersOf.get(request);
+      if (!headers) return;
+      for (const [name, value] of Object.entries(headers)) {
+        if (!response.headers.has(name)) response.headers.set(name, value);
+      }
+    },
+  };
+}
