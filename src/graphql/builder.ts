@@ -1,5 +1,6 @@
 // The one Pothos builder. Configuration only: types live next to their fields (types/, modules/*/graphql/).
 import SchemaBuilder from '@pothos/core';
+import { GraphQLError } from 'graphql';
 import ComplexityPlugin from '@pothos/plugin-complexity';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
@@ -56,7 +57,12 @@ export const builder = new SchemaBuilder<{
   scopeAuth: {
     // Subscriptions are checked once, when they start, not on every pushed row.
     authorizeOnSubscribe: true,
-    unauthorizedError: (_parent, context) => (context.identity.kind === 'anonymous' ? new UnauthenticatedError() : new ForbiddenError()),
+    unauthorizedError: (_parent, context, info) => {
+      const refusal = context.identity.kind === 'anonymous' ? new UnauthenticatedError() : new ForbiddenError();
+      // Mutations return it as a member of their result union; queries and subscriptions answer a
+      // GraphQL error with its code (an expected error: a refused SSE subscription is not a 500).
+      return info.parentType.name === 'Mutation' ? refusal : new GraphQLError(refusal.message, { extensions: { code: refusal.code } });
+    },
     authScopes: (context) => {
       const me = customerUserId(context.identity);
       return {

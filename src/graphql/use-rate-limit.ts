@@ -195,13 +195,15 @@ export function useRateLimit(options: UseRateLimitOptions): Plugin {
   const { limits } = options;
   const keyOf: KeyOf = options.keyOf ?? ((request, serverContext) => `ip:${clientAddress(request, serverContext, options.trustProxyHops ?? 0)}`);
   const signUpFields = new Set(options.signUpFields ?? []);
-  const keys = new WeakMap<Request, string>();
+  // Sign-ups count per client address, whoever the caller: one address opening many accounts (each
+  // with a token of its own) is what this bucket stops.
+  const addressKeys = new WeakMap<Request, string>();
   const headersOf = new WeakMap<Request, Record<string, string>>();
   return {
     async onRequest({ request, serverContext, endResponse }) {
       if (request.method === 'OPTIONS') return;
+      addressKeys.set(request, `ip:${clientAddress(request, serverContext as NodeServerContext, options.trustProxyHops ?? 0)}`);
       const key = await keyOf(request, serverContext as NodeServerContext);
-      keys.set(request, key);
       const decided = await limits.consume('request', key);
       headersOf.set(request, decided.headers);
       if (!decided.allowed) endResponse(rateLimitedResponse(decided, 'requests'));
@@ -209,7 +211,7 @@ export function useRateLimit(options: UseRateLimitOptions): Plugin {
     async onExecute({ args, setResultAndStopExecution }) {
       if (signUpFields.size === 0) return;
       const request = (args.contextValue as { request?: Request }).request;
-      const key = request && keys.get(request);
+      const key = request && addressKeys.get(request);
       if (!key) return;
       const count = signUpsIn(args.document, args.operationName, signUpFields);
       if (count === 0) return;

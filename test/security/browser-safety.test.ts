@@ -65,25 +65,25 @@ describe('CSRF: what executes', () => {
   });
 
   it('serves subscriptions over SSE with GET and Accept: text/event-stream (as EventSource does)', async () => {
-    const userId = await shop.registerUser('Event Source');
+    // EventSource sends no authorization header: a public subscription.
+    const productId = await shop.addProduct({ sku: `SSE-${Date.now()}`, name: 'Event Source', description: 'Watched', category: 'tests', priceCents: 100 });
     const abort = new AbortController();
-    const query = `subscription { userProfileUpdated(id: "${userId}") { loginCount } }`;
+    const query = `subscription { productUpdated(productId: "${productId}") { onHand } }`;
     const response = await fetch(`${shop.readUrl}?query=${encodeURIComponent(query)}`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
     try {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const reader = response.body!.getReader();
       await reader.read(); // The stream's first bytes: the subscription is registered.
-      const login = await executeHttp(shop.writeUrl, RecordUserLoginDocument, { userId }, await asAdmin());
-      expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
+      await shop.restock(productId, 3);
       let received = '';
-      while (!received.includes('"loginCount":1')) {
+      while (!received.includes('"onHand":3')) {
         const { done, value } = await reader.read();
         if (done) break;
         received += new TextDecoder().decode(value);
       }
       expect(received).toContain('event: next');
-      expect(received).toContain('"loginCount":1');
+      expect(received).toContain('"onHand":3');
     } finally {
       abort.abort();
     }

@@ -3,7 +3,7 @@
 // DEBUG_ERRORS=true, even when process.env.NODE_ENV=development, which Yoga itself reads.
 import { randomBytes } from 'node:crypto';
 import { consistencyTokens } from '../../src/cqrs/consistency-tokens.ts';
-import { testAuthenticator } from '../support/auth.ts';
+import { asAdmin, testAuthenticator } from '../support/auth.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -129,7 +129,7 @@ describe('NODE_ENV=development', () => {
     } finally {
       await sql.close();
     }
-    const response = await graphql(url, '{ userProfile(id: "00000000-0000-4000-8000-000000000000") { id } }');
+    const response = await graphql(url, '{ userProfile(id: "00000000-0000-4000-8000-000000000000") { id } }', {}, await asAdmin());
     expect(response.json?.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.' })]);
     expect(response.json?.errors?.[0]?.extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR' });
     expect(response.text).not.toMatch(/user_profile|relation|stack|at .*\.(ts|js)|\/work\/|node_modules|prisma/i);
@@ -145,7 +145,7 @@ describe('DEBUG_ERRORS=true', () => {
     } finally {
       await sql.close();
     }
-    const response = await graphql(url, '{ userProfile(id: "00000000-0000-4000-8000-000000000000") { id } }');
+    const response = await graphql(url, '{ userProfile(id: "00000000-0000-4000-8000-000000000000") { id } }', {}, await asAdmin());
     expect(response.json?.errors?.[0]?.message).toBe('Unexpected error.');
     expect(JSON.stringify(response.json?.errors?.[0]?.extensions?.originalError)).toMatch(/user_profile/);
   });

@@ -3,7 +3,7 @@
 // Every refusal is a GraphQL error with code QUERY_LIMIT_EXCEEDED, before anything executes.
 import { Kind, parse, print, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asAdmin } from '../support/auth.ts';
+import { asAdmin, asCustomer } from '../support/auth.ts';
 import { subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
 import { codesOf, graphql, type RawResponse } from '../support/raw-http.ts';
 import { shopSession } from '../support/shop-e2e.ts';
@@ -65,13 +65,14 @@ describe('query limits', () => {
     // 1 + n × 60 each: four pages of 20 cost 4,804, four of 100 cost 24,004.
     const query = `query($userId: ID!, $n: Int) { ${['a', 'b', 'c', 'd'].map((alias) => `${alias}: orderHistory(userId: $userId, first: $n) { ${page} }`).join(' ')} }`;
     // The same document, so a validation cache cannot answer for the second request.
-    const small = await graphql(shop.readUrl, query, { userId, n: 20 });
+    const customer = await asCustomer(userId);
+    const small = await graphql(shop.readUrl, query, { userId, n: 20 }, customer);
     expect(codesOf(small)).toEqual([]);
     expect(small.json?.data).toMatchObject({ a: { edges: [] }, d: { edges: [] } });
-    const large = await graphql(shop.readUrl, query, { userId, n: 100 });
+    const large = await graphql(shop.readUrl, query, { userId, n: 100 }, customer);
     expect(expectRefused(large, 'cost')).toMatch(/^Query too costly: estimated cost 24004, the limit is 20000\./);
     // One full page of 100 orders is within the default limit.
-    expect(codesOf(await graphql(shop.readUrl, `query($userId: ID!) { orderHistory(userId: $userId, first: 100) { ${page} } }`, { userId }))).toEqual([]);
+    expect(codesOf(await graphql(shop.readUrl, `query($userId: ID!) { orderHistory(userId: $userId, first: 100) { ${page} } }`, { userId }, customer))).toEqual([]);
   });
 
   it('caps the mutations of a request, aliased or through fragments, and runs none of a refused request', async () => {

@@ -10,7 +10,7 @@ import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
 import { createRateLimits } from '../../src/graphql/use-rate-limit.ts';
-import { asAdmin } from '../support/auth.ts';
+import { asAdmin, newCustomer } from '../support/auth.ts';
 import { redisClient } from '../support/databases.ts';
 import { graphqlFrom, type RawResponse } from '../support/raw-http.ts';
 import { distributedEnv, type Env } from '../support/shop-e2e.ts';
@@ -62,46 +62,57 @@ describe('distributed mode: counters in Redis', () => {
   const users = async (name: string) => Number((await sql.query<{ count: string }>('SELECT count(*) FROM users WHERE name = $1', [name]))[0]!.count);
 
   it('allows N requests per window across the processes, refuses the next with 429 and the headers, and runs nothing of it', async () => {
-    const client = '127.0.0.2';
+    // A signed-in caller's bucket is its own, from whatever address it calls.
+    const customer = await newCustomer();
     const remaining: (string | null)[] = [];
-    for (const app of [a, b, a]) {
-      const response = await graphqlFrom(client, app.endpoints.write!, apiVersion);
+    for (const [app, client] of [
+      [a, '127.0.0.2'],
+      [b, '127.0.0.3'],
+      [a, '127.0.0.2'],
+    ] as const) {
+      const response = await graphqlFrom(client, app.endpoints.write!, apiVersion, {}, customer.headers);
       expect(response.status).toBe(200);
       expect(response.headers.get('ratelimit-policy')).toBe('"default";q=3;w=60');
       remaining.push(response.headers.get('ratelimit'));
     }
     expect(remaining.map((header) => header?.replace(/;t=\d+$/, ''))).toEqual(['"default";r=2', '"default";r=1', '"default";r=0']);
-    const refused = await graphqlFrom(client, b.endpoints.write!, register('refused'), {}, await asAdmin());
+    const refused = await graphqlFrom('127.0.0.9', b.endpoints.write!, register('refused'), {}, customer.headers);
     expectRateLimited(refused, '"default";q=3;w=60');
     expect(await users('Rate refused')).toBe(0);
 
     const redis = redisClient();
     try {
-      expect(Number(await redis.get(`${env.STREAM_KEY}:ratelimit:request:ip:${client}`))).toBeGreaterThanOrEqual(4);
+      expect(Number(await redis.get(`${env.STREAM_KEY}:ratelimit:request:user:${customer.userId}`))).toBeGreaterThanOrEqual(4);
     } finally {
       redis.disconnect();
     }
   });
 
-  it('keeps one bucket per client address', async () => {
-    const response = await graphqlFrom('127.0.0.3', a.endpoints.write!, apiVersion);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('ratelimit')).toMatch(/^"default";r=2;t=\d+$/);
+  it('keeps one bucket per client address for anonymous callers', async () => {
+    for (const expected of ['r=2', 'r=1', 'r=0']) {
+      const response = await graphqlFrom('127.0.0.6', a.endpoints.write!, apiVersion);
+      expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"default";${expected};t=\\d+$`));
+    }
+    expectRateLimited(await graphqlFrom('127.0.0.6', b.endpoints.write!, apiVersion), '"default";q=3;w=60');
+    // Another address has a bucket of its own.
+    const other = await graphqlFrom('127.0.0.7', a.endpoints.write!, apiVersion);
+    expect(other.status).toBe(200);
+    expect(other.headers.get('ratelimit')).toMatch(/^"default";r=2;t=\d+$/);
   });
 
-  it('counts sign-ups in a stricter bucket, aliases included', async () => {
-    const headers = await asAdmin();
+  it('counts sign-ups per client address in a stricter bucket, aliases included', async () => {
+    // Each sign-up by a new customer (each with its own token and request bucket), from one address.
     for (const app of [a, b]) {
-      const response = await graphqlFrom('127.0.0.4', app.endpoints.write!, register('signup'), {}, headers);
+      const response = await graphqlFrom('127.0.0.4', app.endpoints.write!, register('signup'), {}, (await newCustomer()).headers);
       expect(response.json?.data).toEqual({ registerUser: { __typename: 'MutationRegisterUserSuccess' } });
     }
-    const third = await graphqlFrom('127.0.0.4', a.endpoints.write!, register('signup'), {}, headers);
+    const third = await graphqlFrom('127.0.0.4', a.endpoints.write!, register('signup'), {}, (await newCustomer()).headers);
     expectRateLimited(third, '"sign-up";q=2;w=3600');
     expect(await users('Rate signup')).toBe(2);
 
     // Three sign-ups in one request take three points at once: refused whole, nothing written.
     const aliased = `mutation { ${[1, 2, 3].map((i) => `r${i}: registerUser(email: "alias-${i}-${Date.now()}@example.com", name: "Rate alias") { __typename }`).join(' ')} }`;
-    expectRateLimited(await graphqlFrom('127.0.0.5', b.endpoints.write!, aliased, {}, headers), '"sign-up";q=2;w=3600');
+    expectRateLimited(await graphqlFrom('127.0.0.5', b.endpoints.write!, aliased, {}, await asAdmin()), '"sign-up";q=2;w=3600');
     expect(await users('Rate alias')).toBe(0);
   });
 });
