@@ -66,7 +66,7 @@ export function uuidProblem(value: string): string | undefined {
  * The one spelling of a UUID: lower case, as PostgreSQL prints its uuid values. Ids that differ
  * only in letter case name the same row in a uuid column but are two different strings for the
  * event log's aggregate ids, stream keys, locks and in-memory maps; canonicalizing every id before
- * any lookup or write keeps one aggregate per entity (docs/boundary-notes.md). A value that is not
+ * any lookup or write keeps one aggregate per entity (docs/security.md ("Correct at the boundary")). A value that is not
  * a UUID is returned as it is, so that validation still reports it.
  */
 export function canonicalUuid(value: string): string {

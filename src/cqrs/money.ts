@@ -1,7 +1,7 @@
 // Amounts in minor units (cents) inside the write model, events and the payment provider. Events are
 // JSON, so each amount in one is a JavaScript number, exact only up to 2^53 - 1: decide functions
 // refuse a command whose amounts would pass that (orders: the total), and columns that add many of
-// them up (a user's total spent, a day's revenue) are bigint in the views. docs/boundary-notes.md.
+// them up (a user's total spent, a day's revenue) are bigint in the views. docs/security.md ("Correct at the boundary").
 
 /** Largest amount an event carries exactly: 2^53 - 1 cents. */
 export const maxExactCents = Number.MAX_SAFE_INTEGER;

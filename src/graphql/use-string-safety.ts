@@ -6,7 +6,7 @@
 // through the same enveloped execute/subscribe, src/graphql/server.ts), and both APIs. It checks
 // what a client can send: variable values (nested in input objects and lists too) and every
 // string literal of the document (arguments, input fields, variable defaults, directive
-// arguments). docs/boundary-notes.md.
+// arguments). docs/security.md ("Correct at the boundary").
 import { BREAK, GraphQLError, Kind, visit, type ASTNode, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 

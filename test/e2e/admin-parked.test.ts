@@ -252,7 +252,7 @@ describe('admin mutations for the order saga', () => {
     expect(refused.data?.resumeParkedSaga).toMatchObject({ __typename: 'ForbiddenError' });
 
     await shop.sql.exec('DROP TRIGGER refuse_poison_payments ON payments');
-    // The key in upper case names the same order (docs/boundary-notes.md).
+    // The key in upper case names the same order (docs/security.md ("Correct at the boundary")).
     const resumed = await executeHttp(shop.writeUrl, ResumeParkedSagaDocument, { process: orderSagaName, key: orderId.toUpperCase() }, breakGlass);
     expect(expectTypename(resumed.data?.resumeParkedSaga, 'MutationResumeParkedSagaSuccess').data).toEqual({ process: orderSagaName, keys: [orderId] });
     await eventually(async () => expect(await orderStatus(orderId)).toBe('completed'), { timeoutMs: 30_000, what: 'the order completed' });

@@ -1,4 +1,4 @@
-// Ids differing only in letter case name one entity (docs/boundary-notes.md): the API and the
+// Ids differing only in letter case name one entity (docs/security.md ("Correct at the boundary")): the API and the
 // command handlers canonicalize UUIDs to lower case before any lookup or write, so an upper-cased id
 // acts on the same aggregate (one stream in the event log) and reads by either case find it.
 import { randomUUID } from 'node:crypto';

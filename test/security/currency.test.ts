@@ -1,4 +1,4 @@
-// Currency codes (docs/boundary-notes.md): ISO 4217, three ASCII letters, stored upper case. Lower
+// Currency codes (docs/security.md ("Correct at the boundary")): ISO 4217, three ASCII letters, stored upper case. Lower
 // case input is upper-cased, then checked against the runtime's list (Intl.supportedValuesOf).
 // Non-ASCII letters that upper-case into ASCII ('ı' to 'I', 'ſ' to 'S') do not pass as a code.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

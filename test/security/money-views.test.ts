@@ -1,4 +1,4 @@
-// Money beyond 2^53 in the views (docs/boundary-notes.md): an event carries at most 2^53 - 1 cents
+// Money beyond 2^53 in the views (docs/security.md ("Correct at the boundary")): an event carries at most 2^53 - 1 cents
 // (orders refuse larger totals), but sums of them (a user's total spent, a day's revenue) pass it.
 // Real PostgreSQL: events applied with applyBatch as a projector does, read through the read schema.
 import { adminIdentity, readSideOwnership } from '../support/auth.ts';

@@ -1,4 +1,4 @@
-// Money at the API boundary, through a real app over HTTP (docs/boundary-notes.md): amounts above
+// Money at the API boundary, through a real app over HTTP (docs/security.md ("Correct at the boundary")): amounts above
 // GraphQL's 32-bit Int flow from placeOrder through the saga, the write tables, the events and the
 // views back to every read as exact digit strings, and Money input refuses anything but whole numbers.
 import { randomUUID } from 'node:crypto';

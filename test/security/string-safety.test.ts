@@ -1,4 +1,4 @@
-// NUL characters and unpaired UTF-16 surrogates in string input (docs/boundary-notes.md): refused
+// NUL characters and unpaired UTF-16 surrogates in string input (docs/security.md ("Correct at the boundary")): refused
 // with BAD_USER_INPUT naming the argument before anything executes, on both APIs, as variables or
 // literals, over HTTP and graphql-ws; never an INTERNAL_SERVER_ERROR, never a write.
 import { createClient } from 'graphql-ws';

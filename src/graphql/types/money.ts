@@ -2,7 +2,7 @@
 // decimal digits. GraphQL's Int is 32-bit, so an order total above 2^31 - 1 cents (about 21 million
 // in a 2-decimal currency) cannot be an Int, and a JSON number above 2^53 loses digits in every
 // JavaScript client. A string of digits carries any amount exactly; clients parse it with BigInt
-// (or a decimal library) when they compute with it. docs/boundary-notes.md says why.
+// (or a decimal library) when they compute with it. docs/security.md ("Correct at the boundary") says why.
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { builder } from '../builder.ts';
 
