@@ -9,9 +9,8 @@ import { startApp, type RunningApp } from '../src/app.ts';
 import { authSetup } from '../src/auth/auth-setup.ts';
 import { signLocalToken, type TokenSettings } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
-import { applyMigrations } from '../src/db/migrations.ts';
-import { connectPostgres } from '../src/db/sql.ts';
 import { executeHttp, expectTypename, subscribeWs, toWebSocketUrl } from '../test/support/graphql-client.ts';
+import { createBenchDatabase, percentile } from './bench-support.ts';
 import { startPostgres, startRedis, type TestPostgres, type TestRedis } from '../test/support/servers.ts';
 import { UserProfileDocument, UserProfileUpdatedDocument } from '../test/e2e/generated/read/graphql.ts';
 import { RecordUserLoginDocument, RegisterUserDocument } from '../test/e2e/generated/write/graphql.ts';
@@ -19,27 +18,6 @@ import { RecordUserLoginDocument, RegisterUserDocument } from '../test/e2e/gener
 const count = Number(process.env.BENCH_N ?? 200);
 if (!Number.isInteger(count) || count < 1) throw new Error(`BENCH_N must be a positive integer, got "${process.env.BENCH_N}"`);
 
-async function createDatabase(postgres: TestPostgres): Promise<string> {
-  const admin = await connectPostgres(postgres.url);
-  try {
-    await admin.exec('CREATE DATABASE bench');
-  } finally {
-    await admin.close();
-  }
-  const url = postgres.url.replace(/\/postgres$/, '/bench');
-  const sql = await connectPostgres(url);
-  try {
-    await applyMigrations(sql, 'write');
-    await applyMigrations(sql, 'read');
-  } finally {
-    await sql.close();
-  }
-  return url;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 function summary(name: string, samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -92,7 +70,7 @@ let redis: TestRedis | undefined;
 let app: RunningApp | undefined;
 try {
   [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-  const databaseUrl = await createDatabase(postgres);
+  const databaseUrl = await createBenchDatabase(postgres, 'bench');
   const env = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: redis.url,

@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config.ts';
 import { applyMigrations } from '../src/db/migrations.ts';
 import { connectPostgres } from '../src/db/sql.ts';
 import { executeHttp, subscribeWs, toWebSocketUrl } from '../test/support/graphql-client.ts';
+import { percentile } from './bench-support.ts';
 import { startPostgres, startRedis } from '../test/support/servers.ts';
 
 const count = Number(process.env.BENCH_ORDERS ?? 200);
@@ -38,10 +39,6 @@ function idOf(result: { data?: any; errors?: unknown }, field: string): string {
   const id = result.data?.[field]?.data?.aggregateId;
   if (!id) throw new Error(`${field} failed: ${JSON.stringify(result)}`);
   return id;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);

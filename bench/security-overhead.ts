@@ -15,41 +15,19 @@ import { startApp, type RunningApp } from '../src/app.ts';
 import { authSetup } from '../src/auth/auth-setup.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLocalNoticeBus } from '../src/cqrs/notices.ts';
-import { applyMigrations } from '../src/db/migrations.ts';
 import { createReadClient } from '../src/db/read-client.ts';
-import { connectPostgres } from '../src/db/sql.ts';
 import type { GraphQLContext } from '../src/graphql/context.ts';
 import { buildSchemas } from '../src/graphql/schema.ts';
 import { createReadLoaders } from '../src/modules/read-loaders.ts';
 import type { Topics } from '../src/modules/topics.ts';
 import { signLocalToken } from '../src/auth/tokens.ts';
+import { createBenchDatabase, percentile } from './bench-support.ts';
 import { startPostgres, startRedis, type TestPostgres, type TestRedis } from '../test/support/servers.ts';
 
 const rounds = Number(process.env.BENCH_SECURITY_ROUNDS ?? 10);
 const perRound = Number(process.env.BENCH_SECURITY_REQUESTS ?? 300);
 const warmup = 300;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-async function createDatabase(postgres: TestPostgres): Promise<string> {
-  const admin = await connectPostgres(postgres.url);
-  try {
-    await admin.exec('CREATE DATABASE bench_security');
-  } finally {
-    await admin.close();
-  }
-  const url = postgres.url.replace(/\/postgres$/, '/bench_security');
-  const sql = await connectPostgres(url);
-  try {
-    await applyMigrations(sql, 'write');
-    await applyMigrations(sql, 'read');
-  } finally {
-    await sql.close();
-  }
-  return url;
-}
 
 /** Sends `count` requests one after the other; their latencies in ms. */
 async function timeRequests(url: string, body: string, headers: Record<string, string>, count: number): Promise<number[]> {
@@ -70,7 +48,7 @@ let app: RunningApp | undefined;
 let bare: ReturnType<typeof createServer> | undefined;
 try {
   [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-  const databaseUrl = await createDatabase(postgres);
+  const databaseUrl = await createBenchDatabase(postgres, 'bench_security');
   const env = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: redis.url,

@@ -109,7 +109,7 @@ export interface ApiConfig {
   maxCost: number;
   /** MAX_MUTATIONS: mutation fields per request, aliased ones counted. */
   maxMutations: number;
-  /** MAX_BODY_BYTES: request bodies above this get 413, chunked ones too. Also the WebSocket message cap. */
+  /** MAX_BODY_BYTES: request bodies above this get 413, chunked ones too (WebSocket messages: WS_MESSAGE_MAX_BYTES). */
   maxBodyBytes: number;
   /** HTTP_HEADERS_TIMEOUT_MS: a client must send its request headers within this. */
   headersTimeoutMs: number;

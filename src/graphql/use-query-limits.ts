@@ -3,6 +3,7 @@
 // limit). Depth, aliases, tokens and directives use the GraphQL Armor rules; the cost uses
 // @pothos/plugin-complexity's estimate (src/graphql/builder.ts sets the field costs, where `first`
 // multiplies a connection's selection); the mutation cap is a small validation rule below.
+import type { ApiConfig } from '../config.ts';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
@@ -24,20 +25,8 @@ export const queryLimitCode = 'QUERY_LIMIT_EXCEEDED';
 
 export type QueryLimit = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost' | 'mutations';
 
-export interface QueryLimitsOptions {
-  /** Deepest field selection; fragments do not add a level (MAX_QUERY_DEPTH, default 10). */
-  maxDepth: number;
-  /** Aliases in an operation, fragments included (MAX_QUERY_ALIASES, default 15). */
-  maxAliases: number;
-  /** Lexical tokens in the document; parsing stops at the limit (MAX_QUERY_TOKENS, default 1000). */
-  maxTokens: number;
-  /** Directives in an operation (MAX_QUERY_DIRECTIVES, default 20). */
-  maxDirectives: number;
-  /** Estimated cost of the operation that runs (MAX_QUERY_COST, default 20000). */
-  maxCost: number;
-  /** Mutation fields one request runs, aliased ones counted (MAX_MUTATIONS, default 10). */
-  maxMutations: number;
-}
+/** The limits, as configured (src/config.ts, ApiConfig, documents each setting and its default). */
+export type QueryLimitsOptions = Pick<ApiConfig, 'maxDepth' | 'maxAliases' | 'maxTokens' | 'maxDirectives' | 'maxCost' | 'maxMutations'>;
 
 export function queryLimitError(limit: QueryLimit, max: number, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: queryLimitCode, limit, max } });
