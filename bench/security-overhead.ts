@@ -6,6 +6,8 @@
 //      fixed in its context and none of those plugins (the scope check itself still runs in both).
 // Rounds alternate A and B (after a warm-up) so that the machine's noise falls on both alike; the
 // result is the ratio of their median latencies. Target: A's p50 at most 10% above B's.
+// BENCH_SECURITY_REQUEST_LIMIT=0 turns the per-request rate limit (a Redis counter in distributed
+// mode) off in A, to tell its share from the rest.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -58,7 +60,7 @@ try {
     MIGRATE_ON_START: 'false',
     SECRET_KEY: randomUUID() + randomUUID(),
     // The limits run in full, but high enough that the benchmark's own traffic is not refused.
-    RATE_LIMIT_REQUESTS: '1000000000',
+    RATE_LIMIT_REQUESTS: process.env.BENCH_SECURITY_REQUEST_LIMIT ?? '1000000000',
   };
   const config = loadConfig(env, ['all']);
   app = await startApp(config);
@@ -115,7 +117,8 @@ try {
   console.log(
     [
       `security overhead benchmark — userProfile(id) read, sequential, ${rounds} interleaved rounds of ${perRound} requests each (after ${warmup} warm-up)`,
-      `  command:   npm run bench  (tsx bench/security-overhead.ts; BENCH_SECURITY_ROUNDS, BENCH_SECURITY_REQUESTS)`,
+      `  command:   npm run bench  (tsx bench/security-overhead.ts; BENCH_SECURITY_ROUNDS, BENCH_SECURITY_REQUESTS, BENCH_SECURITY_REQUEST_LIMIT)`,
+      `  request rate limit: ${env.RATE_LIMIT_REQUESTS === '0' ? 'off' : 'on, counted in Redis'}`,
       `  machine:   Node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}; PostgreSQL and Redis on localhost, distributed mode`,
       `  A: read API, bearer token   p50 ${f(percentile(full, 50))} ms   p99 ${f(percentile(full, 99))} ms`,
       `  B: bare yoga, same schema   p50 ${f(percentile(baseline, 50))} ms   p99 ${f(percentile(baseline, 99))} ms`,

@@ -2,6 +2,7 @@
 // development and the embedded default) or an OIDC issuer's, against its JWKS (production).
 // docs/security.md has the settings and a worked Keycloak and Auth0 configuration.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AuthenticationError, type Authenticator, type AuthenticationFailure, type Identity, userIdOfSubject } from './identity.ts';
 
@@ -20,6 +21,10 @@ export type TokenSettings = TokenClaimsSettings & ({ kind: 'local'; key: Uint8Ar
 /** Algorithms accepted per kind: a local key is symmetric; an OIDC issuer signs asymmetrically (never HS*). */
 const localAlgorithms = ['HS256'];
 const oidcAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+/** Verified tokens remembered at once, and for how long at most. */
+const verifiedCacheEntries = 10_000;
+const verifiedCacheMs = 5 * 60_000;
 
 const bearer = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -79,6 +84,10 @@ export function createTokenAuthenticator(settings: TokenSettings, breakGlassToke
   const key: Uint8Array | JWTVerifyGetKey = settings.kind === 'local' ? settings.key : remoteKeySet(settings.jwksUrl);
   const algorithms = settings.kind === 'local' ? localAlgorithms : oidcAlgorithms;
   const breakGlass = breakGlassToken === undefined ? undefined : digest(breakGlassToken);
+  // Verifying a signature costs far more than answering a read from a view; a client sends the same
+  // token with every request. A verified token's identity is kept until the token's own end (at most
+  // verifiedCacheMs, so that a key rotated out of the issuer's JWKS stops being honoured soon).
+  const verified = new LRUCache<string, Identity>({ max: verifiedCacheEntries });
 
   return {
     async authenticate(authorization) {
@@ -88,6 +97,8 @@ export function createTokenAuthenticator(settings: TokenSettings, breakGlassToke
       if (breakGlass && timingSafeEqual(digest(token), breakGlass)) {
         return { kind: 'authenticated', role: 'admin', subject: 'break-glass', userId: userIdOfSubject('break-glass', 'ADMIN_TOKEN'), expiresAt: null };
       }
+      const known = verified.get(token);
+      if (known) return known;
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, key as Uint8Array, {
@@ -109,6 +120,8 @@ export function createTokenAuthenticator(settings: TokenSettings, breakGlassToke
         userId: userIdOfSubject(subject, settings.issuer),
         expiresAt: new Date(payload.exp! * 1000),
       };
+      const ttl = Math.min(verifiedCacheMs, payload.exp! * 1000 - Date.now());
+      if (ttl > 0) verified.set(token, identity, { ttl });
       return identity;
     },
   };

@@ -28,11 +28,20 @@ export function securityHeaders(options: HttpSecurityOptions): (req: IncomingMes
     referrerPolicy: { policy: 'no-referrer' },
     strictTransportSecurity: options.hstsMaxAgeSeconds > 0 ? { maxAge: options.hstsMaxAgeSeconds, includeSubDomains: true } : false,
   });
-  return (req, res) =>
-    middleware(req, res, (error?: unknown) => {
-      // helmet's middleware only sets headers and calls back at once; an error would be a bug in it.
-      if (error) throw error;
-    });
+  // The headers do not depend on the request (no nonces): helmet computes them once, here, on a stand-in
+  // response, and each request gets the same list, without running helmet's middleware chain again.
+  const headers: [string, string | number | readonly string[]][] = [];
+  const standIn = {
+    setHeader: (name: string, value: string | number | readonly string[]) => void headers.push([name, value]),
+    removeHeader: () => {},
+  } as unknown as ServerResponse;
+  middleware({ headers: {} } as IncomingMessage, standIn, (error?: unknown) => {
+    // helmet's middleware only sets headers and calls back at once; an error would be a bug in it.
+    if (error) throw error;
+  });
+  return (_req, res) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+  };
 }
 
 /** Response headers browsers may read cross-origin: the rate-limit ones. */

@@ -94,6 +94,8 @@ function costError(found: number, max: number) {
   return queryLimitError('cost', max, `Query too costly: estimated cost ${found}, the limit is ${max}. Ask for smaller pages (first) or fewer fields.`);
 }
 
+const maxVariableSetsPerDocument = 64;
+
 interface YogaContext {
   params?: { operationName?: string | null };
 }
@@ -119,6 +121,20 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
         },
       }),
     ]);
+  // Yoga hands the same parsed document to every request with the same query text, so the cost of a
+  // document for given variables is measured once (a few variable sets per document are kept).
+  const measured = new WeakMap<DocumentNode, Map<string, readonly GraphQLError[]>>();
+  const cachedCostErrors = (args: Args) => {
+    const key = `${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}`;
+    let byVariables = measured.get(args.document);
+    if (!byVariables) measured.set(args.document, (byVariables = new Map()));
+    let errors = byVariables.get(key);
+    if (!errors) {
+      errors = costErrors(args);
+      if (byVariables.size < maxVariableSetsPerDocument) byVariables.set(key, errors);
+    }
+    return errors;
+  };
   return {
     onPluginInit({ addPlugin }) {
       addPlugin(maxTokensPlugin(armorOptions('tokens', maxTokens, () => `Query too long: more than ${maxTokens} tokens.`)));
@@ -135,11 +151,11 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
       addValidationRule(maxMutationsRule(maxMutations));
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const errors = costErrors(args);
+      const errors = cachedCostErrors(args);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const errors = costErrors(args);
+      const errors = cachedCostErrors(args);
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
   };

@@ -7,6 +7,7 @@
 // RateLimit / RateLimit-Policy headers of the IETF httpapi draft "RateLimit header fields for HTTP"
 // (`RateLimit-Policy: "default";q=600;w=60`, `RateLimit: "default";r=0;t=42`); allowed requests
 // carry RateLimit and RateLimit-Policy of the request bucket too. README.md lists the settings.
+import { LRUCache } from 'lru-cache';
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError, Kind, getOperationAST, type DocumentNode, type FragmentDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -187,9 +188,15 @@ function signUpsIn(document: DocumentNode, operationName: string | null | undefi
 }
 
 /**
- * The Yoga plugin: every request (but CORS preflights) takes a point from the request bucket before
- * anything else runs; an operation that runs sign-up fields takes one per field from the signUp
- * bucket before it executes.
+ * The Yoga plugin: every request (but CORS preflights) takes a point from the request bucket; an
+ * operation that runs sign-up fields takes one per field from the signUp bucket before it executes.
+ *
+ * The request's point is asked for as the request arrives but awaited only before anything executes
+ * (or, for a request that never executes, before its answer is sent), so that the counter's round
+ * trip to Redis overlaps with reading, parsing and validating the request instead of adding to every
+ * request's latency. A refused request therefore still runs nothing. A key that was refused is
+ * remembered here until its window ends, and its next requests are refused at once, before their
+ * body is read, without asking Redis.
  */
 export function useRateLimit(options: UseRateLimitOptions): Plugin {
   const { limits } = options;
@@ -199,27 +206,67 @@ export function useRateLimit(options: UseRateLimitOptions): Plugin {
   // with a token of its own) is what this bucket stops.
   const addressKeys = new WeakMap<Request, string>();
   const headersOf = new WeakMap<Request, Record<string, string>>();
+  const pending = new WeakMap<Request, Promise<RateLimitDecision>>();
+  // Bounded: a flood from many addresses must not grow it without end.
+  const refusedUntil = new LRUCache<string, { until: number; decided: RateLimitDecision }>({ max: 100_000 });
+
+  /** The request's decision, awaited once; its headers are kept for the answer. */
+  const decisionOf = async (request: Request | undefined): Promise<RateLimitDecision | undefined> => {
+    const decision = request && pending.get(request);
+    if (!decision) return undefined;
+    const decided = await decision;
+    headersOf.set(request, decided.headers);
+    return decided;
+  };
+
   return {
     async onRequest({ request, serverContext, endResponse }) {
       if (request.method === 'OPTIONS') return;
       addressKeys.set(request, `ip:${clientAddress(request, serverContext as NodeServerContext, options.trustProxyHops ?? 0)}`);
       const key = await keyOf(request, serverContext as NodeServerContext);
-      const decided = await limits.consume('request', key);
-      headersOf.set(request, decided.headers);
-      if (!decided.allowed) endResponse(rateLimitedResponse(decided, 'requests'));
+      const refused = refusedUntil.get(key);
+      if (refused && refused.until > Date.now()) {
+        endResponse(rateLimitedResponse({ ...refused.decided, retryAfterSeconds: Math.max(1, Math.ceil((refused.until - Date.now()) / 1000)) }, 'requests'));
+        return;
+      }
+      refusedUntil.delete(key);
+      const decision = limits.consume('request', key).then((decided) => {
+        if (!decided.allowed) refusedUntil.set(key, { until: Date.now() + decided.retryAfterSeconds * 1000, decided }, { ttl: decided.retryAfterSeconds * 1000 });
+        return decided;
+      });
+      // Awaited later (decisionOf); an outage is then that request's error, never an unhandled rejection.
+      decision.catch(() => {});
+      pending.set(request, decision);
     },
     async onExecute({ args, setResultAndStopExecution }) {
-      if (signUpFields.size === 0) return;
       const request = (args.contextValue as { request?: Request }).request;
+      const decided = await decisionOf(request);
+      if (decided && !decided.allowed) {
+        setResultAndStopExecution({ errors: [rateLimitedError(decided, 'requests')] });
+        return;
+      }
+      if (signUpFields.size === 0) return;
       const key = request && addressKeys.get(request);
       if (!key) return;
       const count = signUpsIn(args.document, args.operationName, signUpFields);
       if (count === 0) return;
-      const decided = await limits.consume('signUp', key, count);
-      if (!decided.allowed) {
-        headersOf.set(request, decided.headers);
-        setResultAndStopExecution({ errors: [rateLimitedError(decided, 'sign-ups')] });
+      const signUps = await limits.consume('signUp', key, count);
+      if (!signUps.allowed) {
+        headersOf.set(request, signUps.headers);
+        setResultAndStopExecution({ errors: [rateLimitedError(signUps, 'sign-ups')] });
       }
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const decided = await decisionOf((args.contextValue as { request?: Request }).request);
+      if (decided && !decided.allowed) setResultAndStopExecution({ errors: [rateLimitedError(decided, 'requests')] });
+    },
+    // A request refused before it executed anything (a parse or validation error) is answered 429 too.
+    async onResultProcess({ request, result, setResult }) {
+      const decided = await decisionOf(request);
+      if (!decided || decided.allowed) return;
+      const errors = (result as { errors?: readonly { extensions?: Record<string, unknown> }[] }).errors;
+      if (errors?.some((error) => error.extensions?.code === rateLimitedCode)) return;
+      setResult({ errors: [rateLimitedError(decided, 'requests')] });
     },
     onResponse({ request, response }) {
       const headers = headersOf.get(request);

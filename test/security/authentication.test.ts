@@ -84,6 +84,17 @@ describe('a credential that is present but not valid', () => {
 });
 
 describe('valid credentials', () => {
+  it('stop being accepted when they expire, though verified tokens are remembered', async () => {
+    const me = await newCustomer();
+    const authorization = `Bearer ${await tokenFor(me.userId, { ttlSeconds: 2 })}`;
+    expect((await postGraphQL(shop.readUrl, '{ apiVersion }', {}, { authorization })).status).toBe(200);
+    expect((await postGraphQL(shop.readUrl, '{ apiVersion }', {}, { authorization })).status).toBe(200);
+    // Past exp and the 5 s clock tolerance (AUTH_CLOCK_TOLERANCE_S).
+    await new Promise((resolve) => setTimeout(resolve, 2_000 + 5_000 + 1_000));
+    expect((await postGraphQL(shop.readUrl, '{ apiVersion }', {}, { authorization })).status).toBe(401);
+  }, 20_000);
+
+
   it('a customer token works on both endpoints', async () => {
     const me = await newCustomer();
     const registered = await postGraphQL(

@@ -94,6 +94,8 @@ describe('distributed mode: counters in Redis', () => {
       expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"default";${expected};t=\\d+$`));
     }
     expectRateLimited(await graphqlFrom('127.0.0.6', b.endpoints.write!, apiVersion), '"default";q=3;w=60');
+    // Refused before anything is parsed, on both processes: a malformed request too.
+    for (const app of [a, b]) expectRateLimited(await graphqlFrom('127.0.0.6', app.endpoints.write!, '{ not graphql'), '"default";q=3;w=60');
     // Another address has a bucket of its own.
     const other = await graphqlFrom('127.0.0.7', a.endpoints.write!, apiVersion);
     expect(other.status).toBe(200);
