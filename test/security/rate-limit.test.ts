@@ -119,6 +119,33 @@ describe('distributed mode: counters in Redis', () => {
   });
 });
 
+describe('distributed mode: leased points', () => {
+  it('serves a caller exactly its limit, counting locally between leases of points from Redis', async () => {
+    const limit = 500;
+    const app = await start(await distributedEnv({ RATE_LIMIT_REQUESTS: String(limit), RATE_LIMIT_WINDOW_S: '600' }));
+    const customer = await newCustomer();
+    const redis = redisClient();
+    // The counter's increments are a Lua script (EVALSHA); nothing else here runs scripts.
+    const redisCalls = async () => Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    try {
+      const before = await redisCalls();
+      for (let used = 1; used <= limit; used++) {
+        const response = await graphqlFrom('127.0.0.10', app.endpoints.write!, apiVersion, {}, customer.headers);
+        expect(response.status).toBe(200);
+        // The remaining count is exact, request by request, though most never reach Redis.
+        expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"default";r=${limit - used};t=\\d+$`));
+      }
+      const calls = (await redisCalls()) - before;
+      expectRateLimited(await graphqlFrom('127.0.0.10', app.endpoints.write!, apiVersion, {}, customer.headers), `"default";q=${limit};w=600`);
+      // One increment per lease of 10 points, not one per request (other apps of this test file share
+      // the Redis server, so this is an upper bound with room to spare).
+      expect(calls).toBeLessThan(limit / 5);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
 describe('graphql-ws operations', () => {
   it('count against the request bucket of the client address, like HTTP requests', async () => {
     const app = await start(await distributedEnv({ RATE_LIMIT_REQUESTS: '3' }), 'read');
