@@ -1,4 +1,4 @@
-// Dead letters for projections (DESIGN.md guarantee 6, docs/guarantees.md "Parked events").
+// Dead letters for projections (docs/guarantees.md, "Parked events").
 //
 // An event whose batch failed PROJECTION_MAX_ATTEMPTS times is applied alone; if it fails alone, it
 // is parked: recorded in `parked_events` in the transaction that moves the checkpoint past it.

@@ -2,7 +2,7 @@
 // event log, with lag, state and parked count (src/cqrs/projection-status.ts measures them).
 //
 // It is on the WRITE schema's query root, not the read schema. Lag needs the event log, which is in
-// the write database, and the read API must never reach it (DESIGN.md guarantee 7, checked by
+// the write database, and the read API must never reach it (README, "Read side isolation"; checked by
 // test/unit/read-isolation.test.ts): a read process has no write connection to count with. The write
 // process already has the write database and opens the read database (where projection checkpoints
 // are) lazily, on the first admin request. A log head copied into a read-side table would need the relay
