@@ -4,8 +4,9 @@
 //      rate limiting, query limits, string checks and security headers all run;
 //   B. a bare graphql-yoga over the same schema, read services and view, with the caller's identity
 //      fixed in its context and none of those plugins (the scope check itself still runs in both).
-// Rounds alternate A and B (after a warm-up) so that the machine's noise falls on both alike; the
-// result is the ratio of their median latencies. Target: A's p50 at most 10% above B's.
+// Requests alternate A and B one by one (after a warm-up; which goes first swaps every pair), so
+// that the noise of a shared machine falls on both alike; each round's result is the ratio of their
+// median latencies, and the run's is the median of the rounds'. Target: A's p50 at most 10% above B's.
 // BENCH_SECURITY_REQUEST_LIMIT=0 turns the per-request rate limit (a Redis counter in distributed
 // mode) off in A, to tell its share from the rest.
 import { randomUUID } from 'node:crypto';
@@ -31,15 +32,32 @@ const perRound = Number(process.env.BENCH_SECURITY_REQUESTS ?? 300);
 const warmup = 300;
 
 
-/** Sends `count` requests one after the other; their latencies in ms. */
-async function timeRequests(url: string, body: string, headers: Record<string, string>, count: number): Promise<number[]> {
-  const latencies: number[] = [];
+interface Target {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** One request; its latency in ms. */
+async function timeRequest(target: Target, body: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body });
+  const text = await response.text();
+  const latency = performance.now() - started;
+  if (response.status !== 200 || text.includes('"errors"')) throw new Error(`${target.url} answered ${response.status}: ${text.slice(0, 300)}`);
+  return latency;
+}
+
+/** `count` pairs of requests, A and B alternating (B first in every other pair); the latencies of each. */
+async function timePairs(a: Target, b: Target, body: string, count: number): Promise<{ a: number[]; b: number[] }> {
+  const latencies = { a: [] as number[], b: [] as number[] };
   for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-    const text = await response.text();
-    latencies.push(performance.now() - started);
-    if (response.status !== 200 || text.includes('"errors"')) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 300)}`);
+    if (i % 2 === 0) {
+      latencies.a.push(await timeRequest(a, body));
+      latencies.b.push(await timeRequest(b, body));
+    } else {
+      latencies.b.push(await timeRequest(b, body));
+      latencies.a.push(await timeRequest(a, body));
+    }
   }
   return latencies;
 }
@@ -77,7 +95,7 @@ try {
   }).then((response) => response.json() as Promise<{ data: { registerUser: { data: { consistencyToken: string } } } }>);
   const body = JSON.stringify({ query: `{ userProfile(id: "${userId}") { id email name loginCount memberSince } }` });
   // The row is in the view before timing starts.
-  await timeRequests(app.endpoints.read!, body, { authorization, 'x-consistency-token': registered.data.registerUser.data.consistencyToken }, 1);
+  await timeRequest({ url: app.endpoints.read!, headers: { authorization, 'x-consistency-token': registered.data.registerUser.data.consistencyToken } }, body);
 
   const readDb = createReadClient({ kind: 'postgres', url: databaseUrl });
   const notices = createLocalNoticeBus<Topics>();
@@ -100,14 +118,14 @@ try {
   await new Promise<void>((resolve) => bare!.listen(0, '127.0.0.1', resolve));
   const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/graphql/read`;
 
-  await timeRequests(app.endpoints.read!, body, { authorization }, warmup);
-  await timeRequests(bareUrl, body, {}, warmup);
+  const protectedApi: Target = { url: app.endpoints.read!, headers: { authorization } };
+  const bareApi: Target = { url: bareUrl, headers: {} };
+  await timePairs(protectedApi, bareApi, body, warmup);
   const full: number[] = [];
   const baseline: number[] = [];
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const a = await timeRequests(app.endpoints.read!, body, { authorization }, perRound);
-    const b = await timeRequests(bareUrl, body, {}, perRound);
+    const { a, b } = await timePairs(protectedApi, bareApi, body, perRound);
     full.push(...a);
     baseline.push(...b);
     ratios.push(percentile(a.sort((x, y) => x - y), 50) / percentile(b.sort((x, y) => x - y), 50));
@@ -118,7 +136,7 @@ try {
   const f = (value: number) => value.toFixed(2).padStart(6);
   console.log(
     [
-      `security overhead benchmark — userProfile(id) read, sequential, ${rounds} interleaved rounds of ${perRound} requests each (after ${warmup} warm-up)`,
+      `security overhead benchmark — userProfile(id) read, sequential, ${rounds} rounds of ${perRound} requests to each, A and B alternating (after ${warmup} warm-up pairs)`,
       `  command:   npm run bench  (tsx bench/security-overhead.ts; BENCH_SECURITY_ROUNDS, BENCH_SECURITY_REQUESTS, BENCH_SECURITY_REQUEST_LIMIT)`,
       `  request rate limit: ${env.RATE_LIMIT_REQUESTS === '0' ? 'off' : `${env.RATE_LIMIT_REQUESTS} per second, counted in Redis in leases`}`,
       `  machine:   Node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}; PostgreSQL and Redis on localhost, distributed mode`,

@@ -61,7 +61,8 @@ export class AuthenticationError extends Error {
 export interface Authenticator {
   /**
    * The identity behind an `authorization` value (`Bearer <token>`); anonymous when there is none.
-   * Throws AuthenticationError for a credential that is present but not valid.
+   * Throws AuthenticationError for a credential that is present but not valid. A credential already
+   * verified (and not expired) is answered synchronously, so the hot path of a request creates no promise.
    */
-  authenticate(authorization: string | null | undefined): Promise<Identity>;
+  authenticate(authorization: string | null | undefined): Identity | Promise<Identity>;
 }

@@ -69,19 +69,24 @@ function useVaryOrigin(): Plugin {
 export function failSafe(plugin: Plugin, log: (message: string, error: unknown) => void = defaultLog): Plugin {
   const onRequest = plugin.onRequest;
   if (!onRequest) return plugin;
+  const fail = (payload: Parameters<typeof onRequest>[0], error: unknown) => {
+    log('a request hook failed; answered 500 "Unexpected error."', error);
+    payload.endResponse(
+      new payload.fetchAPI.Response(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }), {
+        status: 500,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      }),
+    );
+  };
   return {
     ...plugin,
-    async onRequest(payload) {
+    // A hook that answers synchronously stays synchronous (no promise per request).
+    onRequest(payload) {
       try {
-        await onRequest(payload);
+        const done = onRequest(payload);
+        if (done instanceof Promise) return done.catch((error: unknown) => fail(payload, error));
       } catch (error) {
-        log('a request hook failed; answered 500 "Unexpected error."', error);
-        payload.endResponse(
-          new payload.fetchAPI.Response(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }), {
-            status: 500,
-            headers: { 'content-type': 'application/json; charset=utf-8' },
-          }),
-        );
+        fail(payload, error);
       }
     },
   };

@@ -1,7 +1,7 @@
 // Browser safety and slow-client protection at the HTTP layer, for every response of the server
 // (both GraphQL endpoints, /healthz and 404s):
 //  - security headers with helmet: nosniff, X-Frame-Options DENY and CSP frame-ancestors 'none',
-//    Referrer-Policy no-referrer, a CSP that lets an API response load nothing
+//    Referrer-Policy no-referrer, Cross-Origin-Resource-Policy same-origin, a CSP that lets an API response load nothing
 //    (`default-src 'none'`; the GraphiQL page replaces it with its own, src/graphql/graphiql-page.ts),
 //    and Strict-Transport-Security only when HSTS_MAX_AGE_S is set (it must come over HTTPS);
 //  - CORS from the CORS_ORIGINS allow-list: a listed origin is answered with itself and credentials,
@@ -27,6 +27,15 @@ export function securityHeaders(options: HttpSecurityOptions): (req: IncomingMes
     xFrameOptions: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
     strictTransportSecurity: options.hstsMaxAgeSeconds > 0 ? { maxAge: options.hstsMaxAgeSeconds, includeSubDomains: true } : false,
+    // The rest of helmet's defaults govern HTML documents (prefetching, downloads in old IE, Flash
+    // policies, the XSS auditor, opener isolation); answers here are JSON, and each header is bytes
+    // on every response that a client parses. OWASP's REST security sheet asks for the ones kept.
+    crossOriginOpenerPolicy: false,
+    originAgentCluster: false,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: false,
+    xXssProtection: false,
   });
   // The headers do not depend on the request (no nonces): helmet computes them once, here, on a stand-in
   // response, and each request gets the same list, without running helmet's middleware chain again.

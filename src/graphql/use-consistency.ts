@@ -68,18 +68,20 @@ export function useConsistency(options: ConsistencyOptions): Plugin<{ consistenc
   const header = options.header ?? 'x-consistency-token';
   const timeoutMs = options.timeoutMs ?? 2000;
   return {
-    async onContextBuilding({ context, extendContext }) {
+    // Synchronous for a request without a token (most reads).
+    onContextBuilding({ context, extendContext }) {
       const request = (context as { request?: Request }).request;
       const raw = request?.headers.get(header) ?? undefined;
-      let target: LogPosition | undefined;
-      if (raw) {
-        target = options.tokens.read(raw);
-        if (!target) throw badToken(header, 'is not a consistency token this server issued');
+      // Without one there is nothing to wait for: resolvers see no `consistency` and read at once.
+      if (!raw) return;
+      const target = options.tokens.read(raw);
+      if (!target) throw badToken(header, 'is not a consistency token this server issued');
+      return (async () => {
         if (options.isIssuable && !(await options.isIssuable(target.transactionId))) {
           throw badToken(header, 'names a write the event log does not have yet');
         }
-      }
-      extendContext({ consistency: new RequestConsistency(options.waiter, target, timeoutMs) });
+        extendContext({ consistency: new RequestConsistency(options.waiter, target, timeoutMs) });
+      })();
     },
     onExecute({ args }) {
       const consistency = (args.contextValue as { consistency?: RequestConsistency }).consistency;

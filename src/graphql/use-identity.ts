@@ -31,21 +31,33 @@ function errorResponse(status: number, code: string, message: string, headers: R
 }
 
 export function useIdentity(options: IdentityOptions): Plugin {
+  const refuse = async (error: unknown, request: Request, serverContext: unknown): Promise<Response> => {
+    if (!(error instanceof AuthenticationError)) throw error;
+    if (error.reason === 'unavailable') {
+      return errorResponse(503, 'AUTH_UNAVAILABLE', 'The identity provider cannot be reached to verify the token; try again shortly.', { 'retry-after': '5' });
+    }
+    return (
+      (await options.onFailure?.(request, serverContext)) ??
+      errorResponse(401, 'UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer error="invalid_token"' })
+    );
+  };
   return {
-    async onRequest({ request, serverContext, endResponse }) {
+    // Synchronous for a token verified before (the usual request): no promise on the hot path.
+    onRequest({ request, serverContext, endResponse }) {
+      let identity: Identity | Promise<Identity>;
       try {
-        identities.set(request, await options.authenticator.authenticate(request.headers.get('authorization')));
+        identity = options.authenticator.authenticate(request.headers.get('authorization'));
       } catch (error) {
-        if (!(error instanceof AuthenticationError)) throw error;
-        if (error.reason === 'unavailable') {
-          endResponse(errorResponse(503, 'AUTH_UNAVAILABLE', 'The identity provider cannot be reached to verify the token; try again shortly.', { 'retry-after': '5' }));
-          return;
-        }
-        endResponse(
-          (await options.onFailure?.(request, serverContext)) ??
-            errorResponse(401, 'UNAUTHENTICATED', error.message, { 'www-authenticate': 'Bearer error="invalid_token"' }),
-        );
+        return refuse(error, request, serverContext).then(endResponse);
       }
+      if (!(identity instanceof Promise)) {
+        identities.set(request, identity);
+        return;
+      }
+      return identity.then(
+        (verified) => void identities.set(request, verified),
+        (error: unknown) => refuse(error, request, serverContext).then(endResponse),
+      );
     },
     // A subscription ends when the credential it was started with expires (SSE here; a WebSocket's
     // socket is closed at that moment too, by the WebSocket server).

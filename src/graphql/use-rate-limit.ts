@@ -32,8 +32,11 @@ export interface RateLimitDecision {
 }
 
 export interface RateLimits {
-  /** Takes `points` (default 1) from `key`'s counter in `bucket`. */
-  consume(bucket: RateLimitBucket, key: string, points?: number): Promise<RateLimitDecision>;
+  /**
+   * Takes `points` (default 1) from `key`'s counter in `bucket`. Synchronous when a request is
+   * counted against a lease this process holds already (see createRateLimits).
+   */
+  consume(bucket: RateLimitBucket, key: string, points?: number): RateLimitDecision | Promise<RateLimitDecision>;
   /** Where `key` stands in `bucket`, consuming nothing (e.g. refuse a login attempt while failedAuth is exhausted). */
   peek(bucket: RateLimitBucket, key: string): Promise<RateLimitDecision>;
 }
@@ -104,12 +107,11 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
   const leaseSize = options.redis ? Math.max(1, Math.floor(options.buckets.request.points / 50)) : 1;
 
   return {
-    async consume(bucket, key, points = 1) {
+    consume(bucket, key, points = 1) {
       const limiter = limiters.get(bucket);
       if (!limiter) return unlimited;
       if (bucket !== 'request' || leaseSize === 1 || points !== 1) {
-        const taken = await take(bucket, limiter, key, points);
-        return decision(bucket, setting(bucket), taken, taken.allowed);
+        return take(bucket, limiter, key, points).then((taken) => decision(bucket, setting(bucket), taken, taken.allowed));
       }
       const now = Date.now();
       const lease = leases.get(key);
@@ -117,12 +119,7 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
         lease.left -= 1;
         return decision(bucket, setting(bucket), { consumed: lease.consumed - lease.left, msBeforeNext: lease.resetAt - now }, true);
       }
-      const counted = (await limiter.get(key))?.consumedPoints ?? 0;
-      const size = Math.max(1, Math.min(leaseSize, setting(bucket).points - counted));
-      const taken = await take(bucket, limiter, key, size);
-      if (!taken.allowed) return decision(bucket, setting(bucket), taken, false);
-      leases.set(key, { left: size - 1, consumed: taken.consumed, resetAt: now + taken.msBeforeNext }, { ttl: taken.msBeforeNext });
-      return decision(bucket, setting(bucket), { consumed: taken.consumed - (size - 1), msBeforeNext: taken.msBeforeNext }, true);
+      return takeLease(limiter, key, now);
     },
     async peek(bucket, key) {
       const limiter = limiters.get(bucket);
@@ -132,6 +129,17 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
       return decision(bucket, setting(bucket), state, !state || state.consumed < setting(bucket).points);
     },
   };
+
+  async function takeLease(limiter: RateLimiterAbstract, key: string, now: number): Promise<RateLimitDecision> {
+    const bucket = 'request';
+    const counted = (await limiter.get(key))?.consumedPoints ?? 0;
+    const size = Math.max(1, Math.min(leaseSize, setting(bucket).points - counted));
+    const taken = await take(bucket, limiter, key, size);
+    if (!taken.allowed) return decision(bucket, setting(bucket), taken, false);
+    // Its end is in the entry (checked on use), not an lru-cache TTL, which costs a clock read per get.
+    leases.set(key, { left: size - 1, consumed: taken.consumed, resetAt: now + taken.msBeforeNext });
+    return decision(bucket, setting(bucket), { consumed: taken.consumed - (size - 1), msBeforeNext: taken.msBeforeNext }, true);
+  }
 }
 
 /** What Yoga's Node adapter passes as the server context. */
@@ -231,71 +239,94 @@ export function useRateLimit(options: UseRateLimitOptions): Plugin {
   const { limits } = options;
   const keyOf: KeyOf = options.keyOf ?? ((request, serverContext) => `ip:${clientAddress(request, serverContext, options.trustProxyHops ?? 0)}`);
   const signUpFields = new Set(options.signUpFields ?? []);
-  // Sign-ups count per client address, whoever the caller: one address opening many accounts (each
-  // with a token of its own) is what this bucket stops.
-  const addressKeys = new WeakMap<Request, string>();
   const headersOf = new WeakMap<Request, Record<string, string>>();
-  const pending = new WeakMap<Request, Promise<RateLimitDecision>>();
+  // The request's decision: already made (a lease this process holds), or on its way from Redis.
+  const pending = new WeakMap<Request, RateLimitDecision | Promise<RateLimitDecision>>();
   // Bounded: a flood from many addresses must not grow it without end.
   const refusedUntil = new LRUCache<string, { until: number; decided: RateLimitDecision }>({ max: 100_000 });
 
-  /** The request's decision, awaited once; its headers are kept for the answer. */
-  const decisionOf = async (request: Request | undefined): Promise<RateLimitDecision | undefined> => {
-    const decision = request && pending.get(request);
-    if (!decision) return undefined;
-    const decided = await decision;
+  const settle = (request: Request, key: string, decided: RateLimitDecision) => {
     headersOf.set(request, decided.headers);
+    if (!decided.allowed) refusedUntil.set(key, { until: Date.now() + decided.retryAfterSeconds * 1000, decided });
     return decided;
   };
 
+  /** The request's decision, awaited once (synchronous when it was made locally). */
+  const decisionOf = (request: Request | undefined): RateLimitDecision | Promise<RateLimitDecision> | undefined => (request ? pending.get(request) : undefined);
+
+  const admit = (request: Request, key: string, endResponse: (response: Response) => void): void => {
+    const refused = refusedUntil.size > 0 ? refusedUntil.get(key) : undefined;
+    if (refused && refused.until > Date.now()) {
+      endResponse(rateLimitedResponse({ ...refused.decided, retryAfterSeconds: Math.max(1, Math.ceil((refused.until - Date.now()) / 1000)) }, 'requests'));
+      return;
+    }
+    if (refused) refusedUntil.delete(key);
+    const decided = limits.consume('request', key);
+    if (!(decided instanceof Promise)) {
+      pending.set(request, settle(request, key, decided));
+      return;
+    }
+    const settled = decided.then((later) => {
+      settle(request, key, later);
+      pending.set(request, later);
+      return later;
+    });
+    // Awaited later; an outage is then that request's error, never an unhandled rejection.
+    settled.catch(() => {});
+    pending.set(request, settled);
+  };
+
   return {
-    async onRequest({ request, serverContext, endResponse }) {
+    onRequest({ request, serverContext, endResponse }) {
       if (request.method === 'OPTIONS') return;
-      addressKeys.set(request, `ip:${clientAddress(request, serverContext as NodeServerContext, options.trustProxyHops ?? 0)}`);
-      const key = await keyOf(request, serverContext as NodeServerContext);
-      const refused = refusedUntil.get(key);
-      if (refused && refused.until > Date.now()) {
-        endResponse(rateLimitedResponse({ ...refused.decided, retryAfterSeconds: Math.max(1, Math.ceil((refused.until - Date.now()) / 1000)) }, 'requests'));
-        return;
-      }
-      refusedUntil.delete(key);
-      const decision = limits.consume('request', key).then((decided) => {
-        if (!decided.allowed) refusedUntil.set(key, { until: Date.now() + decided.retryAfterSeconds * 1000, decided }, { ttl: decided.retryAfterSeconds * 1000 });
-        return decided;
-      });
-      // Awaited later (decisionOf); an outage is then that request's error, never an unhandled rejection.
-      decision.catch(() => {});
-      pending.set(request, decision);
+      const key = keyOf(request, serverContext as NodeServerContext);
+      if (typeof key === 'string') return admit(request, key, endResponse);
+      return key.then((resolved) => admit(request, resolved, endResponse));
     },
-    async onExecute({ args, setResultAndStopExecution }) {
+    onExecute({ args, setResultAndStopExecution }) {
       const request = (args.contextValue as { request?: Request }).request;
-      const decided = await decisionOf(request);
-      if (decided && !decided.allowed) {
-        setResultAndStopExecution({ errors: [rateLimitedError(decided, 'requests')] });
-        return;
-      }
-      if (signUpFields.size === 0) return;
-      const key = request && addressKeys.get(request);
-      if (!key) return;
-      const count = signUpsIn(args.document, args.operationName, signUpFields);
-      if (count === 0) return;
-      const signUps = await limits.consume('signUp', key, count);
-      if (!signUps.allowed) {
-        headersOf.set(request, signUps.headers);
-        setResultAndStopExecution({ errors: [rateLimitedError(signUps, 'sign-ups')] });
-      }
+      // Sign-ups count per client address, whoever the caller: one address opening many accounts (each
+      // with a token of its own) is what this bucket stops. Yoga's context carries the Node request.
+      const checkSignUps = async () => {
+        if (!request) return;
+        const key = `ip:${clientAddress(request, args.contextValue as NodeServerContext, options.trustProxyHops ?? 0)}`;
+        const count = signUpsIn(args.document, args.operationName, signUpFields);
+        if (count === 0) return;
+        const signUps = await limits.consume('signUp', key, count);
+        if (!signUps.allowed) {
+          headersOf.set(request, signUps.headers);
+          setResultAndStopExecution({ errors: [rateLimitedError(signUps, 'sign-ups')] });
+        }
+      };
+      const decide = (decided: RateLimitDecision | undefined) => {
+        if (decided && !decided.allowed) {
+          setResultAndStopExecution({ errors: [rateLimitedError(decided, 'requests')] });
+          return;
+        }
+        // Only a mutation can run a sign-up field; reads stay synchronous.
+        if (signUpFields.size === 0 || getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
+        return checkSignUps();
+      };
+      const decided = decisionOf(request);
+      return decided instanceof Promise ? decided.then(decide) : decide(decided);
     },
-    async onSubscribe({ args, setResultAndStopExecution }) {
-      const decided = await decisionOf((args.contextValue as { request?: Request }).request);
-      if (decided && !decided.allowed) setResultAndStopExecution({ errors: [rateLimitedError(decided, 'requests')] });
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refuse = (decided: RateLimitDecision | undefined) => {
+        if (decided && !decided.allowed) setResultAndStopExecution({ errors: [rateLimitedError(decided, 'requests')] });
+      };
+      const decided = decisionOf((args.contextValue as { request?: Request }).request);
+      return decided instanceof Promise ? decided.then(refuse) : refuse(decided);
     },
     // A request refused before it executed anything (a parse or validation error) is answered 429 too.
-    async onResultProcess({ request, result, setResult }) {
-      const decided = await decisionOf(request);
-      if (!decided || decided.allowed) return;
-      const errors = (result as { errors?: readonly { extensions?: Record<string, unknown> }[] }).errors;
-      if (errors?.some((error) => error.extensions?.code === rateLimitedCode)) return;
-      setResult({ errors: [rateLimitedError(decided, 'requests')] });
+    onResultProcess({ request, result, setResult }) {
+      const answer = (decided: RateLimitDecision | undefined) => {
+        if (!decided || decided.allowed) return;
+        const errors = (result as { errors?: readonly { extensions?: Record<string, unknown> }[] }).errors;
+        if (errors?.some((error) => error.extensions?.code === rateLimitedCode)) return;
+        setResult({ errors: [rateLimitedError(decided, 'requests')] });
+      };
+      const decided = decisionOf(request);
+      return decided instanceof Promise ? decided.then(answer) : answer(decided);
     },
     onResponse({ request, response }) {
       const headers = headersOf.get(request);

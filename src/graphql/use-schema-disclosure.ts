@@ -46,19 +46,20 @@ export function useSchemaDisclosure(options: SchemaDisclosureOptions): Plugin {
     // Streams (subscriptions) never carry variable-coercion errors: those fail before the stream starts.
     if (result && typeof result === 'object' && 'errors' in result) setResult(stripResult(result as ExecutionResult));
   };
-  return {
-    onValidate({ addValidationRule }) {
+  // Only the hooks a setting needs: with both on (development), the plugin adds nothing to a request.
+  const plugin: Plugin = {};
+  if (!options.introspection || !options.fieldSuggestions) {
+    plugin.onValidate = ({ addValidationRule }) => {
       if (!options.introspection) addValidationRule(NoSchemaIntrospectionCustomRule);
       if (options.fieldSuggestions) return;
       return ({ valid, result, setResult }) => {
         if (!valid) setResult(result.map(withoutSuggestion));
       };
-    },
-    onExecute() {
-      return options.fieldSuggestions ? undefined : { onExecuteDone: onResult };
-    },
-    onSubscribe() {
-      return options.fieldSuggestions ? undefined : { onSubscribeResult: onResult };
-    },
-  };
+    };
+  }
+  if (!options.fieldSuggestions) {
+    plugin.onExecute = () => ({ onExecuteDone: onResult });
+    plugin.onSubscribe = () => ({ onSubscribeResult: onResult });
+  }
+  return plugin;
 }

@@ -91,11 +91,8 @@ function joinPath(base: string, below: string): string {
   return below === '' || below.startsWith('[') ? `${base}${below}` : `${base}.${below}`;
 }
 
-function findUnsafe(
-  document: DocumentNode,
-  variables: Record<string, unknown> | null | undefined,
-  isSafe: (value: string) => boolean,
-): Finding | null {
+/** The first unsafe string literal of the document, or null. */
+function unsafeLiteral(document: DocumentNode, isSafe: (value: string) => boolean): ASTNode | null {
   let literal: ASTNode | null = null;
   visit(document, {
     StringValue(node) {
@@ -104,6 +101,19 @@ function findUnsafe(
       return BREAK;
     },
   });
+  return literal;
+}
+
+function findUnsafe(
+  document: DocumentNode,
+  variables: Record<string, unknown> | null | undefined,
+  isSafe: (value: string) => boolean,
+  literals: WeakMap<DocumentNode, ASTNode | null>,
+): Finding | null {
+  // Yoga hands the same parsed document to every request with the same text: its literals are
+  // checked once; only the variables differ from request to request.
+  let literal = literals.get(document);
+  if (literal === undefined) literals.set(document, (literal = unsafeLiteral(document, isSafe)));
   let variable: { name: string; below: string } | null = null;
   if (literal === null) {
     for (const [name, value] of Object.entries(variables ?? {})) {
@@ -136,13 +146,14 @@ function refusal(finding: Finding): GraphQLError {
  */
 export function useStringSafety(options: StringSafetyOptions = {}): Plugin {
   const isSafe = options.isSafe ?? isSafeString;
+  const literals = new WeakMap<DocumentNode, ASTNode | null>();
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const finding = findUnsafe(args.document, args.variableValues, isSafe);
+      const finding = findUnsafe(args.document, args.variableValues, isSafe, literals);
       if (finding) setResultAndStopExecution({ errors: [refusal(finding)] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const finding = findUnsafe(args.document, args.variableValues, isSafe);
+      const finding = findUnsafe(args.document, args.variableValues, isSafe, literals);
       if (finding) setResultAndStopExecution({ errors: [refusal(finding)] });
     },
   };

@@ -36,7 +36,7 @@ export async function newCustomer(): Promise<{ userId: string; headers: Record<s
 }
 
 /** The identity an app with the test key gives a request with these headers (anonymous without `authorization`). */
-export function identityOf(headers: Record<string, string>): Promise<Identity> {
+export async function identityOf(headers: Record<string, string>): Promise<Identity> {
   return testAuthenticator.authenticate(headers.authorization);
 }
 
