@@ -1,6 +1,7 @@
 // Runs one command: load state, decide (pure), save rows and append events, in ONE transaction.
 import type { WriteDb, WriteTx } from '../db/write-client.ts';
-import { VersionConflictError } from './errors.ts';
+import { decideByType, type CommandOf, type DeciderMap, type DecidersMatchingTypes, type EventOf, type StateOf } from './decider.ts';
+import { canonicalUuid, VersionConflictError } from './errors.ts';
 import { appendEvents, type NewEvent, type StreamRef } from './event-log.ts';
 import type { EventMetadata, RecordedEvent } from './events.ts';
 import type { LogPosition } from './log-position.ts';
@@ -95,4 +96,98 @@ export function withSchemaVersions<Event extends { type: string }>(
   versions: Record<Event['type'], number>,
 ): (Event & { schemaVersion: number })[] {
   return events.map((event) => ({ ...event, schemaVersion: versions[event.type as Event['type']] }));
+}
+
+/** An aggregate's state before and after a command's events: what the one save of the write model writes. */
+export interface StateChange<State> {
+  /** The aggregate id (its event stream's). */
+  id: string;
+  before: State;
+  after: State;
+  /** The aggregate's version after the events, stored on its row for the next load. */
+  version: number;
+}
+
+/**
+ * A module's commands, declared: how to find and load the aggregate a command targets, one decider
+ * per command type, how each event changes the state, and how to save the state. Everything else
+ * (canonical ids first, advisory locks, optimistic concurrency and its retries, schema versions,
+ * appending the events in the same transaction, the receipt) is done the same way for every command.
+ */
+export interface CommandHandlerDefinition<Deciders extends DeciderMap> {
+  aggregateType: string;
+  /** One line per command type: `RegisterUser: registerUser`. */
+  deciders: Deciders & DecidersMatchingTypes<Deciders>;
+  /** The schema version each event type is written with today. */
+  schemaVersions: Record<EventOf<Deciders>['type'], number>;
+  /**
+   * The command with every id in its one spelling (canonicalUuid), applied before any lookup, lock or
+   * write, so that one entity never has two event streams (docs/security.md, "Correct at the boundary").
+   */
+  canonical(command: CommandOf<Deciders>): CommandOf<Deciders>;
+  /** The id of the aggregate the (canonical) command targets, i.e. of its event stream. */
+  aggregateId(command: CommandOf<Deciders>): string;
+  /** See CommandSpec.lockKeys. */
+  lockKeys?(command: CommandOf<Deciders>, tx: WriteTx): Promise<readonly string[]> | readonly string[];
+  load(tx: WriteTx, command: CommandOf<Deciders>): Promise<Loaded<StateOf<Deciders>>>;
+  /** Pure: the state after one more event. */
+  evolve(state: StateOf<Deciders>, event: EventOf<Deciders>): StateOf<Deciders>;
+  /** Writes the state the events led to; called only when there are events. */
+  save(tx: WriteTx, change: StateChange<StateOf<Deciders>>): Promise<void>;
+  /**
+   * The error to report for a failed transaction, when a database constraint stands for a business
+   * rule (two commands that both saw an email free: the unique index lets one through). Default: as is.
+   */
+  translateError?(error: unknown, command: CommandOf<Deciders>): unknown;
+}
+
+export interface CommandHandler<Command extends { type: string }> {
+  aggregateType: string;
+  /** The command types this handler decides (the router dispatches on them). */
+  commandTypes: readonly Command['type'][];
+  execute(db: WriteDb, command: Command, metadata: EventMetadata, expectedVersion?: number | null): Promise<CommandResult>;
+}
+
+export function defineCommandHandler<Deciders extends DeciderMap>(
+  definition: CommandHandlerDefinition<Deciders>,
+): CommandHandler<CommandOf<Deciders>> {
+  type Command = CommandOf<Deciders>;
+  type State = StateOf<Deciders>;
+  type Event = EventOf<Deciders>;
+  const decide = decideByType<Deciders>(definition.deciders);
+  const { lockKeys } = definition;
+  return {
+    aggregateType: definition.aggregateType,
+    commandTypes: Object.keys(definition.deciders) as Command['type'][],
+    async execute(db, sent, metadata, expectedVersion) {
+      const command = definition.canonical(sent);
+      try {
+        return await executeCommand<State, Event & NewEvent>(
+          db,
+          {
+            stream: { aggregateType: definition.aggregateType, aggregateId: definition.aggregateId(command) },
+            expectedVersion,
+            lockKeys: lockKeys && ((tx) => lockKeys(command, tx)),
+            load: (tx) => definition.load(tx, command),
+            decide: (state) => withSchemaVersions(decide(command, state, metadata.time), definition.schemaVersions),
+            save: async (tx, events, before, fromVersion) => {
+              if (events.length === 0) return;
+              const after = events.reduce<State>(definition.evolve, before);
+              await definition.save(tx, { id: definition.aggregateId(command), before, after, version: fromVersion + events.length });
+            },
+          },
+          metadata,
+        );
+      } catch (error) {
+        throw definition.translateError ? definition.translateError(error, command) : error;
+      }
+    },
+  };
+}
+
+/** The command with the named ids of its data lower-cased (canonicalUuid); other values as they are. */
+export function withCanonicalIds<Command extends { data: object }>(command: Command, ...keys: (keyof Command['data'] & string)[]): Command {
+  const data: Record<string, unknown> = { ...command.data };
+  for (const key of keys) data[key] = canonicalUuid(data[key] as string);
+  return { ...command, data } as Command;
 }

@@ -9,7 +9,8 @@ const spec = deciderSpec(decide, time);
 const userId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
 const otherUserId = '0b7e4c3a-5f21-4c8d-8e9a-7d6c5b4a3f02';
 const noUser: UserState = { user: null, emailOwnerId: null };
-const existing: UserState = { user: { id: userId, email: 'ada@example.com', name: 'Ada' }, emailOwnerId: null };
+const ada = { id: userId, email: 'ada@example.com', name: 'Ada', createdAt: new Date('2024-04-01T08:00:00.000Z'), lastLoginAt: null, loginCount: 0 };
+const existing: UserState = { user: ada, emailOwnerId: null };
 
 describe('RegisterUser', () => {
   it('registers with the email and name trimmed, at the time of the command', () => {
