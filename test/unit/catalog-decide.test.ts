@@ -10,7 +10,18 @@ const spec = deciderSpec(decide, time);
 const productId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
 const otherProductId = '0b7e4c3a-5f21-4c8d-8e9a-7d6c5b4a3f02';
 const noProduct: ProductState = { product: null, skuOwnerId: null };
-const onSale: ProductState = { product: { id: productId, sku: 'KETTLE-1', priceCents: 2_499, discontinued: false }, skuOwnerId: null };
+const kettle = {
+  id: productId,
+  sku: 'KETTLE-1',
+  name: 'Kettle',
+  description: '',
+  priceCents: 2_499,
+  currency: 'EUR',
+  category: 'Kitchen',
+  discontinued: false,
+  createdAt: new Date('2024-04-01T08:00:00.000Z'),
+};
+const onSale: ProductState = { product: kettle, skuOwnerId: null };
 const discontinued: ProductState = { product: { ...onSale.product!, discontinued: true }, skuOwnerId: null };
 
 const add = (overrides: Partial<AddProduct['data']> = {}): AddProduct => ({

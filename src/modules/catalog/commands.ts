@@ -1,4 +1,5 @@
 // Catalog commands and their pure decide function: (command, state, time) => events, or a typed error.
+import { decideByType, type CommandOf } from '../../cqrs/decider.ts';
 import { NotFoundError, uuidProblem, validate } from '../../cqrs/errors.ts';
 import { ProductDiscontinuedError, SkuTakenError } from './errors.ts';
 import { productAggregate, type CatalogEvent } from './events.ts';
@@ -9,10 +10,22 @@ export type AddProduct = {
 };
 export type ChangeProductPrice = { type: 'ChangeProductPrice'; data: { productId: string; priceCents: number } };
 export type DiscontinueProduct = { type: 'DiscontinueProduct'; data: { productId: string } };
-export type CatalogCommand = AddProduct | ChangeProductPrice | DiscontinueProduct;
+
+/** The `products` row of the product the command names. */
+export interface ProductRow {
+  id: string;
+  sku: string;
+  name: string;
+  description: string;
+  priceCents: number;
+  currency: string;
+  category: string;
+  discontinued: boolean;
+  createdAt: Date;
+}
 
 export interface ProductState {
-  product: { id: string; sku: string; priceCents: number; discontinued: boolean } | null;
+  product: ProductRow | null;
   /** Id of the product that holds the command's (normalized) sku, if any. */
   skuOwnerId: string | null;
 }
@@ -56,53 +69,72 @@ function currencyProblem(currency: string): string | undefined {
   return known ? undefined : 'must be an ISO 4217 currency code of 3 letters, such as EUR or USD';
 }
 
-export function decide(command: CatalogCommand, state: ProductState, time: string): CatalogEvent[] {
-  switch (command.type) {
-    case 'AddProduct': {
-      const { productId, sku, name, description, priceCents, currency, category } = command.data;
-      validate([
-        ['productId', uuidProblem(productId)],
-        ['sku', skuProblem(sku)],
-        ['name', lengthProblem(name, 1, 200)],
-        ['description', lengthProblem(description, 0, 5000)],
-        ['priceCents', priceProblem(priceCents)],
-        ['currency', currencyProblem(currency)],
-        ['category', lengthProblem(category, 1, 100)],
-      ]);
-      if (state.skuOwnerId !== null || state.product !== null) throw new SkuTakenError(normalizeSku(sku));
-      return [
-        {
-          type: 'ProductAdded',
-          data: {
-            productId,
-            sku: normalizeSku(sku),
-            name: name.trim(),
-            description: description.trim(),
-            priceCents,
-            currency: normalizeCurrency(currency),
-            category: category.trim(),
-            addedAt: time,
-          },
-        },
-      ];
+function addProduct(command: AddProduct, state: ProductState, time: string): CatalogEvent[] {
+  const { productId, sku, name, description, priceCents, currency, category } = command.data;
+  validate([
+    ['productId', uuidProblem(productId)],
+    ['sku', skuProblem(sku)],
+    ['name', lengthProblem(name, 1, 200)],
+    ['description', lengthProblem(description, 0, 5000)],
+    ['priceCents', priceProblem(priceCents)],
+    ['currency', currencyProblem(currency)],
+    ['category', lengthProblem(category, 1, 100)],
+  ]);
+  if (state.skuOwnerId !== null || state.product !== null) throw new SkuTakenError(normalizeSku(sku));
+  return [
+    {
+      type: 'ProductAdded',
+      data: {
+        productId,
+        sku: normalizeSku(sku),
+        name: name.trim(),
+        description: description.trim(),
+        priceCents,
+        currency: normalizeCurrency(currency),
+        category: category.trim(),
+        addedAt: time,
+      },
+    },
+  ];
+}
+
+function changeProductPrice(command: ChangeProductPrice, state: ProductState, time: string): CatalogEvent[] {
+  const { productId, priceCents } = command.data;
+  validate([['priceCents', priceProblem(priceCents)]]);
+  if (state.product === null) throw new NotFoundError(productAggregate, productId);
+  if (state.product.discontinued) throw new ProductDiscontinuedError(productId);
+  if (state.product.priceCents === priceCents) return [];
+  return [{ type: 'ProductPriceChanged', data: { productId, priceCents, previousPriceCents: state.product.priceCents, changedAt: time } }];
+}
+
+function discontinueProduct(command: DiscontinueProduct, state: ProductState, time: string): CatalogEvent[] {
+  const { productId } = command.data;
+  if (state.product === null) throw new NotFoundError(productAggregate, productId);
+  if (state.product.discontinued) return [];
+  return [{ type: 'ProductDiscontinued', data: { productId, discontinuedAt: time } }];
+}
+
+/** The catalog commands: one line each, its type and its decider. */
+export const catalogDeciders = {
+  AddProduct: addProduct,
+  ChangeProductPrice: changeProductPrice,
+  DiscontinueProduct: discontinueProduct,
+};
+
+export type CatalogCommand = CommandOf<typeof catalogDeciders>;
+
+export const decide = decideByType(catalogDeciders);
+
+/** The state after one more event (the row store.ts saves). */
+export function evolve(state: ProductState, event: CatalogEvent): ProductState {
+  switch (event.type) {
+    case 'ProductAdded': {
+      const { productId, addedAt, ...product } = event.data;
+      return { product: { id: productId, ...product, discontinued: false, createdAt: new Date(addedAt) }, skuOwnerId: productId };
     }
-    case 'ChangeProductPrice': {
-      const { productId, priceCents } = command.data;
-      validate([['priceCents', priceProblem(priceCents)]]);
-      if (state.product === null) throw new NotFoundError(productAggregate, productId);
-      if (state.product.discontinued) throw new ProductDiscontinuedError(productId);
-      if (state.product.priceCents === priceCents) return [];
-      return [{ type: 'ProductPriceChanged', data: { productId, priceCents, previousPriceCents: state.product.priceCents, changedAt: time } }];
-    }
-    case 'DiscontinueProduct': {
-      const { productId } = command.data;
-      if (state.product === null) throw new NotFoundError(productAggregate, productId);
-      if (state.product.discontinued) return [];
-      return [{ type: 'ProductDiscontinued', data: { productId, discontinuedAt: time } }];
-    }
-    default: {
-      const unhandled: never = command;
-      throw new Error(`Unhandled command ${JSON.stringify(unhandled)}`);
-    }
+    case 'ProductPriceChanged':
+      return { ...state, product: { ...state.product!, priceCents: event.data.priceCents } };
+    case 'ProductDiscontinued':
+      return { ...state, product: { ...state.product!, discontinued: true } };
   }
 }

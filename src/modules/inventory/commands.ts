@@ -1,5 +1,6 @@
 // Stock commands (aggregate 'Inventory', id = product id) and their pure decide function. Reservations
 // for orders change the same figures but are another aggregate (reservations.ts).
+import { decideByType, type CommandOf } from '../../cqrs/decider.ts';
 import { NotFoundError, validate } from '../../cqrs/errors.ts';
 import { productAggregate } from '../catalog/events.ts';
 import { InsufficientStockError } from './errors.ts';
@@ -7,7 +8,6 @@ import type { StockEvent } from './events.ts';
 
 export type RestockProduct = { type: 'RestockProduct'; data: { productId: string; quantity: number } };
 export type AdjustInventory = { type: 'AdjustInventory'; data: { productId: string; delta: number; reason: string } };
-export type InventoryStockCommand = RestockProduct | AdjustInventory;
 
 export interface InventoryStockState {
   /** The product's stock row; null when the product does not exist (the row is created with it). */
@@ -37,33 +37,41 @@ function capacityProblem(onHand: number): string | undefined {
   return onHand <= maxOnHand ? undefined : `would take stock on hand above ${maxOnHand}`;
 }
 
-export function decide(command: InventoryStockCommand, state: InventoryStockState, time: string): StockEvent[] {
-  switch (command.type) {
-    case 'RestockProduct': {
-      const { productId, quantity } = command.data;
-      validate([['quantity', quantityProblem(quantity)]]);
-      if (state.stock === null) throw new NotFoundError(productAggregate, productId);
-      const onHand = state.stock.onHand + quantity;
-      validate([['quantity', capacityProblem(onHand)]]);
-      return [{ type: 'InventoryRestocked', data: { productId, quantity, onHand, reserved: state.stock.reserved, restockedAt: time } }];
-    }
-    case 'AdjustInventory': {
-      const { productId, delta, reason } = command.data;
-      validate([
-        ['delta', deltaProblem(delta)],
-        ['reason', reasonProblem(reason)],
-      ]);
-      if (state.stock === null) throw new NotFoundError(productAggregate, productId);
-      const { onHand, reserved } = state.stock;
-      if (onHand + delta < reserved) throw new InsufficientStockError(productId, onHand, reserved, delta);
-      validate([['delta', capacityProblem(onHand + delta)]]);
-      return [
-        { type: 'InventoryAdjusted', data: { productId, delta, reason: reason.trim(), onHand: onHand + delta, reserved, adjustedAt: time } },
-      ];
-    }
-    default: {
-      const unhandled: never = command;
-      throw new Error(`Unhandled command ${JSON.stringify(unhandled)}`);
-    }
-  }
+function restockProduct(command: RestockProduct, state: InventoryStockState, time: string): StockEvent[] {
+  const { productId, quantity } = command.data;
+  validate([['quantity', quantityProblem(quantity)]]);
+  if (state.stock === null) throw new NotFoundError(productAggregate, productId);
+  const onHand = state.stock.onHand + quantity;
+  validate([['quantity', capacityProblem(onHand)]]);
+  return [{ type: 'InventoryRestocked', data: { productId, quantity, onHand, reserved: state.stock.reserved, restockedAt: time } }];
+}
+
+function adjustInventory(command: AdjustInventory, state: InventoryStockState, time: string): StockEvent[] {
+  const { productId, delta, reason } = command.data;
+  validate([
+    ['delta', deltaProblem(delta)],
+    ['reason', reasonProblem(reason)],
+  ]);
+  if (state.stock === null) throw new NotFoundError(productAggregate, productId);
+  const { onHand, reserved } = state.stock;
+  if (onHand + delta < reserved) throw new InsufficientStockError(productId, onHand, reserved, delta);
+  validate([['delta', capacityProblem(onHand + delta)]]);
+  return [
+    { type: 'InventoryAdjusted', data: { productId, delta, reason: reason.trim(), onHand: onHand + delta, reserved, adjustedAt: time } },
+  ];
+}
+
+/** The stock commands: one line each, its type and its decider. */
+export const stockDeciders = {
+  RestockProduct: restockProduct,
+  AdjustInventory: adjustInventory,
+};
+
+export type InventoryStockCommand = CommandOf<typeof stockDeciders>;
+
+export const decide = decideByType(stockDeciders);
+
+/** The state after one more event: every stock event carries the figures after it. */
+export function evolve(_state: InventoryStockState, event: StockEvent): InventoryStockState {
+  return { stock: { onHand: event.data.onHand, reserved: event.data.reserved } };
 }

@@ -1,10 +1,9 @@
-// Loads a product's stock from, and applies stock events to, the normalized `inventory` table.
-import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
-import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
-import type { EventMetadata } from '../../cqrs/events.ts';
-import type { WriteDb, WriteTx } from '../../db/write-client.ts';
-import { decide, type InventoryStockCommand, type InventoryStockState } from './commands.ts';
-import { inventoryAggregate, inventoryEventSchemaVersions, type StockEvent } from './events.ts';
+// The stock commands' write side: loads a product's stock from, and saves it to, the normalized `inventory` table.
+import { defineCommandHandler, withCanonicalIds, type StateChange } from '../../cqrs/command-handler.ts';
+import { isUuid } from '../../cqrs/errors.ts';
+import type { WriteTx } from '../../db/write-client.ts';
+import { evolve, stockDeciders, type InventoryStockState } from './commands.ts';
+import { inventoryAggregate, inventoryEventSchemaVersions } from './events.ts';
 
 /** The advisory lock every command that changes a product's stock takes first (see CommandSpec.lockKeys). */
 export function stockLockKey(productId: string): string {
@@ -32,42 +31,22 @@ async function load(tx: WriteTx, productId: string) {
   return { state, version: row ? Number(row.version) : 0 };
 }
 
-async function save(tx: WriteTx, events: StockEvent[], fromVersion: number) {
-  let version = fromVersion;
-  for (const event of events) {
-    version += 1;
-    switch (event.type) {
-      case 'InventoryRestocked':
-      case 'InventoryAdjusted':
-        await tx.inventory.update({ where: { productId: event.data.productId }, data: { onHand: event.data.onHand, version } });
-        break;
-      default: {
-        const unhandled: never = event;
-        throw new Error(`Unhandled event ${JSON.stringify(unhandled)}`);
-      }
-    }
-  }
+/** Only on_hand: `reserved` belongs to the Reservation aggregate (reservations.ts). */
+async function save(tx: WriteTx, { id, after, version }: StateChange<InventoryStockState>) {
+  await tx.inventory.update({ where: { productId: id }, data: { onHand: after.stock!.onHand, version } });
 }
 
-export async function executeInventoryCommand(
-  db: WriteDb,
-  sent: InventoryStockCommand,
-  metadata: EventMetadata,
-  expectedVersion?: number | null,
-): Promise<CommandResult> {
+export const stockCommands = defineCommandHandler({
+  aggregateType: inventoryAggregate,
+  deciders: stockDeciders,
+  schemaVersions: inventoryEventSchemaVersions,
   // Lower case, as PostgreSQL prints uuids: one stock aggregate and one lock per product, whatever case the caller sent.
-  const command = { ...sent, data: { ...sent.data, productId: canonicalUuid(sent.data.productId) } } as InventoryStockCommand;
-  return executeCommand(
-    db,
-    {
-      stream: { aggregateType: inventoryAggregate, aggregateId: command.data.productId },
-      expectedVersion,
-      lockKeys: () => [stockLockKey(command.data.productId)],
-      load: (tx) => load(tx, command.data.productId),
-      decide: (state) =>
-        withSchemaVersions(decide(command, state, metadata.time), inventoryEventSchemaVersions),
-      save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
-    },
-    metadata,
-  );
-}
+  canonical: (command) => withCanonicalIds(command, 'productId'),
+  aggregateId: (command) => command.data.productId,
+  lockKeys: (command) => [stockLockKey(command.data.productId)],
+  load: (tx, command) => load(tx, command.data.productId),
+  evolve,
+  save,
+});
+
+export const executeInventoryCommand = stockCommands.execute;
