@@ -15,7 +15,9 @@ const ink: CatalogProduct = { id: '10000000-0000-4000-8000-000000000002', sku: '
 
 const nothing: OrderState = { order: null, userExists: false, products: [], paymentStatus: null, reservationStatus: null };
 const shop: OrderState = { ...nothing, userExists: true, products: [pen, ink] };
-const placed: OrderState = { ...nothing, order: { id: orderId, userId, status: 'placed', totalCents: 2_898, currency: 'EUR' } };
+const placedAt = new Date('2024-04-30T12:00:00.000Z');
+const placedOrder = { id: orderId, userId, status: 'placed' as const, totalCents: 2_898, currency: 'EUR', placedAt, completedAt: null, cancelledAt: null, cancelReason: null, lines: null };
+const placed: OrderState = { ...nothing, order: placedOrder };
 const withStatus = (status: 'completed' | 'cancelled'): OrderState => ({ ...placed, order: { ...placed.order!, status } });
 const payable: OrderState = { ...placed, paymentStatus: 'processed', reservationStatus: 'reserved' };
 

@@ -8,7 +8,16 @@ const spec = deciderSpec(decide, time);
 
 const orderId = '5a0c6f8e-1b2d-4c3e-8f4a-9b0c1d2e3f01';
 const unpaid: PaymentState = { payment: null, order: { totalCents: 2_898, currency: 'EUR' } };
-const processed: PaymentState = { payment: { status: 'processed', amountCents: 2_898, currency: 'EUR' }, order: null };
+const charge = {
+  status: 'processed' as const,
+  amountCents: 2_898,
+  currency: 'EUR',
+  reference: 'ch_42',
+  reason: null,
+  processedAt: new Date('2024-05-01T11:00:00.000Z'),
+  refundedAt: null,
+};
+const processed: PaymentState = { payment: charge, order: null };
 
 const record = (outcome: PaymentOutcome) => ({ type: 'RecordPayment', data: { orderId, outcome } }) as const;
 const refund = { type: 'RecordRefund', data: { orderId, reference: ' rf_1 ', reason: ' order cancelled ' } } as const;
@@ -29,7 +38,7 @@ describe('RecordPayment', () => {
   });
 
   it.each(['processed', 'failed', 'refunded'] as const)('decides nothing once a payment is %s: the first outcome stands', (status) => {
-    const state: PaymentState = { ...unpaid, payment: { status, amountCents: 2_898, currency: 'EUR' } };
+    const state: PaymentState = { ...unpaid, payment: { ...charge, status } };
     spec.given(state).when(record({ status: 'approved', reference: 'ch_43' })).then([]);
     spec.given(state).when(record({ status: 'declined', reason: 'late' })).then([]);
   });

@@ -1,6 +1,7 @@
 // Order commands (aggregate 'Order', id = order id) and their pure decide function:
 // (command, state, time) => events, or a typed error. Ids arrive lower-cased (store.ts), as
 // PostgreSQL prints uuids, so that one order never has two event streams.
+import { decideByType, type CommandOf } from '../../cqrs/decider.ts';
 import { NotFoundError, uuidProblem, validate } from '../../cqrs/errors.ts';
 import { maxExactCents } from '../../cqrs/money.ts';
 import { ProductDiscontinuedError } from '../catalog/errors.ts';
@@ -18,7 +19,6 @@ export type PlaceOrder = { type: 'PlaceOrder'; data: { orderId: string; userId: 
 export type CancelOrder = { type: 'CancelOrder'; data: { orderId: string; reason: string } };
 /** Sent by the order saga once the order is paid and its stock reserved. */
 export type CompleteOrder = { type: 'CompleteOrder'; data: { orderId: string } };
-export type OrderCommand = PlaceOrder | CancelOrder | CompleteOrder;
 
 export type OrderStatus = 'placed' | 'completed' | 'cancelled';
 
@@ -31,8 +31,26 @@ export interface CatalogProduct {
   discontinued: boolean;
 }
 
+/** The `orders` row of the order the command names. */
+export interface OrderRow {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  totalCents: number;
+  currency: string;
+  placedAt: Date;
+  completedAt: Date | null;
+  cancelledAt: Date | null;
+  cancelReason: string | null;
+  /**
+   * The `order_lines` rows of an order this command places; null for an order loaded from the
+   * table, whose lines never change and are not read.
+   */
+  lines: OrderLineData[] | null;
+}
+
 export interface OrderState {
-  order: { id: string; userId: string; status: OrderStatus; totalCents: number; currency: string } | null;
+  order: OrderRow | null;
   /** PlaceOrder: whether the ordering user exists. */
   userExists: boolean;
   /** PlaceOrder: the catalog rows of the ordered products that exist, as they are now. */
@@ -146,17 +164,41 @@ function completeOrder(command: CompleteOrder, state: OrderState, time: string):
   ];
 }
 
-export function decide(command: OrderCommand, state: OrderState, time: string): OrderEvent[] {
-  switch (command.type) {
-    case 'PlaceOrder':
-      return placeOrder(command, state, time);
-    case 'CancelOrder':
-      return cancelOrder(command, state, time);
-    case 'CompleteOrder':
-      return completeOrder(command, state, time);
-    default: {
-      const unhandled: never = command;
-      throw new Error(`Unhandled command ${JSON.stringify(unhandled)}`);
+/** The order commands: one line each, its type and its decider. */
+export const orderDeciders = {
+  PlaceOrder: placeOrder,
+  CancelOrder: cancelOrder,
+  CompleteOrder: completeOrder,
+};
+
+export type OrderCommand = CommandOf<typeof orderDeciders>;
+
+export const decide = decideByType(orderDeciders);
+
+/** The state after one more event (the rows store.ts saves). */
+export function evolve(state: OrderState, event: OrderEvent): OrderState {
+  switch (event.type) {
+    case 'OrderPlaced': {
+      const { orderId, userId, lines, totalCents, currency, placedAt } = event.data;
+      const order: OrderRow = {
+        id: orderId,
+        userId,
+        status: 'placed',
+        totalCents,
+        currency,
+        placedAt: new Date(placedAt),
+        completedAt: null,
+        cancelledAt: null,
+        cancelReason: null,
+        lines,
+      };
+      return { ...state, order };
     }
+    case 'OrderCancelled': {
+      const { cancelledAt, reason } = event.data;
+      return { ...state, order: { ...state.order!, status: 'cancelled', cancelledAt: new Date(cancelledAt), cancelReason: reason } };
+    }
+    case 'OrderCompleted':
+      return { ...state, order: { ...state.order!, status: 'completed', completedAt: new Date(event.data.completedAt) } };
   }
 }

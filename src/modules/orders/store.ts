@@ -1,13 +1,12 @@
-// Loads order state from, and applies order events to, the normalized `orders` and `order_lines`
-// tables. The order row doubles as the per-order lock: order, reservation and payment commands all
+// The order commands' write side: loads an order from, and saves it to, the normalized `orders` and
+// `order_lines` tables. The order row doubles as the per-order lock: order, reservation and payment commands all
 // take it first, so that the saga's commands for one order never decide on each other's half-done work.
-import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
+import { defineCommandHandler, type StateChange } from '../../cqrs/command-handler.ts';
 import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
-import type { EventMetadata } from '../../cqrs/events.ts';
 import { exactCents } from '../../cqrs/money.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
-import { decide, type CatalogProduct, type OrderCommand, type OrderState, type OrderStatus } from './commands.ts';
-import { orderAggregate, orderEventSchemaVersions, type OrderEvent } from './events.ts';
+import { evolve, orderDeciders, type CatalogProduct, type OrderCommand, type OrderState, type OrderStatus } from './commands.ts';
+import { orderAggregate, orderEventSchemaVersions } from './events.ts';
 
 export interface LockedOrder {
   id: string;
@@ -15,6 +14,10 @@ export interface LockedOrder {
   status: OrderStatus;
   totalCents: number;
   currency: string;
+  placedAt: Date;
+  completedAt: Date | null;
+  cancelledAt: Date | null;
+  cancelReason: string | null;
   version: number;
 }
 
@@ -24,6 +27,10 @@ interface OrderRow {
   status: OrderStatus;
   total_cents: bigint;
   currency: string;
+  placed_at: Date;
+  completed_at: Date | null;
+  cancelled_at: Date | null;
+  cancel_reason: string | null;
   version: number;
 }
 
@@ -40,7 +47,8 @@ export async function lockOrder(tx: WriteTx, orderId: string): Promise<LockedOrd
   // A malformed id names no order; asking PostgreSQL would fail the uuid cast instead.
   if (!isUuid(orderId)) return null;
   const rows = await tx.$queryRaw<OrderRow[]>`
-    SELECT id, user_id, status, total_cents, currency, version FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
+    SELECT id, user_id, status, total_cents, currency, placed_at, completed_at, cancelled_at, cancel_reason, version
+      FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
   const row = rows[0];
   if (!row) return null;
   return {
@@ -49,6 +57,10 @@ export async function lockOrder(tx: WriteTx, orderId: string): Promise<LockedOrd
     status: row.status,
     totalCents: exactCents(row.total_cents),
     currency: row.currency,
+    placedAt: row.placed_at,
+    completedAt: row.completed_at,
+    cancelledAt: row.cancelled_at,
+    cancelReason: row.cancel_reason,
     version: Number(row.version),
   };
 }
@@ -92,7 +104,7 @@ async function shareLockProducts(tx: WriteTx, productIds: string[]): Promise<Cat
 async function load(tx: WriteTx, command: OrderCommand) {
   const locked = await lockOrder(tx, command.data.orderId);
   const state: OrderState = {
-    order: locked && { id: locked.id, userId: locked.userId, status: locked.status, totalCents: locked.totalCents, currency: locked.currency },
+    order: locked && { ...locked, lines: null },
     userExists: false,
     products: [],
     paymentStatus: null,
@@ -112,44 +124,15 @@ async function load(tx: WriteTx, command: OrderCommand) {
   return { state, version: locked?.version ?? 0 };
 }
 
-async function save(tx: WriteTx, events: OrderEvent[], fromVersion: number) {
-  let version = fromVersion;
-  for (const event of events) {
-    version += 1;
-    switch (event.type) {
-      case 'OrderPlaced': {
-        const { orderId, userId, lines, totalCents, currency, placedAt } = event.data;
-        await tx.order.create({
-          data: {
-            id: orderId,
-            userId,
-            status: 'placed',
-            totalCents: BigInt(totalCents),
-            currency,
-            placedAt: new Date(placedAt),
-            version,
-            lines: { createMany: { data: lines.map((line) => ({ ...line, lineTotalCents: BigInt(line.lineTotalCents) })) } },
-          },
-        });
-        break;
-      }
-      case 'OrderCancelled':
-        await tx.order.update({
-          where: { id: event.data.orderId },
-          data: { status: 'cancelled', cancelledAt: new Date(event.data.cancelledAt), cancelReason: event.data.reason, version },
-        });
-        break;
-      case 'OrderCompleted':
-        await tx.order.update({
-          where: { id: event.data.orderId },
-          data: { status: 'completed', completedAt: new Date(event.data.completedAt), version },
-        });
-        break;
-      default: {
-        const unhandled: never = event;
-        throw new Error(`Unhandled event ${JSON.stringify(unhandled)}`);
-      }
-    }
+async function save(tx: WriteTx, { id, before, after, version }: StateChange<OrderState>) {
+  const { status, totalCents, currency, placedAt, completedAt, cancelledAt, cancelReason, userId, lines } = after.order!;
+  if (before.order === null) {
+    const lineRows = lines!.map((line) => ({ ...line, lineTotalCents: BigInt(line.lineTotalCents) }));
+    await tx.order.create({
+      data: { id, userId, status, totalCents: BigInt(totalCents), currency, placedAt, version, lines: { createMany: { data: lineRows } } },
+    });
+  } else {
+    await tx.order.update({ where: { id }, data: { status, completedAt, cancelledAt, cancelReason, version } });
   }
 }
 
@@ -168,24 +151,16 @@ function withCanonicalIds(command: OrderCommand): OrderCommand {
   }
 }
 
-export function executeOrderCommand(
-  db: WriteDb,
-  command: OrderCommand,
-  metadata: EventMetadata,
-  expectedVersion?: number | null,
-): Promise<CommandResult> {
-  const canonical = withCanonicalIds(command);
-  return executeCommand(
-    db,
-    {
-      stream: { aggregateType: orderAggregate, aggregateId: canonical.data.orderId },
-      expectedVersion,
-      lockKeys: () => [orderLockKey(canonical.data.orderId)],
-      load: (tx) => load(tx, canonical),
-      decide: (state) =>
-        withSchemaVersions(decide(canonical, state, metadata.time), orderEventSchemaVersions),
-      save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
-    },
-    metadata,
-  );
-}
+export const orderCommands = defineCommandHandler({
+  aggregateType: orderAggregate,
+  deciders: orderDeciders,
+  schemaVersions: orderEventSchemaVersions,
+  canonical: withCanonicalIds,
+  aggregateId: (command) => command.data.orderId,
+  lockKeys: (command) => [orderLockKey(command.data.orderId)],
+  load,
+  evolve,
+  save,
+});
+
+export const executeOrderCommand = orderCommands.execute;

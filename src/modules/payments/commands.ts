@@ -1,6 +1,7 @@
 // Payment commands (aggregate 'Payment', id = order id) and their pure decide function. The saga
 // calls the payment provider outside any transaction and records the outcome here, possibly more
 // than once after a crash: recording is idempotent, and the first outcome recorded stands.
+import { decideByType, type CommandOf } from '../../cqrs/decider.ts';
 import { DomainError, NotFoundError, uuidProblem, validate } from '../../cqrs/errors.ts';
 import { reasonProblem } from '../orders/commands.ts';
 import { orderAggregate } from '../orders/events.ts';
@@ -9,12 +10,25 @@ import { paymentAggregate, type PaymentEvent } from './events.ts';
 export type PaymentOutcome = { status: 'approved'; reference: string } | { status: 'declined'; reason: string };
 export type RecordPayment = { type: 'RecordPayment'; data: { orderId: string; outcome: PaymentOutcome } };
 export type RecordRefund = { type: 'RecordRefund'; data: { orderId: string; reference: string; reason: string } };
-export type PaymentCommand = RecordPayment | RecordRefund;
 
 export type PaymentStatus = 'processed' | 'failed' | 'refunded';
 
+/** The `payments` row of the order the command names. */
+export interface PaymentRow {
+  status: PaymentStatus;
+  amountCents: number;
+  currency: string;
+  /** The provider's reference of the payment (a refund's own reference is in its event). */
+  reference: string | null;
+  /** Why the payment failed, or why it was refunded. */
+  reason: string | null;
+  /** When the payment was processed or failed. */
+  processedAt: Date;
+  refundedAt: Date | null;
+}
+
 export interface PaymentState {
-  payment: { status: PaymentStatus; amountCents: number; currency: string } | null;
+  payment: PaymentRow | null;
   /** RecordPayment: what the order costs; the amount charged is always the order's total. */
   order: { totalCents: number; currency: string } | null;
 }
@@ -82,15 +96,32 @@ function recordRefund(command: RecordRefund, state: PaymentState, time: string):
   ];
 }
 
-export function decide(command: PaymentCommand, state: PaymentState, time: string): PaymentEvent[] {
-  switch (command.type) {
-    case 'RecordPayment':
-      return recordPayment(command, state, time);
-    case 'RecordRefund':
-      return recordRefund(command, state, time);
-    default: {
-      const unhandled: never = command;
-      throw new Error(`Unhandled command ${JSON.stringify(unhandled)}`);
+/** The payment commands: one line each, its type and its decider. */
+export const paymentDeciders = {
+  RecordPayment: recordPayment,
+  RecordRefund: recordRefund,
+};
+
+export type PaymentCommand = CommandOf<typeof paymentDeciders>;
+
+export const decide = decideByType(paymentDeciders);
+
+/** The state after one more event (the row store.ts saves). */
+export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
+  switch (event.type) {
+    case 'PaymentProcessed': {
+      const { amountCents, currency, reference, processedAt } = event.data;
+      const payment: PaymentRow = { status: 'processed', amountCents, currency, reference, reason: null, processedAt: new Date(processedAt), refundedAt: null };
+      return { ...state, payment };
+    }
+    case 'PaymentFailed': {
+      const { amountCents, currency, reason, failedAt } = event.data;
+      const payment: PaymentRow = { status: 'failed', amountCents, currency, reference: null, reason, processedAt: new Date(failedAt), refundedAt: null };
+      return { ...state, payment };
+    }
+    case 'PaymentRefunded': {
+      const { reason, refundedAt } = event.data;
+      return { ...state, payment: { ...state.payment!, status: 'refunded', reason, refundedAt: new Date(refundedAt) } };
     }
   }
 }
