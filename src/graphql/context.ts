@@ -7,17 +7,10 @@ import { newMetadata } from '../cqrs/event-metadata.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import type { ReadDb } from '../db/read-client.ts';
-import type { UserCommand } from '../modules/users/commands.ts';
-import type { CatalogCommand } from '../modules/catalog/commands.ts';
-import type { InventoryStockCommand } from '../modules/inventory/commands.ts';
-import type { OrderCommand } from '../modules/orders/commands.ts';
-import type { ReservationCommand } from '../modules/inventory/reservation-commands.ts';
-import type { PaymentCommand } from '../modules/payments/commands.ts';
+import type { AppCommand } from '../modules/command-router.ts';
 import type { Topics } from '../modules/topics.ts';
 import type { ReadLoaders } from '../modules/read-loaders.ts';
 import type { AdminServices } from './admin/admin-access.ts';
-
-export type AppCommand = UserCommand | CatalogCommand | InventoryStockCommand | OrderCommand | ReservationCommand | PaymentCommand;
 
 export interface WriteServices {
   dispatch(command: AppCommand, options: { metadata: EventMetadata; expectedVersion?: number | null }): Promise<CommandResult>;

@@ -1,45 +1,37 @@
-// Sends each command to its module's handler.
-import type { CommandResult } from '../cqrs/command-handler.ts';
+// Sends each command to the handler of its module. A module's handler lists its command types (its
+// deciders map), so a new command needs no line here.
+import type { CommandHandler, CommandResult } from '../cqrs/command-handler.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
 import type { WriteDb } from '../db/write-client.ts';
-import type { AppCommand } from '../graphql/context.ts';
-import { executeUserCommand } from './users/store.ts';
-import { executeCatalogCommand } from './catalog/store.ts';
-import { executeInventoryCommand } from './inventory/store.ts';
-import { executeOrderCommand } from './orders/store.ts';
-import { executeReservationCommand } from './inventory/reservations.ts';
-import { executePaymentCommand } from './payments/store.ts';
+import { catalogCommands } from './catalog/store.ts';
+import { reservationCommands } from './inventory/reservations.ts';
+import { stockCommands } from './inventory/store.ts';
+import { orderCommands } from './orders/store.ts';
+import { paymentCommands } from './payments/store.ts';
+import { userCommands } from './users/store.ts';
+
+const handlers = [userCommands, catalogCommands, stockCommands, orderCommands, reservationCommands, paymentCommands] as const;
+
+type CommandOfHandler<Handler> = Handler extends CommandHandler<infer Command> ? Command : never;
+
+/** Every command the write side takes. */
+export type AppCommand = CommandOfHandler<(typeof handlers)[number]>;
+
+const handlerByType = new Map<string, CommandHandler<AppCommand>>();
+for (const handler of handlers) {
+  for (const type of handler.commandTypes) {
+    if (handlerByType.has(type)) throw new Error(`Command type ${type} is registered twice`);
+    handlerByType.set(type, handler);
+  }
+}
 
 export function dispatchCommand(
   db: WriteDb,
   command: AppCommand,
   options: { metadata: EventMetadata; expectedVersion?: number | null },
 ): Promise<CommandResult> {
-  switch (command.type) {
-    case 'RegisterUser':
-    case 'ChangeUserEmail':
-    case 'RecordUserLogin':
-      return executeUserCommand(db, command, options.metadata, options.expectedVersion);
-    case 'AddProduct':
-    case 'ChangeProductPrice':
-    case 'DiscontinueProduct':
-      return executeCatalogCommand(db, command, options.metadata, options.expectedVersion);
-    case 'RestockProduct':
-    case 'AdjustInventory':
-      return executeInventoryCommand(db, command, options.metadata, options.expectedVersion);
-    case 'PlaceOrder':
-    case 'CancelOrder':
-    case 'CompleteOrder':
-      return executeOrderCommand(db, command, options.metadata, options.expectedVersion);
-    case 'ReserveInventory':
-    case 'ReleaseInventory':
-      return executeReservationCommand(db, command, options.metadata);
-    case 'RecordPayment':
-    case 'RecordRefund':
-      return executePaymentCommand(db, command, options.metadata);
-    default: {
-      const unhandled: never = command;
-      throw new Error(`No handler for ${JSON.stringify(unhandled)}`);
-    }
-  }
+  // Own entries only (a Map): a type like 'toString' finds no handler.
+  const handler = handlerByType.get(command.type);
+  if (!handler) throw new Error(`No handler for ${JSON.stringify(command)}`);
+  return handler.execute(db, command, options.metadata, options.expectedVersion);
 }

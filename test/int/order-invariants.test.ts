@@ -6,7 +6,7 @@ import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
-import type { AppCommand } from '../../src/graphql/context.ts';
+import type { AppCommand } from '../../src/modules/command-router.ts';
 import { dispatchCommand } from '../../src/modules/command-router.ts';
 import { asCustomer, testSecretKey } from '../support/auth.ts';
 import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';

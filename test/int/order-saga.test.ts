@@ -20,7 +20,7 @@ import { createStreamSource } from '../../src/cqrs/stream-source.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
 import { dispatchCommand } from '../../src/modules/command-router.ts';
-import type { AppCommand } from '../../src/graphql/context.ts';
+import type { AppCommand } from '../../src/modules/command-router.ts';
 import { orderSagaActor, orderSagaName } from '../../src/modules/orders/saga/order-saga.ts';
 import { startOrderSaga } from '../../src/modules/orders/saga/start-order-saga.ts';
 import { createDevPaymentProvider, type DevPaymentProvider } from '../../src/modules/payments/dev-provider.ts';

@@ -17,7 +17,7 @@ import { loadProjectionStatus } from '../../src/cqrs/projection-status.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
 import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
-import type { AppCommand } from '../../src/graphql/context.ts';
+import type { AppCommand } from '../../src/modules/command-router.ts';
 import { dispatchCommand } from '../../src/modules/command-router.ts';
 import { createOrderSaga, orderSagaName, type OrderSaga } from '../../src/modules/orders/saga/order-saga.ts';
 import { parkedOrderSagas } from '../../src/modules/orders/saga/parked-sagas.ts';

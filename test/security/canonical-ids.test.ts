@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { canonicalUuid } from '../../src/cqrs/errors.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
-import type { AppCommand } from '../../src/graphql/context.ts';
+import type { AppCommand } from '../../src/modules/command-router.ts';
 import { dispatchCommand } from '../../src/modules/command-router.ts';
 import { createTestDatabase } from '../support/databases.ts';
 import { asAdmin } from '../support/auth.ts';

@@ -15,6 +15,8 @@ const release = { type: 'ReleaseInventory', data: { orderId, reason: ' order can
 
 const fresh: ReservationState = {
   status: null,
+  reason: null,
+  updatedAt: null,
   // Lines in the order's own order, not product-id order: the events sort them.
   order: { status: 'placed', lines: [{ productId: ink, quantity: 2 }, { productId: pen, quantity: 3 }] },
   held: [],
@@ -26,6 +28,8 @@ const fresh: ReservationState = {
 
 const holding: ReservationState = {
   status: 'reserved',
+  reason: null,
+  updatedAt: new Date('2024-05-01T11:00:00.000Z'),
   order: null,
   held: [{ productId: ink, quantity: 2 }, { productId: pen, quantity: 3 }],
   stock: new Map([

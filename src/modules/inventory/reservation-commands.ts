@@ -1,5 +1,6 @@
 // Reservation commands (aggregate 'Reservation', id = order id), sent by the order saga, and their
 // pure decide function. A reservation is all or nothing: every line of the order, or none.
+import { decideByType, type CommandOf } from '../../cqrs/decider.ts';
 import { NotFoundError, uuidProblem, validate } from '../../cqrs/errors.ts';
 import { reasonProblem, type OrderItem, type OrderStatus } from '../orders/commands.ts';
 import { orderAggregate } from '../orders/events.ts';
@@ -7,7 +8,6 @@ import type { ReservationEvent, ReservationLine } from './events.ts';
 
 export type ReserveInventory = { type: 'ReserveInventory'; data: { orderId: string } };
 export type ReleaseInventory = { type: 'ReleaseInventory'; data: { orderId: string; reason: string } };
-export type ReservationCommand = ReserveInventory | ReleaseInventory;
 
 export type ReservationStatus = 'reserved' | 'unavailable' | 'released';
 
@@ -17,8 +17,10 @@ export interface StockFigures {
 }
 
 export interface ReservationState {
-  /** The order's reservation_attempts status; null before the first attempt. */
+  /** The order's reservation_attempts row: its status (null before the first attempt), reason and time. */
   status: ReservationStatus | null;
+  reason: string | null;
+  updatedAt: Date | null;
   /** ReserveInventory: the order and its lines (one per product). */
   order: { status: OrderStatus; lines: OrderItem[] } | null;
   /** ReleaseInventory: the units still held for the order, per product. */
@@ -70,15 +72,36 @@ function release(command: ReleaseInventory, state: ReservationState, time: strin
   return [{ type: 'InventoryReleased', data: { orderId, reason: reason.trim(), lines, releasedAt: time } }];
 }
 
-export function decide(command: ReservationCommand, state: ReservationState, time: string): ReservationEvent[] {
-  switch (command.type) {
-    case 'ReserveInventory':
-      return reserve(command, state, time);
-    case 'ReleaseInventory':
-      return release(command, state, time);
-    default: {
-      const unhandled: never = command;
-      throw new Error(`Unhandled command ${JSON.stringify(unhandled)}`);
+/** The reservation commands: one line each, its type and its decider. */
+export const reservationDeciders = {
+  ReserveInventory: reserve,
+  ReleaseInventory: release,
+};
+
+export type ReservationCommand = CommandOf<typeof reservationDeciders>;
+
+export const decide = decideByType(reservationDeciders);
+
+/** The stock figures after the event's lines. */
+function withLines(stock: ReadonlyMap<string, StockFigures>, lines: ReservationLine[]): Map<string, StockFigures> {
+  const next = new Map(stock);
+  for (const { productId, onHand, reserved } of lines) next.set(productId, { onHand, reserved });
+  return next;
+}
+
+/** The state after one more event (the rows reservations.ts saves). */
+export function evolve(state: ReservationState, event: ReservationEvent): ReservationState {
+  switch (event.type) {
+    case 'InventoryReserved': {
+      const { lines, reservedAt } = event.data;
+      const held = lines.map(({ productId, quantity }) => ({ productId, quantity }));
+      return { ...state, status: 'reserved', reason: null, updatedAt: new Date(reservedAt), held, stock: withLines(state.stock, lines) };
+    }
+    case 'InventoryUnavailable':
+      return { ...state, status: 'unavailable', reason: event.data.reason, updatedAt: new Date(event.data.checkedAt) };
+    case 'InventoryReleased': {
+      const { reason, lines, releasedAt } = event.data;
+      return { ...state, status: 'released', reason, updatedAt: new Date(releasedAt), held: [], stock: withLines(state.stock, lines) };
     }
   }
 }

@@ -1,14 +1,14 @@
-// Loads reservation state from, and applies reservation events to, the `reservation_attempts`,
-// `inventory_reservations` and `inventory` tables.
-import { executeCommand, withSchemaVersions, type CommandResult } from '../../cqrs/command-handler.ts';
-import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
-import type { EventMetadata } from '../../cqrs/events.ts';
-import type { WriteDb, WriteTx } from '../../db/write-client.ts';
+// The reservation commands' write side: loads a reservation from, and saves it to, the
+// `reservation_attempts`, `inventory_reservations` and `inventory` tables.
+import { defineCommandHandler, withCanonicalIds, type StateChange } from '../../cqrs/command-handler.ts';
+import { isUuid } from '../../cqrs/errors.ts';
+import type { WriteTx } from '../../db/write-client.ts';
 import { lockOrder, orderLockKey } from '../orders/store.ts';
 import { stockLockKey } from './store.ts';
-import { inventoryEventSchemaVersions, reservationAggregate, type ReservationEvent } from './events.ts';
+import { inventoryEventSchemaVersions, reservationAggregate } from './events.ts';
 import {
-  decide,
+  evolve,
+  reservationDeciders,
   type ReservationCommand,
   type ReservationState,
   type ReservationStatus,
@@ -55,6 +55,8 @@ async function load(tx: WriteTx, command: ReservationCommand) {
   const attempt = isUuid(orderId) ? await tx.reservationAttempt.findUnique({ where: { orderId } }) : null;
   const state: ReservationState = {
     status: (attempt?.status as ReservationStatus | undefined) ?? null,
+    reason: attempt?.reason ?? null,
+    updatedAt: attempt?.updatedAt ?? null,
     order: null,
     held: [],
     stock: new Map(),
@@ -73,55 +75,33 @@ async function load(tx: WriteTx, command: ReservationCommand) {
   return { state, version: attempt?.version ?? 0 };
 }
 
-async function save(tx: WriteTx, events: ReservationEvent[], fromVersion: number) {
-  let version = fromVersion;
-  for (const event of events) {
-    version += 1;
-    switch (event.type) {
-      case 'InventoryReserved': {
-        const { orderId, lines, reservedAt } = event.data;
-        // Absolute figures are safe: the rows are locked since load.
-        for (const line of lines) await tx.inventory.update({ where: { productId: line.productId }, data: { reserved: line.reserved } });
-        await tx.inventoryReservation.createMany({ data: lines.map(({ productId, quantity }) => ({ orderId, productId, quantity })) });
-        await tx.reservationAttempt.create({ data: { orderId, status: 'reserved', version, updatedAt: new Date(reservedAt) } });
-        break;
-      }
-      case 'InventoryUnavailable': {
-        const { orderId, reason, checkedAt } = event.data;
-        await tx.reservationAttempt.create({ data: { orderId, status: 'unavailable', reason, version, updatedAt: new Date(checkedAt) } });
-        break;
-      }
-      case 'InventoryReleased': {
-        const { orderId, reason, lines, releasedAt } = event.data;
-        for (const line of lines) await tx.inventory.update({ where: { productId: line.productId }, data: { reserved: line.reserved } });
-        await tx.inventoryReservation.updateMany({ where: { orderId, releasedAt: null }, data: { releasedAt: new Date(releasedAt) } });
-        await tx.reservationAttempt.update({
-          where: { orderId },
-          data: { status: 'released', reason, version, updatedAt: new Date(releasedAt) },
-        });
-        break;
-      }
-      default: {
-        const unhandled: never = event;
-        throw new Error(`Unhandled event ${JSON.stringify(unhandled)}`);
-      }
-    }
+async function save(tx: WriteTx, { id: orderId, before, after, version }: StateChange<ReservationState>) {
+  // Absolute figures are safe: the rows are locked since load.
+  for (const [productId, { reserved }] of after.stock) {
+    if (before.stock.get(productId)?.reserved !== reserved) await tx.inventory.update({ where: { productId }, data: { reserved } });
   }
+  if (before.held.length === 0 && after.held.length > 0) {
+    await tx.inventoryReservation.createMany({ data: after.held.map(({ productId, quantity }) => ({ orderId, productId, quantity })) });
+  }
+  if (before.held.length > 0 && after.held.length === 0) {
+    await tx.inventoryReservation.updateMany({ where: { orderId, releasedAt: null }, data: { releasedAt: after.updatedAt } });
+  }
+  const attempt = { status: after.status!, reason: after.reason, version, updatedAt: after.updatedAt! };
+  if (before.status === null) await tx.reservationAttempt.create({ data: { orderId, ...attempt } });
+  else await tx.reservationAttempt.update({ where: { orderId }, data: attempt });
 }
 
-export function executeReservationCommand(db: WriteDb, command: ReservationCommand, metadata: EventMetadata): Promise<CommandResult> {
+export const reservationCommands = defineCommandHandler({
+  aggregateType: reservationAggregate,
+  deciders: reservationDeciders,
+  schemaVersions: inventoryEventSchemaVersions,
   // Lower case, as PostgreSQL prints uuids: one order, one event stream.
-  const canonical = { ...command, data: { ...command.data, orderId: canonicalUuid(command.data.orderId) } } as ReservationCommand;
-  return executeCommand(
-    db,
-    {
-      stream: { aggregateType: reservationAggregate, aggregateId: canonical.data.orderId },
-      lockKeys: (tx) => lockKeys(tx, canonical),
-      load: (tx) => load(tx, canonical),
-      decide: (state) =>
-        withSchemaVersions(decide(canonical, state, metadata.time), inventoryEventSchemaVersions),
-      save: (tx, events, _state, fromVersion) => save(tx, events, fromVersion),
-    },
-    metadata,
-  );
-}
+  canonical: (command) => withCanonicalIds(command, 'orderId'),
+  aggregateId: (command) => command.data.orderId,
+  lockKeys: (command, tx) => lockKeys(tx, command),
+  load,
+  evolve,
+  save,
+});
+
+export const executeReservationCommand = reservationCommands.execute;
