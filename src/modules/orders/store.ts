@@ -1,6 +1,7 @@
 // The order commands' write side: loads an order from, and saves it to, the normalized `orders` and
-// `order_lines` tables. The order row doubles as the per-order lock: order, reservation and payment commands all
-// take it first, so that the saga's commands for one order never decide on each other's half-done work.
+// `order_lines` tables. The order row doubles as the per-order lock: order, reservation and payment
+// commands all take it first, so that the saga's commands for one order never decide on each other's
+// half-done work.
 import { defineCommandHandler, type StateChange } from '../../cqrs/command-handler.ts';
 import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import { exactCents } from '../../cqrs/money.ts';
