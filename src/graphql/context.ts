@@ -15,7 +15,7 @@ import type { ReservationCommand } from '../modules/inventory/reservation-comman
 import type { PaymentCommand } from '../modules/payments/commands.ts';
 import type { Topics } from '../modules/topics.ts';
 import type { ReadLoaders } from '../modules/read-loaders.ts';
-import type { AdminServices } from './admin/admin-access.ts';
+import type { AdminServices } from './admin-services.ts';
 
 export type AppCommand = UserCommand | CatalogCommand | InventoryStockCommand | OrderCommand | ReservationCommand | PaymentCommand;
 

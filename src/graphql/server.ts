@@ -15,7 +15,7 @@ import type { Topics } from '../modules/topics.ts';
 import { orderHistoryProjectionName } from '../modules/orders/views/order-history.ts';
 import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
-import type { AdminServices } from './admin/admin-access.ts';
+import type { AdminServices } from './admin-services.ts';
 import { useConsistency } from './use-consistency.ts';
 import { identityOf, useIdentity } from './use-identity.ts';
 import { useSubscriptionQuota } from './use-subscription-quota.ts';
