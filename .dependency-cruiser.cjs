@@ -41,7 +41,7 @@ module.exports = {
       name: 'modules-do-not-know-the-api',
       comment:
         'graphql → modules → cqrs: the non-API part of a module (commands, events, stores, views, saga; everything ' +
-        'outside src/modules/*/graphql/) never imports the GraphQL layer, neither src/graphql nor any module\'s graphql/ folder.',
+        "outside src/modules/*/graphql/) never imports the GraphQL layer, neither src/graphql nor any module's graphql/ folder.",
       severity: 'error',
       from: { path: '^src/modules/', pathNot: '^src/modules/[^/]+/graphql/' },
       to: { path: '^src/(graphql/|modules/[^/]+/graphql/)' },
