@@ -1,7 +1,7 @@
 // HTTP (and WebSocket) server: the write API at /graphql/write, the read API at /graphql/read.
 // Subscriptions run over graphql-ws on the read path, and over SSE (Accept: text/event-stream).
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/identity.ts';

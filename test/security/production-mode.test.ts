@@ -39,7 +39,11 @@ async function queryWs(url: string, query: string): Promise<{ data?: unknown; er
         { query },
         {
           next: (value) => (result = value as typeof result),
-          error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
+          // graphql-ws reports a refusal as the list of errors, a failure as an Error or the close event.
+          error: (error) => {
+            if (Array.isArray(error)) resolve({ errors: error });
+            else reject(error instanceof Error ? error : new Error(`graphql-ws closed: ${JSON.stringify({ code: (error as { code?: number }).code, reason: (error as { reason?: string }).reason })}`));
+          },
           complete: () => resolve(result),
         },
       );
