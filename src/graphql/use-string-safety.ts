@@ -148,7 +148,8 @@ export function useStringSafety(options: StringSafetyOptions = {}): Plugin {
   const isSafe = options.isSafe ?? isSafeString;
   const literals = new WeakMap<DocumentNode, ASTNode | null>();
   // envelop types the execution arguments as `any` (it does not depend on graphql-js); these are graphql-js's.
-  const unsafeIn = (operation: Pick<ExecutionArgs, 'document' | 'variableValues'>) => findUnsafe(operation.document, operation.variableValues, isSafe, literals);
+  const unsafeIn = (operation: Pick<ExecutionArgs, 'document' | 'variableValues'>) =>
+    findUnsafe(operation.document, operation.variableValues, isSafe, literals);
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const finding = unsafeIn(args);
