@@ -114,7 +114,8 @@ try {
       };
     },
   });
-  bare = createServer(yoga);
+  // yoga answers its own failures (500 or a GraphQL error), so its promise is left to run, as in src/graphql/server.ts.
+  bare = createServer((req, res) => void yoga(req, res));
   await new Promise<void>((resolve) => bare!.listen(0, '127.0.0.1', resolve));
   const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/graphql/read`;
 

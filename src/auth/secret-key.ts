@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path';
 export const secretKeyFileName = 'secret-key';
 
 export interface ServerSecret {
-  /** Where it came from, for the start banner (never the value). */
-  source: 'SECRET_KEY' | string;
+  /** Where it came from, for the start banner (never the value): `SECRET_KEY`, or the key file's path. */
+  source: string;
   /** A key for one purpose, derived from the secret (HKDF-SHA256), so that no two uses share a key. */
   derive(purpose: 'local-jwt' | 'consistency-token'): Buffer;
 }

@@ -5,10 +5,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { SchemaEngine } from '@prisma/schema-engine-wasm';
+import type * as SchemaEngineGlue from '@prisma/schema-engine-wasm/schema_engine_bg';
 
 type SqlAdapterFactory = Parameters<typeof bindMigrationAwareSqlAdapterFactory>[0];
 
-let glue: Promise<typeof import('@prisma/schema-engine-wasm/schema_engine_bg')> | undefined;
+let glue: Promise<typeof SchemaEngineGlue> | undefined;
 
 async function loadGlue() {
   const module = await import('@prisma/schema-engine-wasm/schema_engine_bg');

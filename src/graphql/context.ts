@@ -10,7 +10,7 @@ import type { ReadDb } from '../db/read-client.ts';
 import type { AppCommand } from '../modules/command-router.ts';
 import type { Topics } from '../modules/topics.ts';
 import type { ReadLoaders } from '../modules/read-loaders.ts';
-import type { AdminServices } from './admin/admin-access.ts';
+import type { AdminServices } from './admin-services.ts';
 
 export interface WriteServices {
   dispatch(command: AppCommand, options: { metadata: EventMetadata; expectedVersion?: number | null }): Promise<CommandResult>;

@@ -46,7 +46,7 @@ export function securityHeaders(options: HttpSecurityOptions): (req: IncomingMes
   } as unknown as ServerResponse;
   middleware({ headers: {} } as IncomingMessage, standIn, (error?: unknown) => {
     // helmet's middleware only sets headers and calls back at once; an error would be a bug in it.
-    if (error) throw error;
+    if (error !== undefined && error !== null) throw error instanceof Error ? error : new Error('helmet failed', { cause: error });
   });
   return (_req, res) => {
     for (const [name, value] of headers) res.setHeader(name, value);

@@ -1,7 +1,7 @@
 // HTTP (and WebSocket) server: the write API at /graphql/write, the read API at /graphql/read.
 // Subscriptions run over graphql-ws on the read path, and over SSE (Accept: text/event-stream).
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/identity.ts';
@@ -15,7 +15,7 @@ import type { Topics } from '../modules/topics.ts';
 import { orderHistoryProjectionName } from '../modules/orders/views/order-history.ts';
 import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
-import type { AdminServices } from './admin/admin-access.ts';
+import type { AdminServices } from './admin-services.ts';
 import { useConsistency } from './use-consistency.ts';
 import { identityOf, useIdentity } from './use-identity.ts';
 import { useSubscriptionQuota } from './use-subscription-quota.ts';

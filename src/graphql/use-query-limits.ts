@@ -113,7 +113,7 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
   const costErrors = (args: Args) =>
     validate(args.schema, args.document, [
       createComplexityRule({
-        context: (args.contextValue ?? {}) as object,
+        context: args.contextValue ?? {},
         variableValues: args.variableValues ?? {},
         operationName: args.operationName ?? (args.contextValue as YogaContext | undefined)?.params?.operationName ?? undefined,
         validate: (result, reportError) => {
@@ -127,7 +127,7 @@ export function useQueryLimits(options: QueryLimitsOptions): Plugin {
   const cachedCostErrors = (args: Args) => {
     const key = `${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}`;
     let byVariables = measured.get(args.document);
-    if (!byVariables) measured.set(args.document, (byVariables = new Map()));
+    if (!byVariables) measured.set(args.document, (byVariables = new Map<string, readonly GraphQLError[]>()));
     let errors = byVariables.get(key);
     if (!errors) {
       errors = costErrors(args);

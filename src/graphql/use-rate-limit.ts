@@ -9,7 +9,7 @@
 // carry RateLimit and RateLimit-Policy of the request bucket too. README.md lists the settings.
 import { LRUCache } from 'lru-cache';
 import type { IncomingMessage } from 'node:http';
-import { GraphQLError, Kind, getOperationAST, type DocumentNode, type FragmentDefinitionNode } from 'graphql';
+import { GraphQLError, Kind, getOperationAST, type DocumentNode, type ExecutionArgs, type FragmentDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -284,13 +284,15 @@ export function useRateLimit(options: UseRateLimitOptions): Plugin {
       return key.then((resolved) => admit(request, resolved, endResponse));
     },
     onExecute({ args, setResultAndStopExecution }) {
+      // envelop types the execution arguments as `any` (it does not depend on graphql-js); these are graphql-js's.
+      const operation: Pick<ExecutionArgs, 'document' | 'operationName'> = args;
       const request = (args.contextValue as { request?: Request }).request;
       // Sign-ups count per client address, whoever the caller: one address opening many accounts (each
       // with a token of its own) is what this bucket stops. Yoga's context carries the Node request.
       const checkSignUps = async () => {
         if (!request) return;
         const key = `ip:${clientAddress(request, args.contextValue as NodeServerContext, options.trustProxyHops ?? 0)}`;
-        const count = signUpsIn(args.document, args.operationName, signUpFields);
+        const count = signUpsIn(operation.document, operation.operationName, signUpFields);
         if (count === 0) return;
         const signUps = await limits.consume('signUp', key, count);
         if (!signUps.allowed) {
@@ -304,7 +306,7 @@ export function useRateLimit(options: UseRateLimitOptions): Plugin {
           return;
         }
         // Only a mutation can run a sign-up field; reads stay synchronous.
-        if (signUpFields.size === 0 || getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
+        if (signUpFields.size === 0 || getOperationAST(operation.document, operation.operationName)?.operation !== 'mutation') return;
         return checkSignUps();
       };
       const decided = decisionOf(request);

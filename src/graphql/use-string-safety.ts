@@ -7,7 +7,7 @@
 // what a client can send: variable values (nested in input objects and lists too) and every
 // string literal of the document (arguments, input fields, variable defaults, directive
 // arguments). docs/security.md ("Correct at the boundary").
-import { BREAK, GraphQLError, Kind, visit, type ASTNode, type DocumentNode } from 'graphql';
+import { BREAK, GraphQLError, Kind, visit, type ASTNode, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 export interface StringSafetyOptions {
@@ -147,13 +147,16 @@ function refusal(finding: Finding): GraphQLError {
 export function useStringSafety(options: StringSafetyOptions = {}): Plugin {
   const isSafe = options.isSafe ?? isSafeString;
   const literals = new WeakMap<DocumentNode, ASTNode | null>();
+  // envelop types the execution arguments as `any` (it does not depend on graphql-js); these are graphql-js's.
+  const unsafeIn = (operation: Pick<ExecutionArgs, 'document' | 'variableValues'>) =>
+    findUnsafe(operation.document, operation.variableValues, isSafe, literals);
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const finding = findUnsafe(args.document, args.variableValues, isSafe, literals);
+      const finding = unsafeIn(args);
       if (finding) setResultAndStopExecution({ errors: [refusal(finding)] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const finding = findUnsafe(args.document, args.variableValues, isSafe, literals);
+      const finding = unsafeIn(args);
       if (finding) setResultAndStopExecution({ errors: [refusal(finding)] });
     },
   };

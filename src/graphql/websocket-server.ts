@@ -11,7 +11,7 @@
 // when that credential expires. Operations go through `yoga.getEnveloped` with the socket's identity
 // in the initial context, so that the same plugins as over HTTP apply.
 import type { IncomingMessage, Server } from 'node:http';
-import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, MessageType, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -80,6 +80,14 @@ interface Extra {
 
 // onSubscribe passes the enveloped execute/subscribe through rootValue, as graphql-yoga documents.
 type EnvelopedRoot = { execute(args: ExecutionArgs): OperationResult; subscribe(args: ExecutionArgs): OperationResult };
+
+/** What yoga's enveloped functions are here; envelop itself types them with `any`, as it does not depend on graphql-js. */
+type Enveloped = EnvelopedRoot & {
+  schema: GraphQLSchema;
+  parse(source: string): DocumentNode;
+  validate(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[];
+  contextFactory(): unknown;
+};
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -203,7 +211,7 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
         const limited = options.protection && (await admitWebSocket(options.protection, request, state.quotaKey));
         if (limited) return [limited];
         // The same plugins as HTTP (consistency, error masking) apply to WebSocket operations.
-        const enveloped = yoga.getEnveloped({ ...ctx, req: request, socket, params, identity: state.identity ?? anonymous });
+        const enveloped: Enveloped = yoga.getEnveloped({ ...ctx, req: request, socket, params, identity: state.identity ?? anonymous });
         let document;
         try {
           document = enveloped.parse(params.query);
@@ -212,7 +220,7 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
           throw error;
         }
         const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors.map((error: GraphQLError) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
+        if (errors.length > 0) return errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
         // Subscriptions hold a slot until they end; queries are short and are not counted.
         if (getOperationAST(document, params.operationName)?.operation === 'subscription') {
           if (!operation) throw new Error(`subscribe ${id} is not recorded as running`);
@@ -361,7 +369,7 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       pings.stop();
       // Slots go back now, even if an operation takes longer to wind down.
       for (const operation of state.running.values()) operation.release?.();
-      closed(code, reason.toString()).catch((error) => log('closing a socket failed', error));
+      closed(code, reason.toString()).catch((error: unknown) => log('closing a socket failed', error));
     });
   });
 

@@ -6,10 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { asAdmin } from '../support/auth.ts';
-import { executeHttp, expectTypename } from '../support/graphql-client.ts';
 import { request, type RawResponse } from '../support/raw-http.ts';
 import { distributedEnv, shopSession } from '../support/shop-e2e.ts';
-import { RecordUserLoginDocument } from '../e2e/generated/write/graphql.ts';
 
 const listed = 'https://shop.example.com';
 const shop = shopSession();

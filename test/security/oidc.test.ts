@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { v5 as uuidV5 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.ts';
+import { startApp } from '../../src/app.ts';
 import { authSetup } from '../../src/auth/auth-setup.ts';
 import { signLocalToken } from '../../src/auth/tokens.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';

@@ -39,7 +39,12 @@ async function queryWs(url: string, query: string): Promise<{ data?: unknown; er
         { query },
         {
           next: (value) => (result = value as typeof result),
-          error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
+          // graphql-ws reports a refusal as the list of errors, a failure as an Error or the close event.
+          error: (error) => {
+            if (Array.isArray(error)) return resolve({ errors: error });
+            const { code, reason } = error as { code?: number; reason?: string };
+            reject(error instanceof Error ? error : new Error(`graphql-ws closed: ${JSON.stringify({ code, reason })}`));
+          },
           complete: () => resolve(result),
         },
       );

@@ -8,7 +8,7 @@ import { subscribeWs, toWebSocketUrl } from '../support/graphql-client.ts';
 import { codesOf, graphql, type RawResponse } from '../support/raw-http.ts';
 import { shopSession } from '../support/shop-e2e.ts';
 import * as readDocuments from '../e2e/generated/read/graphql.ts';
-import { UserProfileUpdatedDocument } from '../e2e/generated/read/graphql.ts';
+import type { UserProfileUpdatedDocument } from '../e2e/generated/read/graphql.ts';
 import * as writeDocuments from '../e2e/generated/write/graphql.ts';
 
 const shop = shopSession();
@@ -99,7 +99,7 @@ describe('query limits', () => {
     const document = parse(`subscription($id: ID!) { userProfileUpdated(id: $id) { ${aliases(16, 'id')} } }`) as typeof UserProfileUpdatedDocument;
     const live = subscribeWs(toWebSocketUrl(shop.readUrl), document, { id: '00000000-0000-4000-8000-000000000000' });
     try {
-      const refusal = await live.ready.then(() => expect.fail('the subscription was accepted'), (error: Error) => error.message);
+      const refusal = await live.ready.then(() => expect.fail('the subscription was accepted'), (error: unknown) => (error instanceof Error ? error.message : String(error)));
       expect(refusal).toContain('"code":"QUERY_LIMIT_EXCEEDED"');
       expect(refusal).toContain('Too many aliases: 16, the limit is 15.');
     } finally {

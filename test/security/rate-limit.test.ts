@@ -14,6 +14,7 @@ import { asAdmin, newCustomer } from '../support/auth.ts';
 import { redisClient } from '../support/databases.ts';
 import { graphqlFrom, type RawResponse } from '../support/raw-http.ts';
 import { distributedEnv, type Env } from '../support/shop-e2e.ts';
+import { textOf } from '../support/ws-data.ts';
 
 const running: RunningApp[] = [];
 const sqls: SqlConnection[] = [];
@@ -158,7 +159,7 @@ describe('graphql-ws operations', () => {
         const check = () => (done() ? resolve() : socket.readyState > WebSocket.OPEN ? reject(new Error(`closed: ${JSON.stringify(messages)}`)) : setTimeout(check, 20));
         check();
       });
-    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    socket.on('message', (data) => messages.push(JSON.parse(textOf(data))));
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('open', () => resolve());

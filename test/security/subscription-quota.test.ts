@@ -19,7 +19,7 @@ const sse = (headers: Record<string, string>) => subscribeSse(shop.readUrl, prod
 const firstOf = (subscription: LiveSubscription<unknown>) =>
   subscription.next(3_000).then(
     (result) => JSON.stringify(result),
-    (error: Error) => error.message,
+    (error: unknown) => (error instanceof Error ? error.message : String(error)),
   );
 
 it('caps subscriptions per caller over SSE and graphql-ws together, and frees a slot when one ends', async () => {

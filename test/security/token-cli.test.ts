@@ -92,8 +92,8 @@ function runTokenCli(args: string[], settings: Record<string, string>): Promise<
   processes.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stopGroup(child);
@@ -144,12 +144,12 @@ async function npmStart(dataDir: string): Promise<ShopProcess> {
   let stdout = '';
   let stderr = '';
   let exited: string | undefined;
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   child.once('exit', (code, signal) => (exited = signal ? `signal ${signal}` : `code ${code}`));
   try {
     const urls = await new Promise<{ write: string; read: string }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`npm start printed no banner within 100 s:\n${stdout}\n${stderr}`)), 100_000);
-      child.stdout!.on('data', (chunk) => {
+      child.stdout.on('data', (chunk) => {
         stdout += chunk;
         const write = /write API: +(http:\/\/\S+)/.exec(stdout)?.[1];
         const read = /read API: +(http:\/\/\S+)/.exec(stdout)?.[1];

@@ -16,6 +16,7 @@ import { AddProductDocument, RestockProductDocument } from '../e2e/generated/wri
 import { asAdmin, newCustomer, testSecretKey, tokenFor } from '../support/auth.ts';
 import { executeHttp, expectTypename, toWebSocketUrl } from '../support/graphql-client.ts';
 import { shopSession } from '../support/shop-e2e.ts';
+import { textOf } from '../support/ws-data.ts';
 
 // Small limits, so that reaching them takes a few messages; each differs from its default, so that a
 // test passes only when the setting is read.
@@ -60,7 +61,7 @@ class RawSocket {
     // A write the server no longer reads (after it refused a message) fails here; the close says why.
     ws.on('error', () => {});
     ws.on('message', (data) => {
-      this.#received.push(JSON.parse(data.toString()) as Message);
+      this.#received.push(JSON.parse(textOf(data)) as Message);
       this.#wake();
     });
   }

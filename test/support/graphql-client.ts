@@ -156,7 +156,7 @@ export function subscribeWs<TResult, TVariables>(
   const unsubscribe = client.subscribe<TResult>(
     { query: queryOf(document), variables: variables as Record<string, unknown> },
     {
-      next: (result) => queue.push(result as SubscriptionResult<TResult>),
+      next: (result) => queue.push(result),
       error: (error) => {
         failReady(failed(error));
         queue.fail(failed(error));

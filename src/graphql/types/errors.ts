@@ -1,5 +1,5 @@
 // Domain errors shared by every module, exposed as typed members of mutation result unions.
-import { DomainError, NotFoundError, ValidationError, VersionConflictError } from '../../cqrs/errors.ts';
+import { type DomainError, NotFoundError, ValidationError, VersionConflictError } from '../../cqrs/errors.ts';
 import { ForbiddenError, UnauthenticatedError } from '../../auth/access-errors.ts';
 import { builder } from '../builder.ts';
 

@@ -1,0 +1,10 @@
+// What the composition root gives the API that serves admin fields (src/graphql/admin/). Its own file, importing
+// only cqrs types, so that src/graphql/context.ts and src/graphql/admin/admin-access.ts do not import each other.
+import type { ParkedOperations } from '../cqrs/parked-operations.ts';
+import type { ConsumerStatus } from '../cqrs/projection-status.ts';
+
+export interface AdminServices {
+  projectionStatus(): Promise<ConsumerStatus[]>;
+  /** Parked events of projections and process managers, and parked saga instances. */
+  parked(): ParkedOperations;
+}
