@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openPGlite } from '../db/pglite.ts';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { applyMigrations, loadMigrations, migrationsRoot, type MigrationSet } from '../db/migrations.ts';
+import { applyMigrations, loadMigrations, migrationsRoot } from '../db/migrations.ts';
 import { openSchemaEngine } from '../db/schema-engine.ts';
 import { pgliteConnection } from '../db/sql.ts';
 
@@ -18,10 +18,10 @@ if ((set !== 'write' && set !== 'read') || !name || !/^[a-z0-9_]+$/.test(name)) 
 
 const schemaPath = new URL(`../../prisma/${set}.prisma`, import.meta.url).pathname;
 const datamodel = { path: schemaPath, content: readFileSync(schemaPath, 'utf8') };
-const existing = loadMigrations(set as MigrationSet);
+const existing = loadMigrations(set);
 
 const scratch = await openPGlite();
-await applyMigrations(pgliteConnection(scratch), set as MigrationSet, existing);
+await applyMigrations(pgliteConnection(scratch), set, existing);
 // The migrations bookkeeping table is ours, not part of the datamodel.
 await scratch.exec('DROP TABLE schema_migrations');
 

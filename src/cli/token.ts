@@ -43,7 +43,7 @@ if (!values.sub) fail('--sub is required', 2);
 if (values.role !== 'customer' && values.role !== 'admin') fail(`--role must be customer or admin, got "${values.role}"`, 2);
 try {
   const { tokens } = authSetup(loadConfig(process.env, []));
-  const token = await signLocalToken(tokens, { subject: values.sub, admin: values.role === 'admin', ttlSeconds: ttlSeconds(values.ttl!) });
+  const token = await signLocalToken(tokens, { subject: values.sub, admin: values.role === 'admin', ttlSeconds: ttlSeconds(values.ttl) });
   process.stdout.write(`${token}\n`);
 } catch (error) {
   fail(error instanceof ConfigError ? error.message : `cannot sign a token: ${(error as Error).message}`, 1);

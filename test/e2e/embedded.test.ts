@@ -40,8 +40,8 @@ function startMain(env: Record<string, string>): Promise<Child> {
         resolveStart({ process: child, output: () => output, exited });
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`src/main.ts exited with ${code} before its banner:\n${output}`));

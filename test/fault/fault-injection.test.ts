@@ -85,7 +85,7 @@ async function convergence(): Promise<{ ms: number; acknowledged: number }> {
       if (missing.length > 0) throw new Error(`${missing.length} missing, e.g. ${missing.slice(0, 3).join('; ')}`);
     },
     { timeoutMs: convergeWithinMs, intervalMs: 100, what: 'the views to show every acknowledged mutation' },
-  ).catch((error) => {
+  ).catch((error: unknown) => {
     throw new Error(`${String(error)}\n${cluster.logTail(15)}`);
   });
   return { ms: Date.now() - from, acknowledged: expected.users.size + expected.orders.size };

@@ -91,10 +91,10 @@ export async function startShopCluster(options: ClusterOptions): Promise<ShopClu
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         child = started;
-        started.stderr!.pipe(log, { end: false });
+        started.stderr.pipe(log, { end: false });
         readyPromise = new Promise<void>((resolve, reject) => {
           let buffered = '';
-          started.stdout!.on('data', (chunk: Buffer) => {
+          started.stdout.on('data', (chunk: Buffer) => {
             log.write(chunk);
             buffered += chunk.toString();
             const match = /^READY (.*)$/m.exec(buffered);
@@ -144,7 +144,7 @@ export async function startShopCluster(options: ClusterOptions): Promise<ShopClu
   } catch (error) {
     const tail = cluster.logTail();
     await cluster.stop();
-    throw new Error(`the shop cluster did not start: ${String(error)}\n${tail}`);
+    throw new Error(`the shop cluster did not start: ${String(error)}\n${tail}`, { cause: error });
   }
   return cluster;
 }

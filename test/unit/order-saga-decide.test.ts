@@ -12,10 +12,10 @@ type Facts = Omit<SagaFacts, 'now'>;
 const spec = deciderSpec<'reconcile', Facts, SagaStep>((_reconcile, facts, now) => [nextSagaStep({ ...facts, now: new Date(now) }, deadlineMs)], time);
 
 const placed: Facts['order'] = { status: 'placed', totalCents: 2_500, currency: 'EUR', placedAt, cancelReason: null };
-const cancelledBy = (reason: string): Facts['order'] => ({ ...placed!, status: 'cancelled', cancelReason: reason });
+const cancelledBy = (reason: string): Facts['order'] => ({ ...placed, status: 'cancelled', cancelReason: reason });
 const running: Facts['saga'] = { status: 'running', deadlineAt, chargeStartedAt: null };
 /** The saga asked the provider for the money; whether it was taken is known once a payment is recorded. */
-const charging: Facts['saga'] = { ...running!, chargeStartedAt: new Date('2024-06-01T11:59:31.000Z') };
+const charging: Facts['saga'] = { ...running, chargeStartedAt: new Date('2024-06-01T11:59:31.000Z') };
 const paid: Facts['payment'] = { status: 'processed', reference: 'ch_1', reason: null };
 const refunded: Facts['payment'] = { status: 'refunded', reference: 'ch_1', reason: null };
 const declined: Facts['payment'] = { status: 'failed', reference: null, reason: 'amount above limit' };
@@ -47,14 +47,14 @@ describe('nextSagaStep: the happy path', () => {
 
   it('marks the saga completed when the order is', () => {
     spec
-      .given({ ...nothing, order: { ...placed!, status: 'completed' }, payment: paid, reservation: reserved })
+      .given({ ...nothing, order: { ...placed, status: 'completed' }, payment: paid, reservation: reserved })
       .when('reconcile')
       .then([{ kind: 'finish', status: 'completed' }]);
   });
 
   it('has nothing left once the saga is completed', () => {
     spec
-      .given({ order: { ...placed!, status: 'completed' }, payment: paid, reservation: reserved, saga: { status: 'completed', deadlineAt, chargeStartedAt: null } })
+      .given({ order: { ...placed, status: 'completed' }, payment: paid, reservation: reserved, saga: { status: 'completed', deadlineAt, chargeStartedAt: null } })
       .when('reconcile')
       .then([{ kind: 'none' }]);
   });
@@ -136,7 +136,7 @@ describe('nextSagaStep: compensation of a cancelled order', () => {
       .given({ ...nothing, order: cancelled, payment: null, saga: charging })
       .when('reconcile')
       .then([{ kind: 'charge', amountCents: 2_500, currency: 'EUR' }]);
-    const lateCharging = { ...charging!, deadlineAt: new Date(Date.parse(time) - 1) };
+    const lateCharging = { ...charging, deadlineAt: new Date(Date.parse(time) - 1) };
     spec
       .given({ order: cancelledBy('deadline exceeded'), payment: null, reservation: null, saga: lateCharging })
       .when('reconcile')
