@@ -151,14 +151,13 @@ export interface CommandHandler<Command extends { type: string }> {
 export function defineCommandHandler<Deciders extends DeciderMap>(
   definition: CommandHandlerDefinition<Deciders>,
 ): CommandHandler<CommandOf<Deciders>> {
-  type Command = CommandOf<Deciders>;
   type State = StateOf<Deciders>;
   type Event = EventOf<Deciders>;
   const decide = decideByType<Deciders>(definition.deciders);
   const { lockKeys } = definition;
   return {
     aggregateType: definition.aggregateType,
-    commandTypes: Object.keys(definition.deciders) as Command['type'][],
+    commandTypes: Object.keys(definition.deciders),
     async execute(db, sent, metadata, expectedVersion) {
       const command = definition.canonical(sent);
       try {
@@ -189,5 +188,5 @@ export function defineCommandHandler<Deciders extends DeciderMap>(
 export function withCanonicalIds<Command extends { data: object }>(command: Command, ...keys: (keyof Command['data'] & string)[]): Command {
   const data: Record<string, unknown> = { ...command.data };
   for (const key of keys) data[key] = canonicalUuid(data[key] as string);
-  return { ...command, data } as Command;
+  return { ...command, data };
 }
