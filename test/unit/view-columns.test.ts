@@ -22,12 +22,12 @@ describe('upsertRows', () => {
     await upsertRows(dailyRevenueColumns)(tx, [{ day: new Date('2024-05-01T00:00:00.000Z'), currency: evil, revenueCents: 9_007_199_254_740_993n, orderCount: 2 }]);
     expect(statements).toHaveLength(1);
     const [statement] = statements;
-    expect(oneLine(statement!.statement)).toBe(
+    expect(oneLine(statement!.text)).toBe(
       'INSERT INTO daily_revenue (day, currency, revenue_cents, order_count) ' +
         'SELECT day, currency, revenue_cents, order_count FROM jsonb_populate_recordset(NULL::daily_revenue, $1::jsonb) ' +
         'ON CONFLICT (day, currency) DO UPDATE SET revenue_cents = EXCLUDED.revenue_cents, order_count = EXCLUDED.order_count',
     );
-    expect(statement!.statement).not.toContain('DROP');
+    expect(statement!.text).not.toContain('DROP');
     expect(statement!.values).toHaveLength(1);
     // Dates by their encoder (a day), bigints as exact decimal strings.
     expect(JSON.parse(statement!.values[0] as string)).toEqual([{ day: '2024-05-01', currency: evil, revenue_cents: '9007199254740993', order_count: 2 }]);
