@@ -24,10 +24,12 @@ function checkedIdentifier(name: string): string {
 }
 
 /**
- * Dates as ISO-8601 (what Date.toJSON gives), bigints as decimal strings (JSON has no bigint);
- * PostgreSQL casts both back from the jsonb record into the column's type.
+ * Dates as ISO-8601, bigints as decimal strings (JSON has no bigint); PostgreSQL casts both back
+ * from the jsonb record into the column's type. toISOString, not JSON's toJSON: an invalid date
+ * (a poison event's bad timestamp) must throw its RangeError here, not become a NULL.
  */
 function defaultEncode(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
   return typeof value === 'bigint' ? value.toString() : value;
 }
 

@@ -43,6 +43,12 @@ describe('upsertRows', () => {
     expect(JSON.parse(statements[0]!.values[0] as string)).toEqual([{ id: 'a', seen_at: null, at: '2024-05-01T10:00:00.000Z' }]);
   });
 
+  it('throws on an invalid date rather than writing NULL (a poison event is parked with its RangeError)', async () => {
+    type Row = { id: string; at: Date };
+    const { tx } = recordingTx();
+    await expect(upsertRows<Row>({ table: 'things', key: ['id'], columns: { id: 'id', at: 'at' } })(tx, [{ id: 'a', at: new Date('nonsense') }])).rejects.toThrow(RangeError);
+  });
+
   it('refuses a table or column name that is not a plain identifier', () => {
     type Row = { id: string; name: string };
     expect(() => upsertRows<Row>({ table: 'things; --', key: ['id'], columns: { id: 'id', name: 'name' } })).toThrow(/plain SQL identifier/);
