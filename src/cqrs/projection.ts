@@ -1,6 +1,6 @@
 // What a read model declares: its name, the events it handles, and how it applies them.
 import type { ReadTx } from '../db/read-client.ts';
-import type { RecordedEvent } from './events.ts';
+import type { DomainEvent, RecordedEvent } from './events.ts';
 
 /** A row that changed in a batch, to be pushed to subscribers once the batch has committed. */
 export interface ViewChange {
@@ -31,17 +31,32 @@ export interface Projection {
 
 export type PoisonPolicy = 'park' | 'halt';
 
+/** A recorded event of one of `Events`, narrowed by its `type` (distributed over the union). */
+export type Recorded<Events extends DomainEvent> = Events extends DomainEvent ? RecordedEvent<Events> : never;
+
 /**
- * A view with one row per aggregate, built by a pure `evolve`. Rows are loaded once per batch and
- * evolved in memory; `coalesce` says how they are written.
+ * How a view follows one event type: the row (or rows: one event may touch several, like a
+ * reservation of many products) it changes, and each of those rows after it (null when the event
+ * changes nothing in it; `id` is the row's id). Method syntax on purpose: handlers of different
+ * event types are stored side by side and looked up by the recorded event's `type`.
  */
-export interface RowProjectionSpec<Row> {
+export interface RowHandler<Row, Event extends RecordedEvent> {
+  rowId(event: Event): string | readonly string[];
+  evolve(row: Row | null, event: Event, id: string): Row | null;
+}
+
+/** One handler per handled event type, each typed by that event's payload. Its keys are what the view handles. */
+export type RowHandlers<Row, Events extends DomainEvent> = {
+  [Type in Events['type']]: RowHandler<Row, Recorded<Extract<Events, { type: Type }>>>;
+};
+
+/**
+ * A view with rows built by pure handlers. Rows are loaded once per batch and evolved in memory;
+ * `coalesce` says how they are written.
+ */
+export interface RowProjectionSpec<Row, Events extends DomainEvent = DomainEvent> {
   name: string;
-  handles: readonly string[];
-  /** The row (or rows: one event may touch several, like a reservation of many products) it changes. */
-  rowId(event: RecordedEvent): string | readonly string[];
-  /** The row after the event, or null when the event changes nothing in it. `id` is the row's id. */
-  evolve(row: Row | null, event: RecordedEvent, id: string): Row | null;
+  on: RowHandlers<Row, Events>;
   load(tx: ReadTx, ids: string[]): Promise<Row[]>;
   idOf(row: Row): string;
   save(tx: ReadTx, rows: Row[]): Promise<void>;
@@ -63,28 +78,35 @@ export interface RowProjectionSpec<Row> {
   /**
    * Push the row after every event that changed it, not once per batch: for views whose
    * subscribers watch a progression (an order going placed → paid → reserved → completed), where
-   * a batch that holds several steps must not collapse them into one push. `evolve` must return
+   * a batch that holds several steps must not collapse them into one push. Handlers must return
    * new row objects (never mutate), since each pushed state is kept.
    */
   pushEveryStep?: boolean;
 }
 
-export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & { spec: RowProjectionSpec<Row> } {
+/** The part of a spec that folds events into rows, whatever its event types. */
+export interface RowFold<Row> {
+  on: Readonly<Record<string, RowHandler<Row, RecordedEvent>>>;
+}
+
+export function rowProjection<Row, Events extends DomainEvent>(
+  spec: RowProjectionSpec<Row, Events>,
+): Projection & { spec: RowProjectionSpec<Row, Events> } {
   return {
     name: spec.name,
-    handles: new Set(spec.handles),
+    handles: new Set(Object.keys(spec.on)),
     onPoison: spec.onPoison,
     ...(spec.tables ? { tables: spec.tables } : {}),
     spec,
     async apply(tx, events) {
-      const ids = [...new Set(events.flatMap((event) => rowIdsOf(spec, event)))];
+      const ids = [...new Set(events.flatMap((event) => rowIdsOf<Row>(spec, event)))];
       const rows = new Map<string, Row | null>((await spec.load(tx, ids)).map((row) => [spec.idOf(row), row]));
       const changed = new Set<string>();
       const steps: ViewChange[] = [];
       for (const event of events) {
         const changedByEvent: Row[] = [];
-        for (const id of rowIdsOf(spec, event)) {
-          const next = spec.evolve(rows.get(id) ?? null, event, id);
+        for (const id of rowIdsOf<Row>(spec, event)) {
+          const next = evolveRow<Row>(spec, rows.get(id) ?? null, event, id);
           if (next !== null) {
             rows.set(id, next);
             changed.add(id);
@@ -101,18 +123,29 @@ export function rowProjection<Row>(spec: RowProjectionSpec<Row>): Projection & {
   };
 }
 
-function rowIdsOf<Row>(spec: Pick<RowProjectionSpec<Row>, 'rowId'>, event: RecordedEvent): readonly string[] {
-  const ids = spec.rowId(event);
+/** The handler of an event's type; none for a type the view does not handle (an own key only, never `toString`). */
+function handlerOf<Row>(spec: RowFold<Row>, event: RecordedEvent): RowHandler<Row, RecordedEvent> | undefined {
+  return Object.hasOwn(spec.on, event.type) ? spec.on[event.type] : undefined;
+}
+
+/** The ids of the rows an event changes; none when the view does not handle it. */
+export function rowIdsOf<Row>(spec: RowFold<Row>, event: RecordedEvent): readonly string[] {
+  const ids = handlerOf(spec, event)?.rowId(event) ?? [];
   return typeof ids === 'string' ? [ids] : ids;
 }
 
-/** given(events).then(rows) for unit tests and rebuilds: folds events with `evolve` alone. */
-export function foldRows<Row>(spec: Pick<RowProjectionSpec<Row>, 'handles' | 'rowId' | 'evolve'>, events: RecordedEvent[]): Map<string, Row> {
+/** A row after one event, as `apply` computes it; `id` defaults to the event's first row. */
+export function evolveRow<Row>(spec: RowFold<Row>, row: NoInfer<Row> | null, event: RecordedEvent, id = rowIdsOf(spec, event)[0]): Row | null {
+  const handler = handlerOf(spec, event);
+  return handler && id !== undefined ? handler.evolve(row, event, id) : null;
+}
+
+/** given(events).then(rows) for unit tests and rebuilds: folds events with the handlers alone. */
+export function foldRows<Row>(spec: RowFold<Row>, events: RecordedEvent[]): Map<string, Row> {
   const rows = new Map<string, Row>();
   for (const event of events) {
-    if (!spec.handles.includes(event.type)) continue;
     for (const id of rowIdsOf(spec, event)) {
-      const next = spec.evolve(rows.get(id) ?? null, event, id);
+      const next = evolveRow(spec, rows.get(id) ?? null, event, id);
       if (next !== null) rows.set(id, next);
     }
   }

@@ -1,5 +1,6 @@
 // The one typed map of notice topics: what projectors publish and subscriptions listen to.
 import type { ProjectorTopics } from '../cqrs/projector.ts';
+import type { RowIds } from '../cqrs/row-topics.ts';
 import type { UserProfileRow } from './users/views/user-profile.ts';
 import type { UserSearchRow } from './users/views/user-search.ts';
 import type { OrderHistoryRow } from './orders/views/order-history.ts';
@@ -16,4 +17,11 @@ export type Topics = ProjectorTopics & {
   revenueUpdated: DailyRevenueRow;
   productUpdated: ProductCatalogRow;
   inventoryItemUpdated: InventoryReportRow;
+};
+
+/** The topics subscribed to one row at a time, and the row id that routes each of their notices. */
+export const topicRowIds: RowIds<Topics> = {
+  userProfileUpdated: (row) => row.id,
+  orderUpdated: (row) => row.id,
+  productUpdated: (row) => row.id,
 };

@@ -2,7 +2,7 @@
 // check of the rows a row projection folds from them.
 import { expect } from 'vitest';
 import type { DomainEvent, RecordedEvent } from '../../src/cqrs/events.ts';
-import { foldRows, type RowProjectionSpec } from '../../src/cqrs/projection.ts';
+import { foldRows, type RowFold } from '../../src/cqrs/projection.ts';
 
 export interface Recording {
   aggregateType: string;
@@ -49,7 +49,7 @@ export function eventRecorder(transactionIdBase: bigint) {
 }
 
 /** `given(events).then(rows)`: folding `events` with the projection gives exactly `rows`, in order. */
-export function givenEvents<Row>(projection: { spec: Pick<RowProjectionSpec<Row>, 'handles' | 'rowId' | 'evolve'> }) {
+export function givenEvents<Row>(projection: { spec: RowFold<Row> }) {
   return (events: RecordedEvent[]) => ({
     then(rows: Row[]) {
       expect([...foldRows(projection.spec, events).values()]).toEqual(rows);

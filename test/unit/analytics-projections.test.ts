@@ -2,12 +2,11 @@
 // redelivery is stopped by the projection checkpoint (proved in test/int/order-views.test.ts).
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../../src/cqrs/events.ts';
-import { foldRows } from '../../src/cqrs/projection.ts';
+import { evolveRow, foldRows } from '../../src/cqrs/projection.ts';
 import { parseDay } from '../../src/graphql/types/date.ts';
 import {
   dailyRegistrationsProjection,
   daysBetween,
-  evolveDailyRegistrations,
   type DailyRegistrationsRow,
 } from '../../src/modules/analytics/views/daily-registrations.ts';
 import { averageOrderValueCents, dailyRevenueProjection, type DailyRevenueRow } from '../../src/modules/analytics/views/daily-revenue.ts';
@@ -50,8 +49,8 @@ describe('daily_registrations projection', () => {
 
   it('adds to the stored count and changes nothing for other events', () => {
     const event = registeredAt('2024-05-01T10:00:00.000Z');
-    expect(evolveDailyRegistrations({ day: day('2024-05-01'), count: 41 }, event, '2024-05-01')).toEqual({ day: day('2024-05-01'), count: 42 });
-    expect(evolveDailyRegistrations(null, completedAt('2024-05-01T10:00:00.000Z', 100), '2024-05-01')).toBeNull();
+    expect(evolveRow(dailyRegistrationsProjection.spec, { day: day('2024-05-01'), count: 41 }, event, '2024-05-01')).toEqual({ day: day('2024-05-01'), count: 42 });
+    expect(evolveRow(dailyRegistrationsProjection.spec, null, completedAt('2024-05-01T10:00:00.000Z', 100), '2024-05-01')).toBeNull();
   });
 });
 
@@ -76,7 +75,7 @@ describe('daily_revenue projection', () => {
 
   it('adds to the stored sums beyond the 32-bit range without losing cents', () => {
     const stored: DailyRevenueRow = { day: day('2024-05-01'), currency: 'EUR', revenueCents: 9_007_199_254_740_993n, orderCount: 1 };
-    const next = dailyRevenueProjection.spec.evolve(stored, completedAt('2024-05-01T10:00:00.000Z', 7), '2024-05-01/EUR');
+    const next = evolveRow(dailyRevenueProjection.spec, stored, completedAt('2024-05-01T10:00:00.000Z', 7), '2024-05-01/EUR');
     expect(next).toEqual({ ...stored, revenueCents: 9_007_199_254_741_000n, orderCount: 2 });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { evolveRow } from '../../src/cqrs/projection.ts';
 import type { ReservationLine } from '../../src/modules/inventory/events.ts';
-import { evolveInventoryReport, inventoryReportProjection, type InventoryReportRow } from '../../src/modules/inventory/views/inventory-report.ts';
+import { inventoryReportProjection, type InventoryReportRow } from '../../src/modules/inventory/views/inventory-report.ts';
 import { givenEvents } from '../support/recorded-events.ts';
 import { deskId, lampId, stockEvents } from '../support/stock-events.ts';
 
@@ -94,12 +95,12 @@ describe('inventory_report projection', () => {
   });
 });
 
-describe('evolveInventoryReport', () => {
+describe('inventory_report handlers', () => {
   it('returns null for stock events about a product without a row, or when the figures already match', () => {
-    expect(evolveInventoryReport(null, restocked(lampId, 1, 1, 0, '2024-06-02T00:00:00.000Z'), lampId)).toBeNull();
+    expect(evolveRow(inventoryReportProjection.spec, null, restocked(lampId, 1, 1, 0, '2024-06-02T00:00:00.000Z'), lampId)).toBeNull();
     const row = item(lampId, 'LAMP-1', 'Desk Lamp', 10, 3, '2024-06-04T00:00:00.000Z');
-    expect(evolveInventoryReport(row, adjusted(lampId, 0, 10, 3, '2024-06-05T00:00:00.000Z'), lampId)).toBeNull();
-    expect(evolveInventoryReport(row, lampAdded(), lampId)).toBeNull();
+    expect(evolveRow(inventoryReportProjection.spec, row, adjusted(lampId, 0, 10, 3, '2024-06-05T00:00:00.000Z'), lampId)).toBeNull();
+    expect(evolveRow(inventoryReportProjection.spec, row, lampAdded(), lampId)).toBeNull();
   });
 
   it('takes the figures of its own product from a reservation of several', () => {
@@ -111,6 +112,6 @@ describe('evolveInventoryReport', () => {
       ],
       '2024-06-04T00:00:00.000Z',
     );
-    expect(evolveInventoryReport(row, reservation, deskId)).toEqual(item(deskId, 'DESK-2', 'Oak Desk', 2, 1, '2024-06-04T00:00:00.000Z'));
+    expect(evolveRow(inventoryReportProjection.spec, row, reservation, deskId)).toEqual(item(deskId, 'DESK-2', 'Oak Desk', 2, 1, '2024-06-04T00:00:00.000Z'));
   });
 });

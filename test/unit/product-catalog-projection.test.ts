@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evolveProductCatalog, productCatalogProjection, type ProductCatalogRow } from '../../src/modules/catalog/views/product-catalog.ts';
+import { evolveRow } from '../../src/cqrs/projection.ts';
+import { productCatalogProjection, type ProductCatalogRow } from '../../src/modules/catalog/views/product-catalog.ts';
 import type { ReservationLine } from '../../src/modules/inventory/events.ts';
 import { givenEvents } from '../support/recorded-events.ts';
 import { deskId, lampId, stockEvents } from '../support/stock-events.ts';
@@ -114,25 +115,25 @@ describe('product_catalog projection', () => {
   });
 });
 
-describe('evolveProductCatalog', () => {
+describe('product_catalog handlers', () => {
   it('returns null (no change) when the event leaves the row as it is', () => {
     const row = { ...lamp, ...stock(10, 3, '2024-06-04T00:00:00.000Z'), discontinued: true };
-    expect(evolveProductCatalog(row, added(), lampId)).toBeNull();
-    expect(evolveProductCatalog(row, priceChanged(2999, 2000, '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
-    expect(evolveProductCatalog(row, discontinued('2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
-    expect(evolveProductCatalog(row, restocked(lampId, 1, 10, 3, '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
-    expect(evolveProductCatalog(row, reservedFor([{ productId: lampId, quantity: 3, onHand: 10, reserved: 3 }], '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
+    expect(evolveRow(productCatalogProjection.spec, row, added(), lampId)).toBeNull();
+    expect(evolveRow(productCatalogProjection.spec, row, priceChanged(2999, 2000, '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
+    expect(evolveRow(productCatalogProjection.spec, row, discontinued('2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
+    expect(evolveRow(productCatalogProjection.spec, row, restocked(lampId, 1, 10, 3, '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
+    expect(evolveRow(productCatalogProjection.spec, row, reservedFor([{ productId: lampId, quantity: 3, onHand: 10, reserved: 3 }], '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
   });
 
   it('returns null for events about a product without a row', () => {
-    expect(evolveProductCatalog(null, priceChanged(2499, 2999, '2024-06-02T00:00:00.000Z'), lampId)).toBeNull();
-    expect(evolveProductCatalog(null, discontinued('2024-06-02T00:00:00.000Z'), lampId)).toBeNull();
+    expect(evolveRow(productCatalogProjection.spec, null, priceChanged(2499, 2999, '2024-06-02T00:00:00.000Z'), lampId)).toBeNull();
+    expect(evolveRow(productCatalogProjection.spec, null, discontinued('2024-06-02T00:00:00.000Z'), lampId)).toBeNull();
     given([restocked(lampId, 10, 10, 0, '2024-06-02T00:00:00.000Z'), adjusted(1, 11, 0, '2024-06-03T00:00:00.000Z')]).then([]);
   });
 
   it('does not mutate the row it is given', () => {
     const row = structuredClone(lamp);
-    expect(evolveProductCatalog(row, restocked(lampId, 5, 5, 0, '2024-06-02T00:00:00.000Z'), lampId)?.onHand).toBe(5);
+    expect(evolveRow(productCatalogProjection.spec, row, restocked(lampId, 5, 5, 0, '2024-06-02T00:00:00.000Z'), lampId)?.onHand).toBe(5);
     expect(row).toEqual(lamp);
   });
 });

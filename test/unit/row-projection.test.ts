@@ -1,10 +1,11 @@
 // The row-projection runtime: one load per batch, one save per batch (coalesced) or per event, and what it pushes.
 import { describe, expect, it } from 'vitest';
-import type { RecordedEvent } from '../../src/cqrs/events.ts';
+import type { DomainEvent, RecordedEvent } from '../../src/cqrs/events.ts';
 import { rowProjection, type RowProjectionSpec } from '../../src/cqrs/projection.ts';
 import type { ReadTx } from '../../src/db/read-client.ts';
 
 type Row = { id: string; steps: string[] };
+type Stepped = DomainEvent<'Stepped', { id: string; step: string }>;
 
 function event(position: number, id: string, step: string): RecordedEvent {
   return {
@@ -23,11 +24,14 @@ function event(position: number, id: string, step: string): RecordedEvent {
 
 function projection(pushEveryStep: boolean, coalesce = true) {
   const saved: Row[][] = [];
-  const spec: RowProjectionSpec<Row> = {
+  const spec: RowProjectionSpec<Row, Stepped> = {
     name: 'things',
-    handles: ['Stepped'],
-    rowId: (e) => e.aggregateId,
-    evolve: (row, e, id) => ({ id, steps: [...(row?.steps ?? []), (e.data as { step: string }).step] }),
+    on: {
+      Stepped: {
+        rowId: (e) => e.aggregateId,
+        evolve: (row, e, id) => ({ id, steps: [...(row?.steps ?? []), e.data.step] }),
+      },
+    },
     load: async () => [],
     idOf: (row) => row.id,
     save: async (_tx, rows) => void saved.push(rows),
@@ -74,5 +78,13 @@ describe('rowProjection', () => {
       { id: 'a', steps: ['placed', 'paid'] },
       { id: 'a', steps: ['placed', 'paid', 'completed'] },
     ]);
+  });
+
+  it('handles exactly the event types its handler map names, and nothing inherited from Object', async () => {
+    const { projection: view, saved } = projection(false);
+    expect([...view.handles]).toEqual(['Stepped']);
+    const inherited = { ...event(5, 'c', 'x'), type: 'toString' };
+    expect(await view.apply(tx, [inherited])).toEqual([]);
+    expect(saved).toEqual([[]]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { foldRows } from '../../src/cqrs/projection.ts';
+import { evolveRow, foldRows } from '../../src/cqrs/projection.ts';
 import type { UserEvent } from '../../src/modules/users/events.ts';
-import { containsPattern, evolveUserSearch, userSearchProjection, type UserSearchRow } from '../../src/modules/users/views/user-search.ts';
+import { containsPattern, userSearchProjection, type UserSearchRow } from '../../src/modules/users/views/user-search.ts';
 import { eventRecorder, givenEvents } from '../support/recorded-events.ts';
 
 const userId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
@@ -52,7 +52,7 @@ describe('user_search projection', () => {
 
   it('ignores an email change of a user without a row', () => {
     given([emailChanged(2, 'Ada@Example.com', 'ada@lovelace.org')]).then([]);
-    expect(evolveUserSearch(null, emailChanged(2, 'Ada@Example.com', 'ada@lovelace.org'))).toBeNull();
+    expect(evolveRow(userSearchProjection.spec, null, emailChanged(2, 'Ada@Example.com', 'ada@lovelace.org'))).toBeNull();
   });
 
   it('keeps one row per user', () => {

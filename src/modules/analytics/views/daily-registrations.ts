@@ -1,7 +1,7 @@
 // Read model `daily_registrations`: how many users registered per UTC day.
-import type { RecordedEvent } from '../../../cqrs/events.ts';
 import { rowProjection } from '../../../cqrs/projection.ts';
-import type { ReadDb, ReadTx } from '../../../db/read-client.ts';
+import { upsertRows, type ViewColumns } from '../../../cqrs/view-columns.ts';
+import type { ReadDb } from '../../../db/read-client.ts';
 import type { DailyRegistrations } from '../../../generated/read/client.ts';
 import type { UserRegistered } from '../../users/events.ts';
 
@@ -21,41 +21,30 @@ export function dayStart(day: string): Date {
 
 const dayMs = 24 * 60 * 60 * 1000;
 
-const registeredDay = (recorded: RecordedEvent) => utcDayOf(new Date((recorded.data as UserRegistered['data']).registeredAt));
+export const dailyRegistrationsColumns: ViewColumns<DailyRegistrationsRow> = {
+  table: 'daily_registrations',
+  key: ['day'],
+  columns: { day: { name: 'day', encode: utcDayOf }, count: 'count' },
+};
 
-/**
- * A counter has no per-row revision: a redelivered event is skipped by the projection checkpoint,
- * which commits in the same transaction as the count.
- */
-export function evolveDailyRegistrations(row: DailyRegistrationsRow | null, recorded: RecordedEvent, day: string): DailyRegistrationsRow | null {
-  if (recorded.type !== 'UserRegistered') return null;
-  return { day: dayStart(day), count: (row?.count ?? 0) + 1 };
-}
-
-async function saveDailyRegistrations(tx: ReadTx, rows: DailyRegistrationsRow[]) {
-  if (rows.length === 0) return;
-  const records = rows.map((row) => ({ day: utcDayOf(row.day), count: row.count }));
-  await tx.$executeRaw`
-    INSERT INTO daily_registrations
-    SELECT * FROM jsonb_populate_recordset(NULL::daily_registrations, ${JSON.stringify(records)}::jsonb)
-    ON CONFLICT (day) DO UPDATE SET count = EXCLUDED.count`;
-}
-
-const handledTypes: UserRegistered['type'][] = ['UserRegistered'];
-
-export const dailyRegistrationsProjection = rowProjection<DailyRegistrationsRow>({
+export const dailyRegistrationsProjection = rowProjection<DailyRegistrationsRow, UserRegistered>({
   name: dailyRegistrationsProjectionName,
-  handles: handledTypes,
-  rowId: registeredDay,
-  evolve: evolveDailyRegistrations,
+  on: {
+    UserRegistered: {
+      rowId: ({ data }) => utcDayOf(new Date(data.registeredAt)),
+      // A counter has no per-row revision: a redelivered event is skipped by the projection
+      // checkpoint, which commits in the same transaction as the count.
+      evolve: (row, _event, day) => ({ day: dayStart(day), count: (row?.count ?? 0) + 1 }),
+    },
+  },
   load: (tx, days) => tx.dailyRegistrations.findMany({ where: { day: { in: days.map(dayStart) } } }),
   idOf: (row) => utcDayOf(row.day),
-  save: saveDailyRegistrations,
+  save: upsertRows(dailyRegistrationsColumns),
   changeOf: (row) => ({ topic: dailyRegistrationsTopic, payload: row }),
   // A day's count is written as its total, so the last one per batch is all the table needs.
   coalesce: true,
   onPoison: 'park',
-  tables: ['daily_registrations'],
+  tables: [dailyRegistrationsColumns.table],
 });
 
 /** One entry per day from `from` to `to` (inclusive, `YYYY-MM-DD`), 0 for days without registrations. */
@@ -64,7 +53,6 @@ export async function findDailyRegistrations(db: ReadDb, from: string, to: strin
   const counts = new Map(rows.map((row) => [utcDayOf(row.day), row.count]));
   return daysBetween(from, to).map((day) => ({ day, count: counts.get(day) ?? 0 }));
 }
-
 
 /** Every day from `from` to `to`, inclusive. */
 export function daysBetween(from: string, to: string): string[] {

@@ -169,7 +169,7 @@ builder.subscriptionField('productUpdated', (t) =>
     authScopes: { public: true },
     args: { productId: t.arg.id({ required: true }) },
     // Rows carry ids in lower case.
-    subscribe: (_root, { productId }, context) => liveRows(context, productUpdatedTopic, (row) => row.id === canonicalUuid(productId)),
+    subscribe: (_root, { productId }, context) => liveRows(context, productUpdatedTopic, { id: canonicalUuid(productId) }),
     resolve: (row: ProductCatalogRow) => row,
   }),
 );

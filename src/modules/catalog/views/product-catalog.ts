@@ -1,10 +1,10 @@
 // Read model `product_catalog`: one row per product with its price and stock, for shop pages.
-import type { RecordedEvent } from '../../../cqrs/events.ts';
 import { rowProjection } from '../../../cqrs/projection.ts';
-import type { ReadDb, ReadTx } from '../../../db/read-client.ts';
+import { upsertRows, type ViewColumns } from '../../../cqrs/view-columns.ts';
+import type { ReadDb } from '../../../db/read-client.ts';
 import { Prisma, type ProductCatalog } from '../../../generated/read/client.ts';
-import { stockAfter, stockEventTypes, stockProductIds, withStock } from '../../inventory/views/inventory-report.ts';
-import { catalogEventTypes, type CatalogEvent } from '../events.ts';
+import { stockHandlers, type StockChange } from '../../inventory/views/inventory-report.ts';
+import type { CatalogEvent } from '../events.ts';
 
 export type ProductCatalogRow = ProductCatalog;
 export const productCatalogProjectionName = 'product_catalog';
@@ -15,90 +15,73 @@ export function searchTextOf(product: { sku: string; name: string; description: 
   return [product.sku, product.name, product.description].join(' ').toLowerCase();
 }
 
-function evolveProduct(row: ProductCatalogRow | null, recorded: RecordedEvent): ProductCatalogRow | null {
-  const event = { type: recorded.type, data: recorded.data } as CatalogEvent;
-  const updatedAt = recorded.recordedAt;
-  switch (event.type) {
-    case 'ProductAdded': {
-      // A redelivered ProductAdded must not reset the stock the product has gained since.
-      if (row) return null;
-      const { productId, sku, name, description, priceCents, currency, category, addedAt } = event.data;
-      return {
-        id: productId,
-        sku,
-        name,
-        description,
-        priceCents,
-        currency,
-        category,
-        discontinued: false,
-        onHand: 0,
-        reserved: 0,
-        available: 0,
-        searchText: searchTextOf(event.data),
-        createdAt: new Date(addedAt),
-        updatedAt,
-      };
-    }
-    case 'ProductPriceChanged':
-      return row && row.priceCents !== event.data.priceCents ? { ...row, priceCents: event.data.priceCents, updatedAt } : null;
-    case 'ProductDiscontinued':
-      return row && !row.discontinued ? { ...row, discontinued: true, updatedAt } : null;
-    default: {
-      const unhandled: never = event;
-      throw new Error(`product_catalog cannot apply ${JSON.stringify(unhandled)}`);
-    }
-  }
-}
+export const productCatalogColumns: ViewColumns<ProductCatalogRow> = {
+  table: 'product_catalog',
+  key: ['id'],
+  columns: {
+    id: 'id',
+    sku: 'sku',
+    name: 'name',
+    description: 'description',
+    priceCents: 'price_cents',
+    currency: 'currency',
+    category: 'category',
+    discontinued: 'discontinued',
+    onHand: 'on_hand',
+    reserved: 'reserved',
+    available: 'available',
+    searchText: 'search_text',
+    createdAt: 'created_at',
+    updatedAt: 'updated_at',
+  },
+};
 
-export function evolveProductCatalog(row: ProductCatalogRow | null, recorded: RecordedEvent, productId: string): ProductCatalogRow | null {
-  if ((catalogEventTypes as string[]).includes(recorded.type)) return evolveProduct(row, recorded);
-  return withStock(row, stockAfter(recorded, productId), recorded.recordedAt);
-}
-
-async function saveProductCatalog(tx: ReadTx, rows: ProductCatalogRow[]) {
-  if (rows.length === 0) return;
-  const records = rows.map((row) => ({
-    id: row.id,
-    sku: row.sku,
-    name: row.name,
-    description: row.description,
-    price_cents: row.priceCents,
-    currency: row.currency,
-    category: row.category,
-    discontinued: row.discontinued,
-    on_hand: row.onHand,
-    reserved: row.reserved,
-    available: row.available,
-    search_text: row.searchText,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
-  }));
-  // One statement for the whole batch.
-  await tx.$executeRaw`
-    INSERT INTO product_catalog
-    SELECT * FROM jsonb_populate_recordset(NULL::product_catalog, ${JSON.stringify(records)}::jsonb)
-    ON CONFLICT (id) DO UPDATE SET
-      sku = EXCLUDED.sku, name = EXCLUDED.name, description = EXCLUDED.description,
-      price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency, category = EXCLUDED.category,
-      discontinued = EXCLUDED.discontinued, on_hand = EXCLUDED.on_hand, reserved = EXCLUDED.reserved,
-      available = EXCLUDED.available, search_text = EXCLUDED.search_text,
-      created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`;
-}
-
-export const productCatalogProjection = rowProjection<ProductCatalogRow>({
+export const productCatalogProjection = rowProjection<ProductCatalogRow, CatalogEvent | StockChange>({
   name: productCatalogProjectionName,
-  handles: [...catalogEventTypes, ...stockEventTypes],
-  rowId: (event) => ((catalogEventTypes as string[]).includes(event.type) ? event.aggregateId : stockProductIds(event)),
-  evolve: evolveProductCatalog,
+  on: {
+    ProductAdded: {
+      rowId: (event) => event.aggregateId,
+      evolve(row, { data, recordedAt }) {
+        // A redelivered ProductAdded must not reset the stock the product has gained since.
+        if (row) return null;
+        const { productId, sku, name, description, priceCents, currency, category, addedAt } = data;
+        return {
+          id: productId,
+          sku,
+          name,
+          description,
+          priceCents,
+          currency,
+          category,
+          discontinued: false,
+          onHand: 0,
+          reserved: 0,
+          available: 0,
+          searchText: searchTextOf(data),
+          createdAt: new Date(addedAt),
+          updatedAt: recordedAt,
+        };
+      },
+    },
+    ProductPriceChanged: {
+      rowId: (event) => event.aggregateId,
+      evolve: (row, { data, recordedAt }) =>
+        row && row.priceCents !== data.priceCents ? { ...row, priceCents: data.priceCents, updatedAt: recordedAt } : null,
+    },
+    ProductDiscontinued: {
+      rowId: (event) => event.aggregateId,
+      evolve: (row, { recordedAt }) => (row && !row.discontinued ? { ...row, discontinued: true, updatedAt: recordedAt } : null),
+    },
+    ...stockHandlers<ProductCatalogRow>(),
+  },
   load: (tx, ids) => tx.productCatalog.findMany({ where: { id: { in: ids } } }),
   idOf: (row) => row.id,
-  save: saveProductCatalog,
+  save: upsertRows(productCatalogColumns),
   changeOf: (row) => ({ topic: productUpdatedTopic, payload: row }),
   // Each row is the product's whole current state; nothing observes the writes between.
   coalesce: true,
   onPoison: 'park',
-  tables: ['product_catalog'],
+  tables: [productCatalogColumns.table],
 });
 
 export const productOrders = ['NAME_ASC', 'PRICE_ASC', 'PRICE_DESC', 'NEWEST'] as const;

@@ -143,8 +143,7 @@ builder.subscriptionField('orderUpdated', (t) =>
     subscribe: (_root, { orderId }, context) => {
       const me = customerUserId(context.identity);
       // Rows carry ids in lower case.
-      const id = canonicalUuid(orderId);
-      return liveRows(context, orderUpdatedTopic, (row) => row.id === id && (me === null || row.userId === me));
+      return liveRows(context, orderUpdatedTopic, { id: canonicalUuid(orderId), matches: (row) => me === null || row.userId === me });
     },
     resolve: (row: OrderHistoryRow) => row,
   }),

@@ -50,7 +50,7 @@ builder.subscriptionField('userProfileUpdated', (t) =>
     authScopes: (_root, args) => ({ admin: true, self: args.id }),
     args: { id: t.arg.id({ required: true }) },
     // Rows carry ids in lower case.
-    subscribe: (_root, { id }, context) => liveRows(context, userProfileTopic, (row) => row.id === canonicalUuid(id)),
+    subscribe: (_root, { id }, context) => liveRows(context, userProfileTopic, { id: canonicalUuid(id) }),
     resolve: (row: UserProfileRow) => row,
   }),
 );

@@ -1,7 +1,7 @@
 // Read model `user_search`: users by name and email, for back-office search.
-import type { RecordedEvent } from '../../../cqrs/events.ts';
 import { rowProjection } from '../../../cqrs/projection.ts';
-import type { ReadDb, ReadTx } from '../../../db/read-client.ts';
+import { upsertRows, type ViewColumns } from '../../../cqrs/view-columns.ts';
+import type { ReadDb } from '../../../db/read-client.ts';
 import { Prisma, type UserSearch } from '../../../generated/read/client.ts';
 import type { UserEmailChanged, UserRegistered } from '../events.ts';
 
@@ -14,61 +14,43 @@ export function userSearchTextOf(user: { name: string; email: string }): string 
   return `${user.name.toLowerCase()} ${user.email.toLowerCase()}`;
 }
 
-export function evolveUserSearch(row: UserSearchRow | null, recorded: RecordedEvent): UserSearchRow | null {
-  const event = { type: recorded.type, data: recorded.data } as UserRegistered | UserEmailChanged;
-  switch (event.type) {
-    case 'UserRegistered': {
-      // A redelivered registration must not undo the email changes the row has seen since.
-      if (row) return null;
-      const { userId, name, email, registeredAt } = event.data;
-      return { id: userId, name, email, searchText: userSearchTextOf({ name, email }), memberSince: new Date(registeredAt) };
-    }
-    case 'UserEmailChanged': {
-      // The row has no version; an email change applies only to the email it replaces, so a
-      // redelivered older change cannot bring back an old address.
-      if (!row || row.email !== event.data.previousEmail) return null;
-      const { email } = event.data;
-      return { ...row, email, searchText: userSearchTextOf({ name: row.name, email }) };
-    }
-    default: {
-      const unhandled: never = event;
-      throw new Error(`user_search cannot apply ${JSON.stringify(unhandled)}`);
-    }
-  }
-}
+export const userSearchColumns: ViewColumns<UserSearchRow> = {
+  table: 'user_search',
+  key: ['id'],
+  columns: { id: 'id', name: 'name', email: 'email', searchText: 'search_text', memberSince: 'member_since' },
+};
 
-async function saveUserSearch(tx: ReadTx, rows: UserSearchRow[]) {
-  if (rows.length === 0) return;
-  const records = rows.map((row) => ({
-    id: row.id,
-    name: row.name,
-    email: row.email,
-    search_text: row.searchText,
-    member_since: row.memberSince.toISOString(),
-  }));
-  // One statement for the whole batch.
-  await tx.$executeRaw`
-    INSERT INTO user_search
-    SELECT * FROM jsonb_populate_recordset(NULL::user_search, ${JSON.stringify(records)}::jsonb)
-    ON CONFLICT (id) DO UPDATE SET
-      name = EXCLUDED.name, email = EXCLUDED.email, search_text = EXCLUDED.search_text, member_since = EXCLUDED.member_since`;
-}
-
-const userSearchEventTypes: (UserRegistered | UserEmailChanged)['type'][] = ['UserRegistered', 'UserEmailChanged'];
-
-export const userSearchProjection = rowProjection<UserSearchRow>({
+export const userSearchProjection = rowProjection<UserSearchRow, UserRegistered | UserEmailChanged>({
   name: userSearchProjectionName,
-  handles: userSearchEventTypes,
-  rowId: (event) => event.aggregateId,
-  evolve: evolveUserSearch,
+  on: {
+    UserRegistered: {
+      rowId: (event) => event.aggregateId,
+      evolve(row, { data }) {
+        // A redelivered registration must not undo the email changes the row has seen since.
+        if (row) return null;
+        const { userId, name, email, registeredAt } = data;
+        return { id: userId, name, email, searchText: userSearchTextOf({ name, email }), memberSince: new Date(registeredAt) };
+      },
+    },
+    UserEmailChanged: {
+      rowId: (event) => event.aggregateId,
+      evolve(row, { data }) {
+        // The row has no version; an email change applies only to the email it replaces, so a
+        // redelivered older change cannot bring back an old address.
+        if (!row || row.email !== data.previousEmail) return null;
+        const { email } = data;
+        return { ...row, email, searchText: userSearchTextOf({ name: row.name, email }) };
+      },
+    },
+  },
   load: (tx, ids) => tx.userSearch.findMany({ where: { id: { in: ids } } }),
   idOf: (row) => row.id,
-  save: saveUserSearch,
+  save: upsertRows(userSearchColumns),
   changeOf: (row) => ({ topic: userSearchTopic, payload: row }),
   // Each row is the user's whole current search entry; nothing observes the writes between.
   coalesce: true,
   onPoison: 'park',
-  tables: ['user_search'],
+  tables: [userSearchColumns.table],
 });
 
 /** Where a page starts: strictly after this user in (name, id) order. */

@@ -1,0 +1,55 @@
+// Row-change notices routed by topic and row id: a subscriber hears its own row only, in order,
+// and leaving (return(), as the expiry and quota wrappers call it) ends the subscription at once.
+import { filter, pipe } from 'graphql-yoga';
+import { describe, expect, it } from 'vitest';
+import { createLocalNoticeBus } from '../../src/cqrs/notices.ts';
+import { rowTopics } from '../../src/cqrs/row-topics.ts';
+
+type Row = { id: string; step: number };
+type TestTopics = { rowChanged: Row; totals: { sum: number } };
+
+function setUp() {
+  const notices = createLocalNoticeBus<TestTopics>();
+  return { notices, topics: rowTopics(notices, { rowChanged: (row) => row.id }) };
+}
+
+describe('rowTopics', () => {
+  it("delivers a row's notices to its subscribers only, in order, and every notice to a topic-wide one", async () => {
+    const { notices, topics } = setUp();
+    const a = topics.subscribe('rowChanged', 'a')[Symbol.asyncIterator]();
+    const all = topics.subscribe('rowChanged')[Symbol.asyncIterator]();
+    // A Repeater starts listening on its first next(), as GraphQL execution calls it at once.
+    const firstA = a.next();
+    const firstAll = all.next();
+    for (const row of [{ id: 'b', step: 1 }, { id: 'a', step: 1 }, { id: 'a', step: 2 }]) await notices.publish('rowChanged', row);
+    expect(await firstA).toEqual({ done: false, value: { id: 'a', step: 1 } });
+    expect(await a.next()).toEqual({ done: false, value: { id: 'a', step: 2 } });
+    expect((await firstAll).value).toEqual({ id: 'b', step: 1 });
+    expect((await all.next()).value).toEqual({ id: 'a', step: 1 });
+    await Promise.all([a.return!(), all.return!()]);
+  });
+
+  it('passes topics without row ids whole, and refuses to route them by id', async () => {
+    const { notices, topics } = setUp();
+    const totals = topics.subscribe('totals')[Symbol.asyncIterator]();
+    const next = totals.next();
+    await notices.publish('totals', { sum: 3 });
+    expect(await next).toEqual({ done: false, value: { sum: 3 } });
+    expect(() => topics.subscribe('totals', 'x')).toThrow(/not routed by row id/);
+    await totals.return!();
+  });
+
+  it('ends a filtered subscription at once when the client leaves while it waits', async () => {
+    const { notices, topics } = setUp();
+    const evenSteps = pipe(topics.subscribe('rowChanged', 'a'), filter((row: Row) => row.step % 2 === 0))[Symbol.asyncIterator]();
+    const first = evenSteps.next();
+    await notices.publish('rowChanged', { id: 'a', step: 1 });
+    await notices.publish('rowChanged', { id: 'a', step: 2 });
+    expect(await first).toEqual({ done: false, value: { id: 'a', step: 2 } });
+    const waiting = evenSteps.next();
+    await evenSteps.return!();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    // Publishing after the subscriber left reaches nobody and throws nothing.
+    await notices.publish('rowChanged', { id: 'a', step: 4 });
+  });
+});
