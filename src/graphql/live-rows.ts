@@ -16,7 +16,7 @@ function routerOf(notices: NoticeBus<Topics>): RowTopics<Topics> {
   return router;
 }
 
-export function liveRows<Topic extends keyof Topics & string>(
+export function liveRows<Topic extends keyof Topics>(
   context: GraphQLContext,
   topic: Topic,
   options: { id?: string; matches?: (row: Topics[Topic]) => boolean } = {},
