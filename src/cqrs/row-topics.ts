@@ -15,8 +15,53 @@ export interface RowTopics<Topics extends TopicMap> {
   subscribe<Topic extends keyof Topics & string>(topic: Topic, id?: string): Repeater<Topics[Topic]>;
 }
 
-export function rowTopics<Topics extends TopicMap>(notices: NoticeBus<Topics>, rowIds: RowIds<Topics>): RowTopics<Topics> {
-  const pubSub = createPubSub<Record<string, [unknown] | [string, unknown]>>();
+/**
+ * An EventTarget whose listeners cannot throw into the publisher. A subscriber whose Repeater holds
+ * 1024 undelivered pushes (a client that stopped reading) throws from its listener; Node's own
+ * EventTarget would report that as an uncaught exception and end the whole read process. Here that
+ * one push is lost for that one subscriber (reported through `onError`), and everyone else goes on.
+ */
+export function isolatingEventTarget(onError: (error: unknown, type: string) => void): EventTarget {
+  const listeners = new Map<string, Set<EventListenerOrEventListenerObject>>();
+  return {
+    addEventListener(type, listener) {
+      if (!listener) return;
+      let forType = listeners.get(type);
+      if (!forType) listeners.set(type, (forType = new Set()));
+      forType.add(listener);
+    },
+    removeEventListener(type, listener) {
+      const forType = listeners.get(type);
+      if (!forType || !listener) return;
+      forType.delete(listener);
+      // Topics per row come and go with their subscribers.
+      if (forType.size === 0) listeners.delete(type);
+    },
+    dispatchEvent(event) {
+      for (const listener of [...(listeners.get(event.type) ?? [])]) {
+        try {
+          if (typeof listener === 'function') listener(event);
+          else listener.handleEvent(event);
+        } catch (error) {
+          onError(error, event.type);
+        }
+      }
+      return true;
+    },
+  };
+}
+
+const logLostPush = (error: unknown, topic: string) =>
+  console.error(`[${new Date().toISOString()}] a subscriber of ${topic} lost a push:`, error instanceof Error ? error.message : error);
+
+export function rowTopics<Topics extends TopicMap>(
+  notices: NoticeBus<Topics>,
+  rowIds: RowIds<Topics>,
+  onListenerError: (error: unknown, topic: string) => void = logLostPush,
+): RowTopics<Topics> {
+  const pubSub = createPubSub<Record<string, [unknown] | [string, unknown]>>({
+    eventTarget: isolatingEventTarget(onListenerError),
+  });
   // Its typing wants each topic either always or never routed by id; here both are published.
   const subscribe = pubSub.subscribe as (topic: string, id?: string) => Repeater<unknown>;
   const idOfRow = (topic: string) => (rowIds as Record<string, ((payload: unknown) => string) | undefined>)[topic];

@@ -52,4 +52,27 @@ describe('rowTopics', () => {
     // Publishing after the subscriber left reaches nobody and throws nothing.
     await notices.publish('rowChanged', { id: 'a', step: 4 });
   });
+
+  it('a subscriber that stops reading loses its own pushes past 1024 and harms no one: the publisher and the other subscribers go on', async () => {
+    const notices = createLocalNoticeBus<TestTopics>();
+    const lost: string[] = [];
+    const topics = rowTopics(notices, { rowChanged: (row) => row.id }, (_error, topic) => lost.push(topic));
+    const stalled = topics.subscribe('rowChanged', 'a')[Symbol.asyncIterator]();
+    const reading = topics.subscribe('rowChanged', 'a')[Symbol.asyncIterator]();
+    void stalled.next();
+    const received: number[] = [];
+    const reader = (async () => {
+      for (let step = 1; step <= 1100; step++) received.push((await reading.next()).value!.step);
+    })();
+    for (let step = 1; step <= 1100; step++) {
+      await notices.publish('rowChanged', { id: 'a', step });
+      // The reader keeps up: it is handed each push before the next one.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await reader;
+    expect(received).toEqual(Array.from({ length: 1100 }, (_, index) => index + 1));
+    expect(lost.length).toBeGreaterThan(0);
+    expect(new Set(lost)).toEqual(new Set(['rowChanged:a']));
+    await Promise.all([stalled.return(), reading.return()]);
+  });
 });
