@@ -2,8 +2,9 @@
 // pure decide function. A reservation is all or nothing: every line of the order, or none.
 import { decideByType, type CommandOf } from '../../cqrs/decider.ts';
 import { NotFoundError, uuidProblem, validate } from '../../cqrs/errors.ts';
-import { reasonProblem, type OrderItem, type OrderStatus } from '../orders/commands.ts';
+import { reasonProblem, type OrderItem } from '../orders/commands.ts';
 import { orderAggregate } from '../orders/events.ts';
+import type { OrderAggregateStatus } from '../orders/order-status.ts';
 import type { ReservationEvent, ReservationLine } from './events.ts';
 
 export type ReserveInventory = { type: 'ReserveInventory'; data: { orderId: string } };
@@ -22,7 +23,7 @@ export interface ReservationState {
   reason: string | null;
   updatedAt: Date | null;
   /** ReserveInventory: the order and its lines (one per product). */
-  order: { status: OrderStatus; lines: OrderItem[] } | null;
+  order: { status: OrderAggregateStatus; lines: OrderItem[] } | null;
   /** ReleaseInventory: the units still held for the order, per product. */
   held: OrderItem[];
   /** Current stock of the products concerned, read under lock. */

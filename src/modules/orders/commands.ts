@@ -9,6 +9,7 @@ import { productAggregate } from '../catalog/events.ts';
 import { userAggregate } from '../users/events.ts';
 import { MixedCurrenciesError, OrderNotCancellableError, OrderNotCompletableError } from './errors.ts';
 import { orderAggregate, type OrderEvent, type OrderLineData } from './events.ts';
+import type { OrderAggregateStatus } from './order-status.ts';
 
 export interface OrderItem {
   productId: string;
@@ -20,7 +21,6 @@ export type CancelOrder = { type: 'CancelOrder'; data: { orderId: string; reason
 /** Sent by the order saga once the order is paid and its stock reserved. */
 export type CompleteOrder = { type: 'CompleteOrder'; data: { orderId: string } };
 
-export type OrderStatus = 'placed' | 'completed' | 'cancelled';
 
 export interface CatalogProduct {
   id: string;
@@ -35,7 +35,7 @@ export interface CatalogProduct {
 export interface OrderRow {
   id: string;
   userId: string;
-  status: OrderStatus;
+  status: OrderAggregateStatus;
   totalCents: number;
   currency: string;
   placedAt: Date;

@@ -6,13 +6,14 @@ import { defineCommandHandler, type StateChange } from '../../cqrs/command-handl
 import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import { exactCents } from '../../cqrs/money.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
-import { evolve, orderDeciders, type CatalogProduct, type OrderCommand, type OrderState, type OrderStatus } from './commands.ts';
+import { evolve, orderDeciders, type CatalogProduct, type OrderCommand, type OrderState } from './commands.ts';
 import { orderAggregate, orderEventSchemaVersions } from './events.ts';
+import type { OrderAggregateStatus } from './order-status.ts';
 
 export interface LockedOrder {
   id: string;
   userId: string;
-  status: OrderStatus;
+  status: OrderAggregateStatus;
   totalCents: number;
   currency: string;
   placedAt: Date;
@@ -25,7 +26,7 @@ export interface LockedOrder {
 interface OrderRow {
   id: string;
   user_id: string;
-  status: OrderStatus;
+  status: OrderAggregateStatus;
   total_cents: bigint;
   currency: string;
   placed_at: Date;

@@ -10,13 +10,13 @@ import {
   findOrdersOfUser,
   orderHistoryProjectionName,
   orderHistoryRowOf,
-  orderStatuses,
   orderTimelineStatuses,
   orderUpdatedTopic,
   type OrderHistoryRow,
   type OrderKeyset,
   type OrderStatusChange,
 } from '../views/order-history.ts';
+import { orderStatuses } from '../order-status.ts';
 
 /** GraphQL enum values in upper case, stored values as they are in the view. */
 function enumValues<Value extends string>(values: readonly Value[]) {

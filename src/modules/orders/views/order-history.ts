@@ -7,12 +7,10 @@ import type { OrderHistory } from '../../../generated/read/client.ts';
 import type { ReservationEvent } from '../../inventory/events.ts';
 import type { PaymentEvent } from '../../payments/events.ts';
 import type { OrderEvent, OrderLineData } from '../events.ts';
+import type { OrderStatus } from '../order-status.ts';
 
 export const orderHistoryProjectionName = 'order_history';
 export const orderUpdatedTopic = 'orderUpdated';
-
-export const orderStatuses = ['placed', 'paid', 'reserved', 'completed', 'cancelled'] as const;
-export type OrderStatus = (typeof orderStatuses)[number];
 
 export const orderTimelineStatuses = [
   'placed',
