@@ -6,7 +6,8 @@ import type { WriteDb } from '../db/write-client.ts';
 import { logStart, compareLogPositions, type LogPosition } from './log-position.ts';
 import { progressDue, progressMeter, type ProgressSnapshot } from './progress.ts';
 import type { Projection } from './projection.ts';
-import { countLogEvents, readableLogHead, replayInto, type ReplayOutcome } from './replay.ts';
+import { countLogEvents, readableLogHead } from './event-log.ts';
+import { replayInto, type ReplayOutcome } from './replay.ts';
 import { copySchemaOf, createCopyClient, createViewCopy, dropViewCopy, liveSchemaOf, lockViewCopy, ownedTables, qualified, readLiveCheckpoint } from './view-copy.ts';
 
 export interface CopyOptions {

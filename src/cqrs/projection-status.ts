@@ -15,6 +15,7 @@ import type { ReadDb } from '../db/read-client.ts';
 import type { WriteDb } from '../db/write-client.ts';
 import { countParked } from './parking.ts';
 import { countParkedProcessEvents, type ParkedInstances } from './process-parking.ts';
+import { measureLag, type Lag } from './event-log.ts';
 import { logStart, compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 
 export type ConsumerKind = 'projection' | 'process' | 'relay';
@@ -51,26 +52,6 @@ interface CheckpointRow {
   position: bigint;
   updatedAt: Date;
 }
-
-interface Lag {
-  events: number;
-  capped: boolean;
-  seconds: number;
-}
-
-/** Pending events after `after`, counted up to `cap` + 1, and the age of the oldest of them. */
-async function measureLag(writeDb: WriteDb, after: LogPosition, cap: number): Promise<Lag> {
-  const rows = await writeDb.$queryRaw<{ events: number; seconds: number | null }[]>`
-    SELECT count(*)::int AS events,
-           greatest(0, extract(epoch FROM statement_timestamp() - min(recorded_at)))::float8 AS seconds
-      FROM (SELECT recorded_at FROM event_log
-             WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
-             ORDER BY transaction_id, position
-             LIMIT ${cap + 1}) AS pending`;
-  const events = Number(rows[0]?.events ?? 0);
-  return { events: Math.min(events, cap), capped: events > cap, seconds: Math.round(Number(rows[0]?.seconds ?? 0) * 1000) / 1000 };
-}
-
 
 export async function loadProjectionStatus(
   dbs: { writeDb: WriteDb; readDb: ReadDb },

@@ -7,7 +7,7 @@ import { backoffMs } from './backoff.ts';
 import { readCheckpoint } from './checkpoints.ts';
 import { readCommittedEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
-import { compareLogPositions, logStart, type LogPosition } from './log-position.ts';
+import { compareLogPositions, type LogPosition } from './log-position.ts';
 import { errorText } from './parking.ts';
 import type { Projection } from './projection.ts';
 import { applyBatch, applyIsolated, type BatchOutcome } from './projector.ts';
@@ -79,27 +79,4 @@ export async function replayInto(options: ReplayOptions): Promise<ReplayOutcome>
     options.onBatch?.(outcome.read);
   }
   return outcome;
-}
-
-// Two reads of the write database's event_log that only replays need (event-log.ts holds the
-// consumers' reads).
-
-/** The last event readers may take now (see readStoredEvents), or the log's start when none. */
-export async function readableLogHead(writeDb: WriteDb): Promise<LogPosition> {
-  const rows = await writeDb.$queryRaw<{ transaction_id: bigint; position: bigint }[]>`
-    SELECT transaction_id, position FROM event_log
-     WHERE transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
-     ORDER BY transaction_id DESC, position DESC
-     LIMIT 1`;
-  const row = rows[0];
-  return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
-}
-
-/** Events after `after` up to and including `until`: once per replay, for its progress total. */
-export async function countLogEvents(writeDb: WriteDb, after: LogPosition, until: LogPosition): Promise<number> {
-  const rows = await writeDb.$queryRaw<{ count: bigint }[]>`
-    SELECT count(*) AS count FROM event_log
-     WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
-       AND (transaction_id, position) <= (${until.transactionId}, ${until.position})`;
-  return Number(rows[0]?.count ?? 0);
 }
