@@ -13,9 +13,8 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { Redis } from 'ioredis';
 import { createRedisNoticeBus, type NoticeBus, type TopicMap } from '../cqrs/notices.ts';
-import { parkedOperations, UnknownConsumerError, type ParkedEntry, type ParkedOperations, type RetryOutcome } from '../cqrs/parked-operations.ts';
-import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parking.ts';
-import type { ParkedInstance } from '../cqrs/process-parking.ts';
+import { parkedOperations, UnknownConsumerError, type ParkedEntry, type ParkedInstance, type ParkedOperations, type RetryOutcome } from '../cqrs/parked-operations.ts';
+import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parked-store.ts';
 import { orderSagaName } from '../modules/orders/saga/order-saga.ts';
 import { parkedOrderSagas } from '../modules/orders/saga/parked-sagas.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../cqrs/projection-status.ts';
@@ -114,8 +113,8 @@ function withParked<T>(config: Config, work: (parked: ParkedOperations) => Promi
 function parkedJson(events: ParkedEntry[], instances: ParkedInstance[]): string {
   return JSON.stringify(
     [
-      ...events.map(({ projection, kind, key, event, error, attempts, parkedAt, retryRequestedAt }) => ({
-        projection,
+      ...events.map(({ consumer, kind, key, event, error, attempts, parkedAt, retryRequestedAt }) => ({
+        projection: consumer,
         kind,
         transactionId: event.transactionId.toString(),
         position: event.position.toString(),
@@ -152,8 +151,8 @@ function parkedTable(events: ParkedEntry[], instances: ParkedInstance[]): string
       ? 'no parked events'
       : table(
           ['PROJECTION', 'POSITION', 'AGGREGATE', 'EVENT', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
-          events.map(({ projection, event, error, attempts, parkedAt, retryRequestedAt }) => [
-            projection,
+          events.map(({ consumer, event, error, attempts, parkedAt, retryRequestedAt }) => [
+            consumer,
             String(event.position),
             `${event.aggregateType}/${event.aggregateId}`,
             event.type,

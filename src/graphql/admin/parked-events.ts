@@ -4,9 +4,8 @@
 // The operations come from context.admin (src/cqrs/parked-operations.ts), so this file imports no
 // write-side code (the read isolation check walks the schema's imports).
 import { ValidationError, validate } from '../../cqrs/errors.ts';
-import { UnknownConsumerError, type ParkedEntry, type RetryOutcome } from '../../cqrs/parked-operations.ts';
-import { ParkedEventNotFound, ParkedOutOfOrder } from '../../cqrs/parking.ts';
-import type { ParkedInstance } from '../../cqrs/process-parking.ts';
+import { UnknownConsumerError, type ParkedEntry, type ParkedInstance, type RetryOutcome } from '../../cqrs/parked-operations.ts';
+import { ParkedEventNotFound, ParkedOutOfOrder } from '../../cqrs/parked-store.ts';
 import { builder } from '../builder.ts';
 import { ErrorInterface } from '../types/errors.ts';
 import { adminServices } from './admin-access.ts';
@@ -47,7 +46,7 @@ const ParkedEventRef = builder.objectRef<ParkedEntry>('ParkedEvent').implement({
   description: 'An event a projection or a process manager (saga) could not apply, parked with its error.',
   subGraphs: ['write'],
   fields: (t) => ({
-    projection: t.exposeString('projection', { description: 'The projection or process manager it is parked for.' }),
+    projection: t.exposeString('consumer', { description: 'The projection or process manager it is parked for.' }),
     kind: t.field({ type: ConsumerKindEnum, resolve: (parked) => parked.kind }),
     transactionId: t.string({ resolve: (parked) => parked.event.transactionId.toString() }),
     position: t.string({ description: 'The log position (a 64-bit integer): the argument of retry and discard.', resolve: (parked) => parked.event.position.toString() }),
