@@ -188,9 +188,9 @@ describe('a poison event with the park policy', () => {
     expect(listed.code, listed.stderr).toBe(0);
     const rows = JSON.parse(listed.stdout) as Record<string, unknown>[];
     expect(rows).toHaveLength(4);
-    expect(rows[0]).toMatchObject({ projection: 'user_profile', position: String(poisonEvent.position), aggregateType: 'User', aggregateId: ids[1], eventType: 'UserLoggedIn', attempts: maxAttempts + 1 });
+    expect(rows[0]).toMatchObject({ consumer: 'user_profile', position: String(poisonEvent.position), aggregateType: 'User', aggregateId: ids[1], eventType: 'UserLoggedIn', attempts: maxAttempts + 1 });
     const table = await runCli(['parked', 'list']);
-    expect(table.stdout).toMatch(/^PROJECTION\s+POSITION\s+AGGREGATE\s+EVENT\s+ATTEMPTS\s+PARKED AT\s+ERROR/);
+    expect(table.stdout).toMatch(/^CONSUMER\s+POSITION\s+AGGREGATE\s+EVENT\s+ATTEMPTS\s+PARKED AT\s+ERROR/);
     expect(table.stdout).toContain(`user_profile  ${String(poisonEvent.position).padStart(8)}  User/${ids[1]}  UserLoggedIn`);
 
     const retried = await runCli(['parked', 'retry', 'user_profile', String(poisonEvent.position)]);

@@ -159,7 +159,7 @@ describe('a saga step that keeps failing', () => {
     const listed = await runCli(['parked', 'list', orderSagaName, '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([
-      expect.objectContaining({ projection: orderSagaName, kind: 'saga', key: stuck, step: 'charge', attempts: sagaMaxAttempts }),
+      expect.objectContaining({ consumer: orderSagaName, kind: 'saga', key: stuck, step: 'charge', attempts: sagaMaxAttempts }),
     ]);
 
     // Fixed: resumed from the CLI, the saga reconciles the order from where it stands.
