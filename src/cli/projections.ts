@@ -1,7 +1,7 @@
 // npm run projections -- status [--json]
-//                         parked list [projection] [--json] | parked retry <projection> <position|all>
-//                         parked discard <projection> <position> | parked resume order-saga <order id|all>
-//   (<projection> is a projection or the saga, `order-saga`)
+//                         parked list [consumer] [--json] | parked retry <consumer> <position|all>
+//                         parked discard <consumer> <position> | parked resume order-saga <order id|all>
+//   (<consumer> is a projection or the saga, `order-saga`)
 //                         rebuild <projection> | verify [projection] [--json]   (src/cli/rebuild-commands.ts)
 // Where each projection, the order saga and (distributed mode) the relay stand in the event log;
 // and the events projections and the saga parked, and the sagas parked (docs/guarantees.md, "Parked events").
@@ -13,9 +13,8 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { Redis } from 'ioredis';
 import { createRedisNoticeBus, type NoticeBus, type TopicMap } from '../cqrs/notices.ts';
-import { parkedOperations, UnknownConsumerError, type ParkedEntry, type ParkedOperations, type RetryOutcome } from '../cqrs/parked-operations.ts';
-import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parking.ts';
-import type { ParkedInstance } from '../cqrs/process-parking.ts';
+import { parkedOperations, UnknownConsumerError, type ParkedEntry, type ParkedInstance, type ParkedOperations, type RetryOutcome } from '../cqrs/parked-operations.ts';
+import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parked-store.ts';
 import { orderSagaName } from '../modules/orders/saga/order-saga.ts';
 import { parkedOrderSagas } from '../modules/orders/saga/parked-sagas.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../cqrs/projection-status.ts';
@@ -36,11 +35,11 @@ import { streamStatus, type StreamStatus } from '../cqrs/stream-trim.ts';
 
 const usage = [
   'usage: npm run projections -- status [--json]',
-  '       npm run projections -- parked list [projection] [--json]',
-  '       npm run projections -- parked retry <projection> <position|all>',
-  '       npm run projections -- parked discard <projection> <position>',
+  '       npm run projections -- parked list [consumer] [--json]',
+  '       npm run projections -- parked retry <consumer> <position|all>',
+  '       npm run projections -- parked discard <consumer> <position>',
   `       npm run projections -- parked resume ${orderSagaName} <order id|all>`,
-  `  (<projection>: a projection, or the saga: ${orderSagaName})`,
+  `  (<consumer>: a projection, or the saga: ${orderSagaName})`,
   ...rebuildUsage,
 ].join('\n');
 
@@ -114,8 +113,8 @@ function withParked<T>(config: Config, work: (parked: ParkedOperations) => Promi
 function parkedJson(events: ParkedEntry[], instances: ParkedInstance[]): string {
   return JSON.stringify(
     [
-      ...events.map(({ projection, kind, key, event, error, attempts, parkedAt, retryRequestedAt }) => ({
-        projection,
+      ...events.map(({ consumer, kind, key, event, error, attempts, parkedAt, retryRequestedAt }) => ({
+        consumer,
         kind,
         transactionId: event.transactionId.toString(),
         position: event.position.toString(),
@@ -132,7 +131,7 @@ function parkedJson(events: ParkedEntry[], instances: ParkedInstance[]): string 
         retryRequestedAt: retryRequestedAt?.toISOString() ?? null,
       })),
       ...instances.map(({ process, key, step, error, attempts, parkedAt }) => ({
-        projection: process,
+        consumer: process,
         kind: 'saga',
         key,
         step,
@@ -151,9 +150,9 @@ function parkedTable(events: ParkedEntry[], instances: ParkedInstance[]): string
     events.length === 0
       ? 'no parked events'
       : table(
-          ['PROJECTION', 'POSITION', 'AGGREGATE', 'EVENT', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
-          events.map(({ projection, event, error, attempts, parkedAt, retryRequestedAt }) => [
-            projection,
+          ['CONSUMER', 'POSITION', 'AGGREGATE', 'EVENT', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
+          events.map(({ consumer, event, error, attempts, parkedAt, retryRequestedAt }) => [
+            consumer,
             String(event.position),
             `${event.aggregateType}/${event.aggregateId}`,
             event.type,

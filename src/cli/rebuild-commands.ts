@@ -87,7 +87,7 @@ async function rebuild(config: Config, name: string): Promise<number> {
 }
 
 function verificationText(result: ProjectionVerification): string[] {
-  const rows = result.tables.filter((table) => table.table !== 'parked_events').reduce((sum, table) => sum + table.liveRows, 0);
+  const rows = result.tables.filter((table) => table.table !== 'parked_event').reduce((sum, table) => sum + table.liveRows, 0);
   const where = `at ${toStreamId(result.at)}`;
   if (result.ok) return [`ok ${result.projection}: ${rows} rows in ${result.tables.length - 1} table(s) and the parked events match the replay ${where} (${result.events} events)`];
   const lines = [`DIFFERENT ${result.projection} ${where}:`];

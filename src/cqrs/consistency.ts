@@ -1,6 +1,6 @@
 // Read-your-writes: waits, bounded, until a projection's checkpoint has reached a consistency token.
 import type { ReadDb } from '../db/read-client.ts';
-import { readCheckpoint } from './checkpoints.ts';
+import { readCheckpoint } from './checkpoint-store.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
 import type { NoticeBus } from './notices.ts';
 import { checkpointTopic, type ProjectorTopics } from './projector.ts';

@@ -6,8 +6,10 @@ import type { WriteDb } from '../db/write-client.ts';
 import { logStart, compareLogPositions, type LogPosition } from './log-position.ts';
 import { progressDue, progressMeter, type ProgressSnapshot } from './progress.ts';
 import type { Projection } from './projection.ts';
-import { countLogEvents, readableLogHead, replayInto, type ReplayOutcome } from './replay.ts';
-import { copySchemaOf, createCopyClient, createViewCopy, dropViewCopy, liveSchemaOf, lockViewCopy, ownedTables, qualified, readLiveCheckpoint } from './view-copy.ts';
+import { countLogEvents, readableLogHead } from './event-log.ts';
+import { replayInto, type ReplayOutcome } from './replay.ts';
+import { readCheckpointIn } from './checkpoint-store.ts';
+import { copySchemaOf, createCopyClient, createViewCopy, dropViewCopy, liveSchemaOf, lockViewCopy, ownedTables, qualified } from './view-copy.ts';
 
 export interface CopyOptions {
   writeDb: WriteDb;
@@ -95,7 +97,7 @@ async function fill(session: CopySession, firstUntil: LogPosition, batchSize: nu
   const { sql, live, copy, tables, projection } = session;
   let reached = (await session.replay(firstUntil)).checkpoint;
   for (let round = 0; round < chaseRounds; round += 1) {
-    const target = await readLiveCheckpoint(sql, live, projection.name);
+    const target = await readCheckpointIn(sql, live, projection.name);
     if (compareLogPositions(reached, target) >= 0) break;
     const outcome = await session.replay(target);
     reached = outcome.checkpoint;
@@ -128,7 +130,7 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
     let result: T;
     try {
       await createViewCopy(sql, { live, copy, tables });
-      const firstUntil = options.firstPassUntil === 'log-head' ? await readableLogHead(writeDb) : await readLiveCheckpoint(sql, live, projection.name);
+      const firstUntil = options.firstPassUntil === 'log-head' ? await readableLogHead(writeDb) : await readCheckpointIn(sql, live, projection.name);
       const session = sessionOver(options, { sql, live, copy, tables, copyDb }, await countLogEvents(writeDb, logStart, firstUntil));
       await fill(session, firstUntil, options.batchSize ?? 500);
       result = await work(session);

@@ -1,11 +1,12 @@
-// The event log: appended to by command handlers inside their transaction, read in log order by the
-// relay (and, in embedded mode, by projectors directly).
+// The event log repository: every SQL statement on event_log lives here. Appended to by command
+// handlers inside their transaction; read in log order by the relay, by consumers catching up (and,
+// in embedded mode, by consumers directly), by rebuilds and by `projections status`.
 import type { WriteDb, WriteTx } from '../db/write-client.ts';
 import { isUniqueViolation } from '../db/write-client.ts';
 import { VersionConflictError } from './errors.ts';
 import type { DomainEvent, EventMetadata, RecordedEvent } from './events.ts';
 import type { EventLogReader } from './event-source.ts';
-import type { LogPosition } from './log-position.ts';
+import { logStart, type LogPosition } from './log-position.ts';
 import { installedEventUpcasting, type EventUpcasting } from './upcasting.ts';
 
 /** NOTIFY channel that wakes relays when events commit (PostgreSQL delivers it at commit). */
@@ -136,6 +137,42 @@ export async function countLogEvents(db: WriteDb, after: LogPosition, upTo: LogP
      WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
        AND (transaction_id, position) <= (${upTo.transactionId}, ${upTo.position})`;
   return Number(rows[0]?.count ?? 0);
+}
+
+/** The last event readers may take now (see readStoredEvents), or the log's start when none. */
+export async function readableLogHead(db: WriteDb): Promise<LogPosition> {
+  const rows = await db.$queryRaw<{ transaction_id: bigint; position: bigint }[]>`
+    SELECT transaction_id, position FROM event_log
+     WHERE transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
+     ORDER BY transaction_id DESC, position DESC
+     LIMIT 1`;
+  const row = rows[0];
+  return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
+}
+
+export interface Lag {
+  events: number;
+  /** True when more than `events` (the cap) are pending: counting stopped there. */
+  capped: boolean;
+  /** Age of the oldest pending event on the write database's clock; 0 when none. */
+  seconds: number;
+}
+
+/**
+ * Committed events after `after` (including those held back behind an older open transaction),
+ * counted up to `cap` + 1 along the (transaction_id, position) index, so that a consumer far behind
+ * costs a bounded read; and the age of the oldest of them.
+ */
+export async function measureLag(db: WriteDb, after: LogPosition, cap: number): Promise<Lag> {
+  const rows = await db.$queryRaw<{ events: number; seconds: number | null }[]>`
+    SELECT count(*)::int AS events,
+           greatest(0, extract(epoch FROM statement_timestamp() - min(recorded_at)))::float8 AS seconds
+      FROM (SELECT recorded_at FROM event_log
+             WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
+             ORDER BY transaction_id, position
+             LIMIT ${cap + 1}) AS pending`;
+  const events = Number(rows[0]?.events ?? 0);
+  return { events: Math.min(events, cap), capped: events > cap, seconds: Math.round(Number(rows[0]?.seconds ?? 0) * 1000) / 1000 };
 }
 
 /** The log as stream consumers read it (see EventLogReader). */

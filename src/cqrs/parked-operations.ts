@@ -1,23 +1,18 @@
-// Operating parked events, one set of operations for the CLI (`npm run projections -- parked …`) and
-// the admin API, over both kinds of consumer:
-// - projections: parked events in the read database; a retry applies them here and now, in one
-//   transaction with deleting them (parking.ts), then publishes the rows it changed;
-// - process managers (sagas): parked events in the write database; a retry is handed to the running
-//   process manager (process-parking.ts); and parked instances (a saga whose step kept failing),
-//   which a retry of 'all' or `resume` sets going again.
+// Operating parked events: one set of operations for the CLI (`npm run projections -- parked …`) and
+// the admin API, the same for every consumer of the event log. Each consumer's parked events are in
+// the database its checkpoint is in (parked-store.ts); a retry follows its commit mode
+// (parked-retry.ts): a projection applies them here and now and publishes the rows it changed, a
+// process manager is asked to handle them between its batches. Process managers may also park
+// instances (a saga whose step kept failing), which `resume` (or a retry of 'all') sets going again.
 import type { ReadDb } from '../db/read-client.ts';
 import type { WriteDb } from '../db/write-client.ts';
+import type { SqlClient } from './checkpoint-store.ts';
 import { DomainError } from './errors.ts';
 import type { NoticeBus, TopicMap } from './notices.ts';
-import { discardParked, listParked, retryParked, type ParkedEvent } from './parking.ts';
-import {
-  discardParkedProcessEvent,
-  listParkedProcessEvents,
-  requestProcessRetry,
-  type ParkedInstance,
-  type ParkedInstances,
-} from './process-parking.ts';
+import { applyParked, requestParkedRetry } from './parked-retry.ts';
+import { discardParked, listParked, type ParkedEvent } from './parked-store.ts';
 import type { Projection } from './projection.ts';
+import { projectionConsumer } from './projector.ts';
 
 export class UnknownConsumerError extends DomainError {
   readonly code = 'UNKNOWN_CONSUMER';
@@ -27,12 +22,34 @@ export class UnknownConsumerError extends DomainError {
   }
 }
 
+export type ParkedConsumerKind = 'projection' | 'process';
+
 export interface ParkedEntry extends ParkedEvent {
-  kind: 'projection' | 'process';
-  /** What the ordering rule holds events behind: `<aggregate type>/<id>` for projections, the process's key otherwise. */
+  kind: ParkedConsumerKind;
+}
+
+/**
+ * Process-manager instances (e.g. one order's saga) whose step failed too often and stopped
+ * retrying until an operator resumes them. Stored by the process manager itself (the order saga
+ * keeps it on its own state row); this is how status, the CLI and the admin API reach them.
+ */
+export interface ParkedInstance {
+  process: string;
+  /** The instance's key (the order id). */
   key: string;
-  /** Process events only: a retry was requested and the process manager has not handled it yet. */
-  retryRequestedAt: Date | null;
+  /** The step that kept failing. */
+  step: string;
+  error: string;
+  attempts: number;
+  parkedAt: Date;
+}
+
+export interface ParkedInstances {
+  process: string;
+  list(db: WriteDb): Promise<ParkedInstance[]>;
+  count(db: WriteDb): Promise<number>;
+  /** Resumes one parked instance (attempts reset, due now) or all; returns the keys resumed. */
+  resume(db: WriteDb, which: string | 'all'): Promise<string[]>;
 }
 
 export interface RetryOutcome {
@@ -63,70 +80,75 @@ export interface ParkedOperations {
   resume(process: string, key: string | 'all'): Promise<string[]>;
 }
 
-export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
-  const { readDb, writeDb } = deps;
-  const known = [...deps.projections.map((projection) => projection.name), ...deps.processes.map((process) => process.name)];
+interface Operated {
+  name: string;
+  kind: ParkedConsumerKind;
+  /** Where its checkpoint and parked events are. */
+  db: SqlClient;
+  retry(which: bigint | 'all'): Promise<Omit<RetryOutcome, 'consumer'>>;
+  instances?: ParkedInstances;
+}
 
-  function consumerNamed(name: string) {
-    const projection = deps.projections.find((candidate) => candidate.name === name);
-    if (projection) return { projection } as const;
-    const process = deps.processes.find((candidate) => candidate.name === name);
-    if (process) return { process } as const;
-    throw new UnknownConsumerError(name, known);
+export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
+  const { readDb, writeDb, notices } = deps;
+  const consumers: Operated[] = [
+    ...deps.projections.map((projection): Operated => ({
+      name: projection.name,
+      kind: 'projection',
+      db: readDb,
+      async retry(which) {
+        const result = await applyParked(projectionConsumer(projection), readDb, which);
+        // In order: a subscriber watching one row sees its states as they happened.
+        for (const change of result.changes) await notices?.publish(change.topic, change.payload);
+        return { outcome: 'applied', positions: result.events.map((event) => event.position), resumed: [], published: notices ? result.changes.length : 0 };
+      },
+    })),
+    ...deps.processes.map((process): Operated => ({
+      name: process.name,
+      kind: 'process',
+      db: writeDb,
+      instances: process.instances,
+      async retry(which) {
+        const positions = (await requestParkedRetry(process.name, writeDb, which)).map((event) => event.position);
+        const resumed = which === 'all' && process.instances ? await process.instances.resume(writeDb, 'all') : [];
+        return { outcome: 'requested', positions, resumed, published: 0 };
+      },
+    })),
+  ];
+
+  function named(name: string): Operated {
+    const found = consumers.find((candidate) => candidate.name === name);
+    if (!found) throw new UnknownConsumerError(name, consumers.map((candidate) => candidate.name));
+    return found;
   }
 
   return {
-    async list(consumer) {
-      const named = consumer === undefined ? undefined : consumerNamed(consumer);
-      const [projectionEvents, processEvents, instances] = await Promise.all([
-        named?.process ? [] : listParked(readDb, named?.projection.name),
-        named?.projection ? [] : listParkedProcessEvents(writeDb, named?.process.name),
-        Promise.all(
-          deps.processes.filter((process) => !named?.projection && (!named || named.process === process)).map((process) => process.instances?.list(writeDb) ?? []),
-        ),
-      ]);
-      const projectionNames = new Set(deps.projections.map((projection) => projection.name));
-      const processNames = new Set(deps.processes.map((process) => process.name));
+    async list(name) {
+      const chosen = name === undefined ? consumers : [named(name)];
+      const listed = await Promise.all(
+        chosen.map(async (consumer) => ({ consumer, parked: await listParked(consumer.db, [consumer.name]), instances: (await consumer.instances?.list(writeDb)) ?? [] })),
+      );
+      // Per kind, then consumer name, as each database lists them.
+      const kindOrder = (entry: (typeof listed)[number]) => (entry.consumer.kind === 'projection' ? 0 : 1);
+      listed.sort((a, b) => kindOrder(a) - kindOrder(b) || (a.consumer.name < b.consumer.name ? -1 : a.consumer.name > b.consumer.name ? 1 : 0));
       return {
-        events: [
-          ...projectionEvents
-            .filter((parked) => projectionNames.has(parked.projection))
-            .map((parked): ParkedEntry => ({ ...parked, kind: 'projection', key: `${parked.event.aggregateType}/${parked.event.aggregateId}`, retryRequestedAt: null })),
-          ...processEvents.filter((parked) => processNames.has(parked.projection)).map((parked): ParkedEntry => ({ ...parked, kind: 'process' })),
-        ],
-        instances: instances.flat(),
+        events: listed.flatMap(({ consumer, parked }) => parked.map((event): ParkedEntry => ({ ...event, kind: consumer.kind }))),
+        instances: listed.flatMap((entry) => entry.instances),
       };
     },
 
-    async retry(consumer, which) {
-      const named = consumerNamed(consumer);
-      if (named.projection) {
-        const result = await retryParked(readDb, named.projection, which);
-        // In order: a subscriber watching one row sees its states as they happened.
-        for (const change of result.changes) await deps.notices?.publish(change.topic, change.payload);
-        return {
-          consumer,
-          outcome: 'applied',
-          positions: result.applied.map((event) => event.position),
-          resumed: [],
-          published: deps.notices ? result.changes.length : 0,
-        };
-      }
-      const positions = await requestProcessRetry(writeDb, named.process.name, which);
-      const resumed = which === 'all' && named.process.instances ? await named.process.instances.resume(writeDb, 'all') : [];
-      return { consumer, outcome: 'requested', positions, resumed, published: 0 };
+    async retry(name, which) {
+      return { consumer: name, ...(await named(name).retry(which)) };
     },
 
-    async discard(consumer, position) {
-      const named = consumerNamed(consumer);
-      if (named.projection) await discardParked(readDb, named.projection.name, position);
-      else await discardParkedProcessEvent(writeDb, named.process.name, position);
+    async discard(name, position) {
+      const consumer = named(name);
+      await discardParked(consumer.db, consumer.name, position);
     },
 
     async resume(process, key) {
-      const named = consumerNamed(process);
-      const instances = named.process?.instances;
-      if (!instances) throw new UnknownConsumerError(process, deps.processes.filter((candidate) => candidate.instances).map((candidate) => candidate.name));
+      const instances = named(process).instances;
+      if (!instances) throw new UnknownConsumerError(process, consumers.filter((candidate) => candidate.instances).map((candidate) => candidate.name));
       return instances.resume(writeDb, key);
     },
   };

@@ -13,8 +13,11 @@
 // between shows a little more lag than it has, never less.
 import type { ReadDb } from '../db/read-client.ts';
 import type { WriteDb } from '../db/write-client.ts';
-import { countParked } from './parking.ts';
-import { countParkedProcessEvents, type ParkedInstances } from './process-parking.ts';
+import { loadCheckpoints, type SqlClient } from './checkpoint-store.ts';
+import type { ParkedInstances } from './parked-operations.ts';
+import { countParked } from './parked-store.ts';
+import { relayConsumerName } from './relay.ts';
+import { measureLag, type Lag } from './event-log.ts';
 import { logStart, compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 
 export type ConsumerKind = 'projection' | 'process' | 'relay';
@@ -46,32 +49,6 @@ export interface ConsumerStatus {
 
 export const defaultLagCap = 10_000;
 
-interface CheckpointRow {
-  transactionId: bigint;
-  position: bigint;
-  updatedAt: Date;
-}
-
-interface Lag {
-  events: number;
-  capped: boolean;
-  seconds: number;
-}
-
-/** Pending events after `after`, counted up to `cap` + 1, and the age of the oldest of them. */
-async function measureLag(writeDb: WriteDb, after: LogPosition, cap: number): Promise<Lag> {
-  const rows = await writeDb.$queryRaw<{ events: number; seconds: number | null }[]>`
-    SELECT count(*)::int AS events,
-           greatest(0, extract(epoch FROM statement_timestamp() - min(recorded_at)))::float8 AS seconds
-      FROM (SELECT recorded_at FROM event_log
-             WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
-             ORDER BY transaction_id, position
-             LIMIT ${cap + 1}) AS pending`;
-  const events = Number(rows[0]?.events ?? 0);
-  return { events: Math.min(events, cap), capped: events > cap, seconds: Math.round(Number(rows[0]?.seconds ?? 0) * 1000) / 1000 };
-}
-
-
 export async function loadProjectionStatus(
   dbs: { writeDb: WriteDb; readDb: ReadDb },
   targets: StatusTargets,
@@ -83,27 +60,26 @@ export async function loadProjectionStatus(
 ): Promise<ConsumerStatus[]> {
   const { writeDb, readDb } = dbs;
   const cap = options.lagCap ?? defaultLagCap;
+  // Each kind keeps its checkpoint and parked events in the database its batches commit to.
+  const consumers: { kind: ConsumerKind; name: string; row: string; side: 'read' | 'write' }[] = [
+    ...targets.projections.map((name) => ({ kind: 'projection' as const, name, row: name, side: 'read' as const })),
+    ...targets.processes.map((name) => ({ kind: 'process' as const, name, row: name, side: 'write' as const })),
+    ...targets.relayStreams.map((name) => ({ kind: 'relay' as const, name, row: relayConsumerName(name), side: 'write' as const })),
+  ];
+  const dbOf = { read: readDb as SqlClient, write: writeDb as SqlClient };
+  const rowsOf = (side: 'read' | 'write') => consumers.filter((consumer) => consumer.side === side).map((consumer) => consumer.row);
+  const load = async (side: 'read' | 'write') => ({
+    checkpoints: new Map((await loadCheckpoints(dbOf[side], rowsOf(side))).map((row) => [row.consumer, row])),
+    parked: await countParked(dbOf[side], rowsOf(side)),
+  });
   const instances = (options.parkedInstances ?? []).filter((parked) => targets.processes.includes(parked.process));
-  const [projectionRows, processRows, relayRows, parkedCounts, processParkedCounts, instanceCounts] = await Promise.all([
-    readDb.projectionCheckpoint.findMany({ where: { projection: { in: [...targets.projections] } } }),
-    writeDb.processCheckpoint.findMany({ where: { name: { in: [...targets.processes] } } }),
-    writeDb.relayCheckpoint.findMany({ where: { stream: { in: [...targets.relayStreams] } } }),
-    countParked(readDb, targets.projections),
-    countParkedProcessEvents(writeDb, targets.processes),
+  const [read, write, instanceCounts] = await Promise.all([
+    load('read'),
+    load('write'),
     Promise.all(instances.map(async (parked) => [parked.process, await parked.count(writeDb)] as const)),
   ]);
-  for (const [process, count] of instanceCounts) processParkedCounts.set(process, (processParkedCounts.get(process) ?? 0) + count);
-  const halts = new Map(projectionRows.filter((row) => row.haltedAt !== null).map((row) => [row.projection, row.haltReason]));
-  const checkpoints = new Map<string, CheckpointRow>([
-    ...projectionRows.map((row) => [`projection:${row.projection}`, row] as const),
-    ...processRows.map((row) => [`process:${row.name}`, row] as const),
-    ...relayRows.map((row) => [`relay:${row.stream}`, row] as const),
-  ]);
-  const consumers: { kind: ConsumerKind; name: string }[] = [
-    ...targets.projections.map((name) => ({ kind: 'projection' as const, name })),
-    ...targets.processes.map((name) => ({ kind: 'process' as const, name })),
-    ...targets.relayStreams.map((name) => ({ kind: 'relay' as const, name })),
-  ];
+  const stored = { read, write };
+  const instanceCount = new Map(instanceCounts);
 
   // Consumers that are caught up usually share one position: measure each position once.
   const lags = new Map<string, Promise<Lag>>();
@@ -114,14 +90,14 @@ export async function loadProjectionStatus(
   };
 
   return Promise.all(
-    consumers.map(async ({ kind, name }): Promise<ConsumerStatus> => {
-      const row = checkpoints.get(`${kind}:${name}`);
-      // A row at the log start is one a projector created and has not moved yet.
+    consumers.map(async ({ kind, name, row: rowName, side }): Promise<ConsumerStatus> => {
+      const row = stored[side].checkpoints.get(rowName);
+      // A row at the log start is one a consumer created and has not moved yet.
       const started = row !== undefined && compareLogPositions(row, logStart) > 0;
       const at = started ? { transactionId: row.transactionId, position: row.position } : logStart;
       const lag = await lagAfter(at);
-      const parked = kind === 'projection' ? (parkedCounts.get(name) ?? 0) : kind === 'process' ? (processParkedCounts.get(name) ?? 0) : 0;
-      const halted = kind === 'projection' && halts.has(name);
+      const parked = (stored[side].parked.get(rowName) ?? 0) + (instanceCount.get(name) ?? 0);
+      const halted = row?.haltedAt != null;
       return {
         name,
         kind,
@@ -131,7 +107,7 @@ export async function loadProjectionStatus(
         lagCapped: lag.capped,
         lagSeconds: lag.seconds,
         state: halted ? 'halted' : !started ? 'not-started' : lag.events === 0 ? 'caught-up' : 'behind',
-        haltReason: halted ? (halts.get(name) ?? null) : null,
+        haltReason: halted ? (row?.haltReason ?? null) : null,
         parked,
       };
     }),

@@ -14,7 +14,7 @@
 //    log's readable head), move the live checkpoint forward to the copy's; the live projector skips
 //    what it then receives up to there, as it skips any redelivery (applyBatch filters by the
 //    checkpoint under this same lock);
-// 4. replace the projection's live parked_events with the copy's (the copy parked what fails today);
+// 4. replace the projection's live parked_event rows with the copy's (the copy parked what fails today);
 // 5. drop the live tables and move the copy's into the live schema under the same names (indexes,
 //    constraints and sequences keep the live names, see view-copy.ts); commit.
 // A query that started before the commit finishes on the old table (the swap waits for it); one that
@@ -26,7 +26,8 @@ import { withCopySession, type CopyOptions, type CopySession } from './copy-sess
 import { compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 import type { ProgressSnapshot } from './progress.ts';
 import type { Projection } from './projection.ts';
-import { inTransaction, lockLiveCheckpoint, qualified, quote } from './view-copy.ts';
+import { lockCheckpointIn, saveCheckpointIn } from './checkpoint-store.ts';
+import { inTransaction, qualified, quote } from './view-copy.ts';
 
 export interface RebuildOptions extends CopyOptions {
   writeDb: WriteDb;
@@ -62,25 +63,20 @@ async function swap(session: CopySession, options: RebuildOptions): Promise<{ at
   const { sql, live, copy, tables, projection } = session;
   return inTransaction(sql, 'BEGIN', async () => {
     await sql.exec(`SET LOCAL lock_timeout = ${Math.trunc(options.swapLockTimeoutMs ?? 2_000)}`);
-    const liveWas = await lockLiveCheckpoint(sql, live, projection.name);
+    const liveWas = await lockCheckpointIn(sql, live, projection.name);
     let at = (await session.replay(liveWas)).checkpoint;
     if (compareLogPositions(at, liveWas) < 0) {
       throw new Error(`the copy of ${projection.name} stopped at ${toStreamId(at)}, before the live checkpoint ${toStreamId(liveWas)}: is the event log missing events?`);
     }
     if (compareLogPositions(at, liveWas) > 0) {
-      await sql.query(
-        `UPDATE ${qualified(live, 'projection_checkpoint')}
-            SET transaction_id = $2, position = $3, updated_at = now(), halted_at = NULL, halt_reason = NULL
-          WHERE projection = $1`,
-        [projection.name, at.transactionId.toString(), at.position.toString()],
-      );
+      await saveCheckpointIn(sql, live, projection.name, at);
     } else {
       at = liveWas;
     }
     await options.beforeSwap?.();
-    const liveParked = qualified(live, 'parked_events');
-    await sql.query(`DELETE FROM ${liveParked} WHERE projection = $1`, [projection.name]);
-    await sql.query(`INSERT INTO ${liveParked} SELECT * FROM ${qualified(copy, 'parked_events')} WHERE projection = $1`, [projection.name]);
+    const liveParked = qualified(live, 'parked_event');
+    await sql.query(`DELETE FROM ${liveParked} WHERE consumer = $1`, [projection.name]);
+    await sql.query(`INSERT INTO ${liveParked} SELECT * FROM ${qualified(copy, 'parked_event')} WHERE consumer = $1`, [projection.name]);
     for (const table of tables) {
       // No CASCADE: an object that depends on the live table (a SQL view) makes the swap fail loudly.
       await sql.exec(`DROP TABLE ${qualified(live, table)}`);

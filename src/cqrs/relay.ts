@@ -15,7 +15,8 @@ import type { SqlConnection } from '../db/sql.ts';
 import { eventLogChannel, hasHeldBackEvents, readStoredEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
 import type { Leadership } from './leadership.ts';
-import { logStart, toStreamId, type LogPosition } from './log-position.ts';
+import { readCheckpoint, saveCheckpoint } from './checkpoint-store.ts';
+import { toStreamId } from './log-position.ts';
 import { encodeStreamEvent, eventField } from './stream-codec.ts';
 import { Wakeup } from './wakeup.ts';
 import { backoffMs } from './backoff.ts';
@@ -39,18 +40,8 @@ export interface RelayOptions {
   afterPublish?: (events: RecordedEvent[]) => Promise<void> | void;
 }
 
-export async function readRelayCheckpoint(db: WriteDb, streamKey: string): Promise<LogPosition> {
-  const row = await db.relayCheckpoint.findUnique({ where: { stream: streamKey } });
-  return row ? { transactionId: row.transactionId, position: row.position } : logStart;
-}
-
-async function saveRelayCheckpoint(db: WriteDb, streamKey: string, at: LogPosition) {
-  await db.relayCheckpoint.upsert({
-    where: { stream: streamKey },
-    create: { stream: streamKey, transactionId: at.transactionId, position: at.position },
-    update: { transactionId: at.transactionId, position: at.position },
-  });
-}
+/** The relay's row in the checkpoint store (write database): one per stream key. */
+export const relayConsumerName = (streamKey: string) => `relay:${streamKey}`;
 
 /** XADDs the events in order; returns how many were new to the stream. */
 export async function publishEvents(redis: Redis, streamKey: string, events: RecordedEvent[]): Promise<number> {
@@ -70,7 +61,7 @@ export async function publishEvents(redis: Redis, streamKey: string, events: Rec
 export async function relayOnce(options: Pick<RelayOptions, 'writeDb' | 'redis' | 'streamKey' | 'batchSize' | 'afterPublish'>): Promise<number> {
   const { writeDb, redis, streamKey, batchSize } = options;
   let total = 0;
-  let checkpoint = await readRelayCheckpoint(writeDb, streamKey);
+  let checkpoint = await readCheckpoint(writeDb, relayConsumerName(streamKey));
   for (;;) {
     const events = await readStoredEvents(writeDb, checkpoint, batchSize);
     const last = events.at(-1);
@@ -78,7 +69,7 @@ export async function relayOnce(options: Pick<RelayOptions, 'writeDb' | 'redis' 
     await publishEvents(redis, streamKey, events);
     await options.afterPublish?.(events);
     checkpoint = { transactionId: last.transactionId, position: last.position };
-    await saveRelayCheckpoint(writeDb, streamKey, checkpoint);
+    await saveCheckpoint(writeDb, relayConsumerName(streamKey), checkpoint);
     total += events.length;
   }
 }
@@ -143,7 +134,7 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
         failures = 0;
         // Events held back by an older open transaction: re-check on a short, growing interval
         // (that transaction may end without a NOTIFY), never longer than the poll interval.
-        const checkpoint = await readRelayCheckpoint(options.writeDb, options.streamKey);
+        const checkpoint = await readCheckpoint(options.writeDb, relayConsumerName(options.streamKey));
         if (await hasHeldBackEvents(options.writeDb, checkpoint)) {
           heldBackChecks += 1;
           await wakeup.wait(Math.min(options.pollMs, heldBackRetryMs(heldBackChecks)));

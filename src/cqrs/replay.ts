@@ -1,16 +1,17 @@
-// Replays the event log into a copy of a view (src/cqrs/view-copy.ts) with the unchanged projector
-// runtime: applyBatch, retried like the live projector does, then applyIsolated, which parks a poison
-// event in the copy's own parked_events exactly as the live projector parks it in the live one.
+// Replays the event log into a copy of a view (src/cqrs/view-copy.ts) with the unchanged consumer
+// runtime: handleBatch, retried like the live projector does, then isolatePoison, which parks a
+// poison event in the copy's own parked_event exactly as the live projector parks it in the live one.
 import type { ReadDb } from '../db/read-client.ts';
 import type { WriteDb } from '../db/write-client.ts';
 import { backoffMs } from './backoff.ts';
-import { readCheckpoint } from './checkpoints.ts';
+import { readCheckpoint } from './checkpoint-store.ts';
+import { handleBatch, isolatePoison, type BatchOutcome } from './consumer-batch.ts';
 import { readCommittedEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
-import { compareLogPositions, logStart, type LogPosition } from './log-position.ts';
-import { errorText } from './parking.ts';
+import { compareLogPositions, type LogPosition } from './log-position.ts';
+import { errorText } from './parked-store.ts';
 import type { Projection } from './projection.ts';
-import { applyBatch, applyIsolated, type BatchOutcome } from './projector.ts';
+import { projectionConsumer } from './projector.ts';
 
 /** The replay met a poison event of a projection whose policy is `halt`: the copy cannot pass it. */
 export class ReplayHaltedError extends Error {
@@ -46,19 +47,20 @@ export interface ReplayOutcome {
   parked: number;
 }
 
-async function applyWithRetries(options: ReplayOptions, events: RecordedEvent[]): Promise<BatchOutcome> {
+async function applyWithRetries(options: ReplayOptions, events: RecordedEvent[], checkpoint: LogPosition): Promise<BatchOutcome> {
   const { copyDb, projection, maxAttempts } = options;
+  const consumer = projectionConsumer(projection);
   for (let attempts = 1; ; attempts += 1) {
     try {
-      return await applyBatch(copyDb, projection, events);
+      return await handleBatch(consumer, copyDb, events, checkpoint);
     } catch (error) {
       if (attempts < maxAttempts) {
         // Short: the copy has no other writer, so most failures here are the event itself.
         await new Promise((resolve) => setTimeout(resolve, backoffMs(attempts, 2_000)));
         continue;
       }
-      const isolated = await applyIsolated(copyDb, projection, events, attempts);
-      if (isolated.halted) throw new ReplayHaltedError(projection.name, isolated.at, isolated.error);
+      const isolated = await isolatePoison(consumer, copyDb, events, checkpoint, attempts);
+      if (isolated.halted) throw new ReplayHaltedError(projection.name, isolated.halted.at, isolated.halted.error);
       return isolated.outcome;
     }
   }
@@ -71,7 +73,7 @@ export async function replayInto(options: ReplayOptions): Promise<ReplayOutcome>
   while (compareLogPositions(outcome.checkpoint, until) < 0) {
     const events = (await readCommittedEvents(writeDb, outcome.checkpoint, batchSize)).filter((event) => compareLogPositions(event, until) <= 0);
     if (events.length === 0) break;
-    const batch = await applyWithRetries(options, events);
+    const batch = await applyWithRetries(options, events, outcome.checkpoint);
     outcome.checkpoint = batch.checkpoint;
     outcome.read += events.length;
     outcome.applied += batch.applied;
@@ -79,27 +81,4 @@ export async function replayInto(options: ReplayOptions): Promise<ReplayOutcome>
     options.onBatch?.(outcome.read);
   }
   return outcome;
-}
-
-// Two reads of the write database's event_log that only replays need (event-log.ts holds the
-// consumers' reads).
-
-/** The last event readers may take now (see readStoredEvents), or the log's start when none. */
-export async function readableLogHead(writeDb: WriteDb): Promise<LogPosition> {
-  const rows = await writeDb.$queryRaw<{ transaction_id: bigint; position: bigint }[]>`
-    SELECT transaction_id, position FROM event_log
-     WHERE transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
-     ORDER BY transaction_id DESC, position DESC
-     LIMIT 1`;
-  const row = rows[0];
-  return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
-}
-
-/** Events after `after` up to and including `until`: once per replay, for its progress total. */
-export async function countLogEvents(writeDb: WriteDb, after: LogPosition, until: LogPosition): Promise<number> {
-  const rows = await writeDb.$queryRaw<{ count: bigint }[]>`
-    SELECT count(*) AS count FROM event_log
-     WHERE (transaction_id, position) > (${after.transactionId}, ${after.position})
-       AND (transaction_id, position) <= (${until.transactionId}, ${until.position})`;
-  return Number(rows[0]?.count ?? 0);
 }

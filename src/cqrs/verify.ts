@@ -16,7 +16,8 @@ import { connectPostgres, type SqlConnection } from '../db/sql.ts';
 import { withCopySession, type CopyOptions, type CopySession } from './copy-session.ts';
 import { compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 import type { Projection } from './projection.ts';
-import { inTransaction, lockLiveCheckpoint, qualified, quote, ViewCopyError } from './view-copy.ts';
+import { lockCheckpointIn } from './checkpoint-store.ts';
+import { inTransaction, qualified, quote, ViewCopyError } from './view-copy.ts';
 
 export interface RowDifference {
   table: string;
@@ -73,8 +74,8 @@ interface TableSpec {
   keys: string[];
   /** Columns left out of the comparison. */
   ignored: string[];
-  /** Only rows of this projection (for the shared parked_events table). */
-  projectionColumn?: string;
+  /** Only rows of this consumer (for the shared parked_event table). */
+  consumerColumn?: string;
 }
 
 async function primaryKeyOf(sql: SqlConnection, schema: string, table: string): Promise<string[]> {
@@ -91,8 +92,8 @@ async function primaryKeyOf(sql: SqlConnection, schema: string, table: string): 
 
 async function compareTable(sql: SqlConnection, session: CopySession, spec: TableSpec, maxDifferences: number): Promise<TableVerification> {
   const { live, copy, projection } = session;
-  const filter = spec.projectionColumn ? `WHERE ${quote(spec.projectionColumn)} = $1` : '';
-  const params = spec.projectionColumn ? [projection.name] : [];
+  const filter = spec.consumerColumn ? `WHERE ${quote(spec.consumerColumn)} = $1` : '';
+  const params = spec.consumerColumn ? [projection.name] : [];
   const ignored = `ARRAY[${spec.ignored.map((column) => `'${column}'`).join(', ')}]::text[]`;
   const on = spec.keys.map((key) => `l.${quote(key)} = r.${quote(key)}`).join(' AND ');
   const key = spec.keys.map((column) => `'${column}', coalesce(l.${quote(column)}, r.${quote(column)})`).join(', ');
@@ -132,11 +133,11 @@ async function verifyOne(options: VerifyOptions, projection: Projection): Promis
     const { sql, live, projection: { name } } = session;
     const specs: TableSpec[] = [];
     for (const table of session.tables) specs.push({ table, keys: await primaryKeyOf(sql, live, table), ignored: [] });
-    specs.push({ table: 'parked_events', keys: ['transaction_id', 'position'], ignored: ['error', 'attempts', 'parked_at'], projectionColumn: 'projection' });
+    specs.push({ table: 'parked_event', keys: ['transaction_id', 'position'], ignored: ['error', 'attempts', 'parked_at', 'retry_requested_at'], consumerColumn: 'consumer' });
     const snapshot = await connectPostgres(options.readDatabaseUrl);
     try {
       const at = await inTransaction(sql, 'BEGIN', async () => {
-        const liveAt = await lockLiveCheckpoint(sql, live, name);
+        const liveAt = await lockCheckpointIn(sql, live, name);
         const reached = (await session.replay(liveAt)).checkpoint;
         if (compareLogPositions(reached, liveAt) !== 0) {
           throw new Error(`the scratch copy of ${name} reached ${toStreamId(reached)}, not the live checkpoint ${toStreamId(liveAt)}: is the event log missing events?`);

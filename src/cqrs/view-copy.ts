@@ -1,8 +1,8 @@
 // A copy of a projection's read tables in a schema of its own, for rebuild and verify.
 //
 // The copy holds `CREATE TABLE … (LIKE live INCLUDING ALL)` of every table the projection owns
-// (Projection.tables), plus empty copies of projection_checkpoint and parked_events, so that the
-// unchanged projector runtime (applyBatch, applyIsolated) works on it through a client bound to that
+// (Projection.tables), plus empty copies of consumer_checkpoint and parked_event, so that the
+// unchanged consumer runtime (handleBatch, isolatePoison) works on it through a client bound to that
 // schema: Prisma's generated queries name the schema, and the views' raw SQL finds it through
 // search_path, which holds the copy schema ALONE, so a view that touched a table it does not own
 // would fail loudly instead of writing into the live one.
@@ -21,7 +21,6 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/read/client.ts';
 import type { ReadDb } from '../db/read-client.ts';
 import type { SqlConnection } from '../db/sql.ts';
-import { logStart, type LogPosition } from './log-position.ts';
 import type { Projection } from './projection.ts';
 
 /** Bad input or a table the copy cannot reproduce; nothing has been changed in the live schema. */
@@ -33,7 +32,7 @@ export class ViewCopyError extends Error {
 }
 
 /** The runtime tables every copy carries, beside the projection's own. */
-export const runtimeTables = ['projection_checkpoint', 'parked_events'] as const;
+export const runtimeTables = ['consumer_checkpoint', 'parked_event'] as const;
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
 export const quote = (name: string) => pg.escapeIdentifier(name);
@@ -205,30 +204,6 @@ export class ViewCopyBusyError extends Error {
     super(`a rebuild or verify of ${projection} is already running; try again when it has finished`);
     this.name = 'ViewCopyBusyError';
   }
-}
-
-interface CheckpointRow {
-  transaction_id: string;
-  position: string;
-}
-const positionOf = (row: CheckpointRow | undefined): LogPosition => (row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart);
-
-/** The live checkpoint of `projection`, without a lock. */
-export async function readLiveCheckpoint(sql: SqlConnection, live: string, projection: string): Promise<LogPosition> {
-  const rows = await sql.query<CheckpointRow>(`SELECT transaction_id::text, position::text FROM ${qualified(live, 'projection_checkpoint')} WHERE projection = $1`, [projection]);
-  return positionOf(rows[0]);
-}
-
-/**
- * Inside a transaction on `sql`: locks the live checkpoint row as the projector does (lockCheckpoint),
- * which pauses the live projector, and a parked retry, of `projection` at their next batch until
- * the transaction ends.
- */
-export async function lockLiveCheckpoint(sql: SqlConnection, live: string, projection: string): Promise<LogPosition> {
-  const table = qualified(live, 'projection_checkpoint');
-  await sql.query(`INSERT INTO ${table} (projection, transaction_id, position, updated_at) VALUES ($1, 0, 0, now()) ON CONFLICT (projection) DO NOTHING`, [projection]);
-  const rows = await sql.query<CheckpointRow>(`SELECT transaction_id::text, position::text FROM ${table} WHERE projection = $1 FOR UPDATE`, [projection]);
-  return positionOf(rows[0]);
 }
 
 /** Runs `work` in a transaction on the plain connection `sql`; rolls back when it throws. */

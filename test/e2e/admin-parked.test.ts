@@ -91,7 +91,7 @@ describe('admin mutations for a projection\'s parked events', () => {
     const userIds = [await shop.registerUser('Poison One'), await shop.registerUser('Poison Two'), await shop.registerUser('Poison Three')];
     const parked = await parkedCount('user_profile', 3);
     expect(parked.map((event) => event.aggregateId)).toEqual(userIds);
-    expect(parked[0]).toMatchObject({ projection: 'user_profile', kind: 'PROJECTION', key: `User/${userIds[0]}`, eventType: 'UserRegistered', attempts: 2, retryRequestedAt: null });
+    expect(parked[0]).toMatchObject({ consumer: 'user_profile', kind: 'PROJECTION', key: `User/${userIds[0]}`, eventType: 'UserRegistered', attempts: 2, retryRequestedAt: null });
     expect(parked[0]!.error).toContain('user_profile refuses Poison One');
     const [first, second, third] = parked.map((event) => event.position) as [string, string, string];
 
@@ -141,7 +141,7 @@ describe('admin mutations for a projection\'s parked events', () => {
     const overWs = subscribeWs(toWebSocketUrl(shop.readUrl), UserProfileUpdatedDocument, { id: userIds[0]! }, customer);
     await overWs.ready;
     const retried = expectTypename(await retry('user_profile', first, breakGlass), 'MutationRetryParkedEventSuccess');
-    expect(retried.data).toEqual({ projection: 'user_profile', outcome: 'APPLIED', positions: [first], resumedSagas: [], published: 1 });
+    expect(retried.data).toEqual({ consumer: 'user_profile', outcome: 'APPLIED', positions: [first], resumedSagas: [], published: 1 });
     const pushed = await overWs.next(15_000);
     expect(pushed.data?.userProfileUpdated).toMatchObject({ id: userIds[0], version: 1 });
     await overWs.close();
@@ -158,7 +158,7 @@ describe('admin mutations for a projection\'s parked events', () => {
     await overSse.close();
 
     const discarded = expectTypename(await discard('user_profile', third), 'MutationDiscardParkedEventSuccess');
-    expect(discarded.data).toEqual({ projection: 'user_profile', position: third });
+    expect(discarded.data).toEqual({ consumer: 'user_profile', position: third });
     expect(await parkedEvents('user_profile')).toEqual([]);
   }, 120_000);
 });

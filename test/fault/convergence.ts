@@ -2,7 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import { eventLogChannel } from '../../src/cqrs/event-log.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
+import { orderSagaName } from '../../src/modules/orders/saga/order-saga.ts';
 import type { Acknowledged } from './command-load.ts';
+
+/** parked_event holds every consumer's parked events; these are the process managers'. */
+const processNames = [orderSagaName];
 
 /** A fresh connection per call: PostgreSQL may have restarted since the last one. */
 async function withSql<T>(url: string, work: (sql: SqlConnection) => Promise<T>): Promise<T> {
@@ -73,17 +77,20 @@ export function unsettledOrders(readDatabaseUrl: string, orderIds: Iterable<stri
   });
 }
 
-/** Parked events of every projection and of the saga, as "projection@position". */
+/** Parked events of every projection, as "projection@position". */
 export function parkedEvents(readDatabaseUrl: string): Promise<{ projection: string; position: string; error: string }[]> {
   return withSql(readDatabaseUrl, (sql) =>
-    sql.query<{ projection: string; position: string; error: string }>('SELECT projection, position::text, error FROM parked_events ORDER BY projection, position'),
+    sql.query<{ projection: string; position: string; error: string }>(
+      `SELECT consumer AS projection, position::text, error FROM parked_event WHERE consumer <> ALL($1::text[]) ORDER BY consumer, position`,
+      [processNames],
+    ),
   );
 }
 
 /** What the saga parked: events it could not handle, and orders whose step kept failing. */
 export function sagaParked(databaseUrl: string): Promise<string[]> {
   return withSql(databaseUrl, async (sql) => {
-    const events = await sql.query<{ process: string; position: string; error: string }>('SELECT process, position::text, error FROM parked_process_events');
+    const events = await sql.query<{ process: string; position: string; error: string }>('SELECT consumer AS process, position::text, error FROM parked_event WHERE consumer = ANY($1::text[])', [processNames]);
     const sagas = await sql.query<{ order_id: string; parked_step: string }>('SELECT order_id::text, parked_step FROM order_sagas WHERE parked_at IS NOT NULL');
     return [
       ...events.map((row) => `${row.process} event ${row.position}: ${row.error}`),

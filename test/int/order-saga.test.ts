@@ -1,5 +1,6 @@
 // The order saga against real PostgreSQL and Redis: events go through the relay and the saga's own
 // consumer group; the saga charges through the dev payment provider and commands the write side.
+import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,7 +11,6 @@ import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { compareLogPositions } from '../../src/cqrs/log-position.ts';
 import {
   consumerGroupOfProcess,
-  readProcessCheckpoint,
   startProcessManager,
   type ProcessManager,
   type RunningProcessManager,
@@ -290,13 +290,13 @@ describe('order saga', () => {
     const eventCount = await writeDb.eventLogEntry.count();
 
     // Lose everything the saga knew about its progress: every stream entry comes again, none is skipped.
-    await writeDb.processCheckpoint.deleteMany({ where: { name: orderSagaName } });
+    await writeDb.consumerCheckpoint.deleteMany({ where: { consumer: orderSagaName } });
     await redis.xgroup('SETID', streamKey, group, '0');
     runSaga(provider, { consumer: 'saga-after-crash' });
     const lastEntry = (await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]![0];
     await eventually(
       async () => {
-        const checkpoint = await readProcessCheckpoint(writeDb, orderSagaName);
+        const checkpoint = await readCheckpoint(writeDb, orderSagaName);
         expect(`${checkpoint.transactionId}-${checkpoint.position}`).toBe(lastEntry);
         const [pending] = (await redis.xpending(streamKey, group)) as [number];
         expect(pending).toBe(0);
@@ -370,7 +370,7 @@ describe('order saga', () => {
     const earlierOrderId = await placeOrder(userId, productId);
     await settled(earlierOrderId, 'completed');
     await saga.stop();
-    const checkpoint = await readProcessCheckpoint(writeDb, orderSagaName);
+    const checkpoint = await readCheckpoint(writeDb, orderSagaName);
 
     // The same process name (so the same checkpoint), but one that only records what it is handed.
     const seen: RecordedEvent[] = [];
@@ -396,7 +396,7 @@ describe('order saga', () => {
     await eventually(() => expect(seen.map((event) => event.type)).toEqual(['OrderPlaced', 'OrderCancelled']), { what: 'the new events handled' });
     expect(seen.every((event) => event.aggregateId === laterOrderId)).toBe(true);
     // The checkpoint commits after the handler returned: wait for it rather than race it.
-    await eventually(async () => expect(compareLogPositions(await readProcessCheckpoint(writeDb, orderSagaName), checkpoint)).toBeGreaterThan(0), {
+    await eventually(async () => expect(compareLogPositions(await readCheckpoint(writeDb, orderSagaName), checkpoint)).toBeGreaterThan(0), {
       what: 'the checkpoint past the new events',
     });
     await eventually(async () => {

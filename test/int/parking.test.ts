@@ -6,16 +6,17 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { readCheckpoint } from '../../src/cqrs/checkpoints.ts';
+import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { logStart, type LogPosition } from '../../src/cqrs/log-position.ts';
 import { createLocalNoticeBus, type NoticeBus } from '../../src/cqrs/notices.ts';
-import { discardParked, heldReason, listParked, ParkedOutOfOrder, retryParked } from '../../src/cqrs/parking.ts';
+import { applyParked } from '../../src/cqrs/parked-retry.ts';
+import { discardParked, heldReason, listParked, ParkedOutOfOrder } from '../../src/cqrs/parked-store.ts';
 import type { PoisonPolicy, Projection } from '../../src/cqrs/projection.ts';
 import { loadProjectionStatus } from '../../src/cqrs/projection-status.ts';
-import { startProjector, type ProjectorTopics, type RunningProjector } from '../../src/cqrs/projector.ts';
+import { projectionConsumer, startProjector, type ProjectorTopics, type RunningProjector } from '../../src/cqrs/projector.ts';
 import { relayOnce } from '../../src/cqrs/relay.ts';
 import { consumerGroupOf, createStreamSource } from '../../src/cqrs/stream-source.ts';
 import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
@@ -175,9 +176,9 @@ describe('a poison event with the park policy', () => {
     expect(status).toMatchObject({ state: 'caught-up', parked: 4 });
 
     // Retrying a held event before its head would apply user 1's events out of order.
-    await expect(retryParked(readDb, userProfileProjection, laterOfUser1[0]!.position)).rejects.toThrow(ParkedOutOfOrder);
+    await expect(applyParked(projectionConsumer(userProfileProjection), readDb, laterOfUser1[0]!.position)).rejects.toThrow(ParkedOutOfOrder);
     // Still poisoned: the retry fails, nothing is applied, the attempts go up.
-    await expect(retryParked(readDb, projection, poisonEvent.position)).rejects.toThrow('cannot apply');
+    await expect(applyParked(projectionConsumer(projection), readDb, poisonEvent.position)).rejects.toThrow('cannot apply');
     expect((await parkedPositions()).map((parked) => parked.attempts)).toEqual([maxAttempts + 1, 1, 1, 1]);
     expect(await profile(ids[1]!)).toMatchObject({ loginCount: 0 });
 
@@ -187,9 +188,9 @@ describe('a poison event with the park policy', () => {
     expect(listed.code, listed.stderr).toBe(0);
     const rows = JSON.parse(listed.stdout) as Record<string, unknown>[];
     expect(rows).toHaveLength(4);
-    expect(rows[0]).toMatchObject({ projection: 'user_profile', position: String(poisonEvent.position), aggregateType: 'User', aggregateId: ids[1], eventType: 'UserLoggedIn', attempts: maxAttempts + 1 });
+    expect(rows[0]).toMatchObject({ consumer: 'user_profile', position: String(poisonEvent.position), aggregateType: 'User', aggregateId: ids[1], eventType: 'UserLoggedIn', attempts: maxAttempts + 1 });
     const table = await runCli(['parked', 'list']);
-    expect(table.stdout).toMatch(/^PROJECTION\s+POSITION\s+AGGREGATE\s+EVENT\s+ATTEMPTS\s+PARKED AT\s+ERROR/);
+    expect(table.stdout).toMatch(/^CONSUMER\s+POSITION\s+AGGREGATE\s+EVENT\s+ATTEMPTS\s+PARKED AT\s+ERROR/);
     expect(table.stdout).toContain(`user_profile  ${String(poisonEvent.position).padStart(8)}  User/${ids[1]}  UserLoggedIn`);
 
     const retried = await runCli(['parked', 'retry', 'user_profile', String(poisonEvent.position)]);

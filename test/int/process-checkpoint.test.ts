@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
-import { commitProcessBatch, readProcessCheckpoint } from '../../src/cqrs/process-manager.ts';
+import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
+import { commitCheckpoint } from '../../src/cqrs/consumer-batch.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
 import { createTestDatabase } from '../support/databases.ts';
 
@@ -30,12 +31,12 @@ const event = (position: bigint): RecordedEvent => ({
 
 it('moves only forward, and a stale owner parks nothing', async () => {
   const name = 'fenced-process';
-  expect(await commitProcessBatch(writeDb, name, { checkpoint: { transactionId: 105n, position: 5n }, parked: [] })).toBe(true);
+  expect(await commitCheckpoint(writeDb, name, { transactionId: 105n, position: 5n }, [])).toBe(true);
   // The frozen owner wakes up and commits the batch it was handling before the new owner moved on.
   const stale = event(3n);
-  expect(await commitProcessBatch(writeDb, name, { checkpoint: stale, parked: [{ event: stale, key: stale.aggregateId, error: 'boom', attempts: 5 }] })).toBe(false);
-  expect(await readProcessCheckpoint(writeDb, name)).toEqual({ transactionId: 105n, position: 5n });
-  expect(await writeDb.parkedProcessEvent.count({ where: { process: name } })).toBe(0);
-  expect(await commitProcessBatch(writeDb, name, { checkpoint: { transactionId: 107n, position: 7n }, parked: [] })).toBe(true);
-  expect(await readProcessCheckpoint(writeDb, name)).toEqual({ transactionId: 107n, position: 7n });
+  expect(await commitCheckpoint(writeDb, name, stale, [{ event: stale, key: stale.aggregateId, error: 'boom', attempts: 5 }])).toBe(false);
+  expect(await readCheckpoint(writeDb, name)).toEqual({ transactionId: 105n, position: 5n });
+  expect(await writeDb.parkedEvent.count({ where: { consumer: name } })).toBe(0);
+  expect(await commitCheckpoint(writeDb, name, { transactionId: 107n, position: 7n }, [])).toBe(true);
+  expect(await readCheckpoint(writeDb, name)).toEqual({ transactionId: 107n, position: 7n });
 });

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../../src/cqrs/checkpoints.ts';
+import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { readCheckpoint } from '../../src/cqrs/checkpoints.ts';
+import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
@@ -13,7 +13,7 @@ import { createLogSource } from '../../src/cqrs/log-source.ts';
 import { fromStreamId, logStart, type LogPosition } from '../../src/cqrs/log-position.ts';
 import { fromWire } from '../../src/cqrs/wire.ts';
 import type { NoticeBus } from '../../src/cqrs/notices.ts';
-import { discardParked, listParked } from '../../src/cqrs/parking.ts';
+import { discardParked, listParked } from '../../src/cqrs/parked-store.ts';
 import { foldRows, type Projection } from '../../src/cqrs/projection.ts';
 import type { ProgressSnapshot } from '../../src/cqrs/progress.ts';
 import { checkpointTopic, startProjector, type ProjectorTopics, type RunningProjector } from '../../src/cqrs/projector.ts';
@@ -121,7 +121,7 @@ async function copySchemasLeft(): Promise<string[]> {
 
 /** Index and constraint names (with definitions) of every read table. */
 async function namesOfReadTables(): Promise<Record<string, string[]>> {
-  const tables = [...projections.flatMap((projection) => projection.tables ?? []), 'projection_checkpoint', 'parked_events'];
+  const tables = [...projections.flatMap((projection) => projection.tables ?? []), 'consumer_checkpoint', 'parked_event'];
   const names: Record<string, string[]> = {};
   for (const table of tables) {
     const indexes = await sql.query<{ entry: string }>(`SELECT 'index ' || indexname || ': ' || indexdef AS entry FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`, [table]);
@@ -330,7 +330,7 @@ describe('rebuild', () => {
     await execute({ type: 'RecordUserLogin', data: { userId: bystander! } });
     startLive();
     await caughtUp();
-    const parkedLive = await listParked(readDb, userProfileProjection.name);
+    const parkedLive = await listParked(readDb, [userProfileProjection.name]);
     expect(parkedLive.map((parked) => parked.error)).toEqual([expect.stringMatching(/RangeError/), expect.stringMatching(/^held behind parked event/)]);
 
     // Someone discarded the poison event by hand; the rebuild parks it again, as replaying the log does.
@@ -338,8 +338,8 @@ describe('rebuild', () => {
     const result = await rebuildProjection({ writeDb, readDatabaseUrl: url, projection: userProfileProjection, maxAttempts: 2 });
     expect(result.parked).toBe(2);
 
-    const parkedAfter = await listParked(readDb, userProfileProjection.name);
-    const shape = ({ projection, event, error, attempts }: (typeof parkedLive)[number]) => ({ projection, event, error, attempts });
+    const parkedAfter = await listParked(readDb, [userProfileProjection.name]);
+    const shape = ({ consumer, key, event, error, attempts }: (typeof parkedLive)[number]) => ({ consumer, key, event, error, attempts });
     expect(parkedAfter.map(shape)).toEqual(parkedLive.map(shape));
     // The victim has no row (its events are parked); everything else is applied.
     const events = await caughtUp();

@@ -1,5 +1,6 @@
 // The relay against real PostgreSQL and Redis: it publishes committed events only, in log order,
 // once each, whatever commits out of order or crashes in between (DESIGN.md guarantees 1, 3 and 4).
+import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
@@ -9,7 +10,7 @@ import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { fromStreamId, logStart, toStreamId } from '../../src/cqrs/log-position.ts';
-import { readRelayCheckpoint, relayOnce, startRelay } from '../../src/cqrs/relay.ts';
+import { relayConsumerName, relayOnce, startRelay } from '../../src/cqrs/relay.ts';
 import { decodeStreamEntry } from '../../src/cqrs/stream-codec.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
@@ -107,7 +108,7 @@ describe('relayOnce and out-of-order commits (guarantee 4)', () => {
     // B is committed, but A (older, lower position) is still running: publishing B now would put A behind it.
     expect(await relay()).toBe(0);
     expect(await redis.xlen(streamKey)).toBe(0);
-    expect(await readRelayCheckpoint(writeDb, streamKey)).toEqual(logStart);
+    expect(await readCheckpoint(writeDb, relayConsumerName(streamKey))).toEqual(logStart);
 
     await slow.query('COMMIT');
     await eventually(
@@ -204,7 +205,7 @@ describe('relayOnce and out-of-order commits (guarantee 4)', () => {
     for (const [aggregateId, seen] of versions) {
       expect(seen, `versions of ${aggregateId} in stream order`).toEqual(seen.map((_, index) => index + 1));
     }
-    expect(await readRelayCheckpoint(writeDb, streamKey)).toEqual(fromStreamId(ids.at(-1)!));
+    expect(await readCheckpoint(writeDb, relayConsumerName(streamKey))).toEqual(fromStreamId(ids.at(-1)!));
   });
 });
 
@@ -227,7 +228,7 @@ describe('relayOnce after a crash', () => {
     });
     await expect(crash).rejects.toThrow('relay crashed after XADD');
     expect(await redis.xlen(streamKey)).toBe(10);
-    expect(await readRelayCheckpoint(writeDb, streamKey)).toEqual(fromStreamId(rows[4]!.id));
+    expect(await readCheckpoint(writeDb, relayConsumerName(streamKey))).toEqual(fromStreamId(rows[4]!.id));
 
     // The restarted relay reads the uncheckpointed batch again and publishes it again.
     expect(await relayOnce({ writeDb, redis, streamKey, batchSize: 5 })).toBe(7);
@@ -235,7 +236,7 @@ describe('relayOnce after a crash', () => {
     const ids = (await streamEntries()).map((entry) => entry.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(rows.map((row) => row.id));
-    expect(await readRelayCheckpoint(writeDb, streamKey)).toEqual(fromStreamId(rows.at(-1)!.id));
+    expect(await readCheckpoint(writeDb, relayConsumerName(streamKey))).toEqual(fromStreamId(rows.at(-1)!.id));
     expect(await relay()).toBe(0);
     expect(await redis.xlen(streamKey)).toBe(12);
   });

@@ -10,9 +10,8 @@ import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { createLogSource } from '../../src/cqrs/log-source.ts';
 import { parkedOperations } from '../../src/cqrs/parked-operations.ts';
-import { heldReason, ParkedOutOfOrder } from '../../src/cqrs/parking.ts';
+import { heldReason, listParked, ParkedOutOfOrder } from '../../src/cqrs/parked-store.ts';
 import { startProcessManager, type ProcessManager } from '../../src/cqrs/process-manager.ts';
-import { listParkedProcessEvents } from '../../src/cqrs/process-parking.ts';
 import { loadProjectionStatus } from '../../src/cqrs/projection-status.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
 import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
@@ -160,7 +159,7 @@ describe('a saga step that keeps failing', () => {
     const listed = await runCli(['parked', 'list', orderSagaName, '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([
-      expect.objectContaining({ projection: orderSagaName, kind: 'saga', key: stuck, step: 'charge', attempts: sagaMaxAttempts }),
+      expect.objectContaining({ consumer: orderSagaName, kind: 'saga', key: stuck, step: 'charge', attempts: sagaMaxAttempts }),
     ]);
 
     // Fixed: resumed from the CLI, the saga reconciles the order from where it stands.
@@ -203,7 +202,7 @@ describe('a saga event whose handling keeps throwing', () => {
     await placeOrder(userId, productId, stuck);
 
     const parkedRows = async () =>
-      (await listParkedProcessEvents(writeDb, orderSagaName)).map((parked) => ({
+      (await listParked(writeDb, [orderSagaName])).map((parked) => ({
         type: parked.event.type,
         position: parked.event.position,
         key: parked.key,

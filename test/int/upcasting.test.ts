@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../../src/cqrs/checkpoints.ts';
+import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import type { EventMetadata, RecordedEvent } from '../../src/cqrs/events.ts';
 import { createLogSource } from '../../src/cqrs/log-source.ts';

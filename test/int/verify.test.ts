@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { readCheckpoint } from '../../src/cqrs/checkpoints.ts';
+import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import { createLogSource } from '../../src/cqrs/log-source.ts';
@@ -162,8 +162,9 @@ describe('verify', () => {
     const checkpoint = await readCheckpoint(readDb, userProfileProjection.name);
     await readDb.parkedEvent.create({
       data: {
-        projection: userProfileProjection.name,
+        consumer: userProfileProjection.name,
         transactionId: checkpoint.transactionId,
+        key: `User/${untouched!}`,
         position: checkpoint.position,
         aggregateType: 'User',
         aggregateId: untouched!,
@@ -193,9 +194,9 @@ describe('verify', () => {
         { table: 'user_profile', key: { id: ghost }, live: expect.objectContaining({ name: 'Ghost' }), rebuilt: null },
       ]),
     );
-    const parked = view!.tables.find((table) => table.table === 'parked_events')!;
+    const parked = view!.tables.find((table) => table.table === 'parked_event')!;
     expect(parked.differences).toEqual([
-      { table: 'parked_events', key: { transaction_id: Number(checkpoint.transactionId), position: Number(checkpoint.position) }, live: expect.objectContaining({ aggregate_id: untouched }), rebuilt: null },
+      { table: 'parked_event', key: { transaction_id: Number(checkpoint.transactionId), position: Number(checkpoint.position) }, live: expect.objectContaining({ aggregate_id: untouched }), rebuilt: null },
     ]);
     // Verify changes nothing live, and leaves no scratch copy.
     expect(await readDb.userProfile.findMany({ orderBy: { id: 'asc' } })).toEqual(before);
@@ -205,7 +206,7 @@ describe('verify', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^DIFFERENT user_profile at \d+-\d+:\n {2}user_profile: 3 row\(s\) differ \(live 3 rows, rebuilt 3 rows\)/);
     expect(run.stdout).toContain(`{"id":"${ghost}"}`);
-    expect(run.stdout).toMatch(/parked_events: 1 row\(s\) differ/);
+    expect(run.stdout).toMatch(/parked_event: 1 row\(s\) differ/);
     expect(await scratchSchemasLeft()).toEqual([]);
 
     const unknown = await cli(['verify', 'no_such_view']);

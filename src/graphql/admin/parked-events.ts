@@ -4,9 +4,8 @@
 // The operations come from context.admin (src/cqrs/parked-operations.ts), so this file imports no
 // write-side code (the read isolation check walks the schema's imports).
 import { ValidationError, validate } from '../../cqrs/errors.ts';
-import { UnknownConsumerError, type ParkedEntry, type RetryOutcome } from '../../cqrs/parked-operations.ts';
-import { ParkedEventNotFound, ParkedOutOfOrder } from '../../cqrs/parking.ts';
-import type { ParkedInstance } from '../../cqrs/process-parking.ts';
+import { UnknownConsumerError, type ParkedEntry, type ParkedInstance, type RetryOutcome } from '../../cqrs/parked-operations.ts';
+import { ParkedEventNotFound, ParkedOutOfOrder } from '../../cqrs/parked-store.ts';
 import { builder } from '../builder.ts';
 import { ErrorInterface } from '../types/errors.ts';
 import { adminServices } from './admin-access.ts';
@@ -27,7 +26,8 @@ builder.objectType(ParkedEventNotFound, {
   subGraphs: ['write'],
   interfaces: [ErrorInterface],
   fields: (t) => ({
-    projection: t.exposeString('consumer'),
+    consumer: t.exposeString('consumer'),
+    projection: t.exposeString('consumer', { deprecationReason: 'It names a projection or a process manager: use consumer.' }),
     position: t.string({ resolve: (error) => String(error.position) }),
   }),
 });
@@ -47,7 +47,8 @@ const ParkedEventRef = builder.objectRef<ParkedEntry>('ParkedEvent').implement({
   description: 'An event a projection or a process manager (saga) could not apply, parked with its error.',
   subGraphs: ['write'],
   fields: (t) => ({
-    projection: t.exposeString('projection', { description: 'The projection or process manager it is parked for.' }),
+    consumer: t.exposeString('consumer', { description: 'The projection or process manager it is parked for.' }),
+    projection: t.exposeString('consumer', { deprecationReason: 'It names a projection or a process manager: use consumer.' }),
     kind: t.field({ type: ConsumerKindEnum, resolve: (parked) => parked.kind }),
     transactionId: t.string({ resolve: (parked) => parked.event.transactionId.toString() }),
     position: t.string({ description: 'The log position (a 64-bit integer): the argument of retry and discard.', resolve: (parked) => parked.event.position.toString() }),
@@ -93,7 +94,8 @@ const RetryOutcomeEnum = builder.enumType('ParkedRetryOutcome', {
 const ParkedRetryRef = builder.objectRef<RetryOutcome>('ParkedRetry').implement({
   subGraphs: ['write'],
   fields: (t) => ({
-    projection: t.exposeString('consumer'),
+    consumer: t.exposeString('consumer'),
+    projection: t.exposeString('consumer', { deprecationReason: 'It names a projection or a process manager: use consumer.' }),
     outcome: t.field({ type: RetryOutcomeEnum, resolve: (retry) => retry.outcome }),
     positions: t.stringList({ description: 'The parked events retried, in log order.', resolve: (retry) => retry.positions.map(String) }),
     resumedSagas: t.exposeStringList('resumed', { description: 'Parked saga instances set going again (retryAllParkedEvents of a process).' }),
@@ -101,10 +103,11 @@ const ParkedRetryRef = builder.objectRef<RetryOutcome>('ParkedRetry').implement(
   }),
 });
 
-const ParkedDiscardRef = builder.objectRef<{ projection: string; position: bigint }>('ParkedDiscard').implement({
+const ParkedDiscardRef = builder.objectRef<{ consumer: string; position: bigint }>('ParkedDiscard').implement({
   subGraphs: ['write'],
   fields: (t) => ({
-    projection: t.exposeString('projection'),
+    consumer: t.exposeString('consumer'),
+    projection: t.exposeString('consumer', { deprecationReason: 'It names a projection or a process manager: use consumer.' }),
     position: t.string({ resolve: (discard) => String(discard.position) }),
   }),
 });
@@ -186,7 +189,7 @@ builder.mutationField('discardParkedEvent', (t) =>
       const parked = adminServices(context).parked();
       const at = parsePosition(position);
       await parked.discard(projection, at);
-      return { projection, position: at };
+      return { consumer: projection, position: at };
     },
   }),
 );

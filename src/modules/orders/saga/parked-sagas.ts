@@ -4,10 +4,10 @@
 // the failure may be one only a person can judge. Resuming (attempts reset, due now) lets the
 // sweeper reconcile the order from its current facts, so whatever happened meanwhile (a customer
 // cancelling, an operator fixing data) is taken into account.
-import type { ParkedInstances } from '../../../cqrs/process-parking.ts';
+import type { ParkedInstances } from '../../../cqrs/parked-operations.ts';
 import { orderSagaName } from './order-saga.ts';
 import { countParkedSagas, listParkedSagas, resumeParkedSagas } from './saga-rows.ts';
-import { ParkedEventNotFound } from '../../../cqrs/parking.ts';
+import { ParkedEventNotFound } from '../../../cqrs/parked-store.ts';
 
 export const parkedOrderSagas: ParkedInstances = {
   process: orderSagaName,

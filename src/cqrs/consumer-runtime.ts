@@ -1,0 +1,133 @@
+// The consumer runtime: one loop for every consumer of the event log (projections, process
+// managers). It reads the consumer's checkpoint, takes batches from its source after it, handles
+// each (consumer-batch.ts: in one transaction with the checkpoint, or with the checkpoint after
+// the handler's own commits), and acknowledges a batch only after its checkpoint committed.
+//
+// Around that loop:
+// - retries: a failed batch is retried with exponential backoff by the supervisor (supervise.ts),
+//   which reopens the source, so the batch is redelivered, never skipped. An outage (a transient
+//   error, transient-errors.ts) is retried for as long as it lasts and never counted; failures of
+//   the batch itself are counted per checkpoint, and after `maxAttempts` its poison event is
+//   isolated and parked (or the consumer halts, policy 'halt');
+// - leases: with a Leadership only the lease holder consumes, and stops at its next batch
+//   boundary when it loses the lease; leases spread over live processes (leadership.ts,
+//   membership.ts);
+// - retries of parked events an operator requested (after-effects consumers, parked-retry.ts),
+//   handled between batches so that retried and live events of one key never interleave;
+// - work beside the loop while the lease is held (a saga's sweeper), ended with it.
+import { readCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
+import { handleBatch, isolatePoison, type BatchOutcome, type LogConsumer } from './consumer-batch.ts';
+import type { EventSource } from './event-source.ts';
+import type { Leadership } from './leadership.ts';
+import { toStreamId } from './log-position.ts';
+import { handleRequestedRetries } from './parked-retry.ts';
+import { superviseConsumer } from './supervise.ts';
+import { isTransientError } from './transient-errors.ts';
+import { Wakeup } from './wakeup.ts';
+
+export type Log = (message: string, error?: unknown) => void;
+
+export interface ConsumerOptions<Tx extends SqlClient, Change> {
+  consumer: LogConsumer<Tx, Change>;
+  /** Where its checkpoint and parked events are, and where in-transaction batches commit. */
+  db: TransactionalDb<Tx>;
+  /** For log lines: "projection user_profile", "process order-saga". */
+  label: string;
+  openSource(): Promise<EventSource>;
+  batchSize: number;
+  /** Failed attempts at one batch before its poison event is isolated (PROJECTION_MAX_ATTEMPTS); default 5. */
+  maxAttempts?: number;
+  /** Only the lease holder consumes; omitted in embedded mode, where one process does everything. */
+  leadership?: Leadership;
+  log?: Log;
+  /** After a batch committed, before it is acknowledged (notices to read APIs, test hooks). */
+  afterCommit?(outcome: BatchOutcome<Change>): Promise<void> | void;
+  /** Fault-injection hook: inside an in-transaction batch, after its writes, before commit. */
+  beforeCommit?(): Promise<void> | void;
+  /** Runs beside the loop while this process consumes (holds the lease); ends with it. */
+  beside?: { what: string; run(active: () => boolean): Promise<void>; intervalMs: number };
+}
+
+export interface RunningConsumer {
+  stop(): Promise<void>;
+}
+
+export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOptions<Tx, Change>): RunningConsumer {
+  const { consumer, db, label, batchSize } = options;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const log = options.log ?? (() => {});
+  const besideWakeup = new Wakeup();
+  let source: EventSource | undefined;
+  let halted = false;
+  // Failed attempts at the batch after one checkpoint; kept across the supervisor's retries.
+  let failing: { at: string; attempts: number } | undefined;
+
+  async function consume(active: () => boolean) {
+    source = await options.openSource();
+    let checkpoint = await readCheckpoint(db, consumer.name);
+    while (active()) {
+      if (consumer.commit === 'after-effects') await handleRequestedRetries(consumer, db, active, (message, error) => log(`${label}: ${message}`, error));
+      const batch = await source.next(checkpoint, batchSize);
+      if (batch.events.length === 0 || !active()) continue;
+      let outcome: BatchOutcome<Change>;
+      try {
+        outcome = await handleBatch(consumer, db, batch.events, checkpoint, options.beforeCommit);
+      } catch (error) {
+        // An outage is retried for as long as it lasts; only failures of the batch itself count.
+        if (isTransientError(error)) throw error;
+        const at = toStreamId(checkpoint);
+        failing = { at, attempts: failing?.at === at ? failing.attempts + 1 : 1 };
+        if (failing.attempts < maxAttempts) throw error;
+        const isolated = await isolatePoison(consumer, db, batch.events, checkpoint, failing.attempts);
+        if (isolated.halted) {
+          halted = true;
+          const { at: event, error: cause } = isolated.halted;
+          log(`${label}: event ${event.position} (${event.type}) failed ${failing.attempts} times; policy 'halt': stopped`, cause);
+          return;
+        }
+        outcome = isolated.outcome;
+        if (outcome.parked > 0) log(`${label}: parked ${outcome.parked} event(s) after ${failing.attempts} failed attempts`, error);
+      }
+      failing = undefined;
+      checkpoint = outcome.checkpoint;
+      await options.afterCommit?.(outcome);
+      await batch.ack();
+    }
+  }
+
+  async function besideLoop(active: () => boolean) {
+    if (!options.beside) return;
+    while (active()) {
+      try {
+        await options.beside.run(active);
+      } catch (error) {
+        if (active()) log(`${label}: ${options.beside.what} failed`, error);
+      }
+      await besideWakeup.wait(options.beside.intervalMs);
+    }
+  }
+
+  // What runs beside the consumer ends with it, so that both stop when the lease is lost.
+  async function work(active: () => boolean) {
+    let ended = false;
+    const running = () => !ended && active();
+    const beside = besideLoop(running);
+    try {
+      await consume(running);
+    } finally {
+      ended = true;
+      besideWakeup.wake();
+      await beside;
+    }
+  }
+
+  return superviseConsumer({
+    name: label,
+    leadership: options.leadership,
+    run: work,
+    source: () => source,
+    halted: () => halted,
+    log,
+    onStop: () => besideWakeup.wake(),
+  });
+}

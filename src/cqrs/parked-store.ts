@@ -1,0 +1,215 @@
+// The parked store: dead letters of every consumer of the event log (docs/guarantees.md, "Parked
+// events"), one row per (consumer, event) in the table parked_event, which exists in both databases
+// beside consumer_checkpoint (checkpoint-store.ts), so that parking an event and moving the
+// checkpoint past it are one transaction.
+//
+// Ordering rule: while an event of key K is parked for a consumer, every later event of K that the
+// consumer handles is parked behind it ("held behind parked event <position>", 0 attempts), so K's
+// events are never handled out of order; other keys flow. The key is the aggregate
+// (`<type>/<id>`) for projections, the process's own key (the order id) for process managers.
+import type { SqlClient } from './checkpoint-store.ts';
+import { DomainError } from './errors.ts';
+import type { EventMetadata, RecordedEvent } from './events.ts';
+import { compareLogPositions, type LogPosition } from './log-position.ts';
+
+export interface ParkedEvent {
+  consumer: string;
+  /** What the ordering rule holds later events behind. */
+  key: string;
+  event: RecordedEvent;
+  error: string;
+  attempts: number;
+  parkedAt: Date;
+  /** After-effects consumers: a retry was requested and the running consumer has not handled it yet. */
+  retryRequestedAt: Date | null;
+}
+
+/** An event to park: a poison one (attempts > 0) or one held behind it (0 attempts). */
+export interface Parking {
+  event: RecordedEvent;
+  key: string;
+  error: string;
+  attempts: number;
+}
+
+export const heldReason = (position: bigint) => `held behind parked event ${position}`;
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** A projection's ordering key. */
+export const aggregateKey = (event: Pick<RecordedEvent, 'aggregateType' | 'aggregateId'>) => `${event.aggregateType}/${event.aggregateId}`;
+
+/**
+ * The ordering rule, pure: events (in log order) whose key has a parked head are held behind it;
+ * the others may be handled.
+ */
+export function splitHeldBehind<E>(events: readonly E[], heads: ReadonlyMap<string, bigint>, keyOf: (event: E) => string): { apply: E[]; held: { event: E; head: bigint }[] } {
+  const apply: E[] = [];
+  const held: { event: E; head: bigint }[] = [];
+  for (const event of events) {
+    const head = heads.get(keyOf(event));
+    if (head === undefined) apply.push(event);
+    else held.push({ event, head });
+  }
+  return { apply, held };
+}
+
+/**
+ * What a retry takes from one consumer's parked events: `position` and the events of its key
+ * parked behind it, in log order; refused when an earlier event of the same key is still parked
+ * (taking it first would break the order). `'all'`: everything, in log order.
+ */
+export function chooseRetry(consumer: string, parked: readonly ParkedEvent[], which: bigint | 'all'): ParkedEvent[] {
+  const ordered = [...parked].sort((a, b) => compareLogPositions(a.event, b.event));
+  if (which === 'all') return ordered;
+  const target = ordered.find((row) => row.event.position === which);
+  if (!target) throw new ParkedEventNotFound(consumer, which);
+  const earlier = ordered.find((row) => row.key === target.key && compareLogPositions(row.event, target.event) < 0);
+  if (earlier) throw new ParkedOutOfOrder(which, earlier.event.position);
+  return ordered.filter((row) => row.key === target.key && compareLogPositions(row.event, target.event) >= 0);
+}
+
+/** Parks events; a redelivered batch parks the same events again, and the first record stands. */
+export async function parkEvents(db: SqlClient, consumer: string, parkings: readonly Parking[]): Promise<void> {
+  for (const { event, key, error, attempts } of parkings) {
+    await db.$executeRaw`
+      INSERT INTO parked_event (consumer, transaction_id, position, key, aggregate_type, aggregate_id, aggregate_version,
+                                event_type, schema_version, payload, metadata, recorded_at, error, attempts, parked_at)
+      VALUES (${consumer}, ${event.transactionId}, ${event.position}, ${key}, ${event.aggregateType}, ${event.aggregateId},
+              ${event.aggregateVersion}, ${event.type}, ${event.schemaVersion}, ${JSON.stringify(event.data)}::jsonb,
+              ${JSON.stringify(event.metadata)}::jsonb, ${event.recordedAt}, ${error}, ${attempts}, now())
+      ON CONFLICT (consumer, transaction_id, position) DO NOTHING`;
+  }
+}
+
+/** The earliest parked position of each of `keys` that has one. */
+export async function parkedHeads(db: SqlClient, consumer: string, keys: readonly string[]): Promise<Map<string, bigint>> {
+  if (keys.length === 0) return new Map();
+  const rows = await db.$queryRaw<{ key: string; position: bigint | string }[]>`
+    SELECT DISTINCT ON (key) key, position FROM parked_event
+     WHERE consumer = ${consumer} AND key = ANY(${[...new Set(keys)]}::text[])
+     ORDER BY key, transaction_id, position`;
+  return new Map(rows.map((row) => [row.key, BigInt(row.position)]));
+}
+
+interface StoredRow {
+  consumer: string;
+  key: string;
+  transaction_id: bigint | string;
+  position: bigint | string;
+  aggregate_type: string;
+  aggregate_id: string;
+  aggregate_version: number;
+  event_type: string;
+  schema_version: number;
+  payload: object;
+  metadata: EventMetadata;
+  recorded_at: Date | string;
+  error: string;
+  attempts: number;
+  parked_at: Date | string;
+  retry_requested_at: Date | string | null;
+}
+
+function toParked(row: StoredRow): ParkedEvent {
+  return {
+    consumer: row.consumer,
+    key: row.key,
+    error: row.error,
+    attempts: Number(row.attempts),
+    parkedAt: new Date(row.parked_at),
+    retryRequestedAt: row.retry_requested_at === null ? null : new Date(row.retry_requested_at),
+    event: {
+      transactionId: BigInt(row.transaction_id),
+      position: BigInt(row.position),
+      aggregateType: row.aggregate_type,
+      aggregateId: row.aggregate_id,
+      aggregateVersion: Number(row.aggregate_version),
+      type: row.event_type,
+      schemaVersion: Number(row.schema_version),
+      data: row.payload,
+      metadata: row.metadata,
+      recordedAt: new Date(row.recorded_at),
+    },
+  };
+}
+
+/** Parked events of `consumers` (of every consumer in `db` when omitted), in log order per consumer (consumers in name order). */
+export async function listParked(db: SqlClient, consumers?: readonly string[]): Promise<ParkedEvent[]> {
+  const rows = await db.$queryRaw<StoredRow[]>`
+    SELECT * FROM parked_event WHERE ${consumers === undefined} OR consumer = ANY(${[...(consumers ?? [])]}::text[])
+     ORDER BY consumer, transaction_id, position`;
+  return rows.map(toParked);
+}
+
+export async function countParked(db: SqlClient, consumers: readonly string[]): Promise<Map<string, number>> {
+  if (consumers.length === 0) return new Map();
+  const rows = await db.$queryRaw<{ consumer: string; count: number }[]>`
+    SELECT consumer, count(*)::int AS count FROM parked_event WHERE consumer = ANY(${[...consumers]}::text[]) GROUP BY consumer`;
+  return new Map(rows.map((row) => [row.consumer, Number(row.count)]));
+}
+
+const positionsParam = (positions: readonly LogPosition[] | readonly bigint[]) =>
+  positions.map((at) => String(typeof at === 'bigint' ? at : at.position));
+
+/** Un-parks events (handled again, or discarded); returns how many were parked. */
+export async function deleteParked(db: SqlClient, consumer: string, positions: readonly bigint[]): Promise<number> {
+  return db.$executeRaw`DELETE FROM parked_event WHERE consumer = ${consumer} AND position = ANY(${positionsParam(positions)}::text[]::bigint[])`;
+}
+
+/** Drops one parked event for good. Events held behind it stay parked (retry or discard them too). */
+export async function discardParked(db: SqlClient, consumer: string, position: bigint): Promise<void> {
+  if ((await deleteParked(db, consumer, [position])) === 0) throw new ParkedEventNotFound(consumer, position);
+}
+
+/** Marks parked events for the running (after-effects) consumer to handle between its batches. */
+export async function requestRetry(db: SqlClient, consumer: string, positions: readonly bigint[]): Promise<void> {
+  await db.$executeRaw`
+    UPDATE parked_event SET retry_requested_at = now()
+     WHERE consumer = ${consumer} AND position = ANY(${positionsParam(positions)}::text[]::bigint[])`;
+}
+
+/** A retry that failed: the events tried stay parked with attempts + 1 (and no request); the failing one gets the new error. */
+export async function recordRetryFailure(db: SqlClient, consumer: string, tried: readonly bigint[], failed: bigint, error: unknown): Promise<void> {
+  await db.$executeRaw`
+    UPDATE parked_event
+       SET attempts = attempts + 1, retry_requested_at = NULL,
+           error = CASE WHEN position = ${failed} THEN ${errorText(error)} ELSE error END
+     WHERE consumer = ${consumer} AND position = ANY(${positionsParam(tried)}::text[]::bigint[])`;
+}
+
+/**
+ * The parked events to retry now, grouped per key in log order: every parked event of each key
+ * whose head (earliest parked event) has a retry requested, including events held behind it after
+ * the request was made, so that the whole key flows again.
+ */
+export async function requestedRetries(db: SqlClient, consumer: string): Promise<ParkedEvent[][]> {
+  const rows = await db.$queryRaw<StoredRow[]>`
+    SELECT * FROM parked_event
+     WHERE consumer = ${consumer}
+       AND key IN (SELECT key FROM parked_event WHERE consumer = ${consumer} AND retry_requested_at IS NOT NULL)
+     ORDER BY transaction_id, position`;
+  const byKey = new Map<string, ParkedEvent[]>();
+  for (const row of rows.map(toParked)) byKey.set(row.key, [...(byKey.get(row.key) ?? []), row]);
+  return [...byKey.values()].filter((keyed) => keyed[0]!.retryRequestedAt !== null);
+}
+
+/** A retry or discard named a position (or a parked saga instance) that is not parked. */
+export class ParkedEventNotFound extends DomainError {
+  readonly code = 'PARKED_EVENT_NOT_FOUND';
+  constructor(readonly consumer: string, readonly position: bigint | string) {
+    super(`no parked ${typeof position === 'bigint' ? `event at position ${position}` : `instance ${position}`} for ${consumer}`);
+    this.name = 'ParkedEventNotFound';
+  }
+}
+
+/** A retry named an event held behind an earlier parked event of its key: that one goes first. */
+export class ParkedOutOfOrder extends DomainError {
+  readonly code = 'PARKED_OUT_OF_ORDER';
+  constructor(readonly position: bigint, readonly heldBehind: bigint) {
+    super(`event ${position} is held behind parked event ${heldBehind} of the same aggregate: retry ${heldBehind} first`);
+    this.name = 'ParkedOutOfOrder';
+  }
+}
