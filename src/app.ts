@@ -58,7 +58,7 @@ type Log = (message: string, error?: unknown) => void;
 const embeddedGatherMs = 20;
 
 const defaultLog: Log = (message, error) => {
-  console.error(`[${new Date().toISOString()}] ${message}${error ? `: ${error instanceof Error ? error.message : String(error)}` : ''}`);
+  console.error(`[${new Date().toISOString()}] ${message}${error ? `: ${error instanceof Error ? error.message : JSON.stringify(error)}` : ''}`);
 };
 
 /** What an embedding application may supply instead of the built-in defaults. */
@@ -82,7 +82,7 @@ export interface FaultPoints {
 export async function startApp(config: Config, log: Log = defaultLog, extensions: AppExtensions = {}): Promise<RunningApp> {
   const stack: (() => Promise<void> | void)[] = [];
   const stop = async () => {
-    for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error) => log('shutdown step failed', error));
+    for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error: unknown) => log('shutdown step failed', error));
   };
   try {
     return await (config.mode === 'embedded' ? startEmbedded(config, stack, log, extensions) : startDistributed(config, stack, log, extensions)).then(

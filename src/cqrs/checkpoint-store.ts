@@ -10,8 +10,8 @@ import { logStart, type LogPosition } from './log-position.ts';
 
 /** What the stores need of a Prisma client or transaction, of either database. */
 export interface SqlClient {
-  $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: any[]): PromiseLike<T>;
-  $executeRaw(query: TemplateStringsArray, ...values: any[]): PromiseLike<number>;
+  $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<T>;
+  $executeRaw(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<number>;
 }
 
 /** A Prisma client whose interactive transactions hand out `Tx`. */

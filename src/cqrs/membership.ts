@@ -115,9 +115,9 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
         clearTimeout(timer);
         resolve(value);
       },
-      (error) => {
+      (error: unknown) => {
         clearTimeout(timer);
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       },
     );
   });
@@ -185,7 +185,7 @@ export async function startMembership(options: {
         if (failures > 0) log(`membership ${key}: heartbeat reaches Redis again`);
         failures = 0;
       })
-      .catch((error) => {
+      .catch((error: unknown) => {
         failures += 1;
         if (failures === 1) log(`membership ${key}: heartbeat failed`, error);
       })
@@ -237,7 +237,7 @@ export async function startMembership(options: {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
-      await within(redis.zrem(key, memberId), heartbeatMs * 2).catch((error) => log(`membership ${key}: could not leave`, error));
+      await within(redis.zrem(key, memberId), heartbeatMs * 2).catch((error: unknown) => log(`membership ${key}: could not leave`, error));
     },
   };
 }

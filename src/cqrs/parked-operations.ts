@@ -48,8 +48,8 @@ export interface ParkedInstances {
   process: string;
   list(db: WriteDb): Promise<ParkedInstance[]>;
   count(db: WriteDb): Promise<number>;
-  /** Resumes one parked instance (attempts reset, due now) or all; returns the keys resumed. */
-  resume(db: WriteDb, which: string | 'all'): Promise<string[]>;
+  /** Resumes one parked instance (attempts reset, due now), or every one when `which` is `all`; returns the keys resumed. */
+  resume(db: WriteDb, which: string): Promise<string[]>;
 }
 
 export interface RetryOutcome {
@@ -76,8 +76,8 @@ export interface ParkedOperations {
   list(consumer?: string): Promise<{ events: ParkedEntry[]; instances: ParkedInstance[] }>;
   retry(consumer: string, which: bigint | 'all'): Promise<RetryOutcome>;
   discard(consumer: string, position: bigint): Promise<void>;
-  /** Resumes a parked instance of a process (or all of them); returns the keys resumed. */
-  resume(process: string, key: string | 'all'): Promise<string[]>;
+  /** Resumes a parked instance of a process, or every one when `key` is `all`; returns the keys resumed. */
+  resume(process: string, key: string): Promise<string[]>;
 }
 
 interface Operated {

@@ -155,7 +155,7 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
     ? (async () => {
         // Losing the lease (or failing to reach PostgreSQL for it) sends the relay back to waiting for it.
         while (!stopping) {
-          await leadership.hold(work, () => stopping).catch((error) => log('relay: lease lost', error));
+          await leadership.hold(work, () => stopping).catch((error: unknown) => log('relay: lease lost', error));
           if (!stopping) await wakeup.wait(options.pollMs);
         }
       })()

@@ -53,7 +53,7 @@ async function applyWithRetries(options: ReplayOptions, events: RecordedEvent[],
   for (let attempts = 1; ; attempts += 1) {
     try {
       return await handleBatch(consumer, copyDb, events, checkpoint);
-    } catch (error) {
+    } catch {
       if (attempts < maxAttempts) {
         // Short: the copy has no other writer, so most failures here are the event itself.
         await new Promise((resolve) => setTimeout(resolve, backoffMs(attempts, 2_000)));

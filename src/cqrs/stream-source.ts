@@ -14,7 +14,6 @@
 // against the log: one that lacks an event the log has (the stream lost entries behind the group's
 // back) sends the source back to the log.
 import type { Redis } from 'ioredis';
-import type { RecordedEvent } from './events.ts';
 import type { EventBatch, EventLogReader, EventSource } from './event-source.ts';
 import { compareLogPositions, fromStreamId, toStreamId, type LogPosition } from './log-position.ts';
 import { decodeStreamEntry } from './stream-codec.ts';
@@ -166,7 +165,7 @@ export async function createStreamSource(options: {
       id === '>'
         ? await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', streamKey, id)
         : await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'STREAMS', streamKey, id)
-    ) as [string, StreamEntry[]][] | null;
+    );
     return reply?.[0]?.[1] ?? [];
   }
 
@@ -193,7 +192,7 @@ export async function createStreamSource(options: {
     const taken = new Set(entries.map(([id]) => id));
     for (const entry of others.claimed) if (!taken.has(entry[0])) entries.push(entry);
     const events = entries
-      .flatMap(([, fields]) => (fields ? [decodeStreamEntry(fields, upcasting) as RecordedEvent] : []))
+      .flatMap(([, fields]) => (fields ? [decodeStreamEntry(fields, upcasting)] : []))
       .sort(compareLogPositions);
     const ack = async () => {
       if (entries.length > 0) await redis.xack(streamKey, group, ...entries.map(([id]) => id));

@@ -15,13 +15,12 @@ export class Wakeup {
       return;
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.#resolve = undefined;
+        this.#resolve = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.#resolve = done;
     });
     this.#pending = false;

@@ -97,7 +97,7 @@ describe('migrating to consumer_checkpoint and parked_event', () => {
   it.each([['write', 'read'], ['read', 'write']] as MigrationSet[][])('keeps them in one database, applying %s then %s', async (first, second) => {
     const url = await createEmptyDatabase();
     await migrateOld(url, ['write', 'read']);
-    await migrateNew(url, [first!, second!]);
+    await migrateNew(url, [first, second]);
     await expectKept(url, url);
   });
 });

@@ -76,7 +76,7 @@ const recorded = (aggregateType: string, aggregateId: string, event: DomainEvent
 /** Applies a batch like a projector: rows and checkpoint in one transaction, then the notices. */
 async function project(projection: Projection, events: RecordedEvent[]) {
   const outcome = await applyBatch(readDb, projection, events);
-  for (const change of outcome.changes) await notices.publish(change.topic, change.payload as never);
+  for (const change of outcome.changes) await notices.publish(change.topic, change.payload);
   return outcome;
 }
 

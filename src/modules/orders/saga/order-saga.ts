@@ -173,7 +173,7 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
     async sweep() {
       const due = await dueSagaOrderIds(writeDb, clock(), sweepBatch);
       await forEachConcurrently(due, options.concurrency, (orderId) =>
-        reconcileOrder(orderId).catch((error) => log(`order saga: reconciling order ${orderId} failed`, error)),
+        reconcileOrder(orderId).catch((error: unknown) => log(`order saga: reconciling order ${orderId} failed`, error)),
       );
     },
     reconcileOrder,

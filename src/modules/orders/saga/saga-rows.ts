@@ -67,7 +67,7 @@ export async function recordSagaFailure(
  * Resumes parked sagas (one order, or all): attempts reset, due now, so the sweeper reconciles
  * them from the current facts. Returns the order ids resumed.
  */
-export async function resumeParkedSagas(db: WriteDb, sent: string | 'all', now: Date): Promise<string[]> {
+export async function resumeParkedSagas(db: WriteDb, sent: string, now: Date): Promise<string[]> {
   // Order ids are stored as PostgreSQL prints them, in lower case; an operator may paste either case.
   const which = canonicalUuid(sent);
   const rows = await db.$queryRaw<{ order_id: string }[]>`
