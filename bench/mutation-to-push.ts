@@ -18,7 +18,6 @@ import { RecordUserLoginDocument, RegisterUserDocument } from '../test/e2e/gener
 const count = Number(process.env.BENCH_N ?? 200);
 if (!Number.isInteger(count) || count < 1) throw new Error(`BENCH_N must be a positive integer, got "${process.env.BENCH_N}"`);
 
-
 function summary(name: string, samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
   const f = (value: number) => value.toFixed(1).padStart(7);
@@ -34,7 +33,12 @@ async function measure(app: RunningApp, tokens: TokenSettings) {
     // A new customer registers itself: its token's subject is its user id.
     const userId = randomUUID();
     const customer = { authorization: `Bearer ${await signLocalToken(tokens, { subject: userId, ttlSeconds: 3600 })}` };
-    const registered = await executeHttp(writeUrl, RegisterUserDocument, { email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, name: `Bench ${i}` }, customer);
+    const registered = await executeHttp(
+      writeUrl,
+      RegisterUserDocument,
+      { email: `bench-${i}-${randomUUID().slice(0, 8)}@example.com`, name: `Bench ${i}` },
+      customer,
+    );
     const { data: receipt } = expectTypename(registered.data?.registerUser, 'MutationRegisterUserSuccess');
     if (receipt.aggregateId !== userId) throw new Error(`registered as ${receipt.aggregateId}, not the token's ${userId}`);
     // Wait until the registration is in the view, so that the push measured is the login's.

@@ -56,9 +56,22 @@ await sql.close();
 // A throwaway key, shared by the app and the tokens signed here. Requests and sign-ups from one
 // address, as fast as they go: no rate limits.
 const secretKey = randomBytes(32).toString('base64url');
-const config = loadConfig({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, PORT: '0', MIGRATE_ON_START: 'false', SECRET_KEY: secretKey, RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0' }, ['all']);
+const config = loadConfig(
+  {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    PORT: '0',
+    MIGRATE_ON_START: 'false',
+    SECRET_KEY: secretKey,
+    RATE_LIMIT_REQUESTS: '0',
+    RATE_LIMIT_SIGN_UPS: '0',
+  },
+  ['all'],
+);
 const { tokens } = authSetup(config);
-const bearer = async (subject: string, admin = false) => ({ authorization: `Bearer ${await signLocalToken(tokens, { subject, admin, ttlSeconds: 24 * 3600 })}` });
+const bearer = async (subject: string, admin = false) => ({
+  authorization: `Bearer ${await signLocalToken(tokens, { subject, admin, ttlSeconds: 24 * 3600 })}`,
+});
 const app = await startApp(config);
 try {
   const write = app.endpoints.write!;
@@ -66,7 +79,10 @@ try {
   const admin = await bearer('bench', true);
   const customerId = randomUUID();
   const customer = await bearer(customerId);
-  const userId = idOf(await executeHttp(write, registerUser, { email: `bench-${randomUUID().slice(0, 8)}@example.com`, name: 'Bench' }, customer), 'registerUser');
+  const userId = idOf(
+    await executeHttp(write, registerUser, { email: `bench-${randomUUID().slice(0, 8)}@example.com`, name: 'Bench' }, customer),
+    'registerUser',
+  );
   if (userId !== customerId) throw new Error(`registered as ${userId}, not the token's ${customerId}`);
   const productId = idOf(await executeHttp(write, addProduct, {}, admin), 'addProduct');
   const restocked = await executeHttp(write, restock, { productId, quantity: count * 2 }, admin);

@@ -31,7 +31,6 @@ const rounds = Number(process.env.BENCH_SECURITY_ROUNDS ?? 10);
 const perRound = Number(process.env.BENCH_SECURITY_REQUESTS ?? 300);
 const warmup = 300;
 
-
 interface Target {
   url: string;
   headers: Record<string, string>;
@@ -91,7 +90,9 @@ try {
   const registered = await fetch(app.endpoints.write!, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization },
-    body: JSON.stringify({ query: `mutation { registerUser(email: "bench-${userId}@example.com", name: "Bench") { ... on MutationRegisterUserSuccess { data { consistencyToken } } } }` }),
+    body: JSON.stringify({
+      query: `mutation { registerUser(email: "bench-${userId}@example.com", name: "Bench") { ... on MutationRegisterUserSuccess { data { consistencyToken } } } }`,
+    }),
   }).then((response) => response.json() as Promise<{ data: { registerUser: { data: { consistencyToken: string } } } }>);
   const body = JSON.stringify({ query: `{ userProfile(id: "${userId}") { id email name loginCount memberSince } }` });
   // The row is in the view before timing starts.
@@ -129,7 +130,16 @@ try {
     const { a, b } = await timePairs(protectedApi, bareApi, body, perRound);
     full.push(...a);
     baseline.push(...b);
-    ratios.push(percentile(a.sort((x, y) => x - y), 50) / percentile(b.sort((x, y) => x - y), 50));
+    ratios.push(
+      percentile(
+        a.sort((x, y) => x - y),
+        50,
+      ) /
+        percentile(
+          b.sort((x, y) => x - y),
+          50,
+        ),
+    );
   }
   full.sort((x, y) => x - y);
   baseline.sort((x, y) => x - y);
@@ -140,7 +150,9 @@ try {
       `security overhead benchmark — userProfile(id) read, sequential, ${rounds} rounds of ${perRound} requests to each, A and B alternating (after ${warmup} warm-up pairs)`,
       `  command:   npm run bench  (tsx bench/security-overhead.ts; BENCH_SECURITY_ROUNDS, BENCH_SECURITY_REQUESTS, BENCH_SECURITY_REQUEST_LIMIT)`,
       `  request rate limit: ${env.RATE_LIMIT_REQUESTS === '0' ? 'off' : `${env.RATE_LIMIT_REQUESTS} per second, counted in Redis in leases`}`,
-      `  machine:   Node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}; PostgreSQL and Redis on localhost, distributed mode`,
+      `  machine:   Node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
+        .map((load) => load.toFixed(1))
+        .join(' ')}; PostgreSQL and Redis on localhost, distributed mode`,
       `  A: read API, bearer token   p50 ${f(percentile(full, 50))} ms   p99 ${f(percentile(full, 99))} ms`,
       `  B: bare yoga, same schema   p50 ${f(percentile(baseline, 50))} ms   p99 ${f(percentile(baseline, 99))} ms`,
       `  added by auth and limits:   ${((medianRatio - 1) * 100).toFixed(1)}% on p50 (median of per-round ratios ${ratios.map((ratio) => ratio.toFixed(3)).join(' ')}); target ≤ 10%`,

@@ -106,7 +106,8 @@ function adminServices(config: Config, writeDb: WriteDb, readDb: ReadDb | undefi
     return readDb;
   };
   return {
-    projectionStatus: async () => loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: [parkedOrderSagas] }),
+    projectionStatus: async () =>
+      loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: [parkedOrderSagas] }),
     parked: () =>
       parkedOperations({ readDb: needRead('parked events'), writeDb, projections, processes: [{ name: orderSagaName, instances: parkedOrderSagas }], notices }),
   };
@@ -214,7 +215,10 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
   const target: DbTarget = { kind: 'pglite', db: pglite };
   const writeDb = createWriteClient(target);
   const readDb = createReadClient(target);
-  stack.push(() => writeDb.$disconnect(), () => readDb.$disconnect());
+  stack.push(
+    () => writeDb.$disconnect(),
+    () => readDb.$disconnect(),
+  );
   const notices = createLocalNoticeBus<Topics>();
 
   for (const projection of projections) {
@@ -229,7 +233,14 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
     });
     stack.push(() => projector.stop());
   }
-  const saga = startSaga(config, extensions, writeDb, () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }), undefined, log);
+  const saga = startSaga(
+    config,
+    extensions,
+    writeDb,
+    () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
+    undefined,
+    log,
+  );
   stack.push(() => saga.stop());
   return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) });
 }
@@ -279,8 +290,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   if (writeDb) stack.push(() => writeDb.$disconnect());
   if (readDb) stack.push(() => readDb.$disconnect());
   // A write-only process reads projection checkpoints for admins only: a small pool, opened on first use.
-  const statusReadDb =
-    readDb ?? (runs('write') ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 2 }) : undefined);
+  const statusReadDb = readDb ?? (runs('write') ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 2 }) : undefined);
   if (statusReadDb && statusReadDb !== readDb) stack.push(() => statusReadDb.$disconnect());
 
   if (runs('relay')) {
@@ -380,4 +390,3 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       : undefined,
   });
 }
-

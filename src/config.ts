@@ -351,7 +351,9 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     problems.push(`MEMBER_TTL_MS (${config.memberTtlMs}) must be more than twice MEMBER_HEARTBEAT_MS (${config.memberHeartbeatMs})`);
   }
   if (config.webSocket.connectionInitMaxBytes > config.webSocket.messageMaxBytes) {
-    problems.push(`WS_CONNECTION_INIT_MAX_BYTES (${config.webSocket.connectionInitMaxBytes}) must not exceed WS_MESSAGE_MAX_BYTES (${config.webSocket.messageMaxBytes})`);
+    problems.push(
+      `WS_CONNECTION_INIT_MAX_BYTES (${config.webSocket.connectionInitMaxBytes}) must not exceed WS_MESSAGE_MAX_BYTES (${config.webSocket.messageMaxBytes})`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

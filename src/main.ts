@@ -15,7 +15,9 @@ function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: stri
     config.auth.jwksUrl
       ? `  auth:      OIDC tokens of ${config.auth.issuer} (audience ${config.auth.audience})`
       : `  auth:      local tokens (npm run token), signed with ${config.auth.secretKey ? 'SECRET_KEY' : `the key in ${config.dataDir}/secret-key`}` +
-        (config.api.production ? '\n  WARNING:   NODE_ENV=production with the local issuer: set AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE (docs/security.md)' : ''),
+          (config.api.production
+            ? '\n  WARNING:   NODE_ENV=production with the local issuer: set AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE (docs/security.md)'
+            : ''),
   );
   if (endpoints.write) lines.push(`  write API: ${endpoints.write}  (mutations)`);
   if (endpoints.read) lines.push(`  read API:  ${endpoints.read}  (queries; subscriptions over graphql-ws at ws${endpoints.read.slice(4)} and SSE)`);

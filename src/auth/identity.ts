@@ -48,7 +48,8 @@ export function customerUserId(identity: Identity): string | null {
 }
 
 /** Why a presented credential was refused. The reason is for logs and tests; clients get one message. */
-export type AuthenticationFailure = 'malformed' | 'bad-signature' | 'wrong-issuer' | 'wrong-audience' | 'expired' | 'not-yet-valid' | 'missing-claim' | 'unavailable';
+export type AuthenticationFailure =
+  'malformed' | 'bad-signature' | 'wrong-issuer' | 'wrong-audience' | 'expired' | 'not-yet-valid' | 'missing-claim' | 'unavailable';
 
 export class AuthenticationError extends Error {
   readonly code = 'UNAUTHENTICATED';

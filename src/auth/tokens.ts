@@ -59,7 +59,8 @@ function remoteKeySet(url: URL): JWTVerifyGetKey {
     try {
       return await keySet(header, token);
     } catch (error) {
-      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) throw error;
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported)
+        throw error;
       throw new KeySetUnavailable('the issuer key set cannot be fetched', { cause: error });
     }
   };
@@ -139,10 +140,7 @@ export function createTokenAuthenticator(settings: TokenSettings, breakGlassToke
 }
 
 /** A token of the local issuer (`npm run token`, tests). Refuses an OIDC setup: its tokens come from the issuer. */
-export async function signLocalToken(
-  settings: TokenSettings,
-  claims: { subject: string; admin?: boolean; ttlSeconds: number; now?: Date },
-): Promise<string> {
+export async function signLocalToken(settings: TokenSettings, claims: { subject: string; admin?: boolean; ttlSeconds: number; now?: Date }): Promise<string> {
   if (settings.kind !== 'local') throw new Error('tokens come from the OIDC issuer (AUTH_JWKS_URL is set); this server signs none');
   const now = Math.floor((claims.now ?? new Date()).getTime() / 1000);
   const roles = claims.admin ? [settings.adminRole] : [];

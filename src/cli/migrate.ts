@@ -28,7 +28,10 @@ try {
       lock.release();
     }
   } else {
-    for (const [set, url] of [['write', config.databaseUrl!], ['read', config.readDatabaseUrl!]] as const) {
+    for (const [set, url] of [
+      ['write', config.databaseUrl!],
+      ['read', config.readDatabaseUrl!],
+    ] as const) {
       const sql = await connectPostgres(url);
       try {
         await run(sql, set, redactUrl(url));

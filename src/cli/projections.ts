@@ -13,7 +13,14 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { Redis } from 'ioredis';
 import { createRedisNoticeBus, type NoticeBus, type TopicMap } from '../cqrs/notices.ts';
-import { parkedOperations, UnknownConsumerError, type ParkedEntry, type ParkedInstance, type ParkedOperations, type RetryOutcome } from '../cqrs/parked-operations.ts';
+import {
+  parkedOperations,
+  UnknownConsumerError,
+  type ParkedEntry,
+  type ParkedInstance,
+  type ParkedOperations,
+  type RetryOutcome,
+} from '../cqrs/parked-operations.ts';
 import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parked-store.ts';
 import { orderSagaName } from '../modules/orders/saga/order-saga.ts';
 import { parkedOrderSagas } from '../modules/orders/saga/parked-sagas.ts';
@@ -165,7 +172,14 @@ function parkedTable(events: ParkedEntry[], instances: ParkedInstance[]): string
   if (instances.length === 0) return eventTable;
   const sagaTable = table(
     ['PROCESS', 'PARKED SAGA', 'STEP', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
-    instances.map(({ process, key, step, error, attempts, parkedAt }) => [process, key, step, String(attempts), parkedAt.toISOString(), error.replace(/\s+/g, ' ').slice(0, 120)]),
+    instances.map(({ process, key, step, error, attempts, parkedAt }) => [
+      process,
+      key,
+      step,
+      String(attempts),
+      parkedAt.toISOString(),
+      error.replace(/\s+/g, ' ').slice(0, 120),
+    ]),
     new Set([3]),
   );
   return `${eventTable}\n\n${sagaTable}`;

@@ -18,10 +18,7 @@ import { connectPostgres } from '../db/sql.ts';
 import { createWriteClient, type WriteDb } from '../db/write-client.ts';
 import { projections } from '../modules/projections.ts';
 
-export const rebuildUsage = [
-  '       npm run projections -- rebuild <projection>',
-  '       npm run projections -- verify [projection] [--json]',
-];
+export const rebuildUsage = ['       npm run projections -- rebuild <projection>', '       npm run projections -- verify [projection] [--json]'];
 
 const printProgress = (projection: string, snapshot: ProgressSnapshot) => console.error(formatProgress(projection, snapshot));
 
@@ -59,7 +56,9 @@ async function announceCheckpoint(config: Config, projection: string, at: LogPos
     await notices.publish(checkpointTopic, { projection, ...at });
     await notices.close();
   } catch (error) {
-    console.error(`the view is swapped in, but announcing it failed (reads waiting for it answer at the projector's next batch): ${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      `the view is swapped in, but announcing it failed (reads waiting for it answer at the projector's next batch): ${error instanceof Error ? error.message : String(error)}`,
+    );
   } finally {
     redis.disconnect();
   }
@@ -77,7 +76,10 @@ async function rebuild(config: Config, name: string): Promise<number> {
     const result = await rebuildProjection({ writeDb, readDatabaseUrl, projection, maxAttempts: config.projectionMaxAttempts, onProgress: printProgress });
     const { progress } = result;
     const rate = progress.elapsedMs > 0 ? Math.round((progress.done * 1000) / progress.elapsedMs) : progress.done;
-    const moved = result.at.position === result.liveWas.position && result.at.transactionId === result.liveWas.transactionId ? '' : ` (the live projector was at ${toStreamId(result.liveWas)})`;
+    const moved =
+      result.at.position === result.liveWas.position && result.at.transactionId === result.liveWas.transactionId
+        ? ''
+        : ` (the live projector was at ${toStreamId(result.liveWas)})`;
     await announceCheckpoint(config, result.projection, result.at);
     console.log(
       `rebuilt ${result.projection}: ${result.events} events in ${seconds(progress.elapsedMs)} (${rate} ev/s), ${result.applied} applied, ${result.parked} parked; swapped in at ${toStreamId(result.at)}${moved}`,
@@ -89,12 +91,19 @@ async function rebuild(config: Config, name: string): Promise<number> {
 function verificationText(result: ProjectionVerification): string[] {
   const rows = result.tables.filter((table) => table.table !== 'parked_event').reduce((sum, table) => sum + table.liveRows, 0);
   const where = `at ${toStreamId(result.at)}`;
-  if (result.ok) return [`ok ${result.projection}: ${rows} rows in ${result.tables.length - 1} table(s) and the parked events match the replay ${where} (${result.events} events)`];
+  if (result.ok)
+    return [
+      `ok ${result.projection}: ${rows} rows in ${result.tables.length - 1} table(s) and the parked events match the replay ${where} (${result.events} events)`,
+    ];
   const lines = [`DIFFERENT ${result.projection} ${where}:`];
   for (const table of result.tables.filter((candidate) => candidate.differenceCount > 0)) {
     lines.push(`  ${table.table}: ${table.differenceCount} row(s) differ (live ${table.liveRows} rows, rebuilt ${table.rebuiltRows} rows)`);
     for (const difference of table.differences) {
-      lines.push(`    ${JSON.stringify(difference.key)}`, `      live:    ${JSON.stringify(difference.live)}`, `      rebuilt: ${JSON.stringify(difference.rebuilt)}`);
+      lines.push(
+        `    ${JSON.stringify(difference.key)}`,
+        `      live:    ${JSON.stringify(difference.live)}`,
+        `      rebuilt: ${JSON.stringify(difference.rebuilt)}`,
+      );
     }
     if (table.differenceCount > table.differences.length) lines.push(`    … and ${table.differenceCount - table.differences.length} more`);
   }
@@ -103,7 +112,14 @@ function verificationText(result: ProjectionVerification): string[] {
 
 async function verify(config: Config, names: string[], json: boolean): Promise<number> {
   return withWriteDb(config, async (writeDb, readDatabaseUrl) => {
-    const result = await verifyProjections({ writeDb, readDatabaseUrl, projections, names: names.length > 0 ? names : undefined, maxAttempts: config.projectionMaxAttempts, onProgress: printProgress });
+    const result = await verifyProjections({
+      writeDb,
+      readDatabaseUrl,
+      projections,
+      names: names.length > 0 ? names : undefined,
+      maxAttempts: config.projectionMaxAttempts,
+      onProgress: printProgress,
+    });
     if (json) console.log(JSON.stringify(result, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2));
     else for (const projection of result.projections) console.log(verificationText(projection).join('\n'));
     return result.ok ? 0 : 1;
@@ -114,7 +130,11 @@ async function verify(config: Config, names: string[], json: boolean): Promise<n
 export async function runRebuildCommand(config: Config, command: 'rebuild' | 'verify', args: string[]): Promise<number> {
   const json = args.includes('--json');
   const positional = args.filter((arg) => arg !== '--json');
-  if (positional.some((arg) => arg.startsWith('-')) || (command === 'rebuild' && (positional.length !== 1 || json)) || (command === 'verify' && positional.length > 1)) {
+  if (
+    positional.some((arg) => arg.startsWith('-')) ||
+    (command === 'rebuild' && (positional.length !== 1 || json)) ||
+    (command === 'verify' && positional.length > 1)
+  ) {
     console.error(['usage:', ...rebuildUsage].join('\n'));
     return 2;
   }

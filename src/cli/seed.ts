@@ -43,7 +43,8 @@ function sizeOption(name: keyof SeedSize, env: string, fallback: number, max: nu
   const raw = flag ?? process.env[env];
   if (raw === undefined || raw === '') return fallback;
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new ConfigError([`${name} (--${name} or ${env}) must be an integer from 1 to ${max}, got "${raw}"`]);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new ConfigError([`${name} (--${name} or ${env}) must be an integer from 1 to ${max}, got "${raw}"`]);
   return value;
 }
 
@@ -72,7 +73,9 @@ try {
     console.log(
       `done in ${total.toFixed(1)} s: ${report.users} users, ${report.products} products, ${report.orders} orders ` +
         `(${report.completed} completed, ${report.cancelled} cancelled); phases: ` +
-        Object.entries(report.seconds).map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)} s`).join(', '),
+        Object.entries(report.seconds)
+          .map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)} s`)
+          .join(', '),
     );
   } finally {
     await app.stop();

@@ -98,7 +98,9 @@ export async function readCheckpointIn(sql: SqlConnection, schema: string, consu
  * pauses the live consumer, and a parked retry, of `consumer` at their next batch until it ends.
  */
 export async function lockCheckpointIn(sql: SqlConnection, schema: string, consumer: string): Promise<LogPosition> {
-  await sql.query(`INSERT INTO ${table(schema)} (consumer, transaction_id, position, updated_at) VALUES ($1, 0, 0, now()) ON CONFLICT (consumer) DO NOTHING`, [consumer]);
+  await sql.query(`INSERT INTO ${table(schema)} (consumer, transaction_id, position, updated_at) VALUES ($1, 0, 0, now()) ON CONFLICT (consumer) DO NOTHING`, [
+    consumer,
+  ]);
   const rows = await sql.query<StoredRow>(`SELECT transaction_id::text, position::text FROM ${table(schema)} WHERE consumer = $1 FOR UPDATE`, [consumer]);
   return positionOf(rows[0]);
 }

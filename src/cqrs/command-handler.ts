@@ -64,11 +64,7 @@ export async function executeCommand<State, Event extends NewEvent>(
   }
 }
 
-function executeOnce<State, Event extends NewEvent>(
-  db: WriteDb,
-  spec: CommandSpec<State, Event>,
-  metadata: EventMetadata,
-): Promise<CommandResult> {
+function executeOnce<State, Event extends NewEvent>(db: WriteDb, spec: CommandSpec<State, Event>, metadata: EventMetadata): Promise<CommandResult> {
   return db.$transaction(async (tx) => {
     const keys = [...new Set((await spec.lockKeys?.(tx)) ?? [])].sort();
     for (const key of keys) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
@@ -148,9 +144,7 @@ export interface CommandHandler<Command extends { type: string }> {
   execute(db: WriteDb, command: Command, metadata: EventMetadata, expectedVersion?: number | null): Promise<CommandResult>;
 }
 
-export function defineCommandHandler<Deciders extends DeciderMap>(
-  definition: CommandHandlerDefinition<Deciders>,
-): CommandHandler<CommandOf<Deciders>> {
+export function defineCommandHandler<Deciders extends DeciderMap>(definition: CommandHandlerDefinition<Deciders>): CommandHandler<CommandOf<Deciders>> {
   type State = StateOf<Deciders>;
   type Event = EventOf<Deciders>;
   const decide = decideByType<Deciders>(definition.deciders);

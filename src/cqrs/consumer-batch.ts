@@ -61,7 +61,12 @@ const positionOf = (event: LogPosition): LogPosition => ({ transactionId: event.
  * in-transaction batch: an owner that lost its lease while frozen mid-batch must not move the
  * checkpoint back over what the new owner handled, nor park events it handled.
  */
-export async function commitCheckpoint<Tx extends SqlClient>(db: TransactionalDb<Tx>, consumer: string, reached: LogPosition, parkings: readonly Parking[]): Promise<boolean> {
+export async function commitCheckpoint<Tx extends SqlClient>(
+  db: TransactionalDb<Tx>,
+  consumer: string,
+  reached: LogPosition,
+  parkings: readonly Parking[],
+): Promise<boolean> {
   return db.$transaction(async (tx) => {
     if (compareLogPositions(reached, await lockCheckpoint(tx, consumer)) <= 0) return false;
     await parkEvents(tx, consumer, parkings);

@@ -32,9 +32,7 @@ type MisfiledTypes<Deciders> = {
 }[keyof Deciders];
 
 /** Refuses, at compile time, a map that files a decider under another command's type. */
-export type DecidersMatchingTypes<Deciders> = [MisfiledTypes<Deciders>] extends [never]
-  ? Deciders
-  : { misfiledDeciders: MisfiledTypes<Deciders> };
+export type DecidersMatchingTypes<Deciders> = [MisfiledTypes<Deciders>] extends [never] ? Deciders : { misfiledDeciders: MisfiledTypes<Deciders> };
 
 /** One decide function over all of a map's commands, dispatching on the command's type. */
 export function decideByType<Deciders extends DeciderMap>(

@@ -18,7 +18,10 @@ export class ValidationError extends DomainError {
 
 export class NotFoundError extends DomainError {
   readonly code = 'NOT_FOUND';
-  constructor(readonly aggregateType: string, readonly aggregateId: string) {
+  constructor(
+    readonly aggregateType: string,
+    readonly aggregateId: string,
+  ) {
     super(`${aggregateType} ${aggregateId} does not exist`);
     this.name = 'NotFoundError';
   }

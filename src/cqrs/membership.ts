@@ -22,7 +22,9 @@ const maxMemberIdLength = 48;
 
 /** A process-unique id: readable (host, pid) and never reused (random suffix). */
 export function newMemberId(): string {
-  return `${hostname().replace(/[^\w.-]/g, '_').slice(0, 28)}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  return `${hostname()
+    .replace(/[^\w.-]/g, '_')
+    .slice(0, 28)}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 
 function weight(lease: string, member: string): bigint {

@@ -16,7 +16,10 @@ import { projectionConsumer } from './projector.ts';
 
 export class UnknownConsumerError extends DomainError {
   readonly code = 'UNKNOWN_CONSUMER';
-  constructor(readonly consumer: string, readonly known: readonly string[]) {
+  constructor(
+    readonly consumer: string,
+    readonly known: readonly string[],
+  ) {
     super(`unknown projection or process "${consumer}"; one of: ${known.join(', ')}`);
     this.name = 'UnknownConsumerError';
   }
@@ -118,7 +121,11 @@ export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
 
   function named(name: string): Operated {
     const found = consumers.find((candidate) => candidate.name === name);
-    if (!found) throw new UnknownConsumerError(name, consumers.map((candidate) => candidate.name));
+    if (!found)
+      throw new UnknownConsumerError(
+        name,
+        consumers.map((candidate) => candidate.name),
+      );
     return found;
   }
 
@@ -126,7 +133,11 @@ export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
     async list(name) {
       const chosen = name === undefined ? consumers : [named(name)];
       const listed = await Promise.all(
-        chosen.map(async (consumer) => ({ consumer, parked: await listParked(consumer.db, [consumer.name]), instances: (await consumer.instances?.list(writeDb)) ?? [] })),
+        chosen.map(async (consumer) => ({
+          consumer,
+          parked: await listParked(consumer.db, [consumer.name]),
+          instances: (await consumer.instances?.list(writeDb)) ?? [],
+        })),
       );
       // Per kind, then consumer name, as each database lists them.
       const kindOrder = (entry: (typeof listed)[number]) => (entry.consumer.kind === 'projection' ? 0 : 1);
@@ -148,7 +159,11 @@ export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
 
     async resume(process, key) {
       const instances = named(process).instances;
-      if (!instances) throw new UnknownConsumerError(process, consumers.filter((candidate) => candidate.instances).map((candidate) => candidate.name));
+      if (!instances)
+        throw new UnknownConsumerError(
+          process,
+          consumers.filter((candidate) => candidate.instances).map((candidate) => candidate.name),
+        );
       return instances.resume(writeDb, key);
     },
   };

@@ -23,7 +23,11 @@ export interface AppliedRetry<Change> {
 }
 
 /** In-transaction consumers: applies the chosen parked events and un-parks them, in one transaction. */
-export async function applyParked<Tx extends SqlClient, Change>(consumer: LogConsumer<Tx, Change>, db: TransactionalDb<Tx>, which: bigint | 'all'): Promise<AppliedRetry<Change>> {
+export async function applyParked<Tx extends SqlClient, Change>(
+  consumer: LogConsumer<Tx, Change>,
+  db: TransactionalDb<Tx>,
+  which: bigint | 'all',
+): Promise<AppliedRetry<Change>> {
   let failed: { position: bigint; tried: bigint[]; error: unknown } | undefined;
   try {
     return await db.$transaction(async (tx) => {
@@ -38,7 +42,11 @@ export async function applyParked<Tx extends SqlClient, Change>(consumer: LogCon
           throw error;
         }
       }
-      await deleteParked(tx, consumer.name, chosen.map((event) => event.position));
+      await deleteParked(
+        tx,
+        consumer.name,
+        chosen.map((event) => event.position),
+      );
       return { events: chosen, changes };
     });
   } catch (error) {
@@ -51,7 +59,11 @@ export async function applyParked<Tx extends SqlClient, Change>(consumer: LogCon
 export async function requestParkedRetry<Tx extends SqlClient>(consumer: string, db: TransactionalDb<Tx>, which: bigint | 'all'): Promise<RecordedEvent[]> {
   return db.$transaction(async (tx) => {
     const chosen = chooseRetry(consumer, await listParked(tx, [consumer]), which).map((parked) => parked.event);
-    await requestRetry(tx, consumer, chosen.map((event) => event.position));
+    await requestRetry(
+      tx,
+      consumer,
+      chosen.map((event) => event.position),
+    );
     return chosen;
   });
 }
@@ -69,7 +81,13 @@ export async function handleRequestedRetries<Tx extends SqlClient>(
       try {
         await consumer.apply(db as unknown as Tx, [parked.event]);
       } catch (error) {
-        await recordRetryFailure(db, consumer.name, keyed.map((row) => row.event.position), parked.event.position, error);
+        await recordRetryFailure(
+          db,
+          consumer.name,
+          keyed.map((row) => row.event.position),
+          parked.event.position,
+          error,
+        );
         log(`retry of parked event ${parked.event.position} (${parked.event.type}) failed; it stays parked`, error);
         break;
       }

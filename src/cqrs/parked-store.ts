@@ -45,7 +45,11 @@ export const aggregateKey = (event: Pick<RecordedEvent, 'aggregateType' | 'aggre
  * The ordering rule, pure: events (in log order) whose key has a parked head are held behind it;
  * the others may be handled.
  */
-export function splitHeldBehind<E>(events: readonly E[], heads: ReadonlyMap<string, bigint>, keyOf: (event: E) => string): { apply: E[]; held: { event: E; head: bigint }[] } {
+export function splitHeldBehind<E>(
+  events: readonly E[],
+  heads: ReadonlyMap<string, bigint>,
+  keyOf: (event: E) => string,
+): { apply: E[]; held: { event: E; head: bigint }[] } {
   const apply: E[] = [];
   const held: { event: E; head: bigint }[] = [];
   for (const event of events) {
@@ -151,8 +155,7 @@ export async function countParked(db: SqlClient, consumers: readonly string[]): 
   return new Map(rows.map((row) => [row.consumer, Number(row.count)]));
 }
 
-const positionsParam = (positions: readonly LogPosition[] | readonly bigint[]) =>
-  positions.map((at) => String(typeof at === 'bigint' ? at : at.position));
+const positionsParam = (positions: readonly LogPosition[] | readonly bigint[]) => positions.map((at) => String(typeof at === 'bigint' ? at : at.position));
 
 /** Un-parks events (handled again, or discarded); returns how many were parked. */
 export async function deleteParked(db: SqlClient, consumer: string, positions: readonly bigint[]): Promise<number> {
@@ -199,7 +202,10 @@ export async function requestedRetries(db: SqlClient, consumer: string): Promise
 /** A retry or discard named a position (or a parked saga instance) that is not parked. */
 export class ParkedEventNotFound extends DomainError {
   readonly code = 'PARKED_EVENT_NOT_FOUND';
-  constructor(readonly consumer: string, readonly position: bigint | string) {
+  constructor(
+    readonly consumer: string,
+    readonly position: bigint | string,
+  ) {
     super(`no parked ${typeof position === 'bigint' ? `event at position ${position}` : `instance ${position}`} for ${consumer}`);
     this.name = 'ParkedEventNotFound';
   }
@@ -208,7 +214,10 @@ export class ParkedEventNotFound extends DomainError {
 /** A retry named an event held behind an earlier parked event of its key: that one goes first. */
 export class ParkedOutOfOrder extends DomainError {
   readonly code = 'PARKED_OUT_OF_ORDER';
-  constructor(readonly position: bigint, readonly heldBehind: bigint) {
+  constructor(
+    readonly position: bigint,
+    readonly heldBehind: bigint,
+  ) {
     super(`event ${position} is held behind parked event ${heldBehind} of the same aggregate: retry ${heldBehind} first`);
     this.name = 'ParkedOutOfOrder';
   }

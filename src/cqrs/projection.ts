@@ -89,9 +89,7 @@ export interface RowFold<Row> {
   on: Readonly<Record<string, RowHandler<Row, RecordedEvent>>>;
 }
 
-export function rowProjection<Row, Events extends DomainEvent>(
-  spec: RowProjectionSpec<Row, Events>,
-): Projection & { spec: RowProjectionSpec<Row, Events> } {
+export function rowProjection<Row, Events extends DomainEvent>(spec: RowProjectionSpec<Row, Events>): Projection & { spec: RowProjectionSpec<Row, Events> } {
   return {
     name: spec.name,
     handles: new Set(Object.keys(spec.on)),

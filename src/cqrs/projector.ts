@@ -40,7 +40,10 @@ export function applyBatch(readDb: ReadDb, projection: Projection, events: Recor
   return handleBatch(projectionConsumer(projection), readDb, events, logStart);
 }
 
-export interface ProjectorOptions extends Pick<ConsumerOptions<ReadTx, ViewChange>, 'openSource' | 'batchSize' | 'maxAttempts' | 'leadership' | 'log' | 'beforeCommit'> {
+export interface ProjectorOptions extends Pick<
+  ConsumerOptions<ReadTx, ViewChange>,
+  'openSource' | 'batchSize' | 'maxAttempts' | 'leadership' | 'log' | 'beforeCommit'
+> {
   readDb: ReadDb;
   projection: Projection;
   notices: NoticeBus<ProjectorTopics>;

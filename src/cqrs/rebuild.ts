@@ -66,7 +66,9 @@ async function swap(session: CopySession, options: RebuildOptions): Promise<{ at
     const liveWas = await lockCheckpointIn(sql, live, projection.name);
     let at = (await session.replay(liveWas)).checkpoint;
     if (compareLogPositions(at, liveWas) < 0) {
-      throw new Error(`the copy of ${projection.name} stopped at ${toStreamId(at)}, before the live checkpoint ${toStreamId(liveWas)}: is the event log missing events?`);
+      throw new Error(
+        `the copy of ${projection.name} stopped at ${toStreamId(at)}, before the live checkpoint ${toStreamId(liveWas)}: is the event log missing events?`,
+      );
     }
     if (compareLogPositions(at, liveWas) > 0) {
       await saveCheckpointIn(sql, live, projection.name, at);
@@ -93,7 +95,15 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     for (let attempt = 1; ; attempt += 1) {
       try {
         const { at, liveWas } = await swap(session, options);
-        return { projection: options.projection.name, at, liveWas, events: session.totals.read, applied: session.totals.applied, parked: session.totals.parked, progress: session.progress() };
+        return {
+          projection: options.projection.name,
+          at,
+          liveWas,
+          events: session.totals.read,
+          applied: session.totals.applied,
+          parked: session.totals.parked,
+          progress: session.progress(),
+        };
       } catch (error) {
         // The copy is still consistent (at some position <= the log); the next attempt catches it up again.
         if (!isLockTimeout(error) || attempt >= attempts) throw error;

@@ -51,7 +51,7 @@ async function claimOthersPending(
   max: number,
   minIdleMs: number,
 ): Promise<{ claimed: StreamEntry[]; waiting: boolean }> {
-  const pending = (await redis.xpending(streamKey, group, "-", "+", max * 2)) as [id: string, owner: string, idleMs: number, deliveries: number][];
+  const pending = (await redis.xpending(streamKey, group, '-', '+', max * 2)) as [id: string, owner: string, idleMs: number, deliveries: number][];
   const others = pending.filter(([, owner]) => owner !== consumer);
   if (others.some(([, , idleMs]) => idleMs < minIdleMs)) return { claimed: [], waiting: true };
   const ids = others.map(([id]) => id);
@@ -146,7 +146,8 @@ export async function createStreamSource(options: {
     const caughtUp = state.caughtUpAt && compareLogPositions(checkpoint, state.caughtUpAt) >= 0;
     const events = caughtUp ? [] : await eventLog.read(checkpoint, max, upcasting);
     if (events.length === 0) {
-      if (state.served > 0) log(`stream ${streamKey} group ${group}: caught up ${state.served} event(s) from the event log; reading the stream after ${toStreamId(checkpoint)}`);
+      if (state.served > 0)
+        log(`stream ${streamKey} group ${group}: caught up ${state.served} event(s) from the event log; reading the stream after ${toStreamId(checkpoint)}`);
       // Entries still pending stay pending and are read first (skipped and acknowledged when behind the checkpoint).
       state = { reading: 'stream', readingPending: true };
       return undefined;
@@ -161,11 +162,10 @@ export async function createStreamSource(options: {
   }
 
   async function readGroup(id: '0' | '>', max: number): Promise<StreamEntry[]> {
-    const reply = (
+    const reply =
       id === '>'
         ? await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', streamKey, id)
-        : await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'STREAMS', streamKey, id)
-    );
+        : await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'STREAMS', streamKey, id);
     return reply?.[0]?.[1] ?? [];
   }
 
@@ -191,9 +191,7 @@ export async function createStreamSource(options: {
     }
     const taken = new Set(entries.map(([id]) => id));
     for (const entry of others.claimed) if (!taken.has(entry[0])) entries.push(entry);
-    const events = entries
-      .flatMap(([, fields]) => (fields ? [decodeStreamEntry(fields, upcasting)] : []))
-      .sort(compareLogPositions);
+    const events = entries.flatMap(([, fields]) => (fields ? [decodeStreamEntry(fields, upcasting)] : [])).sort(compareLogPositions);
     const ack = async () => {
       if (entries.length > 0) await redis.xack(streamKey, group, ...entries.map(([id]) => id));
     };
@@ -201,7 +199,10 @@ export async function createStreamSource(options: {
     // The fresh part must be the log's next events, all of them. One missing (trimmed past the
     // group, or lost with Redis's data while the group survived or was re-created) would be
     // skipped for good once a later one moved the checkpoint, so the source goes back to the log.
-    const ids = entries.map(([id]) => fromStreamId(id)).filter((at) => compareLogPositions(at, checkpoint) > 0).sort(compareLogPositions);
+    const ids = entries
+      .map(([id]) => fromStreamId(id))
+      .filter((at) => compareLogPositions(at, checkpoint) > 0)
+      .sort(compareLogPositions);
     const upTo = ids.at(-1);
     if (!upTo) {
       // Nothing after the checkpoint. Entries deleted from the stream after delivery (no fields,
@@ -215,7 +216,9 @@ export async function createStreamSource(options: {
     }
     const fresh = events.filter((event) => compareLogPositions(event, checkpoint) > 0).length;
     if ((await eventLog.count(checkpoint, upTo)) > fresh) {
-      log(`stream ${streamKey} group ${group}: entries after ${toStreamId(checkpoint)} are missing from the stream (trimmed, or lost by Redis); catching up from the event log`);
+      log(
+        `stream ${streamKey} group ${group}: entries after ${toStreamId(checkpoint)} are missing from the stream (trimmed, or lost by Redis); catching up from the event log`,
+      );
       // Unacknowledged, these entries stay pending and are read again, behind the checkpoint, after the catch-up.
       state = { reading: 'log', served: 0 };
       return undefined;

@@ -25,7 +25,11 @@ export interface SupervisedConsumer {
 export function superviseConsumer(consumer: SupervisedConsumer): { stop(): Promise<void> } {
   let stopping = false;
   const retry = new Wakeup();
-  const closeSource = () => consumer.source()?.close().catch(() => {});
+  const closeSource = () =>
+    consumer
+      .source()
+      ?.close()
+      .catch(() => {});
 
   const loop = (async () => {
     let failures = 0;
@@ -33,7 +37,10 @@ export function superviseConsumer(consumer: SupervisedConsumer): { stop(): Promi
     while (!stopping && !halted()) {
       try {
         if (consumer.leadership) {
-          await consumer.leadership.hold((isLeader) => consumer.run(() => !stopping && isLeader()), () => stopping || halted());
+          await consumer.leadership.hold(
+            (isLeader) => consumer.run(() => !stopping && isLeader()),
+            () => stopping || halted(),
+          );
         } else {
           await consumer.run(() => !stopping);
         }

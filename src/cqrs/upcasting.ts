@@ -76,7 +76,10 @@ export class EventUpcasting {
         currentVersions[type] = version;
       }
     }
-    return new EventUpcasting(currentVersions, histories.flatMap((history) => history.upcasters ?? []));
+    return new EventUpcasting(
+      currentVersions,
+      histories.flatMap((history) => history.upcasters ?? []),
+    );
   }
 
   currentVersionOf(type: string): number | undefined {

@@ -130,17 +130,28 @@ async function compareTable(sql: SqlConnection, session: CopySession, spec: Tabl
 
 async function verifyOne(options: VerifyOptions, projection: Projection): Promise<ProjectionVerification> {
   return withCopySession({ ...options, projection, purpose: 'verify', firstPassUntil: 'live-checkpoint' }, async (session) => {
-    const { sql, live, projection: { name } } = session;
+    const {
+      sql,
+      live,
+      projection: { name },
+    } = session;
     const specs: TableSpec[] = [];
     for (const table of session.tables) specs.push({ table, keys: await primaryKeyOf(sql, live, table), ignored: [] });
-    specs.push({ table: 'parked_event', keys: ['transaction_id', 'position'], ignored: ['error', 'attempts', 'parked_at', 'retry_requested_at'], consumerColumn: 'consumer' });
+    specs.push({
+      table: 'parked_event',
+      keys: ['transaction_id', 'position'],
+      ignored: ['error', 'attempts', 'parked_at', 'retry_requested_at'],
+      consumerColumn: 'consumer',
+    });
     const snapshot = await connectPostgres(options.readDatabaseUrl);
     try {
       const at = await inTransaction(sql, 'BEGIN', async () => {
         const liveAt = await lockCheckpointIn(sql, live, name);
         const reached = (await session.replay(liveAt)).checkpoint;
         if (compareLogPositions(reached, liveAt) !== 0) {
-          throw new Error(`the scratch copy of ${name} reached ${toStreamId(reached)}, not the live checkpoint ${toStreamId(liveAt)}: is the event log missing events?`);
+          throw new Error(
+            `the scratch copy of ${name} reached ${toStreamId(reached)}, not the live checkpoint ${toStreamId(liveAt)}: is the event log missing events?`,
+          );
         }
         // The snapshot is taken by its first statement, while the live view is held at `liveAt`.
         await snapshot.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

@@ -153,9 +153,14 @@ async function copyPrivileges(sql: SqlConnection, live: string, copy: string, ta
     [qualified(live, table)],
   );
   for (const grant of grants) {
-    await sql.exec(`GRANT ${grant.privilege} ON ${qualified(copy, table)} TO ${grant.grantee === null ? 'PUBLIC' : quote(grant.grantee)}${grant.grantable ? ' WITH GRANT OPTION' : ''}`);
+    await sql.exec(
+      `GRANT ${grant.privilege} ON ${qualified(copy, table)} TO ${grant.grantee === null ? 'PUBLIC' : quote(grant.grantee)}${grant.grantable ? ' WITH GRANT OPTION' : ''}`,
+    );
   }
-  const [owner] = await sql.query<{ owner: string; me: string }>(`SELECT pg_get_userbyid(relowner) AS owner, current_user AS me FROM pg_class WHERE oid = $1::regclass`, [qualified(live, table)]);
+  const [owner] = await sql.query<{ owner: string; me: string }>(
+    `SELECT pg_get_userbyid(relowner) AS owner, current_user AS me FROM pg_class WHERE oid = $1::regclass`,
+    [qualified(live, table)],
+  );
   if (owner && owner.owner !== owner.me) await sql.exec(`ALTER TABLE ${qualified(copy, table)} OWNER TO ${quote(owner.owner)}`);
 }
 

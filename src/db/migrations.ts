@@ -48,10 +48,10 @@ export async function applyMigrations(sql: SqlConnection, set: MigrationSet, mig
       applied_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (migration_set, name))`);
     const applied = new Map(
-      (await sql.query<{ name: string; checksum: string }>(
-        'SELECT name, checksum FROM schema_migrations WHERE migration_set = $1',
-        [set],
-      )).map((row) => [row.name, row.checksum]),
+      (await sql.query<{ name: string; checksum: string }>('SELECT name, checksum FROM schema_migrations WHERE migration_set = $1', [set])).map((row) => [
+        row.name,
+        row.checksum,
+      ]),
     );
     const pending: string[] = [];
     for (const migration of migrations) {
@@ -61,11 +61,7 @@ export async function applyMigrations(sql: SqlConnection, set: MigrationSet, mig
         continue;
       }
       await sql.exec(migration.sql);
-      await sql.query('INSERT INTO schema_migrations (migration_set, name, checksum) VALUES ($1, $2, $3)', [
-        set,
-        migration.name,
-        migration.checksum,
-      ]);
+      await sql.query('INSERT INTO schema_migrations (migration_set, name, checksum) VALUES ($1, $2, $3)', [set, migration.name, migration.checksum]);
       pending.push(migration.name);
     }
     await sql.exec('COMMIT');
@@ -80,9 +76,7 @@ export async function applyMigrations(sql: SqlConnection, set: MigrationSet, mig
 export async function pendingMigrations(sql: SqlConnection, set: MigrationSet, migrations = loadMigrations(set)): Promise<string[]> {
   const [table] = await sql.query<{ present: boolean }>(`SELECT to_regclass('schema_migrations') IS NOT NULL AS present`);
   if (!table?.present) return migrations.map((migration) => migration.name);
-  const applied = new Set(
-    (await sql.query<{ name: string }>('SELECT name FROM schema_migrations WHERE migration_set = $1', [set])).map((row) => row.name),
-  );
+  const applied = new Set((await sql.query<{ name: string }>('SELECT name FROM schema_migrations WHERE migration_set = $1', [set])).map((row) => row.name));
   return migrations.filter((migration) => !applied.has(migration.name)).map((migration) => migration.name);
 }
 

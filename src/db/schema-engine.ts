@@ -24,9 +24,5 @@ async function loadGlue() {
 export async function openSchemaEngine(datamodel: { path: string; content: string }, adapter: SqlAdapterFactory): Promise<SchemaEngine> {
   glue ??= loadGlue();
   const { SchemaEngine: Engine } = await glue;
-  return Engine.new(
-    { datamodels: [[datamodel.path, datamodel.content]] },
-    () => {},
-    bindMigrationAwareSqlAdapterFactory(adapter),
-  );
+  return Engine.new({ datamodels: [[datamodel.path, datamodel.content]] }, () => {}, bindMigrationAwareSqlAdapterFactory(adapter));
 }

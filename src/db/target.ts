@@ -6,7 +6,5 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 export type DbTarget = { kind: 'postgres'; url: string; poolSize?: number } | { kind: 'pglite'; db: PGlite };
 
 export function adapterFor(target: DbTarget) {
-  return target.kind === 'postgres'
-    ? new PrismaPg({ connectionString: target.url, max: target.poolSize ?? 10 })
-    : new PrismaPGlite(target.db);
+  return target.kind === 'postgres' ? new PrismaPg({ connectionString: target.url, max: target.poolSize ?? 10 }) : new PrismaPGlite(target.db);
 }

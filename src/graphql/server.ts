@@ -174,9 +174,9 @@ export async function startHttpServer(options: {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' }).end(
-      JSON.stringify({ error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` }),
-    );
+    res
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` }));
   });
   const sockets = read ? attachWebSockets(server, read, options.webSockets!) : undefined;
   await new Promise<void>((resolve, reject) => {

@@ -74,8 +74,7 @@ export function useIdentity(options: IdentityOptions): Plugin {
   };
 }
 
-const expired = () =>
-  new GraphQLError('The token expired: subscribe again with a fresh token.', { extensions: { code: 'UNAUTHENTICATED' } });
+const expired = () => new GraphQLError('The token expired: subscribe again with a fresh token.', { extensions: { code: 'UNAUTHENTICATED' } });
 
 /**
  * Passes `source` through until `expiresAt`, then sends one UNAUTHENTICATED error and ends. An

@@ -24,7 +24,9 @@ function inlineScriptHash(html: string): string {
   if (start < 0 || end < 0 || html.indexOf('<script', end) !== -1 || html.lastIndexOf('<script', start - 1) !== -1) {
     throw new Error('the GraphiQL page does not have exactly one inline script; its Content-Security-Policy needs updating');
   }
-  return createHash('sha256').update(html.slice(start + '<script>'.length, end), 'utf8').digest('base64');
+  return createHash('sha256')
+    .update(html.slice(start + '<script>'.length, end), 'utf8')
+    .digest('base64');
 }
 
 const pages = new Map<string, GraphiQLPage>();

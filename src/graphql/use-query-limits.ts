@@ -109,7 +109,13 @@ interface YogaContext {
  */
 export function useQueryLimits(options: QueryLimitsOptions): Plugin {
   const { maxDepth, maxAliases, maxTokens, maxDirectives, maxCost, maxMutations } = options;
-  type Args = { schema: Parameters<typeof validate>[0]; document: DocumentNode; variableValues?: Record<string, unknown> | null; operationName?: string | null; contextValue?: unknown };
+  type Args = {
+    schema: Parameters<typeof validate>[0];
+    document: DocumentNode;
+    variableValues?: Record<string, unknown> | null;
+    operationName?: string | null;
+    contextValue?: unknown;
+  };
   const costErrors = (args: Args) =>
     validate(args.schema, args.document, [
       createComplexityRule({

@@ -51,7 +51,12 @@ export interface RateLimitsOptions {
 }
 
 /** `state`: the counter after this request, or null when the key has none (a fresh window). */
-function decision(bucket: RateLimitBucket, setting: RateLimitSetting, state: { consumed: number; msBeforeNext: number } | null, allowed: boolean): RateLimitDecision {
+function decision(
+  bucket: RateLimitBucket,
+  setting: RateLimitSetting,
+  state: { consumed: number; msBeforeNext: number } | null,
+  allowed: boolean,
+): RateLimitDecision {
   const name = policyNames[bucket];
   const resetSeconds = state ? Math.max(1, Math.ceil(state.msBeforeNext / 1000)) : setting.windowSeconds;
   const remaining = state ? Math.max(0, setting.points - state.consumed) : setting.points;
@@ -187,10 +192,13 @@ export function rateLimitedError(decided: RateLimitDecision, what: string): Grap
 /** A 429 response whose body is a GraphQL error, with the rate-limit headers. */
 export function rateLimitedResponse(decided: RateLimitDecision, what: string): Response {
   const error = rateLimitedError(decided, what);
-  return new Response(JSON.stringify({ errors: [{ message: error.message, extensions: { code: rateLimitedCode, retryAfterSeconds: decided.retryAfterSeconds } }] }), {
-    status: 429,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...decided.headers },
-  });
+  return new Response(
+    JSON.stringify({ errors: [{ message: error.message, extensions: { code: rateLimitedCode, retryAfterSeconds: decided.retryAfterSeconds } }] }),
+    {
+      status: 429,
+      headers: { 'content-type': 'application/json; charset=utf-8', ...decided.headers },
+    },
+  );
 }
 
 /**

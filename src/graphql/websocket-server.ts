@@ -297,7 +297,9 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       } catch (error) {
         log('handling a message failed', error);
         if (id !== undefined && socket.readyState === socket.OPEN) {
-          await new Promise<void>((resolve) => socket.send(JSON.stringify({ id, type: MessageType.Error, payload: [unexpectedError().toJSON()] }), () => resolve()));
+          await new Promise<void>((resolve) =>
+            socket.send(JSON.stringify({ id, type: MessageType.Error, payload: [unexpectedError().toJSON()] }), () => resolve()),
+          );
         } else {
           closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
         }

@@ -11,4 +11,12 @@ import { inventoryReportProjection } from './inventory/views/inventory-report.ts
 // reads events through it, in their current shapes.
 import './upcasters.ts';
 
-export const projections: Projection[] = [userProfileProjection, userSearchProjection, orderHistoryProjection, dailyRegistrationsProjection, dailyRevenueProjection, productCatalogProjection, inventoryReportProjection];
+export const projections: Projection[] = [
+  userProfileProjection,
+  userSearchProjection,
+  orderHistoryProjection,
+  dailyRegistrationsProjection,
+  dailyRevenueProjection,
+  productCatalogProjection,
+  inventoryReportProjection,
+];

@@ -16,9 +16,7 @@ export function createReadLoaders(db: ReadDb) {
     product: new DataLoader(async (ids: readonly string[]) =>
       byIds<ProductCatalog>(await db.productCatalog.findMany({ where: { id: { in: [...ids] } } }), ids),
     ),
-    order: new DataLoader(async (ids: readonly string[]) =>
-      byIds<OrderHistory>(await db.orderHistory.findMany({ where: { id: { in: [...ids] } } }), ids),
-    ),
+    order: new DataLoader(async (ids: readonly string[]) => byIds<OrderHistory>(await db.orderHistory.findMany({ where: { id: { in: [...ids] } } }), ids)),
   };
 }
 

@@ -25,8 +25,12 @@ export function createApi(endpoints: { write: string; read: string }, authorizat
     /** Runs one mutation and returns the aggregate id from its receipt; a typed error becomes an ApiError. */
     async mutate(field, args, argTypes, as = authorization) {
       const success = `Mutation${field[0]!.toUpperCase()}${field.slice(1)}Success`;
-      const params = Object.entries(argTypes).map(([name, type]) => `$${name}: ${type}`).join(', ');
-      const pass = Object.keys(argTypes).map((name) => `${name}: $${name}`).join(', ');
+      const params = Object.entries(argTypes)
+        .map(([name, type]) => `$${name}: ${type}`)
+        .join(', ');
+      const pass = Object.keys(argTypes)
+        .map((name) => `${name}: $${name}`)
+        .join(', ');
       const query = `mutation(${params}) { result: ${field}(${pass}) { __typename ... on ${success} { data { aggregateId } } ... on Error { code message } } }`;
       const data = await post(endpoints.write, as, query, args);
       const result = data.result as { __typename: string; data?: { aggregateId: string }; code?: string; message?: string };

@@ -43,61 +43,74 @@ export async function runSeed(api: Api, size: SeedSize, random: Random, options:
 
   const userIds: string[] = [];
   let bar = progress('users', size.users);
-  await forEachConcurrently(Array.from({ length: size.users }, (_, i) => i), size.concurrency, async (i) => {
-    const first = random.pick(firstNames);
-    const last = random.pick(lastNames);
-    const email = `${first}.${last}.${run}.${i}@${random.pick(emailDomains)}`.toLowerCase().replaceAll(' ', '');
-    // A customer registers itself: its user id is its token's subject. The admin gets a new id back.
-    const userId = randomUUID();
-    userIds.push(await api.mutate('registerUser', { email, name: `${first} ${last}` }, { email: 'String!', name: 'String!' }, await as(userId)));
-  }, () => bar.tick());
+  await forEachConcurrently(
+    Array.from({ length: size.users }, (_, i) => i),
+    size.concurrency,
+    async (i) => {
+      const first = random.pick(firstNames);
+      const last = random.pick(lastNames);
+      const email = `${first}.${last}.${run}.${i}@${random.pick(emailDomains)}`.toLowerCase().replaceAll(' ', '');
+      // A customer registers itself: its user id is its token's subject. The admin gets a new id back.
+      const userId = randomUUID();
+      userIds.push(await api.mutate('registerUser', { email, name: `${first} ${last}` }, { email: 'String!', name: 'String!' }, await as(userId)));
+    },
+    () => bar.tick(),
+  );
   seconds.users = bar.done();
 
   const productIds: string[] = [];
   bar = progress('products + stock', size.products);
-  await forEachConcurrently(Array.from({ length: size.products }, (_, i) => i), size.concurrency, async (i) => {
-    const category = random.pick(categories);
-    const noun = random.pick(category.nouns);
-    const [min, max] = category.priceCents;
-    const productId = await api.mutate(
-      'addProduct',
-      {
-        sku: `${category.name.slice(0, 3).toUpperCase()}-${run}-${String(i).padStart(4, '0')}`,
-        name: `${random.pick(adjectives)} ${noun}`,
-        description: `A ${noun.toLowerCase()} from our ${category.name.toLowerCase()} range.`,
-        priceCents: Math.round(random.int(min, max) / 100) * 100 - 1,
-        currency: 'USD',
-        category: category.name,
-      },
-      { sku: 'String!', name: 'String!', description: 'String!', priceCents: 'Money!', currency: 'String!', category: 'String!' },
-    );
-    // Most products well stocked, some scarce, a few sold out: the saga then cancels some orders.
-    const quantity = random.chance(0.1) ? random.int(1, 5) : random.int(50, 400);
-    if (!random.chance(0.03)) await api.mutate('restockProduct', { productId, quantity }, { productId: 'ID!', quantity: 'Int!' });
-    productIds.push(productId);
-  }, () => bar.tick());
+  await forEachConcurrently(
+    Array.from({ length: size.products }, (_, i) => i),
+    size.concurrency,
+    async (i) => {
+      const category = random.pick(categories);
+      const noun = random.pick(category.nouns);
+      const [min, max] = category.priceCents;
+      const productId = await api.mutate(
+        'addProduct',
+        {
+          sku: `${category.name.slice(0, 3).toUpperCase()}-${run}-${String(i).padStart(4, '0')}`,
+          name: `${random.pick(adjectives)} ${noun}`,
+          description: `A ${noun.toLowerCase()} from our ${category.name.toLowerCase()} range.`,
+          priceCents: Math.round(random.int(min, max) / 100) * 100 - 1,
+          currency: 'USD',
+          category: category.name,
+        },
+        { sku: 'String!', name: 'String!', description: 'String!', priceCents: 'Money!', currency: 'String!', category: 'String!' },
+      );
+      // Most products well stocked, some scarce, a few sold out: the saga then cancels some orders.
+      const quantity = random.chance(0.1) ? random.int(1, 5) : random.int(50, 400);
+      if (!random.chance(0.03)) await api.mutate('restockProduct', { productId, quantity }, { productId: 'ID!', quantity: 'Int!' });
+      productIds.push(productId);
+    },
+    () => bar.tick(),
+  );
   seconds.products = bar.done();
 
   const orderIds: string[] = [];
   bar = progress('orders', size.orders);
-  await forEachConcurrently(Array.from({ length: size.orders }, (_, i) => i), size.concurrency, async () => {
-    // Mostly small baskets of single items, like real shops; large ones get declined by the
-    // development payment provider's limit (PAYMENT_DECLINE_ABOVE_CENTS), which the saga compensates.
-    const lines = random.chance(0.6) ? 1 : random.int(2, 4);
-    const chosen = new Set<string>();
-    while (chosen.size < Math.min(lines, productIds.length)) chosen.add(random.pick(productIds));
-    const items = [...chosen].map((productId) => ({ productId, quantity: random.chance(0.8) ? 1 : random.int(2, 3) }));
-    const userId = random.pick(userIds);
-    const customer = await as(userId);
-    const orderId = await api.mutate('placeOrder', { userId, items }, { userId: 'ID!', items: '[OrderItemInput!]!' }, customer);
-    orderIds.push(orderId);
-    // A few customers change their mind at once.
-    if (random.chance(0.02)) {
-      await api
-        .mutate('cancelOrder', { orderId, reason: 'changed my mind' }, { orderId: 'ID!', reason: 'String!' }, customer)
-        .catch(() => {}); // The saga may have completed it already: that refusal is expected.
-    }
-  }, () => bar.tick());
+  await forEachConcurrently(
+    Array.from({ length: size.orders }, (_, i) => i),
+    size.concurrency,
+    async () => {
+      // Mostly small baskets of single items, like real shops; large ones get declined by the
+      // development payment provider's limit (PAYMENT_DECLINE_ABOVE_CENTS), which the saga compensates.
+      const lines = random.chance(0.6) ? 1 : random.int(2, 4);
+      const chosen = new Set<string>();
+      while (chosen.size < Math.min(lines, productIds.length)) chosen.add(random.pick(productIds));
+      const items = [...chosen].map((productId) => ({ productId, quantity: random.chance(0.8) ? 1 : random.int(2, 3) }));
+      const userId = random.pick(userIds);
+      const customer = await as(userId);
+      const orderId = await api.mutate('placeOrder', { userId, items }, { userId: 'ID!', items: '[OrderItemInput!]!' }, customer);
+      orderIds.push(orderId);
+      // A few customers change their mind at once.
+      if (random.chance(0.02)) {
+        await api.mutate('cancelOrder', { orderId, reason: 'changed my mind' }, { orderId: 'ID!', reason: 'String!' }, customer).catch(() => {}); // The saga may have completed it already: that refusal is expected.
+      }
+    },
+    () => bar.tick(),
+  );
   seconds.orders = bar.done();
 
   const status = await settle(api, orderIds, options.settleTimeoutMs);

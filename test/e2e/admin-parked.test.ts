@@ -78,7 +78,7 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-describe('admin mutations for a projection\'s parked events', () => {
+describe("admin mutations for a projection's parked events", () => {
   it('are refused to customers, anonymous callers and bad tokens; list, retry (pushed to subscribers, also from the CLI) and discard; a bad position is a typed error', async () => {
     // user_profile refuses these users' rows (a broken view table), so their registrations park.
     await shop.sql.exec(`
@@ -91,7 +91,14 @@ describe('admin mutations for a projection\'s parked events', () => {
     const userIds = [await shop.registerUser('Poison One'), await shop.registerUser('Poison Two'), await shop.registerUser('Poison Three')];
     const parked = await parkedCount('user_profile', 3);
     expect(parked.map((event) => event.aggregateId)).toEqual(userIds);
-    expect(parked[0]).toMatchObject({ consumer: 'user_profile', kind: 'PROJECTION', key: `User/${userIds[0]}`, eventType: 'UserRegistered', attempts: 2, retryRequestedAt: null });
+    expect(parked[0]).toMatchObject({
+      consumer: 'user_profile',
+      kind: 'PROJECTION',
+      key: `User/${userIds[0]}`,
+      eventType: 'UserRegistered',
+      attempts: 2,
+      retryRequestedAt: null,
+    });
     expect(parked[0]!.error).toContain('user_profile refuses Poison One');
     const [first, second, third] = parked.map((event) => event.position) as [string, string, string];
 
@@ -128,7 +135,11 @@ describe('admin mutations for a projection\'s parked events', () => {
       expect(JSON.stringify(refused)).not.toContain(adminToken);
     }
     // Bad input: typed errors, nothing changes.
-    expect(await retry('user_profile', '999999999')).toMatchObject({ __typename: 'ParkedEventNotFoundError', code: 'PARKED_EVENT_NOT_FOUND', position: '999999999' });
+    expect(await retry('user_profile', '999999999')).toMatchObject({
+      __typename: 'ParkedEventNotFoundError',
+      code: 'PARKED_EVENT_NOT_FOUND',
+      position: '999999999',
+    });
     expect(await discard('user_profile', '999999999')).toMatchObject({ __typename: 'ParkedEventNotFoundError' });
     expect(await retry('user_profile', 'first')).toMatchObject({ __typename: 'ValidationError', issues: [{ field: 'position' }] });
     expect(await retry('no_such_view', first)).toMatchObject({ __typename: 'UnknownConsumerError', name: 'no_such_view' });
@@ -174,7 +185,10 @@ describe('admin mutations for the order saga', () => {
         RETURN NEW;
       END $$;
       CREATE TRIGGER refuse_poison_sagas BEFORE INSERT ON order_sagas FOR EACH ROW EXECUTE FUNCTION refuse_poison_sagas();`);
-    const productId = await shop.addProduct({ sku: `KETTLE-${randomUUID().slice(0, 6)}`, name: 'Kettle', description: 'A kettle', category: 'kitchen', priceCents: 2_500 }, 10);
+    const productId = await shop.addProduct(
+      { sku: `KETTLE-${randomUUID().slice(0, 6)}`, name: 'Kettle', description: 'A kettle', category: 'kitchen', priceCents: 2_500 },
+      10,
+    );
     const poisoned = await shop.registerUser('Saga Poison');
     const retried = await shop.placeOrder(poisoned, [{ productId, quantity: 1 }]);
     const dropped = await shop.placeOrder(poisoned, [{ productId, quantity: 1 }]);
@@ -191,7 +205,11 @@ describe('admin mutations for the order saga', () => {
     const withHeld = await parkedCount(orderSagaName, 3);
     const held = withHeld.find((event) => event.eventType === 'OrderCancelled')!;
     expect(held).toMatchObject({ key: retried, error: `held behind parked event ${parked[0]!.position}`, attempts: 0 });
-    expect(await retry(orderSagaName, held.position)).toMatchObject({ __typename: 'ParkedOutOfOrderError', code: 'PARKED_OUT_OF_ORDER', heldBehind: parked[0]!.position });
+    expect(await retry(orderSagaName, held.position)).toMatchObject({
+      __typename: 'ParkedOutOfOrderError',
+      code: 'PARKED_OUT_OF_ORDER',
+      heldBehind: parked[0]!.position,
+    });
     expect(await retry(orderSagaName, parked[0]!.position, {})).toMatchObject({ __typename: 'UnauthenticatedError' });
     expect(await retry(orderSagaName, parked[0]!.position, await asCustomer(poisoned))).toMatchObject({ __typename: 'ForbiddenError' });
     expect(await parkedEvents(orderSagaName)).toHaveLength(3);
@@ -226,7 +244,10 @@ describe('admin mutations for the order saga', () => {
         RETURN NEW;
       END $$;
       CREATE TRIGGER refuse_poison_payments BEFORE INSERT ON payments FOR EACH ROW EXECUTE FUNCTION refuse_poison_payments();`);
-    const productId = await shop.addProduct({ sku: `TEAPOT-${randomUUID().slice(0, 6)}`, name: 'Teapot', description: 'A teapot', category: 'kitchen', priceCents: 3_000 }, 10);
+    const productId = await shop.addProduct(
+      { sku: `TEAPOT-${randomUUID().slice(0, 6)}`, name: 'Teapot', description: 'A teapot', category: 'kitchen', priceCents: 3_000 },
+      10,
+    );
     const customer = await shop.registerUser('Payment Poison');
     const orderId = await shop.placeOrder(customer, [{ productId, quantity: 1 }]);
 
@@ -258,7 +279,10 @@ describe('admin mutations for the order saga', () => {
     await eventually(async () => expect(await orderStatus(orderId)).toBe('completed'), { timeoutMs: 30_000, what: 'the order completed' });
     // The provider was asked on every attempt (idempotent per order) and charged once.
     expect(provider.chargesOf(orderId)).toBe(1);
-    const payments = await shop.sql.query<{ count: number }>("SELECT count(*)::int AS count FROM event_log WHERE aggregate_id = $1 AND type = 'PaymentProcessed'", [orderId]);
+    const payments = await shop.sql.query<{ count: number }>(
+      "SELECT count(*)::int AS count FROM event_log WHERE aggregate_id = $1 AND type = 'PaymentProcessed'",
+      [orderId],
+    );
     expect(payments[0]!.count).toBe(1);
   }, 120_000);
 });

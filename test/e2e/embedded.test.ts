@@ -100,11 +100,24 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
       }
 
       // The shop runs too: the saga takes an order to COMPLETED on the embedded database.
-      const added = await executeHttp(writeUrl, AddProductDocument, {
-        sku: `EMB-${Date.now()}`, name: 'Kettle', description: 'Whistling', category: 'Kitchen', priceCents: 2_599, currency: 'USD',
-      }, admin);
+      const added = await executeHttp(
+        writeUrl,
+        AddProductDocument,
+        {
+          sku: `EMB-${Date.now()}`,
+          name: 'Kettle',
+          description: 'Whistling',
+          category: 'Kitchen',
+          priceCents: 2_599,
+          currency: 'USD',
+        },
+        admin,
+      );
       const productId = expectTypename(added.data?.addProduct, 'MutationAddProductSuccess').data.aggregateId;
-      expectTypename((await executeHttp(writeUrl, RestockProductDocument, { productId, quantity: 3 }, admin)).data?.restockProduct, 'MutationRestockProductSuccess');
+      expectTypename(
+        (await executeHttp(writeUrl, RestockProductDocument, { productId, quantity: 3 }, admin)).data?.restockProduct,
+        'MutationRestockProductSuccess',
+      );
       const placed = await executeHttp(writeUrl, PlaceOrderDocument, { userId, items: [{ productId, quantity: 2 }] }, customer);
       const orderId = expectTypename(placed.data?.placeOrder, 'MutationPlaceOrderSuccess').data.aggregateId;
       const order = await eventually(

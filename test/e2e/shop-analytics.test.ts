@@ -233,8 +233,7 @@ describe('the analytics invariant', () => {
     // Registrations per day.
     const registrations = await registrationsByDay();
     const registrationDays = [...registrations.keys()].sort();
-    const registrationReport = (await read(DailyRegistrationsDocument, { from: registrationDays[0]!, to: registrationDays.at(-1)! }, admin))
-      .dailyRegistrations;
+    const registrationReport = (await read(DailyRegistrationsDocument, { from: registrationDays[0]!, to: registrationDays.at(-1)! }, admin)).dailyRegistrations;
     expect(registrationReport.filter((entry) => entry.count > 0)).toEqual(registrationDays.map((day) => ({ day, count: registrations.get(day) })));
 
     // Per user: the order history and the profile totals, as that user reads them.

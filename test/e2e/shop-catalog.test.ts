@@ -16,12 +16,7 @@ import {
   type ProductFieldsFragment,
   type ProductOrder,
 } from './generated/read/graphql.ts';
-import {
-  AddProductDocument,
-  ChangeProductPriceDocument,
-  DiscontinueProductDocument,
-  RestockProductDocument,
-} from './generated/write/graphql.ts';
+import { AddProductDocument, ChangeProductPriceDocument, DiscontinueProductDocument, RestockProductDocument } from './generated/write/graphql.ts';
 
 const lowStockThreshold = 3;
 
@@ -168,14 +163,19 @@ describe('catalog', () => {
   });
 
   it('refuses bad catalog writes with typed errors and writes nothing', async () => {
-    const invalid = await executeHttp(shop.writeUrl, AddProductDocument, {
-      sku: 'bad sku!',
-      name: '',
-      description: 'x',
-      category: 'misc',
-      priceCents: 0,
-      currency: 'EUR',
-    }, admin);
+    const invalid = await executeHttp(
+      shop.writeUrl,
+      AddProductDocument,
+      {
+        sku: 'bad sku!',
+        name: '',
+        description: 'x',
+        category: 'misc',
+        priceCents: 0,
+        currency: 'EUR',
+      },
+      admin,
+    );
     const refused = expectTypename(invalid.data?.addProduct, 'ValidationError');
     expect(refused.code).toBe('VALIDATION_FAILED');
 
@@ -244,7 +244,10 @@ describe('inventoryReport', () => {
   it(`flags available <= LOW_STOCK_THRESHOLD (${lowStockThreshold}) as low, lists only those with lowStockOnly, fewest first`, async () => {
     const empty = await addProduct({ sku: 'STOCK-EMPTY', name: 'Stock Empty', description: 'x', category: 'stockroom', priceCents: 100 });
     const atThreshold = await addProduct({ sku: 'STOCK-AT', name: 'Stock At', description: 'x', category: 'stockroom', priceCents: 100 }, lowStockThreshold);
-    const above = await addProduct({ sku: 'STOCK-ABOVE', name: 'Stock Above', description: 'x', category: 'stockroom', priceCents: 100 }, lowStockThreshold + 1);
+    const above = await addProduct(
+      { sku: 'STOCK-ABOVE', name: 'Stock Above', description: 'x', category: 'stockroom', priceCents: 100 },
+      lowStockThreshold + 1,
+    );
     const mine = new Set([empty, atThreshold, above]);
 
     const report = (await read(InventoryReportDocument, { lowStockOnly: false }, admin)).inventoryReport;

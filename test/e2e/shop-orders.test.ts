@@ -213,9 +213,19 @@ describe('orders the saga cancels, or the customer does', () => {
 
     // A signed-in customer who never registered, ordering for itself; and an admin ordering for a user that does not exist.
     const unregistered = await newCustomer();
-    const unknownUser = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId: unregistered.userId, items: [{ productId: products.widget, quantity: 1 }] }, unregistered.headers);
+    const unknownUser = await executeHttp(
+      shop.writeUrl,
+      PlaceOrderDocument,
+      { userId: unregistered.userId, items: [{ productId: products.widget, quantity: 1 }] },
+      unregistered.headers,
+    );
     expectTypename(unknownUser.data?.placeOrder, 'NotFoundError');
-    const unknownUserByAdmin = await executeHttp(shop.writeUrl, PlaceOrderDocument, { userId: randomUUID(), items: [{ productId: products.widget, quantity: 1 }] }, admin);
+    const unknownUserByAdmin = await executeHttp(
+      shop.writeUrl,
+      PlaceOrderDocument,
+      { userId: randomUUID(), items: [{ productId: products.widget, quantity: 1 }] },
+      admin,
+    );
     expectTypename(unknownUserByAdmin.data?.placeOrder, 'NotFoundError');
 
     const mixed = await executeHttp(

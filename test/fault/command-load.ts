@@ -53,7 +53,13 @@ export async function addProducts(writeUrl: string, count: number): Promise<stri
   const admin = await asAdmin();
   for (let i = 0; i < count; i++) {
     const sku = `FAULT-${randomUUID().slice(0, 8).toUpperCase()}`;
-    const id = await mutate(writeUrl, AddProductDocument, { sku, name: `Product ${i}`, description: 'fault suite', category: 'faults', priceCents: 100 + i, currency: 'EUR' }, 'addProduct', admin);
+    const id = await mutate(
+      writeUrl,
+      AddProductDocument,
+      { sku, name: `Product ${i}`, description: 'fault suite', category: 'faults', priceCents: 100 + i, currency: 'EUR' },
+      'addProduct',
+      admin,
+    );
     if (!id) throw new Error(`addProduct ${sku} failed`);
     if (!(await mutate(writeUrl, RestockProductDocument, { productId: id, quantity: 1_000_000 }, 'restockProduct', admin))) throw new Error('restock failed');
     ids.push(id);
@@ -111,7 +117,13 @@ export function startCommandLoad(options: { writeUrls: () => string[]; productId
     } else if (roll < 0.93) {
       const productId = pick(options.productIds);
       const userId = pick(userIds);
-      const id = await mutate(url, PlaceOrderDocument, { userId, items: [{ productId, quantity: 1 + Math.floor(Math.random() * 3) }] }, 'placeOrder', headersOf.get(userId)!);
+      const id = await mutate(
+        url,
+        PlaceOrderDocument,
+        { userId, items: [{ productId, quantity: 1 + Math.floor(Math.random() * 3) }] },
+        'placeOrder',
+        headersOf.get(userId)!,
+      );
       record('placeOrder', id !== undefined);
       if (id) acknowledged.orders.add(id);
     } else {

@@ -90,7 +90,10 @@ export function parkedEvents(readDatabaseUrl: string): Promise<{ projection: str
 /** What the saga parked: events it could not handle, and orders whose step kept failing. */
 export function sagaParked(databaseUrl: string): Promise<string[]> {
   return withSql(databaseUrl, async (sql) => {
-    const events = await sql.query<{ process: string; position: string; error: string }>('SELECT consumer AS process, position::text, error FROM parked_event WHERE consumer = ANY($1::text[])', [processNames]);
+    const events = await sql.query<{ process: string; position: string; error: string }>(
+      'SELECT consumer AS process, position::text, error FROM parked_event WHERE consumer = ANY($1::text[])',
+      [processNames],
+    );
     const sagas = await sql.query<{ order_id: string; parked_step: string }>('SELECT order_id::text, parked_step FROM order_sagas WHERE parked_at IS NOT NULL');
     return [
       ...events.map((row) => `${row.process} event ${row.position}: ${row.error}`),

@@ -138,24 +138,37 @@ afterAll(async () => {
   await Promise.all([postgres?.stop(), redis?.stop()]);
   if (armedDir) rmSync(armedDir, { recursive: true, force: true });
   if (report.length > 0) {
-    const lines = report.map((row) => `  ${row.fault.padEnd(58)} injected in ${String(row.injectMs).padStart(6)} ms, views caught up ${String(row.convergeMs).padStart(6)} ms later (${row.acknowledged} acknowledged writes checked)`);
-    const counts = load ? `${load.counts.attempted} commands, ${load.counts.succeeded} succeeded, ${load.counts.failed} failed: ${JSON.stringify(load.counts.byKind)}` : '';
-    const saga = settled ? `\n  when the load stopped the saga had ${settled.backlog} orders left to settle; it settled them in ${Math.round(settled.ms / 1000)} s` : '';
-    console.log(`fault-injection report (${rounds} round(s), ${phaseMs} ms load phases, ${loadRate} commands/s, ${Math.round((Date.now() - startedAt) / 1000)} s)\n${lines.join('\n')}\n  ${counts}${saga}`);
+    const lines = report.map(
+      (row) =>
+        `  ${row.fault.padEnd(58)} injected in ${String(row.injectMs).padStart(6)} ms, views caught up ${String(row.convergeMs).padStart(6)} ms later (${row.acknowledged} acknowledged writes checked)`,
+    );
+    const counts = load
+      ? `${load.counts.attempted} commands, ${load.counts.succeeded} succeeded, ${load.counts.failed} failed: ${JSON.stringify(load.counts.byKind)}`
+      : '';
+    const saga = settled
+      ? `\n  when the load stopped the saga had ${settled.backlog} orders left to settle; it settled them in ${Math.round(settled.ms / 1000)} s`
+      : '';
+    console.log(
+      `fault-injection report (${rounds} round(s), ${phaseMs} ms load phases, ${loadRate} commands/s, ${Math.round((Date.now() - startedAt) / 1000)} s)\n${lines.join('\n')}\n  ${counts}${saga}`,
+    );
   }
 }, 120_000);
 
 describe('under sustained load, with 2 write, 2 read, 2 projector and 2 relay processes', () => {
   for (let round = 1; round <= rounds; round++) {
     for (const fault of faults) {
-      test(`${rounds > 1 ? `round ${round}: ` : ''}${fault.name}: every acknowledged mutation reaches the views`, async () => {
-        await sleep(phaseMs);
-        const from = Date.now();
-        await fault.inject();
-        const injectMs = Date.now() - from;
-        const { ms, acknowledged } = await convergence();
-        report.push({ fault: fault.name, injectMs, convergeMs: ms, acknowledged });
-      }, convergeWithinMs + 90_000);
+      test(
+        `${rounds > 1 ? `round ${round}: ` : ''}${fault.name}: every acknowledged mutation reaches the views`,
+        async () => {
+          await sleep(phaseMs);
+          const from = Date.now();
+          await fault.inject();
+          const injectMs = Date.now() - from;
+          const { ms, acknowledged } = await convergence();
+          report.push({ fault: fault.name, injectMs, convergeMs: ms, acknowledged });
+        },
+        convergeWithinMs + 90_000,
+      );
     }
   }
 
@@ -166,7 +179,10 @@ describe('under sustained load, with 2 write, 2 read, 2 projector and 2 relay pr
     await convergence();
     // The saga settles orders more slowly than 4 busy clients place them: drain its backlog.
     const settleFrom = Date.now();
-    const backlog = await untilDrained(() => unsettledOrders(env.DATABASE_URL!, expected.orders), { stallMs: convergeWithinMs, what: 'the saga settling every order' });
+    const backlog = await untilDrained(() => unsettledOrders(env.DATABASE_URL!, expected.orders), {
+      stallMs: convergeWithinMs,
+      what: 'the saga settling every order',
+    });
     settled = { backlog, ms: Date.now() - settleFrom };
 
     // Both read processes serve the same rows (to the user they belong to).

@@ -33,7 +33,15 @@ afterEach(async () => {
 const at = (iso: string) => newMetadata({ time: new Date(iso), actor: 'test' });
 
 function addProduct(overrides: Partial<AddProduct['data']> = {}, metadata = at('2024-05-01T10:00:00.000Z')) {
-  const data = { productId: randomUUID(), sku: 'kettle-1', name: 'Kettle', description: 'Boils water.', priceCents: 2_499, currency: 'eur', category: 'Kitchen' };
+  const data = {
+    productId: randomUUID(),
+    sku: 'kettle-1',
+    name: 'Kettle',
+    description: 'Boils water.',
+    priceCents: 2_499,
+    currency: 'eur',
+    category: 'Kitchen',
+  };
   return executeCatalogCommand(writeDb, { type: 'AddProduct', data: { ...data, ...overrides } }, metadata);
 }
 
@@ -156,9 +164,11 @@ describe('ChangeProductPrice and DiscontinueProduct', () => {
 
   it('fails with NotFoundError for a product that does not exist, including a malformed id', async () => {
     for (const productId of [randomUUID(), 'not-a-uuid']) {
-      await expect(
-        executeCatalogCommand(writeDb, { type: 'DiscontinueProduct', data: { productId } }, at('2024-05-03T10:00:00.000Z')),
-      ).rejects.toMatchObject({ constructor: NotFoundError, aggregateType: 'Product', aggregateId: productId });
+      await expect(executeCatalogCommand(writeDb, { type: 'DiscontinueProduct', data: { productId } }, at('2024-05-03T10:00:00.000Z'))).rejects.toMatchObject({
+        constructor: NotFoundError,
+        aggregateType: 'Product',
+        aggregateId: productId,
+      });
     }
     expect(await snapshot()).toEqual({ products: [], inventory: [], events: 0 });
   });
@@ -302,10 +312,7 @@ describe('write API', () => {
 
     expect((await mutate(addMutation, { sku: 'K-1' })).data!.addProduct).toEqual({ __typename: 'SkuTakenError', sku: 'K-1' });
 
-    const malformed = await mutate(
-      `mutation { restockProduct(productId: "42", quantity: 1) { __typename ... on ValidationError { issues { field } } } }`,
-      {},
-    );
+    const malformed = await mutate(`mutation { restockProduct(productId: "42", quantity: 1) { __typename ... on ValidationError { issues { field } } } }`, {});
     expect(malformed.data!.restockProduct).toEqual({ __typename: 'ValidationError', issues: [{ field: 'productId' }] });
 
     const short = await mutate(

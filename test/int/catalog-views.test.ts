@@ -75,7 +75,10 @@ function stockEvents(): RecordedEvent[] {
     .map((seed) => {
       const productId = idOf(seed.sku);
       const quantity = seed.restock!;
-      return recorded('Inventory', productId, { type: 'InventoryRestocked', data: { productId, quantity, onHand: quantity, reserved: 0, restockedAt: '2024-06-10T00:00:00.000Z' } });
+      return recorded('Inventory', productId, {
+        type: 'InventoryRestocked',
+        data: { productId, quantity, onHand: quantity, reserved: 0, restockedAt: '2024-06-10T00:00:00.000Z' },
+      });
     });
   // One order reserves all of DESK-1 (available 0) and one LAMP-1 (available 9).
   const lines: ReservationLine[] = [
@@ -107,7 +110,12 @@ function contextFor(db: ReadDb, notices: NoticeBus<Topics>, lowStockThreshold = 
 let db: ReadDb;
 let notices: NoticeBus<Topics>;
 
-async function query<Data = Record<string, unknown>>(source: string, variables: Record<string, unknown> = {}, lowStockThreshold = 3, identity: Identity = anonymous) {
+async function query<Data = Record<string, unknown>>(
+  source: string,
+  variables: Record<string, unknown> = {},
+  lowStockThreshold = 3,
+  identity: Identity = anonymous,
+) {
   const result = (await execute({
     schema: buildSchemas().read,
     document: parse(source),
@@ -137,7 +145,10 @@ const catalogQuery = `
   }`;
 interface CatalogPage {
   productCatalog: {
-    edges: { cursor: string; node: { id: string; sku: string; name: string; priceCents: string; available: number; inStock: boolean; discontinued: boolean } }[];
+    edges: {
+      cursor: string;
+      node: { id: string; sku: string; name: string; priceCents: string; available: number; inStock: boolean; discontinued: boolean };
+    }[];
     pageInfo: { hasNextPage: boolean; endCursor: string | null };
   };
 }
@@ -368,7 +379,9 @@ describe('inventoryReport', () => {
 describe('views under redelivery', () => {
   it('applies a redelivered batch once: figures and rows are unchanged', async () => {
     const before = await Promise.all([db.productCatalog.findMany({ orderBy: { id: 'asc' } }), db.inventoryReport.findMany({ orderBy: { productId: 'asc' } })]);
-    const outcomes = await applyToViews(db, [...catalogEvents().map((event, index) => ({ ...event, position: BigInt(index + 1), transactionId: BigInt(9001 + index) }))]);
+    const outcomes = await applyToViews(db, [
+      ...catalogEvents().map((event, index) => ({ ...event, position: BigInt(index + 1), transactionId: BigInt(9001 + index) })),
+    ]);
     expect(outcomes.map((outcome) => outcome.applied)).toEqual([0, 0]);
     const after = await Promise.all([db.productCatalog.findMany({ orderBy: { id: 'asc' } }), db.inventoryReport.findMany({ orderBy: { productId: 'asc' } })]);
     expect(after).toEqual(before);
@@ -389,8 +402,14 @@ describe('productUpdated', () => {
 
     const chairId = idOf('CHAIR-1');
     const events = [
-      recorded('Product', chairId, { type: 'ProductPriceChanged', data: { productId: chairId, priceCents: 7999, previousPriceCents: 8999, changedAt: '2024-06-20T00:00:00.000Z' } }),
-      recorded('Product', lampId, { type: 'ProductPriceChanged', data: { productId: lampId, priceCents: 3499, previousPriceCents: 3999, changedAt: '2024-06-20T00:00:00.000Z' } }),
+      recorded('Product', chairId, {
+        type: 'ProductPriceChanged',
+        data: { productId: chairId, priceCents: 7999, previousPriceCents: 8999, changedAt: '2024-06-20T00:00:00.000Z' },
+      }),
+      recorded('Product', lampId, {
+        type: 'ProductPriceChanged',
+        data: { productId: lampId, priceCents: 3499, previousPriceCents: 3999, changedAt: '2024-06-20T00:00:00.000Z' },
+      }),
     ];
     // What the projector does: commit, then publish each changed row.
     const outcome = await applyBatch(db, productCatalogProjection, events);

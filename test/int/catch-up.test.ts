@@ -52,7 +52,10 @@ beforeEach(async () => {
   await readDb.$executeRawUnsafe('CREATE TABLE seen_events (seq bigserial PRIMARY KEY, consumer text NOT NULL, position bigint NOT NULL)');
   const listener = await connectPostgres(url);
   const relay = await startRelay({ writeDb, redis, listener, streamKey, batchSize: 20, pollMs: 20 });
-  stops.push(() => listener.close(), () => relay.stop());
+  stops.push(
+    () => listener.close(),
+    () => relay.stop(),
+  );
 });
 
 afterEach(async () => {
@@ -126,7 +129,8 @@ function runProjector(name: string, options: { batchSize: number; afterCommit?: 
   const projector = startProjector({
     readDb,
     projection: countingProjection(name),
-    openSource: () => createStreamSource({ redis: client(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf(name), consumer: 'c1', blockMs: 100 }),
+    openSource: () =>
+      createStreamSource({ redis: client(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf(name), consumer: 'c1', blockMs: 100 }),
     notices,
     batchSize: options.batchSize,
     afterCommit: options.afterCommit,

@@ -111,12 +111,7 @@ describe('changeUserEmail', () => {
     const before = await counts();
     const userBefore = await writeDb.user.findUniqueOrThrow({ where: { id: userId } });
 
-    const attempt = executeUserCommand(
-      writeDb,
-      { type: 'ChangeUserEmail', data: { userId, email: 'new@example.com' } },
-      at('2024-05-01T12:00:00.000Z'),
-      1,
-    );
+    const attempt = executeUserCommand(writeDb, { type: 'ChangeUserEmail', data: { userId, email: 'new@example.com' } }, at('2024-05-01T12:00:00.000Z'), 1);
 
     await expect(attempt).rejects.toBeInstanceOf(VersionConflictError);
     await expect(attempt).rejects.toMatchObject({ expectedVersion: 1, actualVersion: 2 });

@@ -47,10 +47,16 @@ async function expectKept(readUrl: string, writeUrl: string) {
       { key: 'User/u-8', position: 8n, data: { n: 8 }, error: 'held behind parked event 7', attempts: 3 },
     ]);
     const sagaParked = await listParked(writeDb, ['order-saga']);
-    expect(sagaParked.map(({ key, event, error, retryRequestedAt }) => ({ key, position: event.position, error, requested: retryRequestedAt !== null }))).toEqual([
-      { key: 'order-1', position: 4n, error: 'declined', requested: true },
-    ]);
-    const oldTables = { projection_checkpoint: readUrl, parked_events: readUrl, process_checkpoint: writeUrl, relay_checkpoint: writeUrl, parked_process_events: writeUrl };
+    expect(
+      sagaParked.map(({ key, event, error, retryRequestedAt }) => ({ key, position: event.position, error, requested: retryRequestedAt !== null })),
+    ).toEqual([{ key: 'order-1', position: 4n, error: 'declined', requested: true }]);
+    const oldTables = {
+      projection_checkpoint: readUrl,
+      parked_events: readUrl,
+      process_checkpoint: writeUrl,
+      relay_checkpoint: writeUrl,
+      parked_process_events: writeUrl,
+    };
     for (const [table, url] of Object.entries(oldTables)) {
       const sql = await connectPostgres(url);
       try {
@@ -94,7 +100,10 @@ describe('migrating to consumer_checkpoint and parked_event', () => {
     await expectKept(readUrl, writeUrl);
   });
 
-  it.each([['write', 'read'], ['read', 'write']] as MigrationSet[][])('keeps them in one database, applying %s then %s', async (first, second) => {
+  it.each([
+    ['write', 'read'],
+    ['read', 'write'],
+  ] as MigrationSet[][])('keeps them in one database, applying %s then %s', async (first, second) => {
     const url = await createEmptyDatabase();
     await migrateOld(url, ['write', 'read']);
     await migrateNew(url, [first, second]);

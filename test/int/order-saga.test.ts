@@ -9,12 +9,7 @@ import type { EventMetadata } from '../../src/cqrs/events.ts';
 import { advisoryLockLeadership } from '../../src/cqrs/leadership.ts';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { compareLogPositions } from '../../src/cqrs/log-position.ts';
-import {
-  consumerGroupOfProcess,
-  startProcessManager,
-  type ProcessManager,
-  type RunningProcessManager,
-} from '../../src/cqrs/process-manager.ts';
+import { consumerGroupOfProcess, startProcessManager, type ProcessManager, type RunningProcessManager } from '../../src/cqrs/process-manager.ts';
 import { startRelay } from '../../src/cqrs/relay.ts';
 import { createStreamSource } from '../../src/cqrs/stream-source.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
@@ -43,7 +38,10 @@ beforeEach(async () => {
   streamKey = uniqueStreamKey();
   const listener = await connectPostgres(url);
   const relay = await startRelay({ writeDb, redis, listener, streamKey, batchSize: 200, pollMs: 100 });
-  stops.push(() => listener.close(), () => relay.stop());
+  stops.push(
+    () => listener.close(),
+    () => relay.stop(),
+  );
 });
 
 afterEach(async () => {
@@ -71,7 +69,8 @@ function runSaga(provider: PaymentProvider, options: { deadlineMs?: number; cons
     deadlineMs: options.deadlineMs ?? 60_000,
     now: options.now,
     concurrency: 4,
-    openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: options.consumer ?? 'saga-test', blockMs: 50 }),
+    openSource: () =>
+      createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: options.consumer ?? 'saga-test', blockMs: 50 }),
     batchSize: 50,
     sweepMs: 50,
     leadership: advisoryLockLeadership({ databaseUrl: url, lockName: group, retryMs: 50 }),
@@ -136,7 +135,7 @@ async function eventsOf(orderId: string) {
 }
 
 describe('order saga', () => {
-  it('takes a placed order through payment and reservation to completed, under the order\'s correlation id', async () => {
+  it("takes a placed order through payment and reservation to completed, under the order's correlation id", async () => {
     const provider = devProvider();
     runSaga(provider);
     const { userId, productId } = await shop({ onHand: 5 });

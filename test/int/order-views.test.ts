@@ -91,7 +91,11 @@ function context(identity: Identity): GraphQLContext {
 }
 
 /** Validates, then executes, as the server does (literal arguments are checked by validation), as `identity` (an admin unless given). */
-async function query<Data = Record<string, any>>(source: string, variableValues: Record<string, unknown> = {}, identity: Identity = admin): Promise<ExecutionResult<Data>> {
+async function query<Data = Record<string, any>>(
+  source: string,
+  variableValues: Record<string, unknown> = {},
+  identity: Identity = admin,
+): Promise<ExecutionResult<Data>> {
   const schema = buildSchemas().read;
   const document = parse(source);
   const errors = validate(schema, document);
@@ -142,7 +146,8 @@ const userRegistered = (userId: string, name: string, email: string, registeredA
 const userEmailChanged = (userId: string, previousEmail: string, email: string) =>
   recorded('User', userId, { type: 'UserEmailChanged', data: { userId, previousEmail, email, changedAt: '2024-05-02T10:00:00.000Z' } }, 2);
 
-const orderFields = 'id userId status totalCents currency cancelReason placedAt completedAt lines { lineNo sku quantity unitPriceCents lineTotalCents } timeline { status at reason }';
+const orderFields =
+  'id userId status totalCents currency cancelReason placedAt completedAt lines { lineNo sku quantity unitPriceCents lineTotalCents } timeline { status at reason }';
 
 // ---- order_history -------------------------------------------------------------------------
 
@@ -184,9 +189,16 @@ describe('order and orderHistory', () => {
   it('keeps the cancel reason', async () => {
     const orderId = randomUUID();
     const userId = randomUUID();
-    await project(orderHistoryProjection, [orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z'), orderCancelled(orderId, userId, 'changed my mind', '2024-06-01T11:00:00.000Z')]);
+    await project(orderHistoryProjection, [
+      orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z'),
+      orderCancelled(orderId, userId, 'changed my mind', '2024-06-01T11:00:00.000Z'),
+    ]);
 
-    const { order } = await data('query ($id: ID!) { order(id: $id) { status cancelReason timeline { status reason } } }', { id: orderId }, await customerIdentity(userId));
+    const { order } = await data(
+      'query ($id: ID!) { order(id: $id) { status cancelReason timeline { status reason } } }',
+      { id: orderId },
+      await customerIdentity(userId),
+    );
 
     expect(order).toEqual({
       status: 'CANCELLED',
@@ -259,7 +271,10 @@ describe('order and orderHistory', () => {
     const first = stream.next();
     await listening;
 
-    await project(orderHistoryProjection, [orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z'), orderPlaced(randomUUID(), userId, '2024-06-01T10:00:00.000Z')]);
+    await project(orderHistoryProjection, [
+      orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z'),
+      orderPlaced(randomUUID(), userId, '2024-06-01T10:00:00.000Z'),
+    ]);
     await project(orderHistoryProjection, [paymentProcessed(orderId, '2024-06-01T10:00:05.000Z')]);
     await project(orderHistoryProjection, [inventoryReserved(orderId, '2024-06-01T10:00:06.000Z')]);
     await project(orderHistoryProjection, [orderCompleted(orderId, userId, '2024-06-01T10:00:07.000Z')]);
@@ -293,7 +308,11 @@ describe('userProfile order totals', () => {
     const redelivered = await project(userProfileProjection, orderEvents);
 
     expect(redelivered).toMatchObject({ applied: 0, skipped: 4, changes: [] });
-    const { userProfile } = await data('query ($id: ID!) { userProfile(id: $id) { totalOrders totalSpent lastOrderAt version } }', { id: userId }, await customerIdentity(userId));
+    const { userProfile } = await data(
+      'query ($id: ID!) { userProfile(id: $id) { totalOrders totalSpent lastOrderAt version } }',
+      { id: userId },
+      await customerIdentity(userId),
+    );
     expect(userProfile).toEqual({ totalOrders: 2, totalSpent: '4250', lastOrderAt: '2024-06-02T10:00:00.000Z', version: 1 });
   });
 });
@@ -301,7 +320,8 @@ describe('userProfile order totals', () => {
 // ---- user_search ---------------------------------------------------------------------------
 
 describe('searchUsers', () => {
-  const search = 'query ($term: String!, $first: Int, $after: String) { searchUsers(term: $term, first: $first, after: $after) { edges { node { id name email } } pageInfo { hasNextPage endCursor } } }';
+  const search =
+    'query ($term: String!, $first: Int, $after: String) { searchUsers(term: $term, first: $first, after: $after) { edges { node { id name email } } pageInfo { hasNextPage endCursor } } }';
   const emailsFound = async (term: string) =>
     (await data<{ searchUsers: { edges: { node: { email: string } }[] } }>(search, { term })).searchUsers.edges.map((edge) => edge.node.email);
 

@@ -86,12 +86,17 @@ describe('PlaceOrder', () => {
     const pen = await addProduct(250);
     const ink = await addProduct(1_199);
 
-    const orderId = await placeOrder(userId, [{ productId: ink, quantity: 2 }, { productId: pen, quantity: 3 }]);
+    const orderId = await placeOrder(userId, [
+      { productId: ink, quantity: 2 },
+      { productId: pen, quantity: 3 },
+    ]);
     await executeCatalogCommand(writeDb, { type: 'ChangeProductPrice', data: { productId: pen, priceCents: 999 } }, metadata());
 
     const row = await writeDb.order.findUniqueOrThrow({ where: { id: orderId }, include: { lines: { orderBy: { lineNo: 'asc' } } } });
     expect(row).toMatchObject({ userId, status: 'placed', totalCents: 3_148n, currency: 'EUR', version: 1 });
-    expect(row.lines.map(({ lineNo, productId, quantity, unitPriceCents, lineTotalCents }) => ({ lineNo, productId, quantity, unitPriceCents, lineTotalCents }))).toEqual([
+    expect(
+      row.lines.map(({ lineNo, productId, quantity, unitPriceCents, lineTotalCents }) => ({ lineNo, productId, quantity, unitPriceCents, lineTotalCents })),
+    ).toEqual([
       { lineNo: 1, productId: ink, quantity: 2, unitPriceCents: 1_199, lineTotalCents: 2_398n },
       { lineNo: 2, productId: pen, quantity: 3, unitPriceCents: 250, lineTotalCents: 750n },
     ]);
@@ -104,10 +109,16 @@ describe('PlaceOrder', () => {
     const pen = await addProduct(250);
     const orderId = randomUUID();
 
-    await order({ type: 'PlaceOrder', data: { orderId: orderId.toUpperCase(), userId: userId.toUpperCase(), items: [{ productId: pen.toUpperCase(), quantity: 1 }] } });
+    await order({
+      type: 'PlaceOrder',
+      data: { orderId: orderId.toUpperCase(), userId: userId.toUpperCase(), items: [{ productId: pen.toUpperCase(), quantity: 1 }] },
+    });
     await order({ type: 'CancelOrder', data: { orderId: orderId.toUpperCase(), reason: 'test' } });
 
-    expect((await eventsOf(orderId)).map((event) => [event.type, event.aggregateVersion])).toEqual([['OrderPlaced', 1], ['OrderCancelled', 2]]);
+    expect((await eventsOf(orderId)).map((event) => [event.type, event.aggregateVersion])).toEqual([
+      ['OrderPlaced', 1],
+      ['OrderCancelled', 2],
+    ]);
     expect(await writeDb.order.findUniqueOrThrow({ where: { id: orderId } })).toMatchObject({ userId, status: 'cancelled' });
   });
 
@@ -124,12 +135,22 @@ describe('PlaceOrder', () => {
     await expect(attempt(userId, [])).rejects.toBeInstanceOf(ValidationError);
     await expect(attempt('not-a-uuid', [{ productId: pen, quantity: 1 }])).rejects.toBeInstanceOf(ValidationError);
     await expect(attempt(randomUUID(), [{ productId: pen, quantity: 1 }])).rejects.toMatchObject({ aggregateType: 'User' });
-    await expect(attempt(userId, [{ productId: pen, quantity: 1 }, { productId: randomUUID(), quantity: 1 }])).rejects.toMatchObject({
+    await expect(
+      attempt(userId, [
+        { productId: pen, quantity: 1 },
+        { productId: randomUUID(), quantity: 1 },
+      ]),
+    ).rejects.toMatchObject({
       constructor: NotFoundError,
       aggregateType: 'Product',
     });
     await expect(attempt(userId, [{ productId: retired, quantity: 1 }])).rejects.toBeInstanceOf(ProductDiscontinuedError);
-    await expect(attempt(userId, [{ productId: pen, quantity: 1 }, { productId: dollars, quantity: 1 }])).rejects.toBeInstanceOf(MixedCurrenciesError);
+    await expect(
+      attempt(userId, [
+        { productId: pen, quantity: 1 },
+        { productId: dollars, quantity: 1 },
+      ]),
+    ).rejects.toBeInstanceOf(MixedCurrenciesError);
 
     expect(await snapshot()).toEqual(before);
   });
@@ -204,7 +225,12 @@ describe('the order lifecycle the saga drives', () => {
     before = await snapshot();
     expect((await payment({ type: 'RecordRefund', data: { orderId, reference: 'rf_1', reason: 'returned' } })).events).toEqual([]);
     expect(await snapshot()).toEqual(before);
-    expect(await writeDb.payment.findUniqueOrThrow({ where: { orderId } })).toMatchObject({ status: 'refunded', reference: 'ch_1', reason: 'returned', version: 2 });
+    expect(await writeDb.payment.findUniqueOrThrow({ where: { orderId } })).toMatchObject({
+      status: 'refunded',
+      reference: 'ch_1',
+      reason: 'returned',
+      version: 2,
+    });
   });
 
   it('refuses to cancel a completed order, writing nothing', async () => {
@@ -256,8 +282,14 @@ describe('ReserveInventory', () => {
     const userId = await registerUser();
     const plenty = await addProduct(100, 10);
     const scarce = await addProduct(100, 1);
-    const short = await placeOrder(userId, [{ productId: plenty, quantity: 4 }, { productId: scarce, quantity: 2 }]);
-    const fits = await placeOrder(userId, [{ productId: plenty, quantity: 4 }, { productId: scarce, quantity: 1 }]);
+    const short = await placeOrder(userId, [
+      { productId: plenty, quantity: 4 },
+      { productId: scarce, quantity: 2 },
+    ]);
+    const fits = await placeOrder(userId, [
+      { productId: plenty, quantity: 4 },
+      { productId: scarce, quantity: 1 },
+    ]);
     const stockBefore = await writeDb.inventory.findMany({ orderBy: { productId: 'asc' } });
 
     await reservation({ type: 'ReserveInventory', data: { orderId: short } });
@@ -351,7 +383,10 @@ describe('ReleaseInventory', () => {
 
       // The release now frees the reserved units of that product: it must wait for the product's lock.
       let released = false;
-      void releasing.then(() => (released = true), () => {});
+      void releasing.then(
+        () => (released = true),
+        () => {},
+      );
       await lockWaiters(1);
       expect(released).toBe(false);
       await restocker.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [stockKey]);
@@ -436,11 +471,41 @@ describe('write API', () => {
     // only name itself).
     const admin = await asAdmin();
 
-    const malformed = await mutate(placeMutation, { userId: 'u1', items: [{ productId: euros, quantity: 1 }, { productId: '7', quantity: 1 }] }, admin);
+    const malformed = await mutate(
+      placeMutation,
+      {
+        userId: 'u1',
+        items: [
+          { productId: euros, quantity: 1 },
+          { productId: '7', quantity: 1 },
+        ],
+      },
+      admin,
+    );
     expect(malformed.data!.placeOrder).toEqual({ __typename: 'ValidationError', issues: [{ field: 'userId' }, { field: 'items[1].productId' }] });
-    const malformedProduct = await mutate(placeMutation, { userId, items: [{ productId: euros, quantity: 1 }, { productId: '7', quantity: 1 }] }, customer);
+    const malformedProduct = await mutate(
+      placeMutation,
+      {
+        userId,
+        items: [
+          { productId: euros, quantity: 1 },
+          { productId: '7', quantity: 1 },
+        ],
+      },
+      customer,
+    );
     expect(malformedProduct.data!.placeOrder).toEqual({ __typename: 'ValidationError', issues: [{ field: 'items[1].productId' }] });
-    const mixed = await mutate(placeMutation, { userId, items: [{ productId: euros, quantity: 1 }, { productId: dollars, quantity: 1 }] }, customer);
+    const mixed = await mutate(
+      placeMutation,
+      {
+        userId,
+        items: [
+          { productId: euros, quantity: 1 },
+          { productId: dollars, quantity: 1 },
+        ],
+      },
+      customer,
+    );
     expect(mixed.data!.placeOrder).toEqual({ __typename: 'MixedCurrenciesError', currencies: ['EUR', 'USD'] });
     const unknown = randomUUID();
     const missing = await mutate(placeMutation, { userId: unknown, items: [{ productId: euros, quantity: 1 }] }, admin);

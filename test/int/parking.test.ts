@@ -63,7 +63,8 @@ function execute(command: UserCommand) {
 /** Three users; user 1 logs in, changes email, logs in again; users 0 and 2 log in. */
 async function seed(): Promise<string[]> {
   const ids = [randomUUID(), randomUUID(), randomUUID()];
-  for (const [index, userId] of ids.entries()) await execute({ type: 'RegisterUser', data: { userId, email: `user${index}@example.com`, name: `User ${index}` } });
+  for (const [index, userId] of ids.entries())
+    await execute({ type: 'RegisterUser', data: { userId, email: `user${index}@example.com`, name: `User ${index}` } });
   await execute({ type: 'RecordUserLogin', data: { userId: ids[0]! } });
   await execute({ type: 'RecordUserLogin', data: { userId: ids[1]! } }); // the poison event
   await execute({ type: 'ChangeUserEmail', data: { userId: ids[1]!, email: 'renamed@example.com' } });
@@ -108,7 +109,15 @@ function start(projection: Projection, consumer = 'c1') {
   const projector = startProjector({
     readDb,
     projection,
-    openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf(projection.name), consumer, blockMs: 100 }),
+    openSource: () =>
+      createStreamSource({
+        redis: redisClient(),
+        eventLog: eventLogReader(writeDb),
+        streamKey,
+        group: consumerGroupOf(projection.name),
+        consumer,
+        blockMs: 100,
+      }),
     notices,
     batchSize: 4,
     maxAttempts,
@@ -170,7 +179,11 @@ describe('a poison event with the park policy', () => {
     const more = await publishAll();
     await caughtUp(projection.name, more.at(-1)!);
     expect(await profile(ids[0]!)).toMatchObject({ loginCount: 3 });
-    expect((await parkedPositions()).map((parked) => parked.position)).toEqual([poisonEvent.position, ...laterOfUser1.map((e) => e.position), more.at(-2)!.position]);
+    expect((await parkedPositions()).map((parked) => parked.position)).toEqual([
+      poisonEvent.position,
+      ...laterOfUser1.map((e) => e.position),
+      more.at(-2)!.position,
+    ]);
 
     const [status] = await loadProjectionStatus({ writeDb, readDb }, { projections: [projection.name], processes: [], relayStreams: [] });
     expect(status).toMatchObject({ state: 'caught-up', parked: 4 });
@@ -188,7 +201,14 @@ describe('a poison event with the park policy', () => {
     expect(listed.code, listed.stderr).toBe(0);
     const rows = JSON.parse(listed.stdout) as Record<string, unknown>[];
     expect(rows).toHaveLength(4);
-    expect(rows[0]).toMatchObject({ consumer: 'user_profile', position: String(poisonEvent.position), aggregateType: 'User', aggregateId: ids[1], eventType: 'UserLoggedIn', attempts: maxAttempts + 1 });
+    expect(rows[0]).toMatchObject({
+      consumer: 'user_profile',
+      position: String(poisonEvent.position),
+      aggregateType: 'User',
+      aggregateId: ids[1],
+      eventType: 'UserLoggedIn',
+      attempts: maxAttempts + 1,
+    });
     const table = await runCli(['parked', 'list']);
     expect(table.stdout).toMatch(/^CONSUMER\s+POSITION\s+AGGREGATE\s+EVENT\s+ATTEMPTS\s+PARKED AT\s+ERROR/);
     expect(table.stdout).toContain(`user_profile  ${String(poisonEvent.position).padStart(8)}  User/${ids[1]}  UserLoggedIn`);
@@ -244,7 +264,10 @@ describe('a poison event with the halt policy', () => {
     const before = events.filter((event) => event.position < poisonEvent.position).at(-1)!;
     await eventually(
       async () => {
-        const statuses = await loadProjectionStatus({ writeDb, readDb }, { projections: [projection.name, userSearchProjection.name], processes: [], relayStreams: [] });
+        const statuses = await loadProjectionStatus(
+          { writeDb, readDb },
+          { projections: [projection.name, userSearchProjection.name], processes: [], relayStreams: [] },
+        );
         expect(statuses.map((status) => [status.name, status.state, status.parked])).toEqual([
           [projection.name, 'halted', 0],
           [userSearchProjection.name, 'caught-up', 0],

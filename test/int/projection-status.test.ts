@@ -104,7 +104,11 @@ describe('loadProjectionStatus', () => {
     const statuses = await status();
     const profile = statuses.get(userProfileProjection.name)!;
     expect(profile).toMatchObject({ state: 'behind', lagEvents: 3, lagCapped: false, parked: 0 });
-    expect(profile.checkpoint).toEqual({ transactionId: events[1]!.transactionId, position: events[1]!.position, streamId: `${events[1]!.transactionId}-${events[1]!.position}` });
+    expect(profile.checkpoint).toEqual({
+      transactionId: events[1]!.transactionId,
+      position: events[1]!.position,
+      streamId: `${events[1]!.transactionId}-${events[1]!.position}`,
+    });
     expect(profile.updatedAt).toBeInstanceOf(Date);
     expect(profile.lagSeconds).toBeGreaterThanOrEqual(90);
     expect(profile.lagSeconds).toBeLessThan(120);
@@ -144,10 +148,13 @@ describe('npm run projections -- status', () => {
     const redis = redisClient();
     try {
       // The snapshot horizon is cluster-wide: another test file's open transaction may delay it.
-      await eventually(async () => {
-        await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
-        expect(await redis.xlen(streamKey)).toBe(1);
-      }, { timeoutMs: 15_000, what: 'the event published' });
+      await eventually(
+        async () => {
+          await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
+          expect(await redis.xlen(streamKey)).toBe(1);
+        },
+        { timeoutMs: 15_000, what: 'the event published' },
+      );
       await redis.xgroup('CREATE', streamKey, 'projection:removed_view', '0');
     } finally {
       redis.disconnect();
@@ -255,7 +262,11 @@ describe('admin query projectionStatus (write API)', () => {
         lagSeconds: 0,
         parked: 0,
       });
-      expect(granted.data?.projectionStatus.find((entry) => entry.name === orderSagaName)).toMatchObject({ kind: 'PROCESS', state: 'NOT_STARTED', lagEvents: 1 });
+      expect(granted.data?.projectionStatus.find((entry) => entry.name === orderSagaName)).toMatchObject({
+        kind: 'PROCESS',
+        state: 'NOT_STARTED',
+        lagEvents: 1,
+      });
       for (const secret of secrets) expect(JSON.stringify(granted)).not.toContain(secret);
     }
 

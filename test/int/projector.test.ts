@@ -288,7 +288,15 @@ describe('consumers of crashed or replaced processes', () => {
     await redis.xack(streamKey, group, ...handed[0]![1].map(([id]) => id));
     await redis.xreadgroup('GROUP', group, 'gone-pending', 'COUNT', 2, 'STREAMS', streamKey, '>');
 
-    const source = await createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: 'live', blockMs: 100, forgetIdleConsumersMs: 0 });
+    const source = await createStreamSource({
+      redis: redisClient(),
+      eventLog: eventLogReader(writeDb),
+      streamKey,
+      group,
+      consumer: 'live',
+      blockMs: 100,
+      forgetIdleConsumersMs: 0,
+    });
     try {
       const consumers = (await redis.xinfo('CONSUMERS', streamKey, group)) as unknown[][];
       // 'gone-pending' gave its entries to 'live' first, so both departed consumers are gone.
@@ -309,7 +317,15 @@ describe('PENDING_CLAIM_IDLE_MS', () => {
     // An earlier owner was handed the first two entries and stopped before acknowledging them.
     await redis.xreadgroup('GROUP', group, 'old', 'COUNT', 2, 'STREAMS', streamKey, '>');
 
-    const source = await createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group, consumer: 'new', blockMs: 100, claimIdleMs: 5_000 });
+    const source = await createStreamSource({
+      redis: redisClient(),
+      eventLog: eventLogReader(writeDb),
+      streamKey,
+      group,
+      consumer: 'new',
+      blockMs: 100,
+      claimIdleMs: 5_000,
+    });
     try {
       // Too young to claim: reading the later entries and applying them would move the
       // checkpoint past the first two, which would then be skipped as already applied.

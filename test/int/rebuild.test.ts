@@ -124,7 +124,10 @@ async function namesOfReadTables(): Promise<Record<string, string[]>> {
   const tables = [...projections.flatMap((projection) => projection.tables ?? []), 'consumer_checkpoint', 'parked_event'];
   const names: Record<string, string[]> = {};
   for (const table of tables) {
-    const indexes = await sql.query<{ entry: string }>(`SELECT 'index ' || indexname || ': ' || indexdef AS entry FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`, [table]);
+    const indexes = await sql.query<{ entry: string }>(
+      `SELECT 'index ' || indexname || ': ' || indexdef AS entry FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`,
+      [table],
+    );
     const constraints = await sql.query<{ entry: string }>(
       `SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid) AS entry FROM pg_constraint WHERE conrelid = $1::regclass`,
       [`public.${table}`],
@@ -138,7 +141,9 @@ function cli(args: string[], embedded = false, extraEnv: Record<string, string> 
   const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: url, REDIS_URL: inject('redisUrl'), ...extraEnv };
   for (const name of ['READ_DATABASE_URL', 'ROLE', 'DATA_DIR', ...(embedded ? ['DATABASE_URL', 'REDIS_URL'] : [])]) delete env[name];
   return new Promise((done) => {
-    execFile('npx', ['tsx', 'src/cli/projections.ts', ...args], { cwd: repoRoot, env }, (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+    execFile('npx', ['tsx', 'src/cli/projections.ts', ...args], { cwd: repoRoot, env }, (error, stdout, stderr) =>
+      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -238,9 +243,12 @@ describe('rebuild', () => {
     expect(run.stdout).toMatch(/^rebuilt user_profile: \d+ events in [\d.]+s \(\d+ ev\/s\), \d+ applied, 0 parked; swapped in at \d+-\d+/);
     expect(run.code).toBe(0);
     const swappedAt = fromStreamId(/swapped in at (\d+-\d+)/.exec(run.stdout)![1]!);
-    await eventually(() => expect(heard.map((message) => fromWire(message))).toContainEqual({ topic: checkpointTopic, payload: { projection: 'user_profile', ...swappedAt } }), {
-      what: 'the checkpoint notice of the swap',
-    });
+    await eventually(
+      () => expect(heard.map((message) => fromWire(message))).toContainEqual({ topic: checkpointTopic, payload: { projection: 'user_profile', ...swappedAt } }),
+      {
+        what: 'the checkpoint notice of the swap',
+      },
+    );
     listener.disconnect();
     await expectProfilesToBeTheFoldOfTheLog(await allEvents());
 
@@ -323,8 +331,16 @@ describe('rebuild', () => {
     const victim = randomUUID();
     const stored = (aggregateVersion: number, type: string, data: object) =>
       writeDb.eventLogEntry.create({
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- Prisma's Json input type needs it (tsc); typescript-eslint reads the generated client without it
-        data: { aggregateType: userAggregate, aggregateId: victim, aggregateVersion, type, schemaVersion: 1, data, metadata: newMetadata({ time: new Date(clock), actor: 'rebuild-test' }) as object },
+        data: {
+          aggregateType: userAggregate,
+          aggregateId: victim,
+          aggregateVersion,
+          type,
+          schemaVersion: 1,
+          data,
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- Prisma's Json input type needs it (tsc); typescript-eslint reads the generated client without it
+          metadata: newMetadata({ time: new Date(clock), actor: 'rebuild-test' }) as object,
+        },
       });
     await stored(1, 'UserRegistered', { userId: victim, email: 'victim@example.com', name: 'Victim', registeredAt: 'not a time' });
     await stored(2, 'UserLoggedIn', { userId: victim, loggedInAt: new Date(clock).toISOString() });

@@ -56,8 +56,7 @@ function execute(command: UserCommand) {
   return executeUserCommand(writeDb, command, newMetadata({ time: new Date('2024-06-01T09:00:00.000Z'), actor: 'relay-test' }));
 }
 
-const register = (userId = randomUUID()) =>
-  execute({ type: 'RegisterUser', data: { userId, email: `${userId}@example.com`, name: 'Relay Tester' } });
+const register = (userId = randomUUID()) => execute({ type: 'RegisterUser', data: { userId, email: `${userId}@example.com`, name: 'Relay Tester' } });
 
 async function streamEntries(): Promise<{ id: string; event: RecordedEvent }[]> {
   const entries = (await redis.xrange(streamKey, '-', '+')) as [string, string[]][];
@@ -253,10 +252,9 @@ describe('startRelay', () => {
     });
     // A second append after the relay went back to sleep wakes it again.
     const second = (await register()).events[0]!;
-    await eventually(
-      async () => expect((await streamEntries()).map((entry) => entry.id)).toEqual([toStreamId(first), toStreamId(second)]),
-      { what: 'second event published' },
-    );
+    await eventually(async () => expect((await streamEntries()).map((entry) => entry.id)).toEqual([toStreamId(first), toStreamId(second)]), {
+      what: 'second event published',
+    });
   });
 
   it('publishes an event held back by an older running transaction soon after that transaction ends, not a poll interval later', async () => {
@@ -277,7 +275,7 @@ describe('startRelay', () => {
     });
     const running = await startRelay({ writeDb: countingDb, redis, listener: await listener(), streamKey, batchSize: 100, pollMs: 60_000 });
     cleanups.push(() => running.stop());
-    await eventually(() => expect(reads).toBeGreaterThan(0), { what: 'the relay\'s first read' });
+    await eventually(() => expect(reads).toBeGreaterThan(0), { what: "the relay's first read" });
 
     // An unrelated transaction that holds an older transaction id (it writes no event at all).
     const older = await rawClient();
@@ -286,7 +284,7 @@ describe('startRelay', () => {
     const readsBefore = reads;
     const event = (await register()).events[0]!;
     // The NOTIFY woke the relay; it read, found the event not yet safe to publish, and slept again.
-    await eventually(() => expect(reads).toBeGreaterThan(readsBefore), { what: 'the relay\'s read after NOTIFY' });
+    await eventually(() => expect(reads).toBeGreaterThan(readsBefore), { what: "the relay's read after NOTIFY" });
     expect(await redis.xlen(streamKey)).toBe(0);
 
     await older.query('COMMIT');
@@ -331,9 +329,8 @@ describe('startRelay when its LISTEN connection breaks', () => {
     await eventually(() => expect(reconnected).toHaveLength(1), { what: 'the relay reconnected its listener' });
 
     const second = (await register()).events[0]!;
-    await eventually(
-      async () => expect((await streamEntries()).map((entry) => entry.id)).toEqual([toStreamId(first), toStreamId(second)]),
-      { what: 'second event published after the reconnect' },
-    );
+    await eventually(async () => expect((await streamEntries()).map((entry) => entry.id)).toEqual([toStreamId(first), toStreamId(second)]), {
+      what: 'second event published after the reconnect',
+    });
   });
 });

@@ -77,7 +77,10 @@ async function shop() {
   const userId = randomUUID();
   await send({ type: 'RegisterUser', data: { userId, email: `${userId}@example.com`, name: 'Ada' } });
   const productId = randomUUID();
-  await send({ type: 'AddProduct', data: { productId, sku: `SKU-${productId.slice(0, 8)}`, name: 'Kettle', description: '', priceCents: 2_500, currency: 'EUR', category: 'Kitchen' } });
+  await send({
+    type: 'AddProduct',
+    data: { productId, sku: `SKU-${productId.slice(0, 8)}`, name: 'Kettle', description: '', priceCents: 2_500, currency: 'EUR', category: 'Kitchen' },
+  });
   await send({ type: 'RestockProduct', data: { productId, quantity: 10 } });
   return { userId, productId };
 }
@@ -96,7 +99,11 @@ async function completed(orderId: string) {
 }
 
 async function sagaParkedCount() {
-  const statuses = await loadProjectionStatus({ writeDb, readDb }, { projections: [], processes: [orderSagaName], relayStreams: [] }, { parkedInstances: [parkedOrderSagas] });
+  const statuses = await loadProjectionStatus(
+    { writeDb, readDb },
+    { projections: [], processes: [orderSagaName], relayStreams: [] },
+    { parkedInstances: [parkedOrderSagas] },
+  );
   return statuses[0]!.parked;
 }
 
@@ -111,7 +118,7 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
 }
 
 describe('a saga step that keeps failing', () => {
-  it('parks that order\'s saga after SAGA_MAX_ATTEMPTS while other orders complete; resumed once the cause is fixed, it completes with one charge', async () => {
+  it("parks that order's saga after SAGA_MAX_ATTEMPTS while other orders complete; resumed once the cause is fixed, it completes with one charge", async () => {
     const dev = devProvider();
     const broken = new Set<string>();
     const requests = new Map<string, number>();

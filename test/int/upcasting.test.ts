@@ -66,7 +66,13 @@ afterEach(async () => {
   await Promise.all([writeDb.$disconnect(), readDb.$disconnect()]);
 });
 
-const metadata: EventMetadata = { commandId: randomUUID(), correlationId: randomUUID(), causationId: null, actor: 'upcasting-test', time: '2023-03-01T08:00:00.000Z' };
+const metadata: EventMetadata = {
+  commandId: randomUUID(),
+  correlationId: randomUUID(),
+  causationId: null,
+  actor: 'upcasting-test',
+  time: '2023-03-01T08:00:00.000Z',
+};
 
 /** Writes a row into event_log as older code would have, bypassing today's command handlers. */
 async function storeEvent(aggregateId: string, aggregateVersion: number, type: string, schemaVersion: number, data: object) {
@@ -81,19 +87,64 @@ const edsger = randomUUID();
 
 /** Three users registered under v1, v2 and v3 of UserRegistered, with logins and an email change: 7 events. */
 async function storeHistory(): Promise<void> {
-  await storeEvent(ada, 1, 'UserRegistered', 1, { userId: ada, emailAddress: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', registeredAt: '2021-01-01T00:00:00.000Z' } satisfies RegisteredV1);
-  await storeEvent(grace, 1, 'UserRegistered', 2, { userId: grace, emailAddress: 'grace@example.com', name: 'Grace Hopper', registeredAt: '2022-01-01T00:00:00.000Z' } satisfies RegisteredV2);
-  await storeEvent(edsger, 1, 'UserRegistered', 3, { userId: edsger, email: 'edsger@example.com', name: 'Edsger Dijkstra', registeredAt: '2023-01-01T00:00:00.000Z' } satisfies RegisteredV3);
+  await storeEvent(ada, 1, 'UserRegistered', 1, {
+    userId: ada,
+    emailAddress: 'ada@example.com',
+    firstName: 'Ada',
+    lastName: 'Lovelace',
+    registeredAt: '2021-01-01T00:00:00.000Z',
+  } satisfies RegisteredV1);
+  await storeEvent(grace, 1, 'UserRegistered', 2, {
+    userId: grace,
+    emailAddress: 'grace@example.com',
+    name: 'Grace Hopper',
+    registeredAt: '2022-01-01T00:00:00.000Z',
+  } satisfies RegisteredV2);
+  await storeEvent(edsger, 1, 'UserRegistered', 3, {
+    userId: edsger,
+    email: 'edsger@example.com',
+    name: 'Edsger Dijkstra',
+    registeredAt: '2023-01-01T00:00:00.000Z',
+  } satisfies RegisteredV3);
   await storeEvent(ada, 2, 'UserLoggedIn', 1, { userId: ada, loggedInAt: '2023-02-01T00:00:00.000Z' });
   await storeEvent(ada, 3, 'UserLoggedIn', 1, { userId: ada, loggedInAt: '2023-02-02T00:00:00.000Z' });
-  await storeEvent(grace, 2, 'UserEmailChanged', 1, { userId: grace, email: 'amazing.grace@example.com', previousEmail: 'grace@example.com', changedAt: '2023-02-03T00:00:00.000Z' });
+  await storeEvent(grace, 2, 'UserEmailChanged', 1, {
+    userId: grace,
+    email: 'amazing.grace@example.com',
+    previousEmail: 'grace@example.com',
+    changedAt: '2023-02-03T00:00:00.000Z',
+  });
   await storeEvent(edsger, 2, 'UserLoggedIn', 1, { userId: edsger, loggedInAt: '2023-02-04T00:00:00.000Z' });
 }
 
 const expectedProfiles = [
-  { id: ada, email: 'ada@example.com', name: 'Ada Lovelace', memberSince: new Date('2021-01-01T00:00:00.000Z'), loginCount: 2, lastLoginAt: new Date('2023-02-02T00:00:00.000Z'), version: 3 },
-  { id: edsger, email: 'edsger@example.com', name: 'Edsger Dijkstra', memberSince: new Date('2023-01-01T00:00:00.000Z'), loginCount: 1, lastLoginAt: new Date('2023-02-04T00:00:00.000Z'), version: 2 },
-  { id: grace, email: 'amazing.grace@example.com', name: 'Grace Hopper', memberSince: new Date('2022-01-01T00:00:00.000Z'), loginCount: 0, lastLoginAt: null, version: 2 },
+  {
+    id: ada,
+    email: 'ada@example.com',
+    name: 'Ada Lovelace',
+    memberSince: new Date('2021-01-01T00:00:00.000Z'),
+    loginCount: 2,
+    lastLoginAt: new Date('2023-02-02T00:00:00.000Z'),
+    version: 3,
+  },
+  {
+    id: edsger,
+    email: 'edsger@example.com',
+    name: 'Edsger Dijkstra',
+    memberSince: new Date('2023-01-01T00:00:00.000Z'),
+    loginCount: 1,
+    lastLoginAt: new Date('2023-02-04T00:00:00.000Z'),
+    version: 2,
+  },
+  {
+    id: grace,
+    email: 'amazing.grace@example.com',
+    name: 'Grace Hopper',
+    memberSince: new Date('2022-01-01T00:00:00.000Z'),
+    loginCount: 0,
+    lastLoginAt: null,
+    version: 2,
+  },
 ];
 
 async function profiles(db: ReadDb) {
@@ -157,7 +208,9 @@ describe('rebuilding user_profile from a log of old events', () => {
         batchSize: 3,
       }),
     );
-    await eventually(async () => expect(await readCheckpoint(readDb, userProfileProjection.name)).toEqual(positionOf(last)), { what: 'checkpoint at the last event' });
+    await eventually(async () => expect(await readCheckpoint(readDb, userProfileProjection.name)).toEqual(positionOf(last)), {
+      what: 'checkpoint at the last event',
+    });
     expect(await profiles(readDb)).toEqual(expectedProfiles);
   });
 
@@ -177,12 +230,23 @@ describe('rebuilding user_profile from a log of old events', () => {
       startProjector({
         readDb,
         projection: userProfileProjection,
-        openSource: () => createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf(userProfileProjection.name), consumer: 'p1', blockMs: 50, upcasting: history }),
+        openSource: () =>
+          createStreamSource({
+            redis: redisClient(),
+            eventLog: eventLogReader(writeDb),
+            streamKey,
+            group: consumerGroupOf(userProfileProjection.name),
+            consumer: 'p1',
+            blockMs: 50,
+            upcasting: history,
+          }),
         notices,
         batchSize: 3,
       }),
     );
-    await eventually(async () => expect(await readCheckpoint(readDb, userProfileProjection.name)).toEqual(positionOf(last)), { what: 'checkpoint at the last event' });
+    await eventually(async () => expect(await readCheckpoint(readDb, userProfileProjection.name)).toEqual(positionOf(last)), {
+      what: 'checkpoint at the last event',
+    });
     expect(await profiles(readDb)).toEqual(expectedProfiles);
   });
 });
@@ -194,12 +258,15 @@ describe('an event this code cannot upcast', () => {
     const future = randomUUID();
     await storeEvent(future, 1, 'UserRegistered', 4, { userId: future, mail: 'future@example.com' });
     await eventually(async () => expect(await writeDb.eventLogEntry.count()).toBe(8));
-    const seven = await eventually(async () => {
-      await expect(readCommittedEvents(writeDb, logStart, 100, history)).rejects.toThrow(EventUpcastError);
-      const storedEvents = await readCommittedEvents(writeDb, logStart, 7, history);
-      expect(storedEvents).toHaveLength(7);
-      return storedEvents;
-    }, { what: 'the future event visible' });
+    const seven = await eventually(
+      async () => {
+        await expect(readCommittedEvents(writeDb, logStart, 100, history)).rejects.toThrow(EventUpcastError);
+        const storedEvents = await readCommittedEvents(writeDb, logStart, 7, history);
+        expect(storedEvents).toHaveLength(7);
+        return storedEvents;
+      },
+      { what: 'the future event visible' },
+    );
     await expect(readCommittedEvents(writeDb, logStart, 100, history)).rejects.toThrow(
       /UserRegistered v4 at log position \d+ \(transaction \d+\): this code knows UserRegistered only up to v3/,
     );
@@ -207,7 +274,15 @@ describe('an event this code cannot upcast', () => {
     // The relay carries it as stored; the stream consumer refuses it when decoding.
     await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
     expect(await redis.xlen(streamKey)).toBe(8);
-    const source = await createStreamSource({ redis: redisClient(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf('upcast-probe'), consumer: 'probe', blockMs: 50, upcasting: history });
+    const source = await createStreamSource({
+      redis: redisClient(),
+      eventLog: eventLogReader(writeDb),
+      streamKey,
+      group: consumerGroupOf('upcast-probe'),
+      consumer: 'probe',
+      blockMs: 50,
+      upcasting: history,
+    });
     cleanups.push(() => source.close());
     await expect(source.next(logStart, 100)).rejects.toThrow(EventUpcastError);
 

@@ -59,7 +59,18 @@ async function registerUsers(count: number): Promise<string[]> {
 async function addProducts(count: number): Promise<void> {
   for (let n = 0; n < count; n += 1) {
     const productId = randomUUID();
-    await executeCatalog({ type: 'AddProduct', data: { productId, sku: `SKU-${productId.slice(0, 8)}`, name: `Product ${n}`, description: 'A thing', priceCents: 1000 + n, currency: 'EUR', category: 'things' } });
+    await executeCatalog({
+      type: 'AddProduct',
+      data: {
+        productId,
+        sku: `SKU-${productId.slice(0, 8)}`,
+        name: `Product ${n}`,
+        description: 'A thing',
+        priceCents: 1000 + n,
+        currency: 'EUR',
+        category: 'things',
+      },
+    });
     await executeCatalog({ type: 'ChangeProductPrice', data: { productId, priceCents: 2000 + n } });
   }
 }
@@ -107,7 +118,9 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: url, REDIS_URL: inject('redisUrl') };
   for (const name of ['READ_DATABASE_URL', 'ROLE', 'DATA_DIR']) delete env[name];
   return new Promise((done) => {
-    execFile('npx', ['tsx', 'src/cli/projections.ts', ...args], { cwd: repoRoot, env }, (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+    execFile('npx', ['tsx', 'src/cli/projections.ts', ...args], { cwd: repoRoot, env }, (error, stdout, stderr) =>
+      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -121,7 +134,11 @@ describe('verify', () => {
     const result = await verifyProjections({ writeDb, readDatabaseUrl: url, projections, batchSize: 4 });
     expect(result.ok).toBe(true);
     expect(result.projections.map((view) => view.projection)).toEqual(projections.map((projection) => projection.name));
-    for (const view of result.projections) expect(view.tables.every((table) => table.differenceCount === 0 && table.liveRows === table.rebuiltRows), view.projection).toBe(true);
+    for (const view of result.projections)
+      expect(
+        view.tables.every((table) => table.differenceCount === 0 && table.liveRows === table.rebuiltRows),
+        view.projection,
+      ).toBe(true);
     expect(result.projections.find((view) => view.projection === 'product_catalog')!.tables[0]!.liveRows).toBe(3);
 
     const run = await cli(['verify']);
@@ -158,7 +175,9 @@ describe('verify', () => {
     const ghost = randomUUID();
     await readDb.userProfile.update({ where: { id: changed! }, data: { loginCount: 7 } });
     await readDb.userProfile.delete({ where: { id: missing! } });
-    await readDb.userProfile.create({ data: { id: ghost, email: 'ghost@example.com', name: 'Ghost', memberSince: new Date(0), loginCount: 0, version: 1, updatedAt: new Date(0) } });
+    await readDb.userProfile.create({
+      data: { id: ghost, email: 'ghost@example.com', name: 'Ghost', memberSince: new Date(0), loginCount: 0, version: 1, updatedAt: new Date(0) },
+    });
     const checkpoint = await readCheckpoint(readDb, userProfileProjection.name);
     await readDb.parkedEvent.create({
       data: {
@@ -189,14 +208,24 @@ describe('verify', () => {
     expect(profiles.differenceCount).toBe(3);
     expect(profiles.differences).toEqual(
       expect.arrayContaining([
-        { table: 'user_profile', key: { id: changed }, live: expect.objectContaining({ login_count: 7 }), rebuilt: expect.objectContaining({ login_count: 1 }) },
+        {
+          table: 'user_profile',
+          key: { id: changed },
+          live: expect.objectContaining({ login_count: 7 }),
+          rebuilt: expect.objectContaining({ login_count: 1 }),
+        },
         { table: 'user_profile', key: { id: missing }, live: null, rebuilt: expect.objectContaining({ id: missing }) },
         { table: 'user_profile', key: { id: ghost }, live: expect.objectContaining({ name: 'Ghost' }), rebuilt: null },
       ]),
     );
     const parked = view!.tables.find((table) => table.table === 'parked_event')!;
     expect(parked.differences).toEqual([
-      { table: 'parked_event', key: { transaction_id: Number(checkpoint.transactionId), position: Number(checkpoint.position) }, live: expect.objectContaining({ aggregate_id: untouched }), rebuilt: null },
+      {
+        table: 'parked_event',
+        key: { transaction_id: Number(checkpoint.transactionId), position: Number(checkpoint.position) },
+        live: expect.objectContaining({ aggregate_id: untouched }),
+        rebuilt: null,
+      },
     ]);
     // Verify changes nothing live, and leaves no scratch copy.
     expect(await readDb.userProfile.findMany({ orderBy: { id: 'asc' } })).toEqual(before);

@@ -172,7 +172,10 @@ describe('leases spread over the live processes of a role', () => {
         },
         { ...settle, what: "f's lock connections terminated" },
       );
-      expect(f.holds.filter((hold) => hold.isLeader()).map((hold) => hold.lease), 'leases f believes it leads').toEqual([]);
+      expect(
+        f.holds.filter((hold) => hold.isLeader()).map((hold) => hold.lease),
+        'leases f believes it leads',
+      ).toEqual([]);
     } finally {
       await sql.close();
     }

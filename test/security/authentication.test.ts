@@ -94,12 +94,13 @@ describe('valid credentials', () => {
     expect((await postGraphQL(shop.readUrl, '{ apiVersion }', {}, { authorization })).status).toBe(401);
   }, 20_000);
 
-
   it('a customer token works on both endpoints', async () => {
     const me = await newCustomer();
     const registered = await postGraphQL(
       shop.writeUrl,
-      'mutation { registerUser(email: "valid-' + me.userId.slice(0, 8) + '@example.com", name: "Val") { __typename ... on MutationRegisterUserSuccess { data { aggregateId } } } }',
+      'mutation { registerUser(email: "valid-' +
+        me.userId.slice(0, 8) +
+        '@example.com", name: "Val") { __typename ... on MutationRegisterUserSuccess { data { aggregateId } } } }',
       {},
       me.headers,
     );

@@ -18,8 +18,7 @@ let adasOrderId: string;
 
 const write = (query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) =>
   postGraphQL(shop.writeUrl, query, variables, headers);
-const read = (query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) =>
-  postGraphQL(shop.readUrl, query, variables, headers);
+const read = (query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) => postGraphQL(shop.readUrl, query, variables, headers);
 
 /** The mutation's result member: `{ __typename, code?, data? }`. */
 async function mutate(field: string, args: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) {
@@ -104,7 +103,7 @@ describe('commands', () => {
     expect(await eventCount()).toBe(before);
   });
 
-  it('does not reveal whether an order exists: a missing one and another customer\'s are refused alike', async () => {
+  it("does not reveal whether an order exists: a missing one and another customer's are refused alike", async () => {
     const someoneElses = await mutate('cancelOrder', `orderId: "${adasOrderId}", reason: "probe"`, {}, bob.headers);
     const missing = await mutate('cancelOrder', `orderId: "${randomUUID()}", reason: "probe"`, {}, bob.headers);
     const malformed = await mutate('cancelOrder', 'orderId: "not-a-uuid", reason: "probe"', {}, bob.headers);
@@ -145,7 +144,9 @@ describe('commands', () => {
 
   it('registers: a customer itself, an admin anyone (given or new id)', async () => {
     const carol = await newCustomer();
-    expect(await mutate('registerUser', `email: "carol-${carol.userId.slice(0, 6)}@example.com", name: "Carol", userId: "${carol.userId}"`, {}, carol.headers)).toMatchObject({
+    expect(
+      await mutate('registerUser', `email: "carol-${carol.userId.slice(0, 6)}@example.com", name: "Carol", userId: "${carol.userId}"`, {}, carol.headers),
+    ).toMatchObject({
       data: { aggregateId: carol.userId },
     });
     const dave = randomUUID();
@@ -196,11 +197,7 @@ describe('queries', () => {
 
   it('answers a customer its own data, and an admin anything', async () => {
     for (const headers of [ada.headers, admin]) {
-      const response = await read(
-        `{ userProfile(id: "${ada.userId}") { id } orderHistory(userId: "${ada.userId}") { edges { node { id } } } }`,
-        {},
-        headers,
-      );
+      const response = await read(`{ userProfile(id: "${ada.userId}") { id } orderHistory(userId: "${ada.userId}") { edges { node { id } } } }`, {}, headers);
       expect(response.body.errors).toBeUndefined();
       expect(response.body.data).toMatchObject({ userProfile: { id: ada.userId } });
     }
@@ -241,7 +238,9 @@ describe('subscriptions', () => {
     const bobs = subscribeSse(shop.readUrl, orderUpdated, { orderId }, bob.headers);
     await Promise.all([adas.ready, bobs.ready]);
     try {
-      expect(await mutate('cancelOrder', `orderId: "${orderId}", reason: "watching"`, {}, ada.headers)).toMatchObject({ __typename: 'MutationCancelOrderSuccess' });
+      expect(await mutate('cancelOrder', `orderId: "${orderId}", reason: "watching"`, {}, ada.headers)).toMatchObject({
+        __typename: 'MutationCancelOrderSuccess',
+      });
       const pushed = await adas.next(15_000);
       expect(pushed.data).toMatchObject({ orderUpdated: { id: orderId } });
       // Bob's subscription was accepted (it reveals nothing) but gets none of Ada's rows.

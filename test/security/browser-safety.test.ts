@@ -20,7 +20,8 @@ async function usersNamed(name: string): Promise<number> {
   return Number(row!.count);
 }
 
-const registration = (name: string) => `mutation { registerUser(email: "${name.toLowerCase().replaceAll(' ', '.')}.${Date.now()}@example.com", name: "${name}") { __typename } }`;
+const registration = (name: string) =>
+  `mutation { registerUser(email: "${name.toLowerCase().replaceAll(' ', '.')}.${Date.now()}@example.com", name: "${name}") { __typename } }`;
 
 describe('CSRF: what executes', () => {
   it('refuses form, multipart, text/plain and typeless POSTs with 415, and runs nothing', async () => {
@@ -45,7 +46,10 @@ describe('CSRF: what executes', () => {
     const headers = await asAdmin();
     const types = ['application/json', 'application/json; charset=utf-8', 'application/graphql-response+json', 'application/graphql+json'];
     for (const [index, type] of types.entries()) {
-      const response = await request(shop.writeUrl, { body: JSON.stringify({ query: registration(`Json Type ${index}`) }), headers: { ...headers, 'content-type': type } });
+      const response = await request(shop.writeUrl, {
+        body: JSON.stringify({ query: registration(`Json Type ${index}`) }),
+        headers: { ...headers, 'content-type': type },
+      });
       expect(response.json?.data, type).toEqual({ registerUser: { __typename: 'MutationRegisterUserSuccess' } });
     }
     const graphqlBody = await request(shop.writeUrl, { body: registration('Graphql Type'), headers: { ...headers, 'content-type': 'application/graphql' } });
@@ -90,7 +94,10 @@ describe('CSRF: what executes', () => {
 
 describe('CORS', () => {
   it('answers a listed origin with itself and credentials, and exposes the rate-limit headers', async () => {
-    const response = await request(shop.readUrl, { body: JSON.stringify({ query: '{ apiVersion }' }), headers: { 'content-type': 'application/json', origin: listed } });
+    const response = await request(shop.readUrl, {
+      body: JSON.stringify({ query: '{ apiVersion }' }),
+      headers: { 'content-type': 'application/json', origin: listed },
+    });
     expect(response.headers.get('access-control-allow-origin')).toBe(listed);
     expect(response.headers.get('access-control-allow-credentials')).toBe('true');
     expect(response.headers.get('access-control-expose-headers')).toContain('RateLimit');
@@ -106,7 +113,10 @@ describe('CORS', () => {
 
   it('never reflects another origin, nor allows credentials for it', async () => {
     for (const origin of ['https://evil.example', 'https://shop.example.com.evil.example', 'null']) {
-      const response = await request(shop.readUrl, { body: JSON.stringify({ query: '{ apiVersion }' }), headers: { 'content-type': 'application/json', origin } });
+      const response = await request(shop.readUrl, {
+        body: JSON.stringify({ query: '{ apiVersion }' }),
+        headers: { 'content-type': 'application/json', origin },
+      });
       expect(response.headers.get('access-control-allow-origin'), origin).toBeNull();
       expect(response.headers.get('access-control-allow-credentials'), origin).toBeNull();
       const preflight = await request(shop.writeUrl, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
@@ -118,7 +128,10 @@ describe('CORS', () => {
   it('sends no CORS header at all by default (no CORS_ORIGINS)', async () => {
     const app: RunningApp = await startApp(loadConfig(await distributedEnv(), ['read']), () => {});
     try {
-      const response = await request(app.endpoints.read!, { body: JSON.stringify({ query: '{ apiVersion }' }), headers: { 'content-type': 'application/json', origin: listed } });
+      const response = await request(app.endpoints.read!, {
+        body: JSON.stringify({ query: '{ apiVersion }' }),
+        headers: { 'content-type': 'application/json', origin: listed },
+      });
       expect(response.json?.data).toEqual({ apiVersion: '1' });
       expect([...response.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([]);
     } finally {
@@ -140,7 +153,13 @@ describe('security headers', () => {
     const origin = new URL(shop.readUrl).origin;
     const responses: [string, RawResponse][] = [
       ['query', await request(shop.readUrl, { body: JSON.stringify({ query: '{ apiVersion }' }), headers: { 'content-type': 'application/json' } })],
-      ['mutation', await request(shop.writeUrl, { body: JSON.stringify({ query: registration('Header Check') }), headers: { 'content-type': 'application/json', ...(await asAdmin()) } })],
+      [
+        'mutation',
+        await request(shop.writeUrl, {
+          body: JSON.stringify({ query: registration('Header Check') }),
+          headers: { 'content-type': 'application/json', ...(await asAdmin()) },
+        }),
+      ],
       ['415', await request(shop.writeUrl, { body: 'x', headers: { 'content-type': 'text/plain' } })],
       ['healthz', await request(`${origin}/healthz`)],
       ['404', await request(`${origin}/nowhere`)],

@@ -83,7 +83,12 @@ describe('through the API', () => {
       expect.objectContaining({ aggregateId: userId, version: 3 }),
     );
     orderId = (
-      await command('placeOrder', 'userId: $userId, items: $items', { userId: USER, items: [{ productId: PRODUCT, quantity: 2 }] }, '($userId: ID!, $items: [OrderItemInput!]!)')
+      await command(
+        'placeOrder',
+        'userId: $userId, items: $items',
+        { userId: USER, items: [{ productId: PRODUCT, quantity: 2 }] },
+        '($userId: ID!, $items: [OrderItemInput!]!)',
+      )
     ).aggregateId;
 
     // One stream per aggregate, stored in lower case, versions without a gap or a duplicate.
@@ -124,7 +129,15 @@ describe('through the API', () => {
   });
 
   it('a subscription by an upper-cased id gets the pushes of its row', async () => {
-    const live = subscribeSse(shop.readUrl, parse('subscription ($id: ID!) { productUpdated(productId: $id) { id onHand } }') as TypedDocumentNode<{ productUpdated: { id: string; onHand: number } }, { id: string }>, { id: productId.toUpperCase() }, await asAdmin());
+    const live = subscribeSse(
+      shop.readUrl,
+      parse('subscription ($id: ID!) { productUpdated(productId: $id) { id onHand } }') as TypedDocumentNode<
+        { productUpdated: { id: string; onHand: number } },
+        { id: string }
+      >,
+      { id: productId.toUpperCase() },
+      await asAdmin(),
+    );
     try {
       await live.ready;
       await command('restockProduct', `productId: "${productId.toUpperCase()}", quantity: 1`);
@@ -159,7 +172,10 @@ describe('in the command handlers (defence in depth)', () => {
     await send({ type: 'RegisterUser', data: { userId: userId.toUpperCase(), email: 'direct@example.com', name: 'Direct' } });
     await send({ type: 'RecordUserLogin', data: { userId } });
     await send({ type: 'RecordUserLogin', data: { userId: userId.toUpperCase() } });
-    await send({ type: 'AddProduct', data: { productId: productId.toUpperCase(), sku: 'DIRECT-1', name: 'Direct', description: '', priceCents: 100, currency: 'EUR', category: 'd' } });
+    await send({
+      type: 'AddProduct',
+      data: { productId: productId.toUpperCase(), sku: 'DIRECT-1', name: 'Direct', description: '', priceCents: 100, currency: 'EUR', category: 'd' },
+    });
     await send({ type: 'ChangeProductPrice', data: { productId: productId.toUpperCase(), priceCents: 90 } });
     await send({ type: 'RestockProduct', data: { productId: productId.toUpperCase(), quantity: 3 } });
     await send({ type: 'AdjustInventory', data: { productId, delta: 1, reason: 'found one' } });

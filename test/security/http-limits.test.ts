@@ -101,7 +101,12 @@ describe('request body size', () => {
     const headers = await asAdmin();
     expect((await postChunked(shop.writeUrl, paddedRegistration('Small Chunked', maxBodyBytes - 200), headers)).status).toBe(200);
     expect(await usersNamed('Small Chunked')).toBe(1);
-    const small = await graphql(shop.writeUrl, `mutation { registerUser(email: "small-${Date.now()}@example.com", name: "Small") { __typename } }`, {}, headers);
+    const small = await graphql(
+      shop.writeUrl,
+      `mutation { registerUser(email: "small-${Date.now()}@example.com", name: "Small") { __typename } }`,
+      {},
+      headers,
+    );
     expect(small.json?.data).toEqual({ registerUser: { __typename: 'MutationRegisterUserSuccess' } });
   });
 });

@@ -63,8 +63,16 @@ describe('amounts past 2^53', () => {
     const events = [
       recorded('User', userId, { type: 'UserRegistered', data: { userId, email: 'big@example.com', name: 'Big', registeredAt: '2024-06-01T00:00:00.000Z' } }),
       ...orderIds.flatMap((orderId) => [
-        recorded('Order', orderId, { type: 'OrderPlaced', data: { orderId, userId, lines, totalCents: maxEventCents, currency: 'EUR', placedAt: '2024-06-02T10:00:00.000Z' } }),
-        recorded('Order', orderId, { type: 'OrderCompleted', data: { orderId, userId, totalCents: maxEventCents, currency: 'EUR', completedAt: '2024-06-02T11:00:00.000Z' } }, 2),
+        recorded('Order', orderId, {
+          type: 'OrderPlaced',
+          data: { orderId, userId, lines, totalCents: maxEventCents, currency: 'EUR', placedAt: '2024-06-02T10:00:00.000Z' },
+        }),
+        recorded(
+          'Order',
+          orderId,
+          { type: 'OrderCompleted', data: { orderId, userId, totalCents: maxEventCents, currency: 'EUR', completedAt: '2024-06-02T11:00:00.000Z' } },
+          2,
+        ),
       ]),
     ];
     await project(userProfileProjection, events);
@@ -95,7 +103,11 @@ describe('order totals in events', () => {
   });
   const productId = randomUUID();
   const place = (priceCents: number, quantity: number) =>
-    decide({ type: 'PlaceOrder', data: { orderId: randomUUID(), userId: randomUUID(), items: [{ productId, quantity }] } }, state(priceCents), '2024-06-01T00:00:00.000Z');
+    decide(
+      { type: 'PlaceOrder', data: { orderId: randomUUID(), userId: randomUUID(), items: [{ productId, quantity }] } },
+      state(priceCents),
+      '2024-06-01T00:00:00.000Z',
+    );
 
   it('are computed exactly, in bigint, up to 2^53 - 1', () => {
     // 1416003655831 * 6361 = 2^53 - 1 exactly (prices this large are refused by AddProduct; decide

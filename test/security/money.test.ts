@@ -135,7 +135,9 @@ describe('an order whose total exceeds 2^31 - 1 cents', () => {
 
     // The owner's history: both orders, exact, newest first.
     const history = await eventually(async () => {
-      const { orderHistory } = await api.read(`query ($userId: ID!) { orderHistory(userId: $userId) { edges { node { ${orderFields} } } } }`, { userId: whale });
+      const { orderHistory } = await api.read(`query ($userId: ID!) { orderHistory(userId: $userId) { edges { node { ${orderFields} } } } }`, {
+        userId: whale,
+      });
       expect(orderHistory.edges.map((edge: { node: { status: string } }) => edge.node.status)).toEqual(['COMPLETED', 'COMPLETED']);
       return orderHistory;
     });
@@ -162,10 +164,18 @@ describe('an order whose total exceeds 2^31 - 1 cents', () => {
       return chf;
     });
     const sum = firstTotal + secondTotal;
-    expect(revenue).toEqual({ day: today, currency: 'CHF', revenueCents: sum.toString(), orderCount: 2, averageOrderValueCents: ((2n * sum + 2n) / 4n).toString() });
+    expect(revenue).toEqual({
+      day: today,
+      currency: 'CHF',
+      revenueCents: sum.toString(),
+      orderCount: 2,
+      averageOrderValueCents: ((2n * sum + 2n) / 4n).toString(),
+    });
 
     // Another user's reads are intact.
-    const { orderHistory: theirs } = await api.read(`query ($userId: ID!) { orderHistory(userId: $userId) { edges { node { id totalCents } } } }`, { userId: minnow });
+    const { orderHistory: theirs } = await api.read(`query ($userId: ID!) { orderHistory(userId: $userId) { edges { node { id totalCents } } } }`, {
+      userId: minnow,
+    });
     expect(theirs.edges).toEqual([{ node: { id: modest, totalCents: '3702' } }]);
     const { userProfile: minnowProfile } = await api.read('query ($id: ID!) { userProfile(id: $id) { totalSpent } }', { id: minnow });
     expect(minnowProfile).toEqual({ totalSpent: '3702' });

@@ -142,7 +142,13 @@ interface Answer {
   body: { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
 }
 
-async function post(url: string, query: string, variables: Record<string, unknown> = {}, token?: string, headers: Record<string, string> = {}): Promise<Answer> {
+async function post(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const response = await fetch(url, {
     method: 'POST',
     headers: {
@@ -188,14 +194,20 @@ function expectUnauthenticated(answer: Answer, what: string) {
   expect(answer.status, what).toBe(401);
   expect(answer.headers.get('www-authenticate'), what).toMatch(/^Bearer\b/);
   expect(answer.body.data, what).toBeUndefined();
-  expect(answer.body.errors?.map((error) => error.extensions?.code), what).toEqual(['UNAUTHENTICATED']);
+  expect(
+    answer.body.errors?.map((error) => error.extensions?.code),
+    what,
+  ).toEqual(['UNAUTHENTICATED']);
 }
 
 function expectUnavailable(answer: Answer, what: string) {
   expect(answer.status, what).toBe(503);
   expect(answer.headers.get('retry-after'), what).toMatch(/^\d+$/);
   expect(answer.body.data, what).toBeUndefined();
-  expect(answer.body.errors?.map((error) => error.extensions?.code), what).toEqual(['AUTH_UNAVAILABLE']);
+  expect(
+    answer.body.errors?.map((error) => error.extensions?.code),
+    what,
+  ).toEqual(['AUTH_UNAVAILABLE']);
 }
 
 /** An app of role "all" in distributed mode, verifying tokens of the issuer on `jwks`. */
@@ -285,7 +297,15 @@ describe('an app behind an OIDC issuer (AUTH_JWKS_URL)', () => {
         'a local-issuer token of this SECRET_KEY',
         await signLocalToken(authSetup(loadConfig({ SECRET_KEY: testSecretKey }, [])).tokens, { subject: 'kc-admin-7', admin: true, ttlSeconds: 300 }),
       ],
-      ['no subject', await new SignJWT({ realm_access: { roles: ['admin'] } }).setProtectedHeader({ alg: 'RS256', kid: key.kid }).setIssuer(jwks.issuer).setAudience(audience).setExpirationTime('5m').sign(key.privateKey)],
+      [
+        'no subject',
+        await new SignJWT({ realm_access: { roles: ['admin'] } })
+          .setProtectedHeader({ alg: 'RS256', kid: key.kid })
+          .setIssuer(jwks.issuer)
+          .setAudience(audience)
+          .setExpirationTime('5m')
+          .sign(key.privateKey),
+      ],
       ['not a JWT', 'not-a-jwt'],
     ];
 
@@ -412,7 +432,10 @@ describe('OIDC configuration', () => {
       expect(() => loadConfig(env, ['all'])).toThrow(ConfigError);
       expect(() => loadConfig(env, ['all'])).toThrow(/AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE/);
     }
-    const config = loadConfig({ AUTH_JWKS_URL: jwksUrl, AUTH_ISSUER: 'https://login.example.com/realms/shop', AUTH_AUDIENCE: audience, SECRET_KEY: testSecretKey }, ['all']);
+    const config = loadConfig(
+      { AUTH_JWKS_URL: jwksUrl, AUTH_ISSUER: 'https://login.example.com/realms/shop', AUTH_AUDIENCE: audience, SECRET_KEY: testSecretKey },
+      ['all'],
+    );
     expect(config.auth.jwksUrl).toBe(jwksUrl);
     // With an OIDC issuer the local issuer is off: this server signs no tokens.
     const { tokens } = authSetup(config);

@@ -72,7 +72,9 @@ describe('query limits', () => {
     const large = await graphql(shop.readUrl, query, { userId, n: 100 }, customer);
     expect(expectRefused(large, 'cost')).toMatch(/^Query too costly: estimated cost 24004, the limit is 20000\./);
     // One full page of 100 orders is within the default limit.
-    expect(codesOf(await graphql(shop.readUrl, `query($userId: ID!) { orderHistory(userId: $userId, first: 100) { ${page} } }`, { userId }, customer))).toEqual([]);
+    expect(codesOf(await graphql(shop.readUrl, `query($userId: ID!) { orderHistory(userId: $userId, first: 100) { ${page} } }`, { userId }, customer))).toEqual(
+      [],
+    );
   });
 
   it('caps the mutations of a request, aliased or through fragments, and runs none of a refused request', async () => {
@@ -99,7 +101,10 @@ describe('query limits', () => {
     const document = parse(`subscription($id: ID!) { userProfileUpdated(id: $id) { ${aliases(16, 'id')} } }`) as typeof UserProfileUpdatedDocument;
     const live = subscribeWs(toWebSocketUrl(shop.readUrl), document, { id: '00000000-0000-4000-8000-000000000000' });
     try {
-      const refusal = await live.ready.then(() => expect.fail('the subscription was accepted'), (error: unknown) => (error instanceof Error ? error.message : String(error)));
+      const refusal = await live.ready.then(
+        () => expect.fail('the subscription was accepted'),
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
       expect(refusal).toContain('"code":"QUERY_LIMIT_EXCEEDED"');
       expect(refusal).toContain('Too many aliases: 16, the limit is 15.');
     } finally {
@@ -119,10 +124,15 @@ describe('query limits', () => {
     };
     let checked = 0;
     // The documents the typed client sends (codegen's, each with the fragments it uses).
-    for (const [api, documents] of [['read', readDocuments], ['write', writeDocuments]] as const) {
+    for (const [api, documents] of [
+      ['read', readDocuments],
+      ['write', writeDocuments],
+    ] as const) {
       for (const [name, document] of Object.entries(documents)) {
         if (!name.endsWith('Document')) continue;
-        const operation = (document as DocumentNode).definitions.find((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION)!;
+        const operation = (document as DocumentNode).definitions.find(
+          (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
+        )!;
         if (operation.operation === 'subscription') continue;
         const variables: Record<string, unknown> = { first: 100, from: '2024-01-01', to: '2024-12-31' };
         for (const definition of operation.variableDefinitions ?? []) {
@@ -130,7 +140,9 @@ describe('query limits', () => {
           variables[definition.variable.name.value] ??= dummies[type];
         }
         const response = await graphql(api === 'read' ? shop.readUrl : shop.writeUrl, print(document as DocumentNode), variables, headers);
-        const refusals = (response.json?.errors ?? []).filter((error) => ['QUERY_LIMIT_EXCEEDED', 'GRAPHQL_VALIDATION_FAILED'].includes(String(error.extensions?.code)));
+        const refusals = (response.json?.errors ?? []).filter((error) =>
+          ['QUERY_LIMIT_EXCEEDED', 'GRAPHQL_VALIDATION_FAILED'].includes(String(error.extensions?.code)),
+        );
         expect(refusals, name).toEqual([]);
         checked += 1;
       }

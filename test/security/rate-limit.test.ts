@@ -156,7 +156,8 @@ describe('graphql-ws operations', () => {
     const results = () => messages.filter((message) => message.type === 'next' || message.type === 'error');
     const until = (done: () => boolean) =>
       new Promise<void>((resolve, reject) => {
-        const check = () => (done() ? resolve() : socket.readyState > WebSocket.OPEN ? reject(new Error(`closed: ${JSON.stringify(messages)}`)) : setTimeout(check, 20));
+        const check = () =>
+          done() ? resolve() : socket.readyState > WebSocket.OPEN ? reject(new Error(`closed: ${JSON.stringify(messages)}`)) : setTimeout(check, 20);
         check();
       });
     socket.on('message', (data) => messages.push(JSON.parse(textOf(data))));
@@ -171,7 +172,11 @@ describe('graphql-ws operations', () => {
       await until(() => results().length >= 2);
       socket.send(JSON.stringify({ id: '3', type: 'subscribe', payload: { query: apiVersion } }));
       await until(() => results().length >= 3);
-      expect(results().map((message) => [message.id, message.type])).toEqual([['1', 'next'], ['2', 'next'], ['3', 'error']]);
+      expect(results().map((message) => [message.id, message.type])).toEqual([
+        ['1', 'next'],
+        ['2', 'next'],
+        ['3', 'error'],
+      ]);
       expect(JSON.stringify(results()[2]!.payload)).toContain('"code":"RATE_LIMITED"');
     } finally {
       socket.close();
@@ -220,7 +225,10 @@ describe('createRateLimits, for the identity plugin', () => {
     expect((await limits.consume('failedAuth', 'ip:192.0.2.1')).allowed).toBe(true);
     expect((await limits.consume('failedAuth', 'ip:192.0.2.1')).allowed).toBe(true);
     const blocked = await limits.peek('failedAuth', 'ip:192.0.2.1');
-    expect(blocked).toMatchObject({ allowed: false, headers: { 'RateLimit-Policy': '"failed-auth";q=2;w=900', 'Retry-After': expect.stringMatching(/^\d+$/) } });
+    expect(blocked).toMatchObject({
+      allowed: false,
+      headers: { 'RateLimit-Policy': '"failed-auth";q=2;w=900', 'Retry-After': expect.stringMatching(/^\d+$/) },
+    });
     expect(blocked.retryAfterSeconds).toBeGreaterThan(0);
     expect(await limits.consume('failedAuth', 'ip:192.0.2.1')).toMatchObject({ allowed: false });
     expect(await limits.peek('failedAuth', 'ip:192.0.2.2')).toMatchObject({ allowed: true });

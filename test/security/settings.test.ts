@@ -43,7 +43,13 @@ describe('API protection settings', () => {
   });
 
   it('turn GraphiQL, introspection and suggestions off with NODE_ENV=production (from the env argument), unless set', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }, []).api).toMatchObject({ production: true, graphiql: false, introspection: false, fieldSuggestions: false, debugErrors: false });
+    expect(loadConfig({ NODE_ENV: 'production' }, []).api).toMatchObject({
+      production: true,
+      graphiql: false,
+      introspection: false,
+      fieldSuggestions: false,
+      debugErrors: false,
+    });
     expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true', INTROSPECTION: 'yes', FIELD_SUGGESTIONS: '1' }, []).api).toMatchObject({
       graphiql: true,
       introspection: true,

@@ -74,9 +74,15 @@ describe('mutations (write API)', () => {
 
   it('names the argument path inside input objects and lists', async () => {
     const before = await api.events();
-    const response = await api.mutate('mutation ($items: [OrderItemInput!]!) { placeOrder(userId: "00000000-0000-4000-8000-000000000000", items: $items) { __typename } }', {
-      items: [{ productId: '00000000-0000-4000-8000-000000000001', quantity: 1 }, { productId: 'bad\u0000id', quantity: 1 }],
-    });
+    const response = await api.mutate(
+      'mutation ($items: [OrderItemInput!]!) { placeOrder(userId: "00000000-0000-4000-8000-000000000000", items: $items) { __typename } }',
+      {
+        items: [
+          { productId: '00000000-0000-4000-8000-000000000001', quantity: 1 },
+          { productId: 'bad\u0000id', quantity: 1 },
+        ],
+      },
+    );
     expectRefused(response, 'items[1].productId');
     expect(await api.events()).toBe(before);
   });
@@ -123,11 +129,15 @@ describe('graphql-ws', () => {
   it.each(unsafe)('a subscription with %s in its argument is refused with BAD_USER_INPUT', async (_what, id) => {
     const outcome = await overWebSocket('subscription ($id: ID!) { userProfileUpdated(id: $id) { id } }', { id });
     expect(outcome.error).toBeUndefined();
-    expect(outcome.next.map((result) => result.errors?.map((error) => [error.extensions?.code, error.extensions?.argument]))).toEqual([[['BAD_USER_INPUT', 'id']]]);
+    expect(outcome.next.map((result) => result.errors?.map((error) => [error.extensions?.code, error.extensions?.argument]))).toEqual([
+      [['BAD_USER_INPUT', 'id']],
+    ]);
   });
 
   it('a query over graphql-ws is refused the same way', async () => {
     const outcome = await overWebSocket('query ($term: String!) { searchUsers(term: $term) { edges { node { id } } } }', { term: 'ab\u0000' });
-    expect(outcome.next.map((result) => result.errors?.map((error) => [error.extensions?.code, error.extensions?.argument]))).toEqual([[['BAD_USER_INPUT', 'term']]]);
+    expect(outcome.next.map((result) => result.errors?.map((error) => [error.extensions?.code, error.extensions?.argument]))).toEqual([
+      [['BAD_USER_INPUT', 'term']],
+    ]);
   });
 });

@@ -55,14 +55,17 @@ async function stopGroup(child: ChildProcess): Promise<void> {
   processes.delete(child);
   const pid = child.pid;
   if (pid === undefined) return;
-  for (const [signal, graceMs] of [['SIGTERM', 5_000], ['SIGKILL', 2_000]] as const) {
+  for (const [signal, graceMs] of [
+    ['SIGTERM', 5_000],
+    ['SIGKILL', 2_000],
+  ] as const) {
     if (!groupAlive(pid)) return;
     try {
       process.kill(-pid, signal);
     } catch {
       return;
     }
-    for (const deadline = Date.now() + graceMs; groupAlive(pid) && Date.now() < deadline; ) await sleep(100);
+    for (const deadline = Date.now() + graceMs; groupAlive(pid) && Date.now() < deadline;) await sleep(100);
   }
 }
 
@@ -181,7 +184,12 @@ interface Answer {
 async function post(url: string, query: string, variables: Record<string, unknown>, token: string, headers: Record<string, string> = {}): Promise<Answer> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${token}`, ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      authorization: `Bearer ${token}`,
+      ...headers,
+    },
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, body: (await response.json()) as Answer['body'] };
@@ -269,87 +277,99 @@ describe('npm start on a fresh data directory, then npm run token', () => {
     await shop?.stop();
   });
 
-  test('the server kept its key in DATA_DIR/secret-key (mode 0600); tokens printed for that directory work: self-registration, own profile, admin mutation', async () => {
-    expectRunning(shop);
-    const keyFile = join(dataDir, 'secret-key');
-    expect(fileMode(keyFile)).toBe(0o600);
+  test(
+    'the server kept its key in DATA_DIR/secret-key (mode 0600); tokens printed for that directory work: self-registration, own profile, admin mutation',
+    async () => {
+      expectRunning(shop);
+      const keyFile = join(dataDir, 'secret-key');
+      expect(fileMode(keyFile)).toBe(0o600);
 
-    const userId = randomUUID();
-    const customer = await printToken(['--sub', userId], { DATA_DIR: dataDir });
-    expect(decodeProtectedHeader(customer).alg).toBe('HS256');
-    expect(decodeJwt(customer)).toMatchObject({ sub: userId, roles: [] });
+      const userId = randomUUID();
+      const customer = await printToken(['--sub', userId], { DATA_DIR: dataDir });
+      expect(decodeProtectedHeader(customer).alg).toBe('HS256');
+      expect(decodeJwt(customer)).toMatchObject({ sub: userId, roles: [] });
 
-    const email = `${userId.slice(0, 8)}@example.com`;
-    const consistencyToken = await expectSelfRegistration(shop.write, customer, userId, email);
-    const profile = await post(shop.read, userProfile, { id: userId }, customer, { 'x-consistency-token': consistencyToken });
-    expect(profile.body.errors).toBeUndefined();
-    expect(profile.body.data?.userProfile).toEqual({ id: userId, email, name: 'Grace Hopper' });
+      const email = `${userId.slice(0, 8)}@example.com`;
+      const consistencyToken = await expectSelfRegistration(shop.write, customer, userId, email);
+      const profile = await post(shop.read, userProfile, { id: userId }, customer, { 'x-consistency-token': consistencyToken });
+      expect(profile.body.errors).toBeUndefined();
+      expect(profile.body.data?.userProfile).toEqual({ id: userId, email, name: 'Grace Hopper' });
 
-    // The role comes from the token: the customer's may not add products, the admin's may.
-    const refused = await post(shop.write, addProduct, { sku: `CLI-${randomUUID().slice(0, 8)}` }, customer);
-    expect(refused.body.data?.addProduct).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN' });
-    const admin = await printToken(['--sub', 'ops-admin', '--role', 'admin'], { DATA_DIR: dataDir });
-    expect(decodeJwt(admin)).toMatchObject({ sub: 'ops-admin', roles: ['admin'] });
-    await expectProductAdded(shop.write, admin);
+      // The role comes from the token: the customer's may not add products, the admin's may.
+      const refused = await post(shop.write, addProduct, { sku: `CLI-${randomUUID().slice(0, 8)}` }, customer);
+      expect(refused.body.data?.addProduct).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN' });
+      const admin = await printToken(['--sub', 'ops-admin', '--role', 'admin'], { DATA_DIR: dataDir });
+      expect(decodeJwt(admin)).toMatchObject({ sub: 'ops-admin', roles: ['admin'] });
+      await expectProductAdded(shop.write, admin);
 
-    // The control: a token printed for another data directory (another key) is refused.
-    const elsewhere = await printToken(['--sub', randomUUID()], { DATA_DIR: join(tempDir(), 'data') });
-    expectUnauthenticated(await post(shop.write, registerUser, { email: `${randomUUID().slice(0, 8)}@example.com`, name: 'Nobody' }, elsewhere));
-  }, serverTimeoutMs);
+      // The control: a token printed for another data directory (another key) is refused.
+      const elsewhere = await printToken(['--sub', randomUUID()], { DATA_DIR: join(tempDir(), 'data') });
+      expectUnauthenticated(await post(shop.write, registerUser, { email: `${randomUUID().slice(0, 8)}@example.com`, name: 'Nobody' }, elsewhere));
+    },
+    serverTimeoutMs,
+  );
 
-  test('a token printed with SECRET_KEY set verifies on a server with the same SECRET_KEY, not on one without it', async () => {
-    expectRunning(shop);
-    const secretKey = `cli-test-secret-${randomUUID()}`;
-    // SECRET_KEY wins over the data directory: nothing is written there.
-    const unusedDir = tempDir();
-    const userId = randomUUID();
-    const token = await printToken(['--sub', userId], { SECRET_KEY: secretKey, DATA_DIR: unusedDir });
-    expect(readdirSync(unusedDir)).toEqual([]);
+  test(
+    'a token printed with SECRET_KEY set verifies on a server with the same SECRET_KEY, not on one without it',
+    async () => {
+      expectRunning(shop);
+      const secretKey = `cli-test-secret-${randomUUID()}`;
+      // SECRET_KEY wins over the data directory: nothing is written there.
+      const unusedDir = tempDir();
+      const userId = randomUUID();
+      const token = await printToken(['--sub', userId], { SECRET_KEY: secretKey, DATA_DIR: unusedDir });
+      expect(readdirSync(unusedDir)).toEqual([]);
 
-    // The npm start server above has no SECRET_KEY (its key is the one in its DATA_DIR), even when the
-    // token was printed for that very directory.
-    const sameDir = await printToken(['--sub', userId], { SECRET_KEY: secretKey, DATA_DIR: dataDir });
-    for (const refused of [token, sameDir]) {
-      expectUnauthenticated(await post(shop.write, registerUser, { email: `${randomUUID().slice(0, 8)}@example.com`, name: 'Ada' }, refused));
-    }
+      // The npm start server above has no SECRET_KEY (its key is the one in its DATA_DIR), even when the
+      // token was printed for that very directory.
+      const sameDir = await printToken(['--sub', userId], { SECRET_KEY: secretKey, DATA_DIR: dataDir });
+      for (const refused of [token, sameDir]) {
+        expectUnauthenticated(await post(shop.write, registerUser, { email: `${randomUUID().slice(0, 8)}@example.com`, name: 'Ada' }, refused));
+      }
 
-    // A server started with the same SECRET_KEY (distributed mode, the same startApp as `npm start`).
-    let app: RunningApp | undefined;
-    try {
-      app = await startApp(loadConfig(await distributedEnv({ SECRET_KEY: secretKey }), ['all']));
-      await expectSelfRegistration(app.endpoints.write!, token, userId, `${userId.slice(0, 8)}@example.com`);
-    } finally {
-      await app?.stop();
-    }
-  }, serverTimeoutMs);
+      // A server started with the same SECRET_KEY (distributed mode, the same startApp as `npm start`).
+      let app: RunningApp | undefined;
+      try {
+        app = await startApp(loadConfig(await distributedEnv({ SECRET_KEY: secretKey }), ['all']));
+        await expectSelfRegistration(app.endpoints.write!, token, userId, `${userId.slice(0, 8)}@example.com`);
+      } finally {
+        await app?.stop();
+      }
+    },
+    serverTimeoutMs,
+  );
 });
 
 describe('npm run token before the first npm start', () => {
-  test('the CLI creates DATA_DIR and its key (mode 0600); the server started afterwards uses that key, so the tokens printed before it work', async () => {
-    const dataDir = join(tempDir(), 'data');
-    const keyFile = join(dataDir, 'secret-key');
-    expect(existsSync(dataDir)).toBe(false);
+  test(
+    'the CLI creates DATA_DIR and its key (mode 0600); the server started afterwards uses that key, so the tokens printed before it work',
+    async () => {
+      const dataDir = join(tempDir(), 'data');
+      const keyFile = join(dataDir, 'secret-key');
+      expect(existsSync(dataDir)).toBe(false);
 
-    // Two at once, as a script might: both create the key, one wins, and both sign with the winner's
-    // (src/auth/secret-key.ts links the file into place), or one of the tokens fails below.
-    const userId = randomUUID();
-    const [customer, admin] = await Promise.all([
-      printToken(['--sub', userId], { DATA_DIR: dataDir }),
-      printToken(['--sub', 'first-admin', '--role', 'admin'], { DATA_DIR: dataDir }),
-    ]);
-    expect(readdirSync(dataDir)).toEqual(['secret-key']);
-    expect(fileMode(keyFile)).toBe(0o600);
-    const key = readFileSync(keyFile, 'utf8');
-
-    const shop = await npmStart(dataDir);
-    try {
-      await expectSelfRegistration(shop.write, customer, userId, `${userId.slice(0, 8)}@example.com`);
-      await expectProductAdded(shop.write, admin);
-      // The server took the key it found; it did not replace it.
-      expect(readFileSync(keyFile, 'utf8')).toBe(key);
+      // Two at once, as a script might: both create the key, one wins, and both sign with the winner's
+      // (src/auth/secret-key.ts links the file into place), or one of the tokens fails below.
+      const userId = randomUUID();
+      const [customer, admin] = await Promise.all([
+        printToken(['--sub', userId], { DATA_DIR: dataDir }),
+        printToken(['--sub', 'first-admin', '--role', 'admin'], { DATA_DIR: dataDir }),
+      ]);
+      expect(readdirSync(dataDir)).toEqual(['secret-key']);
       expect(fileMode(keyFile)).toBe(0o600);
-    } finally {
-      await shop.stop();
-    }
-  }, serverTimeoutMs);
+      const key = readFileSync(keyFile, 'utf8');
+
+      const shop = await npmStart(dataDir);
+      try {
+        await expectSelfRegistration(shop.write, customer, userId, `${userId.slice(0, 8)}@example.com`);
+        await expectProductAdded(shop.write, admin);
+        // The server took the key it found; it did not replace it.
+        expect(readFileSync(keyFile, 'utf8')).toBe(key);
+        expect(fileMode(keyFile)).toBe(0o600);
+      } finally {
+        await shop.stop();
+      }
+    },
+    serverTimeoutMs,
+  );
 });

@@ -474,7 +474,14 @@ describe('settings and the quota', () => {
         },
         [],
       ).webSocket,
-    ).toEqual({ connectionInitMaxBytes: 1024, messageMaxBytes: 2048, connectionInitTimeoutMs: 1000, subscriptionsPerSocket: 5, subscriptionsPerIdentity: 7, keepAliveMs: 0 });
+    ).toEqual({
+      connectionInitMaxBytes: 1024,
+      messageMaxBytes: 2048,
+      connectionInitTimeoutMs: 1000,
+      subscriptionsPerSocket: 5,
+      subscriptionsPerIdentity: 7,
+      keepAliveMs: 0,
+    });
     expect(() => loadConfig({ WS_SUBSCRIPTIONS_PER_SOCKET: '0' }, [])).toThrow(ConfigError);
     expect(() => loadConfig({ WS_CONNECTION_INIT_MAX_BYTES: '100000', WS_MESSAGE_MAX_BYTES: '65536' }, [])).toThrow(/must not exceed WS_MESSAGE_MAX_BYTES/);
   });

@@ -14,7 +14,12 @@ export interface RawResponse {
 }
 
 /** POSTs the operation as JSON (JSON.stringify escapes lone surrogates, so they arrive as sent). */
-export async function postGraphQL(url: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<RawResponse> {
+export async function postGraphQL(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(await asAdmin()), ...headers },

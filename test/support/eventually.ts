@@ -1,9 +1,6 @@
 // Polls instead of sleeping: retries `check` until it stops throwing, or fails with its last error
 // once the deadline has passed.
-export async function eventually<T>(
-  check: () => Promise<T> | T,
-  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
+export async function eventually<T>(check: () => Promise<T> | T, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
   const { timeoutMs = 5_000, intervalMs = 25 } = options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

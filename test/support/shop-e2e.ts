@@ -7,13 +7,7 @@ import { expect, inject } from 'vitest';
 import { startApp, type AppExtensions, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
-import {
-  AddProductDocument,
-  PlaceOrderDocument,
-  RegisterUserDocument,
-  RestockProductDocument,
-  type OrderItemInput,
-} from '../e2e/generated/write/graphql.ts';
+import { AddProductDocument, PlaceOrderDocument, RegisterUserDocument, RestockProductDocument, type OrderItemInput } from '../e2e/generated/write/graphql.ts';
 import { asAdmin, asCustomer, newCustomer, testSecretKey } from './auth.ts';
 import { createTestDatabase, uniqueStreamKey } from './databases.ts';
 import { executeHttp, expectTypename } from './graphql-client.ts';

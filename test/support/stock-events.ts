@@ -35,7 +35,10 @@ export function stockEvents(transactionIdBase: bigint) {
       recorded(
         'Reservation',
         orderId,
-        { type: 'InventoryUnavailable', data: { orderId, reason: 'insufficient stock', shortages: [{ productId: lampId, requested, available: 10 }], checkedAt: at } },
+        {
+          type: 'InventoryUnavailable',
+          data: { orderId, reason: 'insufficient stock', shortages: [{ productId: lampId, requested, available: 10 }], checkedAt: at },
+        },
         at,
       ),
   };

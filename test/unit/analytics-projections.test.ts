@@ -4,11 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../../src/cqrs/events.ts';
 import { evolveRow, foldRows } from '../../src/cqrs/projection.ts';
 import { parseDay } from '../../src/graphql/types/date.ts';
-import {
-  dailyRegistrationsProjection,
-  daysBetween,
-  type DailyRegistrationsRow,
-} from '../../src/modules/analytics/views/daily-registrations.ts';
+import { dailyRegistrationsProjection, daysBetween, type DailyRegistrationsRow } from '../../src/modules/analytics/views/daily-registrations.ts';
 import { averageOrderValueCents, dailyRevenueProjection, type DailyRevenueRow } from '../../src/modules/analytics/views/daily-revenue.ts';
 import { eventRecorder } from '../support/recorded-events.ts';
 
@@ -49,7 +45,10 @@ describe('daily_registrations projection', () => {
 
   it('adds to the stored count and changes nothing for other events', () => {
     const event = registeredAt('2024-05-01T10:00:00.000Z');
-    expect(evolveRow(dailyRegistrationsProjection.spec, { day: day('2024-05-01'), count: 41 }, event, '2024-05-01')).toEqual({ day: day('2024-05-01'), count: 42 });
+    expect(evolveRow(dailyRegistrationsProjection.spec, { day: day('2024-05-01'), count: 41 }, event, '2024-05-01')).toEqual({
+      day: day('2024-05-01'),
+      count: 42,
+    });
     expect(evolveRow(dailyRegistrationsProjection.spec, null, completedAt('2024-05-01T10:00:00.000Z', 100), '2024-05-01')).toBeNull();
   });
 });
@@ -99,7 +98,18 @@ describe('days', () => {
   it('parses only real calendar days written as YYYY-MM-DD', () => {
     expect(parseDay('2024-02-29')).toBe('2024-02-29');
     expect(parseDay('0050-01-31')).toBe('0050-01-31');
-    for (const bad of ['2023-02-29', '2024-02-30', '2024-13-01', '2024-00-10', '2024-5-1', '2024-05-01T00:00:00Z', ' 2024-05-01', '20240501', '0000-01-01', '']) {
+    for (const bad of [
+      '2023-02-29',
+      '2024-02-30',
+      '2024-13-01',
+      '2024-00-10',
+      '2024-5-1',
+      '2024-05-01T00:00:00Z',
+      ' 2024-05-01',
+      '20240501',
+      '0000-01-01',
+      '',
+    ]) {
       expect(parseDay(bad), bad).toBeNull();
     }
   });

@@ -108,9 +108,7 @@ describe('AddProduct', () => {
     spec
       .given(noProduct)
       .when(add({ sku: '', name: '', description: 'd'.repeat(5001), priceCents: 0, currency: 'XX', category: '' }))
-      .thenThrows(ValidationError, (error) =>
-        expect(issueFields(error)).toEqual(['sku', 'name', 'description', 'priceCents', 'currency', 'category']),
-      );
+      .thenThrows(ValidationError, (error) => expect(issueFields(error)).toEqual(['sku', 'name', 'description', 'priceCents', 'currency', 'category']));
   });
 
   it('refuses a sku another product holds, naming it normalized', () => {
@@ -124,11 +122,17 @@ describe('AddProduct', () => {
   });
 
   it('validates before it looks at who holds the sku', () => {
-    spec.given({ product: null, skuOwnerId: otherProductId }).when(add({ name: '' })).thenThrows(ValidationError);
+    spec
+      .given({ product: null, skuOwnerId: otherProductId })
+      .when(add({ name: '' }))
+      .thenThrows(ValidationError);
   });
 
   it('refuses to add a product id that already exists', () => {
-    spec.given(onSale).when(add({ sku: 'OTHER' })).thenThrows(SkuTakenError);
+    spec
+      .given(onSale)
+      .when(add({ sku: 'OTHER' }))
+      .thenThrows(SkuTakenError);
   });
 });
 
@@ -141,7 +145,10 @@ describe('ChangeProductPrice', () => {
   });
 
   it('decides nothing when the price stays the same', () => {
-    spec.given(onSale).when({ type: 'ChangeProductPrice', data: { productId, priceCents: 2_499 } }).then([]);
+    spec
+      .given(onSale)
+      .when({ type: 'ChangeProductPrice', data: { productId, priceCents: 2_499 } })
+      .then([]);
   });
 
   it.each([0, -5, 2.5, 100_000_001])('rejects the price %s', (priceCents) => {

@@ -105,6 +105,8 @@ describe('after a restart', () => {
     expect(refund.reference).toEqual(expect.any(String));
     expect(after.refundsOf(orderId)).toBe(1);
     // A reference the provider never issued is still refused.
-    await expect(after.refund({ orderId: '5c1f1d1e-0000-4000-8000-000000000002', reference: 'dev_ch_other', amountCents: 1, currency: 'USD', reason: 't' })).rejects.toThrow();
+    await expect(
+      after.refund({ orderId: '5c1f1d1e-0000-4000-8000-000000000002', reference: 'dev_ch_other', amountCents: 1, currency: 'USD', reason: 't' }),
+    ).rejects.toThrow();
   });
 });

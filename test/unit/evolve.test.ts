@@ -75,7 +75,10 @@ describe('orders and payments', () => {
 
   it("refunds a payment keeping the payment's reference", () => {
     const unpaid: PaymentState = { payment: null, order: { totalCents: 300, currency: 'EUR' } };
-    const paid = evolvePayment(unpaid, { type: 'PaymentProcessed', data: { orderId: id, amountCents: 300, currency: 'EUR', reference: 'ch_1', processedAt: time } });
+    const paid = evolvePayment(unpaid, {
+      type: 'PaymentProcessed',
+      data: { orderId: id, amountCents: 300, currency: 'EUR', reference: 'ch_1', processedAt: time },
+    });
     const refund = { orderId: id, amountCents: 300, currency: 'EUR', reference: 're_1', reason: 'cancelled', refundedAt: time };
     expect(evolvePayment(paid, { type: 'PaymentRefunded', data: refund }).payment).toEqual({
       status: 'refunded',

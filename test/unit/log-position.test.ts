@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  compareLogPositions,
-  fromStreamId,
-  isLogPosition,
-  logStart,
-  toStreamId,
-  type LogPosition,
-} from '../../src/cqrs/log-position.ts';
+import { compareLogPositions, fromStreamId, isLogPosition, logStart, toStreamId, type LogPosition } from '../../src/cqrs/log-position.ts';
 import { fromWire, toWire } from '../../src/cqrs/wire.ts';
 
 const at = (transactionId: bigint, position: bigint): LogPosition => ({ transactionId, position });

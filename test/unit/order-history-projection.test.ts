@@ -34,9 +34,13 @@ const paid = (at = '2024-06-01T10:00:05.000Z') =>
 const paymentFailed = (at = '2024-06-01T10:00:05.000Z', reason = 'card declined') =>
   recorded('Payment', { type: 'PaymentFailed', data: { orderId, amountCents: 5_897, currency: 'EUR', reason, failedAt: at } }, at);
 const refunded = (at = '2024-06-01T10:00:09.000Z') =>
-  recorded('Payment', { type: 'PaymentRefunded', data: { orderId, amountCents: 5_897, currency: 'EUR', reference: 'ref-1', reason: 'out of stock', refundedAt: at } }, at, 2);
-const reserved = (at = '2024-06-01T10:00:06.000Z') =>
-  recorded('Reservation', { type: 'InventoryReserved', data: { orderId, lines: [], reservedAt: at } }, at);
+  recorded(
+    'Payment',
+    { type: 'PaymentRefunded', data: { orderId, amountCents: 5_897, currency: 'EUR', reference: 'ref-1', reason: 'out of stock', refundedAt: at } },
+    at,
+    2,
+  );
+const reserved = (at = '2024-06-01T10:00:06.000Z') => recorded('Reservation', { type: 'InventoryReserved', data: { orderId, lines: [], reservedAt: at } }, at);
 const unavailable = (at = '2024-06-01T10:00:06.000Z') =>
   recorded('Reservation', { type: 'InventoryUnavailable', data: { orderId, reason: 'out of stock', shortages: [], checkedAt: at } }, at);
 const released = (at = '2024-06-01T10:00:08.000Z') =>

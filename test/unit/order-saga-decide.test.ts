@@ -20,29 +20,44 @@ const paid: Facts['payment'] = { status: 'processed', reference: 'ch_1', reason:
 const refunded: Facts['payment'] = { status: 'refunded', reference: 'ch_1', reason: null };
 const declined: Facts['payment'] = { status: 'failed', reference: null, reason: 'amount above limit' };
 const reserved: Facts['reservation'] = { status: 'reserved', reason: null };
-const unavailable: Facts['reservation'] = { status: 'unavailable', reason: 'not enough stock for 1 of the order\'s 1 products' };
+const unavailable: Facts['reservation'] = { status: 'unavailable', reason: "not enough stock for 1 of the order's 1 products" };
 const released: Facts['reservation'] = { status: 'released', reason: 'order cancelled' };
 const nothing: Facts = { order: placed, payment: null, reservation: null, saga: running };
 
 describe('nextSagaStep: the happy path', () => {
   it('does nothing for an order it cannot see (yet)', () => {
-    spec.given({ ...nothing, order: null, saga: null }).when('reconcile').then([{ kind: 'none' }]);
+    spec
+      .given({ ...nothing, order: null, saga: null })
+      .when('reconcile')
+      .then([{ kind: 'none' }]);
   });
 
   it('starts the saga with the deadline counted from the placement', () => {
-    spec.given({ ...nothing, saga: null }).when('reconcile').then([{ kind: 'start', deadlineAt }]);
+    spec
+      .given({ ...nothing, saga: null })
+      .when('reconcile')
+      .then([{ kind: 'start', deadlineAt }]);
   });
 
   it('charges the order total first', () => {
-    spec.given(nothing).when('reconcile').then([{ kind: 'charge', amountCents: 2_500, currency: 'EUR' }]);
+    spec
+      .given(nothing)
+      .when('reconcile')
+      .then([{ kind: 'charge', amountCents: 2_500, currency: 'EUR' }]);
   });
 
   it('reserves the inventory once paid', () => {
-    spec.given({ ...nothing, payment: paid }).when('reconcile').then([{ kind: 'reserve' }]);
+    spec
+      .given({ ...nothing, payment: paid })
+      .when('reconcile')
+      .then([{ kind: 'reserve' }]);
   });
 
   it('completes the order once paid and reserved', () => {
-    spec.given({ ...nothing, payment: paid, reservation: reserved }).when('reconcile').then([{ kind: 'complete' }]);
+    spec
+      .given({ ...nothing, payment: paid, reservation: reserved })
+      .when('reconcile')
+      .then([{ kind: 'complete' }]);
   });
 
   it('marks the saga completed when the order is', () => {
@@ -54,7 +69,12 @@ describe('nextSagaStep: the happy path', () => {
 
   it('has nothing left once the saga is completed', () => {
     spec
-      .given({ order: { ...placed, status: 'completed' }, payment: paid, reservation: reserved, saga: { status: 'completed', deadlineAt, chargeStartedAt: null } })
+      .given({
+        order: { ...placed, status: 'completed' },
+        payment: paid,
+        reservation: reserved,
+        saga: { status: 'completed', deadlineAt, chargeStartedAt: null },
+      })
       .when('reconcile')
       .then([{ kind: 'none' }]);
   });
@@ -62,7 +82,10 @@ describe('nextSagaStep: the happy path', () => {
 
 describe('nextSagaStep: failures', () => {
   it('cancels a declined order with the decline reason', () => {
-    spec.given({ ...nothing, payment: declined }).when('reconcile').then([{ kind: 'cancel', reason: 'payment declined: amount above limit' }]);
+    spec
+      .given({ ...nothing, payment: declined })
+      .when('reconcile')
+      .then([{ kind: 'cancel', reason: 'payment declined: amount above limit' }]);
   });
 
   it('refunds a paid order whose inventory is unavailable', () => {
@@ -88,7 +111,10 @@ describe('nextSagaStep: failures', () => {
   });
 
   it('cancels a placed order whose payment was refunded for another reason', () => {
-    spec.given({ ...nothing, payment: refunded }).when('reconcile').then([{ kind: 'cancel', reason: 'payment refunded' }]);
+    spec
+      .given({ ...nothing, payment: refunded })
+      .when('reconcile')
+      .then([{ kind: 'cancel', reason: 'payment refunded' }]);
   });
 
   it('cancels a placed order whose reservation was released', () => {
@@ -100,13 +126,27 @@ describe('nextSagaStep: failures', () => {
 
   it('cancels an order not completed by its deadline, whatever step it is at', () => {
     const late = { ...nothing, saga: { status: 'running' as const, deadlineAt: new Date(time), chargeStartedAt: null } };
-    spec.given(late).when('reconcile').then([{ kind: 'cancel', reason: 'deadline exceeded' }]);
-    spec.given({ ...late, payment: paid, reservation: reserved }).when('reconcile').then([{ kind: 'cancel', reason: 'deadline exceeded' }]);
+    spec
+      .given(late)
+      .when('reconcile')
+      .then([{ kind: 'cancel', reason: 'deadline exceeded' }]);
+    spec
+      .given({ ...late, payment: paid, reservation: reserved })
+      .when('reconcile')
+      .then([{ kind: 'cancel', reason: 'deadline exceeded' }]);
   });
 
   it('completes an order that is done just before its deadline', () => {
-    const early = { ...nothing, payment: paid, reservation: reserved, saga: { status: 'running' as const, deadlineAt: new Date(Date.parse(time) + 1), chargeStartedAt: null } };
-    spec.given(early).when('reconcile').then([{ kind: 'complete' }]);
+    const early = {
+      ...nothing,
+      payment: paid,
+      reservation: reserved,
+      saga: { status: 'running' as const, deadlineAt: new Date(Date.parse(time) + 1), chargeStartedAt: null },
+    };
+    spec
+      .given(early)
+      .when('reconcile')
+      .then([{ kind: 'complete' }]);
   });
 });
 
@@ -148,8 +188,14 @@ describe('nextSagaStep: compensation of a cancelled order', () => {
       .given({ ...nothing, order: cancelled, payment: paid, saga: charging })
       .when('reconcile')
       .then([{ kind: 'refund', reference: 'ch_1', amountCents: 2_500, currency: 'EUR', reason: 'order cancelled: changed my mind' }]);
-    spec.given({ ...nothing, order: cancelled, payment: declined, saga: charging }).when('reconcile').then([{ kind: 'finish', status: 'cancelled' }]);
-    spec.given({ ...nothing, order: cancelled, payment: refunded, saga: charging }).when('reconcile').then([{ kind: 'finish', status: 'cancelled' }]);
+    spec
+      .given({ ...nothing, order: cancelled, payment: declined, saga: charging })
+      .when('reconcile')
+      .then([{ kind: 'finish', status: 'cancelled' }]);
+    spec
+      .given({ ...nothing, order: cancelled, payment: refunded, saga: charging })
+      .when('reconcile')
+      .then([{ kind: 'finish', status: 'cancelled' }]);
   });
 
   it('then marks the saga cancelled', () => {
@@ -160,8 +206,14 @@ describe('nextSagaStep: compensation of a cancelled order', () => {
   });
 
   it('marks it cancelled at once when nothing was taken', () => {
-    spec.given({ ...nothing, order: cancelled }).when('reconcile').then([{ kind: 'finish', status: 'cancelled' }]);
-    spec.given({ ...nothing, order: cancelled, payment: declined, reservation: unavailable }).when('reconcile').then([{ kind: 'finish', status: 'cancelled' }]);
+    spec
+      .given({ ...nothing, order: cancelled })
+      .when('reconcile')
+      .then([{ kind: 'finish', status: 'cancelled' }]);
+    spec
+      .given({ ...nothing, order: cancelled, payment: declined, reservation: unavailable })
+      .when('reconcile')
+      .then([{ kind: 'finish', status: 'cancelled' }]);
   });
 
   it('compensates even after the deadline, and never charges a cancelled order it had not started charging', () => {
@@ -173,7 +225,10 @@ describe('nextSagaStep: compensation of a cancelled order', () => {
   });
 
   it('starts the saga first for an order cancelled before the saga saw it', () => {
-    spec.given({ ...nothing, order: cancelled, saga: null }).when('reconcile').then([{ kind: 'start', deadlineAt }]);
+    spec
+      .given({ ...nothing, order: cancelled, saga: null })
+      .when('reconcile')
+      .then([{ kind: 'start', deadlineAt }]);
   });
 
   it('has nothing left once the saga is cancelled and everything is given back', () => {

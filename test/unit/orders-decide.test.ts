@@ -16,7 +16,18 @@ const ink: CatalogProduct = { id: '10000000-0000-4000-8000-000000000002', sku: '
 const nothing: OrderState = { order: null, userExists: false, products: [], paymentStatus: null, reservationStatus: null };
 const shop: OrderState = { ...nothing, userExists: true, products: [pen, ink] };
 const placedAt = new Date('2024-04-30T12:00:00.000Z');
-const placedOrder = { id: orderId, userId, status: 'placed' as const, totalCents: 2_898, currency: 'EUR', placedAt, completedAt: null, cancelledAt: null, cancelReason: null, lines: null };
+const placedOrder = {
+  id: orderId,
+  userId,
+  status: 'placed' as const,
+  totalCents: 2_898,
+  currency: 'EUR',
+  placedAt,
+  completedAt: null,
+  cancelledAt: null,
+  cancelReason: null,
+  lines: null,
+};
 const placed: OrderState = { ...nothing, order: placedOrder };
 const withStatus = (status: 'completed' | 'cancelled'): OrderState => ({ ...placed, order: { ...placed.order!, status } });
 const payable: OrderState = { ...placed, paymentStatus: 'processed', reservationStatus: 'reserved' };
@@ -29,7 +40,12 @@ describe('PlaceOrder', () => {
   it('prices each line from the catalog and totals the lines, in item order', () => {
     spec
       .given(shop)
-      .when(place([{ productId: ink.id, quantity: 2 }, { productId: pen.id, quantity: 2 }]))
+      .when(
+        place([
+          { productId: ink.id, quantity: 2 },
+          { productId: pen.id, quantity: 2 },
+        ]),
+      )
       .then([
         {
           type: 'OrderPlaced',
@@ -72,14 +88,27 @@ describe('PlaceOrder', () => {
   });
 
   it('accepts the bounds: 1 and 10 000 units', () => {
-    const [event] = decide(place([{ productId: pen.id, quantity: 1 }, { productId: ink.id, quantity: 10_000 }]), shop, time);
+    const [event] = decide(
+      place([
+        { productId: pen.id, quantity: 1 },
+        { productId: ink.id, quantity: 10_000 },
+      ]),
+      shop,
+      time,
+    );
     expect(event!.type).toBe('OrderPlaced');
   });
 
   it('refuses the same product twice instead of merging the items', () => {
     spec
       .given(shop)
-      .when(place([{ productId: pen.id, quantity: 1 }, { productId: ink.id, quantity: 1 }, { productId: pen.id, quantity: 3 }]))
+      .when(
+        place([
+          { productId: pen.id, quantity: 1 },
+          { productId: ink.id, quantity: 1 },
+          { productId: pen.id, quantity: 3 },
+        ]),
+      )
       .thenThrows(ValidationError, (error) => {
         expect(error.issues).toEqual([{ field: 'items[2].productId', message: 'appears more than once; send one item per product' }]);
       });
@@ -95,7 +124,10 @@ describe('PlaceOrder', () => {
   });
 
   it('decides nothing for an order id that exists already (the same command sent again)', () => {
-    spec.given({ ...shop, order: placed.order }).when(place([{ productId: pen.id, quantity: 1 }])).then([]);
+    spec
+      .given({ ...shop, order: placed.order })
+      .when(place([{ productId: pen.id, quantity: 1 }]))
+      .then([]);
   });
 
   it('fails for a user that does not exist', () => {
@@ -109,21 +141,36 @@ describe('PlaceOrder', () => {
     const ghost = '10000000-0000-4000-8000-0000000000ff';
     spec
       .given(shop)
-      .when(place([{ productId: pen.id, quantity: 1 }, { productId: ghost, quantity: 1 }]))
+      .when(
+        place([
+          { productId: pen.id, quantity: 1 },
+          { productId: ghost, quantity: 1 },
+        ]),
+      )
       .thenThrows(NotFoundError, (error) => expect(error).toMatchObject({ aggregateType: 'Product', aggregateId: ghost }));
   });
 
   it('refuses a discontinued product', () => {
     spec
       .given({ ...shop, products: [pen, { ...ink, discontinued: true }] })
-      .when(place([{ productId: pen.id, quantity: 1 }, { productId: ink.id, quantity: 1 }]))
+      .when(
+        place([
+          { productId: pen.id, quantity: 1 },
+          { productId: ink.id, quantity: 1 },
+        ]),
+      )
       .thenThrows(ProductDiscontinuedError, (error) => expect(error.productId).toBe(ink.id));
   });
 
   it('refuses products priced in different currencies, listing them sorted', () => {
     spec
       .given({ ...shop, products: [{ ...pen, currency: 'USD' }, ink] })
-      .when(place([{ productId: pen.id, quantity: 1 }, { productId: ink.id, quantity: 1 }]))
+      .when(
+        place([
+          { productId: pen.id, quantity: 1 },
+          { productId: ink.id, quantity: 1 },
+        ]),
+      )
       .thenThrows(MixedCurrenciesError, (error) => {
         expect(error.currencies).toEqual(['EUR', 'USD']);
         expect(error.code).toBe('MIXED_CURRENCIES');
@@ -165,7 +212,10 @@ describe('CancelOrder', () => {
   });
 
   it('decides nothing for an order already cancelled', () => {
-    spec.given(withStatus('cancelled')).when({ type: 'CancelOrder', data: { orderId, reason: 'again' } }).then([]);
+    spec
+      .given(withStatus('cancelled'))
+      .when({ type: 'CancelOrder', data: { orderId, reason: 'again' } })
+      .then([]);
   });
 });
 
@@ -184,7 +234,10 @@ describe('CompleteOrder', () => {
   });
 
   it('decides nothing for an order already completed', () => {
-    spec.given({ ...payable, order: withStatus('completed').order }).when(complete).then([]);
+    spec
+      .given({ ...payable, order: withStatus('completed').order })
+      .when(complete)
+      .then([]);
   });
 
   it('refuses a cancelled order', () => {

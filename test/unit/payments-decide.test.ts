@@ -39,8 +39,14 @@ describe('RecordPayment', () => {
 
   it.each(['processed', 'failed', 'refunded'] as const)('decides nothing once a payment is %s: the first outcome stands', (status) => {
     const state: PaymentState = { ...unpaid, payment: { ...charge, status } };
-    spec.given(state).when(record({ status: 'approved', reference: 'ch_43' })).then([]);
-    spec.given(state).when(record({ status: 'declined', reason: 'late' })).then([]);
+    spec
+      .given(state)
+      .when(record({ status: 'approved', reference: 'ch_43' }))
+      .then([]);
+    spec
+      .given(state)
+      .when(record({ status: 'declined', reason: 'late' }))
+      .then([]);
   });
 
   it('fails for an order that does not exist', () => {
@@ -51,13 +57,22 @@ describe('RecordPayment', () => {
   });
 
   it('refuses an empty or over-long reference, and an empty decline reason', () => {
-    spec.given(unpaid).when(record({ status: 'approved', reference: ' ' })).thenThrows(ValidationError, (error) => {
-      expect(issueFields(error)).toEqual(['outcome.reference']);
-    });
-    spec.given(unpaid).when(record({ status: 'approved', reference: 'r'.repeat(201) })).thenThrows(ValidationError);
-    spec.given(unpaid).when(record({ status: 'declined', reason: '' })).thenThrows(ValidationError, (error) => {
-      expect(issueFields(error)).toEqual(['outcome.reason']);
-    });
+    spec
+      .given(unpaid)
+      .when(record({ status: 'approved', reference: ' ' }))
+      .thenThrows(ValidationError, (error) => {
+        expect(issueFields(error)).toEqual(['outcome.reference']);
+      });
+    spec
+      .given(unpaid)
+      .when(record({ status: 'approved', reference: 'r'.repeat(201) }))
+      .thenThrows(ValidationError);
+    spec
+      .given(unpaid)
+      .when(record({ status: 'declined', reason: '' }))
+      .thenThrows(ValidationError, (error) => {
+        expect(issueFields(error)).toEqual(['outcome.reason']);
+      });
   });
 
   it('refuses an outcome status it does not know (untyped callers)', () => {
@@ -82,7 +97,10 @@ describe('RecordRefund', () => {
   });
 
   it('decides nothing for a payment already refunded', () => {
-    spec.given({ ...processed, payment: { ...processed.payment!, status: 'refunded' } }).when(refund).then([]);
+    spec
+      .given({ ...processed, payment: { ...processed.payment!, status: 'refunded' } })
+      .when(refund)
+      .then([]);
   });
 
   it('refuses to refund a failed payment', () => {

@@ -14,7 +14,16 @@ const added = (productId = lampId, name = 'Desk Lamp', sku = 'LAMP-1') =>
     productId,
     {
       type: 'ProductAdded',
-      data: { productId, sku, name, description: 'Warm LED light', priceCents: 2999, currency: 'EUR', category: 'lighting', addedAt: '2024-06-01T10:00:00.000Z' },
+      data: {
+        productId,
+        sku,
+        name,
+        description: 'Warm LED light',
+        priceCents: 2999,
+        currency: 'EUR',
+        category: 'lighting',
+        addedAt: '2024-06-01T10:00:00.000Z',
+      },
     },
     '2024-06-01T10:00:00.000Z',
   );
@@ -80,7 +89,12 @@ describe('product_catalog projection', () => {
   });
 
   it('sets every product of a multi-product reservation, and a release', () => {
-    const setUp = [added(), added(deskId, 'Oak Desk', 'DESK-2'), restocked(lampId, 10, 10, 0, '2024-06-02T00:00:00.000Z'), restocked(deskId, 4, 4, 0, '2024-06-02T00:00:00.000Z')];
+    const setUp = [
+      added(),
+      added(deskId, 'Oak Desk', 'DESK-2'),
+      restocked(lampId, 10, 10, 0, '2024-06-02T00:00:00.000Z'),
+      restocked(deskId, 4, 4, 0, '2024-06-02T00:00:00.000Z'),
+    ];
     const reservation = reservedFor(
       [
         { productId: lampId, quantity: 3, onHand: 10, reserved: 3 },
@@ -122,7 +136,14 @@ describe('product_catalog handlers', () => {
     expect(evolveRow(productCatalogProjection.spec, row, priceChanged(2999, 2000, '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
     expect(evolveRow(productCatalogProjection.spec, row, discontinued('2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
     expect(evolveRow(productCatalogProjection.spec, row, restocked(lampId, 1, 10, 3, '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
-    expect(evolveRow(productCatalogProjection.spec, row, reservedFor([{ productId: lampId, quantity: 3, onHand: 10, reserved: 3 }], '2024-06-06T00:00:00.000Z'), lampId)).toBeNull();
+    expect(
+      evolveRow(
+        productCatalogProjection.spec,
+        row,
+        reservedFor([{ productId: lampId, quantity: 3, onHand: 10, reserved: 3 }], '2024-06-06T00:00:00.000Z'),
+        lampId,
+      ),
+    ).toBeNull();
   });
 
   it('returns null for events about a product without a row', () => {

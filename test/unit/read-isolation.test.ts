@@ -13,16 +13,15 @@ const writeGenerated = join(src, 'generated/write');
 const viewsDirs = readdirSync(join(src, 'modules'))
   .map((module) => join(src, 'modules', module, 'views'))
   .filter((dir) => existsSync(dir) && statSync(dir).isDirectory());
-const readEntries = [
-  'graphql/server.ts',
-  'graphql/schema.ts',
-  'cqrs/projector.ts',
-  'cqrs/stream-source.ts',
-  'cqrs/consistency.ts',
-  'modules/projections.ts',
-]
+const readEntries = ['graphql/server.ts', 'graphql/schema.ts', 'cqrs/projector.ts', 'cqrs/stream-source.ts', 'cqrs/consistency.ts', 'modules/projections.ts']
   .map((file) => join(src, file))
-  .concat(viewsDirs.flatMap((dir) => readdirSync(dir).filter((file) => file.endsWith('.ts')).map((file) => join(dir, file))));
+  .concat(
+    viewsDirs.flatMap((dir) =>
+      readdirSync(dir)
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => join(dir, file)),
+    ),
+  );
 
 /**
  * Specifiers of the imports that survive compilation: static imports and re-exports (including

@@ -11,7 +11,7 @@ const leases = [
   'projector:sales_by_day',
   'process:order-saga',
 ];
-const member = (i: number) => `host-${1000 + i}-${(i * 2654435761 >>> 0).toString(16).padStart(8, '0')}`;
+const member = (i: number) => `host-${1000 + i}-${((i * 2654435761) >>> 0).toString(16).padStart(8, '0')}`;
 const membersOf = (n: number) => Array.from({ length: n }, (_, i) => member(i));
 
 function loads(assignment: Map<string, string>, members: string[]) {
@@ -31,7 +31,12 @@ describe('rendezvousOrder', () => {
     for (const lease of leases) {
       const order = rendezvousOrder(lease, members);
       const gone = order[0]!;
-      expect(rendezvousOrder(lease, members.filter((id) => id !== gone))).toEqual(order.slice(1));
+      expect(
+        rendezvousOrder(
+          lease,
+          members.filter((id) => id !== gone),
+        ),
+      ).toEqual(order.slice(1));
     }
   });
 });

@@ -18,7 +18,13 @@ const fresh: ReservationState = {
   reason: null,
   updatedAt: null,
   // Lines in the order's own order, not product-id order: the events sort them.
-  order: { status: 'placed', lines: [{ productId: ink, quantity: 2 }, { productId: pen, quantity: 3 }] },
+  order: {
+    status: 'placed',
+    lines: [
+      { productId: ink, quantity: 2 },
+      { productId: pen, quantity: 3 },
+    ],
+  },
   held: [],
   stock: new Map([
     [pen, { onHand: 10, reserved: 7 }],
@@ -31,7 +37,10 @@ const holding: ReservationState = {
   reason: null,
   updatedAt: new Date('2024-05-01T11:00:00.000Z'),
   order: null,
-  held: [{ productId: ink, quantity: 2 }, { productId: pen, quantity: 3 }],
+  held: [
+    { productId: ink, quantity: 2 },
+    { productId: pen, quantity: 3 },
+  ],
   stock: new Map([
     [pen, { onHand: 10, reserved: 10 }],
     [ink, { onHand: 5, reserved: 2 }],
@@ -89,11 +98,17 @@ describe('ReserveInventory', () => {
   });
 
   it.each(['reserved', 'unavailable', 'released'] as const)('decides nothing once an attempt is %s (redelivery)', (status) => {
-    spec.given({ ...fresh, status }).when(reserve).then([]);
+    spec
+      .given({ ...fresh, status })
+      .when(reserve)
+      .then([]);
   });
 
   it.each(['cancelled', 'completed'] as const)('decides nothing for a %s order', (status) => {
-    spec.given({ ...fresh, order: { ...fresh.order!, status } }).when(reserve).then([]);
+    spec
+      .given({ ...fresh, order: { ...fresh.order!, status } })
+      .when(reserve)
+      .then([]);
   });
 
   it('fails for an order that does not exist', () => {
@@ -104,7 +119,10 @@ describe('ReserveInventory', () => {
   });
 
   it('refuses a malformed order id', () => {
-    spec.given(fresh).when({ type: 'ReserveInventory', data: { orderId: 'nope' } }).thenThrows(ValidationError);
+    spec
+      .given(fresh)
+      .when({ type: 'ReserveInventory', data: { orderId: 'nope' } })
+      .thenThrows(ValidationError);
   });
 });
 
@@ -130,7 +148,10 @@ describe('ReleaseInventory', () => {
   });
 
   it.each([null, 'unavailable', 'released'] as const)('decides nothing when the attempt is %s', (status) => {
-    spec.given({ ...holding, status }).when(release).then([]);
+    spec
+      .given({ ...holding, status })
+      .when(release)
+      .then([]);
   });
 
   it('refuses an empty reason', () => {

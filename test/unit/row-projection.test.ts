@@ -50,7 +50,12 @@ describe('rowProjection', () => {
   it('writes each changed row once per batch and, by default, pushes its final state once', async () => {
     const { projection: view, saved } = projection(false);
     const changes = await view.apply(tx, batch);
-    expect(saved).toEqual([[{ id: 'a', steps: ['placed', 'paid', 'completed'] }, { id: 'b', steps: ['placed'] }]]);
+    expect(saved).toEqual([
+      [
+        { id: 'a', steps: ['placed', 'paid', 'completed'] },
+        { id: 'b', steps: ['placed'] },
+      ],
+    ]);
     expect(changes.map((change) => change.payload)).toEqual(saved[0]);
   });
 

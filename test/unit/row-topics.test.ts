@@ -21,7 +21,12 @@ describe('rowTopics', () => {
     // A Repeater starts listening on its first next(), as GraphQL execution calls it at once.
     const firstA = a.next();
     const firstAll = all.next();
-    for (const row of [{ id: 'b', step: 1 }, { id: 'a', step: 1 }, { id: 'a', step: 2 }]) await notices.publish('rowChanged', row);
+    for (const row of [
+      { id: 'b', step: 1 },
+      { id: 'a', step: 1 },
+      { id: 'a', step: 2 },
+    ])
+      await notices.publish('rowChanged', row);
     expect(await firstA).toEqual({ done: false, value: { id: 'a', step: 1 } });
     expect(await a.next()).toEqual({ done: false, value: { id: 'a', step: 2 } });
     expect((await firstAll).value).toEqual({ id: 'b', step: 1 });
@@ -41,7 +46,10 @@ describe('rowTopics', () => {
 
   it('ends a filtered subscription at once when the client leaves while it waits', async () => {
     const { notices, topics } = setUp();
-    const evenSteps = pipe(topics.subscribe('rowChanged', 'a'), filter((row: Row) => row.step % 2 === 0))[Symbol.asyncIterator]();
+    const evenSteps = pipe(
+      topics.subscribe('rowChanged', 'a'),
+      filter((row: Row) => row.step % 2 === 0),
+    )[Symbol.asyncIterator]();
     const first = evenSteps.next();
     await notices.publish('rowChanged', { id: 'a', step: 1 });
     await notices.publish('rowChanged', { id: 'a', step: 2 });

@@ -5,7 +5,10 @@ const withCode = (message: string, code: string) => Object.assign(new Error(mess
 
 describe('isTransientError', () => {
   it.each([
-    ['PostgreSQL shutting down (driver adapter message)', new Error('Invalid `db.relayCheckpoint.findUnique()` invocation:\nDatabase error. Code: `57P03`. Message: `the database system is shutting down`')],
+    [
+      'PostgreSQL shutting down (driver adapter message)',
+      new Error('Invalid `db.relayCheckpoint.findUnique()` invocation:\nDatabase error. Code: `57P03`. Message: `the database system is shutting down`'),
+    ],
     ['admin terminated the backend', new Error('Raw query failed. Code: `57P01`. Message: `terminating connection due to administrator command`')],
     ['Prisma cannot reach the server', withCode("Can't reach database server at 127.0.0.1:5432", 'P1001')],
     ['pg client broken', new Error('Client has encountered a connection error and is not queryable')],

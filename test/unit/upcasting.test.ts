@@ -58,9 +58,7 @@ describe('EventUpcasting', () => {
   it('refuses an event written by newer code than this one knows', () => {
     const event = stored('CustomerJoined', 4, {});
     expect(() => history.upcast(event)).toThrow(EventUpcastError);
-    expect(() => history.upcast(event)).toThrow(
-      'event CustomerJoined v4 at log position 7 (transaction 700): this code knows CustomerJoined only up to v3',
-    );
+    expect(() => history.upcast(event)).toThrow('event CustomerJoined v4 at log position 7 (transaction 700): this code knows CustomerJoined only up to v3');
   });
 
   it('refuses an event with no path to the current version', () => {
@@ -81,7 +79,7 @@ describe('EventUpcasting', () => {
     );
   });
 
-  it("declares every shop event at the version its module writes today", () => {
+  it('declares every shop event at the version its module writes today', () => {
     expect(shopEventUpcasting.currentVersionOf('UserRegistered')).toBe(1);
     expect(shopEventUpcasting.currentVersionOf('OrderPlaced')).toBe(1);
     expect(() => shopEventUpcasting.upcast(stored('UserRegistered', 2, {}))).toThrow(EventUpcastError);

@@ -172,7 +172,13 @@ describe('user_profile order totals', () => {
   it('applies order events whatever their aggregate version, and user events still follow the user version', () => {
     // Order versions (1, 2) are below the user row's version 3: the user-version guard must not drop them.
     const logins = [loggedIn(2, '2024-05-02T08:00:00.000Z'), loggedIn(3, '2024-05-03T08:00:00.000Z')];
-    given([registered(), ...logins, orderPlaced(firstOrder, '2024-06-01T10:00:00.000Z'), orderCompleted(firstOrder, 1_250, '2024-06-01T10:05:00.000Z'), loggedIn(3, '2024-05-03T08:00:00.000Z')]).then([
+    given([
+      registered(),
+      ...logins,
+      orderPlaced(firstOrder, '2024-06-01T10:00:00.000Z'),
+      orderCompleted(firstOrder, 1_250, '2024-06-01T10:05:00.000Z'),
+      loggedIn(3, '2024-05-03T08:00:00.000Z'),
+    ]).then([
       {
         ...adaRegistered,
         lastLoginAt: new Date('2024-05-03T08:00:00.000Z'),

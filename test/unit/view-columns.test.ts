@@ -19,7 +19,9 @@ describe('upsertRows', () => {
   it('inserts every column and replaces all but the composite key on conflict, with the rows as one parameter', async () => {
     const { tx, statements } = recordingTx();
     const evil = "EUR'); DROP TABLE daily_revenue; --";
-    await upsertRows(dailyRevenueColumns)(tx, [{ day: new Date('2024-05-01T00:00:00.000Z'), currency: evil, revenueCents: 9_007_199_254_740_993n, orderCount: 2 }]);
+    await upsertRows(dailyRevenueColumns)(tx, [
+      { day: new Date('2024-05-01T00:00:00.000Z'), currency: evil, revenueCents: 9_007_199_254_740_993n, orderCount: 2 },
+    ]);
     expect(statements).toHaveLength(1);
     const [statement] = statements;
     expect(oneLine(statement!.text)).toBe(
@@ -46,7 +48,9 @@ describe('upsertRows', () => {
   it('throws on an invalid date rather than writing NULL (a poison event is parked with its RangeError)', async () => {
     type Row = { id: string; at: Date };
     const { tx } = recordingTx();
-    await expect(upsertRows<Row>({ table: 'things', key: ['id'], columns: { id: 'id', at: 'at' } })(tx, [{ id: 'a', at: new Date('nonsense') }])).rejects.toThrow(RangeError);
+    await expect(
+      upsertRows<Row>({ table: 'things', key: ['id'], columns: { id: 'id', at: 'at' } })(tx, [{ id: 'a', at: new Date('nonsense') }]),
+    ).rejects.toThrow(RangeError);
   });
 
   it('refuses a table or column name that is not a plain identifier', () => {

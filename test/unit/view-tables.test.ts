@@ -32,7 +32,8 @@ describe('read tables and the projections that own them', () => {
     const tables = new Set(readTables());
     for (const projection of projections) {
       expect(projection.tables, projection.name).not.toHaveLength(0);
-      for (const table of projection.tables ?? []) expect(tables.has(table) && !(runtimeTables as readonly string[]).includes(table), `${projection.name}: ${table}`).toBe(true);
+      for (const table of projection.tables ?? [])
+        expect(tables.has(table) && !(runtimeTables as readonly string[]).includes(table), `${projection.name}: ${table}`).toBe(true);
     }
   });
 });

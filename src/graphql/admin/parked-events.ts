@@ -51,14 +51,22 @@ const ParkedEventRef = builder.objectRef<ParkedEntry>('ParkedEvent').implement({
     projection: t.exposeString('consumer', { deprecationReason: 'It names a projection or a process manager: use consumer.' }),
     kind: t.field({ type: ConsumerKindEnum, resolve: (parked) => parked.kind }),
     transactionId: t.string({ resolve: (parked) => parked.event.transactionId.toString() }),
-    position: t.string({ description: 'The log position (a 64-bit integer): the argument of retry and discard.', resolve: (parked) => parked.event.position.toString() }),
-    key: t.exposeString('key', { description: 'What the ordering rule holds later events behind: `<aggregate type>/<id>` for projections, the saga key (order id) for processes.' }),
+    position: t.string({
+      description: 'The log position (a 64-bit integer): the argument of retry and discard.',
+      resolve: (parked) => parked.event.position.toString(),
+    }),
+    key: t.exposeString('key', {
+      description: 'What the ordering rule holds later events behind: `<aggregate type>/<id>` for projections, the saga key (order id) for processes.',
+    }),
     aggregateType: t.string({ resolve: (parked) => parked.event.aggregateType }),
     aggregateId: t.string({ resolve: (parked) => parked.event.aggregateId }),
     aggregateVersion: t.int({ resolve: (parked) => parked.event.aggregateVersion }),
     eventType: t.string({ resolve: (parked) => parked.event.type }),
     schemaVersion: t.int({ resolve: (parked) => parked.event.schemaVersion }),
-    payload: t.string({ description: 'The event data as the consumer saw it (after upcasting), as JSON text.', resolve: (parked) => JSON.stringify(parked.event.data) }),
+    payload: t.string({
+      description: 'The event data as the consumer saw it (after upcasting), as JSON text.',
+      resolve: (parked) => JSON.stringify(parked.event.data),
+    }),
     error: t.exposeString('error', { description: 'Why it failed, or `held behind parked event <position>`.' }),
     attempts: t.exposeInt('attempts'),
     parkedAt: t.expose('parkedAt', { type: 'DateTime' }),
@@ -135,7 +143,12 @@ builder.queryField('parkedEvents', (t) =>
     subGraphs: ['write'],
     authScopes: { admin: true },
     args: { projection: t.arg.string({ required: false }) },
-    resolve: async (_root, { projection }, context) => (await adminServices(context).parked().list(projection ?? undefined)).events,
+    resolve: async (_root, { projection }, context) =>
+      (
+        await adminServices(context)
+          .parked()
+          .list(projection ?? undefined)
+      ).events,
   }),
 );
 
@@ -146,7 +159,12 @@ builder.queryField('parkedSagas', (t) =>
     subGraphs: ['write'],
     authScopes: { admin: true },
     args: { process: t.arg.string({ required: false }) },
-    resolve: async (_root, { process }, context) => (await adminServices(context).parked().list(process ?? undefined)).instances,
+    resolve: async (_root, { process }, context) =>
+      (
+        await adminServices(context)
+          .parked()
+          .list(process ?? undefined)
+      ).instances,
   }),
 );
 

@@ -53,7 +53,9 @@ const ProjectionStatus = builder.objectRef<ConsumerStatus>('ProjectionStatus').i
     lagEvents: t.exposeInt('lagEvents', { description: 'Committed events after the checkpoint, counted up to a cap (see lagEventsCapped).' }),
     lagEventsCapped: t.exposeBoolean('lagCapped', { description: 'True when more events than lagEvents are pending: counting stopped at the cap.' }),
     lagSeconds: t.exposeFloat('lagSeconds', { description: 'Age of the oldest event not applied yet; 0 when caught up.' }),
-    parked: t.exposeInt('parked', { description: 'Events parked (dead-lettered) for this consumer; for a process manager also its parked sagas (see parkedEvents, parkedSagas).' }),
+    parked: t.exposeInt('parked', {
+      description: 'Events parked (dead-lettered) for this consumer; for a process manager also its parked sagas (see parkedEvents, parkedSagas).',
+    }),
   }),
 });
 

@@ -73,4 +73,3 @@ builder.scalarType('Money', {
   parseValue: parseMoneyValue,
   parseLiteral: (node) => parseMoneyLiteral(node),
 });
-

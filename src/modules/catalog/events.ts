@@ -17,10 +17,7 @@ export type ProductAdded = DomainEvent<
     addedAt: string;
   }
 >;
-export type ProductPriceChanged = DomainEvent<
-  'ProductPriceChanged',
-  { productId: string; priceCents: number; previousPriceCents: number; changedAt: string }
->;
+export type ProductPriceChanged = DomainEvent<'ProductPriceChanged', { productId: string; priceCents: number; previousPriceCents: number; changedAt: string }>;
 export type ProductDiscontinued = DomainEvent<'ProductDiscontinued', { productId: string; discontinuedAt: string }>;
 
 export type CatalogEvent = ProductAdded | ProductPriceChanged | ProductDiscontinued;

@@ -11,10 +11,7 @@ import { catalogEventSchemaVersions, productAggregate } from './events.ts';
 async function load(tx: WriteTx, command: CatalogCommand) {
   // A malformed id names no product; asking PostgreSQL would fail the uuid cast instead.
   const product = isUuid(command.data.productId) ? await tx.product.findUnique({ where: { id: command.data.productId } }) : null;
-  const owner =
-    command.type === 'AddProduct'
-      ? await tx.product.findUnique({ where: { sku: normalizeSku(command.data.sku) }, select: { id: true } })
-      : null;
+  const owner = command.type === 'AddProduct' ? await tx.product.findUnique({ where: { sku: normalizeSku(command.data.sku) }, select: { id: true } }) : null;
   const state: ProductState = { product, skuOwnerId: owner?.id ?? null };
   return { state, version: product?.version ?? 0 };
 }

@@ -56,9 +56,7 @@ function adjustInventory(command: AdjustInventory, state: InventoryStockState, t
   const { onHand, reserved } = state.stock;
   if (onHand + delta < reserved) throw new InsufficientStockError(productId, onHand, reserved, delta);
   validate([['delta', capacityProblem(onHand + delta)]]);
-  return [
-    { type: 'InventoryAdjusted', data: { productId, delta, reason: reason.trim(), onHand: onHand + delta, reserved, adjustedAt: time } },
-  ];
+  return [{ type: 'InventoryAdjusted', data: { productId, delta, reason: reason.trim(), onHand: onHand + delta, reserved, adjustedAt: time } }];
 }
 
 /** The stock commands: one line each, its type and its decider. */

@@ -29,10 +29,7 @@ export type InventoryUnavailable = DomainEvent<
   'InventoryUnavailable',
   { orderId: string; reason: string; shortages: { productId: string; requested: number; available: number }[]; checkedAt: string }
 >;
-export type InventoryReleased = DomainEvent<
-  'InventoryReleased',
-  { orderId: string; reason: string; lines: ReservationLine[]; releasedAt: string }
->;
+export type InventoryReleased = DomainEvent<'InventoryReleased', { orderId: string; reason: string; lines: ReservationLine[]; releasedAt: string }>;
 
 export type StockEvent = InventoryRestocked | InventoryAdjusted;
 export type ReservationEvent = InventoryReserved | InventoryUnavailable | InventoryReleased;

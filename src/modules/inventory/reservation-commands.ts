@@ -62,7 +62,10 @@ function reserve(command: ReserveInventory, state: ReservationState, time: strin
 
 function release(command: ReleaseInventory, state: ReservationState, time: string): ReservationEvent[] {
   const { orderId, reason } = command.data;
-  validate([['orderId', uuidProblem(orderId)], ['reason', reasonProblem(reason)]]);
+  validate([
+    ['orderId', uuidProblem(orderId)],
+    ['reason', reasonProblem(reason)],
+  ]);
   if (state.status !== 'reserved') return [];
   const lines: ReservationLine[] = [...state.held].sort(byProductId).map((line) => {
     const figures = state.stock.get(line.productId);

@@ -62,15 +62,20 @@ async function load(tx: WriteTx, command: ReservationCommand) {
     stock: new Map(),
   };
   if (command.type === 'ReserveInventory' && order !== null) {
-    const lines = attempt === null && order.status === 'placed'
-      ? await tx.orderLine.findMany({ where: { orderId }, select: { productId: true, quantity: true } })
-      : [];
+    const lines =
+      attempt === null && order.status === 'placed' ? await tx.orderLine.findMany({ where: { orderId }, select: { productId: true, quantity: true } }) : [];
     state.order = { status: order.status, lines };
-    state.stock = await lockStock(tx, lines.map((line) => line.productId));
+    state.stock = await lockStock(
+      tx,
+      lines.map((line) => line.productId),
+    );
   }
   if (command.type === 'ReleaseInventory' && attempt?.status === 'reserved') {
     state.held = await tx.inventoryReservation.findMany({ where: { orderId, releasedAt: null }, select: { productId: true, quantity: true } });
-    state.stock = await lockStock(tx, state.held.map((line) => line.productId));
+    state.stock = await lockStock(
+      tx,
+      state.held.map((line) => line.productId),
+    );
   }
   return { state, version: attempt?.version ?? 0 };
 }

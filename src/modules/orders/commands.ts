@@ -21,7 +21,6 @@ export type CancelOrder = { type: 'CancelOrder'; data: { orderId: string; reason
 /** Sent by the order saga once the order is paid and its stock reserved. */
 export type CompleteOrder = { type: 'CompleteOrder'; data: { orderId: string } };
 
-
 export interface CatalogProduct {
   id: string;
   sku: string;
@@ -72,9 +71,7 @@ export function reasonProblem(value: string, max = maxReasonLength): string | un
 }
 
 function quantityProblem(quantity: number): string | undefined {
-  return Number.isInteger(quantity) && quantity >= 1 && quantity <= maxItemQuantity
-    ? undefined
-    : `must be a whole number from 1 to ${maxItemQuantity}`;
+  return Number.isInteger(quantity) && quantity >= 1 && quantity <= maxItemQuantity ? undefined : `must be a whole number from 1 to ${maxItemQuantity}`;
 }
 
 /**
@@ -138,7 +135,10 @@ function placeOrder(command: PlaceOrder, state: OrderState, time: string): Order
 
 function cancelOrder(command: CancelOrder, state: OrderState, time: string): OrderEvent[] {
   const { orderId, reason } = command.data;
-  validate([['orderId', uuidProblem(orderId)], ['reason', reasonProblem(reason)]]);
+  validate([
+    ['orderId', uuidProblem(orderId)],
+    ['reason', reasonProblem(reason)],
+  ]);
   if (state.order === null) throw new NotFoundError(orderAggregate, orderId);
   if (state.order.status === 'completed') throw new OrderNotCancellableError(orderId, state.order.status);
   if (state.order.status === 'cancelled') return [];

@@ -17,14 +17,8 @@ export type OrderPlaced = DomainEvent<
   'OrderPlaced',
   { orderId: string; userId: string; lines: OrderLineData[]; totalCents: number; currency: string; placedAt: string }
 >;
-export type OrderCompleted = DomainEvent<
-  'OrderCompleted',
-  { orderId: string; userId: string; totalCents: number; currency: string; completedAt: string }
->;
-export type OrderCancelled = DomainEvent<
-  'OrderCancelled',
-  { orderId: string; userId: string; reason: string; cancelledAt: string }
->;
+export type OrderCompleted = DomainEvent<'OrderCompleted', { orderId: string; userId: string; totalCents: number; currency: string; completedAt: string }>;
+export type OrderCancelled = DomainEvent<'OrderCancelled', { orderId: string; userId: string; reason: string; cancelledAt: string }>;
 
 export type OrderEvent = OrderPlaced | OrderCompleted | OrderCancelled;
 

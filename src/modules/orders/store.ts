@@ -115,7 +115,10 @@ async function load(tx: WriteTx, command: OrderCommand) {
   if (command.type === 'PlaceOrder' && locked === null) {
     const { userId, items } = command.data;
     state.userExists = isUuid(userId) && (await tx.user.findUnique({ where: { id: userId }, select: { id: true } })) !== null;
-    state.products = await shareLockProducts(tx, items.map((item) => item.productId));
+    state.products = await shareLockProducts(
+      tx,
+      items.map((item) => item.productId),
+    );
   }
   if (command.type === 'CompleteOrder' && locked !== null) {
     const payment = await tx.payment.findUnique({ where: { orderId: locked.id }, select: { status: true } });

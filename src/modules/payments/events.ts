@@ -7,10 +7,7 @@ export type PaymentProcessed = DomainEvent<
   'PaymentProcessed',
   { orderId: string; amountCents: number; currency: string; reference: string; processedAt: string }
 >;
-export type PaymentFailed = DomainEvent<
-  'PaymentFailed',
-  { orderId: string; amountCents: number; currency: string; reason: string; failedAt: string }
->;
+export type PaymentFailed = DomainEvent<'PaymentFailed', { orderId: string; amountCents: number; currency: string; reason: string; failedAt: string }>;
 export type PaymentRefunded = DomainEvent<
   'PaymentRefunded',
   { orderId: string; amountCents: number; currency: string; reference: string; reason: string; refundedAt: string }

@@ -69,9 +69,7 @@ function changeUserEmail(command: ChangeUserEmail, state: UserState, time: strin
   if (state.user === null) throw new NotFoundError(userAggregate, userId);
   if (state.emailOwnerId !== null && state.emailOwnerId !== userId) throw new EmailTakenError(normalizeEmail(email));
   if (state.user.email === normalizeEmail(email)) return [];
-  return [
-    { type: 'UserEmailChanged', data: { userId, email: normalizeEmail(email), previousEmail: state.user.email, changedAt: time } },
-  ];
+  return [{ type: 'UserEmailChanged', data: { userId, email: normalizeEmail(email), previousEmail: state.user.email, changedAt: time } }];
 }
 
 function recordUserLogin(command: RecordUserLogin, state: UserState, time: string): UserEvent[] {

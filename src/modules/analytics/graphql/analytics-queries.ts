@@ -4,13 +4,7 @@ import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
 import { badUserInput } from '../../../graphql/types/connection.ts';
 import { dailyRegistrationsProjectionName, dayStart, findDailyRegistrations } from '../views/daily-registrations.ts';
-import {
-  averageOrderValueCents,
-  dailyRevenueProjectionName,
-  findDailyRevenue,
-  revenueUpdatedTopic,
-  type DailyRevenueRow,
-} from '../views/daily-revenue.ts';
+import { averageOrderValueCents, dailyRevenueProjectionName, findDailyRevenue, revenueUpdatedTopic, type DailyRevenueRow } from '../views/daily-revenue.ts';
 
 export const maxReportDays = 366;
 

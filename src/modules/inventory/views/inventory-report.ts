@@ -39,7 +39,12 @@ export function stockHandlers<Row extends StockRow>(): RowHandlers<Row, StockCha
     // A reservation may list several products.
     rowId: (event) => [...new Set(event.data.lines.map((line) => line.productId))],
     // Were a product listed twice, its last line holds the figures after the whole event.
-    evolve: (row, { data, recordedAt }, productId) => withStock(row, data.lines.findLast((line) => line.productId === productId), recordedAt),
+    evolve: (row, { data, recordedAt }, productId) =>
+      withStock(
+        row,
+        data.lines.findLast((line) => line.productId === productId),
+        recordedAt,
+      ),
   };
   return { InventoryRestocked: oneProduct, InventoryAdjusted: oneProduct, InventoryReserved: reservationLines, InventoryReleased: reservationLines };
 }

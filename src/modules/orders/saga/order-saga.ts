@@ -48,13 +48,7 @@ export interface OrderSaga extends ProcessManager {
   reconcileOrder(orderId: string, trigger?: SagaTrigger): Promise<void>;
 }
 
-const handledEventTypes = new Set<string>([
-  ...orderEventTypes,
-  ...paymentEventTypes,
-  'InventoryReserved',
-  'InventoryUnavailable',
-  'InventoryReleased',
-]);
+const handledEventTypes = new Set<string>([...orderEventTypes, ...paymentEventTypes, 'InventoryReserved', 'InventoryUnavailable', 'InventoryReleased']);
 
 /** More steps than any order needs (start, charge, reserve, cancel, release, refund, finish): the rest is a bug. */
 const maxStepsPerReconcile = 10;

@@ -47,7 +47,7 @@ builder.queryField('searchUsers', (t) =>
       'Users whose name or email contains `term`, ignoring case, ordered by name then id, a page at a time. ' +
       'Matching is by substring on a trigram index (pg_trgm) rather than full-text search: full-text search ' +
       'matches whole words, so it would not find "lovel" in "ada@lovelace.org" or "nnett" in "Bennett"; ' +
-      "trigrams serve any substring, inside emails and partial names too. `%` and `_` in the term are taken literally. Admins only.",
+      'trigrams serve any substring, inside emails and partial names too. `%` and `_` in the term are taken literally. Admins only.',
     authScopes: { admin: true },
     args: {
       term: t.arg.string({ required: true, description: `${minSearchTermLength} to ${maxSearchTermLength} characters after trimming.` }),

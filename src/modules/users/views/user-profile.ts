@@ -72,9 +72,7 @@ export const userProfileProjection = rowProjection<UserProfileRow, UserProfileEv
       ...touched,
     })),
     UserEmailChanged: userEvent((row, { data }, touched) => row && { ...row, email: data.email, ...touched }),
-    UserLoggedIn: userEvent(
-      (row, { data }, touched) => row && { ...row, lastLoginAt: new Date(data.loggedInAt), loginCount: row.loginCount + 1, ...touched },
-    ),
+    UserLoggedIn: userEvent((row, { data }, touched) => row && { ...row, lastLoginAt: new Date(data.loggedInAt), loginCount: row.loginCount + 1, ...touched }),
     OrderPlaced: orderEvent((row, { data, recordedAt }) => {
       const placedAt = new Date(data.placedAt);
       return { ...row, lastOrderAt: row.lastOrderAt && row.lastOrderAt > placedAt ? row.lastOrderAt : placedAt, updatedAt: recordedAt };
