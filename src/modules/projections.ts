@@ -5,6 +5,7 @@ import { userSearchProjection } from './users/views/user-search.ts';
 import { orderHistoryProjection } from './orders/views/order-history.ts';
 import { dailyRegistrationsProjection } from './analytics/views/daily-registrations.ts';
 import { dailyRevenueProjection } from './analytics/views/daily-revenue.ts';
+import { productSalesProjection } from './analytics/views/product-sales.ts';
 import { productCatalogProjection } from './catalog/views/product-catalog.ts';
 import { inventoryReportProjection } from './inventory/views/inventory-report.ts';
 // Installs the shop's event history: whatever runs these projections (and the saga beside them)
@@ -19,4 +20,5 @@ export const projections: Projection[] = [
   dailyRevenueProjection,
   productCatalogProjection,
   inventoryReportProjection,
+  productSalesProjection,
 ];
