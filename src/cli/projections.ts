@@ -4,7 +4,7 @@
 //   (<consumer> is a projection or the saga, `order-saga`)
 //                         rebuild <projection> | verify [projection] [--json]   (src/cli/rebuild-commands.ts)
 // Where each projection, the order saga and (distributed mode) the relay stand in the event log;
-// and the events projections and the saga parked, and the sagas parked (docs/guarantees.md, "Parked events").
+// and the events projections and the saga parked, and the sagas parked (docs/architecture.md#g20).
 // Same settings as `npm start`: DATABASE_URL + REDIS_URL (+ READ_DATABASE_URL), or the embedded PGlite
 // under DATA_DIR, which it refuses to open while another process (a running server) holds it.
 // Exit codes: 0 done, 1 failed (database unreachable, embedded database busy), 2 bad config or usage.

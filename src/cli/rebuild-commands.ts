@@ -2,7 +2,7 @@
 // npm run projections -- verify [projection] [--json]
 // Rebuild replays the event log into a copy of the view and swaps it in without stopping queries;
 // verify replays into a scratch copy and compares it row by row with the live view
-// (docs/guarantees.md, "Rebuilds" and "Verify"). Progress goes to stderr, results to stdout.
+// (docs/architecture.md#g25, #g26). Progress goes to stderr, results to stdout.
 // Exit codes: 0 done (verify: no difference), 1 failed or verify found differences, 2 bad usage.
 import type { Config } from '../config.ts';
 import { formatProgress, type ProgressSnapshot } from '../cqrs/progress.ts';

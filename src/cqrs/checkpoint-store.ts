@@ -1,7 +1,7 @@
 // The checkpoint store: where each consumer of the event log stands, one row per consumer in the
 // table consumer_checkpoint. The table exists in both databases; a consumer keeps its row in the
 // database its batches commit to (projections: read; process managers and relays: write), so that
-// a batch and its checkpoint commit together (docs/guarantees.md, "Delivery").
+// a batch and its checkpoint commit together (docs/architecture.md#g6).
 //
 // Raw SQL, so that one module serves the read and the write Prisma client alike without importing
 // the write client (read-side isolation, test/unit/read-isolation.test.ts).

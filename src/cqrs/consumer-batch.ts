@@ -1,5 +1,5 @@
-// One batch of a log consumer, and the isolation of its poison event (docs/guarantees.md, "Delivery",
-// "Parked events"). A consumer commits in one of two ways:
+// One batch of a log consumer, and the isolation of its poison event (docs/architecture.md#g6,
+// #g20). A consumer commits in one of two ways:
 //
 // - 'in-transaction' (projections): the batch's effect (view rows), its parking and its checkpoint
 //   commit in ONE transaction, which starts by locking the checkpoint row. A redelivered batch is

@@ -1,6 +1,6 @@
 // A place in the event log, in the order readers see it: (appending transaction id, position).
 // Readers only take events of transactions older than every running one, so this order never
-// gains an entry behind a reader's back (docs/guarantees.md, "Ordering").
+// gains an entry behind a reader's back (docs/architecture.md#g2).
 export interface LogPosition {
   transactionId: bigint;
   position: bigint;

@@ -1,4 +1,4 @@
-// Retrying parked events (docs/guarantees.md, "Parked events"), in the consumer's commit mode:
+// Retrying parked events (docs/architecture.md#g22, #g23), in the consumer's commit mode:
 //
 // - in-transaction consumers (projections): the chosen events are applied in log order in ONE
 //   transaction with deleting them, under the consumer's checkpoint lock (so it serializes with the

@@ -1,5 +1,5 @@
-// The parked store: dead letters of every consumer of the event log (docs/guarantees.md, "Parked
-// events"), one row per (consumer, event) in the table parked_event, which exists in both databases
+// The parked store: dead letters of every consumer of the event log (docs/architecture.md#g20,
+// #g22), one row per (consumer, event) in the table parked_event, which exists in both databases
 // beside consumer_checkpoint (checkpoint-store.ts), so that parking an event and moving the
 // checkpoint past it are one transaction.
 //

@@ -2,7 +2,7 @@
 // reacts to events by sending commands, each in its own write transaction, so its checkpoint (and
 // any parking) commits in the write database after the batch was handled, then the batch is
 // acknowledged. A crash between the commands and the checkpoint redelivers the batch: handlers
-// must be idempotent (docs/guarantees.md, "Delivery"). Events with different keys are handled
+// must be idempotent (docs/architecture.md#g7). Events with different keys are handled
 // concurrently, events of one key one after another in log order.
 import type { WriteDb, WriteTx } from '../db/write-client.ts';
 import type { LogConsumer } from './consumer-batch.ts';

@@ -15,8 +15,8 @@ export interface Projection {
   apply(tx: ReadTx, events: RecordedEvent[]): Promise<ViewChange[]>;
   /**
    * What to do with an event it still cannot apply after PROJECTION_MAX_ATTEMPTS (a poison event):
-   * - `park`: record it in `parked_events` and carry on past it; later events of its aggregate are
-   *   parked behind it (docs/guarantees.md, "Parked events");
+   * - `park`: record it in `parked_event` and carry on past it; later events of its aggregate are
+   *   parked behind it (docs/architecture.md#g22);
    * - `halt`: stop this projection only (logged, shown as `halted` by `projections status`); it
    *   tries again when its process restarts.
    */

@@ -1,4 +1,4 @@
-// `projections rebuild <name>` (docs/guarantees.md, "Rebuilds"): replays the event log into a fresh copy of
+// `projections rebuild <name>` (docs/architecture.md#g25): replays the event log into a fresh copy of
 // a view, then swaps the copy in, in one transaction, while queries keep answering from the old
 // tables until that commit and the live projector continues from the swap's position.
 //

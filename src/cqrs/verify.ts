@@ -1,4 +1,4 @@
-// `projections verify [name]` (docs/guarantees.md, "Verify"): rebuilds each view into a scratch copy and compares
+// `projections verify [name]` (docs/architecture.md#g26): rebuilds each view into a scratch copy and compares
 // it, row by row, with the live view AT THE SAME LOG POSITION.
 //
 // The copy replays only up to the live checkpoint (never past it: the live view is not changed by a

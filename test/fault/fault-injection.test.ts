@@ -1,4 +1,4 @@
-// The fault-injection suite (issue: delivery guarantees under failure). A sustained command load
+// The fault-injection suite (docs/architecture.md#fault-injection-suite). A sustained command load
 // runs against 2 write, 2 read, 2 projector and 2 relay processes on a PostgreSQL and a Redis of
 // this suite's own (so they can be restarted). Faults are injected one after another; after each,
 // every mutation acknowledged so far must show up in the views. At the end: every order is settled,

@@ -1,4 +1,4 @@
-// Poison events in projections (DESIGN.md guarantee 6): retried, then parked with the checkpoint
+// Poison events in projections (docs/architecture.md#g20 to #g22): retried, then parked with the checkpoint
 // moving past them, later events of the same aggregate held behind them, retried exactly once in
 // order, discarded; the 'halt' policy stops only its projection. Real PostgreSQL and Redis Streams.
 import { execFile } from 'node:child_process';

@@ -1,4 +1,4 @@
-// `projections rebuild` (DESIGN.md guarantee 8): the view is replayed into a copy and swapped in
+// `projections rebuild` (docs/architecture.md#g25): the view is replayed into a copy and swapped in
 // atomically while the live projector runs, commands arrive and queries read it. Real PostgreSQL.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

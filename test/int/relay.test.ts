@@ -1,5 +1,5 @@
 // The relay against real PostgreSQL and Redis: it publishes committed events only, in log order,
-// once each, whatever commits out of order or crashes in between (DESIGN.md guarantees 1, 3 and 4).
+// once each, whatever commits out of order or crashes in between (docs/architecture.md#g1, #g2, #g3).
 import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -91,7 +91,7 @@ const rawEventSql = `
 
 const rawMetadata = JSON.stringify(newMetadata({ time: new Date('2024-06-01T09:00:00.000Z') }));
 
-describe('relayOnce and out-of-order commits (guarantee 4)', () => {
+describe('relayOnce and out-of-order commits (docs/architecture.md#g2)', () => {
   it('holds back a later commit while an earlier-positioned transaction is still open, then publishes both in log order', async () => {
     const slow = await rawClient();
     await slow.query('BEGIN');

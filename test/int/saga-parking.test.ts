@@ -1,4 +1,4 @@
-// Dead letters for the order saga (DESIGN.md guarantee 6, docs/guarantees.md "Parked events"), against
+// Dead letters for the order saga (docs/architecture.md#g20, #g22, #g23), against
 // real PostgreSQL: a step that keeps failing parks that order's saga (others go on) until it is
 // resumed; an event whose handling keeps throwing is parked, later events of its order are parked
 // behind it, other orders flow, and a retry handles them once, in order.

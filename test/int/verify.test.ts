@@ -1,4 +1,4 @@
-// `projections verify` (issue 4, point 8): each view is replayed into a scratch copy and compared row
+// `projections verify` (docs/architecture.md#g26): each view is replayed into a scratch copy and compared row
 // by row with the live one at the same log position; every difference is reported. Real PostgreSQL.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

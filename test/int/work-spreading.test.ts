@@ -1,6 +1,6 @@
 // Leases spread over the live processes of a role, move when processes leave or join, and are taken
 // from a frozen owner. Each "process" here is what startDistributed builds for the projector role: one
-// membership, and one supervised consumer per lease (the 7 projections and the order saga) with an
+// membership, and one supervised consumer per lease (the 8 projections and the order saga) with an
 // advisory-lock leadership; the consumers' work only records who leads.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';

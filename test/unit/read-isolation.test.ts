@@ -1,4 +1,4 @@
-// Guarantee 7: read-side code cannot reach the write Prisma client through any runtime import.
+// docs/architecture.md#g17: read-side code cannot reach the write Prisma client through any runtime import.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,7 +88,7 @@ function writeSideChains(entries: string[]): string[] {
   return [...graph.keys()].filter(isWriteSide).map((file) => chainTo(graph, file));
 }
 
-describe('read-side isolation (DESIGN.md guarantee 7)', () => {
+describe('read-side isolation (docs/architecture.md#g17)', () => {
   it('has the read-side entry files it is meant to check', () => {
     for (const entry of readEntries) expect(existsSync(entry), relative(root, entry)).toBe(true);
     expect(readEntries.some((entry) => entry.includes('/views/'))).toBe(true);

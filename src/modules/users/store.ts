@@ -22,7 +22,7 @@ async function load(tx: WriteTx, command: UserCommand) {
 
 /**
  * Absolute figures (loginCount) are safe without a row lock: a concurrent command on the same user
- * appends the same version, so one of the two transactions rolls back (docs/guarantees.md, "Ordering").
+ * appends the same version, so one of the two transactions rolls back (docs/architecture.md#g8).
  */
 async function save(tx: WriteTx, { id, before, after, version }: StateChange<UserState>) {
   const { email, name, lastLoginAt, loginCount, createdAt } = after.user!;
