@@ -9,7 +9,8 @@
 // median latencies, and the run's is the median of the rounds'. Target: A's p50 at most 10% above B's.
 // BENCH_SECURITY_REQUEST_LIMIT=0 turns the per-request rate limit (a Redis counter in distributed
 // mode) off in A, to tell its share from the rest.
-import { randomUUID } from 'node:crypto';
+import { consistencyTokens } from '../src/cqrs/consistency-tokens.ts';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
@@ -111,7 +112,7 @@ try {
         requestId: randomUUID(),
         identity,
         ownership: { orderOwner: async (_context, orderId) => (await loaders.order.load(orderId))?.userId ?? null },
-        read: { db: readDb, notices, loaders, settings: { lowStockThreshold: 5 } },
+        read: { db: readDb, consistencyTokens: consistencyTokens(randomBytes(32)), notices, loaders, settings: { lowStockThreshold: 5 } },
       };
     },
   });

@@ -20,7 +20,10 @@ import { clientAddress } from './graphql/use-rate-limit.ts';
 import { advisoryLockLeadership, type Leadership } from './cqrs/leadership.ts';
 import { newMemberId, startMembership } from './cqrs/membership.ts';
 import type { EventSource } from './cqrs/event-source.ts';
-import { consumerGroupOfProcess } from './cqrs/process-manager.ts';
+import { consumerGroupOfProcess, startProcessManager } from './cqrs/process-manager.ts';
+import { createCommandWorker, commandWorkerName } from './modules/async-commands/worker.ts';
+import { parkedAsyncCommands } from './modules/async-commands/parked-commands.ts';
+import { submitCommand } from './modules/async-commands/submit.ts';
 import { createDevPaymentProvider } from './modules/payments/dev-provider.ts';
 import type { PaymentProvider } from './modules/payments/provider.ts';
 import { orderSagaName } from './modules/orders/saga/order-saga.ts';
@@ -107,9 +110,8 @@ function adminServices(config: Config, writeDb: WriteDb, readDb: ReadDb | undefi
   };
   return {
     projectionStatus: async () =>
-      loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: [parkedOrderSagas] }),
-    parked: () =>
-      parkedOperations({ readDb: needRead('parked events'), writeDb, projections, processes: [{ name: orderSagaName, instances: parkedOrderSagas }], notices }),
+      loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: parkedProcessInstances }),
+    parked: () => parkedOperations({ readDb: needRead('parked events'), writeDb, projections, processes: processesWithInstances, notices }),
   };
 }
 
@@ -132,6 +134,7 @@ async function serve(
     ? createWriteYoga(
         {
           dispatch: (command, options) => dispatchCommand(writeDb, command, options),
+          submit: (submission) => submitCommand(writeDb, submission, config.asyncCommands),
           orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
           consistencyTokens: tokens,
           now: () => new Date(),
@@ -167,6 +170,30 @@ async function serve(
     url: server.url,
     endpoints: { write: write ? server.url + writePath : undefined, read: read ? server.url + readPath : undefined },
   };
+}
+
+/** The processes whose instances may be parked: order sagas, and asynchronous commands that kept failing. */
+const parkedProcessInstances = [parkedOrderSagas, parkedAsyncCommands];
+const processesWithInstances = parkedProcessInstances.map((instances) => ({ name: instances.process, instances }));
+
+/** The command worker: runs commands sent with mode ASYNC through the same handlers as the write API. */
+function startWorker(config: Config, writeDb: WriteDb, openSource: () => Promise<EventSource>, leadership: Leadership | undefined, log: Log) {
+  return startProcessManager({
+    writeDb,
+    process: createCommandWorker({
+      writeDb,
+      settings: config.asyncCommands,
+      concurrency: config.mode === 'embedded' ? 1 : 8,
+      log,
+    }),
+    openSource,
+    batchSize: config.projectorBatchSize,
+    concurrency: config.mode === 'embedded' ? 1 : 8,
+    sweepMs: config.asyncCommands.sweepMs,
+    maxAttempts: config.projectionMaxAttempts,
+    leadership,
+    log,
+  });
 }
 
 /** The order saga, charging through the supplied payment provider or the built-in development one. */
@@ -242,6 +269,14 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
     log,
   );
   stack.push(() => saga.stop());
+  const worker = startWorker(
+    config,
+    writeDb,
+    () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
+    undefined,
+    log,
+  );
+  stack.push(() => worker.stop());
   return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) });
 }
 
@@ -369,6 +404,24 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       log,
     );
     stack.push(() => saga.stop());
+    const worker = startWorker(
+      config,
+      writeDb!,
+      () =>
+        createStreamSource({
+          redis: redis.duplicate(),
+          eventLog: eventLogReader(writeDb!),
+          streamKey: config.streamKey,
+          group: consumerGroupOfProcess(commandWorkerName),
+          consumer,
+          blockMs: config.projectorPollMs,
+          claimIdleMs: config.pendingClaimIdleMs,
+          log,
+        }),
+      advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(commandWorkerName), membership: projectorMembers, log }),
+      log,
+    );
+    stack.push(() => worker.stop());
   }
 
   if (!runs('write') && !runs('read')) return { url: undefined, endpoints: {} };

@@ -1,4 +1,6 @@
 // Every setting, read from the environment once, validated, with its default. README.md has the table.
+import type { AsyncCommandSettings } from './modules/async-commands/submit.ts';
+
 export const roles = ['all', 'write', 'read', 'relay', 'projector'] as const;
 export type Role = (typeof roles)[number];
 
@@ -36,6 +38,11 @@ export interface Config {
   webSocket: WebSocketConfig;
   api: ApiConfig;
   shop: ShopConfig;
+  /** Commands sent with `mode: ASYNC` (docs/async-commands.md). */
+  asyncCommands: AsyncCommandSettings & {
+    /** ASYNC_COMMAND_SWEEP_MS: how often the command worker looks for due retries and expired statuses. */
+    sweepMs: number;
+  };
 }
 
 /** The read API's graphql-ws transport (src/graphql/websocket-server.ts): what one client may hold or send. */
@@ -339,6 +346,14 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       sagaSweepMs: integer('SAGA_SWEEP_MS', 1_000, 10, 600_000),
       sagaMaxAttempts: integer('SAGA_MAX_ATTEMPTS', 20, 1, 1000),
       lowStockThreshold: integer('LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),
+    },
+    asyncCommands: {
+      queueCap: integer('ASYNC_COMMAND_QUEUE_CAP', 10_000, 1, 10_000_000),
+      maxBytes: integer('ASYNC_COMMAND_MAX_BYTES', 64 * 1024, 256, 10 * 1024 * 1024),
+      retryAfterSeconds: integer('ASYNC_COMMAND_RETRY_AFTER_S', 5, 1, 3_600),
+      statusTtlMs: integer('ASYNC_COMMAND_STATUS_TTL_MS', 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000),
+      maxAttempts: integer('ASYNC_COMMAND_MAX_ATTEMPTS', 5, 1, 1000),
+      sweepMs: integer('ASYNC_COMMAND_SWEEP_MS', 1_000, 10, 600_000),
     },
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {

@@ -52,10 +52,15 @@ export async function executeCommand<State, Event extends NewEvent>(
   db: WriteDb,
   spec: CommandSpec<State, Event>,
   metadata: EventMetadata,
+  alsoInTransaction?: AlsoInTransaction,
 ): Promise<CommandResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await executeOnce(db, spec, metadata);
+      return await db.$transaction(async (tx) => {
+        const result = await executeInTransaction(tx, spec, metadata);
+        await alsoInTransaction?.(tx, result);
+        return result;
+      });
     } catch (error) {
       const lostRace = error instanceof VersionConflictError && error.actualVersion === null;
       if (!lostRace || spec.expectedVersion != null || attempt > maxConflictRetries) throw error;
@@ -64,26 +69,36 @@ export async function executeCommand<State, Event extends NewEvent>(
   }
 }
 
-function executeOnce<State, Event extends NewEvent>(db: WriteDb, spec: CommandSpec<State, Event>, metadata: EventMetadata): Promise<CommandResult> {
-  return db.$transaction(async (tx) => {
-    const keys = [...new Set((await spec.lockKeys?.(tx)) ?? [])].sort();
-    for (const key of keys) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
-    const { state, version } = await spec.load(tx);
-    if (spec.expectedVersion != null && spec.expectedVersion !== version) {
-      throw new VersionConflictError(spec.stream.aggregateType, spec.stream.aggregateId, spec.expectedVersion, version);
-    }
-    const events = spec.decide(state, metadata);
-    await spec.save(tx, events, state, version);
-    const recorded = await appendEvents(tx, spec.stream, version, events, metadata);
-    const last = recorded.at(-1);
-    return {
-      aggregateId: spec.stream.aggregateId,
-      commandId: metadata.commandId,
-      version: version + events.length,
-      events: recorded,
-      position: last ? { transactionId: last.transactionId, position: last.position } : null,
-    };
-  });
+/**
+ * Work that commits with a command or not at all, run in its transaction after its events were
+ * appended: the command worker records a command's success there, so that a command is never run
+ * twice (docs/architecture.md#g27).
+ */
+export type AlsoInTransaction = (tx: WriteTx, result: CommandResult) => Promise<void>;
+
+/** One attempt at the command inside the caller's transaction: no retry of a lost race. */
+async function executeInTransaction<State, Event extends NewEvent>(
+  tx: WriteTx,
+  spec: CommandSpec<State, Event>,
+  metadata: EventMetadata,
+): Promise<CommandResult> {
+  const keys = [...new Set((await spec.lockKeys?.(tx)) ?? [])].sort();
+  for (const key of keys) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
+  const { state, version } = await spec.load(tx);
+  if (spec.expectedVersion != null && spec.expectedVersion !== version) {
+    throw new VersionConflictError(spec.stream.aggregateType, spec.stream.aggregateId, spec.expectedVersion, version);
+  }
+  const events = spec.decide(state, metadata);
+  await spec.save(tx, events, state, version);
+  const recorded = await appendEvents(tx, spec.stream, version, events, metadata);
+  const last = recorded.at(-1);
+  return {
+    aggregateId: spec.stream.aggregateId,
+    commandId: metadata.commandId,
+    version: version + events.length,
+    events: recorded,
+    position: last ? { transactionId: last.transactionId, position: last.position } : null,
+  };
 }
 
 /** Stamps each decided event with the schema version its type is written with today. */
@@ -141,7 +156,17 @@ export interface CommandHandler<Command extends { type: string }> {
   aggregateType: string;
   /** The command types this handler decides (the router dispatches on them). */
   commandTypes: readonly Command['type'][];
-  execute(db: WriteDb, command: Command, metadata: EventMetadata, expectedVersion?: number | null): Promise<CommandResult>;
+  execute(
+    db: WriteDb,
+    command: Command,
+    metadata: EventMetadata,
+    expectedVersion?: number | null,
+    alsoInTransaction?: AlsoInTransaction,
+  ): Promise<CommandResult>;
+  /** The event stream (aggregate) the command targets. */
+  streamOf(command: Command): StreamRef;
+  /** Runs the command inside the caller's transaction (one attempt: a lost race fails it). */
+  executeIn(tx: WriteTx, command: Command, metadata: EventMetadata, expectedVersion?: number | null): Promise<CommandResult>;
 }
 
 export function defineCommandHandler<Deciders extends DeciderMap>(definition: CommandHandlerDefinition<Deciders>): CommandHandler<CommandOf<Deciders>> {
@@ -149,30 +174,37 @@ export function defineCommandHandler<Deciders extends DeciderMap>(definition: Co
   type Event = EventOf<Deciders>;
   const decide = decideByType<Deciders>(definition.deciders);
   const { lockKeys } = definition;
+  const specOf = (command: CommandOf<Deciders>, metadata: EventMetadata, expectedVersion: number | null | undefined): CommandSpec<State, Event & NewEvent> => ({
+    stream: { aggregateType: definition.aggregateType, aggregateId: definition.aggregateId(command) },
+    expectedVersion,
+    lockKeys: lockKeys && ((tx) => lockKeys(command, tx)),
+    load: (tx) => definition.load(tx, command),
+    decide: (state) => withSchemaVersions(decide(command, state, metadata.time), definition.schemaVersions),
+    save: async (tx, events, before, fromVersion) => {
+      if (events.length === 0) return;
+      const after = events.reduce<State>(definition.evolve, before);
+      await definition.save(tx, { id: definition.aggregateId(command), before, after, version: fromVersion + events.length });
+    },
+  });
+  const translated = (error: unknown, command: CommandOf<Deciders>) => (definition.translateError ? definition.translateError(error, command) : error);
   return {
     aggregateType: definition.aggregateType,
     commandTypes: Object.keys(definition.deciders),
-    async execute(db, sent, metadata, expectedVersion) {
+    streamOf: (sent) => ({ aggregateType: definition.aggregateType, aggregateId: definition.aggregateId(definition.canonical(sent)) }),
+    async execute(db, sent, metadata, expectedVersion, alsoInTransaction) {
       const command = definition.canonical(sent);
       try {
-        return await executeCommand<State, Event & NewEvent>(
-          db,
-          {
-            stream: { aggregateType: definition.aggregateType, aggregateId: definition.aggregateId(command) },
-            expectedVersion,
-            lockKeys: lockKeys && ((tx) => lockKeys(command, tx)),
-            load: (tx) => definition.load(tx, command),
-            decide: (state) => withSchemaVersions(decide(command, state, metadata.time), definition.schemaVersions),
-            save: async (tx, events, before, fromVersion) => {
-              if (events.length === 0) return;
-              const after = events.reduce<State>(definition.evolve, before);
-              await definition.save(tx, { id: definition.aggregateId(command), before, after, version: fromVersion + events.length });
-            },
-          },
-          metadata,
-        );
+        return await executeCommand(db, specOf(command, metadata, expectedVersion), metadata, alsoInTransaction);
       } catch (error) {
-        throw definition.translateError ? definition.translateError(error, command) : error;
+        throw translated(error, command);
+      }
+    },
+    async executeIn(tx, sent, metadata, expectedVersion) {
+      const command = definition.canonical(sent);
+      try {
+        return await executeInTransaction(tx, specOf(command, metadata, expectedVersion), metadata);
+      } catch (error) {
+        throw translated(error, command);
       }
     },
   };

@@ -58,6 +58,23 @@ export async function forEachConcurrently<T>(items: readonly T[], limit: number,
 }
 
 /**
+ * Runs work for one key after the work already queued for that key, keys independently: a process
+ * manager's consumer and its sweeper may pick the same key at once.
+ */
+export function oneAtATimePerKey(): (key: string, work: () => Promise<void>) => Promise<void> {
+  const inFlight = new Map<string, Promise<void>>();
+  return (key, work) => {
+    const run = (inFlight.get(key) ?? Promise.resolve()).then(work);
+    const settled = run.catch(() => {});
+    inFlight.set(key, settled);
+    void settled.then(() => {
+      if (inFlight.get(key) === settled) inFlight.delete(key);
+    });
+    return run;
+  };
+}
+
+/**
  * A process manager as the runtime consumes it. An event whose key cannot be read (bad data) gets
  * a key of its own, so that it is handled (and parked) alone and holds nothing else back.
  */

@@ -6,8 +6,9 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import SubGraphPlugin from '@pothos/plugin-sub-graph';
 import { ForbiddenError, UnauthenticatedError } from '../auth/access-errors.ts';
-import { customerUserId, isAdmin } from '../auth/identity.ts';
+import { actorOf, customerUserId, isAdmin } from '../auth/identity.ts';
 import { canonicalUuidOrNull } from '../cqrs/errors.ts';
+import { IdempotencyConflictError, OverloadedError, PayloadTooLargeError } from '../modules/async-commands/commands.ts';
 import type { GraphQLContext } from './context.ts';
 
 /**
@@ -24,6 +25,8 @@ export interface AppAuthScopes {
   self: string;
   /** The caller is the customer who placed this order. */
   orderOwner: string;
+  /** The caller submitted this asynchronous command. */
+  commandSubmitter: string;
 }
 
 export const builder = new SchemaBuilder<{
@@ -49,7 +52,8 @@ export const builder = new SchemaBuilder<{
   // for (connections multiply by `first`: src/graphql/types/connection.ts).
   complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
   errors: {
-    defaultTypes: [ForbiddenError, UnauthenticatedError],
+    // Any mutation may be sent with mode ASYNC (src/graphql/run-command.ts), so any may meet the submission's refusals.
+    defaultTypes: [ForbiddenError, UnauthenticatedError, OverloadedError, IdempotencyConflictError, PayloadTooLargeError],
     // Result unions and success types are generated for mutations only.
     defaultResultOptions: { subGraphs: ['write'] },
     defaultUnionOptions: { subGraphs: ['write'] },
@@ -74,6 +78,17 @@ export const builder = new SchemaBuilder<{
           const id = canonicalUuidOrNull(orderId);
           // A missing order and another customer's order are refused alike.
           return me !== null && id !== null && (await context.ownership.orderOwner(context, id)) === me;
+        },
+        commandSubmitter: async (commandId) => {
+          const id = canonicalUuidOrNull(commandId);
+          const actor = actorOf(context.identity);
+          // A missing command and another caller's command are refused alike.
+          return (
+            actor !== null &&
+            id !== null &&
+            context.ownership.commandSubmitter !== undefined &&
+            (await context.ownership.commandSubmitter(context, id)) === actor
+          );
         },
       };
     },

@@ -1,19 +1,20 @@
 // What resolvers get. Write and read services are separate so a read process never holds write access.
 import type { Identity } from '../auth/identity.ts';
-import { actorOf } from '../auth/identity.ts';
 import type { CommandResult } from '../cqrs/command-handler.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
-import { newMetadata } from '../cqrs/event-metadata.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import type { ReadDb } from '../db/read-client.ts';
 import type { AppCommand } from '../modules/command-router.ts';
+import type { AcceptedCommand, Submission } from '../modules/async-commands/submit.ts';
 import type { Topics } from '../modules/topics.ts';
 import type { ReadLoaders } from '../modules/read-loaders.ts';
 import type { AdminServices } from './admin-services.ts';
 
 export interface WriteServices {
   dispatch(command: AppCommand, options: { metadata: EventMetadata; expectedVersion?: number | null }): Promise<CommandResult>;
+  /** Accepts a command to run asynchronously (`mode: ASYNC`): one durable write, then the command worker runs it. */
+  submit(submission: Submission): Promise<AcceptedCommand>;
   /** The user who placed the order, from the write model; null when there is no such order. */
   orderOwner(orderId: string): Promise<string | null>;
   /** Signs the consistency tokens that receipts carry. */
@@ -28,6 +29,8 @@ export interface ReadSettings {
 
 export interface ReadServices {
   db: ReadDb;
+  /** Signs the consistency tokens of commands' results (commandStatus). */
+  consistencyTokens: ConsistencyTokens;
   notices: NoticeBus<Topics>;
   loaders: ReadLoaders;
   settings: ReadSettings;
@@ -37,10 +40,14 @@ export interface ReadServices {
 export interface Ownership {
   /** Who placed the order (the write model on the write API, the order_history view on the read API). */
   orderOwner(context: GraphQLContext, orderId: string): Promise<string | null>;
+  /** Who submitted the asynchronous command (an actor, as event metadata records it); on the read API only. */
+  commandSubmitter?(context: GraphQLContext, commandId: string): Promise<string | null>;
 }
 
 export interface GraphQLContext {
   requestId: string;
+  /** The request's Idempotency-Key header, for commands sent with `mode: ASYNC`. */
+  idempotencyKey?: string | null;
   /** Who is calling, authenticated once per request or socket (src/graphql/use-identity.ts). */
   identity: Identity;
   ownership: Ownership;
@@ -60,10 +67,4 @@ export function writeServices(context: GraphQLContext): WriteServices {
 export function readServices(context: GraphQLContext): ReadServices {
   if (!context.read) throw new Error('This operation needs the read API');
   return context.read;
-}
-
-/** Runs a command from a mutation resolver, with the authenticated caller as actor and the server clock. */
-export function dispatchFromResolver(context: GraphQLContext, command: AppCommand, expectedVersion?: number | null) {
-  const write = writeServices(context);
-  return write.dispatch(command, { metadata: newMetadata({ actor: actorOf(context.identity), time: write.now() }), expectedVersion });
 }

@@ -5,6 +5,7 @@ import './types/date-time.ts';
 import './types/date.ts';
 import './types/money.ts';
 import './types/errors.ts';
+import './types/command-status.ts';
 import './types/command-receipt.ts';
 import './types/shop-errors.ts';
 import './types/connection.ts';
@@ -18,6 +19,7 @@ import '../modules/inventory/graphql/inventory-mutations.ts';
 import '../modules/orders/graphql/order-mutations.ts';
 import '../modules/catalog/graphql/product-queries.ts';
 import '../modules/inventory/graphql/inventory-queries.ts';
+import '../modules/async-commands/graphql/command-status-queries.ts';
 import './admin/projection-status.ts';
 import './admin/parked-events.ts';
 

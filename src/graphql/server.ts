@@ -13,6 +13,7 @@ import type { ReadDb } from '../db/read-client.ts';
 import { createReadLoaders } from '../modules/read-loaders.ts';
 import type { Topics } from '../modules/topics.ts';
 import { orderHistoryProjectionName } from '../modules/orders/views/order-history.ts';
+import { commandStatusProjectionName } from '../modules/async-commands/views/command-status.ts';
 import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
 import type { AdminServices } from './admin-services.ts';
@@ -90,6 +91,7 @@ export function createWriteYoga(write: WriteServices, options: ApiOptions & { ad
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
       requestId: randomUUID(),
       identity: identity ?? identityOf(request),
+      idempotencyKey: request?.headers.get('idempotency-key') ?? null,
       ownership: { orderOwner: (_context, orderId) => write.orderOwner(orderId) },
       write,
       admin: options.admin,
@@ -126,6 +128,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     context: ({ request, identity }: ServerContext): GraphQLContext => {
       const read: ReadServices = {
         db: deps.db,
+        consistencyTokens: deps.consistencyTokens,
         notices: deps.notices,
         // Per request, so that batching never leaks rows between requests (or between callers).
         loaders: createReadLoaders(deps.db),
@@ -139,6 +142,10 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
           async orderOwner(context, orderId) {
             await context.consistency?.ready(orderHistoryProjectionName);
             return (await read.loaders.order.load(orderId))?.userId ?? null;
+          },
+          async commandSubmitter(context, commandId) {
+            await context.consistency?.ready(commandStatusProjectionName);
+            return (await read.loaders.commandStatus.load(commandId))?.submitter ?? null;
           },
         },
         read,

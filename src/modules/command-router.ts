@@ -1,6 +1,7 @@
 // Sends each command to the handler of its module. A module's handler lists its command types (its
 // deciders map), so a new command needs no line here.
-import type { CommandHandler, CommandResult } from '../cqrs/command-handler.ts';
+import type { AlsoInTransaction, CommandHandler, CommandResult } from '../cqrs/command-handler.ts';
+import type { StreamRef } from '../cqrs/event-log.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
 import type { WriteDb } from '../db/write-client.ts';
 import { catalogCommands } from './catalog/store.ts';
@@ -25,13 +26,28 @@ for (const handler of handlers) {
   }
 }
 
-export function dispatchCommand(
-  db: WriteDb,
-  command: AppCommand,
-  options: { metadata: EventMetadata; expectedVersion?: number | null },
-): Promise<CommandResult> {
+function handlerOf(command: AppCommand): CommandHandler<AppCommand> {
   // Own entries only (a Map): a type like 'toString' finds no handler.
   const handler = handlerByType.get(command.type);
   if (!handler) throw new Error(`No handler for ${JSON.stringify(command)}`);
-  return handler.execute(db, command, options.metadata, options.expectedVersion);
+  return handler;
+}
+
+/** The aggregate (event stream) a command targets. */
+export function targetOf(command: AppCommand): StreamRef {
+  return handlerOf(command).streamOf(command);
+}
+
+/** Whether the write side takes commands of this type (an async command's stored type is checked again before it runs). */
+export function isAppCommandType(type: string): boolean {
+  return handlerByType.has(type);
+}
+
+export function dispatchCommand(
+  db: WriteDb,
+  command: AppCommand,
+  options: { metadata: EventMetadata; expectedVersion?: number | null; alsoInTransaction?: AlsoInTransaction },
+): Promise<CommandResult> {
+  const handler = handlerOf(command);
+  return handler.execute(db, command, options.metadata, options.expectedVersion, options.alsoInTransaction);
 }

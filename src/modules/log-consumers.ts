@@ -2,12 +2,13 @@
 import type { Config } from '../config.ts';
 import type { StatusTargets } from '../cqrs/projection-status.ts';
 import { orderSagaName } from './orders/saga/order-saga.ts';
+import { commandWorkerName } from './async-commands/worker.ts';
 import { projections } from './projections.ts';
 
 export function logConsumers(config: Pick<Config, 'mode' | 'streamKey'>): StatusTargets {
   return {
     projections: projections.map((projection) => projection.name),
-    processes: [orderSagaName],
+    processes: [orderSagaName, commandWorkerName],
     // Embedded mode has no relay: projectors read the log directly.
     relayStreams: config.mode === 'distributed' ? [config.streamKey] : [],
   };

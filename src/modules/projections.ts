@@ -8,6 +8,7 @@ import { dailyRevenueProjection } from './analytics/views/daily-revenue.ts';
 import { productSalesProjection } from './analytics/views/product-sales.ts';
 import { productCatalogProjection } from './catalog/views/product-catalog.ts';
 import { inventoryReportProjection } from './inventory/views/inventory-report.ts';
+import { commandStatusProjection } from './async-commands/views/command-status.ts';
 // Installs the shop's event history: whatever runs these projections (and the saga beside them)
 // reads events through it, in their current shapes.
 import './upcasters.ts';
@@ -21,4 +22,5 @@ export const projections: Projection[] = [
   productCatalogProjection,
   inventoryReportProjection,
   productSalesProjection,
+  commandStatusProjection,
 ];

@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import type { ReadDb } from '../db/read-client.ts';
 import type { OrderHistory, ProductCatalog } from '../generated/read/client.ts';
 import { findUserProfiles } from './users/views/user-profile.ts';
+import { findCommandStatuses } from './async-commands/views/command-status.ts';
 
 /** Rows for the given ids, in the same order, null where there is none. */
 function byIds<Row extends { id: string }>(rows: Row[], ids: readonly string[]): (Row | null)[] {
@@ -16,6 +17,8 @@ export function createReadLoaders(db: ReadDb) {
     product: new DataLoader(async (ids: readonly string[]) =>
       byIds<ProductCatalog>(await db.productCatalog.findMany({ where: { id: { in: [...ids] } } }), ids),
     ),
+    // Expired statuses are left out (docs/async-commands.md).
+    commandStatus: new DataLoader((ids: readonly string[]) => findCommandStatuses(db, ids, new Date())),
     order: new DataLoader(async (ids: readonly string[]) => byIds<OrderHistory>(await db.orderHistory.findMany({ where: { id: { in: [...ids] } } }), ids)),
   };
 }

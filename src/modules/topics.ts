@@ -8,6 +8,7 @@ import type { DailyRegistrationsRow } from './analytics/views/daily-registration
 import type { DailyRevenueRow } from './analytics/views/daily-revenue.ts';
 import type { ProductCatalogRow } from './catalog/views/product-catalog.ts';
 import type { InventoryReportRow } from './inventory/views/inventory-report.ts';
+import type { CommandStatusRow } from './async-commands/views/command-status.ts';
 
 export type Topics = ProjectorTopics & {
   userProfileUpdated: UserProfileRow;
@@ -17,6 +18,7 @@ export type Topics = ProjectorTopics & {
   revenueUpdated: DailyRevenueRow;
   productUpdated: ProductCatalogRow;
   inventoryItemUpdated: InventoryReportRow;
+  commandStatusUpdated: CommandStatusRow;
 };
 
 /** The topics subscribed to one row at a time, and the row id that routes each of their notices. */
@@ -24,4 +26,5 @@ export const topicRowIds: RowIds<Topics> = {
   userProfileUpdated: (row) => row.id,
   orderUpdated: (row) => row.id,
   productUpdated: (row) => row.id,
+  commandStatusUpdated: (row) => row.id,
 };

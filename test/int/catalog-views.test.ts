@@ -1,6 +1,7 @@
 // product_catalog and inventory_report against real PostgreSQL: events applied with applyBatch,
 // then read through the read schema (filters, orders, keyset pages, input errors, low stock, pushes).
-import { randomUUID } from 'node:crypto';
+import { consistencyTokens } from '../../src/cqrs/consistency-tokens.ts';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { execute, parse, subscribe, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
@@ -103,7 +104,7 @@ function contextFor(db: ReadDb, notices: NoticeBus<Topics>, lowStockThreshold = 
     requestId: randomUUID(),
     identity,
     ownership: readSideOwnership,
-    read: { db, notices, loaders: createReadLoaders(db), settings: { lowStockThreshold } },
+    read: { db, consistencyTokens: consistencyTokens(randomBytes(32)), notices, loaders: createReadLoaders(db), settings: { lowStockThreshold } },
   };
 }
 

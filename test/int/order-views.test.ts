@@ -1,6 +1,7 @@
 // The order, user search and analytics views against real PostgreSQL (and Redis for notices):
 // events applied with applyBatch, read through the read schema with the same context as the server.
-import { randomUUID } from 'node:crypto';
+import { consistencyTokens } from '../../src/cqrs/consistency-tokens.ts';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { execute, parse, subscribe, validate, type ExecutionResult } from 'graphql';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -86,7 +87,13 @@ function context(identity: Identity): GraphQLContext {
     requestId: randomUUID(),
     identity,
     ownership: readSideOwnership,
-    read: { db: readDb, notices, loaders: createReadLoaders(readDb), settings: { lowStockThreshold: 5 } },
+    read: {
+      db: readDb,
+      consistencyTokens: consistencyTokens(randomBytes(32)),
+      notices,
+      loaders: createReadLoaders(readDb),
+      settings: { lowStockThreshold: 5 },
+    },
   };
 }
 

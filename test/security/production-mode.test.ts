@@ -167,6 +167,7 @@ describe('errors thrown before GraphQL runs', () => {
     const write = createWriteYoga(
       {
         dispatch: () => Promise.reject(new Error('not called')),
+        submit: () => Promise.reject(new Error('not called')),
         orderOwner: () => Promise.reject(new Error('not called')),
         consistencyTokens: consistencyTokens(randomBytes(32)),
         now: () => new Date(),

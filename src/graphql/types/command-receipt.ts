@@ -1,19 +1,42 @@
-import type { CommandResult } from '../../cqrs/command-handler.ts';
+import type { LogPosition } from '../../cqrs/log-position.ts';
+import type { CommandStatus } from '../../modules/async-commands/command-status.ts';
+import { CommandStatusEnum } from './command-status.ts';
 import { builder } from '../builder.ts';
 import { writeServices } from '../context.ts';
 
-export const CommandReceipt = builder.objectRef<CommandResult>('CommandReceipt').implement({
-  description: 'What a successful mutation returns.',
+/** What a mutation answers: a command that ran (SUCCEEDED), or one accepted to run later (`mode: ASYNC`). */
+export interface Receipt {
+  aggregateId: string;
+  commandId: string;
+  /** Null until an asynchronous command ran. */
+  version: number | null;
+  status: CommandStatus;
+  position: LogPosition | null;
+}
+
+export const CommandModeEnum = builder.enumType('CommandMode', {
+  description:
+    'SYNC runs the command now and answers how it went. ASYNC records it durably and answers at once (status ACCEPTED); ' +
+    'the command worker runs it, and commandStatus / commandStatusChanged on the read API tell how it ended. ' +
+    'An Idempotency-Key header makes an ASYNC submission safe to repeat: the same key and request give the same command.',
+  subGraphs: ['write'],
+  values: ['SYNC', 'ASYNC'] as const,
+});
+
+export const CommandReceipt = builder.objectRef<Receipt>('CommandReceipt').implement({
+  description: 'What a successful mutation returns: the command that ran, or (mode ASYNC) the command accepted to run.',
   subGraphs: ['write'],
   fields: (t) => ({
-    aggregateId: t.exposeID('aggregateId'),
-    commandId: t.exposeID('commandId'),
-    version: t.exposeInt('version', { description: 'The aggregate version after this command.' }),
+    aggregateId: t.exposeID('aggregateId', { description: 'The aggregate the command targets (the new order for placeOrder).' }),
+    commandId: t.exposeID('commandId', { description: 'For mode ASYNC: the id commandStatus and commandStatusChanged take.' }),
+    version: t.exposeInt('version', { nullable: true, description: 'The aggregate version after this command; null until an ASYNC command ran.' }),
+    status: t.field({ type: CommandStatusEnum, resolve: (receipt) => receipt.status }),
     consistencyToken: t.string({
       nullable: true,
-      resolve: (result, _args, context) => (result.position ? writeServices(context).consistencyTokens.issue(result.position) : null),
+      resolve: (receipt, _args, context) => (receipt.position ? writeServices(context).consistencyTokens.issue(receipt.position) : null),
       description:
-        'Send it back in the `x-consistency-token` header of a read query to wait until the views have applied this write. Null when the command changed nothing.',
+        'Send it back in the `x-consistency-token` header of a read query to wait until the views have applied this write ' +
+        '(for mode ASYNC: the acceptance, so that commandStatus knows the command). Null when the command changed nothing.',
     }),
   }),
 });

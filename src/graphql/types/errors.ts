@@ -1,6 +1,7 @@
 // Domain errors shared by every module, exposed as typed members of mutation result unions.
 import { type DomainError, NotFoundError, ValidationError, VersionConflictError } from '../../cqrs/errors.ts';
 import { ForbiddenError, UnauthenticatedError } from '../../auth/access-errors.ts';
+import { IdempotencyConflictError, OverloadedError, PayloadTooLargeError } from '../../modules/async-commands/commands.ts';
 import { builder } from '../builder.ts';
 
 export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
@@ -64,4 +65,28 @@ builder.objectType(ForbiddenError, {
   subGraphs: ['write'],
   interfaces: [ErrorInterface],
   fields: () => ({}),
+});
+
+builder.objectType(OverloadedError, {
+  name: 'OverloadedError',
+  description: 'Too many asynchronous commands are waiting to run (ASYNC_COMMAND_QUEUE_CAP). Nothing was accepted; submit again later.',
+  subGraphs: ['write'],
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ retryAfterSeconds: t.exposeInt('retryAfterSeconds', { description: 'Wait at least this long before submitting again.' }) }),
+});
+
+builder.objectType(IdempotencyConflictError, {
+  name: 'IdempotencyConflictError',
+  description: 'The Idempotency-Key was used before with a different request. Nothing was accepted.',
+  subGraphs: ['write'],
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ idempotencyKey: t.exposeString('idempotencyKey') }),
+});
+
+builder.objectType(PayloadTooLargeError, {
+  name: 'PayloadTooLargeError',
+  description: "An asynchronous command's arguments are larger than ASYNC_COMMAND_MAX_BYTES. Nothing was accepted.",
+  subGraphs: ['write'],
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ maxBytes: t.exposeInt('maxBytes') }),
 });

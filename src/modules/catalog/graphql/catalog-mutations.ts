@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
-import { dispatchFromResolver } from '../../../graphql/context.ts';
-import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
+import { runCommand } from '../../../graphql/run-command.ts';
+import { CommandModeEnum, CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { commandCents } from '../../../cqrs/money.ts';
 import { maxPriceCents } from '../commands.ts';
 import { ProductDiscontinuedError, SkuTakenError } from '../errors.ts';
@@ -24,9 +24,13 @@ builder.mutationField('addProduct', (t) =>
       priceCents: t.arg({ type: 'Money', required: true }),
       currency: t.arg.string({ required: true }),
       category: t.arg.string({ required: true }),
+      mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }),
     },
-    resolve: (_root, args, context) =>
-      dispatchFromResolver(context, { type: 'AddProduct', data: { productId: randomUUID(), ...args, priceCents: commandCents(args.priceCents) } }),
+    resolve: (_root, args, context, info) => {
+      const { sku, name, description, currency, category } = args;
+      const data = { productId: randomUUID(), sku, name, description, currency, category, priceCents: commandCents(args.priceCents) };
+      return runCommand({ context, info, args }, { type: 'AddProduct', data });
+    },
   }),
 );
 
@@ -42,11 +46,13 @@ builder.mutationField('changeProductPrice', (t) =>
       productId: t.arg.id({ required: true }),
       priceCents: t.arg({ type: 'Money', required: true }),
       expectedVersion: t.arg.int({ required: false }),
+      mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }),
     },
-    resolve: (_root, { productId: sentId, priceCents, expectedVersion }, context) => {
+    resolve: (_root, args, context, info) => {
+      const { productId: sentId, priceCents, expectedVersion } = args;
       const productId = canonicalUuid(sentId);
       validate([['productId', uuidProblem(productId)]]);
-      return dispatchFromResolver(context, { type: 'ChangeProductPrice', data: { productId, priceCents: commandCents(priceCents) } }, expectedVersion);
+      return runCommand({ context, info, args }, { type: 'ChangeProductPrice', data: { productId, priceCents: commandCents(priceCents) } }, expectedVersion);
     },
   }),
 );
@@ -57,11 +63,12 @@ builder.mutationField('discontinueProduct', (t) =>
     description: 'Stops selling a product; its stock can still be restocked and adjusted. Discontinuing twice changes nothing.',
     errors: { types: [ValidationError, NotFoundError] },
     authScopes: { admin: true },
-    args: { productId: t.arg.id({ required: true }) },
-    resolve: (_root, { productId: sentId }, context) => {
+    args: { productId: t.arg.id({ required: true }), mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }) },
+    resolve: (_root, args, context, info) => {
+      const { productId: sentId } = args;
       const productId = canonicalUuid(sentId);
       validate([['productId', uuidProblem(productId)]]);
-      return dispatchFromResolver(context, { type: 'DiscontinueProduct', data: { productId } });
+      return runCommand({ context, info, args }, { type: 'DiscontinueProduct', data: { productId } });
     },
   }),
 );

@@ -1,8 +1,8 @@
 // Write API: the stock commands (reservations are made by the order saga, not by clients).
 import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
-import { dispatchFromResolver } from '../../../graphql/context.ts';
-import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
+import { runCommand } from '../../../graphql/run-command.ts';
+import { CommandModeEnum, CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { maxStockChange } from '../commands.ts';
 import { InsufficientStockError } from '../errors.ts';
 
@@ -15,11 +15,13 @@ builder.mutationField('restockProduct', (t) =>
     args: {
       productId: t.arg.id({ required: true }),
       quantity: t.arg.int({ required: true }),
+      mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }),
     },
-    resolve: (_root, { productId: sentId, quantity }, context) => {
+    resolve: (_root, args, context, info) => {
+      const { productId: sentId, quantity } = args;
       const productId = canonicalUuid(sentId);
       validate([['productId', uuidProblem(productId)]]);
-      return dispatchFromResolver(context, { type: 'RestockProduct', data: { productId, quantity } });
+      return runCommand({ context, info, args }, { type: 'RestockProduct', data: { productId, quantity } });
     },
   }),
 );
@@ -36,11 +38,13 @@ builder.mutationField('adjustInventory', (t) =>
       productId: t.arg.id({ required: true }),
       delta: t.arg.int({ required: true }),
       reason: t.arg.string({ required: true }),
+      mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }),
     },
-    resolve: (_root, { productId: sentId, delta, reason }, context) => {
+    resolve: (_root, args, context, info) => {
+      const { productId: sentId, delta, reason } = args;
       const productId = canonicalUuid(sentId);
       validate([['productId', uuidProblem(productId)]]);
-      return dispatchFromResolver(context, { type: 'AdjustInventory', data: { productId, delta, reason } });
+      return runCommand({ context, info, args }, { type: 'AdjustInventory', data: { productId, delta, reason } });
     },
   }),
 );

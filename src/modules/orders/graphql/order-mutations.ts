@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
-import { dispatchFromResolver } from '../../../graphql/context.ts';
-import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
+import { runCommand } from '../../../graphql/run-command.ts';
+import { CommandModeEnum, CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { ProductDiscontinuedError } from '../../catalog/errors.ts';
 import { maxItemQuantity, maxOrderItems, maxReasonLength } from '../commands.ts';
 import { MixedCurrenciesError, OrderNotCancellableError } from '../errors.ts';
@@ -27,13 +27,14 @@ builder.mutationField('placeOrder', (t) =>
     args: {
       userId: t.arg.id({ required: true }),
       items: t.arg({ type: [OrderItemInput], required: true }),
+      mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }),
     },
-    resolve: (_root, args, context) => {
+    resolve: (_root, args, context, info) => {
       const userId = canonicalUuid(args.userId);
       const items = args.items.map((item) => ({ productId: canonicalUuid(item.productId), quantity: item.quantity }));
       const itemIds = items.map((item, index): [string, string | undefined] => [`items[${index}].productId`, uuidProblem(item.productId)]);
       validate([['userId', uuidProblem(userId)], ...itemIds]);
-      return dispatchFromResolver(context, { type: 'PlaceOrder', data: { orderId: randomUUID(), userId, items } });
+      return runCommand({ context, info, args }, { type: 'PlaceOrder', data: { orderId: randomUUID(), userId, items } });
     },
   }),
 );
@@ -49,11 +50,13 @@ builder.mutationField('cancelOrder', (t) =>
     args: {
       orderId: t.arg.id({ required: true }),
       reason: t.arg.string({ required: true }),
+      mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }),
     },
-    resolve: (_root, { orderId: sentId, reason }, context) => {
+    resolve: (_root, args, context, info) => {
+      const { orderId: sentId, reason } = args;
       const orderId = canonicalUuid(sentId);
       validate([['orderId', uuidProblem(orderId)]]);
-      return dispatchFromResolver(context, { type: 'CancelOrder', data: { orderId, reason } });
+      return runCommand({ context, info, args }, { type: 'CancelOrder', data: { orderId, reason } });
     },
   }),
 );

@@ -7,7 +7,7 @@
 // nothing is retried or cancelled automatically, until an operator resumes it (parked-sagas.ts).
 import { newMetadata } from '../../../cqrs/event-metadata.ts';
 import type { EventMetadata, RecordedEvent } from '../../../cqrs/events.ts';
-import { forEachConcurrently, type ProcessManager } from '../../../cqrs/process-manager.ts';
+import { forEachConcurrently, oneAtATimePerKey, type ProcessManager } from '../../../cqrs/process-manager.ts';
 import type { WriteDb } from '../../../db/write-client.ts';
 import type { ReleaseInventory, ReserveInventory } from '../../inventory/reservation-commands.ts';
 import type { RecordPayment, RecordRefund } from '../../payments/commands.ts';
@@ -72,17 +72,7 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
   const clock = options.now ?? (() => new Date());
   const log = options.log ?? (() => {});
   // The consumer and the sweeper may pick the same order at once; its reconciles run one at a time.
-  const inFlight = new Map<string, Promise<void>>();
-
-  function serialized(orderId: string, work: () => Promise<void>): Promise<void> {
-    const run = (inFlight.get(orderId) ?? Promise.resolve()).then(work);
-    const settled = run.catch(() => {});
-    inFlight.set(orderId, settled);
-    void settled.then(() => {
-      if (inFlight.get(orderId) === settled) inFlight.delete(orderId);
-    });
-    return run;
-  }
+  const serialized = oneAtATimePerKey();
 
   async function perform(orderId: string, step: Exclude<SagaStep, { kind: 'none' }>, trigger: SagaTrigger, now: Date) {
     const metadata = () => newMetadata({ actor: orderSagaActor, ...trigger, time: clock() });

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { customerUserId } from '../../../auth/identity.ts';
 import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
-import { dispatchFromResolver } from '../../../graphql/context.ts';
-import { CommandReceipt } from '../../../graphql/types/command-receipt.ts';
+import { runCommand } from '../../../graphql/run-command.ts';
+import { CommandModeEnum, CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { ErrorInterface } from '../../../graphql/types/errors.ts';
 import { EmailTakenError } from '../commands.ts';
 
@@ -28,11 +28,13 @@ builder.mutationField('registerUser', (t) =>
       email: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
       userId: t.arg.id({ required: false }),
+      mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }),
     },
-    resolve: (_root, { email, name, userId }, context) => {
+    resolve: (_root, args, context, info) => {
+      const { email, name, userId } = args;
       if (userId != null) validate([['userId', uuidProblem(userId)]]);
       const id = (userId != null ? canonicalUuid(userId) : customerUserId(context.identity)) ?? randomUUID();
-      return dispatchFromResolver(context, { type: 'RegisterUser', data: { userId: id, email, name } });
+      return runCommand({ context, info, args }, { type: 'RegisterUser', data: { userId: id, email, name } });
     },
   }),
 );
@@ -47,11 +49,13 @@ builder.mutationField('changeUserEmail', (t) =>
       userId: t.arg.id({ required: true }),
       email: t.arg.string({ required: true }),
       expectedVersion: t.arg.int({ required: false }),
+      mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }),
     },
-    resolve: (_root, { userId: sentId, email, expectedVersion }, context) => {
+    resolve: (_root, args, context, info) => {
+      const { userId: sentId, email, expectedVersion } = args;
       const userId = canonicalUuid(sentId);
       validate([['userId', uuidProblem(userId)]]);
-      return dispatchFromResolver(context, { type: 'ChangeUserEmail', data: { userId, email } }, expectedVersion);
+      return runCommand({ context, info, args }, { type: 'ChangeUserEmail', data: { userId, email } }, expectedVersion);
     },
   }),
 );
@@ -62,11 +66,12 @@ builder.mutationField('recordUserLogin', (t) =>
     description: 'Records that the user logged in.',
     errors: { types: [ValidationError, NotFoundError] },
     authScopes: (_root, args) => ({ admin: true, self: args.userId }),
-    args: { userId: t.arg.id({ required: true }) },
-    resolve: (_root, { userId: sentId }, context) => {
+    args: { userId: t.arg.id({ required: true }), mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }) },
+    resolve: (_root, args, context, info) => {
+      const { userId: sentId } = args;
       const userId = canonicalUuid(sentId);
       validate([['userId', uuidProblem(userId)]]);
-      return dispatchFromResolver(context, { type: 'RecordUserLogin', data: { userId } });
+      return runCommand({ context, info, args }, { type: 'RecordUserLogin', data: { userId } });
     },
   }),
 );

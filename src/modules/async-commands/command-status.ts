@@ -1,0 +1,19 @@
+// An asynchronous command's status: one vocabulary for the write model, the command_status view and
+// the API's CommandStatus enum (docs/async-commands.md has the lifecycle).
+export const commandStatuses = ['ACCEPTED', 'RUNNING', 'SUCCEEDED', 'REJECTED', 'FAILED', 'COMPLETED', 'COMPENSATED'] as const;
+export type CommandStatus = (typeof commandStatuses)[number];
+
+/** Commands that start a process: their status follows it past SUCCEEDED to COMPLETED or COMPENSATED. */
+export const processStartingCommands: ReadonlySet<string> = new Set(['PlaceOrder']);
+
+/** Queued or being worked on: what counts against the queue cap. */
+export const pendingStatuses: readonly CommandStatus[] = ['ACCEPTED', 'RUNNING'];
+
+/**
+ * Whether the command ends at this status. FAILED ends it too (a subscription completes), though an
+ * operator may retry it, which starts it over (ACCEPTED).
+ */
+export function isFinalStatus(status: CommandStatus, commandType: string): boolean {
+  if (status === 'SUCCEEDED') return !processStartingCommands.has(commandType);
+  return status === 'REJECTED' || status === 'FAILED' || status === 'COMPLETED' || status === 'COMPENSATED';
+}

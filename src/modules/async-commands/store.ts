@@ -1,0 +1,94 @@
+// The Command aggregate's write side: the async_commands table, which is also the command worker's
+// queue and the submitters' idempotency record (docs/async-commands.md).
+import { defineCommandHandler, withCanonicalIds, type StateChange } from '../../cqrs/command-handler.ts';
+import { isUuid } from '../../cqrs/errors.ts';
+import type { WriteDb, WriteTx } from '../../db/write-client.ts';
+import { pendingStatuses, type CommandStatus } from './command-status.ts';
+import { asyncCommandDeciders, evolve, type AsyncCommandCommand, type AsyncCommandRow, type AsyncCommandState } from './commands.ts';
+import { commandAggregate, commandEventSchemaVersions } from './events.ts';
+
+/** Taken by every acceptance: the queue depth it checks cannot change under it. */
+const queueLock = 'async-commands:queue';
+
+type StoredRow = Awaited<ReturnType<WriteDb['asyncCommand']['findUnique']>>;
+
+function rowOf(stored: NonNullable<StoredRow>): AsyncCommandRow {
+  return { ...stored, command: stored.command as AsyncCommandRow['command'], status: stored.status as CommandStatus };
+}
+
+export async function findAsyncCommand(db: WriteDb | WriteTx, id: string): Promise<AsyncCommandRow | null> {
+  if (!isUuid(id)) return null;
+  const stored = await db.asyncCommand.findUnique({ where: { id } });
+  return stored && rowOf(stored);
+}
+
+/** The command a submitter sent with this Idempotency-Key, if it is still remembered. */
+export async function findByIdempotencyKey(db: WriteDb, submitter: string, idempotencyKey: string): Promise<AsyncCommandRow | null> {
+  const stored = await db.asyncCommand.findUnique({ where: { submitter_idempotencyKey: { submitter, idempotencyKey } } });
+  return stored && rowOf(stored);
+}
+
+/** The command that started the process of this aggregate (PlaceOrder of an order), if it was sent asynchronously. */
+export async function findByTarget(db: WriteDb, targetType: string, targetId: string, commandType: string): Promise<AsyncCommandRow | null> {
+  const stored = await db.asyncCommand.findFirst({ where: { targetType, targetId, commandType } });
+  return stored && rowOf(stored);
+}
+
+/** Commands waiting for a worker (ACCEPTED or RUNNING), counted up to `cap`: the queue depth. */
+export async function queueDepth(db: WriteDb | WriteTx, cap: number): Promise<number> {
+  const rows = await db.$queryRaw<{ depth: bigint }[]>`
+    SELECT count(*) AS depth FROM (SELECT 1 FROM async_commands WHERE status = ANY(${[...pendingStatuses]}::text[]) LIMIT ${cap}) queued`;
+  return Number(rows[0]?.depth ?? 0);
+}
+
+async function load(tx: WriteTx, command: AsyncCommandCommand) {
+  const stored = isUuid(command.data.commandId) ? await tx.asyncCommand.findUnique({ where: { id: command.data.commandId } }) : null;
+  const depth = command.type === 'AcceptCommand' && !stored ? await queueDepth(tx, command.data.queueCap) : 0;
+  const state: AsyncCommandState = { row: stored && rowOf(stored), queueDepth: depth };
+  return { state, version: stored?.version ?? 0 };
+}
+
+async function save(tx: WriteTx, { id, before, after, version }: StateChange<AsyncCommandState>) {
+  const { status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt, ...created } = after.row!;
+  const changed = { status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt, version };
+  if (before.row) await tx.asyncCommand.update({ where: { id }, data: changed });
+  else await tx.asyncCommand.create({ data: { ...created, ...changed, command: created.command } });
+}
+
+export const asyncCommandHandler = defineCommandHandler({
+  aggregateType: commandAggregate,
+  deciders: asyncCommandDeciders,
+  schemaVersions: commandEventSchemaVersions,
+  canonical: (command) => withCanonicalIds(command, 'commandId'),
+  aggregateId: (command) => command.data.commandId,
+  lockKeys: (command) => (command.type === 'AcceptCommand' ? [queueLock] : []),
+  load,
+  evolve,
+  save,
+});
+
+/** Commands whose failed attempt's retry is due. */
+export async function dueCommandIds(db: WriteDb, now: Date, limit: number): Promise<string[]> {
+  const rows = await db.asyncCommand.findMany({
+    where: { status: 'RUNNING', nextAttemptAt: { lte: now } },
+    select: { id: true },
+    orderBy: { nextAttemptAt: 'asc' },
+    take: limit,
+  });
+  return rows.map((row) => row.id);
+}
+
+/** Forgets commands whose final status expired (their Idempotency-Keys may be used again). */
+export async function deleteExpiredCommands(db: WriteDb, now: Date): Promise<number> {
+  return (await db.asyncCommand.deleteMany({ where: { expiresAt: { lt: now } } })).count;
+}
+
+/** FAILED commands: parked until an operator retries them. */
+export async function listFailedCommands(db: WriteDb): Promise<AsyncCommandRow[]> {
+  const rows = await db.asyncCommand.findMany({ where: { status: 'FAILED' }, orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }] });
+  return rows.map(rowOf);
+}
+
+export async function countFailedCommands(db: WriteDb): Promise<number> {
+  return db.asyncCommand.count({ where: { status: 'FAILED' } });
+}
