@@ -32,6 +32,8 @@ export interface CommandWorkerOptions {
   settings: Pick<AsyncCommandSettings, 'maxAttempts' | 'statusTtlMs'>;
   /** How many commands one sweep runs at the same time. */
   concurrency: number;
+  /** How a command runs: the write side's router (tests put a failing one in front). */
+  dispatch?: typeof dispatchCommand;
   now?: () => Date;
   log?: (message: string, error?: unknown) => void;
 }
@@ -47,6 +49,7 @@ export function createCommandWorker(options: CommandWorkerOptions): ProcessManag
   const { writeDb, settings } = options;
   const clock = options.now ?? (() => new Date());
   const log = options.log ?? (() => {});
+  const dispatch = options.dispatch ?? dispatchCommand;
   const serialized = oneAtATimePerKey();
   const ownMetadata = (commandId: string) => newMetadata({ actor: commandWorkerActor, correlationId: commandId, causationId: commandId, time: clock() });
   const record = (command: Parameters<typeof asyncCommandHandler.execute>[1], commandId: string) =>
@@ -61,7 +64,7 @@ export function createCommandWorker(options: CommandWorkerOptions): ProcessManag
     if (started.events.length === 0) return;
     const { statusTtlMs } = settings;
     try {
-      await dispatchCommand(writeDb, row.command as AppCommand, {
+      await dispatch(writeDb, row.command as AppCommand, {
         // The submitter acts; the command's id is the one the submission answered.
         metadata: { ...newMetadata({ actor: row.submitter, correlationId: commandId, causationId: commandId, time: clock() }), commandId },
         expectedVersion: row.expectedVersion,
