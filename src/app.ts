@@ -80,6 +80,10 @@ export interface FaultPoints {
   relayAfterPublish?(): void;
   /** In a projector, inside the batch's transaction after the rows are written, before commit. */
   projectorBeforeCommit?(projection: string): void;
+  /** In the command worker, inside an asynchronous command's transaction, after its success is recorded, before commit. */
+  commandWorkerBeforeCommit?(): void;
+  /** In the command worker, right after an asynchronous command's transaction committed (before its checkpoint moves). */
+  commandWorkerAfterCommit?(): void;
 }
 
 export async function startApp(config: Config, log: Log = defaultLog, extensions: AppExtensions = {}): Promise<RunningApp> {
@@ -177,13 +181,22 @@ const parkedProcessInstances = [parkedOrderSagas, parkedAsyncCommands];
 const processesWithInstances = parkedProcessInstances.map((instances) => ({ name: instances.process, instances }));
 
 /** The command worker: runs commands sent with mode ASYNC through the same handlers as the write API. */
-function startWorker(config: Config, writeDb: WriteDb, openSource: () => Promise<EventSource>, leadership: Leadership | undefined, log: Log) {
+function startWorker(
+  config: Config,
+  extensions: AppExtensions,
+  writeDb: WriteDb,
+  openSource: () => Promise<EventSource>,
+  leadership: Leadership | undefined,
+  log: Log,
+) {
+  const faults = extensions.faultPoints;
   return startProcessManager({
     writeDb,
     process: createCommandWorker({
       writeDb,
       settings: config.asyncCommands,
       concurrency: config.mode === 'embedded' ? 1 : 8,
+      faultPoints: faults && { beforeCommit: faults.commandWorkerBeforeCommit, afterCommit: faults.commandWorkerAfterCommit },
       log,
     }),
     openSource,
@@ -271,6 +284,7 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
   stack.push(() => saga.stop());
   const worker = startWorker(
     config,
+    extensions,
     writeDb,
     () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
     undefined,
@@ -406,6 +420,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     stack.push(() => saga.stop());
     const worker = startWorker(
       config,
+      extensions,
       writeDb!,
       () =>
         createStreamSource({

@@ -8,6 +8,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import {
   AddProductDocument,
   PlaceOrderDocument,
+  RecordUserLoginAsyncDocument,
   RecordUserLoginDocument,
   RegisterUserDocument,
   RestockProductDocument,
@@ -19,6 +20,8 @@ export interface Acknowledged {
   /** Registered users and how many of their logins returned success. */
   users: Map<string, { email: string; logins: number }>;
   orders: Set<string>;
+  /** Asynchronous logins accepted (command id → user id): each must run exactly once. */
+  asyncLogins: Map<string, string>;
 }
 
 export interface LoadCounts {
@@ -28,7 +31,24 @@ export interface LoadCounts {
   byKind: Record<string, { succeeded: number; failed: number }>;
 }
 
-type Kind = 'registerUser' | 'recordUserLogin' | 'placeOrder' | 'restockProduct';
+type Kind = 'registerUser' | 'recordUserLogin' | 'recordUserLoginAsync' | 'placeOrder' | 'restockProduct';
+
+/** Sends one mutation; returns the receipt on success, undefined on any failure. */
+async function send<TResult, TVariables>(
+  url: string,
+  document: TypedDocumentNode<TResult, TVariables>,
+  variables: TVariables,
+  field: string,
+  headers: Record<string, string>,
+): Promise<{ aggregateId: string; commandId: string } | undefined> {
+  try {
+    const response = await executeHttp(url, document, variables, headers);
+    const result = (response.data as Record<string, { __typename?: string; data?: { aggregateId: string; commandId: string } }> | null | undefined)?.[field];
+    return result?.__typename?.endsWith('Success') ? result.data! : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Sends one mutation; returns the receipt's aggregate id on success, undefined on any failure. */
 async function mutate<TResult, TVariables>(
@@ -38,13 +58,7 @@ async function mutate<TResult, TVariables>(
   field: string,
   headers: Record<string, string>,
 ): Promise<string | undefined> {
-  try {
-    const response = await executeHttp(url, document, variables, headers);
-    const result = (response.data as Record<string, { __typename?: string; data?: { aggregateId: string } }> | null | undefined)?.[field];
-    return result?.__typename?.endsWith('Success') ? result.data!.aggregateId : undefined;
-  } catch {
-    return undefined;
-  }
+  return (await send(url, document, variables, field, headers))?.aggregateId;
 }
 
 /** Products with a large stock, so that orders complete unless something is wrong. */
@@ -73,7 +87,7 @@ export async function addProducts(writeUrl: string, count: number): Promise<stri
  * 2-CPU machine place orders faster than the saga settles them, and every figure only grows).
  */
 export function startCommandLoad(options: { writeUrls: () => string[]; productIds: string[]; workers: number; ratePerSecond: number }) {
-  const acknowledged: Acknowledged = { users: new Map(), orders: new Set() };
+  const acknowledged: Acknowledged = { users: new Map(), orders: new Set(), asyncLogins: new Map() };
   const counts: LoadCounts = { attempted: 0, succeeded: 0, failed: 0, byKind: {} };
   const userIds: string[] = [];
   /** Each registered customer's credentials, to act as it. */
@@ -108,6 +122,18 @@ export function startCommandLoad(options: { writeUrls: () => string[]; productId
         acknowledged.users.set(id, { email, logins: 0 });
         headersOf.set(id, customer.headers);
         userIds.push(id);
+      }
+    } else if (roll < 0.5) {
+      // Sent asynchronously, with an Idempotency-Key: a retry of a failed request could not run it twice.
+      const userId = pick(userIds);
+      const receipt = await send(url, RecordUserLoginAsyncDocument, { userId }, 'recordUserLogin', {
+        ...headersOf.get(userId)!,
+        'idempotency-key': randomUUID(),
+      });
+      record('recordUserLoginAsync', receipt !== undefined);
+      if (receipt) {
+        acknowledged.asyncLogins.set(receipt.commandId, userId);
+        acknowledged.users.get(userId)!.logins += 1;
       }
     } else if (roll < 0.6) {
       const userId = pick(userIds);
@@ -161,6 +187,7 @@ export function startCommandLoad(options: { writeUrls: () => string[]; productId
       return {
         users: new Map([...acknowledged.users].map(([id, user]) => [id, { ...user }])),
         orders: new Set(acknowledged.orders),
+        asyncLogins: new Map(acknowledged.asyncLogins),
       };
     },
     async stop() {

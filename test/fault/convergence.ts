@@ -38,6 +38,21 @@ export function missingFromViews(readDatabaseUrl: string, expected: Acknowledged
     const orders = await sql.query<{ id: string }>('SELECT id::text FROM order_history WHERE id = ANY($1::uuid[])', [orderIds]);
     const seenOrders = new Set(orders.map((row) => row.id));
     for (const id of orderIds) if (!seenOrders.has(id)) missing.push(`order ${id} not in order_history`);
+    // Each accepted asynchronous login ran (SUCCEEDED) and appended exactly one UserLoggedIn, whatever crashed.
+    const commandIds = [...expected.asyncLogins.keys()];
+    const commands = await sql.query<{ id: string; status: string; runs: string }>(
+      `SELECT c.id::text, c.status,
+              (SELECT count(*) FROM event_log e WHERE e.type = 'UserLoggedIn' AND e.metadata->>'commandId' = c.id::text)::text AS runs
+         FROM async_commands c WHERE c.id = ANY($1::uuid[])`,
+      [commandIds],
+    );
+    const seenCommands = new Map(commands.map((row) => [row.id, row]));
+    for (const id of commandIds) {
+      const command = seenCommands.get(id);
+      if (!command) throw new Error(`accepted command ${id} is not in async_commands: an acceptance was lost`);
+      if (Number(command.runs) > 1) throw new Error(`command ${id} ran ${command.runs} times`);
+      if (command.status !== 'SUCCEEDED' || command.runs !== '1') missing.push(`command ${id} is ${command.status} (${command.runs} runs)`);
+    }
     return missing;
   });
 }

@@ -58,6 +58,8 @@ interface Fault {
 const faults: Fault[] = [
   { name: 'kill -9 a projector mid-batch (inside its transaction)', inject: () => fireFaultPoint('projector-before-commit') },
   { name: 'kill -9 the relay between XADD and its checkpoint', inject: () => fireFaultPoint('relay-after-publish') },
+  { name: 'kill -9 the command worker inside a command (before commit)', inject: () => fireFaultPoint('command-worker-before-commit') },
+  { name: 'kill -9 the command worker after a command committed', inject: () => fireFaultPoint('command-worker-after-commit') },
   {
     name: 'kill -9 both projector processes at once',
     inject: async () => {
@@ -88,7 +90,7 @@ async function convergence(): Promise<{ ms: number; acknowledged: number }> {
   ).catch((error: unknown) => {
     throw new Error(`${String(error)}\n${cluster.logTail(15)}`);
   });
-  return { ms: Date.now() - from, acknowledged: expected.users.size + expected.orders.size };
+  return { ms: Date.now() - from, acknowledged: expected.users.size + expected.orders.size + expected.asyncLogins.size };
 }
 
 function runCli(args: string[]): Promise<{ code: number | null; output: string }> {

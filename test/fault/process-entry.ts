@@ -23,6 +23,8 @@ const app = await startApp(loadConfig(), undefined, {
   faultPoints: {
     relayAfterPublish: () => dieIfArmed('relay-after-publish'),
     projectorBeforeCommit: () => dieIfArmed('projector-before-commit'),
+    commandWorkerBeforeCommit: () => dieIfArmed('command-worker-before-commit'),
+    commandWorkerAfterCommit: () => dieIfArmed('command-worker-after-commit'),
   },
 });
 // The suite waits for this line to learn the process's endpoints.

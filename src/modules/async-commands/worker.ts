@@ -34,6 +34,8 @@ export interface CommandWorkerOptions {
   concurrency: number;
   /** How a command runs: the write side's router (tests put a failing one in front). */
   dispatch?: typeof dispatchCommand;
+  /** Fault-injection points (test/fault): inside a command's transaction before it commits, and right after it committed. */
+  faultPoints?: { beforeCommit?(): void; afterCommit?(): void };
   now?: () => Date;
   log?: (message: string, error?: unknown) => void;
 }
@@ -72,8 +74,10 @@ export function createCommandWorker(options: CommandWorkerOptions): ProcessManag
           const at = result.position;
           const data = { commandId, version: result.version, transactionId: at && String(at.transactionId), position: at && String(at.position), statusTtlMs };
           await asyncCommandHandler.executeIn(tx, { type: 'SucceedCommand', data }, ownMetadata(commandId), started.version);
+          options.faultPoints?.beforeCommit?.();
         },
       });
+      options.faultPoints?.afterCommit?.();
     } catch (error) {
       // Another worker moved this command on meanwhile (its attempt, or its success): theirs counts.
       if (error instanceof VersionConflictError && error.aggregateType === commandAggregate) return;
