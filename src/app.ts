@@ -6,9 +6,8 @@ import { lockEmbeddedDatabase } from './db/embedded-lock.ts';
 import { loadProjectionStatus } from './cqrs/projection-status.ts';
 import type { AdminServices } from './graphql/admin/admin-access.ts';
 import { authSetup, type AuthSetup } from './auth/auth-setup.ts';
-import { logConsumers } from './modules/log-consumers.ts';
+import { logConsumers, parkedProcessInstances, processesWithInstances } from './modules/log-consumers.ts';
 import { parkedOperations } from './cqrs/parked-operations.ts';
-import { parkedOrderSagas } from './modules/orders/saga/parked-sagas.ts';
 import { createRedisClient } from './db/redis-client.ts';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
@@ -22,7 +21,6 @@ import { newMemberId, startMembership } from './cqrs/membership.ts';
 import type { EventSource } from './cqrs/event-source.ts';
 import { consumerGroupOfProcess, startProcessManager } from './cqrs/process-manager.ts';
 import { createCommandWorker, commandWorkerName } from './modules/async-commands/worker.ts';
-import { parkedAsyncCommands } from './modules/async-commands/parked-commands.ts';
 import { submitCommand } from './modules/async-commands/submit.ts';
 import { createDevPaymentProvider } from './modules/payments/dev-provider.ts';
 import type { PaymentProvider } from './modules/payments/provider.ts';
@@ -175,10 +173,6 @@ async function serve(
     endpoints: { write: write ? server.url + writePath : undefined, read: read ? server.url + readPath : undefined },
   };
 }
-
-/** The processes whose instances may be parked: order sagas, and asynchronous commands that kept failing. */
-const parkedProcessInstances = [parkedOrderSagas, parkedAsyncCommands];
-const processesWithInstances = parkedProcessInstances.map((instances) => ({ name: instances.process, instances }));
 
 /** The command worker: runs commands sent with mode ASYNC through the same handlers as the write API. */
 function startWorker(

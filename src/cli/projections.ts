@@ -1,7 +1,7 @@
 // npm run projections -- status [--json]
 //                         parked list [consumer] [--json] | parked retry <consumer> <position|all>
-//                         parked discard <consumer> <position> | parked resume order-saga <order id|all>
-//   (<consumer> is a projection or the saga, `order-saga`)
+//                         parked discard <consumer> <position> | parked resume <process> <key|all>
+//   (<consumer> is a projection or a process: `order-saga`, `command-worker`)
 //                         rebuild <projection> | verify [projection] [--json]   (src/cli/rebuild-commands.ts)
 // Where each projection, the order saga and (distributed mode) the relay stand in the event log;
 // and the events projections and the saga parked, and the sagas parked (docs/architecture.md#g20).
@@ -23,7 +23,7 @@ import {
 } from '../cqrs/parked-operations.ts';
 import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parked-store.ts';
 import { orderSagaName } from '../modules/orders/saga/order-saga.ts';
-import { parkedOrderSagas } from '../modules/orders/saga/parked-sagas.ts';
+import { commandWorkerName } from '../modules/async-commands/worker.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../cqrs/projection-status.ts';
 import { lockEmbeddedDatabase } from '../db/embedded-lock.ts';
 import { assertMigrated, PendingMigrationsError } from '../db/migrations.ts';
@@ -32,7 +32,7 @@ import { connectPostgres, pgliteConnection } from '../db/sql.ts';
 import { createReadClient } from '../db/read-client.ts';
 import type { DbTarget } from '../db/target.ts';
 import { createWriteClient } from '../db/write-client.ts';
-import { logConsumers } from '../modules/log-consumers.ts';
+import { logConsumers, parkedProcessInstances, processesWithInstances } from '../modules/log-consumers.ts';
 import { projections } from '../modules/projections.ts';
 import { rebuildUsage, runRebuildCommand } from './rebuild-commands.ts';
 import { isLogPosition } from '../cqrs/log-position.ts';
@@ -46,7 +46,8 @@ const usage = [
   '       npm run projections -- parked retry <consumer> <position|all>',
   '       npm run projections -- parked discard <consumer> <position>',
   `       npm run projections -- parked resume ${orderSagaName} <order id|all>`,
-  `  (<consumer>: a projection, or the saga: ${orderSagaName})`,
+  `       npm run projections -- parked resume ${commandWorkerName} <command id|all>`,
+  `  (<consumer>: a projection, or a process: ${orderSagaName}, ${commandWorkerName})`,
   ...rebuildUsage,
 ].join('\n');
 
@@ -84,7 +85,7 @@ function status(config: Config): Promise<ConsumerStatus[]> {
     const writeDb = createWriteClient(targets.write);
     const readDb = createReadClient(targets.read);
     try {
-      return await loadProjectionStatus({ writeDb, readDb }, logConsumers(config), { parkedInstances: [parkedOrderSagas] });
+      return await loadProjectionStatus({ writeDb, readDb }, logConsumers(config), { parkedInstances: parkedProcessInstances });
     } finally {
       await Promise.all([writeDb.$disconnect(), readDb.$disconnect()]);
     }
@@ -108,7 +109,7 @@ function withParked<T>(config: Config, work: (parked: ParkedOperations) => Promi
         await redis.connect();
         notices = await createRedisNoticeBus({ publisher: redis, subscriber: null, channel: config.noticeChannel });
       }
-      const processes = [{ name: orderSagaName, instances: parkedOrderSagas }];
+      const processes = processesWithInstances;
       return await work(parkedOperations({ readDb, writeDb, projections, processes, notices }));
     } finally {
       redis?.disconnect();
@@ -139,7 +140,7 @@ function parkedJson(events: ParkedEntry[], instances: ParkedInstance[]): string 
       })),
       ...instances.map(({ process, key, step, error, attempts, parkedAt }) => ({
         consumer: process,
-        kind: 'saga',
+        kind: process === orderSagaName ? 'saga' : 'instance',
         key,
         step,
         error,
@@ -171,7 +172,7 @@ function parkedTable(events: ParkedEntry[], instances: ParkedInstance[]): string
         );
   if (instances.length === 0) return eventTable;
   const sagaTable = table(
-    ['PROCESS', 'PARKED SAGA', 'STEP', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
+    ['PROCESS', 'PARKED INSTANCE', 'STEP', 'ATTEMPTS', 'PARKED AT', 'ERROR'],
     instances.map(({ process, key, step, error, attempts, parkedAt }) => [
       process,
       key,
@@ -200,7 +201,7 @@ function retried(outcome: RetryOutcome, mode: Config['mode']): string {
         : 'no subscriber to tell (embedded: no server runs while the CLI holds the database)';
     return `applied ${outcome.positions.length} parked event(s) to ${outcome.consumer}: ${positions}; ${told}`;
   }
-  const resumed = outcome.resumed.length > 0 ? `; resumed ${outcome.resumed.length} parked saga(s): ${outcome.resumed.join(', ')}` : '';
+  const resumed = outcome.resumed.length > 0 ? `; resumed ${outcome.resumed.length} parked instance(s): ${outcome.resumed.join(', ')}` : '';
   return `requested a retry of ${outcome.positions.length} parked event(s) of ${outcome.consumer}: ${positions}${resumed}; the running ${outcome.consumer} handles them between its batches`;
 }
 
@@ -226,7 +227,7 @@ async function parked(config: Config, args: string[]): Promise<string> {
   if (action === 'resume' && positional.length === 2 && !json) {
     const [process, key] = positional as [string, string];
     const resumed = await withParked(config, (ops) => ops.resume(process, key));
-    return `resumed ${resumed.length} parked saga(s) of ${process}: ${resumed.join(', ') || '-'}; the running ${process} reconciles them at its next sweep`;
+    return `resumed ${resumed.length} parked instance(s) of ${process}: ${resumed.join(', ') || '-'}; the running ${process} takes them up at its next sweep`;
   }
   throw new UsageError(usage);
 }

@@ -3,6 +3,9 @@ import type { Config } from '../config.ts';
 import type { StatusTargets } from '../cqrs/projection-status.ts';
 import { orderSagaName } from './orders/saga/order-saga.ts';
 import { commandWorkerName } from './async-commands/worker.ts';
+import { parkedAsyncCommands } from './async-commands/parked-commands.ts';
+import { parkedOrderSagas } from './orders/saga/parked-sagas.ts';
+import type { ParkedInstances } from '../cqrs/parked-operations.ts';
 import { projections } from './projections.ts';
 
 export function logConsumers(config: Pick<Config, 'mode' | 'streamKey'>): StatusTargets {
@@ -13,3 +16,9 @@ export function logConsumers(config: Pick<Config, 'mode' | 'streamKey'>): Status
     relayStreams: config.mode === 'distributed' ? [config.streamKey] : [],
   };
 }
+
+/** The processes whose instances may be parked: order sagas, and asynchronous commands that kept failing. */
+export const parkedProcessInstances: readonly ParkedInstances[] = [parkedOrderSagas, parkedAsyncCommands];
+
+/** Every process manager, with its parked instances, as the parked operations (admin API, CLI) take them. */
+export const processesWithInstances = parkedProcessInstances.map((instances) => ({ name: instances.process, instances }));

@@ -173,7 +173,7 @@ describe('a saga step that keeps failing', () => {
     broken.delete(stuck);
     const resumed = await runCli(['parked', 'resume', orderSagaName, stuck]);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stdout).toContain('resumed 1 parked saga(s)');
+    expect(resumed.stdout).toContain('resumed 1 parked instance(s)');
     await completed(stuck);
     expect(dev.chargesOf(stuck)).toBe(1);
     expect(await sagaOf(stuck)).toMatchObject({ attempts: 0, parkedAt: null, parkedStep: null });

@@ -79,12 +79,14 @@ const ParkedEventRef = builder.objectRef<ParkedEntry>('ParkedEvent').implement({
 });
 
 const ParkedInstanceRef = builder.objectRef<ParkedInstance>('ParkedSaga').implement({
-  description: 'A saga instance (one order) whose step failed SAGA_MAX_ATTEMPTS times: it does nothing until resumed.',
+  description:
+    'A process instance that stopped retrying until it is resumed: an order saga (process order-saga) whose step failed SAGA_MAX_ATTEMPTS times, ' +
+    'or an asynchronous command (process command-worker) that FAILED after ASYNC_COMMAND_MAX_ATTEMPTS attempts.',
   subGraphs: ['write'],
   fields: (t) => ({
     process: t.exposeString('process'),
-    key: t.exposeString('key', { description: 'The order id.' }),
-    step: t.exposeString('step', { description: 'The step that kept failing (charge, refund, reserve…).' }),
+    key: t.exposeString('key', { description: 'The order id (order-saga), or the command id (command-worker).' }),
+    step: t.exposeString('step', { description: 'The saga step that kept failing (charge, refund, reserve…), or the command type.' }),
     error: t.exposeString('error'),
     attempts: t.exposeInt('attempts'),
     parkedAt: t.expose('parkedAt', { type: 'DateTime' }),
@@ -155,7 +157,7 @@ builder.queryField('parkedEvents', (t) =>
 builder.queryField('parkedSagas', (t) =>
   t.field({
     type: [ParkedInstanceRef],
-    description: `${adminDescription} Saga instances parked after SAGA_MAX_ATTEMPTS failed attempts at a step.`,
+    description: `${adminDescription} Parked process instances: order sagas after SAGA_MAX_ATTEMPTS failed attempts at a step, asynchronous commands FAILED after ASYNC_COMMAND_MAX_ATTEMPTS.`,
     subGraphs: ['write'],
     authScopes: { admin: true },
     args: { process: t.arg.string({ required: false }) },
@@ -215,7 +217,9 @@ builder.mutationField('discardParkedEvent', (t) =>
 builder.mutationField('resumeParkedSaga', (t) =>
   t.field({
     type: ParkedResumeRef,
-    description: `${adminDescription} Resumes a parked saga: key is its order id, or "all" for every parked saga of the process. Attempts reset, due now; each reconciles its order from where it stands.`,
+    description:
+      `${adminDescription} Resumes a parked process instance: key is its order id (order-saga) or command id (command-worker), or "all" for every one of the process. ` +
+      'Attempts reset, due now: a saga reconciles its order from where it stands, a FAILED command is queued again (ACCEPTED).',
     errors: { types: [...mutationErrors, ParkedEventNotFound] },
     authScopes: { admin: true },
     args: { process: t.arg.string({ required: true }), key: t.arg.string({ required: true }) },
