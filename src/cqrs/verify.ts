@@ -16,8 +16,7 @@ import { connectPostgres, type SqlConnection } from '../db/sql.ts';
 import { withCopySession, type CopyOptions, type CopySession } from './copy-session.ts';
 import { compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 import type { Projection } from './projection.ts';
-import { lockCheckpointIn } from './checkpoint-store.ts';
-import { inTransaction, qualified, quote, ViewCopyError } from './view-copy.ts';
+import { qualified, quote, ViewCopyError } from './view-copy.ts';
 
 export interface RowDifference {
   table: string;
@@ -145,14 +144,8 @@ async function verifyOne(options: VerifyOptions, projection: Projection): Promis
     });
     const snapshot = await connectPostgres(options.readDatabaseUrl);
     try {
-      const at = await inTransaction(sql, 'BEGIN', async () => {
-        const liveAt = await lockCheckpointIn(sql, live, name);
-        const reached = (await session.replay(liveAt)).checkpoint;
-        if (compareLogPositions(reached, liveAt) !== 0) {
-          throw new Error(
-            `the scratch copy of ${name} reached ${toStreamId(reached)}, not the live checkpoint ${toStreamId(liveAt)}: is the event log missing events?`,
-          );
-        }
+      const at = await session.atLiveCheckpoint(async (liveAt, reached) => {
+        if (compareLogPositions(reached, liveAt) !== 0) throw new Error(`the scratch copy of ${name} is past the live checkpoint ${toStreamId(liveAt)}`);
         // The snapshot is taken by its first statement, while the live view is held at `liveAt`.
         await snapshot.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         await snapshot.query('SELECT 1');

@@ -210,16 +210,3 @@ export class ViewCopyBusyError extends Error {
     this.name = 'ViewCopyBusyError';
   }
 }
-
-/** Runs `work` in a transaction on the plain connection `sql`; rolls back when it throws. */
-export async function inTransaction<T>(sql: SqlConnection, begin: string, work: () => Promise<T>): Promise<T> {
-  await sql.exec(begin);
-  try {
-    const result = await work();
-    await sql.exec('COMMIT');
-    return result;
-  } catch (error) {
-    await sql.exec('ROLLBACK').catch(() => {});
-    throw error;
-  }
-}
