@@ -4,7 +4,7 @@
 import type { WriteDb, WriteTx } from '../db/write-client.ts';
 import { isUniqueViolation } from '../db/write-client.ts';
 import { VersionConflictError } from './errors.ts';
-import type { DomainEvent, EventMetadata, RecordedEvent } from './events.ts';
+import { recordedEventOf, type DomainEvent, type EventMetadata, type RecordedEvent, type StoredEventRow } from './events.ts';
 import type { EventLogReader } from './event-source.ts';
 import { logStart, type LogPosition } from './log-position.ts';
 import { installedEventUpcasting, type EventUpcasting } from './upcasting.ts';
@@ -62,19 +62,6 @@ export async function appendEvents(
     .map((row) => ({ ...row, data: row.data as object, metadata: row.metadata as unknown as EventMetadata }));
 }
 
-interface EventRow {
-  position: bigint;
-  transaction_id: bigint;
-  aggregate_type: string;
-  aggregate_id: string;
-  aggregate_version: number;
-  type: string;
-  schema_version: number;
-  data: object;
-  metadata: EventMetadata;
-  recorded_at: Date;
-}
-
 /**
  * Events after `after` in log order, for consumers: each in its current shape (see upcasting.ts),
  * and only those whose transaction is older than every transaction still running, so that a later
@@ -92,7 +79,7 @@ export async function readCommittedEvents(
 
 /** As readCommittedEvents, but each event as stored, with its stored schema version (the relay's read). */
 export async function readStoredEvents(db: WriteDb, after: LogPosition, limit: number): Promise<RecordedEvent[]> {
-  const rows = await db.$queryRaw<EventRow[]>`
+  const rows = await db.$queryRaw<StoredEventRow[]>`
     SELECT position, transaction_id, aggregate_type, aggregate_id, aggregate_version, type,
            schema_version, data, metadata, recorded_at
       FROM event_log
@@ -100,18 +87,7 @@ export async function readStoredEvents(db: WriteDb, after: LogPosition, limit: n
        AND transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
      ORDER BY transaction_id, position
      LIMIT ${limit}`;
-  return rows.map((row) => ({
-    position: BigInt(row.position),
-    transactionId: BigInt(row.transaction_id),
-    aggregateType: row.aggregate_type,
-    aggregateId: row.aggregate_id,
-    aggregateVersion: Number(row.aggregate_version),
-    type: row.type,
-    schemaVersion: Number(row.schema_version),
-    data: row.data,
-    metadata: row.metadata,
-    recordedAt: new Date(row.recorded_at),
-  }));
+  return rows.map(recordedEventOf);
 }
 
 /**

@@ -13,6 +13,7 @@
 // this group (the trimmer keeps what a group has not passed). Every stream batch is also checked
 // against the log: one that lacks an event the log has (the stream lost entries behind the group's
 // back) sends the source back to the log.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { EventBatch, EventLogReader, EventSource } from './event-source.ts';
 import { compareLogPositions, fromStreamId, toStreamId, type LogPosition } from './log-position.ts';
@@ -186,7 +187,7 @@ export async function createStreamSource(options: {
     if (others.waiting) {
       // Not claimable yet: apply nothing. What this read took stays pending here and is read again.
       state.readingPending = true;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(blockMs, Math.max(10, claimIdleMs / 4))));
+      await sleep(Math.min(blockMs, Math.max(10, claimIdleMs / 4)));
       return { events: [], ack: noAck };
     }
     const taken = new Set(entries.map(([id]) => id));
