@@ -74,11 +74,6 @@ export async function readCommittedEvents(
   limit: number,
   upcasting: EventUpcasting = installedEventUpcasting(),
 ): Promise<RecordedEvent[]> {
-  return (await readStoredEvents(db, after, limit)).map((event) => upcasting.upcast(event));
-}
-
-/** As readCommittedEvents, but each event as stored, with its stored schema version (the relay's read). */
-export async function readStoredEvents(db: WriteDb, after: LogPosition, limit: number): Promise<RecordedEvent[]> {
   const rows = await db.$queryRaw<StoredEventRow[]>`
     SELECT position, transaction_id, aggregate_type, aggregate_id, aggregate_version, type,
            schema_version, data, metadata, recorded_at
@@ -87,7 +82,7 @@ export async function readStoredEvents(db: WriteDb, after: LogPosition, limit: n
        AND transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
      ORDER BY transaction_id, position
      LIMIT ${limit}`;
-  return rows.map(recordedEventOf);
+  return rows.map((row) => upcasting.upcast(recordedEventOf(row)));
 }
 
 /**
@@ -119,7 +114,7 @@ export async function countLogEvents(db: WriteDb, after: LogPosition, upTo: LogP
   return Number(rows[0]?.count ?? 0);
 }
 
-/** The last event readers may take now (see readStoredEvents), or the log's start when none. */
+/** The last event readers may take now (see readCommittedEvents), or the log's start when none. */
 export async function readableLogHead(db: WriteDb): Promise<LogPosition> {
   const rows = await db.$queryRaw<{ transaction_id: bigint; position: bigint }[]>`
     SELECT transaction_id, position FROM event_log

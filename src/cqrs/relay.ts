@@ -12,18 +12,17 @@
 import type { Redis } from 'ioredis';
 import type { WriteDb, WriteTx } from '../db/write-client.ts';
 import type { SqlConnection } from '../db/sql.ts';
-import { readStoredEvents } from './event-log.ts';
+import { readCommittedEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
-import type { Leadership } from './leadership.ts';
 import { readCheckpoint } from './checkpoint-store.ts';
 import { handleBatch, type LogConsumer } from './consumer-batch.ts';
-import { startConsumer, type Log } from './consumer-runtime.ts';
+import { startConsumer, type ConsumerOptions } from './consumer-runtime.ts';
 import { createLogSource, listenToLog } from './log-source.ts';
 import { toStreamId } from './log-position.ts';
 import { encodeStreamEvent, eventField } from './stream-codec.ts';
 import { EventUpcasting } from './upcasting.ts';
 
-export interface RelayOptions {
+export interface RelayOptions extends Pick<ConsumerOptions<WriteTx, never>, 'batchSize' | 'leadership' | 'log'> {
   writeDb: WriteDb;
   redis: Redis;
   /** A connection of its own, for LISTEN. */
@@ -34,10 +33,7 @@ export interface RelayOptions {
    */
   reconnectListener?: () => Promise<SqlConnection>;
   streamKey: string;
-  batchSize: number;
   pollMs: number;
-  leadership?: Leadership;
-  log?: Log;
   /** Test hook: runs after XADD and before the checkpoint is saved. */
   afterPublish?: (events: RecordedEvent[]) => Promise<void> | void;
 }
@@ -92,7 +88,7 @@ export async function relayOnce(options: RelayTarget): Promise<number> {
   let total = 0;
   let checkpoint = await readCheckpoint(options.writeDb, consumer.name);
   for (;;) {
-    const events = await readStoredEvents(options.writeDb, checkpoint, options.batchSize);
+    const events = await readCommittedEvents(options.writeDb, checkpoint, options.batchSize, asStored);
     if (events.length === 0) return total;
     checkpoint = (await handleBatch(consumer, options.writeDb, events, checkpoint)).checkpoint;
     total += events.length;

@@ -38,6 +38,12 @@ export async function ensureConsumerGroup(redis: Redis, streamKey: string, group
   }
 }
 
+/** XINFO GROUPS or CONSUMERS: one flat [field, value, field, value…] list per group or consumer, as a map. */
+export async function xinfo(redis: Redis, ...args: [what: 'GROUPS', streamKey: string] | [what: 'CONSUMERS', streamKey: string, group: string]) {
+  const reply = (await redis.call('XINFO', ...args)) as unknown[][];
+  return reply.map((fields) => new Map(fields.flatMap((field, n) => (n % 2 === 0 ? [[String(field), fields[n + 1]] as const] : []))));
+}
+
 /**
  * Pending entries of the group that belong to other consumers, claimed for `consumer` once idle
  * for `minIdleMs`. `waiting` is true when another consumer still holds an entry younger than that:
@@ -69,11 +75,8 @@ async function claimOthersPending(
  * at its next read, so this is safe.
  */
 async function forgetIdleConsumers(redis: Redis, streamKey: string, group: string, self: string, idleMs: number): Promise<string[]> {
-  const consumers = (await redis.xinfo('CONSUMERS', streamKey, group)) as (string | number)[][];
   const forgotten: string[] = [];
-  for (const fields of consumers) {
-    const info = new Map<string, string | number>();
-    for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]!);
+  for (const info of await xinfo(redis, 'CONSUMERS', streamKey, group)) {
     const name = String(info.get('name'));
     if (name === self || Number(info.get('pending')) > 0 || Number(info.get('idle')) < idleMs) continue;
     await redis.xgroup('DELCONSUMER', streamKey, group, name);
