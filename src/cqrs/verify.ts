@@ -11,7 +11,6 @@
 // Compared: every column of every table the projection owns, keyed by primary key; and the
 // projection's parked events (which events, their aggregate, type, payload and metadata), but not
 // their error text, attempts and parked_at, which record how they were operated, not the view.
-import type { WriteDb } from '../db/write-client.ts';
 import { connectPostgres, type SqlConnection } from '../db/sql.ts';
 import { withCopySession, type CopyOptions, type CopySession } from './copy-session.ts';
 import { compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
@@ -51,9 +50,7 @@ export interface VerifyResult {
   projections: ProjectionVerification[];
 }
 
-export interface VerifyOptions extends Omit<CopyOptions, 'writeDb' | 'readDatabaseUrl'> {
-  writeDb: WriteDb;
-  readDatabaseUrl: string;
+export interface VerifyOptions extends CopyOptions {
   projections: readonly Projection[];
   /** Only these (each must be one of `projections`); all of them when omitted. */
   names?: readonly string[];
