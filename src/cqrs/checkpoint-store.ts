@@ -6,7 +6,7 @@
 // Raw SQL, so that one module serves the read and the write Prisma client alike without importing
 // the write client (read-side isolation, test/unit/read-isolation.test.ts).
 import type { SqlConnection } from '../db/sql.ts';
-import { logStart, type LogPosition } from './log-position.ts';
+import { positionOfRow, type LogPosition } from './log-position.ts';
 
 /** What the stores need of a Prisma client or transaction, of either database. */
 export interface SqlClient {
@@ -35,12 +35,9 @@ interface StoredRow {
   halt_reason: string | null;
 }
 
-const positionOf = (row: Pick<StoredRow, 'transaction_id' | 'position'> | undefined): LogPosition =>
-  row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
-
 export async function readCheckpoint(db: SqlClient, consumer: string): Promise<LogPosition> {
   const rows = await db.$queryRaw<StoredRow[]>`SELECT transaction_id, position FROM consumer_checkpoint WHERE consumer = ${consumer}`;
-  return positionOf(rows[0]);
+  return positionOfRow(rows[0]);
 }
 
 /** Locks the consumer's checkpoint row for the rest of the transaction, creating it if missing. */
@@ -49,7 +46,7 @@ export async function lockCheckpoint(tx: SqlClient, consumer: string): Promise<L
     INSERT INTO consumer_checkpoint (consumer, transaction_id, position, updated_at)
     VALUES (${consumer}, 0, 0, now()) ON CONFLICT (consumer) DO NOTHING`;
   const rows = await tx.$queryRaw<StoredRow[]>`SELECT transaction_id, position FROM consumer_checkpoint WHERE consumer = ${consumer} FOR UPDATE`;
-  return positionOf(rows[0]);
+  return positionOfRow(rows[0]);
 }
 
 /** Moves the checkpoint to `at`; moving on clears a halt (see Projection.onPoison). */
@@ -74,7 +71,7 @@ export async function loadCheckpoints(db: SqlClient, consumers: readonly string[
   const rows = await db.$queryRaw<StoredRow[]>`SELECT * FROM consumer_checkpoint WHERE consumer = ANY(${[...consumers]}::text[])`;
   return rows.map((row) => ({
     consumer: row.consumer,
-    ...positionOf(row),
+    ...positionOfRow(row),
     updatedAt: new Date(row.updated_at),
     haltedAt: row.halted_at === null ? null : new Date(row.halted_at),
     haltReason: row.halt_reason,

@@ -6,7 +6,7 @@ import { isUniqueViolation } from '../db/write-client.ts';
 import { VersionConflictError } from './errors.ts';
 import { recordedEventOf, type DomainEvent, type EventMetadata, type RecordedEvent, type StoredEventRow } from './events.ts';
 import type { EventLogReader } from './event-source.ts';
-import { logStart, type LogPosition } from './log-position.ts';
+import { positionOfRow, type LogPosition } from './log-position.ts';
 import { installedEventUpcasting, type EventUpcasting } from './upcasting.ts';
 
 /** NOTIFY channel that wakes relays when events commit (PostgreSQL delivers it at commit). */
@@ -121,8 +121,7 @@ export async function readableLogHead(db: WriteDb): Promise<LogPosition> {
      WHERE transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
      ORDER BY transaction_id DESC, position DESC
      LIMIT 1`;
-  const row = rows[0];
-  return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
+  return positionOfRow(rows[0]);
 }
 
 export interface Lag {

@@ -1,5 +1,5 @@
 // Event shapes shared by every module. Events are past tense, a union on `type` per module.
-import type { LogPosition } from './log-position.ts';
+import { positionOfRow, type LogPosition } from './log-position.ts';
 
 export interface DomainEvent<Type extends string = string, Data extends object = object> {
   type: Type;
@@ -42,8 +42,7 @@ export interface StoredEventRow {
 
 export function recordedEventOf(row: StoredEventRow): RecordedEvent {
   return {
-    transactionId: BigInt(row.transaction_id),
-    position: BigInt(row.position),
+    ...positionOfRow(row),
     aggregateType: row.aggregate_type,
     aggregateId: row.aggregate_id,
     aggregateVersion: Number(row.aggregate_version),

@@ -12,10 +12,7 @@ import type { Redis } from 'ioredis';
 type Log = (message: string, error?: unknown) => void;
 
 export class MembershipError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MembershipError';
-  }
+  override name = 'MembershipError';
 }
 
 /** Member ids go into PostgreSQL's application_name (63 bytes at most) behind a short prefix. */

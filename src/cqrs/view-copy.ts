@@ -25,10 +25,7 @@ import type { Projection } from './projection.ts';
 
 /** Bad input or a table the copy cannot reproduce; nothing has been changed in the live schema. */
 export class ViewCopyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ViewCopyError';
-  }
+  override name = 'ViewCopyError';
 }
 
 /** The runtime tables every copy carries, beside the projection's own. */
