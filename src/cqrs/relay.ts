@@ -68,7 +68,7 @@ type RelayTarget = Pick<RelayOptions, 'writeDb' | 'redis' | 'streamKey' | 'batch
 function relayConsumer(options: RelayTarget): LogConsumer<WriteTx, never> {
   return {
     name: relayConsumerName(options.streamKey),
-    // Every event type: the relay copies the whole log.
+    // Every event type: the relay copies the whole log (handleBatch asks only has()).
     handles: { has: () => true } as Partial<ReadonlySet<string>> as ReadonlySet<string>,
     keyOf: () => options.streamKey,
     commit: 'after-effects',
