@@ -6,7 +6,7 @@
 // Raw SQL, so that one module serves the read and the write Prisma client alike without importing
 // the write client (read-side isolation, test/unit/read-isolation.test.ts).
 import type { SqlConnection } from '../db/sql.ts';
-import { logStart, type LogPosition } from './log-position.ts';
+import { positionOfRow, type LogPosition } from './log-position.ts';
 
 /** What the stores need of a Prisma client or transaction, of either database. */
 export interface SqlClient {
@@ -35,12 +35,9 @@ interface StoredRow {
   halt_reason: string | null;
 }
 
-const positionOf = (row: Pick<StoredRow, 'transaction_id' | 'position'> | undefined): LogPosition =>
-  row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
-
 export async function readCheckpoint(db: SqlClient, consumer: string): Promise<LogPosition> {
   const rows = await db.$queryRaw<StoredRow[]>`SELECT transaction_id, position FROM consumer_checkpoint WHERE consumer = ${consumer}`;
-  return positionOf(rows[0]);
+  return positionOfRow(rows[0]);
 }
 
 /** Locks the consumer's checkpoint row for the rest of the transaction, creating it if missing. */
@@ -49,7 +46,7 @@ export async function lockCheckpoint(tx: SqlClient, consumer: string): Promise<L
     INSERT INTO consumer_checkpoint (consumer, transaction_id, position, updated_at)
     VALUES (${consumer}, 0, 0, now()) ON CONFLICT (consumer) DO NOTHING`;
   const rows = await tx.$queryRaw<StoredRow[]>`SELECT transaction_id, position FROM consumer_checkpoint WHERE consumer = ${consumer} FOR UPDATE`;
-  return positionOf(rows[0]);
+  return positionOfRow(rows[0]);
 }
 
 /** Moves the checkpoint to `at`; moving on clears a halt (see Projection.onPoison). */
@@ -74,41 +71,27 @@ export async function loadCheckpoints(db: SqlClient, consumers: readonly string[
   const rows = await db.$queryRaw<StoredRow[]>`SELECT * FROM consumer_checkpoint WHERE consumer = ANY(${[...consumers]}::text[])`;
   return rows.map((row) => ({
     consumer: row.consumer,
-    ...positionOf(row),
+    ...positionOfRow(row),
     updatedAt: new Date(row.updated_at),
     haltedAt: row.halted_at === null ? null : new Date(row.halted_at),
     haltReason: row.halt_reason,
   }));
 }
 
-// The same statements on a plain connection and a named schema, for rebuild and verify, which work
-// on the live checkpoint beside a copy of the view (src/cqrs/view-copy.ts).
-
-const table = (schema: string) => `${quoteIdentifier(schema)}.consumer_checkpoint`;
-const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
-
-/** The checkpoint of `consumer` in `schema`, without a lock. */
-export async function readCheckpointIn(sql: SqlConnection, schema: string, consumer: string): Promise<LogPosition> {
-  const rows = await sql.query<StoredRow>(`SELECT transaction_id::text, position::text FROM ${table(schema)} WHERE consumer = $1`, [consumer]);
-  return positionOf(rows[0]);
-}
-
 /**
- * Inside a transaction on `sql`: locks the checkpoint row as a batch does (lockCheckpoint), which
- * pauses the live consumer, and a parked retry, of `consumer` at their next batch until it ends.
+ * A plain connection as a SqlClient, so that rebuild and verify run these same statements on the
+ * live checkpoint inside their own transaction on it (unqualified names resolve to the live schema,
+ * the connection's current one). $executeRaw counts returned rows, not affected ones: nothing run
+ * through it reads that count.
  */
-export async function lockCheckpointIn(sql: SqlConnection, schema: string, consumer: string): Promise<LogPosition> {
-  await sql.query(`INSERT INTO ${table(schema)} (consumer, transaction_id, position, updated_at) VALUES ($1, 0, 0, now()) ON CONFLICT (consumer) DO NOTHING`, [
-    consumer,
-  ]);
-  const rows = await sql.query<StoredRow>(`SELECT transaction_id::text, position::text FROM ${table(schema)} WHERE consumer = $1 FOR UPDATE`, [consumer]);
-  return positionOf(rows[0]);
-}
-
-/** Moves the (locked) checkpoint of `consumer` in `schema` to `at`, clearing a halt. */
-export async function saveCheckpointIn(sql: SqlConnection, schema: string, consumer: string, at: LogPosition): Promise<void> {
-  await sql.query(
-    `UPDATE ${table(schema)} SET transaction_id = $2, position = $3, updated_at = now(), halted_at = NULL, halt_reason = NULL WHERE consumer = $1`,
-    [consumer, at.transactionId.toString(), at.position.toString()],
-  );
+export function sqlClientOf(sql: SqlConnection): SqlClient {
+  const text = (parts: TemplateStringsArray) => parts.reduce((query, part, n) => `${query}$${n}${part}`);
+  return {
+    async $queryRaw<T>(parts: TemplateStringsArray, ...values: unknown[]) {
+      return (await sql.query(text(parts), values)) as T;
+    },
+    async $executeRaw(parts, ...values) {
+      return (await sql.query(text(parts), values)).length;
+    },
+  };
 }

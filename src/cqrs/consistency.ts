@@ -1,4 +1,5 @@
 // Read-your-writes: waits, bounded, until a projection's checkpoint has reached a consistency token.
+import { EventEmitter, once } from 'node:events';
 import type { ReadDb } from '../db/read-client.ts';
 import { readCheckpoint } from './checkpoint-store.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
@@ -24,7 +25,8 @@ export interface ConsistencyWaiterOptions {
 
 export class ConsistencyWaiter {
   readonly #known = new Map<string, LogPosition>();
-  readonly #waiters = new Set<() => void>();
+  /** Emits 'moved' at every checkpoint notice, waking every wait. */
+  readonly #moves = new EventEmitter().setMaxListeners(0);
   readonly #unsubscribe: () => void;
   readonly #pollMs: number;
   readonly #maxWaiting: number;
@@ -41,7 +43,7 @@ export class ConsistencyWaiter {
     this.#maxWaiting = options.maxWaiting ?? 1000;
     this.#unsubscribe = notices.subscribe(checkpointTopic, (notice) => {
       this.#remember(notice.projection, notice);
-      for (const wake of this.#waiters) wake();
+      this.#moves.emit('moved');
     });
   }
 
@@ -89,20 +91,13 @@ export class ConsistencyWaiter {
       if (this.#reached(projection, target)) return { reached: true, waitedMs: elapsed() };
       const remaining = deadline - performance.now();
       if (remaining <= 0) return { reached: false, waitedMs: elapsed() };
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.#waiters.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.min(remaining, this.#pollMs));
-        this.#waiters.add(done);
-      });
+      // Until a notice, or the poll interval to re-read in case one was missed.
+      await once(this.#moves, 'moved', { signal: AbortSignal.timeout(Math.ceil(Math.min(remaining, this.#pollMs))) }).catch(() => {});
     }
   }
 
   close(): void {
     this.#unsubscribe();
-    for (const wake of this.#waiters) wake();
+    this.#moves.emit('moved');
   }
 }

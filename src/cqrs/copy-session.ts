@@ -1,15 +1,36 @@
-// What rebuild and verify share: a fresh copy of one projection's tables, filled by replaying the
-// log and brought near the live checkpoint, with progress; dropped again whatever happens.
+// What rebuild and verify share: a fresh copy of one projection's tables (view-copy.ts), filled by
+// replaying the log and brought near the live checkpoint, with progress; dropped again whatever
+// happens.
+//
+// The replay runs the unchanged consumer runtime on the copy: handleBatch, retried like the live
+// projector does, then isolatePoison, which parks a poison event in the copy's own parked_event
+// exactly as the live projector parks it in the live one.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPostgres, type SqlConnection } from '../db/sql.ts';
-import type { ReadDb } from '../db/read-client.ts';
 import type { WriteDb } from '../db/write-client.ts';
-import { logStart, compareLogPositions, type LogPosition } from './log-position.ts';
-import { progressDue, progressMeter, type ProgressSnapshot } from './progress.ts';
+import { backoffMs } from './backoff.ts';
+import { lockCheckpoint, readCheckpoint, sqlClientOf } from './checkpoint-store.ts';
+import { handleBatch, isolatePoison, type BatchOutcome } from './consumer-batch.ts';
+import { countLogEvents, readableLogHead, readCommittedEvents } from './event-log.ts';
+import type { RecordedEvent } from './events.ts';
+import { logStart, compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
+import { errorText } from './parked-store.ts';
+import { progressDue, progressMeter, type ProgressMeter, type ProgressSnapshot } from './progress.ts';
 import type { Projection } from './projection.ts';
-import { countLogEvents, readableLogHead } from './event-log.ts';
-import { replayInto, type ReplayOutcome } from './replay.ts';
-import { readCheckpointIn } from './checkpoint-store.ts';
+import { projectionConsumer } from './projector.ts';
 import { copySchemaOf, createCopyClient, createViewCopy, dropViewCopy, liveSchemaOf, lockViewCopy, ownedTables, qualified } from './view-copy.ts';
+
+/** The replay met a poison event of a projection whose policy is `halt`: the copy cannot pass it. */
+export class ReplayHaltedError extends Error {
+  constructor(
+    readonly projection: string,
+    readonly event: RecordedEvent,
+    cause: unknown,
+  ) {
+    super(`replay of ${projection} halted at event ${event.position} (${event.type}), policy 'halt': ${errorText(cause)}`, { cause });
+    this.name = 'ReplayHaltedError';
+  }
+}
 
 export interface CopyOptions {
   writeDb: WriteDb;
@@ -34,9 +55,13 @@ export interface CopySession {
   live: string;
   copy: string;
   tables: readonly string[];
-  copyDb: ReadDb;
-  /** Replays into the copy up to `until`, counting progress. */
-  replay(until: LogPosition): Promise<ReplayOutcome>;
+  /**
+   * Runs `work` in a transaction on `sql` that first locks the live checkpoint row FOR UPDATE, as
+   * every projector batch and parked retry does first (so the live projector of this view pauses at
+   * its next batch until it ends), then brings the copy to that live checkpoint. `work` gets the
+   * live checkpoint and the copy's (at or after it: a rebuild's copy may be ahead of a lagging view).
+   */
+  atLiveCheckpoint<T>(work: (live: LogPosition, copy: LogPosition) => Promise<T>, lockTimeoutMs?: number): Promise<T>;
   /** Progress now, for a final summary. */
   progress(): ProgressSnapshot;
   totals: { read: number; applied: number; parked: number };
@@ -47,81 +72,104 @@ const chaseRounds = 10;
 
 type SessionOptions = CopyOptions & { projection: Projection; purpose: 'rebuild' | 'verify'; firstPassUntil: 'log-head' | 'live-checkpoint' };
 
-/** The session over an existing, empty copy: replays with progress counted against `total`. */
-function sessionOver(options: SessionOptions, parts: Pick<CopySession, 'sql' | 'live' | 'copy' | 'tables' | 'copyDb'>, total: number): CopySession {
-  const { writeDb, projection } = options;
-  const now = options.now ?? Date.now;
-  const startedAt = now();
-  const meter = progressMeter({ total, startedAtMs: startedAt });
-  const every = { everyMs: options.progressEveryMs ?? 1_000, everyEvents: options.progressEveryEvents ?? Number.POSITIVE_INFINITY };
-  let lastReport = { done: 0, atMs: startedAt };
-  const totals = { read: 0, applied: 0, parked: 0 };
-  const onBatch = (done: number) => {
-    const at = now();
-    const snapshot = meter.record(done, at);
-    if (options.onProgress && progressDue(lastReport, done, at, every)) {
-      lastReport = { done, atMs: at };
-      options.onProgress(projection.name, snapshot);
-    }
-  };
-  return {
-    ...parts,
-    projection,
-    totals,
-    async replay(until) {
-      const base = totals.read;
-      const outcome = await replayInto({
-        writeDb,
-        copyDb: parts.copyDb,
-        projection,
-        until,
-        batchSize: options.batchSize ?? 500,
-        maxAttempts: options.maxAttempts ?? 5,
-        onBatch: (read) => onBatch(base + read),
-      });
-      totals.read += outcome.read;
-      totals.applied += outcome.applied;
-      totals.parked += outcome.parked;
-      return outcome;
-    },
-    progress: () => meter.record(totals.read, now()),
-  };
-}
-
 /**
- * Replays into the copy up to `firstUntil` (the readable head of the log for a rebuild; the live
- * checkpoint for verify, which must never get ahead of the live view), then chases the live
- * checkpoint until the gap is under one batch, so that the step under the live lock is short.
- */
-async function fill(session: CopySession, firstUntil: LogPosition, batchSize: number): Promise<void> {
-  const { sql, live, copy, tables, projection } = session;
-  let reached = (await session.replay(firstUntil)).checkpoint;
-  for (let round = 0; round < chaseRounds; round += 1) {
-    const target = await readCheckpointIn(sql, live, projection.name);
-    if (compareLogPositions(reached, target) >= 0) break;
-    const outcome = await session.replay(target);
-    reached = outcome.checkpoint;
-    if (outcome.read < batchSize) break;
-  }
-  // Fresh statistics, so that queries on the swapped-in tables plan well from the first one.
-  for (const table of tables) await sql.exec(`ANALYZE ${qualified(copy, table)}`);
-}
-
-/**
- * Makes the copy (one rebuild or verify of a projection at a time: an advisory lock), fills it (see
- * `fill`), runs `work`, then drops the copy whatever happened (after a swap it holds only the
- * runtime tables).
+ * Makes the copy (one rebuild or verify of a projection at a time: an advisory lock), replays into
+ * it up to the readable head of the log (rebuild) or the live checkpoint (verify, whose copy must
+ * never get ahead of the live view), then chases the live checkpoint until the gap is under one
+ * batch, so that the step under the live lock is short; runs `work`, then drops the copy whatever
+ * happened (after a swap it holds only the runtime tables).
  */
 export async function withCopySession<T>(options: SessionOptions, work: (session: CopySession) => Promise<T>): Promise<T> {
   const { writeDb, projection } = options;
+  const batchSize = options.batchSize ?? 500;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const consumer = projectionConsumer(projection);
   const tables = ownedTables(projection);
   const copy = copySchemaOf(options.purpose, projection);
   const sql = await connectPostgres(options.readDatabaseUrl);
+  const liveCheckpoint = () => readCheckpoint(sqlClientOf(sql), projection.name);
+  const now = options.now ?? Date.now;
+  const totals = { read: 0, applied: 0, parked: 0 };
+  // Set once the first pass's total is counted, before anything is replayed.
+  let meter: ProgressMeter;
+  let lastReport: { done: number; atMs: number };
+  const every = { everyMs: options.progressEveryMs ?? 1_000, everyEvents: options.progressEveryEvents ?? Number.POSITIVE_INFINITY };
   try {
     const live = await liveSchemaOf(sql);
     const lock = await lockViewCopy(sql, projection.name);
     // Connects on first use, once the copy exists.
     const copyDb = createCopyClient(options.readDatabaseUrl, copy);
+
+    const applyWithRetries = async (events: RecordedEvent[], checkpoint: LogPosition): Promise<BatchOutcome> => {
+      for (let attempts = 1; ; attempts += 1) {
+        try {
+          return await handleBatch(consumer, copyDb, events, checkpoint);
+        } catch {
+          if (attempts < maxAttempts) {
+            // Short: the copy has no other writer, so most failures here are the event itself.
+            await sleep(backoffMs(attempts, 2_000));
+            continue;
+          }
+          const isolated = await isolatePoison(consumer, copyDb, events, checkpoint, attempts);
+          if (isolated.halted) throw new ReplayHaltedError(projection.name, isolated.halted.at, isolated.halted.error);
+          return isolated.outcome;
+        }
+      }
+    };
+    /** Applies the log events after the copy's checkpoint, up to and including `until`, to the copy. */
+    const replay = async (until: LogPosition) => {
+      let checkpoint = await readCheckpoint(copyDb, projection.name);
+      let read = 0;
+      while (compareLogPositions(checkpoint, until) < 0) {
+        const events = (await readCommittedEvents(writeDb, checkpoint, batchSize)).filter((event) => compareLogPositions(event, until) <= 0);
+        if (events.length === 0) break;
+        const batch = await applyWithRetries(events, checkpoint);
+        checkpoint = batch.checkpoint;
+        read += events.length;
+        totals.read += events.length;
+        totals.applied += batch.applied;
+        totals.parked += batch.parked;
+        const at = now();
+        const snapshot = meter.record(totals.read, at);
+        if (options.onProgress && progressDue(lastReport, totals.read, at, every)) {
+          lastReport = { done: totals.read, atMs: at };
+          options.onProgress(projection.name, snapshot);
+        }
+      }
+      return { checkpoint, read };
+    };
+
+    const session: CopySession = {
+      projection,
+      sql,
+      live,
+      copy,
+      tables,
+      totals,
+      progress: () => meter.record(totals.read, now()),
+      async atLiveCheckpoint(work, lockTimeoutMs) {
+        await sql.exec('BEGIN');
+        try {
+          if (lockTimeoutMs !== undefined) await sql.exec(`SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
+          const liveAt = await lockCheckpoint(sqlClientOf(sql), projection.name);
+          // The copy's own transactions, while the lock is held: they touch only the copy schema,
+          // which nothing else locks, so they cannot wait on this one. (Running them inside it would
+          // need the runtime to accept an open transaction; a failure leaves a consistent copy.)
+          const reached = (await replay(liveAt)).checkpoint;
+          if (compareLogPositions(reached, liveAt) < 0) {
+            throw new Error(
+              `the copy of ${projection.name} stopped at ${toStreamId(reached)}, before the live checkpoint ${toStreamId(liveAt)}: is the event log missing events?`,
+            );
+          }
+          const result = await work(liveAt, reached);
+          await sql.exec('COMMIT');
+          return result;
+        } catch (error) {
+          await sql.exec('ROLLBACK').catch(() => {});
+          throw error;
+        }
+      },
+    };
     const cleanUp = async () => {
       await copyDb.$disconnect();
       await dropViewCopy(sql, copy);
@@ -130,9 +178,20 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
     let result: T;
     try {
       await createViewCopy(sql, { live, copy, tables });
-      const firstUntil = options.firstPassUntil === 'log-head' ? await readableLogHead(writeDb) : await readCheckpointIn(sql, live, projection.name);
-      const session = sessionOver(options, { sql, live, copy, tables, copyDb }, await countLogEvents(writeDb, logStart, firstUntil));
-      await fill(session, firstUntil, options.batchSize ?? 500);
+      const firstUntil = options.firstPassUntil === 'log-head' ? await readableLogHead(writeDb) : await liveCheckpoint();
+      const total = await countLogEvents(writeDb, logStart, firstUntil);
+      lastReport = { done: 0, atMs: now() };
+      meter = progressMeter({ total, startedAtMs: lastReport.atMs });
+      let reached = (await replay(firstUntil)).checkpoint;
+      for (let round = 0; round < chaseRounds; round += 1) {
+        const target = await liveCheckpoint();
+        if (compareLogPositions(reached, target) >= 0) break;
+        const outcome = await replay(target);
+        reached = outcome.checkpoint;
+        if (outcome.read < batchSize) break;
+      }
+      // Fresh statistics, so that queries on the swapped-in tables plan well from the first one.
+      for (const table of tables) await sql.exec(`ANALYZE ${qualified(copy, table)}`);
       result = await work(session);
     } catch (error) {
       // Cleanup must not hide the error that got here; a copy left behind is dropped by the next run.

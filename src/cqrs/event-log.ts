@@ -4,9 +4,9 @@
 import type { WriteDb, WriteTx } from '../db/write-client.ts';
 import { isUniqueViolation } from '../db/write-client.ts';
 import { VersionConflictError } from './errors.ts';
-import type { DomainEvent, EventMetadata, RecordedEvent } from './events.ts';
+import { recordedEventOf, type DomainEvent, type EventMetadata, type RecordedEvent, type StoredEventRow } from './events.ts';
 import type { EventLogReader } from './event-source.ts';
-import { logStart, type LogPosition } from './log-position.ts';
+import { positionOfRow, type LogPosition } from './log-position.ts';
 import { installedEventUpcasting, type EventUpcasting } from './upcasting.ts';
 
 /** NOTIFY channel that wakes relays when events commit (PostgreSQL delivers it at commit). */
@@ -62,19 +62,6 @@ export async function appendEvents(
     .map((row) => ({ ...row, data: row.data as object, metadata: row.metadata as unknown as EventMetadata }));
 }
 
-interface EventRow {
-  position: bigint;
-  transaction_id: bigint;
-  aggregate_type: string;
-  aggregate_id: string;
-  aggregate_version: number;
-  type: string;
-  schema_version: number;
-  data: object;
-  metadata: EventMetadata;
-  recorded_at: Date;
-}
-
 /**
  * Events after `after` in log order, for consumers: each in its current shape (see upcasting.ts),
  * and only those whose transaction is older than every transaction still running, so that a later
@@ -87,12 +74,7 @@ export async function readCommittedEvents(
   limit: number,
   upcasting: EventUpcasting = installedEventUpcasting(),
 ): Promise<RecordedEvent[]> {
-  return (await readStoredEvents(db, after, limit)).map((event) => upcasting.upcast(event));
-}
-
-/** As readCommittedEvents, but each event as stored, with its stored schema version (the relay's read). */
-export async function readStoredEvents(db: WriteDb, after: LogPosition, limit: number): Promise<RecordedEvent[]> {
-  const rows = await db.$queryRaw<EventRow[]>`
+  const rows = await db.$queryRaw<StoredEventRow[]>`
     SELECT position, transaction_id, aggregate_type, aggregate_id, aggregate_version, type,
            schema_version, data, metadata, recorded_at
       FROM event_log
@@ -100,18 +82,7 @@ export async function readStoredEvents(db: WriteDb, after: LogPosition, limit: n
        AND transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
      ORDER BY transaction_id, position
      LIMIT ${limit}`;
-  return rows.map((row) => ({
-    position: BigInt(row.position),
-    transactionId: BigInt(row.transaction_id),
-    aggregateType: row.aggregate_type,
-    aggregateId: row.aggregate_id,
-    aggregateVersion: Number(row.aggregate_version),
-    type: row.type,
-    schemaVersion: Number(row.schema_version),
-    data: row.data,
-    metadata: row.metadata,
-    recordedAt: new Date(row.recorded_at),
-  }));
+  return rows.map((row) => upcasting.upcast(recordedEventOf(row)));
 }
 
 /**
@@ -143,15 +114,14 @@ export async function countLogEvents(db: WriteDb, after: LogPosition, upTo: LogP
   return Number(rows[0]?.count ?? 0);
 }
 
-/** The last event readers may take now (see readStoredEvents), or the log's start when none. */
+/** The last event readers may take now (see readCommittedEvents), or the log's start when none. */
 export async function readableLogHead(db: WriteDb): Promise<LogPosition> {
   const rows = await db.$queryRaw<{ transaction_id: bigint; position: bigint }[]>`
     SELECT transaction_id, position FROM event_log
      WHERE transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
      ORDER BY transaction_id DESC, position DESC
      LIMIT 1`;
-  const row = rows[0];
-  return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
+  return positionOfRow(rows[0]);
 }
 
 export interface Lag {

@@ -1,5 +1,5 @@
 // Event shapes shared by every module. Events are past tense, a union on `type` per module.
-import type { LogPosition } from './log-position.ts';
+import { positionOfRow, type LogPosition } from './log-position.ts';
 
 export interface DomainEvent<Type extends string = string, Data extends object = object> {
   type: Type;
@@ -24,4 +24,32 @@ export interface RecordedEvent<Event extends DomainEvent = DomainEvent> extends 
   data: Event['data'];
   metadata: EventMetadata;
   recordedAt: Date;
+}
+
+/** An event as event_log and parked_event store it (bigints and times as the driver returns them). */
+export interface StoredEventRow {
+  transaction_id: bigint | string;
+  position: bigint | string;
+  aggregate_type: string;
+  aggregate_id: string;
+  aggregate_version: number;
+  type: string;
+  schema_version: number;
+  data: object;
+  metadata: EventMetadata;
+  recorded_at: Date | string;
+}
+
+export function recordedEventOf(row: StoredEventRow): RecordedEvent {
+  return {
+    ...positionOfRow(row),
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    aggregateVersion: Number(row.aggregate_version),
+    type: row.type,
+    schemaVersion: Number(row.schema_version),
+    data: row.data,
+    metadata: row.metadata,
+    recordedAt: new Date(row.recorded_at),
+  };
 }

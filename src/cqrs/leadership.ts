@@ -13,6 +13,7 @@
 // row lock and skip what the checkpoint passed, saga steps are idempotent commands, the relay's
 // entry ids refuse duplicates. The lease is for efficiency and order.
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPostgres, type SqlConnection } from '../db/sql.ts';
 import type { Membership } from './membership.ts';
 import { Wakeup } from './wakeup.ts';
@@ -86,19 +87,15 @@ export function advisoryLockLeadership(options: {
   // it back to that member (it would not take it) until the set of live members changes.
   let passedOver: { member: string; generation: number } | undefined;
 
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  async function acquireFirstCome(connection: SqlConnection, isStopping: () => boolean): Promise<boolean> {
-    while (!isStopping()) {
-      if (await tryLock(connection, lockName)) return true;
-      await sleep(tickMs);
-    }
-    return false;
-  }
-
-  async function acquireSpread(connection: SqlConnection, members: Membership, isStopping: () => boolean): Promise<boolean> {
+  /** Waits for the lease: the first to come keeps it, or as the membership assigns it (see the top of this file). */
+  async function acquire(connection: SqlConnection, members: Membership | undefined, isStopping: () => boolean): Promise<boolean> {
     let unownedSince: number | undefined;
     while (!isStopping()) {
+      if (!members) {
+        if (await tryLock(connection, lockName)) return true;
+        await sleep(tickMs);
+        continue;
+      }
       const ranking = members.ownerRanking(lockName);
       const rank = ranking.indexOf(members.memberId);
       // A process out of touch with Redis takes nothing: the others may already count it dead.
@@ -154,7 +151,7 @@ export function advisoryLockLeadership(options: {
         if (membership) {
           await connection.query(`SELECT set_config('application_name', $1, false)`, [applicationNamePrefix + membership.memberId]);
         }
-        if (!(await (membership ? acquireSpread(connection, membership, isStopping) : acquireFirstCome(connection, isStopping)))) return;
+        if (!(await acquire(connection, membership, isStopping))) return;
         leader = held = true;
         if (membership) {
           // Checked beside the work; the work sees it through isLeader() at its next batch boundary.

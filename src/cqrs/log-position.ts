@@ -8,6 +8,10 @@ export interface LogPosition {
 
 export const logStart: LogPosition = { transactionId: 0n, position: 0n };
 
+/** The position a table row stores (bigints as the driver returns them); the log's start for no row. */
+export const positionOfRow = (row: { transaction_id: bigint | string; position: bigint | string } | undefined): LogPosition =>
+  row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : logStart;
+
 export function compareLogPositions(a: LogPosition, b: LogPosition): number {
   if (a.transactionId !== b.transactionId) return a.transactionId < b.transactionId ? -1 : 1;
   if (a.position !== b.position) return a.position < b.position ? -1 : 1;

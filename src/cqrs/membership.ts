@@ -6,15 +6,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 
 type Log = (message: string, error?: unknown) => void;
 
 export class MembershipError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MembershipError';
-  }
+  override name = 'MembershipError';
 }
 
 /** Member ids go into PostgreSQL's application_name (63 bytes at most) behind a short prefix. */
@@ -109,21 +107,13 @@ if not score then return -1 end
 return now - tonumber(score)`;
 
 /** ioredis queues commands while disconnected (maxRetriesPerRequest: null): never wait on it forever. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new MembershipError(`Redis did not answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
+const within = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([
+    promise,
+    sleep(ms, undefined, { ref: false }).then((): never => {
+      throw new MembershipError(`Redis did not answer within ${ms} ms`);
+    }),
+  ]);
 
 /** Joins the role's member set (first heartbeat done when this resolves) and keeps beating until stop(). */
 export async function startMembership(options: {

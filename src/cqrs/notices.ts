@@ -13,25 +13,19 @@ export interface NoticeBus<Topics extends TopicMap> {
   close(): Promise<void>;
 }
 
-class LocalFanout {
-  readonly emitter = new EventEmitter().setMaxListeners(0);
-
-  subscribe<Payload>(topic: string, listener: (payload: Payload) => void): () => void {
-    const handler = listener as (payload: unknown) => void;
-    this.emitter.on(topic, handler);
-    return () => this.emitter.off(topic, handler);
-  }
-}
-
+/** Delivers in this process only; the Redis bus uses it to fan out what it receives. */
 export function createLocalNoticeBus<Topics extends TopicMap>(): NoticeBus<Topics> {
-  const fanout = new LocalFanout();
+  const emitter = new EventEmitter().setMaxListeners(0);
   return {
     async publish(topic, payload) {
-      fanout.emitter.emit(topic, payload);
+      emitter.emit(topic, payload);
     },
-    subscribe: (topic, listener) => fanout.subscribe(topic, listener),
+    subscribe(topic, listener) {
+      emitter.on(topic, listener);
+      return () => emitter.off(topic, listener);
+    },
     async close() {
-      fanout.emitter.removeAllListeners();
+      emitter.removeAllListeners();
     },
   };
 }
@@ -45,13 +39,13 @@ export async function createRedisNoticeBus<Topics extends TopicMap>(options: {
   subscriber: Redis | null;
   channel: string;
 }): Promise<NoticeBus<Topics>> {
-  const fanout = new LocalFanout();
+  const local = createLocalNoticeBus<TopicMap>();
   const { publisher, subscriber, channel } = options;
   if (subscriber) {
     subscriber.on('message', (from: string, message: string) => {
       if (from !== channel) return;
       const { topic, payload } = fromWire<{ topic: string; payload: unknown }>(message);
-      fanout.emitter.emit(topic, payload);
+      void local.publish(topic, payload);
     });
     await subscriber.subscribe(channel);
   }
@@ -59,9 +53,9 @@ export async function createRedisNoticeBus<Topics extends TopicMap>(options: {
     async publish(topic, payload) {
       await publisher.publish(channel, toWire({ topic, payload }));
     },
-    subscribe: (topic, listener) => fanout.subscribe(topic, listener),
+    subscribe: local.subscribe as NoticeBus<Topics>['subscribe'],
     async close() {
-      fanout.emitter.removeAllListeners();
+      await local.close();
       if (subscriber) await subscriber.unsubscribe(channel).catch(() => {});
     },
   };

@@ -14,7 +14,9 @@
 import { lockCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
 import type { LogConsumer } from './consumer-batch.ts';
 import type { RecordedEvent } from './events.ts';
-import { chooseRetry, deleteParked, listParked, recordRetryFailure, requestedRetries, requestRetry } from './parked-store.ts';
+import { chooseRetry, deleteParked, listParked, recordRetryFailure, requestedRetries, requestRetry, type ParkedEvent } from './parked-store.ts';
+
+const eventOf = (parked: ParkedEvent) => parked.event;
 
 export interface AppliedRetry<Change> {
   events: RecordedEvent[];
@@ -28,29 +30,25 @@ export async function applyParked<Tx extends SqlClient, Change>(
   db: TransactionalDb<Tx>,
   which: bigint | 'all',
 ): Promise<AppliedRetry<Change>> {
-  let failed: { position: bigint; tried: bigint[]; error: unknown } | undefined;
+  let failed: { event: RecordedEvent; tried: RecordedEvent[]; error: unknown } | undefined;
   try {
     return await db.$transaction(async (tx) => {
       await lockCheckpoint(tx, consumer.name);
-      const chosen = chooseRetry(consumer.name, await listParked(tx, [consumer.name]), which).map((parked) => parked.event);
+      const chosen = chooseRetry(consumer.name, await listParked(tx, [consumer.name]), which).map(eventOf);
       const changes: Change[] = [];
       for (const event of chosen) {
         try {
           changes.push(...(await consumer.apply(tx, [event])));
         } catch (error) {
-          failed = { position: event.position, tried: chosen.map((e) => e.position), error };
+          failed = { event, tried: chosen, error };
           throw error;
         }
       }
-      await deleteParked(
-        tx,
-        consumer.name,
-        chosen.map((event) => event.position),
-      );
+      await deleteParked(tx, consumer.name, chosen);
       return { events: chosen, changes };
     });
   } catch (error) {
-    if (failed) await recordRetryFailure(db, consumer.name, failed.tried, failed.position, failed.error);
+    if (failed) await recordRetryFailure(db, consumer.name, failed.tried, failed.event.position, failed.error);
     throw error;
   }
 }
@@ -58,12 +56,8 @@ export async function applyParked<Tx extends SqlClient, Change>(
 /** After-effects consumers: marks the chosen parked events for the running consumer; returns them. */
 export async function requestParkedRetry<Tx extends SqlClient>(consumer: string, db: TransactionalDb<Tx>, which: bigint | 'all'): Promise<RecordedEvent[]> {
   return db.$transaction(async (tx) => {
-    const chosen = chooseRetry(consumer, await listParked(tx, [consumer]), which).map((parked) => parked.event);
-    await requestRetry(
-      tx,
-      consumer,
-      chosen.map((event) => event.position),
-    );
+    const chosen = chooseRetry(consumer, await listParked(tx, [consumer]), which).map(eventOf);
+    await requestRetry(tx, consumer, chosen);
     return chosen;
   });
 }
@@ -81,17 +75,11 @@ export async function handleRequestedRetries<Tx extends SqlClient>(
       try {
         await consumer.apply(db as unknown as Tx, [parked.event]);
       } catch (error) {
-        await recordRetryFailure(
-          db,
-          consumer.name,
-          keyed.map((row) => row.event.position),
-          parked.event.position,
-          error,
-        );
+        await recordRetryFailure(db, consumer.name, keyed.map(eventOf), parked.event.position, error);
         log(`retry of parked event ${parked.event.position} (${parked.event.type}) failed; it stays parked`, error);
         break;
       }
-      await deleteParked(db, consumer.name, [parked.event.position]);
+      await deleteParked(db, consumer.name, [parked.event]);
     }
   }
 }

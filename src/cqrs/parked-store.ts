@@ -9,7 +9,7 @@
 // (`<type>/<id>`) for projections, the process's own key (the order id) for process managers.
 import type { SqlClient } from './checkpoint-store.ts';
 import { DomainError } from './errors.ts';
-import type { EventMetadata, RecordedEvent } from './events.ts';
+import { recordedEventOf, type RecordedEvent, type StoredEventRow } from './events.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
 
 export interface ParkedEvent {
@@ -50,14 +50,11 @@ export function splitHeldBehind<E>(
   heads: ReadonlyMap<string, bigint>,
   keyOf: (event: E) => string,
 ): { apply: E[]; held: { event: E; head: bigint }[] } {
-  const apply: E[] = [];
-  const held: { event: E; head: bigint }[] = [];
-  for (const event of events) {
-    const head = heads.get(keyOf(event));
-    if (head === undefined) apply.push(event);
-    else held.push({ event, head });
-  }
-  return { apply, held };
+  const withHeads = events.map((event) => ({ event, head: heads.get(keyOf(event)) }));
+  return {
+    apply: withHeads.filter(({ head }) => head === undefined).map(({ event }) => event),
+    held: withHeads.filter((entry): entry is { event: E; head: bigint } => entry.head !== undefined),
+  };
 }
 
 /**
@@ -98,19 +95,10 @@ export async function parkedHeads(db: SqlClient, consumer: string, keys: readonl
   return new Map(rows.map((row) => [row.key, BigInt(row.position)]));
 }
 
-interface StoredRow {
+/** A parked_event row, its event's columns named as in event_log (see the SELECTs below). */
+interface StoredRow extends StoredEventRow {
   consumer: string;
   key: string;
-  transaction_id: bigint | string;
-  position: bigint | string;
-  aggregate_type: string;
-  aggregate_id: string;
-  aggregate_version: number;
-  event_type: string;
-  schema_version: number;
-  payload: object;
-  metadata: EventMetadata;
-  recorded_at: Date | string;
   error: string;
   attempts: number;
   parked_at: Date | string;
@@ -125,25 +113,14 @@ function toParked(row: StoredRow): ParkedEvent {
     attempts: Number(row.attempts),
     parkedAt: new Date(row.parked_at),
     retryRequestedAt: row.retry_requested_at === null ? null : new Date(row.retry_requested_at),
-    event: {
-      transactionId: BigInt(row.transaction_id),
-      position: BigInt(row.position),
-      aggregateType: row.aggregate_type,
-      aggregateId: row.aggregate_id,
-      aggregateVersion: Number(row.aggregate_version),
-      type: row.event_type,
-      schemaVersion: Number(row.schema_version),
-      data: row.payload,
-      metadata: row.metadata,
-      recordedAt: new Date(row.recorded_at),
-    },
+    event: recordedEventOf(row),
   };
 }
 
 /** Parked events of `consumers` (of every consumer in `db` when omitted), in log order per consumer (consumers in name order). */
 export async function listParked(db: SqlClient, consumers?: readonly string[]): Promise<ParkedEvent[]> {
   const rows = await db.$queryRaw<StoredRow[]>`
-    SELECT * FROM parked_event WHERE ${consumers === undefined} OR consumer = ANY(${[...(consumers ?? [])]}::text[])
+    SELECT *, event_type AS type, payload AS data FROM parked_event WHERE ${consumers === undefined} OR consumer = ANY(${[...(consumers ?? [])]}::text[])
      ORDER BY consumer, transaction_id, position`;
   return rows.map(toParked);
 }
@@ -155,10 +132,12 @@ export async function countParked(db: SqlClient, consumers: readonly string[]): 
   return new Map(rows.map((row) => [row.consumer, Number(row.count)]));
 }
 
-const positionsParam = (positions: readonly LogPosition[] | readonly bigint[]) => positions.map((at) => String(typeof at === 'bigint' ? at : at.position));
+/** Positions, or events (or anything with a position) at them. */
+type Positions = readonly (bigint | LogPosition)[];
+const positionsParam = (positions: Positions) => positions.map((at) => String(typeof at === 'bigint' ? at : at.position));
 
 /** Un-parks events (handled again, or discarded); returns how many were parked. */
-export async function deleteParked(db: SqlClient, consumer: string, positions: readonly bigint[]): Promise<number> {
+export async function deleteParked(db: SqlClient, consumer: string, positions: Positions): Promise<number> {
   return db.$executeRaw`DELETE FROM parked_event WHERE consumer = ${consumer} AND position = ANY(${positionsParam(positions)}::text[]::bigint[])`;
 }
 
@@ -168,14 +147,14 @@ export async function discardParked(db: SqlClient, consumer: string, position: b
 }
 
 /** Marks parked events for the running (after-effects) consumer to handle between its batches. */
-export async function requestRetry(db: SqlClient, consumer: string, positions: readonly bigint[]): Promise<void> {
+export async function requestRetry(db: SqlClient, consumer: string, positions: Positions): Promise<void> {
   await db.$executeRaw`
     UPDATE parked_event SET retry_requested_at = now()
      WHERE consumer = ${consumer} AND position = ANY(${positionsParam(positions)}::text[]::bigint[])`;
 }
 
 /** A retry that failed: the events tried stay parked with attempts + 1 (and no request); the failing one gets the new error. */
-export async function recordRetryFailure(db: SqlClient, consumer: string, tried: readonly bigint[], failed: bigint, error: unknown): Promise<void> {
+export async function recordRetryFailure(db: SqlClient, consumer: string, tried: Positions, failed: bigint, error: unknown): Promise<void> {
   await db.$executeRaw`
     UPDATE parked_event
        SET attempts = attempts + 1, retry_requested_at = NULL,
@@ -190,7 +169,7 @@ export async function recordRetryFailure(db: SqlClient, consumer: string, tried:
  */
 export async function requestedRetries(db: SqlClient, consumer: string): Promise<ParkedEvent[][]> {
   const rows = await db.$queryRaw<StoredRow[]>`
-    SELECT * FROM parked_event
+    SELECT *, event_type AS type, payload AS data FROM parked_event
      WHERE consumer = ${consumer}
        AND key IN (SELECT key FROM parked_event WHERE consumer = ${consumer} AND retry_requested_at IS NOT NULL)
      ORDER BY transaction_id, position`;

@@ -2,7 +2,8 @@
 // a view, then swaps the copy in, in one transaction, while queries keep answering from the old
 // tables until that commit and the live projector continues from the swap's position.
 //
-// The swap, in ONE transaction on the read database (a plain connection):
+// The swap, in ONE transaction on the read database (a plain connection; steps 1 and 2 are
+// CopySession.atLiveCheckpoint, which verify uses too):
 // 1. lock the live checkpoint row FOR UPDATE, as every projector batch and parked retry does first:
 //    from here the live projector of this view is paused at its next batch; L = live checkpoint;
 // 2. bring the copy to L (only the few events the live view gained since the last chase). This runs
@@ -21,13 +22,14 @@
 // starts after sees the new table. The live projector's blocked batch resumes on the new tables from
 // the checkpoint the swap committed: nothing missed, nothing applied twice.
 import type { WriteDb } from '../db/write-client.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs } from './backoff.ts';
 import { withCopySession, type CopyOptions, type CopySession } from './copy-session.ts';
-import { compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
+import { compareLogPositions, type LogPosition } from './log-position.ts';
 import type { ProgressSnapshot } from './progress.ts';
 import type { Projection } from './projection.ts';
-import { lockCheckpointIn, saveCheckpointIn } from './checkpoint-store.ts';
-import { inTransaction, qualified, quote } from './view-copy.ts';
+import { saveCheckpoint, sqlClientOf } from './checkpoint-store.ts';
+import { qualified, quote } from './view-copy.ts';
 
 export interface RebuildOptions extends CopyOptions {
   writeDb: WriteDb;
@@ -61,20 +63,8 @@ const isLockTimeout = (error: unknown) => (error as { code?: string }).code === 
 
 async function swap(session: CopySession, options: RebuildOptions): Promise<{ at: LogPosition; liveWas: LogPosition }> {
   const { sql, live, copy, tables, projection } = session;
-  return inTransaction(sql, 'BEGIN', async () => {
-    await sql.exec(`SET LOCAL lock_timeout = ${Math.trunc(options.swapLockTimeoutMs ?? 2_000)}`);
-    const liveWas = await lockCheckpointIn(sql, live, projection.name);
-    let at = (await session.replay(liveWas)).checkpoint;
-    if (compareLogPositions(at, liveWas) < 0) {
-      throw new Error(
-        `the copy of ${projection.name} stopped at ${toStreamId(at)}, before the live checkpoint ${toStreamId(liveWas)}: is the event log missing events?`,
-      );
-    }
-    if (compareLogPositions(at, liveWas) > 0) {
-      await saveCheckpointIn(sql, live, projection.name, at);
-    } else {
-      at = liveWas;
-    }
+  return session.atLiveCheckpoint(async (liveWas, at) => {
+    if (compareLogPositions(at, liveWas) > 0) await saveCheckpoint(sqlClientOf(sql), projection.name, at);
     await options.beforeSwap?.();
     const liveParked = qualified(live, 'parked_event');
     await sql.query(`DELETE FROM ${liveParked} WHERE consumer = $1`, [projection.name]);
@@ -85,7 +75,7 @@ async function swap(session: CopySession, options: RebuildOptions): Promise<{ at
       await sql.exec(`ALTER TABLE ${qualified(copy, table)} SET SCHEMA ${quote(live)}`);
     }
     return { at, liveWas };
-  });
+  }, options.swapLockTimeoutMs ?? 2_000);
 }
 
 /** Rebuilds one projection's view from the event log and swaps it in; see the top of this file. */
@@ -108,7 +98,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
         // The copy is still consistent (at some position <= the log); the next attempt catches it up again.
         if (!isLockTimeout(error) || attempt >= attempts) throw error;
         // Let the live projector's waiting batch and the long query that held the table go first.
-        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+        await sleep(backoffMs(attempt));
       }
     }
   });

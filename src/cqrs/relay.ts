@@ -10,18 +10,19 @@
 // relay's code does not know yet, and an event no code can upcast stops only the consumers that
 // read it, with the error, instead of the whole stream.
 import type { Redis } from 'ioredis';
-import type { WriteDb } from '../db/write-client.ts';
+import type { WriteDb, WriteTx } from '../db/write-client.ts';
 import type { SqlConnection } from '../db/sql.ts';
-import { eventLogChannel, hasHeldBackEvents, readStoredEvents } from './event-log.ts';
+import { readCommittedEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
-import type { Leadership } from './leadership.ts';
-import { readCheckpoint, saveCheckpoint } from './checkpoint-store.ts';
+import { readCheckpoint } from './checkpoint-store.ts';
+import { handleBatch, type LogConsumer } from './consumer-batch.ts';
+import { startConsumer, type ConsumerOptions } from './consumer-runtime.ts';
+import { createLogSource, listenToLog } from './log-source.ts';
 import { toStreamId } from './log-position.ts';
 import { encodeStreamEvent, eventField } from './stream-codec.ts';
-import { Wakeup } from './wakeup.ts';
-import { backoffMs } from './backoff.ts';
+import { EventUpcasting } from './upcasting.ts';
 
-export interface RelayOptions {
+export interface RelayOptions extends Pick<ConsumerOptions<WriteTx, never>, 'batchSize' | 'leadership' | 'log'> {
   writeDb: WriteDb;
   redis: Redis;
   /** A connection of its own, for LISTEN. */
@@ -32,10 +33,7 @@ export interface RelayOptions {
    */
   reconnectListener?: () => Promise<SqlConnection>;
   streamKey: string;
-  batchSize: number;
   pollMs: number;
-  leadership?: Leadership;
-  log?: (message: string, error?: unknown) => void;
   /** Test hook: runs after XADD and before the checkpoint is saved. */
   afterPublish?: (events: RecordedEvent[]) => Promise<void> | void;
 }
@@ -57,117 +55,68 @@ export async function publishEvents(redis: Redis, streamKey: string, events: Rec
   return added;
 }
 
+/** Declares no current versions, so every event passes as stored (see the top of this file). */
+const asStored = new EventUpcasting({});
+
+type RelayTarget = Pick<RelayOptions, 'writeDb' | 'redis' | 'streamKey' | 'batchSize' | 'afterPublish'>;
+
+/**
+ * The relay as a log consumer committing after its effects (docs/architecture.md#g6): its effect is
+ * the XADD, idempotent by entry id, then its checkpoint moves in the write database, fenced like a
+ * process manager's, so that a relay that lost its lease while frozen cannot move it back.
+ */
+function relayConsumer(options: RelayTarget): LogConsumer<WriteTx, never> {
+  return {
+    name: relayConsumerName(options.streamKey),
+    // Every event type: the relay copies the whole log (handleBatch asks only has()).
+    handles: { has: () => true } as Partial<ReadonlySet<string>> as ReadonlySet<string>,
+    keyOf: () => options.streamKey,
+    commit: 'after-effects',
+    // Never reached: publishing is retried until it succeeds (maxAttempts below); nothing is parked.
+    onPoison: 'halt',
+    async apply(_db, events) {
+      await publishEvents(options.redis, options.streamKey, events);
+      await options.afterPublish?.(events);
+      return [];
+    },
+  };
+}
+
 /** Publishes everything committed so far; returns the number of events read. */
-export async function relayOnce(options: Pick<RelayOptions, 'writeDb' | 'redis' | 'streamKey' | 'batchSize' | 'afterPublish'>): Promise<number> {
-  const { writeDb, redis, streamKey, batchSize } = options;
+export async function relayOnce(options: RelayTarget): Promise<number> {
+  const consumer = relayConsumer(options);
   let total = 0;
-  let checkpoint = await readCheckpoint(writeDb, relayConsumerName(streamKey));
+  let checkpoint = await readCheckpoint(options.writeDb, consumer.name);
   for (;;) {
-    const events = await readStoredEvents(writeDb, checkpoint, batchSize);
-    const last = events.at(-1);
-    if (!last) return total;
-    await publishEvents(redis, streamKey, events);
-    await options.afterPublish?.(events);
-    checkpoint = { transactionId: last.transactionId, position: last.position };
-    await saveCheckpoint(writeDb, relayConsumerName(streamKey), checkpoint);
+    const events = await readCommittedEvents(options.writeDb, checkpoint, options.batchSize, asStored);
+    if (events.length === 0) return total;
+    checkpoint = (await handleBatch(consumer, options.writeDb, events, checkpoint)).checkpoint;
     total += events.length;
   }
 }
 
-/** 10 ms doubling per check up to 1 s: quick for short transactions, cheap for long ones. */
-function heldBackRetryMs(checks: number): number {
-  return Math.min(1_000, 10 * 2 ** Math.min(checks - 1, 7));
-}
-
+/**
+ * The relay on the consumer runtime (lease, retries with backoff), reading the log through a log
+ * source that re-checks soon while events are held back by an older open transaction.
+ */
 export async function startRelay(options: RelayOptions): Promise<{ stop(): Promise<void> }> {
-  const wakeup = new Wakeup();
-  let stopping = false;
   const log = options.log ?? (() => {});
-  let listener = options.listener;
-
-  const attach = async (connection: SqlConnection) => {
-    connection.onError((error) => {
-      if (stopping || connection !== listener) return;
-      log('relay: LISTEN connection lost; polling until it is back', error);
-      void reattach();
-    });
-    await connection.listen(eventLogChannel, () => wakeup.wake());
-  };
-  // A dying connection may report more than one error; one reconnect is enough.
-  let reattaching = false;
-  const reattach = async () => {
-    if (!options.reconnectListener || reattaching) return;
-    reattaching = true;
-    try {
-      await reconnect(options.reconnectListener);
-    } finally {
-      reattaching = false;
-    }
-  };
-  const reconnect = async (open: () => Promise<SqlConnection>) => {
-    for (let failures = 1; !stopping; failures++) {
-      try {
-        const next = await open();
-        if (stopping) return void (await next.close());
-        const broken = listener;
-        listener = next;
-        await attach(next);
-        if (broken !== options.listener) await broken.close();
-        // Anything appended while it was down is published now, not a poll interval later.
-        wakeup.wake();
-        return;
-      } catch (error) {
-        const delay = backoffMs(failures);
-        log(`relay: reconnecting LISTEN failed (attempt ${failures}), retrying in ${delay} ms`, error);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
-  };
-  await attach(listener);
-
-  const work = async (isLeader: () => boolean) => {
-    let failures = 0;
-    let heldBackChecks = 0;
-    while (!stopping && isLeader()) {
-      try {
-        await relayOnce(options);
-        failures = 0;
-        // Events held back by an older open transaction: re-check on a short, growing interval
-        // (that transaction may end without a NOTIFY), never longer than the poll interval.
-        const checkpoint = await readCheckpoint(options.writeDb, relayConsumerName(options.streamKey));
-        if (await hasHeldBackEvents(options.writeDb, checkpoint)) {
-          heldBackChecks += 1;
-          await wakeup.wait(Math.min(options.pollMs, heldBackRetryMs(heldBackChecks)));
-        } else {
-          heldBackChecks = 0;
-          await wakeup.wait(options.pollMs);
-        }
-      } catch (error) {
-        failures += 1;
-        const delay = backoffMs(failures);
-        log(`relay: publishing failed (attempt ${failures}), retrying in ${delay} ms`, error);
-        await wakeup.wait(delay);
-      }
-    }
-  };
-  const { leadership } = options;
-  const loop = leadership
-    ? (async () => {
-        // Losing the lease (or failing to reach PostgreSQL for it) sends the relay back to waiting for it.
-        while (!stopping) {
-          await leadership.hold(work, () => stopping).catch((error: unknown) => log('relay: lease lost', error));
-          if (!stopping) await wakeup.wait(options.pollMs);
-        }
-      })()
-    : work(() => true);
-
+  const listener = await listenToLog(options.listener, { reconnect: options.reconnectListener, log: (message, error) => log(`relay: ${message}`, error) });
+  const running = startConsumer({
+    consumer: relayConsumer(options),
+    db: options.writeDb,
+    label: 'relay',
+    openSource: () => createLogSource({ writeDb: options.writeDb, listener, pollMs: options.pollMs, upcasting: asStored, recheckHeldBack: true }),
+    batchSize: options.batchSize,
+    // A failed publish is an outage (Redis away), never a poison event: retried for as long as it lasts.
+    maxAttempts: Number.POSITIVE_INFINITY,
+    leadership: options.leadership,
+    log,
+  });
   return {
     async stop() {
-      stopping = true;
-      wakeup.wake();
-      await loop.catch(() => {});
-      // The caller owns the listener it passed in; the ones opened here are ours to close.
-      if (listener !== options.listener) await listener.close();
+      await running.stop();
+      await listener.close();
     },
   };
 }

@@ -13,6 +13,7 @@
 // this group (the trimmer keeps what a group has not passed). Every stream batch is also checked
 // against the log: one that lacks an event the log has (the stream lost entries behind the group's
 // back) sends the source back to the log.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { EventBatch, EventLogReader, EventSource } from './event-source.ts';
 import { compareLogPositions, fromStreamId, toStreamId, type LogPosition } from './log-position.ts';
@@ -35,6 +36,12 @@ export async function ensureConsumerGroup(redis: Redis, streamKey: string, group
     if (!String(error).includes('BUSYGROUP')) throw error;
     return false;
   }
+}
+
+/** XINFO GROUPS or CONSUMERS: one flat [field, value, field, value…] list per group or consumer, as a map. */
+export async function xinfo(redis: Redis, ...args: [what: 'GROUPS', streamKey: string] | [what: 'CONSUMERS', streamKey: string, group: string]) {
+  const reply = (await redis.call('XINFO', ...args)) as unknown[][];
+  return reply.map((fields) => new Map(fields.flatMap((field, n) => (n % 2 === 0 ? [[String(field), fields[n + 1]] as const] : []))));
 }
 
 /**
@@ -68,11 +75,8 @@ async function claimOthersPending(
  * at its next read, so this is safe.
  */
 async function forgetIdleConsumers(redis: Redis, streamKey: string, group: string, self: string, idleMs: number): Promise<string[]> {
-  const consumers = (await redis.xinfo('CONSUMERS', streamKey, group)) as (string | number)[][];
   const forgotten: string[] = [];
-  for (const fields of consumers) {
-    const info = new Map<string, string | number>();
-    for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]!);
+  for (const info of await xinfo(redis, 'CONSUMERS', streamKey, group)) {
     const name = String(info.get('name'));
     if (name === self || Number(info.get('pending')) > 0 || Number(info.get('idle')) < idleMs) continue;
     await redis.xgroup('DELCONSUMER', streamKey, group, name);
@@ -186,7 +190,7 @@ export async function createStreamSource(options: {
     if (others.waiting) {
       // Not claimable yet: apply nothing. What this read took stays pending here and is read again.
       state.readingPending = true;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(blockMs, Math.max(10, claimIdleMs / 4))));
+      await sleep(Math.min(blockMs, Math.max(10, claimIdleMs / 4)));
       return { events: [], ack: noAck };
     }
     const taken = new Set(entries.map(([id]) => id));

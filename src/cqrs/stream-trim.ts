@@ -5,6 +5,7 @@
 // later, a group lost with Redis's data) catches up from the log instead (stream-source.ts).
 import type { Redis } from 'ioredis';
 import { compareLogPositions, fromStreamId } from './log-position.ts';
+import { xinfo } from './stream-source.ts';
 import { Wakeup } from './wakeup.ts';
 
 export interface TrimOutcome {
@@ -25,21 +26,16 @@ interface GroupInfo {
   lastDeliveredId: string;
 }
 
-/** XINFO GROUPS replies with one flat [field, value, field, value…] list per group. */
 async function groupsOf(redis: Redis, streamKey: string): Promise<GroupInfo[]> {
-  let reply: unknown[][];
-  try {
-    reply = (await redis.xinfo('GROUPS', streamKey)) as unknown[][];
-  } catch (error) {
-    // No stream yet: nothing published, nothing to trim.
-    if (String(error).includes('no such key')) return [];
-    throw error;
-  }
-  return reply.map((fields) => {
-    const info = new Map<string, unknown>();
-    for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
-    return { name: String(info.get('name')), pending: Number(info.get('pending')), lastDeliveredId: String(info.get('last-delivered-id')) };
-  });
+  // No stream yet: nothing published, nothing to trim.
+  const groups = await xinfo(redis, 'GROUPS', streamKey).catch((error: unknown) =>
+    String(error).includes('no such key') ? [] : Promise.reject(error as Error),
+  );
+  return groups.map((info) => ({
+    name: String(info.get('name')),
+    pending: Number(info.get('pending')),
+    lastDeliveredId: String(info.get('last-delivered-id')),
+  }));
 }
 
 /** The oldest entry the group may still need: its oldest pending one, else its last-delivered one. */

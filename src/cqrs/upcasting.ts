@@ -70,16 +70,12 @@ export class EventUpcasting {
   /** One registry from each module's history; an event type declared by two modules is a mistake. */
   static ofModules(histories: readonly ModuleEventHistory[]): EventUpcasting {
     const currentVersions: Record<string, number> = {};
-    for (const history of histories) {
-      for (const [type, version] of Object.entries(history.currentVersions)) {
-        if (type in currentVersions) throw new Error(`event type ${type} is declared by two modules`);
-        currentVersions[type] = version;
-      }
+    for (const [type, version] of histories.flatMap((history) => Object.entries(history.currentVersions))) {
+      if (type in currentVersions) throw new Error(`event type ${type} is declared by two modules`);
+      currentVersions[type] = version;
     }
-    return new EventUpcasting(
-      currentVersions,
-      histories.flatMap((history) => history.upcasters ?? []),
-    );
+    const upcasters = histories.flatMap((history) => history.upcasters ?? []);
+    return new EventUpcasting(currentVersions, upcasters);
   }
 
   currentVersionOf(type: string): number | undefined {

@@ -11,13 +11,11 @@
 // Compared: every column of every table the projection owns, keyed by primary key; and the
 // projection's parked events (which events, their aggregate, type, payload and metadata), but not
 // their error text, attempts and parked_at, which record how they were operated, not the view.
-import type { WriteDb } from '../db/write-client.ts';
 import { connectPostgres, type SqlConnection } from '../db/sql.ts';
 import { withCopySession, type CopyOptions, type CopySession } from './copy-session.ts';
 import { compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 import type { Projection } from './projection.ts';
-import { lockCheckpointIn } from './checkpoint-store.ts';
-import { inTransaction, qualified, quote, ViewCopyError } from './view-copy.ts';
+import { qualified, quote, ViewCopyError } from './view-copy.ts';
 
 export interface RowDifference {
   table: string;
@@ -52,9 +50,7 @@ export interface VerifyResult {
   projections: ProjectionVerification[];
 }
 
-export interface VerifyOptions extends Omit<CopyOptions, 'writeDb' | 'readDatabaseUrl'> {
-  writeDb: WriteDb;
-  readDatabaseUrl: string;
+export interface VerifyOptions extends CopyOptions {
   projections: readonly Projection[];
   /** Only these (each must be one of `projections`); all of them when omitted. */
   names?: readonly string[];
@@ -145,14 +141,8 @@ async function verifyOne(options: VerifyOptions, projection: Projection): Promis
     });
     const snapshot = await connectPostgres(options.readDatabaseUrl);
     try {
-      const at = await inTransaction(sql, 'BEGIN', async () => {
-        const liveAt = await lockCheckpointIn(sql, live, name);
-        const reached = (await session.replay(liveAt)).checkpoint;
-        if (compareLogPositions(reached, liveAt) !== 0) {
-          throw new Error(
-            `the scratch copy of ${name} reached ${toStreamId(reached)}, not the live checkpoint ${toStreamId(liveAt)}: is the event log missing events?`,
-          );
-        }
+      const at = await session.atLiveCheckpoint(async (liveAt, reached) => {
+        if (compareLogPositions(reached, liveAt) !== 0) throw new Error(`the scratch copy of ${name} is past the live checkpoint ${toStreamId(liveAt)}`);
         // The snapshot is taken by its first statement, while the live view is held at `liveAt`.
         await snapshot.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         await snapshot.query('SELECT 1');

@@ -25,10 +25,7 @@ import type { Projection } from './projection.ts';
 
 /** Bad input or a table the copy cannot reproduce; nothing has been changed in the live schema. */
 export class ViewCopyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ViewCopyError';
-  }
+  override name = 'ViewCopyError';
 }
 
 /** The runtime tables every copy carries, beside the projection's own. */
@@ -65,23 +62,18 @@ export async function liveSchemaOf(sql: SqlConnection): Promise<string> {
   return schema;
 }
 
-async function tableOid(sql: SqlConnection, schema: string, table: string): Promise<number> {
-  const rows = await sql.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [qualified(schema, table)]);
-  const oid = rows[0]?.oid;
-  if (oid == null) throw new ViewCopyError(`table ${schema}.${table} does not exist (migrations not applied, or a wrong Projection.tables entry)`);
-  return Number(oid);
-}
-
-/** Refuses what LIKE cannot copy faithfully. */
+/** Refuses a missing table, and what LIKE cannot copy faithfully. */
 async function assertCopyable(sql: SqlConnection, schema: string, table: string): Promise<void> {
-  const oid = await tableOid(sql, schema, table);
-  const [row] = await sql.query<{ fks: number; triggers: number; rls: boolean }>(
-    `SELECT (SELECT count(*)::int FROM pg_constraint WHERE contype = 'f' AND (conrelid = $1 OR confrelid = $1)) AS fks,
-            (SELECT count(*)::int FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal) AS triggers,
-            (SELECT relrowsecurity FROM pg_class WHERE oid = $1) AS rls`,
-    [oid],
+  const [row] = await sql.query<{ oid: number | null; fks: number; triggers: number; rls: boolean }>(
+    `SELECT t.oid,
+            (SELECT count(*)::int FROM pg_constraint WHERE contype = 'f' AND (conrelid = t.oid OR confrelid = t.oid)) AS fks,
+            (SELECT count(*)::int FROM pg_trigger WHERE tgrelid = t.oid AND NOT tgisinternal) AS triggers,
+            (SELECT relrowsecurity FROM pg_class WHERE oid = t.oid) AS rls
+       FROM (SELECT to_regclass($1)::oid AS oid) t`,
+    [qualified(schema, table)],
   );
-  const problems = [row!.fks > 0 && 'foreign keys', row!.triggers > 0 && 'triggers', row!.rls && 'row level security'].filter(Boolean);
+  if (row?.oid == null) throw new ViewCopyError(`table ${schema}.${table} does not exist (migrations not applied, or a wrong Projection.tables entry)`);
+  const problems = [row.fks > 0 && 'foreign keys', row.triggers > 0 && 'triggers', row.rls && 'row level security'].filter(Boolean);
   if (problems.length > 0) throw new ViewCopyError(`table ${schema}.${table} has ${problems.join(', ')}: rebuild and verify cannot copy it`);
 }
 
@@ -208,18 +200,5 @@ export class ViewCopyBusyError extends Error {
   constructor(readonly projection: string) {
     super(`a rebuild or verify of ${projection} is already running; try again when it has finished`);
     this.name = 'ViewCopyBusyError';
-  }
-}
-
-/** Runs `work` in a transaction on the plain connection `sql`; rolls back when it throws. */
-export async function inTransaction<T>(sql: SqlConnection, begin: string, work: () => Promise<T>): Promise<T> {
-  await sql.exec(begin);
-  try {
-    const result = await work();
-    await sql.exec('COMMIT');
-    return result;
-  } catch (error) {
-    await sql.exec('ROLLBACK').catch(() => {});
-    throw error;
   }
 }
