@@ -1,5 +1,6 @@
 // The Command aggregate's commands and their pure deciders: an asynchronous command's lifecycle,
-// from acceptance (queue cap checked) to the status it ends in (docs/async-commands.md).
+// from acceptance to the status it ends in (docs/async-commands.md). The queue cap is checked by
+// the acceptance's transaction itself, last (store.ts, checkQueueCap).
 import { decideByType, type CommandOf } from '../../cqrs/decider.ts';
 import { DomainError, NotFoundError } from '../../cqrs/errors.ts';
 import { isFinalStatus, processStartingCommands, type CommandStatus } from './command-status.ts';
@@ -27,8 +28,6 @@ export interface AsyncCommandRow {
 
 export interface AsyncCommandState {
   row: AsyncCommandRow | null;
-  /** Commands ACCEPTED or RUNNING; loaded for AcceptCommand only (0 otherwise). */
-  queueDepth: number;
 }
 
 /** The queue holds as many commands as ASYNC_COMMAND_QUEUE_CAP allows; try again later. */
@@ -62,8 +61,6 @@ export type AcceptCommand = {
   type: 'AcceptCommand';
   data: Pick<AsyncCommandRow, 'submitter' | 'command' | 'expectedVersion' | 'targetType' | 'targetId' | 'idempotencyKey' | 'requestHash'> & {
     commandId: string;
-    queueCap: number;
-    retryAfterSeconds: number;
   };
 };
 export type StartCommand = { type: 'StartCommand'; data: { commandId: string } };
@@ -89,7 +86,6 @@ function existing(state: AsyncCommandState, commandId: string): AsyncCommandRow 
 
 function acceptCommand({ data }: AcceptCommand, state: AsyncCommandState, time: string): CommandEvent[] {
   if (state.row) return [];
-  if (state.queueDepth >= data.queueCap) throw new OverloadedError(data.retryAfterSeconds);
   const { commandId, submitter, command, expectedVersion, targetType, targetId, idempotencyKey, requestHash } = data;
   const accepted = { commandId, submitter, commandType: command.type, targetType, targetId, command, expectedVersion, idempotencyKey, requestHash };
   return [{ type: 'CommandAccepted', data: { ...accepted, acceptedAt: time } }];

@@ -4,10 +4,10 @@ import { defineCommandHandler, withCanonicalIds, type StateChange } from '../../
 import { isUuid } from '../../cqrs/errors.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { pendingStatuses, type CommandStatus } from './command-status.ts';
-import { asyncCommandDeciders, evolve, type AsyncCommandCommand, type AsyncCommandRow, type AsyncCommandState } from './commands.ts';
+import { asyncCommandDeciders, evolve, OverloadedError, type AsyncCommandCommand, type AsyncCommandRow, type AsyncCommandState } from './commands.ts';
 import { commandAggregate, commandEventSchemaVersions } from './events.ts';
 
-/** Taken by every acceptance: the queue depth it checks cannot change under it. */
+/** Taken by every acceptance, last: the queue depth it checks cannot change under it. */
 const queueLock = 'async-commands:queue';
 
 type StoredRow = Awaited<ReturnType<WriteDb['asyncCommand']['findUnique']>>;
@@ -34,17 +34,23 @@ export async function findByTarget(db: WriteDb, targetType: string, targetId: st
   return stored && rowOf(stored);
 }
 
-/** Commands waiting for a worker (ACCEPTED or RUNNING), counted up to `cap`: the queue depth. */
-export async function queueDepth(db: WriteDb | WriteTx, cap: number): Promise<number> {
-  const rows = await db.$queryRaw<{ depth: bigint }[]>`
-    SELECT count(*) AS depth FROM (SELECT 1 FROM async_commands WHERE status = ANY(${[...pendingStatuses]}::text[]) LIMIT ${cap}) queued`;
-  return Number(rows[0]?.depth ?? 0);
+/**
+ * The last statements of an acceptance, after its row is inserted: refuses it (OverloadedError,
+ * rolling the acceptance back) when more than `cap` commands wait or run, its own included. The lock
+ * serializes acceptances for these two statements and the commit only, not the whole transaction;
+ * the count is a statement of its own, so that its snapshot, taken once the lock is held, sees every
+ * acceptance that committed before.
+ */
+export async function checkQueueCap(tx: WriteTx, cap: number, retryAfterSeconds: number): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${queueLock}, 0))`;
+  const rows = await tx.$queryRaw<{ depth: bigint }[]>`
+    SELECT count(*) AS depth FROM (SELECT 1 FROM async_commands WHERE status = ANY(${[...pendingStatuses]}::text[]) LIMIT ${cap + 1}) queued`;
+  if (Number(rows[0]?.depth ?? 0) > cap) throw new OverloadedError(retryAfterSeconds);
 }
 
 async function load(tx: WriteTx, command: AsyncCommandCommand) {
   const stored = isUuid(command.data.commandId) ? await tx.asyncCommand.findUnique({ where: { id: command.data.commandId } }) : null;
-  const depth = command.type === 'AcceptCommand' && !stored ? await queueDepth(tx, command.data.queueCap) : 0;
-  const state: AsyncCommandState = { row: stored && rowOf(stored), queueDepth: depth };
+  const state: AsyncCommandState = { row: stored && rowOf(stored) };
   return { state, version: stored?.version ?? 0 };
 }
 
@@ -61,7 +67,6 @@ export const asyncCommandHandler = defineCommandHandler({
   schemaVersions: commandEventSchemaVersions,
   canonical: (command) => withCanonicalIds(command, 'commandId'),
   aggregateId: (command) => command.data.commandId,
-  lockKeys: (command) => (command.type === 'AcceptCommand' ? [queueLock] : []),
   load,
   evolve,
   save,

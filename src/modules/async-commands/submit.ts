@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../../db/write-client.ts';
 import { isAppCommandType, targetOf, type AppCommand } from '../command-router.ts';
 import type { CommandStatus } from './command-status.ts';
 import { IdempotencyConflictError, PayloadTooLargeError, type AsyncCommandRow } from './commands.ts';
-import { asyncCommandHandler, findByIdempotencyKey } from './store.ts';
+import { asyncCommandHandler, checkQueueCap, findByIdempotencyKey } from './store.ts';
 
 export interface AsyncCommandSettings {
   /** ASYNC_COMMAND_QUEUE_CAP: commands waiting or running at most; beyond it submissions get OVERLOADED. */
@@ -82,11 +82,11 @@ export async function submitCommand(db: WriteDb, submission: Submission, setting
     targetId: target.aggregateId,
     idempotencyKey,
     requestHash,
-    queueCap: settings.queueCap,
-    retryAfterSeconds: settings.retryAfterSeconds,
   };
   try {
-    const accepted = await asyncCommandHandler.execute(db, { type: 'AcceptCommand', data }, metadata);
+    const accepted = await asyncCommandHandler.execute(db, { type: 'AcceptCommand', data }, metadata, null, (tx) =>
+      checkQueueCap(tx, settings.queueCap, settings.retryAfterSeconds),
+    );
     return { commandId: accepted.aggregateId, aggregateId: target.aggregateId, status: 'ACCEPTED', position: accepted.position };
   } catch (error) {
     // The same key submitted twice at once: the unique index let the other one through.
