@@ -11,14 +11,21 @@ import { inventoryEventSchemaVersions } from './inventory/events.ts';
 import { orderEventSchemaVersions } from './orders/events.ts';
 import { paymentEventSchemaVersions } from './payments/events.ts';
 import { userEventSchemaVersions } from './users/events.ts';
+import { commandEventSchemaVersions } from './async-commands/events.ts';
 
-export const shopEventUpcasting = EventUpcasting.ofModules([
-  // Every shop event is still at version 1, so there is no upcaster yet.
-  { currentVersions: userEventSchemaVersions },
-  { currentVersions: catalogEventSchemaVersions },
-  { currentVersions: inventoryEventSchemaVersions },
-  { currentVersions: orderEventSchemaVersions },
-  { currentVersions: paymentEventSchemaVersions },
-]);
+const currentVersions = [
+  userEventSchemaVersions,
+  catalogEventSchemaVersions,
+  inventoryEventSchemaVersions,
+  orderEventSchemaVersions,
+  paymentEventSchemaVersions,
+  commandEventSchemaVersions,
+];
+
+// Every shop event is still at version 1, so there is no upcaster yet.
+export const shopEventUpcasting = EventUpcasting.ofModules(currentVersions.map((versions) => ({ currentVersions: versions })));
+
+/** Every event type the shop writes today (webhook endpoints subscribe to some of them). */
+export const shopEventTypes: readonly string[] = currentVersions.flatMap((versions) => Object.keys(versions)).sort();
 
 installEventUpcasting(shopEventUpcasting);
