@@ -22,6 +22,9 @@ import type { EventSource } from './cqrs/event-source.ts';
 import { consumerGroupOfProcess, startProcessManager } from './cqrs/process-manager.ts';
 import { createCommandWorker, commandWorkerName } from './modules/async-commands/worker.ts';
 import { submitCommand } from './modules/async-commands/submit.ts';
+import { startWebhookDispatcher, webhookDispatcherName } from './modules/webhooks/dispatcher.ts';
+import { webhookAdmin } from './modules/webhooks/endpoints.ts';
+import { targetGuard } from './modules/webhooks/ssrf-guard.ts';
 import { createDevPaymentProvider } from './modules/payments/dev-provider.ts';
 import type { PaymentProvider } from './modules/payments/provider.ts';
 import { orderSagaName } from './modules/orders/saga/order-saga.ts';
@@ -114,6 +117,7 @@ function adminServices(config: Config, writeDb: WriteDb, readDb: ReadDb | undefi
     projectionStatus: async () =>
       loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: parkedProcessInstances }),
     parked: () => parkedOperations({ readDb: needRead('parked events'), writeDb, projections, processes: processesWithInstances, notices }),
+    webhooks: () => webhookAdmin(writeDb, targetGuard(config.webhooks.allowedHosts)),
   };
 }
 
@@ -285,6 +289,16 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
     log,
   );
   stack.push(() => worker.stop());
+  const dispatcher = startWebhookDispatcher({
+    writeDb,
+    settings: config.webhooks,
+    guard: targetGuard(config.webhooks.allowedHosts),
+    openSource: () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
+    batchSize: config.projectorBatchSize,
+    maxAttempts: config.projectionMaxAttempts,
+    log,
+  });
+  stack.push(() => dispatcher.stop());
   return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) });
 }
 
@@ -431,6 +445,27 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       log,
     );
     stack.push(() => worker.stop());
+    const dispatcher = startWebhookDispatcher({
+      writeDb: writeDb!,
+      settings: config.webhooks,
+      guard: targetGuard(config.webhooks.allowedHosts),
+      openSource: () =>
+        createStreamSource({
+          redis: redis.duplicate(),
+          eventLog: eventLogReader(writeDb!),
+          streamKey: config.streamKey,
+          group: consumerGroupOfProcess(webhookDispatcherName),
+          consumer,
+          blockMs: config.projectorPollMs,
+          claimIdleMs: config.pendingClaimIdleMs,
+          log,
+        }),
+      batchSize: config.projectorBatchSize,
+      maxAttempts: config.projectionMaxAttempts,
+      leadership: advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(webhookDispatcherName), membership: projectorMembers, log }),
+      log,
+    });
+    stack.push(() => dispatcher.stop());
   }
 
   if (!runs('write') && !runs('read')) return { url: undefined, endpoints: {} };

@@ -1,5 +1,6 @@
 // Every setting, read from the environment once, validated, with its default. README.md has the table.
 import type { AsyncCommandSettings } from './modules/async-commands/submit.ts';
+import type { WebhookSettings } from './modules/webhooks/dispatcher.ts';
 
 export const roles = ['all', 'write', 'read', 'relay', 'projector'] as const;
 export type Role = (typeof roles)[number];
@@ -43,6 +44,8 @@ export interface Config {
     /** ASYNC_COMMAND_SWEEP_MS: how often the command worker looks for due retries and expired statuses. */
     sweepMs: number;
   };
+  /** Deliveries to partners' webhook endpoints (docs/webhooks.md). */
+  webhooks: WebhookSettings;
 }
 
 /** The read API's graphql-ws transport (src/graphql/websocket-server.ts): what one client may hold or send. */
@@ -247,6 +250,12 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     if (raw === 'false') return 0;
     return integer(name, 0, 0, 10);
   };
+  /** Comma-separated host names or addresses, lower-cased. */
+  const hosts = (name: string) =>
+    (text(name) ?? '')
+      .split(',')
+      .map((item) => item.trim().toLowerCase())
+      .filter(Boolean);
   const rateLimit = (pointsName: string, points: number, windowName: string, windowSeconds: number): RateLimitSetting => ({
     points: integer(pointsName, points, 0, 1_000_000_000),
     windowSeconds: integer(windowName, windowSeconds, 1, 86_400),
@@ -354,6 +363,15 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       statusTtlMs: integer('ASYNC_COMMAND_STATUS_TTL_MS', 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000),
       maxAttempts: integer('ASYNC_COMMAND_MAX_ATTEMPTS', 5, 1, 1000),
       sweepMs: integer('ASYNC_COMMAND_SWEEP_MS', 1_000, 10, 600_000),
+    },
+    webhooks: {
+      timeoutMs: integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      maxAttempts: integer('WEBHOOK_MAX_ATTEMPTS', 15, 1, 1000),
+      retryBaseMs: integer('WEBHOOK_RETRY_BASE_MS', 1_000, 1, 3_600_000),
+      retryMaxMs: integer('WEBHOOK_RETRY_MAX_MS', 3_600_000, 1, 86_400_000),
+      concurrency: integer('WEBHOOK_CONCURRENCY', 16, 1, 1000),
+      sweepMs: integer('WEBHOOK_SWEEP_MS', 200, 10, 600_000),
+      allowedHosts: hosts('WEBHOOK_ALLOWED_HOSTS'),
     },
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {

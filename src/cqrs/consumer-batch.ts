@@ -21,6 +21,9 @@ import { isTransientError } from './transient-errors.ts';
 
 export type CommitMode = 'in-transaction' | 'after-effects';
 
+/** `handles` of a consumer of every event type (the relay, the webhook dispatcher): handleBatch asks only has(). */
+export const everyEventType = { has: () => true } as Partial<ReadonlySet<string>> as ReadonlySet<string>;
+
 /** What the runtime needs of a consumer; projector.ts and process-manager.ts make one. */
 export interface LogConsumer<Tx extends SqlClient, Change = unknown> {
   /** Its checkpoint row, its parked events' consumer, its lease and its stream group name it. */

@@ -15,7 +15,7 @@ import type { SqlConnection } from '../db/sql.ts';
 import { readCommittedEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
 import { readCheckpoint } from './checkpoint-store.ts';
-import { handleBatch, type LogConsumer } from './consumer-batch.ts';
+import { everyEventType, handleBatch, type LogConsumer } from './consumer-batch.ts';
 import { startConsumer, type ConsumerOptions } from './consumer-runtime.ts';
 import { createLogSource, listenToLog } from './log-source.ts';
 import { toStreamId } from './log-position.ts';
@@ -69,7 +69,7 @@ function relayConsumer(options: RelayTarget): LogConsumer<WriteTx, never> {
   return {
     name: relayConsumerName(options.streamKey),
     // Every event type: the relay copies the whole log (handleBatch asks only has()).
-    handles: { has: () => true } as Partial<ReadonlySet<string>> as ReadonlySet<string>,
+    handles: everyEventType,
     keyOf: () => options.streamKey,
     commit: 'after-effects',
     // Never reached: publishing is retried until it succeeds (maxAttempts below); nothing is parked.

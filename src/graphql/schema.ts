@@ -22,6 +22,7 @@ import '../modules/inventory/graphql/inventory-queries.ts';
 import '../modules/async-commands/graphql/command-status-queries.ts';
 import './admin/projection-status.ts';
 import './admin/parked-events.ts';
+import './admin/webhooks.ts';
 
 builder.queryField('apiVersion', (t) =>
   t.string({

@@ -33,8 +33,15 @@ describe('write schema', () => {
     expect(schema.getType('Subscription')).toBeUndefined();
   });
 
-  it('has no queries but apiVersion and the admin ones, projectionStatus and parked events (they need the write database, see src/graphql/admin)', () => {
-    expect(Object.keys(schema.getQueryType()?.getFields() ?? {}).sort()).toEqual(['apiVersion', 'parkedEvents', 'parkedSagas', 'projectionStatus']);
+  it('has no queries but apiVersion and the admin ones: projection status, parked events, webhooks (they need the write database, see src/graphql/admin)', () => {
+    expect(Object.keys(schema.getQueryType()?.getFields() ?? {}).sort()).toEqual([
+      'apiVersion',
+      'parkedEvents',
+      'parkedSagas',
+      'projectionStatus',
+      'webhookDeliveries',
+      'webhookEndpoints',
+    ]);
   });
 });
 

@@ -37,7 +37,8 @@ function isPublic(address: string): boolean {
 export function targetGuard(allowedHosts: readonly string[]): TargetGuard {
   const allowed = new Set(allowedHosts.map((host) => host.toLowerCase()));
   const check = (host: string, address: string) => {
-    if (allowed.has(host.toLowerCase()) || allowed.has(address)) return;
+    // The allow-list names hosts as URLs write them: allowing 127.0.0.1 does not allow a name that resolves to it.
+    if (allowed.has(host.toLowerCase())) return;
     if (!isPublic(address)) throw new WebhookTargetRefused(host, address);
   };
   const lookup = ((hostname: string, options: unknown, callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void) => {
