@@ -8,8 +8,6 @@
 // Same settings as `npm start`: DATABASE_URL + REDIS_URL (+ READ_DATABASE_URL), or the embedded PGlite
 // under DATA_DIR, which it refuses to open while another process (a running server) holds it.
 // Exit codes: 0 done, 1 failed (database unreachable, embedded database busy), 2 bad config or usage.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { Redis } from 'ioredis';
 import { createRedisNoticeBus, type NoticeBus, type TopicMap } from '../cqrs/notices.ts';
@@ -25,16 +23,13 @@ import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parked-store.ts';
 import { orderSagaName } from '../modules/orders/saga/order-saga.ts';
 import { commandWorkerName } from '../modules/async-commands/worker.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../cqrs/projection-status.ts';
-import { lockEmbeddedDatabase } from '../db/embedded-lock.ts';
-import { assertMigrated, PendingMigrationsError } from '../db/migrations.ts';
-import { openPGlite } from '../db/pglite.ts';
-import { connectPostgres, pgliteConnection } from '../db/sql.ts';
+import { PendingMigrationsError } from '../db/migrations.ts';
 import { createReadClient } from '../db/read-client.ts';
-import type { DbTarget } from '../db/target.ts';
 import { createWriteClient } from '../db/write-client.ts';
 import { logConsumers, parkedProcessInstances, processesWithInstances } from '../modules/log-consumers.ts';
 import { projections } from '../modules/projections.ts';
 import { rebuildUsage, runRebuildCommand } from './rebuild-commands.ts';
+import { withDatabases } from './cli-databases.ts';
 import { isLogPosition } from '../cqrs/log-position.ts';
 import { consumerGroupOfProcess } from '../cqrs/process-manager.ts';
 import { consumerGroupOf } from '../cqrs/stream-source.ts';
@@ -52,33 +47,6 @@ const usage = [
 ].join('\n');
 
 class UsageError extends Error {}
-
-async function withDatabases<T>(config: Config, work: (targets: { write: DbTarget; read: DbTarget }) => Promise<T>): Promise<T> {
-  if (config.mode === 'distributed') {
-    const [write, read] = await Promise.all([connectPostgres(config.databaseUrl!), connectPostgres(config.readDatabaseUrl!)]);
-    try {
-      await assertMigrated({ write, read });
-    } finally {
-      await Promise.all([write.close(), read.close()]);
-    }
-    return work({ write: { kind: 'postgres', url: config.databaseUrl!, poolSize: 2 }, read: { kind: 'postgres', url: config.readDatabaseUrl!, poolSize: 2 } });
-  }
-  const dir = resolve(config.dataDir, 'pglite');
-  // Opening a missing directory would create an empty database just to report on it.
-  if (!existsSync(dir)) throw new Error(`no embedded database in ${dir}: start the app (npm start) or run npm run db:migrate first`);
-  const lock = lockEmbeddedDatabase(config.dataDir);
-  try {
-    const pglite = await openPGlite(dir);
-    try {
-      await assertMigrated({ write: pgliteConnection(pglite), read: pgliteConnection(pglite) });
-      return await work({ write: { kind: 'pglite', db: pglite }, read: { kind: 'pglite', db: pglite } });
-    } finally {
-      await pglite.close();
-    }
-  } finally {
-    lock.release();
-  }
-}
 
 function status(config: Config): Promise<ConsumerStatus[]> {
   return withDatabases(config, async (targets) => {
