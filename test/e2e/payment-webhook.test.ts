@@ -18,6 +18,8 @@ const secret = `whsec_${randomBytes(32).toString('base64')}`;
 const provider = new Webhook(secret);
 const webhookPath = '/webhooks/payments';
 const actor = 'provider:payments';
+/** Far above what the tests queue at once; the overload test fills it. */
+const queueCap = 30;
 
 const answersByWebhookOnly: PaymentProvider = {
   charge: () => Promise.reject(new PaymentProviderUnavailableError('test provider: answers by webhook only')),
@@ -29,7 +31,16 @@ let webhookUrl: string;
 let productId: string;
 
 beforeAll(async () => {
-  await shop.start({ PAYMENT_WEBHOOK_SECRET: secret, SAGA_SWEEP_MS: '200', ASYNC_COMMAND_SWEEP_MS: '200' }, { paymentProvider: answersByWebhookOnly });
+  await shop.start(
+    {
+      PAYMENT_WEBHOOK_SECRET: secret,
+      SAGA_SWEEP_MS: '200',
+      ASYNC_COMMAND_SWEEP_MS: '200',
+      ASYNC_COMMAND_QUEUE_CAP: String(queueCap),
+      ASYNC_COMMAND_RETRY_AFTER_S: '7',
+    },
+    { paymentProvider: answersByWebhookOnly },
+  );
   webhookUrl = new URL(webhookPath, shop.writeUrl).href;
   productId = await shop.addProduct({ sku: 'HOOK-KETTLE', name: 'Kettle', description: 'Whistling', priceCents: 2_599, category: 'Kitchen' }, 100);
 });
@@ -245,6 +256,30 @@ describe('POST /webhooks/payments, with PAYMENT_WEBHOOK_SECRET set', () => {
     const get = await fetch(webhookUrl);
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
+  });
+
+  it('a full command queue: 503 with Retry-After and nothing written; the provider’s retry is accepted once there is room', async () => {
+    // Commands that wait for a retry in an hour fill the queue; the worker leaves them alone until then.
+    await shop.sql.query(
+      `INSERT INTO async_commands (id, submitter, command, command_type, target_type, target_id, request_hash, status, next_attempt_at, accepted_at, updated_at, version)
+       SELECT gen_random_uuid(), 'test:filler', '{}', 'RecordPayment', 'Payment', gen_random_uuid()::text, 'filler', 'RUNNING', now() + interval '1 hour', now(), now(), 1
+       FROM generate_series(1, $1)`,
+      [queueCap],
+    );
+    const body = captured(randomUUID(), 'psp_ch_full');
+    try {
+      const refused = await deliver(webhookUrl, body);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('7');
+      expect(refused.json).toMatchObject({ code: 'OVERLOADED', retryAfterSeconds: 7 });
+      expect(await commandsOf(refused.id)).toEqual([]);
+      await shop.sql.query("DELETE FROM async_commands WHERE submitter = 'test:filler'");
+      const retried = await deliver(webhookUrl, body, { id: refused.id });
+      expect(retried.status).toBe(202);
+      expect(await commandsOf(refused.id)).toHaveLength(1);
+    } finally {
+      await shop.sql.query("DELETE FROM async_commands WHERE submitter = 'test:filler'");
+    }
   });
 });
 
