@@ -42,6 +42,7 @@ import type { DbTarget } from './db/target.ts';
 import { createWriteClient, type WriteDb } from './db/write-client.ts';
 import { createReadYoga, createWriteYoga, readPath, startHttpServer, writePath } from './graphql/server.ts';
 import { createApiProtection } from './graphql/api-protection.ts';
+import { paymentWebhookPath, paymentWebhookRoute } from './graphql/payment-webhook-route.ts';
 import type { Redis } from 'ioredis';
 import { dispatchCommand } from './modules/command-router.ts';
 import { findOrderOwner } from './modules/orders/store.ts';
@@ -52,7 +53,7 @@ import { eventLogReader } from './cqrs/event-log.ts';
 export interface RunningApp {
   /** Base URL of the HTTP server, when the role serves one. */
   url: string | undefined;
-  endpoints: { write?: string; read?: string };
+  endpoints: { write?: string; read?: string; paymentWebhook?: string };
   stop(): Promise<void>;
 }
 
@@ -170,11 +171,22 @@ async function serve(
   }
   // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
   const webSockets = read ? { authenticator, limits: config.webSocket, quota: subscriptionQuota, protection } : undefined;
-  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection });
+  // The payment provider's webhook feeds commands, so it is served where the write API is (docs/inbound-webhooks.md).
+  const webhookSecret = config.paymentWebhookSecret;
+  const webhook =
+    writeDb && webhookSecret !== undefined
+      ? paymentWebhookRoute({ secret: webhookSecret, writeDb, settings: config.asyncCommands, maxBodyBytes: config.api.maxBodyBytes })
+      : undefined;
+  const routes = webhook && new Map([[paymentWebhookPath, webhook]]);
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes });
   stack.push(() => server.close());
   return {
     url: server.url,
-    endpoints: { write: write ? server.url + writePath : undefined, read: read ? server.url + readPath : undefined },
+    endpoints: {
+      write: write ? server.url + writePath : undefined,
+      read: read ? server.url + readPath : undefined,
+      paymentWebhook: webhook ? server.url + paymentWebhookPath : undefined,
+    },
   };
 }
 

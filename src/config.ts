@@ -39,6 +39,11 @@ export interface Config {
   webSocket: WebSocketConfig;
   api: ApiConfig;
   shop: ShopConfig;
+  /**
+   * PAYMENT_WEBHOOK_SECRET: the Standard Webhooks secret (`whsec_` + base64) the payment provider signs
+   * its webhooks with; unset, POST /webhooks/payments does not exist (docs/inbound-webhooks.md). Never logged.
+   */
+  paymentWebhookSecret: string | undefined;
   /** Commands sent with `mode: ASYNC` (docs/async-commands.md). */
   asyncCommands: AsyncCommandSettings & {
     /** ASYNC_COMMAND_SWEEP_MS: how often the command worker looks for due retries and expired statuses. */
@@ -225,6 +230,22 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     return value;
   };
 
+  /**
+   * A Standard Webhooks secret: `whsec_` and the padded base64 of at least 24 bytes (the spec's
+   * smallest key), as standardwebhooks decodes it. Checked here so that a typo stops the start
+   * instead of refusing every delivery. Never echoed.
+   */
+  const webhookSecret = (name: string) => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    const key = value.startsWith('whsec_') ? value.slice('whsec_'.length) : '';
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length % 4 !== 0 || Buffer.from(key, 'base64').length < 24) {
+      problems.push(`${name} must be whsec_ followed by the base64 of at least 24 random bytes (a Standard Webhooks secret)`);
+      return undefined;
+    }
+    return value;
+  };
+
   /** Comma-separated origins (scheme://host[:port]), each checked; an origin never has a path. */
   const origins = (name: string) => {
     const raw = text(name);
@@ -356,6 +377,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       sagaMaxAttempts: integer('SAGA_MAX_ATTEMPTS', 20, 1, 1000),
       lowStockThreshold: integer('LOW_STOCK_THRESHOLD', 5, 0, 1_000_000),
     },
+    paymentWebhookSecret: webhookSecret('PAYMENT_WEBHOOK_SECRET'),
     asyncCommands: {
       queueCap: integer('ASYNC_COMMAND_QUEUE_CAP', 10_000, 1, 10_000_000),
       maxBytes: integer('ASYNC_COMMAND_MAX_BYTES', 64 * 1024, 256, 10 * 1024 * 1024),

@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig, redactUrl } from './config.ts';
 import { startApp } from './app.ts';
 
-function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: string; read?: string }) {
+function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: string; read?: string; paymentWebhook?: string }) {
   const lines = [
     `cqrs-graphql-shop — role "${config.role}", ${config.mode} mode`,
     config.mode === 'embedded'
@@ -21,6 +21,7 @@ function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: stri
   );
   if (endpoints.write) lines.push(`  write API: ${endpoints.write}  (mutations)`);
   if (endpoints.read) lines.push(`  read API:  ${endpoints.read}  (queries; subscriptions over graphql-ws at ws${endpoints.read.slice(4)} and SSE)`);
+  if (endpoints.paymentWebhook) lines.push(`  webhooks:  ${endpoints.paymentWebhook}  (payment provider, Standard Webhooks signatures)`);
   console.log(lines.join('\n'));
 }
 

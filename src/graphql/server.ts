@@ -1,7 +1,7 @@
 // HTTP (and WebSocket) server: the write API at /graphql/write, the read API at /graphql/read.
 // Subscriptions run over graphql-ws on the read path, and over SSE (Accept: text/event-stream).
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/identity.ts';
@@ -167,6 +167,8 @@ export async function startHttpServer(options: {
   read?: Yoga;
   webSockets?: WebSocketOptions;
   protection?: ApiProtection;
+  /** Further routes by exact path, such as the inbound payment webhook (docs/inbound-webhooks.md). */
+  routes?: ReadonlyMap<string, RequestListener>;
 }): Promise<HttpServer> {
   const { write, read } = options;
   if (read && !options.webSockets) throw new Error('the read API needs webSockets options (authenticator, limits) for graphql-ws');
@@ -177,6 +179,8 @@ export async function startHttpServer(options: {
     const path = (req.url ?? '/').split('?')[0];
     if (write && path === writePath) return void write(req, res);
     if (read && path === readPath) return void read(req, res);
+    const route = path && options.routes?.get(path);
+    if (route) return void route(req, res);
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
       return;
