@@ -30,6 +30,9 @@ import { logConsumers, parkedProcessInstances, processesWithInstances } from '..
 import { projections } from '../modules/projections.ts';
 import { rebuildUsage, runRebuildCommand } from './rebuild-commands.ts';
 import { withDatabases } from './cli-databases.ts';
+import { endpointsTable } from './webhook-tables.ts';
+import { webhookAdmin, type EndpointView } from '../modules/webhooks/endpoints.ts';
+import { targetGuard } from '../modules/webhooks/ssrf-guard.ts';
 import { isLogPosition } from '../cqrs/log-position.ts';
 import { consumerGroupOfProcess } from '../cqrs/process-manager.ts';
 import { consumerGroupOf } from '../cqrs/stream-source.ts';
@@ -47,6 +50,17 @@ const usage = [
 ].join('\n');
 
 class UsageError extends Error {}
+
+function webhookEndpoints(config: Config): Promise<EndpointView[]> {
+  return withDatabases(config, async (targets) => {
+    const writeDb = createWriteClient(targets.write);
+    try {
+      return await webhookAdmin(writeDb, targetGuard(config.webhooks.allowedHosts)).list();
+    } finally {
+      await writeDb.$disconnect();
+    }
+  });
+}
 
 function status(config: Config): Promise<ConsumerStatus[]> {
   return withDatabases(config, async (targets) => {
@@ -293,6 +307,9 @@ try {
       console.log(toTable(statuses));
       // Distributed mode: how big the stream is, and what holds its trimming back.
       if (config.mode === 'distributed') console.log(`\n${streamText(await loadStreamStatus(config))}`);
+      // The webhook dispatcher's delivery log, per endpoint (docs/webhooks.md).
+      const endpoints = await webhookEndpoints(config);
+      if (endpoints.length > 0) console.log(`\n${endpointsTable(endpoints)}`);
     }
   }
 } catch (error) {
