@@ -22,6 +22,8 @@ import { startPostgres, startRedis, type TestPostgres, type TestRedis } from '..
 import { addProducts, startCommandLoad } from './command-load.ts';
 import { appendPoisonEvent, missingFromViews, parkedEvents, sagaParked, unsettledOrders, untilDrained } from './convergence.ts';
 import { startShopCluster, type ShopCluster } from './shop-cluster.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
+import { postGraphQL } from '../support/admin-graphql.ts';
 import { unreachedRateLimits } from '../support/shop-e2e.ts';
 
 const rounds = Number(process.env.FAULT_SOAK_ROUNDS ?? 1);
@@ -38,6 +40,7 @@ let load: ReturnType<typeof startCommandLoad>;
 let armedDir: string;
 let env: Record<string, string>;
 let poisonPosition: string | undefined;
+let webhooks: WebhookReceiver;
 const report: { fault: string; injectMs: number; convergeMs: number; acknowledged: number }[] = [];
 let settled: { backlog: number; ms: number } | undefined;
 const startedAt = Date.now();
@@ -113,6 +116,8 @@ beforeAll(async () => {
     await sql.close();
   }
   armedDir = mkdtempSync(join(tmpdir(), 'fault-points-'));
+  // A partner's endpoint that fails one request in five: every user event must still reach it, in order.
+  webhooks = await startWebhookReceiver({ failureRate: 0.2 });
   env = {
     DATABASE_URL: postgres.url,
     REDIS_URL: redis.url,
@@ -127,9 +132,20 @@ beforeAll(async () => {
     SECRET_KEY: testSecretKey,
     // The command load comes from one address.
     ...unreachedRateLimits,
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+    WEBHOOK_RETRY_BASE_MS: '100',
+    WEBHOOK_RETRY_MAX_MS: '1000',
+    WEBHOOK_MAX_ATTEMPTS: '1000',
+    WEBHOOK_SWEEP_MS: '100',
   };
   cluster = await startShopCluster({ env, armedDir, roles: { write: 2, read: 2, projector: 2, relay: 2 } });
   const writeUrls = () => cluster.byRole('write').map((proc) => proc.endpoints.write!);
+  const registered = await postGraphQL(
+    `${writeUrls()[0]!}`,
+    `mutation($url: String!) { registerWebhookEndpoint(url: $url, eventTypes: ["UserRegistered", "UserLoggedIn"]) { __typename ... on Error { message } } }`,
+    { url: webhooks.url },
+  );
+  if (registered.data?.registerWebhookEndpoint?.__typename !== 'MutationRegisterWebhookEndpointSuccess') throw new Error(JSON.stringify(registered));
   const productIds = await addProducts(writeUrls()[0]!, 5);
   load = startCommandLoad({ writeUrls, productIds, workers: 4, ratePerSecond: loadRate });
 }, 180_000);
@@ -137,7 +153,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await load?.stop();
   await cluster?.stop();
-  await Promise.all([postgres?.stop(), redis?.stop()]);
+  await Promise.all([postgres?.stop(), redis?.stop(), webhooks?.close()]);
   if (armedDir) rmSync(armedDir, { recursive: true, force: true });
   if (report.length > 0) {
     const lines = report.map(
@@ -209,6 +225,14 @@ describe('under sustained load, with 2 write, 2 read, 2 projector and 2 relay pr
     expect(parked.map((row) => row.position)).toEqual(parked.map(() => poisonPosition));
     expect(parked.map((row) => row.projection)).toContain('user_profile');
     expect(await sagaParked(env.DATABASE_URL!)).toEqual([]);
+
+    // Every user event reached the partner's endpoint, whatever was killed or restarted, in log order
+    // per user once duplicates (the same webhook-id again: at-least-once) are dropped.
+    await untilDrained(() => webhooks.missing(env.DATABASE_URL!, [...expected.users.keys()]), {
+      stallMs: convergeWithinMs,
+      what: 'every user event delivered to the webhook endpoint',
+    });
+    expect(webhooks.outOfOrder()).toEqual([]);
 
     const verified = await runCli(['verify']);
     expect(verified.output).not.toMatch(/differ/i);
