@@ -158,7 +158,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     return { ...head, ...newest };
   }
 
-  async function record(delivery: DueDelivery, result: AttemptResult, at: Date) {
+  async function record(delivery: DueDelivery, result: AttemptResult, at: Date): Promise<boolean> {
     const attempt = delivery.attempts + 1;
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     const parked = !ok && attempt >= settings.maxAttempts;
@@ -191,9 +191,36 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       }),
     ]);
     if (parked) log(`webhooks: delivery ${delivery.event_id} to endpoint ${delivery.endpoint_id} parked after ${attempt} attempts: ${error}`);
+    return ok;
   }
 
-  async function send(head: DueDelivery) {
+  /** The next pending delivery of the same (endpoint, aggregate), with its endpoint, if any is due. */
+  async function nextOfKey(previous: DueDelivery): Promise<DueDelivery | undefined> {
+    const [next] = await db.$queryRaw<{ id: bigint; event_id: string; body: string; attempts: number; status: string; next_attempt_at: Date | null }[]>`
+      SELECT id, event_id, body, attempts, status, next_attempt_at FROM webhook_deliveries
+       WHERE endpoint_id = ${previous.endpoint_id}::uuid AND ordering_key = ${previous.ordering_key} AND status IN ('pending', 'parked')
+       ORDER BY transaction_id, position LIMIT 1`;
+    // A parked one holds the key (order) until a replay; a scheduled retry is the sweep's.
+    if (!next || next.status !== 'pending' || (next.next_attempt_at && next.next_attempt_at > clock())) return undefined;
+    const endpoint = await db.webhookEndpoint.findUnique({ where: { id: previous.endpoint_id }, select: { status: true } });
+    const { status: _status, next_attempt_at: _due, ...delivery } = next;
+    return endpoint?.status === 'active' ? { ...previous, ...delivery } : undefined;
+  }
+
+  /**
+   * Sends the key's deliveries one after the other while they succeed, holding the slot: a busy
+   * aggregate is not limited to one delivery per sweep. Stops at a failure (the retry is the
+   * sweep's, when due) or when nothing of the key is pending.
+   */
+  async function sendKey(head: DueDelivery) {
+    for (let delivery: DueDelivery | undefined = head; delivery;) {
+      if (!(await send(delivery))) return;
+      delivery = await nextOfKey(delivery);
+    }
+  }
+
+  /** One attempt; true when it was delivered. */
+  async function send(head: DueDelivery): Promise<boolean> {
     const delivery = head.coalesce ? await newestOfKey(head) : head;
     const at = clock();
     const secrets = [
@@ -211,7 +238,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       timeoutMs: settings.timeoutMs,
       guard,
     });
-    await record(delivery, result, at);
+    return record(delivery, result, at);
   }
 
   return {
@@ -241,7 +268,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         perEndpoint.set(head.endpoint_id, busy + 1);
         inFlight.set(slot, head.endpoint_id);
         launched += 1;
-        void send(head)
+        void sendKey(head)
           .catch((error: unknown) => log(`webhooks: delivery ${head.event_id} to endpoint ${head.endpoint_id} failed to run`, error))
           .finally(() => inFlight.delete(slot));
       }
