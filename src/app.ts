@@ -21,7 +21,8 @@ import { newMemberId, startMembership } from './cqrs/membership.ts';
 import type { EventSource } from './cqrs/event-source.ts';
 import { consumerGroupOfProcess, startProcessManager } from './cqrs/process-manager.ts';
 import { createCommandWorker, commandWorkerName } from './modules/async-commands/worker.ts';
-import { submitCommand } from './modules/async-commands/submit.ts';
+import { submitCommand, type CallbackSetup } from './modules/async-commands/submit.ts';
+import { callbackSecretOf } from './modules/async-commands/callbacks.ts';
 import { startWebhookDispatcher, webhookDispatcherName } from './modules/webhooks/dispatcher.ts';
 import { webhookAdmin } from './modules/webhooks/endpoints.ts';
 import { targetGuard } from './modules/webhooks/ssrf-guard.ts';
@@ -136,12 +137,15 @@ async function serve(
     keyOf: (request, serverContext) => callerKey(identityOf(request), clientAddress(request, serverContext, config.api.trustProxyHops)),
   });
   const tokens = consistencyTokens(secret.derive('consistency-token'));
+  const callbackKey = secret.derive('callback-signing');
+  const callbacks: CallbackSetup = { guard: targetGuard(config.webhooks.allowedHosts), secretOf: (submitter) => callbackSecretOf(callbackKey, submitter) };
   const writeDb = apis.writeDb;
   const write = writeDb
     ? createWriteYoga(
         {
           dispatch: (command, options) => dispatchCommand(writeDb, command, options),
-          submit: (submission) => submitCommand(writeDb, submission, config.asyncCommands),
+          submit: (submission) => submitCommand(writeDb, submission, config.asyncCommands, callbacks),
+          callbackSecret: callbacks.secretOf,
           orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
           consistencyTokens: tokens,
           now: () => new Date(),

@@ -15,6 +15,8 @@ export interface WriteServices {
   dispatch(command: AppCommand, options: { metadata: EventMetadata; expectedVersion?: number | null }): Promise<CommandResult>;
   /** Accepts a command to run asynchronously (`mode: ASYNC`): one durable write, then the command worker runs it. */
   submit(submission: Submission): Promise<AcceptedCommand>;
+  /** The caller's callback signing secret (docs/async-commands.md, "Callbacks"). */
+  callbackSecret(submitter: string): string;
   /** The user who placed the order, from the write model; null when there is no such order. */
   orderOwner(orderId: string): Promise<string | null>;
   /** Signs the consistency tokens that receipts carry. */
@@ -48,6 +50,8 @@ export interface GraphQLContext {
   requestId: string;
   /** The request's Idempotency-Key header, for commands sent with `mode: ASYNC`. */
   idempotencyKey?: string | null;
+  /** The request's Callback-Url header, for commands sent with `mode: ASYNC`. */
+  callbackUrl?: string | null;
   /** Who is calling, authenticated once per request or socket (src/graphql/use-identity.ts). */
   identity: Identity;
   ownership: Ownership;

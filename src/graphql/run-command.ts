@@ -34,6 +34,7 @@ export async function runCommand({ context, info, args }: MutationCall, command:
     metadata,
     idempotencyKey,
     request: { field: info.fieldName, args },
+    callbackUrl: context.callbackUrl ?? null,
   });
   return { ...accepted, version: null };
 }

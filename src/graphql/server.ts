@@ -92,6 +92,7 @@ export function createWriteYoga(write: WriteServices, options: ApiOptions & { ad
       requestId: randomUUID(),
       identity: identity ?? identityOf(request),
       idempotencyKey: request?.headers.get('idempotency-key') ?? null,
+      callbackUrl: request?.headers.get('callback-url') ?? null,
       ownership: { orderOwner: (_context, orderId) => write.orderOwner(orderId) },
       write,
       admin: options.admin,

@@ -2,6 +2,10 @@
 // command worker, and followed by commandStatus and commandStatusChanged (graphql-ws and SSE) to
 // their final status; placeOrder on to the order's COMPLETED or COMPENSATED (docs/async-commands.md).
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { postGraphQL } from '../support/admin-graphql.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asAdmin, asCustomer, newCustomer } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
@@ -20,7 +24,13 @@ const shop = shopSession();
 const products = {} as Record<'widget' | 'yacht', string>;
 
 beforeAll(async () => {
-  await shop.start({ PAYMENT_DECLINE_ABOVE_CENTS: String(declineAboveCents), SAGA_SWEEP_MS: '200', ASYNC_COMMAND_SWEEP_MS: '200' });
+  await shop.start({
+    PAYMENT_DECLINE_ABOVE_CENTS: String(declineAboveCents),
+    SAGA_SWEEP_MS: '200',
+    ASYNC_COMMAND_SWEEP_MS: '200',
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+    WEBHOOK_SWEEP_MS: '50',
+  });
   const add = (sku: string, priceCents: number) => shop.addProduct({ sku, name: sku, description: sku, category: 'async', priceCents }, 100);
   products.widget = await add('ASYNC-WIDGET', 1250);
   products.yacht = await add('ASYNC-YACHT', declineAboveCents + 1);
@@ -138,6 +148,61 @@ describe('placeOrder with mode ASYNC', () => {
     expect(final.error).toMatchObject({ code: 'NOT_FOUND', fields: expect.arrayContaining([{ name: 'aggregateId', value: unknownProduct }]) });
     const orders = await shop.sql.query('SELECT 1 FROM orders WHERE id = $1', [receipt.aggregateId]);
     expect(orders).toHaveLength(0);
+  });
+});
+
+describe('callbacks', () => {
+  async function callbackSecret(headers: Record<string, string>): Promise<string> {
+    const response = await postGraphQL(shop.writeUrl, '{ callbackSigningSecret }', {}, headers);
+    expect(response.errors).toBeUndefined();
+    return response.data!.callbackSigningSecret as string;
+  }
+
+  it("delivers the command's outcome and its process's to the Callback-Url, signed with the submitter's callback secret", async () => {
+    const received: { headers: Record<string, string>; body: string }[] = [];
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({ headers: request.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const userId = await shop.registerUser('Cal Back');
+      const customer = await asCustomer(userId);
+      const secret = await callbackSecret(customer);
+      expect(secret).toMatch(/^whsec_/);
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/done`;
+      const receipt = await placeOrderAsync(userId, products.widget, { 'callback-url': url });
+      await eventually(() => expect(received.map((entry) => JSON.parse(entry.body).type)).toEqual(['CommandSucceeded', 'CommandSettled']), {
+        timeoutMs: 20_000,
+      });
+      for (const entry of received) {
+        const verified = new Webhook(secret).verify(entry.body, entry.headers) as { data: { aggregateId: string } };
+        expect(verified.data.aggregateId).toBe(receipt.commandId);
+      }
+      expect(JSON.parse(received[1]!.body).data.payload).toMatchObject({ outcome: 'COMPLETED' });
+      // Another caller's secret does not verify them.
+      const stranger = await callbackSecret((await newCustomer()).headers);
+      expect(stranger).not.toBe(secret);
+      expect(() => new Webhook(stranger).verify(received[0]!.body, received[0]!.headers)).toThrow();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('refuses a Callback-Url the SSRF guard refuses, accepting nothing', async () => {
+    const customer = await newCustomer();
+    const refused = await executeHttp(
+      shop.writeUrl,
+      RegisterUserAsyncDocument,
+      { email: 'cb@example.com', name: 'Cee' },
+      { ...customer.headers, 'callback-url': 'http://10.1.2.3/hook' },
+    );
+    expect(refused.data?.registerUser).toMatchObject({ __typename: 'ValidationError', code: 'VALIDATION_FAILED' });
+    expect(await shop.sql.query('SELECT 1 FROM async_commands WHERE submitter = $1', [`user:${customer.userId}`])).toHaveLength(0);
   });
 });
 

@@ -409,6 +409,9 @@ describe('write API', () => {
       {
         dispatch: (command, options) => dispatchCommand(writeDb, command, options),
         submit: () => Promise.reject(new Error('not called')),
+        callbackSecret: () => {
+          throw new Error('not called');
+        },
         orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
         consistencyTokens: consistencyTokens(randomBytes(32)),
         now: () => new Date('2024-06-01T00:00:00.000Z'),

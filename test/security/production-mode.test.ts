@@ -168,6 +168,9 @@ describe('errors thrown before GraphQL runs', () => {
       {
         dispatch: () => Promise.reject(new Error('not called')),
         submit: () => Promise.reject(new Error('not called')),
+        callbackSecret: () => {
+          throw new Error('not called');
+        },
         orderOwner: () => Promise.reject(new Error('not called')),
         consistencyTokens: consistencyTokens(randomBytes(32)),
         now: () => new Date(),

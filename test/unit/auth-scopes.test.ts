@@ -76,6 +76,7 @@ describe('authorization is declared on every field', () => {
     for (const name of ownerOrAdmin) expect(scopeMap(byName.get(name)!), name).toEqual({ admin: true, orderOwner: 'x' });
     expect(scopeMap(byName.get('Subscription.orderUpdated')!)).toEqual({ admin: true, customer: true });
     expect(scopeMap(byName.get('Subscription.commandStatusChanged')!)).toEqual({ admin: true, customer: true });
+    expect(scopeMap(byName.get('Query.callbackSigningSecret')!)).toEqual({ admin: true, customer: true });
     expect(scopeMap(byName.get('Query.commandStatus')!)).toEqual({ admin: true, commandSubmitter: 'x' });
     expect(scopeMap(byName.get('Mutation.registerUser')!)).toEqual({ admin: true, self: 'x' });
     const covered = new Set([
@@ -86,6 +87,7 @@ describe('authorization is declared on every field', () => {
       'Subscription.orderUpdated',
       'Subscription.commandStatusChanged',
       'Query.commandStatus',
+      'Query.callbackSigningSecret',
       'Mutation.registerUser',
     ]);
     expect(fields.map(([name]) => name).filter((name) => !covered.has(name))).toEqual([]);

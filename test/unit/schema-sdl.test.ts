@@ -33,9 +33,10 @@ describe('write schema', () => {
     expect(schema.getType('Subscription')).toBeUndefined();
   });
 
-  it('has no queries but apiVersion and the admin ones: projection status, parked events, webhooks (they need the write database, see src/graphql/admin)', () => {
+  it('has no queries but apiVersion, callbackSigningSecret and the admin ones: projection status, parked events, webhooks (they need the write database, see src/graphql/admin)', () => {
     expect(Object.keys(schema.getQueryType()?.getFields() ?? {}).sort()).toEqual([
       'apiVersion',
+      'callbackSigningSecret',
       'parkedEvents',
       'parkedSagas',
       'projectionStatus',

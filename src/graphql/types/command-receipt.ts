@@ -1,6 +1,7 @@
 import type { LogPosition } from '../../cqrs/log-position.ts';
 import type { CommandStatus } from '../../modules/async-commands/command-status.ts';
 import { CommandStatusEnum } from './command-status.ts';
+import { actorOf } from '../../auth/identity.ts';
 import { builder } from '../builder.ts';
 import { writeServices } from '../context.ts';
 
@@ -40,3 +41,14 @@ export const CommandReceipt = builder.objectRef<Receipt>('CommandReceipt').imple
     }),
   }),
 });
+
+builder.queryField('callbackSigningSecret', (t) =>
+  t.string({
+    description:
+      "The caller's secret for verifying the deliveries to a Callback-Url (Standard Webhooks, whsec_…): the same for all its commands, " +
+      'derived from the server secret. Send a Callback-Url header with a mode ASYNC mutation to have its status changes delivered there.',
+    subGraphs: ['write'],
+    authScopes: { admin: true, customer: true },
+    resolve: (_root, _args, context) => writeServices(context).callbackSecret(actorOf(context.identity)!),
+  }),
+);

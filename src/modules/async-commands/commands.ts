@@ -17,6 +17,7 @@ export interface AsyncCommandRow {
   targetId: string;
   idempotencyKey: string | null;
   requestHash: string;
+  callbackUrl: string | null;
   status: CommandStatus;
   attempts: number;
   lastError: string | null;
@@ -59,7 +60,7 @@ export class PayloadTooLargeError extends DomainError {
 
 export type AcceptCommand = {
   type: 'AcceptCommand';
-  data: Pick<AsyncCommandRow, 'submitter' | 'command' | 'expectedVersion' | 'targetType' | 'targetId' | 'idempotencyKey' | 'requestHash'> & {
+  data: Pick<AsyncCommandRow, 'submitter' | 'command' | 'expectedVersion' | 'targetType' | 'targetId' | 'idempotencyKey' | 'requestHash' | 'callbackUrl'> & {
     commandId: string;
   };
 };
@@ -86,8 +87,19 @@ function existing(state: AsyncCommandState, commandId: string): AsyncCommandRow 
 
 function acceptCommand({ data }: AcceptCommand, state: AsyncCommandState, time: string): CommandEvent[] {
   if (state.row) return [];
-  const { commandId, submitter, command, expectedVersion, targetType, targetId, idempotencyKey, requestHash } = data;
-  const accepted = { commandId, submitter, commandType: command.type, targetType, targetId, command, expectedVersion, idempotencyKey, requestHash };
+  const { commandId, submitter, command, expectedVersion, targetType, targetId, idempotencyKey, requestHash, callbackUrl } = data;
+  const accepted = {
+    commandId,
+    submitter,
+    commandType: command.type,
+    targetType,
+    targetId,
+    command,
+    expectedVersion,
+    idempotencyKey,
+    requestHash,
+    callbackUrl,
+  };
   return [{ type: 'CommandAccepted', data: { ...accepted, acceptedAt: time } }];
 }
 
@@ -156,11 +168,12 @@ export const decide = decideByType(asyncCommandDeciders);
 /** The state after one more event (the row store.ts saves). */
 export function evolve(state: AsyncCommandState, event: CommandEvent): AsyncCommandState {
   if (event.type === 'CommandAccepted') {
-    const { commandId, acceptedAt, ...accepted } = event.data;
+    const { commandId, acceptedAt, callbackUrl, ...accepted } = event.data;
     const at = new Date(acceptedAt);
     const row: AsyncCommandRow = {
       id: commandId,
       ...accepted,
+      callbackUrl: callbackUrl ?? null,
       ...{ status: 'ACCEPTED', attempts: 0, lastError: null, nextAttemptAt: null, acceptedAt: at, updatedAt: at, expiresAt: null },
     };
     return { ...state, row };

@@ -24,6 +24,8 @@ export type CommandAccepted = DomainEvent<
     expectedVersion: number | null;
     /** The submitter's Idempotency-Key, and a hash of the request (field and arguments) it came with. */
     idempotencyKey: string | null;
+    /** Where its status changes are delivered (callbacks.ts); absent in events accepted before callbacks existed. */
+    callbackUrl?: string | null;
     requestHash: string;
     acceptedAt: string;
   }

@@ -10,6 +10,9 @@ import { isAppCommandType, targetOf, type AppCommand } from '../command-router.t
 import type { CommandStatus } from './command-status.ts';
 import { IdempotencyConflictError, PayloadTooLargeError, type AsyncCommandRow } from './commands.ts';
 import { asyncCommandHandler, checkQueueCap, findByIdempotencyKey } from './store.ts';
+import { validate } from '../../cqrs/errors.ts';
+import { endpointUrlProblem, type TargetGuard } from '../webhooks/ssrf-guard.ts';
+import { ensureCallbackEndpoint } from './callbacks.ts';
 
 export interface AsyncCommandSettings {
   /** ASYNC_COMMAND_QUEUE_CAP: commands waiting or running at most; beyond it submissions get OVERLOADED. */
@@ -42,6 +45,14 @@ export interface Submission {
   idempotencyKey: string | null;
   /** What the client sent (the mutation field and its arguments): the same key must come with the same request. */
   request: { field: string; args: unknown };
+  /** The Callback-Url header: where the command's status changes are delivered (callbacks.ts). */
+  callbackUrl?: string | null;
+}
+
+/** What a callback URL needs: the webhook target guard, and the submitter's signing secret. */
+export interface CallbackSetup {
+  guard: TargetGuard;
+  secretOf(submitter: string): string;
 }
 
 /** JSON with object keys sorted and bigints as strings: the same request always hashes the same. */
@@ -60,8 +71,13 @@ function repeated(row: AsyncCommandRow, requestHash: string, idempotencyKey: str
   return { commandId: row.id, aggregateId: row.targetId, status: row.status, position: null };
 }
 
-export async function submitCommand(db: WriteDb, submission: Submission, settings: AsyncCommandSettings): Promise<AcceptedCommand> {
+export async function submitCommand(db: WriteDb, submission: Submission, settings: AsyncCommandSettings, callbacks?: CallbackSetup): Promise<AcceptedCommand> {
   const { command, metadata, idempotencyKey } = submission;
+  const callbackUrl = submission.callbackUrl ?? null;
+  if (callbackUrl !== null) {
+    if (!callbacks) throw new Error('callback URLs are not set up on this API');
+    validate([['Callback-Url', endpointUrlProblem(callbackUrl, callbacks.guard)]]);
+  }
   const submitter = metadata.actor;
   if (submitter === null) throw new Error('an asynchronous command needs an authenticated submitter');
   if (!isAppCommandType(command.type)) throw new Error(`no handler for command type ${command.type}`);
@@ -82,11 +98,13 @@ export async function submitCommand(db: WriteDb, submission: Submission, setting
     targetId: target.aggregateId,
     idempotencyKey,
     requestHash,
+    callbackUrl,
   };
   try {
-    const accepted = await asyncCommandHandler.execute(db, { type: 'AcceptCommand', data }, metadata, null, (tx) =>
-      checkQueueCap(tx, settings.queueCap, settings.retryAfterSeconds),
-    );
+    const accepted = await asyncCommandHandler.execute(db, { type: 'AcceptCommand', data }, metadata, null, async (tx) => {
+      if (callbackUrl !== null) await ensureCallbackEndpoint(tx, submitter, callbackUrl, callbacks!.secretOf(submitter), new Date(metadata.time));
+      await checkQueueCap(tx, settings.queueCap, settings.retryAfterSeconds);
+    });
     return { commandId: accepted.aggregateId, aggregateId: target.aggregateId, status: 'ACCEPTED', position: accepted.position };
   } catch (error) {
     // The same key submitted twice at once: the unique index let the other one through.

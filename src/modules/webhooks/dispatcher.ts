@@ -20,6 +20,8 @@ import { toStreamId } from '../../cqrs/log-position.ts';
 import { aggregateKey } from '../../cqrs/parked-store.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { postWebhook, type AttemptResult } from './http-delivery.ts';
+import { callbackEndpointId, callbackEventTypes } from '../async-commands/callbacks.ts';
+import { commandAggregate } from '../async-commands/events.ts';
 import type { TargetGuard } from './ssrf-guard.ts';
 
 export const webhookDispatcherName = 'webhook-dispatcher';
@@ -105,14 +107,35 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   /** (endpoint, aggregate) slots being sent to now: one delivery per key at a time, in order. */
   const inFlight = new Map<string, string>();
   const maxPerEndpoint = Math.max(1, Math.floor(settings.concurrency / 2));
-  /** Queues each event for every endpoint subscribed to its type and registered by the time it was recorded. */
+  /** The callback endpoint of each asynchronous command (of these events) that named a Callback-Url. */
+  async function callbacksOf(events: RecordedEvent[]): Promise<Map<string, string>> {
+    const ids = [
+      ...new Set(
+        events.filter((event) => event.aggregateType === commandAggregate && callbackEventTypes.includes(event.type)).map((event) => event.aggregateId),
+      ),
+    ];
+    if (ids.length === 0) return new Map();
+    const rows = await db.asyncCommand.findMany({
+      where: { id: { in: ids }, callbackUrl: { not: null } },
+      select: { id: true, submitter: true, callbackUrl: true },
+    });
+    return new Map(rows.map((row) => [row.id, callbackEndpointId(row.submitter, row.callbackUrl!)]));
+  }
+
+  /**
+   * Queues each event for every partner endpoint subscribed to its type and registered by the time it
+   * was recorded, and a command's status change for its callback endpoint.
+   */
   async function enqueue(events: RecordedEvent[]) {
-    const endpoints = await db.webhookEndpoint.findMany({ select: { id: true, eventTypes: true, createdAt: true } });
+    const endpoints = await db.webhookEndpoint.findMany({ where: { kind: 'partner' }, select: { id: true, eventTypes: true, createdAt: true } });
+    const callbacks = await callbacksOf(events);
     const createdAt = clock();
     const rows = events.flatMap((event) => {
       const targets = endpoints.filter(
         (endpoint) => (endpoint.eventTypes.includes('*') || endpoint.eventTypes.includes(event.type)) && event.recordedAt >= endpoint.createdAt,
       );
+      const callback = event.aggregateType === commandAggregate && callbackEventTypes.includes(event.type) ? callbacks.get(event.aggregateId) : undefined;
+      if (callback) targets.push({ id: callback, eventTypes: [], createdAt: event.recordedAt });
       if (targets.length === 0) return [];
       const body = webhookBody(event);
       return targets.map((endpoint) => ({

@@ -91,7 +91,11 @@ export function webhookAdmin(db: WriteDb, guard: TargetGuard, now: () => Date = 
   }
 
   async function views(ids?: string[]): Promise<EndpointView[]> {
-    const rows = await db.webhookEndpoint.findMany({ where: ids ? { id: { in: ids } } : {}, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    // Partners' endpoints only: a command's callback endpoint is its submitter's, not an admin's to operate.
+    const rows = await db.webhookEndpoint.findMany({
+      where: { kind: 'partner', ...(ids ? { id: { in: ids } } : {}) },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
     const health = await db.$queryRaw<
       { endpoint_id: string; pending: bigint; parked: bigint; delivered: bigint; last_delivered_at: Date | null; next_attempt_at: Date | null }[]
     >`
@@ -134,7 +138,8 @@ export function webhookAdmin(db: WriteDb, guard: TargetGuard, now: () => Date = 
   /** The endpoint's canonical id; NotFoundError for one that is not a UUID or does not exist. */
   async function existing(sent: string): Promise<string> {
     const id = canonicalUuid(sent);
-    if (!isUuid(id) || !(await db.webhookEndpoint.findUnique({ where: { id }, select: { id: true } }))) throw new NotFoundError(webhookEndpointAggregate, sent);
+    if (!isUuid(id) || !(await db.webhookEndpoint.findFirst({ where: { id, kind: 'partner' }, select: { id: true } })))
+      throw new NotFoundError(webhookEndpointAggregate, sent);
     return id;
   }
 
