@@ -20,6 +20,7 @@ import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
 import { logConsumers } from '../../src/modules/log-consumers.ts';
 import { orderSagaName } from '../../src/modules/orders/saga/order-saga.ts';
 import { commandWorkerName } from '../../src/modules/async-commands/worker.ts';
+import { webhookDispatcherName } from '../../src/modules/webhooks/dispatcher.ts';
 import { executeUserCommand } from '../../src/modules/users/store.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
@@ -78,6 +79,7 @@ describe('loadProjectionStatus', () => {
       ...targets().projections.map((name) => `projection:${name}`),
       `process:${orderSagaName}`,
       `process:${commandWorkerName}`,
+      `process:${webhookDispatcherName}`,
       `relay:${streamKey}`,
     ]);
     for (const entry of statuses) {
@@ -177,7 +179,7 @@ describe('npm run projections -- status', () => {
     const { code, stdout, stderr } = await runCli(['status', '--json'], { DATABASE_URL: url, REDIS_URL: inject('redisUrl'), STREAM_KEY: streamKey });
     expect(code, stderr).toBe(0);
     const printed = JSON.parse(stdout) as Record<string, unknown>[];
-    expect(printed.map((entry) => entry.name)).toEqual([...targets().projections, orderSagaName, commandWorkerName, streamKey]);
+    expect(printed.map((entry) => entry.name)).toEqual([...targets().projections, orderSagaName, commandWorkerName, webhookDispatcherName, streamKey]);
     const last = events.at(-1)!;
     expect(printed.find((entry) => entry.name === userProfileProjection.name)).toMatchObject({
       kind: 'projection',
