@@ -9,8 +9,15 @@ import { asAdmin, newCustomer, testSecretKey } from '../support/auth.ts';
 import { executeHttp, expectTypename, subscribeSse } from '../support/graphql-client.ts';
 import { eventually } from '../support/eventually.ts';
 import { freePort } from '../support/servers.ts';
-import { OrderDocument, UserProfileDocument, UserProfileUpdatedDocument } from './generated/read/graphql.ts';
-import { AddProductDocument, PlaceOrderDocument, RecordUserLoginDocument, RegisterUserDocument, RestockProductDocument } from './generated/write/graphql.ts';
+import { CommandStatusDocument, OrderDocument, UserProfileDocument, UserProfileUpdatedDocument } from './generated/read/graphql.ts';
+import {
+  AddProductDocument,
+  PlaceOrderAsyncDocument,
+  PlaceOrderDocument,
+  RecordUserLoginDocument,
+  RegisterUserDocument,
+  RestockProductDocument,
+} from './generated/write/graphql.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const startTimeoutMs = 90_000;
@@ -129,6 +136,18 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
         { timeoutMs: 20_000, what: 'the embedded saga completing the order' },
       );
       expect(order.totalCents).toBe(String(2 * 2_599));
+
+      // The same order sent asynchronously: accepted, run by the embedded command worker, followed to COMPLETED.
+      const submitted = await executeHttp(writeUrl, PlaceOrderAsyncDocument, { userId, items: [{ productId, quantity: 1 }] }, customer);
+      const accepted = expectTypename(submitted.data?.placeOrder, 'MutationPlaceOrderSuccess').data;
+      expect(accepted.status).toBe('ACCEPTED');
+      await eventually(
+        async () => {
+          const found = (await executeHttp(readUrl, CommandStatusDocument, { id: accepted.commandId }, customer)).data?.commandStatus;
+          expect(found?.status).toBe('COMPLETED');
+        },
+        { timeoutMs: 20_000, what: 'the embedded command worker running the order to COMPLETED' },
+      );
 
       const pgliteDir = join(dataDir, 'pglite');
       expect(existsSync(join(pgliteDir, 'PG_VERSION'))).toBe(true);

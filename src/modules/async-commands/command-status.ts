@@ -6,8 +6,8 @@ export type CommandStatus = (typeof commandStatuses)[number];
 /** Commands that start a process: their status follows it past SUCCEEDED to COMPLETED or COMPENSATED. */
 export const processStartingCommands: ReadonlySet<string> = new Set(['PlaceOrder']);
 
-/** Queued or being worked on: what counts against the queue cap. */
-export const pendingStatuses: readonly CommandStatus[] = ['ACCEPTED', 'RUNNING'];
+// ACCEPTED and RUNNING (queued, or being worked on) count against the queue cap: the SQL function
+// async_command_queue_depth (write migration 0009) lists them.
 
 /**
  * Whether the command ends at this status. FAILED ends it too (a subscription completes), though an

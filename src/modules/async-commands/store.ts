@@ -3,12 +3,9 @@
 import { defineCommandHandler, withCanonicalIds, type StateChange } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
-import { pendingStatuses, type CommandStatus } from './command-status.ts';
+import type { CommandStatus } from './command-status.ts';
 import { asyncCommandDeciders, evolve, OverloadedError, type AsyncCommandCommand, type AsyncCommandRow, type AsyncCommandState } from './commands.ts';
 import { commandAggregate, commandEventSchemaVersions } from './events.ts';
-
-/** Taken by every acceptance, last: the queue depth it checks cannot change under it. */
-const queueLock = 'async-commands:queue';
 
 type StoredRow = Awaited<ReturnType<WriteDb['asyncCommand']['findUnique']>>;
 
@@ -35,16 +32,13 @@ export async function findByTarget(db: WriteDb, targetType: string, targetId: st
 }
 
 /**
- * The last statements of an acceptance, after its row is inserted: refuses it (OverloadedError,
- * rolling the acceptance back) when more than `cap` commands wait or run, its own included. The lock
- * serializes acceptances for these two statements and the commit only, not the whole transaction;
- * the count is a statement of its own, so that its snapshot, taken once the lock is held, sees every
- * acceptance that committed before.
+ * The last statement of an acceptance, after its row is inserted: refuses it (OverloadedError,
+ * rolling the acceptance back) when more than `cap` commands wait or run, its own included. The
+ * function (write migration 0009) takes the queue lock and then counts, so acceptances are serialized
+ * only for this one round trip and the commit, not for the whole transaction.
  */
 export async function checkQueueCap(tx: WriteTx, cap: number, retryAfterSeconds: number): Promise<void> {
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${queueLock}, 0))`;
-  const rows = await tx.$queryRaw<{ depth: bigint }[]>`
-    SELECT count(*) AS depth FROM (SELECT 1 FROM async_commands WHERE status = ANY(${[...pendingStatuses]}::text[]) LIMIT ${cap + 1}) queued`;
+  const rows = await tx.$queryRaw<{ depth: bigint }[]>`SELECT async_command_queue_depth(${cap}::int) AS depth`;
   if (Number(rows[0]?.depth ?? 0) > cap) throw new OverloadedError(retryAfterSeconds);
 }
 
