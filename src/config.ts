@@ -394,6 +394,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       concurrency: integer('WEBHOOK_CONCURRENCY', 16, 1, 1000),
       sweepMs: integer('WEBHOOK_SWEEP_MS', 200, 10, 600_000),
       allowedHosts: hosts('WEBHOOK_ALLOWED_HOSTS'),
+      logRetentionMs: integer('WEBHOOK_LOG_RETENTION_MS', 7 * 86_400_000, 1_000, 3_650 * 86_400_000),
     },
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { asCustomer } from '../support/auth.ts';
 import { postGraphQL } from '../support/admin-graphql.ts';
 import { eventually } from '../support/eventually.ts';
@@ -16,6 +16,9 @@ import { shopSession } from '../support/shop-e2e.ts';
 import { RecordUserLoginDocument } from './generated/write/graphql.ts';
 
 const shop = shopSession();
+/** Every secret the API made in this file, and every line the app logged: no line may hold a secret. */
+const secrets: string[] = [];
+const logged: string[] = [];
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -65,6 +68,7 @@ async function register(url: string, eventTypes: string[], coalesce = false) {
   );
   const result = data.registerWebhookEndpoint;
   expect(result.__typename, JSON.stringify(result)).toBe('MutationRegisterWebhookEndpointSuccess');
+  secrets.push(result.data.secret);
   return result.data as { secret: string; endpoint: { id: string } };
 }
 
@@ -97,6 +101,13 @@ const versionsOf = (received: Received[], aggregateId: string) =>
   received.filter((entry) => entry.aggregateId === aggregateId).map((entry) => entry.aggregateVersion);
 
 beforeAll(async () => {
+  for (const stream of ['error', 'log', 'warn'] as const) {
+    const original = console[stream].bind(console);
+    vi.spyOn(console, stream).mockImplementation((...args: unknown[]) => {
+      logged.push(args.map((arg) => (arg instanceof Error ? `${arg.message} ${arg.stack}` : String(arg))).join(' '));
+      original(...args);
+    });
+  }
   await shop.start({
     WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     WEBHOOK_TIMEOUT_MS: '500',
@@ -109,6 +120,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await shop.stop();
+  // Failed and parked deliveries were logged above; none of those lines, nor any other, holds a secret.
+  expect(secrets.length).toBeGreaterThan(5);
+  expect(logged.some((line) => line.includes('parked after'))).toBe(true);
+  for (const secret of secrets) expect(logged.filter((line) => line.includes(secret.slice(6, 30)))).toEqual([]);
+  vi.restoreAllMocks();
 });
 
 describe('deliveries', () => {
@@ -139,6 +155,7 @@ describe('deliveries', () => {
         { id: endpoint.id },
       );
       const newSecret = rotated.rotateWebhookSecret.data.secret as string;
+      secrets.push(newSecret);
       expect(newSecret).not.toBe(secret);
       const second = await userWithLogins(0);
       await eventually(() => expect(versionsOf(checker.received, second)).toEqual([1]), { timeoutMs: 15_000 });

@@ -40,7 +40,12 @@ export interface WebhookSettings {
   sweepMs: number;
   /** WEBHOOK_ALLOWED_HOSTS: hosts (or addresses) reachable though not public. */
   allowedHosts: string[];
+  /** WEBHOOK_LOG_RETENTION_MS: delivered and superseded deliveries (and their attempts) are deleted this long after they were queued. */
+  logRetentionMs: number;
 }
+
+/** How often the delivery log is pruned. */
+const pruneEveryMs = 60_000;
 
 /** The delay before attempt `failures + 1`: exponential, with "equal jitter" (between half and all of it). */
 export function retryDelayMs(failures: number, settings: Pick<WebhookSettings, 'retryBaseMs' | 'retryMaxMs'>, random = Math.random): number {
@@ -107,6 +112,18 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   /** (endpoint, aggregate) slots being sent to now: one delivery per key at a time, in order. */
   const inFlight = new Map<string, string>();
   const maxPerEndpoint = Math.max(1, Math.floor(settings.concurrency / 2));
+  let prunedAt = -Infinity;
+
+  /** Deletes what the delivery log no longer needs: delivered and superseded deliveries past the retention, with their attempts. */
+  async function prune(now: Date) {
+    if (now.getTime() - prunedAt < pruneEveryMs) return;
+    prunedAt = now.getTime();
+    const before = new Date(now.getTime() - settings.logRetentionMs);
+    await db.$executeRaw`
+      WITH gone AS (
+        DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'superseded') AND created_at < ${before} RETURNING id)
+      DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM gone)`;
+  }
   /** The callback endpoint of each asynchronous command (of these events) that named a Callback-Url. */
   async function callbacksOf(events: RecordedEvent[]): Promise<Map<string, string>> {
     const ids = [
@@ -279,6 +296,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     // Sends are not awaited: a slow endpoint (up to WEBHOOK_TIMEOUT_MS an attempt) must not hold a
     // sweep, and so the other endpoints, back. It may hold at most half of the slots.
     async sweep() {
+      await prune(clock());
       const free = settings.concurrency - inFlight.size;
       if (free <= 0) return;
       const perEndpoint = new Map<string, number>();
