@@ -274,6 +274,8 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
     () => readDb.$disconnect(),
   );
   const notices = createLocalNoticeBus<Topics>();
+  // Every embedded consumer reads the log itself, woken by NOTIFY on the one PGlite connection.
+  const logSource = () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs });
 
   for (const projection of projections) {
     const projector = startProjector({
@@ -282,34 +284,20 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
       notices,
       batchSize: config.projectorBatchSize,
       maxAttempts: config.projectionMaxAttempts,
-      openSource: () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
+      openSource: logSource,
       log,
     });
     stack.push(() => projector.stop());
   }
-  const saga = startSaga(
-    config,
-    extensions,
-    writeDb,
-    () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
-    undefined,
-    log,
-  );
+  const saga = startSaga(config, extensions, writeDb, logSource, undefined, log);
   stack.push(() => saga.stop());
-  const worker = startWorker(
-    config,
-    extensions,
-    writeDb,
-    () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
-    undefined,
-    log,
-  );
+  const worker = startWorker(config, extensions, writeDb, logSource, undefined, log);
   stack.push(() => worker.stop());
   const dispatcher = startWebhookDispatcher({
     writeDb,
     settings: config.webhooks,
     guard: targetGuard(config.webhooks.allowedHosts),
-    openSource: () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs }),
+    openSource: logSource,
     batchSize: config.projectorBatchSize,
     maxAttempts: config.projectionMaxAttempts,
     log,
@@ -394,6 +382,20 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     const notices = await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel });
     const projectorMembers = await joinMembers('projector');
     const consumer = memberId;
+    // Every consumer of this role reads the stream through its own group, on a connection of its own.
+    const streamSource = (group: string) =>
+      createStreamSource({
+        redis: redis.duplicate(),
+        eventLog: eventLogReader(writeDb!),
+        streamKey: config.streamKey,
+        group,
+        consumer,
+        blockMs: config.projectorPollMs,
+        claimIdleMs: config.pendingClaimIdleMs,
+        log,
+      });
+    // A process manager's lease is in the write database, named after its consumer group.
+    const processLease = (name: string) => advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(name), membership: projectorMembers, log });
     for (const projection of projections) {
       const projector = startProjector({
         readDb: readDb!,
@@ -408,56 +410,19 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
           membership: projectorMembers,
           log,
         }),
-        openSource: () =>
-          createStreamSource({
-            redis: redis.duplicate(),
-            eventLog: eventLogReader(writeDb!),
-            streamKey: config.streamKey,
-            group: consumerGroupOf(projection.name),
-            consumer,
-            blockMs: config.projectorPollMs,
-            claimIdleMs: config.pendingClaimIdleMs,
-            log,
-          }),
+        openSource: () => streamSource(consumerGroupOf(projection.name)),
         log,
       });
       stack.push(() => projector.stop());
     }
-    const saga = startSaga(
-      config,
-      extensions,
-      writeDb!,
-      () =>
-        createStreamSource({
-          redis: redis.duplicate(),
-          eventLog: eventLogReader(writeDb!),
-          streamKey: config.streamKey,
-          group: consumerGroupOfProcess(orderSagaName),
-          consumer,
-          blockMs: config.projectorPollMs,
-          claimIdleMs: config.pendingClaimIdleMs,
-          log,
-        }),
-      advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(orderSagaName), membership: projectorMembers, log }),
-      log,
-    );
+    const saga = startSaga(config, extensions, writeDb!, () => streamSource(consumerGroupOfProcess(orderSagaName)), processLease(orderSagaName), log);
     stack.push(() => saga.stop());
     const worker = startWorker(
       config,
       extensions,
       writeDb!,
-      () =>
-        createStreamSource({
-          redis: redis.duplicate(),
-          eventLog: eventLogReader(writeDb!),
-          streamKey: config.streamKey,
-          group: consumerGroupOfProcess(commandWorkerName),
-          consumer,
-          blockMs: config.projectorPollMs,
-          claimIdleMs: config.pendingClaimIdleMs,
-          log,
-        }),
-      advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(commandWorkerName), membership: projectorMembers, log }),
+      () => streamSource(consumerGroupOfProcess(commandWorkerName)),
+      processLease(commandWorkerName),
       log,
     );
     stack.push(() => worker.stop());
@@ -465,20 +430,10 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       writeDb: writeDb!,
       settings: config.webhooks,
       guard: targetGuard(config.webhooks.allowedHosts),
-      openSource: () =>
-        createStreamSource({
-          redis: redis.duplicate(),
-          eventLog: eventLogReader(writeDb!),
-          streamKey: config.streamKey,
-          group: consumerGroupOfProcess(webhookDispatcherName),
-          consumer,
-          blockMs: config.projectorPollMs,
-          claimIdleMs: config.pendingClaimIdleMs,
-          log,
-        }),
+      openSource: () => streamSource(consumerGroupOfProcess(webhookDispatcherName)),
       batchSize: config.projectorBatchSize,
       maxAttempts: config.projectionMaxAttempts,
-      leadership: advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(webhookDispatcherName), membership: projectorMembers, log }),
+      leadership: processLease(webhookDispatcherName),
       log,
     });
     stack.push(() => dispatcher.stop());
