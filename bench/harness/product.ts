@@ -26,6 +26,8 @@ export interface ProductOptions {
   /** Settings on top of the bench's (no rate limits, quiet logs). */
   env?: Record<string, string>;
   role?: string;
+  /** Extra node flags, e.g. ['--cpu-prof'] to profile the product under a leg's load. */
+  nodeArgs?: string[];
   /** Reuse this database (another process of the same deployment) instead of a new one. */
   databaseUrl?: string;
 }
@@ -53,7 +55,7 @@ export async function startProduct(infra: Infra, options: ProductOptions): Promi
   const child = await startServerProcess({
     name: `product:${options.label}`,
     command: process.execPath,
-    args: ['--import', 'tsx', 'src/main.ts'],
+    args: [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'],
     cwd: root,
     env,
     ready: answers(`http://127.0.0.1:${port}/healthz`),

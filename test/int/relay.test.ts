@@ -257,6 +257,19 @@ describe('startRelay', () => {
     });
   });
 
+  it('is woken by an event inserted with plain SQL, not through appendEvents: the trigger on event_log notifies', async () => {
+    const running = await startRelay({ writeDb, redis, listener: await listener(), streamKey, batchSize: 100, pollMs: 60_000 });
+    cleanups.push(() => running.stop());
+    // Let the relay finish its first (empty) read and go to sleep.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const client = await rawClient();
+    await client.query(rawEventSql, ['by-hand', rawMetadata]);
+    await eventually(async () => expect((await streamEntries()).map((entry) => entry.event.aggregateId)).toEqual(['by-hand']), {
+      what: 'the hand-inserted event published',
+      timeoutMs: 10_000,
+    });
+  });
+
   it('publishes an event held back by an older running transaction soon after that transaction ends, not a poll interval later', async () => {
     // Count the relay's completed log reads, to know when it has looked and gone back to sleep.
     let reads = 0;

@@ -8,14 +8,30 @@ import { userAggregate, userEventSchemaVersions } from './events.ts';
 
 async function load(tx: WriteTx, command: UserCommand) {
   // A malformed id names no user; asking PostgreSQL would fail the uuid cast instead.
-  const user = isUuid(command.data.userId)
-    ? await tx.user.findUnique({
-        where: { id: command.data.userId },
-        select: { id: true, email: true, name: true, createdAt: true, lastLoginAt: true, loginCount: true, version: true },
-      })
+  const id = isUuid(command.data.userId) ? command.data.userId : null;
+  const key = 'email' in command.data ? emailKey(command.data.email) : null;
+  // The user and whoever holds the email, in one round trip.
+  const conditions = [...(id === null ? [] : [{ id }]), ...(key === null ? [] : [{ emailKey: key }])];
+  const rows =
+    conditions.length === 0
+      ? []
+      : await tx.user.findMany({
+          where: { OR: conditions },
+          select: { id: true, email: true, emailKey: true, name: true, createdAt: true, lastLoginAt: true, loginCount: true, version: true },
+        });
+  const found = rows.find((row) => row.id === id);
+  const user = found
+    ? {
+        id: found.id,
+        email: found.email,
+        name: found.name,
+        createdAt: found.createdAt,
+        lastLoginAt: found.lastLoginAt,
+        loginCount: found.loginCount,
+        version: found.version,
+      }
     : null;
-  const email = 'email' in command.data ? command.data.email : undefined;
-  const owner = email === undefined ? null : await tx.user.findUnique({ where: { emailKey: emailKey(email) }, select: { id: true } });
+  const owner = key === null ? undefined : rows.find((row) => row.emailKey === key);
   const state: UserState = { user, emailOwnerId: owner?.id ?? null };
   return { state, version: user?.version ?? 0 };
 }
