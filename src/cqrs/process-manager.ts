@@ -18,6 +18,13 @@ export interface ProcessManager {
    */
   keyOf(event: RecordedEvent): string;
   handle(event: RecordedEvent): Promise<void>;
+  /**
+   * Optional: one key's events of a batch at once, in log order, instead of `handle` for each. For a
+   * process manager that acts on the state the events led to rather than on each event (the order
+   * saga reconciles from the write tables), so that a batch costs one pass per key, however many of
+   * the key's events it holds.
+   */
+  handleKey?(events: RecordedEvent[]): Promise<void>;
   /** Runs every sweep interval while this process is the active one: timeouts, due retries. */
   sweep?(): Promise<void>;
 }
@@ -98,6 +105,7 @@ export function processConsumer(process: ProcessManager, concurrency: number): L
       const byKey = new Map<string, RecordedEvent[]>();
       for (const event of events) byKey.set(keyOf(event), [...(byKey.get(keyOf(event)) ?? []), event]);
       await forEachConcurrently([...byKey.values()], concurrency, async (keyed) => {
+        if (process.handleKey) return process.handleKey(keyed);
         for (const event of keyed) await process.handle(event);
       });
       return [];

@@ -11,27 +11,70 @@ export interface LoadedSaga {
   parked: boolean;
 }
 
+interface FactsRow {
+  order_id: string | null;
+  order_status: string | null;
+  total_cents: bigint | null;
+  currency: string | null;
+  placed_at: Date | null;
+  cancel_reason: string | null;
+  payment_id: string | null;
+  payment_status: string | null;
+  payment_reference: string | null;
+  payment_reason: string | null;
+  reservation_id: string | null;
+  reservation_status: string | null;
+  reservation_reason: string | null;
+  saga_id: string | null;
+  saga_status: string | null;
+  deadline_at: Date | null;
+  attempts: number | null;
+  charge_started_at: Date | null;
+  parked_at: Date | null;
+}
+
+/**
+ * The order, its payment, its reservation attempt and its saga row, in ONE statement: the saga
+ * reads them before every step, so this is its most frequent query.
+ */
 export async function loadSagaFacts(db: WriteDb, orderId: string, now: Date): Promise<LoadedSaga> {
-  const [order, payment, reservation, saga] = await Promise.all([
-    db.order.findUnique({
-      where: { id: orderId },
-      select: { status: true, totalCents: true, currency: true, placedAt: true, cancelReason: true },
-    }),
-    db.payment.findUnique({ where: { orderId }, select: { status: true, reference: true, reason: true } }),
-    db.reservationAttempt.findUnique({ where: { orderId }, select: { status: true, reason: true } }),
-    db.orderSaga.findUnique({ where: { orderId }, select: { status: true, deadlineAt: true, attempts: true, chargeStartedAt: true, parkedAt: true } }),
-  ]);
+  const [row] = await db.$queryRaw<FactsRow[]>`
+    SELECT o.id::text AS order_id, o.status AS order_status, o.total_cents, o.currency, o.placed_at, o.cancel_reason,
+           p.order_id::text AS payment_id, p.status AS payment_status, p.reference AS payment_reference, p.reason AS payment_reason,
+           r.order_id::text AS reservation_id, r.status AS reservation_status, r.reason AS reservation_reason,
+           s.order_id::text AS saga_id, s.status AS saga_status, s.deadline_at, s.attempts, s.charge_started_at, s.parked_at
+      FROM (SELECT ${orderId}::uuid AS id) AS wanted
+      LEFT JOIN orders o ON o.id = wanted.id
+      LEFT JOIN payments p ON p.order_id = wanted.id
+      LEFT JOIN reservation_attempts r ON r.order_id = wanted.id
+      LEFT JOIN order_sagas s ON s.order_id = wanted.id`;
+  const facts = row!;
   // The status columns are plain text; the commands that write them only ever write these values.
   type Status<Fact extends keyof SagaFacts> = NonNullable<SagaFacts[Fact]> extends { status: infer S } ? S : never;
   return {
     facts: {
       now,
-      order: order && { ...order, status: order.status as Status<'order'>, totalCents: exactCents(order.totalCents) },
-      payment: payment && { ...payment, status: payment.status as Status<'payment'> },
-      reservation: reservation && { ...reservation, status: reservation.status as Status<'reservation'> },
-      saga: saga && { status: saga.status as Status<'saga'>, deadlineAt: saga.deadlineAt, chargeStartedAt: saga.chargeStartedAt },
+      order:
+        facts.order_id === null
+          ? null
+          : {
+              status: facts.order_status as Status<'order'>,
+              totalCents: exactCents(facts.total_cents!),
+              currency: facts.currency!,
+              placedAt: facts.placed_at!,
+              cancelReason: facts.cancel_reason,
+            },
+      payment:
+        facts.payment_id === null
+          ? null
+          : { status: facts.payment_status as Status<'payment'>, reference: facts.payment_reference, reason: facts.payment_reason },
+      reservation: facts.reservation_id === null ? null : { status: facts.reservation_status as Status<'reservation'>, reason: facts.reservation_reason },
+      saga:
+        facts.saga_id === null
+          ? null
+          : { status: facts.saga_status as Status<'saga'>, deadlineAt: facts.deadline_at!, chargeStartedAt: facts.charge_started_at },
     },
-    attempts: saga?.attempts ?? 0,
-    parked: saga?.parkedAt != null,
+    attempts: facts.attempts ?? 0,
+    parked: facts.parked_at !== null,
   };
 }

@@ -149,11 +149,14 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
   const reconcileOrder = async (orderId: string, trigger?: SagaTrigger) =>
     serialized(orderId, async () => reconcile(orderId, trigger ?? (await placementTrigger(orderId))));
 
-  return {
+  const saga: OrderSaga = {
     name: orderSagaName,
     handles: handledEventTypes,
     keyOf: keyOfEvent,
     handle: (event) => reconcileOrder(keyOfEvent(event), { correlationId: event.metadata.correlationId, causationId: event.metadata.commandId }),
+    // Reconciling reads the facts, not the event: an order's events in one batch need one pass,
+    // its commands caused by the latest of them.
+    handleKey: (events) => saga.handle(events.at(-1)!),
     async sweep() {
       const due = await dueSagaOrderIds(writeDb, clock(), sweepBatch);
       await forEachConcurrently(due, options.concurrency, (orderId) =>
@@ -162,6 +165,7 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
     },
     reconcileOrder,
   };
+  return saga;
 }
 
 function keyOfEvent(event: RecordedEvent): string {
