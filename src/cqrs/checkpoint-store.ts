@@ -40,13 +40,25 @@ export async function readCheckpoint(db: SqlClient, consumer: string): Promise<L
   return positionOfRow(rows[0]);
 }
 
-/** Locks the consumer's checkpoint row for the rest of the transaction, creating it if missing. */
+/**
+ * Locks the consumer's checkpoint row for the rest of the transaction, creating it if missing, in
+ * one statement (ON CONFLICT DO UPDATE locks the row and returns its latest committed values); and
+ * whether the consumer has parked events (exact while the lock is held: only its own batches park),
+ * so that a batch need not look for its keys' parked events when there are none.
+ */
+export async function lockBatchCheckpoint(tx: SqlClient, consumer: string): Promise<{ checkpoint: LogPosition; anyParked: boolean }> {
+  const rows = await tx.$queryRaw<(StoredRow & { any_parked: boolean })[]>`
+    INSERT INTO consumer_checkpoint AS checkpoint (consumer, transaction_id, position, updated_at)
+    VALUES (${consumer}, 0, 0, now())
+    ON CONFLICT (consumer) DO UPDATE SET consumer = excluded.consumer
+    RETURNING checkpoint.transaction_id, checkpoint.position,
+              EXISTS (SELECT 1 FROM parked_event WHERE parked_event.consumer = checkpoint.consumer) AS any_parked`;
+  return { checkpoint: positionOfRow(rows[0]), anyParked: rows[0]?.any_parked === true };
+}
+
+/** Locks the consumer's checkpoint row for the rest of the transaction (see lockBatchCheckpoint). */
 export async function lockCheckpoint(tx: SqlClient, consumer: string): Promise<LogPosition> {
-  await tx.$executeRaw`
-    INSERT INTO consumer_checkpoint (consumer, transaction_id, position, updated_at)
-    VALUES (${consumer}, 0, 0, now()) ON CONFLICT (consumer) DO NOTHING`;
-  const rows = await tx.$queryRaw<StoredRow[]>`SELECT transaction_id, position FROM consumer_checkpoint WHERE consumer = ${consumer} FOR UPDATE`;
-  return positionOfRow(rows[0]);
+  return (await lockBatchCheckpoint(tx, consumer)).checkpoint;
 }
 
 /** Moves the checkpoint to `at`; moving on clears a halt (see Projection.onPoison). */

@@ -12,7 +12,7 @@
 // Both apply the ordering rule (parked-store.ts) before handling, and both isolate the same way:
 // after the batch failed `maxAttempts` times its events are taken one at a time, each committed on
 // its own; the one that fails alone is parked (or, policy 'halt', the consumer stops before it).
-import { lockCheckpoint, readCheckpoint, recordHalt, saveCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
+import { lockBatchCheckpoint, lockCheckpoint, readCheckpoint, recordHalt, saveCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
 import type { RecordedEvent } from './events.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
 import { errorText, heldReason, parkEvents, parkedHeads, splitHeldBehind, type Parking } from './parked-store.ts';
@@ -83,14 +83,15 @@ async function commitStep<Tx extends SqlClient, Change>(
   consumer: LogConsumer<Tx, Change>,
   db: TransactionalDb<Tx>,
   known: LogPosition,
-  work: (scope: Tx, checkpoint: LogPosition) => Promise<Step<Change>>,
+  /** `anyParked`: known under the checkpoint lock (in-transaction), undefined otherwise. */
+  work: (scope: Tx, checkpoint: LogPosition, anyParked?: boolean) => Promise<Step<Change>>,
   beforeCommit?: () => Promise<void> | void,
 ): Promise<BatchOutcome<Change>> {
   const outcome = ({ reached, parkings, ...rest }: Step<Change>, checkpoint: LogPosition) => ({ ...rest, checkpoint });
   if (consumer.commit === 'in-transaction') {
     return db.$transaction(async (tx) => {
-      const checkpoint = await lockCheckpoint(tx, consumer.name);
-      const step = await work(tx, checkpoint);
+      const { checkpoint, anyParked } = await lockBatchCheckpoint(tx, consumer.name);
+      const step = await work(tx, checkpoint, anyParked);
       if (!step.reached) return outcome(step, checkpoint);
       await parkEvents(tx, consumer.name, step.parkings);
       await saveCheckpoint(tx, consumer.name, step.reached);
@@ -122,10 +123,10 @@ export async function handleBatch<Tx extends SqlClient, Change>(
     consumer,
     db,
     known,
-    async (scope, checkpoint) => {
+    async (scope, checkpoint, anyParked) => {
       const fresh = ordered.filter((event) => compareLogPositions(event, checkpoint) > 0);
       const handled = fresh.filter((event) => consumer.handles.has(event.type));
-      const heads = await parkedHeads(scope, consumer.name, handled.map(consumer.keyOf));
+      const heads = anyParked === false ? new Map<string, bigint>() : await parkedHeads(scope, consumer.name, handled.map(consumer.keyOf));
       const { apply, held } = splitHeldBehind(handled, heads, consumer.keyOf);
       const changes = apply.length > 0 ? await consumer.apply(scope, apply) : [];
       const parkings = held.map(({ event, head }) => ({ event, key: consumer.keyOf(event), error: heldReason(head), attempts: 0 }));
