@@ -56,7 +56,9 @@ export const fanoutLeg: Leg = {
     const needed = 2 * count + 200;
     const limit = openFileLimit();
     if (limit < needed) {
-      throw new Error(`the open file limit (ulimit -n) is ${limit}; ${count} subscribers to two servers need about ${needed} in the bench process: raise it (ulimit -n ${needed})`);
+      throw new Error(
+        `the open file limit (ulimit -n) is ${limit}; ${count} subscribers to two servers need about ${needed} in the bench process: raise it (ulimit -n ${needed})`,
+      );
     }
 
     // One customer holds every subscription: its quota is raised to fit them. One subscription per
@@ -67,7 +69,17 @@ export const fanoutLeg: Leg = {
     const authorization = await product.authorization({ userId });
     const registered = await graphql<{ registerUser: { data: { consistencyToken: string } } }>(
       product.writeUrl,
-      `mutation ($email: String!) { registerUser(email: $email, name: "Bench Fan-out") { ... on MutationRegisterUserSuccess { data { consistencyToken } } } }`,
+      `
+        mutation ($email: String!) {
+          registerUser(email: $email, name: "Bench Fan-out") {
+            ... on MutationRegisterUserSuccess {
+              data {
+                consistencyToken
+              }
+            }
+          }
+        }
+      `,
       { email: `fanout-${userId}@example.com` },
       { authorization },
     );
@@ -112,7 +124,19 @@ export const fanoutLeg: Leg = {
               const expected = ++productLogins;
               return summarize(
                 await productSubscribers.fanOut(
-                  () => graphql(product.writeUrl, `mutation ($userId: ID!) { recordUserLogin(userId: $userId) { __typename } }`, { userId }, { authorization }),
+                  () =>
+                    graphql(
+                      product.writeUrl,
+                      `
+                        mutation ($userId: ID!) {
+                          recordUserLogin(userId: $userId) {
+                            __typename
+                          }
+                        }
+                      `,
+                      { userId },
+                      { authorization },
+                    ),
                   (payload) => payload?.data?.userProfileUpdated?.loginCount === expected,
                 ),
               );
@@ -178,7 +202,11 @@ export const fanoutLeg: Leg = {
             value: median(of('product').map((round) => round.lastMs - round.firstMs)),
             unit: 'ms',
             peer: { name: 'bare graphql-ws', value: median(of('bare-graphql-ws').map((round) => round.lastMs - round.firstMs)) },
-            ratio: median(of('product').map((mine, round) => ratioOf(mine.lastMs - mine.firstMs, of('bare-graphql-ws')[round]!.lastMs - of('bare-graphql-ws')[round]!.firstMs, false))),
+            ratio: median(
+              of('product').map((mine, round) =>
+                ratioOf(mine.lastMs - mine.firstMs, of('bare-graphql-ws')[round]!.lastMs - of('bare-graphql-ws')[round]!.firstMs, false),
+              ),
+            ),
             detail: { 'open s': productOpenS, 'bare open s': bareOpenS },
           },
         ],
@@ -186,7 +214,7 @@ export const fanoutLeg: Leg = {
         notes: [
           `${count} sockets to each server, one subscription each, all in the bench process (raw ws, graphql-transport-ws); open file limit ${limit}`,
           `product: SUBSCRIPTIONS_PER_IDENTITY=${quota} (default 100: every socket is the same customer's), WS_SUBSCRIPTIONS_PER_SOCKET default (20), rate limits off; its clock includes the write, the event log → relay → Redis Stream → projector → view → Redis pub/sub path ("first ms"); bare graphql-ws has only an HTTP POST before the fan-out`,
-          'client CPU share: the bench process\'s CPU over the fan-out as a share of its wall time; near 100% would mean the client, not the server, sets the pace',
+          "client CPU share: the bench process's CPU over the fan-out as a share of its wall time; near 100% would mean the client, not the server, sets the pace",
         ],
       };
     } finally {

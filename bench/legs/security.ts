@@ -71,7 +71,17 @@ export const securityLeg: Leg = {
     }).then((child) => infra.track(child));
     const registered = await graphql<{ registerUser: { data: { consistencyToken: string } } }>(
       product.writeUrl,
-      `mutation ($email: String!) { registerUser(email: $email, name: "Bench Security") { ... on MutationRegisterUserSuccess { data { consistencyToken } } } }`,
+      `
+        mutation ($email: String!) {
+          registerUser(email: $email, name: "Bench Security") {
+            ... on MutationRegisterUserSuccess {
+              data {
+                consistencyToken
+              }
+            }
+          }
+        }
+      `,
       { email: `security-${userId}@example.com` },
       { authorization },
     );

@@ -21,7 +21,6 @@ import { answers, startServerProcess } from '../harness/server-process.ts';
 import { median, ratioOf } from '../harness/stats.ts';
 
 const concurrency = 16;
-const userCount = 100;
 /** Commands recorded at once while queueing (each on its own users, so none wait on another's lock). */
 const queueingWorkers = 8;
 
@@ -67,7 +66,8 @@ export const webhooksLeg: Leg = {
   name: 'webhooks',
   description: `webhook deliveries/s to one endpoint (${concurrency / 2} at a time) vs bare signed POSTs of the same bodies`,
   async run({ infra, quick, progress }): Promise<LegResult> {
-    const events = quick ? 300 : 1000;
+    const events = quick ? 100 : 1000;
+    const userCount = quick ? 20 : 100;
     const receiver = startReceiver();
     await receiver.listening;
     const senderPort = await freePort();
@@ -91,12 +91,34 @@ export const webhooksLeg: Leg = {
         dispatchCommand(writeDb, command, { metadata: newMetadata({ actor: 'bench', time: new Date() }) });
       // Users first: the endpoint receives only events recorded after it is registered.
       const users = Array.from({ length: userCount }, () => randomUUID());
-      for (const userId of users) await send({ type: 'RegisterUser', data: { userId, email: `${userId}@bench.test`, name: 'Bench' } });
+      await Promise.all(
+        Array.from({ length: queueingWorkers }, async (_, worker) => {
+          for (let i = worker; i < userCount; i += queueingWorkers) {
+            await send({ type: 'RegisterUser', data: { userId: users[i]!, email: `${users[i]}@bench.test`, name: 'Bench' } });
+          }
+        }),
+      );
 
       const registered = await graphql<{ registerWebhookEndpoint: { data?: { secret: string; endpoint: { id: string } }; code?: string } }>(
         product.writeUrl,
-        `mutation ($url: String!) { registerWebhookEndpoint(url: $url, eventTypes: ["UserLoggedIn"]) {
-          ... on MutationRegisterWebhookEndpointSuccess { data { secret endpoint { id } } } ... on Error { code message } } }`,
+        `
+          mutation ($url: String!) {
+            registerWebhookEndpoint(url: $url, eventTypes: ["UserLoggedIn"]) {
+              ... on MutationRegisterWebhookEndpointSuccess {
+                data {
+                  secret
+                  endpoint {
+                    id
+                  }
+                }
+              }
+              ... on Error {
+                code
+                message
+              }
+            }
+          }
+        `,
         { url: receiver.url('/hook') },
         admin,
       );
@@ -116,7 +138,9 @@ export const webhooksLeg: Leg = {
         // The logins, spread over the users; each worker has its own users, in order.
         await Promise.all(
           Array.from({ length: queueingWorkers }, async (_, worker) => {
-            for (let i = worker; i < events; i += queueingWorkers) await send({ type: 'RecordUserLogin', data: { userId: users[i % userCount]! } });
+            const mine = users.filter((_user, index) => index % queueingWorkers === worker);
+            const share = Math.floor(events / queueingWorkers) + (worker < events % queueingWorkers ? 1 : 0);
+            for (let i = 0; i < share; i++) await send({ type: 'RecordUserLogin', data: { userId: mine[i % mine.length]! } });
           }),
         );
         const deadline = Date.now() + timeoutMs;
