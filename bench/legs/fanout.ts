@@ -64,7 +64,10 @@ export const fanoutLeg: Leg = {
     // One customer holds every subscription: its quota is raised to fit them. One subscription per
     // socket, so WS_SUBSCRIPTIONS_PER_SOCKET stays at its default.
     const quota = String(count + 100);
-    const product = await startProduct(infra, { label: 'fanout', env: { SUBSCRIPTIONS_PER_IDENTITY: quota } });
+    const [product, bare] = await Promise.all([
+      startProduct(infra, { label: 'fanout', env: { SUBSCRIPTIONS_PER_IDENTITY: quota } }),
+      startBareGraphqlWs(infra),
+    ]);
     const userId = randomUUID();
     const authorization = await product.authorization({ userId });
     const registered = await graphql<{ registerUser: { data: { consistencyToken: string } } }>(
@@ -90,7 +93,6 @@ export const fanoutLeg: Leg = {
       {},
       { authorization, 'x-consistency-token': registered.data.registerUser.data.consistencyToken },
     );
-    const bare = await startBareGraphqlWs(infra);
 
     const query = `subscription ($id: ID!) { userProfileUpdated(id: $id) { ${selection} } }`;
     const bareId = randomUUID();

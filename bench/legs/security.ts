@@ -54,21 +54,25 @@ export const securityLeg: Leg = {
   name: 'security',
   description: 'userProfile(id): read API with token, limits and checks vs bare yoga over the same schema (identity fixed), sequential pairs',
   async run({ infra, quick, progress }): Promise<LegResult> {
-    const product = await startProduct(infra, { label: 'security', env: { RATE_LIMIT_REQUESTS: requestLimit, RATE_LIMIT_WINDOW_S: '1' } });
+    // Both start at once, on one database.
+    const databaseUrl = await infra.createDatabase('security');
     const userId = randomUUID();
-    const authorization = await product.authorization({ userId });
     const port = await freePort();
-    const barePromise = startServerProcess({
-      name: 'bare-read-yoga',
-      command: process.execPath,
-      args: ['--import', 'tsx', fileURLToPath(new URL('../peers/bare-read-yoga.ts', import.meta.url))],
-      env: { PORT: String(port), DATABASE_URL: product.databaseUrl, USER_ID: userId, NODE_ENV: 'production' },
-      ready: answers(`http://127.0.0.1:${port}/graphql/read`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ __typename }' }),
-      }),
-    }).then((child) => infra.track(child));
+    const [product, bare] = await Promise.all([
+      startProduct(infra, { label: 'security', databaseUrl, env: { RATE_LIMIT_REQUESTS: requestLimit, RATE_LIMIT_WINDOW_S: '1' } }),
+      startServerProcess({
+        name: 'bare-read-yoga',
+        command: process.execPath,
+        args: ['--import', 'tsx', fileURLToPath(new URL('../peers/bare-read-yoga.ts', import.meta.url))],
+        env: { PORT: String(port), DATABASE_URL: databaseUrl, USER_ID: userId, NODE_ENV: 'production' },
+        ready: answers(`http://127.0.0.1:${port}/graphql/read`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: '{ __typename }' }),
+        }),
+      }).then((child) => infra.track(child)),
+    ]);
+    const authorization = await product.authorization({ userId });
     const registered = await graphql<{ registerUser: { data: { consistencyToken: string } } }>(
       product.writeUrl,
       `
@@ -89,12 +93,11 @@ export const securityLeg: Leg = {
     // The row is in the view before timing starts.
     const protectedApi: Target = { url: product.readUrl, headers: { authorization } };
     await timeRequest({ url: product.readUrl, headers: { authorization, 'x-consistency-token': registered.data.registerUser.data.consistencyToken } }, body);
-    const bare = await barePromise;
     const bareApi: Target = { url: `http://127.0.0.1:${port}/graphql/read`, headers: {} };
 
     const rounds = quick ? 2 : 10;
-    const perRound = quick ? 100 : 300;
-    const warmup = quick ? 50 : 300;
+    const perRound = quick ? 50 : 300;
+    const warmup = quick ? 20 : 300;
     const memory: Record<string, number[]> = { [product.process.name]: [], [bare.name]: [] };
     progress(`${warmup} warm-up pairs, then ${rounds} rounds of ${perRound}`);
     await timePairs(protectedApi, bareApi, body, warmup);
