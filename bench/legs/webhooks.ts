@@ -3,9 +3,9 @@
 // bodies (bench/peers/bare-webhook-sender.ts) at the concurrency one endpoint may use
 // (WEBHOOK_CONCURRENCY / 2). Each product round: the endpoint is paused, N logins of 100 users are
 // recorded (straight through the command handler, from this process: the write API is not what is
-// measured), and once their N deliveries are queued the endpoint is resumed; the clock runs from the
-// resume to the receiver's N-th request. Each peer round: the same N bodies, from `POST /go` to the
-// receiver's N-th request. Rounds interleave.
+// measured), and once their N deliveries are queued and every consumer has caught up with the log
+// the endpoint is resumed; the clock runs from the resume to the receiver's N-th request. Each peer
+// round: the same N bodies, from `POST /go` to the receiver's N-th request. Rounds interleave.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -143,9 +143,20 @@ export const webhooksLeg: Leg = {
             for (let i = 0; i < share; i++) await send({ type: 'RecordUserLogin', data: { userId: mine[i % mine.length]! } });
           }),
         );
+        // Every consumer (projections, saga, the dispatcher queueing deliveries) has caught up with the
+        // log before the resume, so that none of them runs while the deliveries are timed.
         const deadline = Date.now() + timeoutMs;
-        while ((await writeDb.webhookDelivery.count({ where: { endpointId: endpoint.id } })) < before + events) {
-          if (Date.now() > deadline) throw new Error(`the dispatcher did not queue ${events} deliveries within ${timeoutMs} ms`);
+        const behind = async () => {
+          const [row] = await writeDb.$queryRaw<{ behind: number }[]>`
+            SELECT count(*)::int AS behind
+              FROM consumer_checkpoint c,
+                   (SELECT transaction_id, position FROM event_log ORDER BY transaction_id DESC, position DESC LIMIT 1) head
+             WHERE (c.transaction_id, c.position) < (head.transaction_id, head.position)`;
+          return row!.behind;
+        };
+        while ((await writeDb.webhookDelivery.count({ where: { endpointId: endpoint.id } })) < before + events || (await behind()) > 0) {
+          if (Date.now() > deadline)
+            throw new Error(`the consumers did not catch up with ${events} logins (and queue their deliveries) within ${timeoutMs} ms`);
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
         const rows = await writeDb.webhookDelivery.findMany({
