@@ -66,39 +66,42 @@ export const webhooksLeg: Leg = {
   name: 'webhooks',
   description: `webhook deliveries/s to one endpoint (${concurrency / 2} at a time) vs bare signed POSTs of the same bodies`,
   async run({ infra, quick, progress }): Promise<LegResult> {
-    const events = quick ? 100 : 1000;
-    const userCount = quick ? 20 : 100;
+    const events = quick ? 50 : 1000;
+    const userCount = quick ? 10 : 100;
     const receiver = startReceiver();
     await receiver.listening;
     const senderPort = await freePort();
-    const [product, sender] = await Promise.all([
-      startProduct(infra, {
-        label: 'webhooks',
-        env: { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_CONCURRENCY: String(concurrency), WEBHOOK_SWEEP_MS: '50' },
-      }),
-      startServerProcess({
-        name: 'bare-webhook-sender',
-        command: process.execPath,
-        args: ['--import', 'tsx', fileURLToPath(new URL('../peers/bare-webhook-sender.ts', import.meta.url))],
-        env: { PORT: String(senderPort), NODE_ENV: 'production' },
-        ready: answers(`http://127.0.0.1:${senderPort}/`),
-      }).then((child) => infra.track(child)),
-    ]);
-    const writeDb = createWriteClient({ kind: 'postgres', url: product.databaseUrl, poolSize: queueingWorkers });
+    const databaseUrl = await infra.createDatabase('webhooks');
+    const writeDb = createWriteClient({ kind: 'postgres', url: databaseUrl, poolSize: queueingWorkers });
     try {
-      const admin = { authorization: await product.authorization({ admin: true }) };
       const send = (command: Parameters<typeof dispatchCommand>[1]) =>
         dispatchCommand(writeDb, command, { metadata: newMetadata({ actor: 'bench', time: new Date() }) });
-      // Users first: the endpoint receives only events recorded after it is registered.
+      // Users first (while the processes start): the endpoint receives only events recorded after it is registered.
       const users = Array.from({ length: userCount }, () => randomUUID());
-      await Promise.all(
-        Array.from({ length: queueingWorkers }, async (_, worker) => {
-          for (let i = worker; i < userCount; i += queueingWorkers) {
-            await send({ type: 'RegisterUser', data: { userId: users[i]!, email: `${users[i]}@bench.test`, name: 'Bench' } });
-          }
+      const [product, sender] = await Promise.all([
+        startProduct(infra, {
+          label: 'webhooks',
+          databaseUrl,
+          env: { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_CONCURRENCY: String(concurrency), WEBHOOK_SWEEP_MS: '50' },
         }),
-      );
+        startServerProcess({
+          name: 'bare-webhook-sender',
+          command: process.execPath,
+          args: ['--import', 'tsx', fileURLToPath(new URL('../peers/bare-webhook-sender.ts', import.meta.url))],
+          env: { PORT: String(senderPort), NODE_ENV: 'production' },
+          ready: answers(`http://127.0.0.1:${senderPort}/`),
+        }).then((child) => infra.track(child)),
+        Promise.all(
+          Array.from({ length: queueingWorkers }, async (_, worker) => {
+            for (let i = worker; i < userCount; i += queueingWorkers) {
+              await send({ type: 'RegisterUser', data: { userId: users[i]!, email: `${users[i]}@bench.test`, name: 'Bench' } });
+            }
+          }),
+        ),
+      ]);
+      const admin = { authorization: await product.authorization({ admin: true }) };
 
+      progress('registering the endpoint');
       const registered = await graphql<{ registerWebhookEndpoint: { data?: { secret: string; endpoint: { id: string } }; code?: string } }>(
         product.writeUrl,
         `
