@@ -1,5 +1,8 @@
 // The legs of `npm run bench`, in the order they run.
 import type { Leg } from '../harness/leg.ts';
+import { asyncLeg } from './async.ts';
 import { readLeg } from './read.ts';
+import { rebuildLeg } from './rebuild.ts';
+import { sagaLeg } from './saga.ts';
 
-export const legs: Leg[] = [readLeg];
+export const legs: Leg[] = [readLeg, sagaLeg, asyncLeg, rebuildLeg];
