@@ -38,12 +38,21 @@ export async function registerCustomers(product: Product, count: number): Promis
     const authorization = await product.authorization({ userId });
     const { data } = await graphql(
       product.writeUrl,
-      `mutation ($email: String!) {
-        registerUser(email: $email, name: "Bench Customer") {
-          ... on MutationRegisterUserSuccess { data { aggregateId } }
-          ... on Error { code message }
+      `
+        mutation ($email: String!) {
+          registerUser(email: $email, name: "Bench Customer") {
+            ... on MutationRegisterUserSuccess {
+              data {
+                aggregateId
+              }
+            }
+            ... on Error {
+              code
+              message
+            }
+          }
         }
-      }`,
+      `,
       { email: `customer-${userId}@bench.test` },
       { authorization },
     );
@@ -58,12 +67,21 @@ export async function stockProducts(product: Product, prices: number[], quantity
   return inParallel(prices, 4, async (priceCents, index) => {
     const { data: added } = await graphql(
       product.writeUrl,
-      `mutation ($sku: String!, $priceCents: Money!) {
-        addProduct(sku: $sku, name: "Bench kettle", description: "For timing", priceCents: $priceCents, currency: "USD", category: "Kitchen") {
-          ... on MutationAddProductSuccess { data { aggregateId } }
-          ... on Error { code message }
+      `
+        mutation ($sku: String!, $priceCents: Money!) {
+          addProduct(sku: $sku, name: "Bench kettle", description: "For timing", priceCents: $priceCents, currency: "USD", category: "Kitchen") {
+            ... on MutationAddProductSuccess {
+              data {
+                aggregateId
+              }
+            }
+            ... on Error {
+              code
+              message
+            }
+          }
         }
-      }`,
+      `,
       { sku: `BENCH-${randomUUID().slice(0, 8)}-${index}`, priceCents },
       { authorization },
     );
@@ -71,12 +89,21 @@ export async function stockProducts(product: Product, prices: number[], quantity
     for (let left = quantity; left > 0; left -= 1_000_000) {
       const { data: restocked } = await graphql(
         product.writeUrl,
-        `mutation ($productId: ID!, $quantity: Int!) {
-          restockProduct(productId: $productId, quantity: $quantity) {
-            ... on MutationRestockProductSuccess { data { aggregateId } }
-            ... on Error { code message }
+        `
+          mutation ($productId: ID!, $quantity: Int!) {
+            restockProduct(productId: $productId, quantity: $quantity) {
+              ... on MutationRestockProductSuccess {
+                data {
+                  aggregateId
+                }
+              }
+              ... on Error {
+                code
+                message
+              }
+            }
           }
-        }`,
+        `,
         { productId: id, quantity: Math.min(left, 1_000_000) },
         { authorization },
       );

@@ -164,9 +164,7 @@ export const asyncLeg: Leg = {
       const acceptanceRatio = median(of('ASYNC').map((mine, round) => ratioOf(mine.requestsPerSecond, of('SYNC')[round]!.requestsPerSecond, true)));
       const workerRate = median(of('ASYNC').map((result) => result.requests / (result.requests / result.requestsPerSecond + result.drainSeconds)));
       const completedOf = (name: string) => toCompleted.get(name)!;
-      const orderRatio = median(
-        completedOf('ASYNC').map((mine, round) => ratioOf(median(mine), median(completedOf('SYNC')[round]!), false)),
-      );
+      const orderRatio = median(completedOf('ASYNC').map((mine, round) => ratioOf(median(mine), median(completedOf('SYNC')[round]!), false)));
       const all = (name: string) => completedOf(name).flat();
       return {
         rows: [

@@ -4,5 +4,6 @@ import { asyncLeg } from './async.ts';
 import { readLeg } from './read.ts';
 import { rebuildLeg } from './rebuild.ts';
 import { sagaLeg } from './saga.ts';
+import { seedLeg } from './seed.ts';
 
-export const legs: Leg[] = [readLeg, sagaLeg, asyncLeg, rebuildLeg];
+export const legs: Leg[] = [readLeg, sagaLeg, asyncLeg, rebuildLeg, seedLeg];

@@ -118,7 +118,11 @@ export const sagaLeg: Leg = {
     const memory: Record<string, number[]> = { [product.process.name]: [] };
     progress('registering customers and stocking products');
     const customers: Customer[] = await registerCustomers(product, quick ? 20 : 200);
-    const catalog: StockedProduct[] = await stockProducts(product, Array.from({ length: quick ? 5 : 20 }, (_, i) => 999 + i * 500), 2_000_000);
+    const catalog: StockedProduct[] = await stockProducts(
+      product,
+      Array.from({ length: quick ? 5 : 20 }, (_, i) => 999 + i * 500),
+      2_000_000,
+    );
     const [expensive] = await stockProducts(product, [declinedPriceCents], 1_000_000);
     const random = seeded(42);
     const orderBody = () => {
@@ -155,7 +159,7 @@ export const sagaLeg: Leg = {
         const start = Date.now() + 20;
         const end = start + stepSeconds * 1000;
         let failed = 0;
-        for (let i = 0; i < count; ) {
+        for (let i = 0; i < count;) {
           const now = Date.now();
           while (i < count && start + (i * 1000) / rate <= now) {
             const order: Placed = { scheduledAt: start + (i * 1000) / rate };
@@ -264,30 +268,28 @@ function resultOf(steps: StepResult[], shop: { customers: number; products: numb
         ? { 'p50 ms': percentile(best.latencies, 50), 'p99 ms': bestP99, ...perOrder(best.counters, best.sent) }
         : { note: `not even ${steps[0]?.rate ?? 0}/s was sustained` },
     },
-    ...steps.map(
-      (step): ResultRow => ({
-        metric: `  at ${step.rate}/s: settled/s in the step`,
-        value: step.settledInWindow / step.seconds,
-        unit: 'orders/s',
-        detail: {
-          'p50 ms': percentile(step.latencies, 50),
-          'p99 ms': percentile(step.latencies, 99),
-          'recorded p50/p99 ms': `${percentile(step.recordedLatencies, 50).toFixed(0)}/${percentile(step.recordedLatencies, 99).toFixed(0)}`,
-          'placeOrder p50/p99 ms': `${percentile(step.responseLatencies, 50).toFixed(0)}/${percentile(step.responseLatencies, 99).toFixed(0)}`,
-          backlog: step.backlogAtEnd,
-          'drain s': step.drained ? round1(step.drainSeconds) : `> ${round1(step.drainSeconds)}`,
-          cancelled: step.cancelled,
-          ...(step.failed ? { failed: step.failed } : {}),
-          ...perOrder(step.counters, step.sent),
-        },
-      }),
-    ),
+    ...steps.map((step): ResultRow => ({
+      metric: `  at ${step.rate}/s: settled/s in the step`,
+      value: step.settledInWindow / step.seconds,
+      unit: 'orders/s',
+      detail: {
+        'p50 ms': percentile(step.latencies, 50),
+        'p99 ms': percentile(step.latencies, 99),
+        'recorded p50/p99 ms': `${percentile(step.recordedLatencies, 50).toFixed(0)}/${percentile(step.recordedLatencies, 99).toFixed(0)}`,
+        'placeOrder p50/p99 ms': `${percentile(step.responseLatencies, 50).toFixed(0)}/${percentile(step.responseLatencies, 99).toFixed(0)}`,
+        backlog: step.backlogAtEnd,
+        'drain s': step.drained ? round1(step.drainSeconds) : `> ${round1(step.drainSeconds)}`,
+        cancelled: step.cancelled,
+        ...(step.failed ? { failed: step.failed } : {}),
+        ...perOrder(step.counters, step.sent),
+      },
+    })),
   ];
   const breakdownStep = best ?? steps.find((step) => step.counters);
   const notes = [
     `open loop: placeOrder sent on a fixed schedule whatever the answers (no coordinated omission); each order timed from its scheduled send to the first poll (every ${pollMs} ms, by primary key, on its own connection) of order_history that shows it completed or cancelled; "recorded" is the same up to order_history.updated_at, the time the settling event was recorded on the write side (PostgreSQL's clock, same host)`,
     `sustained: at least 95% of the step's orders settled within the step and the backlog drained afterwards; the next rate runs only then. ${shop.customers} customers each with its own token, ${shop.products} products with 1–3 lines per order, and ${declinedShare * 100}% of orders for one product priced above the dev payment provider's default decline limit (PAYMENT_DECLINE_ABOVE_CENTS, no latency, no failures): those end CANCELLED`,
-    'xacts/order, rows written/order and table scans/order: PostgreSQL cumulative statistics (pg_stat_database xact_commit+xact_rollback, tup_inserted+updated+deleted; pg_stat_user_tables seq_scan+idx_scan) over the step and its drain, less the idle rate measured before the steps and less the watcher\'s own polls, divided by the orders sent: a proxy for statements per order (pg_stat_statements is not loaded)',
+    "xacts/order, rows written/order and table scans/order: PostgreSQL cumulative statistics (pg_stat_database xact_commit+xact_rollback, tup_inserted+updated+deleted; pg_stat_user_tables seq_scan+idx_scan) over the step and its drain, less the idle rate measured before the steps and less the watcher's own polls, divided by the orders sent: a proxy for statements per order (pg_stat_statements is not loaded)",
   ];
   if (breakdownStep?.counters) {
     const tables = Object.entries(breakdownStep.counters.tables)
@@ -296,6 +298,8 @@ function resultOf(steps: StepResult[], shop: { customers: number; products: numb
       .map(([name, table]) => `${name} ${round1(table.scans / breakdownStep.sent)}/${round1(table.writes / breakdownStep.sent)}`);
     notes.push(`per order at ${breakdownStep.rate}/s, scans/rows written by table: ${tables.join(', ')}`);
   }
-  notes.push('no peer: nothing else runs this saga; the product runs as one process (role all: APIs, relay, projectors, saga) next to PostgreSQL, Redis and this client on the same machine');
+  notes.push(
+    'no peer: nothing else runs this saga; the product runs as one process (role all: APIs, relay, projectors, saga) next to PostgreSQL, Redis and this client on the same machine',
+  );
   return { rows, notes };
 }
