@@ -90,6 +90,36 @@ function watchOrders(sql: SqlConnection) {
   };
 }
 
+/**
+ * Where a completed order's time went, from the recorded_at of its events (the write database's
+ * clock, transaction start): sent → OrderPlaced → PaymentProcessed → InventoryReserved →
+ * OrderCompleted → seen in order_history. Medians over the step's completed orders.
+ */
+async function hopsOf(sql: SqlConnection, orders: Placed[]): Promise<Record<string, number>> {
+  const completed = orders.filter((order) => order.status === 'completed');
+  if (completed.length === 0) return {};
+  const rows = await sql.query<{ id: string; type: string; at: number }>(
+    `SELECT aggregate_id AS id, type, (extract(epoch FROM recorded_at) * 1000)::float8 AS at
+       FROM event_log
+      WHERE aggregate_type IN ('Order', 'Payment', 'Reservation') AND aggregate_id = ANY($1::text[])
+        AND type IN ('OrderPlaced', 'PaymentProcessed', 'InventoryReserved', 'OrderCompleted')`,
+    [completed.map((order) => order.orderId!)],
+  );
+  const at = new Map<string, Record<string, number>>();
+  for (const row of rows) at.set(row.id, { ...at.get(row.id), [row.type]: row.at });
+  const gaps: Record<string, number[]> = { place: [], pay: [], reserve: [], complete: [], view: [] };
+  for (const order of completed) {
+    const times = at.get(order.orderId!);
+    if (!times) continue;
+    gaps.place!.push(times.OrderPlaced! - order.scheduledAt);
+    gaps.pay!.push(times.PaymentProcessed! - times.OrderPlaced!);
+    gaps.reserve!.push(times.InventoryReserved! - times.PaymentProcessed!);
+    gaps.complete!.push(times.OrderCompleted! - times.InventoryReserved!);
+    gaps.view!.push(order.settledAt! - times.OrderCompleted!);
+  }
+  return Object.fromEntries(Object.entries(gaps).map(([hop, samples]) => [hop, percentile(samples, 50)]));
+}
+
 interface StepResult {
   rate: number;
   seconds: number;
@@ -101,6 +131,8 @@ interface StepResult {
   drained: boolean;
   latencies: number[];
   recordedLatencies: number[];
+  /** Completed orders: median ms of each hop, from the events' recorded_at. */
+  hops: Record<string, number>;
   responseLatencies: number[];
   cancelled: number;
   counters?: DbDelta;
@@ -213,6 +245,7 @@ export const sagaLeg: Leg = {
           counters = withoutBackground(delta, idle);
         }
         const settled = placed.filter((order) => order.settledAt !== undefined);
+        const hops = await hopsOf(sql, settled);
         const step: StepResult = {
           rate,
           seconds: stepSeconds,
@@ -226,6 +259,7 @@ export const sagaLeg: Leg = {
           recordedLatencies: settled.map((order) => order.recordedAt! - order.scheduledAt),
           responseLatencies: placed.filter((order) => order.respondedAt !== undefined).map((order) => order.respondedAt! - order.scheduledAt),
           cancelled: settled.filter((order) => order.status === 'cancelled').length,
+          hops,
           counters,
           sustained: drained && failed === 0 && settledInWindow >= 0.95 * count,
         };
@@ -277,6 +311,9 @@ function resultOf(steps: StepResult[], shop: { customers: number; products: numb
         'p99 ms': percentile(step.latencies, 99),
         'recorded p50/p99 ms': `${percentile(step.recordedLatencies, 50).toFixed(0)}/${percentile(step.recordedLatencies, 99).toFixed(0)}`,
         'placeOrder p50/p99 ms': `${percentile(step.responseLatencies, 50).toFixed(0)}/${percentile(step.responseLatencies, 99).toFixed(0)}`,
+        'hops p50 ms': Object.entries(step.hops)
+          .map(([hop, ms]) => `${hop} ${ms.toFixed(0)}`)
+          .join(' '),
         backlog: step.backlogAtEnd,
         'drain s': step.drained ? round1(step.drainSeconds) : `> ${round1(step.drainSeconds)}`,
         cancelled: step.cancelled,
@@ -289,6 +326,7 @@ function resultOf(steps: StepResult[], shop: { customers: number; products: numb
   const notes = [
     `open loop: placeOrder sent on a fixed schedule whatever the answers (no coordinated omission); each order timed from its scheduled send to the first poll (every ${pollMs} ms, by primary key, on its own connection) of order_history that shows it completed or cancelled; "recorded" is the same up to order_history.updated_at, the time the settling event was recorded on the write side (PostgreSQL's clock, same host)`,
     `sustained: at least 95% of the step's orders settled within the step and the backlog drained afterwards; the next rate runs only then. ${shop.customers} customers each with its own token, ${shop.products} products with 1–3 lines per order, and ${declinedShare * 100}% of orders for one product priced above the dev payment provider's default decline limit (PAYMENT_DECLINE_ABOVE_CENTS, no latency, no failures): those end CANCELLED`,
+    'hops p50 ms, completed orders, from the recorded_at of their events (the transaction start of the command that appended each): place = scheduled send → OrderPlaced; pay = OrderPlaced → PaymentProcessed (relay, stream, saga consumer, saga row, charge); reserve = → InventoryReserved; complete = → OrderCompleted; view = OrderCompleted → seen in order_history (relay, stream, projector, and up to one poll)',
     "xacts/order, rows written/order and table scans/order: PostgreSQL cumulative statistics (pg_stat_database xact_commit+xact_rollback, tup_inserted+updated+deleted; pg_stat_user_tables seq_scan+idx_scan) over the step and its drain, less the idle rate measured before the steps and less the watcher's own polls, divided by the orders sent: a proxy for statements per order (pg_stat_statements is not loaded)",
   ];
   if (breakdownStep?.counters) {
