@@ -70,7 +70,7 @@ export const asyncLeg: Leg = {
     const memory: Record<string, number[]> = { [product.process.name]: [] };
     const sample = () => memory[product.process.name]!.push(product.process.rssMb());
     progress('registering customers and stocking a product');
-    const customers: Customer[] = await registerCustomers(product, 32);
+    const customers: Customer[] = await registerCustomers(product, quick ? 8 : 32);
     const [kettle] = await stockProducts(product, [2599], 1_000_000);
     const admin = await product.authorization({ admin: true });
     const sql = await connectPostgres(product.databaseUrl);

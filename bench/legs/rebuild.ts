@@ -86,7 +86,7 @@ export const rebuildLeg: Leg = {
   name: 'rebuild',
   description: `projections rebuild ${view} (events/s) vs COPY + INSERT … ON CONFLICT of the same final rows`,
   async run({ infra, quick, progress }): Promise<LegResult> {
-    const users = quick ? 2_000 : 10_000;
+    const users = quick ? 500 : 10_000;
     const databaseUrl = await infra.createDatabase('rebuild');
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();

@@ -149,11 +149,11 @@ export const sagaLeg: Leg = {
     const product = await startProduct(infra, { label: 'saga' });
     const memory: Record<string, number[]> = { [product.process.name]: [] };
     progress('registering customers and stocking products');
-    const customers: Customer[] = await registerCustomers(product, quick ? 20 : 200);
+    const customers: Customer[] = await registerCustomers(product, quick ? 8 : 200);
     const catalog: StockedProduct[] = await stockProducts(
       product,
-      Array.from({ length: quick ? 5 : 20 }, (_, i) => 999 + i * 500),
-      2_000_000,
+      Array.from({ length: quick ? 3 : 20 }, (_, i) => 999 + i * 500),
+      1_000_000,
     );
     const [expensive] = await stockProducts(product, [declinedPriceCents], 1_000_000);
     const random = seeded(42);
@@ -174,9 +174,9 @@ export const sagaLeg: Leg = {
     const ownStatements = () => watcher.statements();
     try {
       // What the product does to the database while idle (relay and sweepers polling), to take out.
-      await sleep(1_500);
+      await sleep(quick ? 1_000 : 1_500);
       const idleStart = await readDbCounters(sql);
-      await sleep(quick ? 1_500 : 3_000);
+      await sleep(quick ? 1_000 : 3_000);
       const idle = deltaOf(idleStart, await readDbCounters(sql));
       idle.transactions -= 1;
 
