@@ -7,6 +7,7 @@
 // No peer: nothing else runs this saga; the figure is held to its target.
 import type { Leg, LegResult, ResultRow } from '../harness/leg.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
+import { backendCpu, backendCpuDelta, cpuSecondsOf } from '../harness/cpu.ts';
 import { deltaOf, readDbCounters, withoutBackground, type DbDelta } from '../harness/db-stats.ts';
 import { startProduct } from '../harness/product.ts';
 import { placeOrderMutation, registerCustomers, stockProducts, type Customer, type StockedProduct } from '../harness/shop.ts';
@@ -136,6 +137,8 @@ interface StepResult {
   responseLatencies: number[];
   cancelled: number;
   counters?: DbDelta;
+  /** CPU ms per order over the step and its drain, less the idle rate: the product's process, PostgreSQL's backends. */
+  cpuMsPerOrder: { product: number; postgres: number };
   sustained: boolean;
 }
 
@@ -143,7 +146,7 @@ export const sagaLeg: Leg = {
   name: 'saga',
   description: 'placeOrder at fixed rates (open loop) → COMPLETED/CANCELLED in order_history: highest rate sustained, p50/p99, backlog, drain',
   async run({ infra, quick, progress }): Promise<LegResult> {
-    const rates = quick ? [10, 40] : [10, 25, 50, 100, 200, 300];
+    const rates = quick ? [10, 40] : [5, 10, 25, 50, 100, 200, 300];
     const stepSeconds = quick ? 3 : 10;
     const drainLimitMs = quick ? 8_000 : 60_000;
     const product = await startProduct(infra, { label: 'saga' });
@@ -174,17 +177,26 @@ export const sagaLeg: Leg = {
     const ownStatements = () => watcher.statements();
     try {
       // What the product does to the database while idle (relay and sweepers polling), to take out.
+      // And the CPU the product and PostgreSQL's backends for its database use meanwhile.
       await sleep(quick ? 1_000 : 1_500);
       const idleStart = await readDbCounters(sql);
+      const idleCpu = { product: cpuSecondsOf(product.process.pid), backends: await backendCpu(sql), atMs: performance.now() };
       await sleep(quick ? 1_000 : 3_000);
+      const idleCpuSeconds = (performance.now() - idleCpu.atMs) / 1000;
+      const idleCpuRate = {
+        product: (cpuSecondsOf(product.process.pid) - idleCpu.product) / idleCpuSeconds,
+        backends: backendCpuDelta(idleCpu.backends, await backendCpu(sql)) / idleCpuSeconds,
+      };
       const idle = deltaOf(idleStart, await readDbCounters(sql));
-      idle.transactions -= 1;
+      // The bench's own statements in the window: the first reading and the two backend lists.
+      idle.transactions -= 3;
 
       const steps: StepResult[] = [];
       for (const rate of rates) {
         progress(`${rate} orders/s for ${stepSeconds} s`);
         const before = await readDbCounters(sql);
         const statementsBefore = ownStatements();
+        const cpuBefore = { product: cpuSecondsOf(product.process.pid), backends: await backendCpu(sql), atMs: performance.now() };
         const count = rate * stepSeconds;
         const placed: Placed[] = [];
         const inFlight = new Set<Promise<void>>();
@@ -234,13 +246,19 @@ export const sagaLeg: Leg = {
         const drainSeconds = (Date.now() - end) / 1000;
         await Promise.all(inFlight);
         memory[product.process.name]!.push(product.process.rssMb());
+        const cpuSeconds = (performance.now() - cpuBefore.atMs) / 1000;
+        const cpu = {
+          product: cpuSecondsOf(product.process.pid) - cpuBefore.product - idleCpuRate.product * cpuSeconds,
+          postgres: backendCpuDelta(cpuBefore.backends, await backendCpu(sql)) - idleCpuRate.backends * cpuSeconds,
+        };
 
         let counters: DbDelta | undefined;
         if (drained) {
           // Quiet for over a second, so that every backend has reported what it did for these orders.
           await sleep(1_200);
           const delta = deltaOf(before, await readDbCounters(sql));
-          delta.transactions -= ownStatements() - statementsBefore + 1;
+          // The watcher's polls, the first reading and the two backend lists.
+          delta.transactions -= ownStatements() - statementsBefore + 3;
           if (delta.tables.order_history) delta.tables.order_history.scans -= ownStatements() - statementsBefore;
           counters = withoutBackground(delta, idle);
         }
@@ -261,6 +279,7 @@ export const sagaLeg: Leg = {
           cancelled: settled.filter((order) => order.status === 'cancelled').length,
           hops,
           counters,
+          cpuMsPerOrder: { product: (cpu.product * 1000) / count, postgres: (cpu.postgres * 1000) / count },
           sustained: drained && failed === 0 && settledInWindow >= 0.95 * count,
         };
         steps.push(step);
@@ -318,6 +337,7 @@ function resultOf(steps: StepResult[], shop: { customers: number; products: numb
         'drain s': step.drained ? round1(step.drainSeconds) : `> ${round1(step.drainSeconds)}`,
         cancelled: step.cancelled,
         ...(step.failed ? { failed: step.failed } : {}),
+        'CPU ms/order product/PostgreSQL': `${step.cpuMsPerOrder.product.toFixed(1)}/${step.cpuMsPerOrder.postgres.toFixed(1)}`,
         ...perOrder(step.counters, step.sent),
       },
     })),
@@ -327,6 +347,7 @@ function resultOf(steps: StepResult[], shop: { customers: number; products: numb
     `open loop: placeOrder sent on a fixed schedule whatever the answers (no coordinated omission); each order timed from its scheduled send to the first poll (every ${pollMs} ms, by primary key, on its own connection) of order_history that shows it completed or cancelled; "recorded" is the same up to order_history.updated_at, the time the settling event was recorded on the write side (PostgreSQL's clock, same host)`,
     `sustained: at least 95% of the step's orders settled within the step and the backlog drained afterwards; the next rate runs only then. ${shop.customers} customers each with its own token, ${shop.products} products with 1–3 lines per order, and ${declinedShare * 100}% of orders for one product priced above the dev payment provider's default decline limit (PAYMENT_DECLINE_ABOVE_CENTS, no latency, no failures): those end CANCELLED`,
     'hops p50 ms, completed orders, from the recorded_at of their events (the transaction start of the command that appended each): place = scheduled send → OrderPlaced; pay = OrderPlaced → PaymentProcessed (relay, stream, saga consumer, saga row, charge); reserve = → InventoryReserved; complete = → OrderCompleted; view = OrderCompleted → seen in order_history (relay, stream, projector, and up to one poll)',
+    'CPU ms/order: user + system time (/proc) of the product process, and of the PostgreSQL backends connected to its database (throwaway server on this machine only; backends that ended during the step are missed), over the step and its drain, less their idle rate, divided by the orders sent; 1000 ÷ the product figure is the most orders/s one core could give it',
     "xacts/order, rows written/order and table scans/order: PostgreSQL cumulative statistics (pg_stat_database xact_commit+xact_rollback, tup_inserted+updated+deleted; pg_stat_user_tables seq_scan+idx_scan) over the step and its drain, less the idle rate measured before the steps and less the watcher's own polls, divided by the orders sent: a proxy for statements per order (pg_stat_statements is not loaded)",
   ];
   if (breakdownStep?.counters) {
