@@ -1,10 +1,14 @@
 // The legs of `npm run bench`, in the order they run.
 import type { Leg } from '../harness/leg.ts';
+import { asyncLeg } from './async.ts';
 import { fanoutLeg } from './fanout.ts';
 import { pushLeg } from './push.ts';
 import { readLeg } from './read.ts';
+import { rebuildLeg } from './rebuild.ts';
+import { sagaLeg } from './saga.ts';
 import { securityLeg } from './security.ts';
+import { seedLeg } from './seed.ts';
 import { webhooksLeg } from './webhooks.ts';
 import { writeLeg } from './write.ts';
 
-export const legs: Leg[] = [readLeg, writeLeg, pushLeg, fanoutLeg, securityLeg, webhooksLeg];
+export const legs: Leg[] = [readLeg, writeLeg, pushLeg, fanoutLeg, securityLeg, webhooksLeg, sagaLeg, asyncLeg, rebuildLeg, seedLeg];

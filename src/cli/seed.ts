@@ -58,8 +58,11 @@ try {
   const randomSeed = Number(process.env.SEED_RANDOM ?? 42);
   // Its own port: the seed may run next to a server started with `npm start` (distributed mode). Its
   // app serves only the seed, whose thousands of requests and sign-ups come from one address: no
-  // request or sign-up rate limits (0 turns a bucket off).
-  const config = loadConfig({ ...process.env, PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0' }, ['all']);
+  // request or sign-up rate limits (0 turns a bucket off). Its client (fetch) reuses idle connections
+  // for about 4 s; the server must not close them first: embedded, PGlite runs in this thread, a long
+  // statement delays both sides' idle timers alike, and a socket the server closes just as the client
+  // reuses it fails that request (ECONNRESET). So the server keeps idle connections for 10 minutes.
+  const config = loadConfig({ ...process.env, PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0', HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000' }, ['all']);
   console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
   const credentials = await seedCredentials(config);
   const app = await startApp(config);
