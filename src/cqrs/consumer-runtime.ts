@@ -12,15 +12,16 @@
 // - leases: with a Leadership only the lease holder consumes, and stops at its next batch
 //   boundary when it loses the lease; leases spread over live processes (leadership.ts,
 //   membership.ts);
-// - retries of parked events an operator requested (after-effects consumers, parked-retry.ts),
-//   handled between batches so that retried and live events of one key never interleave;
+// - retries of parked events an operator requested (after-effects consumers, parked-operations.ts),
+//   handled between batches so that retried and live events of one key never interleave: key by
+//   key in log order, each un-parked once handled; a failure leaves the rest of its key parked;
 // - work beside the loop while the lease is held (a saga's sweeper), ended with it.
 import { readCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
 import { handleBatch, isolatePoison, type BatchOutcome, type LogConsumer } from './consumer-batch.ts';
 import type { EventSource } from './event-source.ts';
 import type { Leadership } from './leadership.ts';
 import { toStreamId } from './log-position.ts';
-import { handleRequestedRetries } from './parked-retry.ts';
+import { deleteParked, recordRetryFailure, requestedRetries } from './parked-store.ts';
 import { superviseConsumer } from './supervise.ts';
 import { isTransientError } from './transient-errors.ts';
 import { Wakeup } from './wakeup.ts';
@@ -66,7 +67,7 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
     source = await options.openSource();
     let checkpoint = await readCheckpoint(db, consumer.name);
     while (active()) {
-      if (consumer.commit === 'after-effects') await handleRequestedRetries(consumer, db, active, (message, error) => log(`${label}: ${message}`, error));
+      if (consumer.commit === 'after-effects') await handleRequestedRetries(active);
       const batch = await source.next(checkpoint, batchSize);
       if (batch.events.length === 0 || !active()) continue;
       let outcome: BatchOutcome<Change>;
@@ -92,6 +93,28 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       checkpoint = outcome.checkpoint;
       await options.afterCommit?.(outcome);
       await batch.ack();
+    }
+  }
+
+  async function handleRequestedRetries(active: () => boolean) {
+    for (const keyed of await requestedRetries(db, consumer.name)) {
+      for (const { event } of keyed) {
+        if (!active()) return;
+        try {
+          await consumer.apply(db as unknown as Tx, [event]);
+        } catch (error) {
+          await recordRetryFailure(
+            db,
+            consumer.name,
+            keyed.map((parked) => parked.event),
+            event.position,
+            error,
+          );
+          log(`${label}: retry of parked event ${event.position} (${event.type}) failed; it stays parked`, error);
+          break;
+        }
+        await deleteParked(db, consumer.name, [event]);
+      }
     }
   }
 
