@@ -1,5 +1,5 @@
 // Distributed mode: a consumer (projector or process manager) reads the event stream through its own
-// consumer group. Only the process holding the consumer's lease reads (see supervise.ts); when it
+// consumer group. Only the process holding the consumer's lease reads (consumer-runtime.ts); when it
 // takes over, it first claims every entry another consumer left pending, so a crashed consumer's
 // work is not lost.
 //
