@@ -166,14 +166,12 @@ export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
     })),
   ];
 
-  function named(name: string): Operated {
-    const found = consumers.find((candidate) => candidate.name === name);
-    if (!found)
-      throw new UnknownConsumerError(
-        name,
-        consumers.map((candidate) => candidate.name),
-      );
-    return found;
+  /** The consumer `name` among `among`; else an UnknownConsumerError that lists them. */
+  function named(name: string, among = consumers): Operated {
+    const found = among.find((candidate) => candidate.name === name);
+    if (found) return found;
+    const known = among.map((candidate) => candidate.name);
+    throw new UnknownConsumerError(name, known);
   }
 
   return {
@@ -205,13 +203,10 @@ export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
     },
 
     async resume(process, key) {
-      const instances = named(process).instances;
-      if (!instances)
-        throw new UnknownConsumerError(
-          process,
-          consumers.filter((candidate) => candidate.instances).map((candidate) => candidate.name),
-        );
-      return instances.resume(writeDb, key);
+      named(process);
+      // A consumer without parked instances: the error names those that have some.
+      const withInstances = consumers.filter((candidate) => candidate.instances);
+      return named(process, withInstances).instances!.resume(writeDb, key);
     },
   };
 }
