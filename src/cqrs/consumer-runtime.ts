@@ -61,7 +61,7 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
   const besideWakeup = new Wakeup();
   let source: EventSource | undefined;
   let halted = false;
-  // Failed attempts at the batch after one checkpoint; kept across the supervisor's retries.
+  // Failed attempts at the batch after one checkpoint; kept across the runtime's retries (below).
   let failing: { at: string; attempts: number } | undefined;
 
   async function consume(active: () => boolean) {
