@@ -4,24 +4,26 @@
 // the handler's own commits), and acknowledges a batch only after its checkpoint committed.
 //
 // Around that loop:
-// - retries: a failed batch is retried with exponential backoff by the supervisor (supervise.ts),
-//   which reopens the source, so the batch is redelivered, never skipped. An outage (a transient
+// - retries: after a failure the source is closed and the consumer runs again with exponential
+//   backoff; reopening the source re-reads unacknowledged entries first, so the batch is
+//   redelivered, never skipped. An outage (a transient
 //   error, transient-errors.ts) is retried for as long as it lasts and never counted; failures of
 //   the batch itself are counted per checkpoint, and after `maxAttempts` its poison event is
 //   isolated and parked (or the consumer halts, policy 'halt');
-// - leases: with a Leadership only the lease holder consumes, and stops at its next batch
-//   boundary when it loses the lease; leases spread over live processes (leadership.ts,
+// - leases: with a Leadership only the lease holder consumes (the runtime waits for the lease), and
+//   stops at its next batch boundary when it loses the lease; leases spread over live processes (leadership.ts,
 //   membership.ts);
-// - retries of parked events an operator requested (after-effects consumers, parked-retry.ts),
-//   handled between batches so that retried and live events of one key never interleave;
+// - retries of parked events an operator requested (after-effects consumers, parked-operations.ts),
+//   handled between batches so that retried and live events of one key never interleave: key by
+//   key in log order, each un-parked once handled; a failure leaves the rest of its key parked;
 // - work beside the loop while the lease is held (a saga's sweeper), ended with it.
+import { backoffMs } from './backoff.ts';
 import { readCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
 import { handleBatch, isolatePoison, type BatchOutcome, type LogConsumer } from './consumer-batch.ts';
 import type { EventSource } from './event-source.ts';
 import type { Leadership } from './leadership.ts';
 import { toStreamId } from './log-position.ts';
-import { handleRequestedRetries } from './parked-retry.ts';
-import { superviseConsumer } from './supervise.ts';
+import { deleteParked, recordRetryFailure, requestedRetries } from './parked-store.ts';
 import { isTransientError } from './transient-errors.ts';
 import { Wakeup } from './wakeup.ts';
 
@@ -59,14 +61,14 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
   const besideWakeup = new Wakeup();
   let source: EventSource | undefined;
   let halted = false;
-  // Failed attempts at the batch after one checkpoint; kept across the supervisor's retries.
+  // Failed attempts at the batch after one checkpoint; kept across the runtime's retries (below).
   let failing: { at: string; attempts: number } | undefined;
 
   async function consume(active: () => boolean) {
     source = await options.openSource();
     let checkpoint = await readCheckpoint(db, consumer.name);
     while (active()) {
-      if (consumer.commit === 'after-effects') await handleRequestedRetries(consumer, db, active, (message, error) => log(`${label}: ${message}`, error));
+      if (consumer.commit === 'after-effects') await handleRequestedRetries(active);
       const batch = await source.next(checkpoint, batchSize);
       if (batch.events.length === 0 || !active()) continue;
       let outcome: BatchOutcome<Change>;
@@ -92,6 +94,23 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       checkpoint = outcome.checkpoint;
       await options.afterCommit?.(outcome);
       await batch.ack();
+    }
+  }
+
+  async function handleRequestedRetries(active: () => boolean) {
+    for (const keyed of await requestedRetries(db, consumer.name)) {
+      const tried = keyed.map((parked) => parked.event);
+      for (const event of tried) {
+        if (!active()) return;
+        try {
+          await consumer.apply(db as unknown as Tx, [event]);
+        } catch (error) {
+          await recordRetryFailure(db, consumer.name, tried, event.position, error);
+          log(`${label}: retry of parked event ${event.position} (${event.type}) failed; it stays parked`, error);
+          break;
+        }
+        await deleteParked(db, consumer.name, [event]);
+      }
     }
   }
 
@@ -121,13 +140,41 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
     }
   }
 
-  return superviseConsumer({
-    name: label,
-    leadership: options.leadership,
-    run: work,
-    source: () => source,
-    halted: () => halted,
-    log,
-    onStop: () => besideWakeup.wake(),
-  });
+  // Keeps the consumer running: waits for the lease when there is one, runs it, and after a failure
+  // closes its source and runs it again with backoff; until stopped, or halted for good.
+  let stopping = false;
+  const retry = new Wakeup();
+  // Without a lease (embedded mode: one process does everything), this process always consumes.
+  const leadership: Leadership = options.leadership ?? { hold: (run) => run(() => true) };
+  const closeSource = () => source?.close().catch(() => {});
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopping && !halted) {
+      try {
+        await leadership.hold(
+          (isLeader) => work(() => !stopping && isLeader()),
+          () => stopping || halted,
+        );
+        failures = 0;
+      } catch (error) {
+        if (stopping) break;
+        failures += 1;
+        const delay = backoffMs(failures);
+        log(`${label}: batch failed (attempt ${failures}), retrying in ${delay} ms`, error);
+        await retry.wait(delay);
+      } finally {
+        await closeSource();
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopping = true;
+      besideWakeup.wake();
+      retry.wake();
+      await closeSource();
+      await loop;
+    },
+  };
 }

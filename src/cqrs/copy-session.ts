@@ -64,7 +64,8 @@ export interface CopySession {
   atLiveCheckpoint<T>(work: (live: LogPosition, copy: LogPosition) => Promise<T>, lockTimeoutMs?: number): Promise<T>;
   /** Progress now, for a final summary. */
   progress(): ProgressSnapshot;
-  totals: { read: number; applied: number; parked: number };
+  /** Log events replayed into the copy, handled, and parked. */
+  totals: { events: number; applied: number; parked: number };
 }
 
 /** Rounds of "catch up to the live checkpoint" before the lock; each leaves a smaller gap. */
@@ -89,7 +90,7 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
   const sql = await connectPostgres(options.readDatabaseUrl);
   const liveCheckpoint = () => readCheckpoint(sqlClientOf(sql), projection.name);
   const now = options.now ?? Date.now;
-  const totals = { read: 0, applied: 0, parked: 0 };
+  const totals = { events: 0, applied: 0, parked: 0 };
   // Set once the first pass's total is counted, before anything is replayed.
   let meter: ProgressMeter;
   let lastReport: { done: number; atMs: number };
@@ -126,13 +127,13 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
         const batch = await applyWithRetries(events, checkpoint);
         checkpoint = batch.checkpoint;
         read += events.length;
-        totals.read += events.length;
+        totals.events += events.length;
         totals.applied += batch.applied;
         totals.parked += batch.parked;
         const at = now();
-        const snapshot = meter.record(totals.read, at);
-        if (options.onProgress && progressDue(lastReport, totals.read, at, every)) {
-          lastReport = { done: totals.read, atMs: at };
+        const snapshot = meter.record(totals.events, at);
+        if (options.onProgress && progressDue(lastReport, totals.events, at, every)) {
+          lastReport = { done: totals.events, atMs: at };
           options.onProgress(projection.name, snapshot);
         }
       }
@@ -146,7 +147,7 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
       copy,
       tables,
       totals,
-      progress: () => meter.record(totals.read, now()),
+      progress: () => meter.record(totals.events, now()),
       async atLiveCheckpoint(work, lockTimeoutMs) {
         await sql.exec('BEGIN');
         try {

@@ -1,16 +1,28 @@
 // Operating parked events: one set of operations for the CLI (`npm run projections -- parked …`) and
 // the admin API, the same for every consumer of the event log. Each consumer's parked events are in
-// the database its checkpoint is in (parked-store.ts); a retry follows its commit mode
-// (parked-retry.ts): a projection applies them here and now and publishes the rows it changed, a
-// process manager is asked to handle them between its batches. Process managers may also park
-// instances (a saga whose step kept failing), which `resume` (or a retry of 'all') sets going again.
+// the database its checkpoint is in (parked-store.ts). Process managers may also park instances (a
+// saga whose step kept failing), which `resume` (or a retry of 'all') sets going again.
+//
+// A retry follows the consumer's commit mode (docs/architecture.md#g22, #g23):
+// - in-transaction consumers (projections): the chosen events are applied in log order in ONE
+//   transaction with deleting them, under the consumer's checkpoint lock (so it serializes with the
+//   live batch, which holds later events of the key behind the parked ones until it commits), and
+//   the rows they changed are published. Applied exactly once, or not at all: then they stay
+//   parked, attempts + 1, the new error on the failing one.
+// - after-effects consumers (process managers): the effect is commands in their own transactions,
+//   so a retry cannot share a transaction with deleting the parked row. It is a request: the events
+//   are marked, and the running consumer (the only one holding the handler's dependencies, e.g. the
+//   payment provider) handles them between its batches (consumer-runtime.ts), key by key in log
+//   order, deleting each once its handler returned. A crash in between handles one again, which the
+//   handler's idempotency absorbs (the same at-least-once contract as every delivery to it).
 import type { ReadDb } from '../db/read-client.ts';
 import type { WriteDb } from '../db/write-client.ts';
-import type { SqlClient } from './checkpoint-store.ts';
+import { lockCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
+import type { LogConsumer } from './consumer-batch.ts';
 import { DomainError } from './errors.ts';
+import type { RecordedEvent } from './events.ts';
 import type { NoticeBus, TopicMap } from './notices.ts';
-import { applyParked, requestParkedRetry } from './parked-retry.ts';
-import { discardParked, listParked, type ParkedEvent } from './parked-store.ts';
+import { chooseRetry, deleteParked, discardParked, listParked, recordRetryFailure, requestRetry, type ParkedEvent } from './parked-store.ts';
 import type { Projection } from './projection.ts';
 import { projectionConsumer } from './projector.ts';
 
@@ -92,6 +104,35 @@ interface Operated {
   instances?: ParkedInstances;
 }
 
+/** In-transaction consumers: applies the chosen parked events and un-parks them, in one transaction; returns them and their changes. */
+export async function applyParked<Tx extends SqlClient, Change>(
+  consumer: LogConsumer<Tx, Change>,
+  db: TransactionalDb<Tx>,
+  which: bigint | 'all',
+): Promise<{ events: RecordedEvent[]; changes: Change[] }> {
+  let failed: { event: RecordedEvent; tried: RecordedEvent[]; error: unknown } | undefined;
+  try {
+    return await db.$transaction(async (tx) => {
+      await lockCheckpoint(tx, consumer.name);
+      const chosen = await chooseRetry(tx, consumer.name, which);
+      const changes: Change[] = [];
+      for (const event of chosen) {
+        try {
+          changes.push(...(await consumer.apply(tx, [event])));
+        } catch (error) {
+          failed = { event, tried: chosen, error };
+          throw error;
+        }
+      }
+      await deleteParked(tx, consumer.name, chosen);
+      return { events: chosen, changes };
+    });
+  } catch (error) {
+    if (failed) await recordRetryFailure(db, consumer.name, failed.tried, failed.event.position, failed.error);
+    throw error;
+  }
+}
+
 export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
   const { readDb, writeDb, notices } = deps;
   const consumers: Operated[] = [
@@ -112,21 +153,25 @@ export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
       db: writeDb,
       instances: process.instances,
       async retry(which) {
-        const positions = (await requestParkedRetry(process.name, writeDb, which)).map((event) => event.position);
+        // After-effects: marked for the running consumer (see the top of this file).
+        const chosen = await writeDb.$transaction(async (tx) => {
+          const events = await chooseRetry(tx, process.name, which);
+          await requestRetry(tx, process.name, events);
+          return events;
+        });
+        const positions = chosen.map((event) => event.position);
         const resumed = which === 'all' && process.instances ? await process.instances.resume(writeDb, 'all') : [];
         return { outcome: 'requested', positions, resumed, published: 0 };
       },
     })),
   ];
 
-  function named(name: string): Operated {
-    const found = consumers.find((candidate) => candidate.name === name);
-    if (!found)
-      throw new UnknownConsumerError(
-        name,
-        consumers.map((candidate) => candidate.name),
-      );
-    return found;
+  /** The consumer `name` among `among`; else an UnknownConsumerError that lists them. */
+  function named(name: string, among = consumers): Operated {
+    const found = among.find((candidate) => candidate.name === name);
+    if (found) return found;
+    const known = among.map((candidate) => candidate.name);
+    throw new UnknownConsumerError(name, known);
   }
 
   return {
@@ -158,13 +203,10 @@ export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
     },
 
     async resume(process, key) {
-      const instances = named(process).instances;
-      if (!instances)
-        throw new UnknownConsumerError(
-          process,
-          consumers.filter((candidate) => candidate.instances).map((candidate) => candidate.name),
-        );
-      return instances.resume(writeDb, key);
+      named(process);
+      // A consumer without parked instances: the error names those that have some.
+      const withInstances = consumers.filter((candidate) => candidate.instances);
+      return named(process, withInstances).instances!.resume(writeDb, key);
     },
   };
 }

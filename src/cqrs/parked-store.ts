@@ -10,7 +10,7 @@
 import type { SqlClient } from './checkpoint-store.ts';
 import { DomainError } from './errors.ts';
 import { recordedEventOf, type RecordedEvent, type StoredEventRow } from './events.ts';
-import { compareLogPositions, type LogPosition } from './log-position.ts';
+import type { LogPosition } from './log-position.ts';
 
 export interface ParkedEvent {
   consumer: string;
@@ -62,14 +62,15 @@ export function splitHeldBehind<E>(
  * parked behind it, in log order; refused when an earlier event of the same key is still parked
  * (taking it first would break the order). `'all'`: everything, in log order.
  */
-export function chooseRetry(consumer: string, parked: readonly ParkedEvent[], which: bigint | 'all'): ParkedEvent[] {
-  const ordered = [...parked].sort((a, b) => compareLogPositions(a.event, b.event));
-  if (which === 'all') return ordered;
-  const target = ordered.find((row) => row.event.position === which);
+export async function chooseRetry(db: SqlClient, consumer: string, which: bigint | 'all'): Promise<RecordedEvent[]> {
+  // In log order: listParked's order for one consumer.
+  const parked = await listParked(db, [consumer]);
+  if (which === 'all') return parked.map((row) => row.event);
+  const target = parked.find((row) => row.event.position === which);
   if (!target) throw new ParkedEventNotFound(consumer, which);
-  const earlier = ordered.find((row) => row.key === target.key && compareLogPositions(row.event, target.event) < 0);
-  if (earlier) throw new ParkedOutOfOrder(which, earlier.event.position);
-  return ordered.filter((row) => row.key === target.key && compareLogPositions(row.event, target.event) >= 0);
+  const ofKey = parked.filter((row) => row.key === target.key);
+  if (ofKey[0] !== target) throw new ParkedOutOfOrder(which, ofKey[0]!.event.position);
+  return ofKey.map((row) => row.event);
 }
 
 /** Parks events; a redelivered batch parks the same events again, and the first record stands. */

@@ -89,9 +89,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
           projection: options.projection.name,
           at,
           liveWas,
-          events: session.totals.read,
-          applied: session.totals.applied,
-          parked: session.totals.parked,
+          ...session.totals,
           progress: session.progress(),
         };
       } catch (error) {

@@ -1,5 +1,5 @@
 // Distributed mode: a consumer (projector or process manager) reads the event stream through its own
-// consumer group. Only the process holding the consumer's lease reads (see supervise.ts); when it
+// consumer group. Only the process holding the consumer's lease reads (consumer-runtime.ts); when it
 // takes over, it first claims every entry another consumer left pending, so a crashed consumer's
 // work is not lost.
 //
@@ -144,8 +144,8 @@ export async function createStreamSource(options: {
     if (state.reading !== 'log') return undefined;
     // The group follows the checkpoint while the log serves: the trimmer may drop what was applied
     // and keeps everything after it, and once caught up the stream delivers exactly what follows.
-    // A group or stream that vanished (Redis lost its data) fails here; the supervisor reopens the
-    // source, which re-creates the group and catches up again.
+    // A group or stream that vanished (Redis lost its data) fails here; the consumer runtime
+    // reopens the source, which re-creates the group and catches up again.
     await redis.xgroup('SETID', streamKey, group, toStreamId(checkpoint));
     const caughtUp = state.caughtUpAt && compareLogPositions(checkpoint, state.caughtUpAt) >= 0;
     const events = caughtUp ? [] : await eventLog.read(checkpoint, max, upcasting);

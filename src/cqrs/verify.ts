@@ -126,11 +126,8 @@ async function compareTable(sql: SqlConnection, session: CopySession, spec: Tabl
 
 async function verifyOne(options: VerifyOptions, projection: Projection): Promise<ProjectionVerification> {
   return withCopySession({ ...options, projection, purpose: 'verify', firstPassUntil: 'live-checkpoint' }, async (session) => {
-    const {
-      sql,
-      live,
-      projection: { name },
-    } = session;
+    const { sql, live } = session;
+    const { name } = projection;
     const specs: TableSpec[] = [];
     for (const table of session.tables) specs.push({ table, keys: await primaryKeyOf(sql, live, table), ignored: [] });
     specs.push({
@@ -154,7 +151,7 @@ async function verifyOne(options: VerifyOptions, projection: Projection): Promis
       } finally {
         await snapshot.exec('COMMIT').catch(() => {});
       }
-      return { projection: name, ok: tables.every((table) => table.differenceCount === 0), at, tables, events: session.totals.read };
+      return { projection: name, ok: tables.every((table) => table.differenceCount === 0), at, tables, events: session.totals.events };
     } finally {
       await snapshot.close();
     }

@@ -12,7 +12,7 @@ import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { logStart, type LogPosition } from '../../src/cqrs/log-position.ts';
 import { createLocalNoticeBus, type NoticeBus } from '../../src/cqrs/notices.ts';
-import { applyParked } from '../../src/cqrs/parked-retry.ts';
+import { applyParked } from '../../src/cqrs/parked-operations.ts';
 import { discardParked, heldReason, listParked, ParkedOutOfOrder } from '../../src/cqrs/parked-store.ts';
 import type { PoisonPolicy, Projection } from '../../src/cqrs/projection.ts';
 import { loadProjectionStatus } from '../../src/cqrs/projection-status.ts';

@@ -1,14 +1,15 @@
 // Leases spread over the live processes of a role, move when processes leave or join, and are taken
 // from a frozen owner. Each "process" here is what startDistributed builds for the projector role: one
-// membership, and one supervised consumer per lease (the 8 projections and the order saga) with an
-// advisory-lock leadership; the consumers' work only records who leads.
+// membership, and one consumer per lease (the 8 projections and the order saga) with an advisory-lock
+// leadership, held again and again as the consumer runtime holds it; the consumers' work only
+// records who leads.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { advisoryLockLeadership } from '../../src/cqrs/leadership.ts';
+import { advisoryLockLeadership, type Leadership } from '../../src/cqrs/leadership.ts';
 import { startMembership, type Membership } from '../../src/cqrs/membership.ts';
 import { consumerGroupOfProcess } from '../../src/cqrs/process-manager.ts';
-import { superviseConsumer } from '../../src/cqrs/supervise.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
 import { orderSagaName } from '../../src/modules/orders/saga/order-saga.ts';
 import { projections } from '../../src/modules/projections.ts';
@@ -61,32 +62,42 @@ interface Freeze {
   thawed: Promise<void>;
 }
 
+/** As the consumer runtime (startConsumer) does: waits for the lease, works while it holds it, and waits again, until stopped. */
+function holdLease(leadership: Leadership, run: (active: () => boolean) => Promise<void>): { stop(): Promise<void> } {
+  let stopping = false;
+  const work = (isLeader: () => boolean) => run(() => !stopping && isLeader());
+  const loop = (async () => {
+    // A hold that failed (its connection refused) is tried again shortly.
+    while (!stopping) await leadership.hold(work, () => stopping).catch(() => sleep(100));
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await loop;
+    },
+  };
+}
+
 async function startProcess(name: string, options: { freeze?: Freeze } = {}): Promise<SimulatedProcess> {
   const redis = redisClient();
   const membership = await startMembership({ redis, key: membersKey, memberId: `${name}-${randomUUID().slice(0, 8)}`, heartbeatMs, ttlMs });
   const process: SimulatedProcess = { name, membership, redis, leading: new Set(), holds: [], stop: async () => {} };
   const consumers = leases.map((lease) =>
-    superviseConsumer({
-      name: lease,
-      leadership: advisoryLockLeadership({ databaseUrl: url, lockName: lease, membership }),
-      async run(active) {
-        process.holds.push({ lease, isLeader: active });
-        process.leading.add(lease);
-        const other = workingOn.get(lease);
-        if (other) violations.push(`${name} started ${lease} while ${other} worked on it`);
-        workingOn.set(lease, name);
-        try {
-          while (active()) {
-            if (options.freeze?.now) await options.freeze.thawed;
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
-        } finally {
-          if (workingOn.get(lease) === name) workingOn.delete(lease);
-          process.leading.delete(lease);
+    holdLease(advisoryLockLeadership({ databaseUrl: url, lockName: lease, membership }), async (active) => {
+      process.holds.push({ lease, isLeader: active });
+      process.leading.add(lease);
+      const other = workingOn.get(lease);
+      if (other) violations.push(`${name} started ${lease} while ${other} worked on it`);
+      workingOn.set(lease, name);
+      try {
+        while (active()) {
+          if (options.freeze?.now) await options.freeze.thawed;
+          await new Promise((resolve) => setTimeout(resolve, 20));
         }
-      },
-      source: () => undefined,
-      log: () => {},
+      } finally {
+        if (workingOn.get(lease) === name) workingOn.delete(lease);
+        process.leading.delete(lease);
+      }
     }),
   );
   process.stop = async () => {

@@ -3,7 +3,7 @@
 // views back to every read as exact digit strings, and Money input refuses anything but whole numbers.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exactCents } from '../../src/cqrs/money.ts';
+import { exactCents } from '../../src/modules/shared/money.ts';
 import { parseMoneyValue, serializeMoney } from '../../src/graphql/types/money.ts';
 import { maxPriceCents } from '../../src/modules/catalog/commands.ts';
 import { maxItemQuantity } from '../../src/modules/orders/commands.ts';

@@ -3,7 +3,7 @@
 // PostgreSQL prints uuids, so that one order never has two event streams.
 import { decideByType, type CommandOf } from '../../cqrs/decider.ts';
 import { NotFoundError, uuidProblem, validate } from '../../cqrs/errors.ts';
-import { maxExactCents } from '../../cqrs/money.ts';
+import { maxExactCents } from '../shared/money.ts';
 import { ProductDiscontinuedError } from '../catalog/errors.ts';
 import { productAggregate } from '../catalog/events.ts';
 import { userAggregate } from '../users/events.ts';
@@ -107,7 +107,7 @@ function placeOrder(command: PlaceOrder, state: OrderState, time: string): Order
   if (!state.userExists) throw new NotFoundError(userAggregate, userId);
   const byId = new Map(state.products.map((product) => [product.id, product]));
   // Line totals and the order total in bigint: exact whatever the limits, and checked below to fit
-  // the JSON numbers of the event (src/cqrs/money.ts).
+  // the JSON numbers of the event (src/modules/shared/money.ts).
   const priced = items.map((item, index) => {
     const product = byId.get(item.productId);
     if (!product) throw new NotFoundError(productAggregate, item.productId);

@@ -4,7 +4,7 @@
 // half-done work.
 import { defineCommandHandler, type StateChange } from '../../cqrs/command-handler.ts';
 import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
-import { exactCents } from '../../cqrs/money.ts';
+import { exactCents } from '../shared/money.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
 import { evolve, orderDeciders, type CatalogProduct, type OrderCommand, type OrderState } from './commands.ts';
 import { orderAggregate, orderEventSchemaVersions } from './events.ts';

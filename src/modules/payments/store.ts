@@ -1,7 +1,7 @@
 // The payment commands' write side: loads a payment from, and saves it to, the normalized `payments` table.
 import { defineCommandHandler, withCanonicalIds, type StateChange } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
-import { exactCents } from '../../cqrs/money.ts';
+import { exactCents } from '../shared/money.ts';
 import type { WriteTx } from '../../db/write-client.ts';
 import { lockOrder, orderLockKey } from '../orders/store.ts';
 import { evolve, paymentDeciders, type PaymentCommand, type PaymentState, type PaymentStatus } from './commands.ts';

@@ -4,7 +4,7 @@ import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError, V
 import { builder } from '../../../graphql/builder.ts';
 import { runCommand } from '../../../graphql/run-command.ts';
 import { CommandModeEnum, CommandReceipt } from '../../../graphql/types/command-receipt.ts';
-import { commandCents } from '../../../cqrs/money.ts';
+import { commandCents } from '../../shared/money.ts';
 import { maxPriceCents } from '../commands.ts';
 import { ProductDiscontinuedError, SkuTakenError } from '../errors.ts';
 

@@ -1,5 +1,5 @@
 // Where an order stands, read from the write tables the saga's commands keep up to date.
-import { exactCents } from '../../../cqrs/money.ts';
+import { exactCents } from '../../shared/money.ts';
 import type { WriteDb } from '../../../db/write-client.ts';
 import type { SagaFacts } from './next-step.ts';
 
