@@ -1,0 +1,274 @@
+// The read API's response cache (docs/read-cache.md), against real PostgreSQL and Redis: a repeated
+// read is answered from it, a committed change drops what it holds (rows, lists, absent rows), callers
+// never share answers, a consistency token is never answered with an older entry, and the Redis tier
+// is shared by two read processes. The TTL is 10 minutes here, so that only invalidation can explain
+// a fresh answer.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { ReadCacheCounters } from '../../src/graphql/read-cache/read-cache-stats.ts';
+import { asAdmin, asCustomer, newCustomer } from '../support/auth.ts';
+import { redisClient } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
+import { errorCode, postGraphQL, type RawResponse } from '../support/raw-graphql.ts';
+import { distributedEnv, shopSession, type Env } from '../support/shop-e2e.ts';
+
+const longTtl = { READ_CACHE_TTL_MS: '600000' };
+
+const productQuery = 'query Product($id: ID!) { product(id: $id) { id name priceCents onHand } }';
+const profileQuery = 'query Profile($id: ID!) { userProfile(id: $id) { id name loginCount } }';
+
+/** What one read process counted between `before` and now. */
+function counted(app: RunningApp, before: ReadCacheCounters): ReadCacheCounters {
+  const now = app.readCache!.snapshot();
+  return Object.fromEntries(
+    Object.entries(now).map(([name, value]) => [name, value - before[name as keyof ReadCacheCounters]]),
+  ) as unknown as ReadCacheCounters;
+}
+
+const snapshot = (app: RunningApp) => app.readCache!.snapshot();
+
+function dataOf(response: RawResponse): Record<string, unknown> {
+  expect(response.body.errors).toBeUndefined();
+  return response.body.data!;
+}
+
+describe('memory tier (the default), one process of role "all"', () => {
+  const shop = shopSession();
+  let admin: Record<string, string>;
+  const read = (query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    postGraphQL(shop.readUrl, query, variables, headers);
+
+  beforeAll(async () => {
+    await shop.start(longTtl);
+    admin = await asAdmin();
+  });
+  afterAll(() => shop.stop());
+
+  /** A product with stock, once the view shows it with that stock. */
+  async function stockedProduct(category = 'cache'): Promise<string> {
+    const productId = await shop.addProduct({ sku: `RC-${randomUUID().slice(0, 8)}`, name: 'Kettle', description: 'Whistling', category, priceCents: 2599 }, 5);
+    await eventually(async () => expect(dataOf(await read(productQuery, { id: productId }))).toMatchObject({ product: { onHand: 5 } }), { timeoutMs: 10_000 });
+    return productId;
+  }
+
+  async function changePrice(productId: string, priceCents: number) {
+    const changed = await postGraphQL(
+      shop.writeUrl,
+      'mutation ($id: ID!, $price: Money!) { changeProductPrice(productId: $id, priceCents: $price) { __typename } }',
+      { id: productId, price: priceCents },
+      admin,
+    );
+    expect(changed.body.data).toEqual({ changeProductPrice: { __typename: 'MutationChangeProductPriceSuccess' } });
+  }
+
+  it('answers a second identical read from the cache, with the same answer', async () => {
+    const productId = await stockedProduct();
+    const query = 'query Second($id: ID!) { product(id: $id) { id name priceCents available } }';
+    const before = snapshot(shop.app);
+    const first = await read(query, { id: productId });
+    expect(counted(shop.app, before)).toMatchObject({ hits: 0, misses: 1, stores: 1 });
+    const second = await read(query, { id: productId });
+    expect(counted(shop.app, before)).toMatchObject({ hits: 1, misses: 1, stores: 1 });
+    expect(second.status).toBe(200);
+    expect(second.text).toBe(first.text);
+    expect(dataOf(second)).toEqual({ product: { id: productId, name: 'Kettle', priceCents: '2599', available: 5 } });
+    // Nothing in the answer says where it came from, and no validators are sent.
+    expect(second.body.extensions).toBeUndefined();
+    expect(second.headers.get('etag')).toBeNull();
+  });
+
+  it('drops a cached row when its projection commits a change, long before the TTL', async () => {
+    const productId = await stockedProduct();
+    await read(productQuery, { id: productId });
+    const before = snapshot(shop.app);
+    expect(dataOf(await read(productQuery, { id: productId }))).toMatchObject({ product: { priceCents: '2599' } });
+    expect(counted(shop.app, before).hits).toBe(1);
+
+    await changePrice(productId, 1999);
+    await eventually(async () => expect(dataOf(await read(productQuery, { id: productId }))).toMatchObject({ product: { priceCents: '1999' } }), {
+      timeoutMs: 10_000,
+    });
+    expect(counted(shop.app, before).invalidations).toBeGreaterThan(0);
+  });
+
+  it('drops a cached list when its membership changes, and a cached absent row when it appears', async () => {
+    // A catalog page: a new product in its category joins it.
+    const category = `cat-${randomUUID().slice(0, 8)}`;
+    const catalog = 'query Catalog($category: String!) { productCatalog(filter: { category: $category }) { edges { node { id } } } }';
+    const first = await stockedProduct(category);
+    const page = async () =>
+      (dataOf(await read(catalog, { category })).productCatalog as { edges: { node: { id: string } }[] }).edges.map((edge) => edge.node.id);
+    expect(await page()).toEqual([first]);
+    const before = snapshot(shop.app);
+    expect(await page()).toEqual([first]);
+    expect(counted(shop.app, before).hits).toBe(1);
+    const second = await stockedProduct(category);
+    await eventually(async () => expect((await page()).sort()).toEqual([first, second].sort()), { timeoutMs: 10_000 });
+
+    // A user's order history: its new order joins it.
+    const userId = await shop.registerUser('Grace');
+    const me = await asCustomer(userId);
+    const history = 'query History($userId: ID!) { orderHistory(userId: $userId) { edges { node { id } } } }';
+    const orders = async () => (dataOf(await read(history, { userId }, me)).orderHistory as { edges: unknown[] }).edges.length;
+    await eventually(async () => expect(await orders()).toBe(0), { timeoutMs: 10_000 });
+    await shop.placeOrder(userId, [{ productId: first, quantity: 1 }]);
+    await eventually(async () => expect(await orders()).toBe(1), { timeoutMs: 10_000 });
+
+    // A profile read before the user registered is null, cached as such, and dropped when it appears.
+    const customer = await newCustomer();
+    const profile = async () => dataOf(await read(profileQuery, { id: customer.userId }, customer.headers)).userProfile;
+    expect(await profile()).toBeNull();
+    const beforeNull = snapshot(shop.app);
+    expect(await profile()).toBeNull();
+    expect(counted(shop.app, beforeNull).hits).toBe(1);
+    const registered = await postGraphQL(
+      shop.writeUrl,
+      'mutation ($email: String!) { registerUser(email: $email, name: "Ada") { __typename } }',
+      { email: `${randomUUID().slice(0, 8)}@example.com` },
+      customer.headers,
+    );
+    expect(registered.body.data).toEqual({ registerUser: { __typename: 'MutationRegisterUserSuccess' } });
+    await eventually(async () => expect(await profile()).toMatchObject({ id: customer.userId, name: 'Ada' }), { timeoutMs: 10_000 });
+  });
+
+  it("keys answers per caller: customer A's answer never reaches customer B or an anonymous caller, and refusals are not cached", async () => {
+    const userId = await shop.registerUser('Alice');
+    const alice = await asCustomer(userId);
+    await eventually(async () => expect(dataOf(await read(profileQuery, { id: userId }, alice)).userProfile).toMatchObject({ name: 'Alice' }), {
+      timeoutMs: 10_000,
+    });
+    const before = snapshot(shop.app);
+    expect(dataOf(await read(profileQuery, { id: userId }, alice)).userProfile).toMatchObject({ id: userId, name: 'Alice' });
+    expect(counted(shop.app, before)).toMatchObject({ hits: 1 });
+
+    const bob = (await newCustomer()).headers;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const asBob = await read(profileQuery, { id: userId }, bob);
+      expect(errorCode(asBob)).toBe('FORBIDDEN');
+      expect(asBob.body.data).toEqual({ userProfile: null });
+      const asAnonymous = await read(profileQuery, { id: userId });
+      expect(errorCode(asAnonymous)).toBe('UNAUTHENTICATED');
+      expect(asAnonymous.body.data).toEqual({ userProfile: null });
+    }
+    // Four refusals, none answered from the cache, none stored.
+    expect(counted(shop.app, before)).toMatchObject({ hits: 1, misses: 4, stores: 0, skips: 4 });
+
+    // An admin may read it, under a key of its own: a miss first.
+    expect(dataOf(await read(profileQuery, { id: userId }, admin)).userProfile).toMatchObject({ id: userId, name: 'Alice' });
+    expect(counted(shop.app, before)).toMatchObject({ hits: 1, misses: 5, stores: 1 });
+  });
+});
+
+describe('distributed: the Redis tier shared by two read processes, the projector in a process of its own', () => {
+  const running: RunningApp[] = [];
+  let env: Env;
+  let write: string;
+  let readers: RunningApp[];
+  let projector: RunningApp | undefined;
+  let admin: Record<string, string>;
+
+  const start = async (role: string) => {
+    const app = await startApp(loadConfig(env, [role]), () => {});
+    running.push(app);
+    return app;
+  };
+
+  beforeAll(async () => {
+    env = await distributedEnv({ ...longTtl, READ_CACHE: 'redis' });
+    write = (await start('write')).endpoints.write!;
+    await start('relay');
+    projector = await start('projector');
+    readers = [await start('read'), await start('read')];
+    admin = await asAdmin();
+  });
+  afterAll(async () => {
+    for (const app of running.reverse()) await app.stop();
+  });
+
+  async function mutate(query: string, variables: Record<string, unknown>): Promise<{ id: string; token: string }> {
+    const response = await postGraphQL(write, query, variables, admin);
+    const receipt = Object.values(response.body.data ?? {})[0] as { data?: { aggregateId: string; consistencyToken: string } };
+    expect(receipt.data?.consistencyToken, JSON.stringify(response.body)).toEqual(expect.any(String));
+    return { id: receipt.data!.aggregateId, token: receipt.data!.consistencyToken };
+  }
+
+  const addProduct = () =>
+    mutate(
+      'mutation ($sku: String!) { addProduct(sku: $sku, name: "Lamp", description: "Bright", priceCents: 1000, currency: "EUR", category: "c") { ... on MutationAddProductSuccess { data { aggregateId consistencyToken } } } }',
+      { sku: `RD-${randomUUID().slice(0, 8)}` },
+    );
+  const changePrice = (productId: string, price: number) =>
+    mutate(
+      'mutation ($id: ID!, $price: Money!) { changeProductPrice(productId: $id, priceCents: $price) { ... on MutationChangeProductPriceSuccess { data { aggregateId consistencyToken } } } }',
+      { id: productId, price },
+    );
+  const readProduct = (reader: RunningApp, id: string, headers: Record<string, string> = {}) =>
+    postGraphQL(reader.endpoints.read!, productQuery, { id }, headers);
+
+  it('an answer stored by one read process is a hit on the other, and a committed change reaches both', async () => {
+    const added = await addProduct();
+    const [one, two] = readers as [RunningApp, RunningApp];
+    const withToken = { ...admin, 'x-consistency-token': added.token };
+
+    const beforeOne = snapshot(one);
+    const fresh = await readProduct(one, added.id, withToken);
+    expect(dataOf(fresh)).toMatchObject({ product: { id: added.id, priceCents: '1000' } });
+    expect(fresh.body.extensions?.consistency).toMatchObject({ reached: true });
+    expect(counted(one, beforeOne)).toMatchObject({ misses: 1, stores: 1 });
+
+    // The other process answers from Redis, for the same token: the stored answer reflects it.
+    const beforeTwo = snapshot(two);
+    const shared = await readProduct(two, added.id, withToken);
+    expect(counted(two, beforeTwo)).toMatchObject({ hits: 1, misses: 0 });
+    expect(shared.body.data).toEqual(fresh.body.data);
+    expect(shared.body.extensions?.consistency).toMatchObject({ reached: true, views: { product_catalog: { reached: true } } });
+
+    await changePrice(added.id, 1500);
+    for (const reader of readers) {
+      await eventually(async () => expect(dataOf(await readProduct(reader, added.id, admin))).toMatchObject({ product: { priceCents: '1500' } }), {
+        timeoutMs: 10_000,
+      });
+    }
+
+    // Every key is under the deployment's prefix, and every one but the generation expires.
+    const redis = redisClient();
+    try {
+      const prefix = `${env.STREAM_KEY}:readcache:`;
+      const keys = await redis.keys(`${prefix}*`);
+      expect(keys.length).toBeGreaterThan(1);
+      for (const key of keys.filter((key) => key !== `${prefix}gen`)) expect(await redis.pttl(key), key).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('never answers a consistency token with an entry older than it: the request waits for the view instead', async () => {
+    const added = await addProduct();
+    const [one] = readers as [RunningApp];
+    await eventually(async () => expect(dataOf(await readProduct(one, added.id))).toMatchObject({ product: { priceCents: '1000' } }), {
+      timeoutMs: 10_000,
+    });
+
+    // The projector stops: the change below commits to the log, but the view does not have it yet.
+    await projector!.stop();
+    running.splice(running.indexOf(projector!), 1);
+    projector = undefined;
+    const changed = await changePrice(added.id, 1200);
+
+    // Without the token, the cached (old) row is what this process answers: the entry is there.
+    const before = snapshot(one);
+    expect(dataOf(await readProduct(one, added.id))).toMatchObject({ product: { priceCents: '1000' } });
+    expect(counted(one, before).hits).toBe(1);
+
+    // With it, the entry is older than the token: the read waits until the projector is back.
+    const waiting = readProduct(one, added.id, { 'x-consistency-token': changed.token });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    projector = await start('projector');
+    const answered = await waiting;
+    expect(dataOf(answered)).toMatchObject({ product: { priceCents: '1200' } });
+    expect(answered.body.extensions?.consistency).toMatchObject({ reached: true });
+    expect(counted(one, before)).toMatchObject({ hits: 1, misses: 1 });
+  });
+});
