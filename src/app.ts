@@ -162,7 +162,7 @@ async function startReadCache(
   });
   stack.push(() => cache.close());
   // Redis pub/sub loses what it publishes while the notices' connection is down.
-  const unwatch = deps.notices.watchDelivery?.({ lost: () => cache.suspend('row-change notices may have been lost'), restored: () => cache.resume() });
+  const unwatch = deps.notices.watchDelivery?.({ lost: () => cache.noticesLost(), restored: () => cache.noticesRestored() });
   if (unwatch) stack.push(unwatch);
   return cache;
 }
@@ -491,7 +491,8 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   if (!runs('write') && !runs('read')) return { url: undefined, endpoints: {} };
   let read;
   if (runs('read')) {
-    const subscriber = redis.duplicate();
+    // Named after the channel, so that `CLIENT LIST` tells which connection receives the notices.
+    const subscriber = redis.duplicate({ connectionName: `notices:${config.noticeChannel}` });
     stack.push(() => void subscriber.disconnect());
     const notices = await createRedisNoticeBus<Topics>({ publisher: redis, subscriber, channel: config.noticeChannel });
     stack.push(() => notices.close());

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { connectPostgres } from '../../src/db/sql.ts';
 import type { ReadCacheCounters } from '../../src/graphql/read-cache/read-cache-stats.ts';
 import { asAdmin, asCustomer, newCustomer } from '../support/auth.ts';
 import { redisClient } from '../support/databases.ts';
@@ -204,6 +205,16 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
       'mutation ($id: ID!, $price: Money!) { changeProductPrice(productId: $id, priceCents: $price) { ... on MutationChangeProductPriceSuccess { data { aggregateId consistencyToken } } } }',
       { id: productId, price },
     );
+  /** The answers in Redis (this test's deployment has a prefix of its own). */
+  async function storedAnswers(): Promise<string[]> {
+    const redis = redisClient();
+    try {
+      return await redis.keys(`${env.STREAM_KEY}:readcache:*:r:*`);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
   const readProduct = (reader: RunningApp, id: string, headers: Record<string, string> = {}) =>
     postGraphQL(reader.endpoints.read!, productQuery, { id }, headers);
 
@@ -217,6 +228,8 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
     expect(dataOf(fresh)).toMatchObject({ product: { id: added.id, priceCents: '1000' } });
     expect(fresh.body.extensions?.consistency).toMatchObject({ reached: true });
     expect(counted(one, beforeOne)).toMatchObject({ misses: 1, stores: 1 });
+    // Stored after the answer was sent: in Redis a moment later.
+    await eventually(async () => expect(await storedAnswers()).toHaveLength(1));
 
     // The other process answers from Redis, for the same token: the stored answer reflects it.
     const beforeTwo = snapshot(two);
@@ -241,6 +254,49 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
       for (const key of keys.filter((key) => key !== `${prefix}gen`)) expect(await redis.pttl(key), key).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('flushes once the connection that receives the row-change notices is back: what was published meanwhile is lost', async () => {
+    const added = await addProduct();
+    for (const reader of readers) {
+      await eventually(async () => expect(dataOf(await readProduct(reader, added.id))).toMatchObject({ product: { name: 'Lamp' } }), { timeoutMs: 10_000 });
+    }
+    const before = snapshot(readers[0]!);
+    expect(dataOf(await readProduct(readers[0]!, added.id))).toMatchObject({ product: { name: 'Lamp' } });
+    expect(counted(readers[0]!, before).hits).toBe(1);
+
+    // A change whose notice never arrives (as when it is published while the connection is down).
+    const sql = await connectPostgres(env.DATABASE_URL!);
+    const redis = redisClient();
+    try {
+      await sql.query("UPDATE product_catalog SET name = 'Lamp, renamed' WHERE id = $1", [added.id]);
+      // The two read processes' notice connections, by their name; ioredis reconnects them.
+      const clients = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const ids = clients
+        .split('\n')
+        .filter((line) => line.includes(` name=notices:${env.NOTICE_CHANNEL} `))
+        .map((line) => /(?:^|\s)id=(\d+)/.exec(line)![1]!);
+      expect(ids).toHaveLength(2);
+      for (const id of ids) await redis.call('CLIENT', 'KILL', 'ID', id);
+    } finally {
+      redis.disconnect();
+      await sql.close();
+    }
+    for (const reader of readers) {
+      await eventually(async () => expect(dataOf(await readProduct(reader, added.id))).toMatchObject({ product: { name: 'Lamp, renamed' } }), {
+        timeoutMs: 10_000,
+      });
+      // And it caches again once the connection is back.
+      await eventually(
+        async () => {
+          const again = snapshot(reader);
+          await readProduct(reader, added.id);
+          await readProduct(reader, added.id);
+          expect(counted(reader, again).hits).toBeGreaterThan(0);
+        },
+        { timeoutMs: 10_000 },
+      );
     }
   });
 

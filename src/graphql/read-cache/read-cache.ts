@@ -127,8 +127,10 @@ export class ReadCache implements ReadCachePlugins {
   readonly #pending = new Map<string, Ticket>();
   readonly #tickets = new WeakMap<Request, Ticket>();
   #nextTicket = 0;
-  /** While set, nothing is served or stored: notices may have been lost, or an invalidation failed. */
-  #suspended: string | undefined;
+  /** Row-change notices may be getting lost (their connection is down): nothing is served or stored. */
+  #noticesLost = false;
+  /** Stored answers may be stale (notices were lost, an invalidation failed): nothing is served or stored until a flush. */
+  #needsFlush = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #lastFailureLog = -Infinity;
   readonly #unsubscribe: (() => void)[] = [];
@@ -158,29 +160,41 @@ export class ReadCache implements ReadCachePlugins {
     void this.#attempt(
       () => this.#store.invalidate(tags.map((typename) => ({ typename }))),
       // A stored answer may now be stale: serve nothing until everything is flushed.
-      () => this.suspend('an invalidation failed'),
+      () => this.#staleUntilFlushed('an invalidation failed'),
     );
   }
 
   /**
-   * Row-change notices may have been lost (the notice bus's connection dropped): nothing is served
-   * or stored until `resume`, which flushes everything first.
+   * Row-change notices may be lost from now on (the connection that receives them dropped): nothing
+   * is served or stored until `noticesRestored`, which flushes everything first.
    */
-  suspend(reason: string): void {
-    this.#guard.droppedAll();
-    if (this.#suspended === undefined) this.#log(`read cache: suspended (${reason}); answering uncached until it is flushed`);
-    this.#suspended = reason;
-    this.#scheduleFlush();
+  noticesLost(): void {
+    this.#noticesLost = true;
+    this.#staleUntilFlushed('row-change notices may be lost');
   }
 
-  /** Flushes everything, then serves and stores again. */
-  resume(): void {
-    if (this.#suspended === undefined) return;
+  /** Notices arrive again: everything is flushed (what was published meanwhile is gone), then cached again. */
+  noticesRestored(): void {
+    this.#noticesLost = false;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     this.#scheduleFlush(0);
   }
 
+  get #suspended(): boolean {
+    return this.#noticesLost || this.#needsFlush;
+  }
+
+  #staleUntilFlushed(reason: string) {
+    this.#guard.droppedAll();
+    if (!this.#needsFlush) this.#log(`read cache: suspended (${reason}); answering uncached until it is flushed`);
+    this.#needsFlush = true;
+    this.#scheduleFlush();
+  }
+
   #scheduleFlush(delayMs = flushRetryMs) {
-    if (this.#flushTimer) return;
+    // While notices are lost, a flush would not last: noticesRestored() flushes.
+    if (this.#flushTimer || this.#noticesLost) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
       void this.#flush();
@@ -193,9 +207,11 @@ export class ReadCache implements ReadCachePlugins {
       const { tier } = this.#options;
       if (tier.kind === 'redis') await tier.cache.flush();
       else this.#store = this.#newStore();
+      // Answers that started before the flush may hold what it dropped.
       this.#guard.droppedAll();
-      if (this.#suspended !== undefined) this.#log('read cache: flushed; caching again');
-      this.#suspended = undefined;
+      if (this.#noticesLost) return;
+      if (this.#needsFlush) this.#log('read cache: flushed; caching again');
+      this.#needsFlush = false;
     } catch (error) {
       this.#failed('flush', error);
       this.#scheduleFlush();
@@ -268,7 +284,7 @@ export class ReadCache implements ReadCachePlugins {
       get: (key) => {
         const ticket = ticketOfKey(key);
         // Looked up once per request: the plugin asks again before executing a miss.
-        if (!ticket || ticket.looked || ticket.token === 'invalid' || this.#suspended !== undefined) return null;
+        if (!ticket || ticket.looked || ticket.token === 'invalid' || this.#suspended) return null;
         ticket.looked = true;
         const found = this.#attempt(() => this.#store.get(ticket.hash));
         return isPromise<ExecutionResult | null | undefined>(found) ? found.then((stored) => this.#answer(ticket, stored)) : this.#answer(ticket, found);
@@ -351,13 +367,11 @@ export class ReadCache implements ReadCachePlugins {
 
   #set(ticket: Ticket | undefined, result: ExecutionResult, ttl: number): void {
     const plan = ticket?.plan;
-    if (!ticket || !plan || result.errors?.length || this.#suspended !== undefined) return;
+    if (!ticket || !plan || result.errors?.length || this.#suspended) return;
     for (const field of plan.fields) {
-      // The earliest of the moments its views were read from.
-      const fill = field.views.reduce((earliest, view) => {
-        const at = ticket.viewFill.get(view) ?? ticket.fill;
-        return at.seq < earliest.seq ? at : earliest;
-      }, ticket.viewFill.get(field.views[0] ?? '') ?? ticket.fill);
+      // What the field read, it read after the earliest of these moments.
+      const moments = field.views.map((view) => ticket.viewFill.get(view) ?? ticket.fill);
+      const fill = moments.reduce((earliest, at) => (at.seq < earliest.seq ? at : earliest), moments[0] ?? ticket.fill);
       if (!this.#guard.mayStore(fill, field.tags)) return;
     }
     const json = JSON.stringify(result.data ?? null);
