@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.ts';
+import { runRebuildCommand } from '../../src/cli/rebuild-commands.ts';
 import { loadConfig } from '../../src/config.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
 import type { ReadCacheCounters } from '../../src/graphql/read-cache/read-cache-stats.ts';
@@ -316,6 +317,33 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
       });
       // And it caches again once the connection is back.
       await cachedRead(reader, () => readProduct(reader, added.id));
+    }
+  });
+
+  it('drops everything once a rebuilt view is swapped in (its rows changed without row notices)', async () => {
+    const added = await addProduct();
+    await eventually(async () => expect(dataOf(await readProduct(readers[0]!, added.id))).toMatchObject({ product: { name: 'Lamp' } }), {
+      timeoutMs: 10_000,
+    });
+    // A wrong row (a manual edit, or a bug fixed since), read and cached as it is.
+    const sql = await connectPostgres(env.DATABASE_URL!);
+    try {
+      await sql.query("UPDATE product_catalog SET name = 'Lamp (wrong)' WHERE id = $1", [added.id]);
+    } finally {
+      await sql.close();
+    }
+    const wrong = 'query Wrong($id: ID!) { product(id: $id) { id name } }';
+    for (const reader of readers) {
+      const cached = await cachedRead(reader, () => postGraphQL(reader.endpoints.read!, wrong, { id: added.id }));
+      expect(dataOf(cached)).toMatchObject({ product: { name: 'Lamp (wrong)' } });
+    }
+
+    expect(await runRebuildCommand(loadConfig(env, []), 'rebuild', ['product_catalog'])).toBe(0);
+    for (const reader of readers) {
+      await eventually(
+        async () => expect(dataOf(await postGraphQL(reader.endpoints.read!, wrong, { id: added.id }))).toMatchObject({ product: { name: 'Lamp' } }),
+        { timeoutMs: 10_000 },
+      );
     }
   });
 

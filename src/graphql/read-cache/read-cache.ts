@@ -16,6 +16,7 @@ import { actorOf } from '../../auth/identity.ts';
 import type { ConsistencyTokens } from '../../cqrs/consistency-tokens.ts';
 import { compareLogPositions, fromStreamId, toStreamId, type LogPosition } from '../../cqrs/log-position.ts';
 import type { NoticeBus } from '../../cqrs/notices.ts';
+import { viewReplacedTopic } from '../../cqrs/projector.ts';
 import { cacheableQueries, invalidations, type RowTopic } from '../../modules/read-cache-rules.ts';
 import type { Topics } from '../../modules/topics.ts';
 import { consistencyTokenHeader, type RequestConsistency } from '../use-consistency.ts';
@@ -145,6 +146,8 @@ export class ReadCache implements ReadCachePlugins {
       const tagsOf = invalidations[topic] as (row: unknown) => string[];
       this.#unsubscribe.push(options.notices.subscribe(topic, (row) => this.invalidate(tagsOf(row))));
     }
+    // A rebuilt view's rows changed without row notices: everything goes (rebuilds are rare).
+    this.#unsubscribe.push(options.notices.subscribe(viewReplacedTopic, ({ projection }) => this.#staleUntilFlushed(`view ${projection} was rebuilt`, 0)));
   }
 
   #newStore(): Cache {
@@ -185,11 +188,11 @@ export class ReadCache implements ReadCachePlugins {
     return this.#noticesLost || this.#needsFlush;
   }
 
-  #staleUntilFlushed(reason: string) {
+  #staleUntilFlushed(reason: string, flushInMs = flushRetryMs) {
     this.#guard.droppedAll();
     if (!this.#needsFlush) this.#log(`read cache: suspended (${reason}); answering uncached until it is flushed`);
     this.#needsFlush = true;
-    this.#scheduleFlush();
+    this.#scheduleFlush(flushInMs);
   }
 
   #scheduleFlush(delayMs = flushRetryMs) {
