@@ -50,11 +50,18 @@ import { findOrderOwner } from './modules/orders/store.ts';
 import { projections } from './modules/projections.ts';
 import type { Topics } from './modules/topics.ts';
 import { eventLogReader } from './cqrs/event-log.ts';
+import { ReadCache, type ReadCacheTier } from './graphql/read-cache/read-cache.ts';
+import type { ReadCacheStats } from './graphql/read-cache/read-cache-stats.ts';
+import { createRedisCache } from './graphql/read-cache/redis-cache.ts';
+import type { ConsistencyTokens } from './cqrs/consistency-tokens.ts';
+import type { ServerSecret } from './auth/secret-key.ts';
 
 export interface RunningApp {
   /** Base URL of the HTTP server, when the role serves one. */
   url: string | undefined;
   endpoints: { write?: string; read?: string; paymentWebhook?: string };
+  /** The read API's response cache counters, when this process serves the read API with a cache (docs/read-cache.md). */
+  readCache?: ReadCacheStats;
   stop(): Promise<void>;
 }
 
@@ -123,10 +130,48 @@ function adminServices(config: Config, writeDb: WriteDb, readDb: ReadDb | undefi
   };
 }
 
+/**
+ * The read API's response cache (docs/read-cache.md), as READ_CACHE says: in memory, or in Redis
+ * (shared by the read processes, under `<STREAM_KEY>:readcache:`, on a connection of its own that
+ * fails fast instead of queueing while Redis is away); none when off.
+ */
+async function startReadCache(
+  config: Config,
+  stack: Stack,
+  deps: { notices: NoticeBus<Topics>; redis?: Redis; tokens: ConsistencyTokens; secret: ServerSecret },
+  log: Log,
+): Promise<ReadCache | undefined> {
+  const settings = config.readCache;
+  if (settings.mode === 'off') return undefined;
+  let tier: ReadCacheTier = { kind: 'memory', maxEntries: settings.maxEntries };
+  if (settings.mode === 'redis') {
+    if (!deps.redis) throw new Error('READ_CACHE=redis needs Redis (distributed mode)');
+    const client = deps.redis.duplicate({ enableOfflineQueue: false, commandTimeout: 500 });
+    await client.connect();
+    stack.push(() => void client.disconnect());
+    tier = { kind: 'redis', cache: createRedisCache({ redis: client, prefix: `${config.streamKey}:readcache:` }) };
+  }
+  const cache = new ReadCache({
+    tier,
+    ttlMs: settings.ttlMs,
+    maxEntryBytes: settings.maxEntryBytes,
+    keySecret: deps.secret.derive('read-cache-key'),
+    tokens: deps.tokens,
+    notices: deps.notices,
+    log,
+  });
+  stack.push(() => cache.close());
+  // Redis pub/sub loses what it publishes while the notices' connection is down.
+  const unwatch = deps.notices.watchDelivery?.({ lost: () => cache.noticesLost(), restored: () => cache.noticesRestored() });
+  if (unwatch) stack.push(unwatch);
+  return cache;
+}
+
 async function serve(
   config: Config,
   stack: Stack,
   apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices; redis?: Redis },
+  log: Log,
 ) {
   const { authenticator, secret }: AuthSetup = authSetup(config);
   // Rate-limit counters: in Redis when there is one (shared by every process of the deployment, which
@@ -154,9 +199,11 @@ async function serve(
       )
     : undefined;
   let read;
+  let readCache: ReadCache | undefined;
   // One count of live subscriptions per caller, over SSE and graphql-ws alike.
   const subscriptionQuota = new SubscriptionQuota(config.webSocket.subscriptionsPerIdentity);
   if (apis.read) {
+    readCache = await startReadCache(config, stack, { notices: apis.read.notices, redis: apis.redis, tokens, secret }, log);
     const waiter = new ConsistencyWaiter(apis.read.db, apis.read.notices, { maxWaiting: config.consistencyMaxWaits });
     stack.push(() => waiter.close());
     // Transaction ids compare only within one cluster: the read database must be the write database's.
@@ -171,6 +218,7 @@ async function serve(
       consistencyTokens: tokens,
       isIssuable: sameCluster ? (transactionId) => waiter.isIssuable(transactionId) : undefined,
       subscriptionQuota,
+      readCache,
     });
   }
   // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
@@ -191,6 +239,7 @@ async function serve(
       read: read ? server.url + readPath : undefined,
       paymentWebhook: webhook ? server.url + paymentWebhookPath : undefined,
     },
+    readCache: readCache?.stats,
   };
 }
 
@@ -303,7 +352,7 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
     log,
   });
   stack.push(() => dispatcher.stop());
-  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) });
+  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) }, log);
 }
 
 async function migrate(url: string, set: MigrationSet) {
@@ -442,19 +491,30 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   if (!runs('write') && !runs('read')) return { url: undefined, endpoints: {} };
   let read;
   if (runs('read')) {
-    const subscriber = redis.duplicate();
+    // Named after the channel, so that `CLIENT LIST` tells which connection receives the notices.
+    const subscriber = redis.duplicate({ connectionName: `notices:${config.noticeChannel}` });
     stack.push(() => void subscriber.disconnect());
     const notices = await createRedisNoticeBus<Topics>({ publisher: redis, subscriber, channel: config.noticeChannel });
     stack.push(() => notices.close());
     read = { db: readDb!, notices };
   }
-  return serve(config, stack, {
-    writeDb: runs('write') ? writeDb : undefined,
-    read,
-    redis,
-    // Publish-only (no subscriber connection): retried projection events reach every read API's subscribers.
-    admin: runs('write')
-      ? adminServices(config, writeDb!, statusReadDb, await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel }))
-      : undefined,
-  });
+  return serve(
+    config,
+    stack,
+    {
+      writeDb: runs('write') ? writeDb : undefined,
+      read,
+      redis,
+      // Publish-only (no subscriber connection): retried projection events reach every read API's subscribers.
+      admin: runs('write')
+        ? adminServices(
+            config,
+            writeDb!,
+            statusReadDb,
+            await createRedisNoticeBus<Topics>({ publisher: redis, subscriber: null, channel: config.noticeChannel }),
+          )
+        : undefined,
+    },
+    log,
+  );
 }

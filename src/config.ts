@@ -51,6 +51,23 @@ export interface Config {
   };
   /** Deliveries to partners' webhook endpoints (docs/webhooks.md). */
   webhooks: WebhookSettings;
+  /** The read API's response cache (docs/read-cache.md). */
+  readCache: ReadCacheConfig;
+}
+
+export const readCacheModes = ['memory', 'redis', 'off'] as const;
+export type ReadCacheMode = (typeof readCacheModes)[number];
+
+/** The read API's response cache (docs/read-cache.md). */
+export interface ReadCacheConfig {
+  /** READ_CACHE: `memory` (an LRU per read process), `redis` (shared by the read processes; distributed mode only) or `off`. */
+  mode: ReadCacheMode;
+  /** READ_CACHE_TTL_MS: the safety TTL; an answer is dropped this long after it was stored, whatever happened. */
+  ttlMs: number;
+  /** READ_CACHE_MAX_ENTRIES: answers one read process keeps (memory tier), least recently used dropped first. */
+  maxEntries: number;
+  /** READ_CACHE_MAX_ENTRY_BYTES: a larger answer (its data as JSON) is not stored. */
+  maxEntryBytes: number;
 }
 
 /** The read API's graphql-ws transport (src/graphql/websocket-server.ts): what one client may hold or send. */
@@ -272,6 +289,14 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     return integer(name, 0, 0, 10);
   };
   /** Comma-separated host names or addresses, lower-cased. */
+  /** One of `choices`, case-insensitive. */
+  const choice = <Choice extends string>(name: string, choices: readonly Choice[], fallback: Choice): Choice => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if ((choices as readonly string[]).includes(raw)) return raw as Choice;
+    problems.push(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+    return fallback;
+  };
   const hosts = (name: string) =>
     (text(name) ?? '')
       .split(',')
@@ -396,6 +421,12 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       allowedHosts: hosts('WEBHOOK_ALLOWED_HOSTS'),
       logRetentionMs: integer('WEBHOOK_LOG_RETENTION_MS', 7 * 86_400_000, 1_000, 3_650 * 86_400_000),
     },
+    readCache: {
+      mode: choice('READ_CACHE', readCacheModes, 'memory'),
+      ttlMs: integer('READ_CACHE_TTL_MS', 60_000, 100, 86_400_000),
+      maxEntries: integer('READ_CACHE_MAX_ENTRIES', 1_000, 1, 10_000_000),
+      maxEntryBytes: integer('READ_CACHE_MAX_ENTRY_BYTES', 64 * 1024, 256, 64 * 1024 * 1024),
+    },
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {
     problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE: tokens of any other issuer or audience must be refused');
@@ -410,6 +441,9 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     problems.push(
       `WS_CONNECTION_INIT_MAX_BYTES (${config.webSocket.connectionInitMaxBytes}) must not exceed WS_MESSAGE_MAX_BYTES (${config.webSocket.messageMaxBytes})`,
     );
+  }
+  if (config.readCache.mode === 'redis' && mode === 'embedded') {
+    problems.push('READ_CACHE=redis needs REDIS_URL (distributed mode); the embedded mode caches in memory (READ_CACHE=memory) or not at all (off)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

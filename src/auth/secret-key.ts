@@ -11,7 +11,7 @@ export interface ServerSecret {
   /** Where it came from, for the start banner (never the value): `SECRET_KEY`, or the key file's path. */
   source: string;
   /** A key for one purpose, derived from the secret (HKDF-SHA256), so that no two uses share a key. */
-  derive(purpose: 'local-jwt' | 'consistency-token' | 'callback-signing'): Buffer;
+  derive(purpose: 'local-jwt' | 'consistency-token' | 'callback-signing' | 'read-cache-key'): Buffer;
 }
 
 function fromBytes(secret: Buffer, source: string): ServerSecret {

@@ -9,7 +9,7 @@ import { formatProgress, type ProgressSnapshot } from '../cqrs/progress.ts';
 import { rebuildProjection } from '../cqrs/rebuild.ts';
 import { toStreamId, type LogPosition } from '../cqrs/log-position.ts';
 import { createRedisNoticeBus } from '../cqrs/notices.ts';
-import { checkpointTopic, type ProjectorTopics } from '../cqrs/projector.ts';
+import { checkpointTopic, viewReplacedTopic, type ProjectorTopics } from '../cqrs/projector.ts';
 import { createRedisClient } from '../db/redis-client.ts';
 import { ViewCopyBusyError, ViewCopyError } from '../cqrs/view-copy.ts';
 import { verifyProjections, type ProjectionVerification } from '../cqrs/verify.ts';
@@ -44,7 +44,8 @@ async function withWriteDb(config: Config, work: (writeDb: WriteDb, readDatabase
 }
 
 /**
- * Tells every read API that the view stands at the swap's position, as a projector does after a
+ * Tells every read API that the view was replaced (their read caches drop what they hold,
+ * docs/read-cache.md), then that it stands at the swap's position, as a projector does after a
  * batch: reads waiting on a consistency token at or before it answer now instead of at the next
  * batch. (Row-change notices are not sent: subscribers see the rebuilt rows at their next change.)
  */
@@ -53,6 +54,7 @@ async function announceCheckpoint(config: Config, projection: string, at: LogPos
   try {
     await redis.connect();
     const notices = await createRedisNoticeBus<ProjectorTopics>({ publisher: redis, subscriber: null, channel: config.noticeChannel });
+    await notices.publish(viewReplacedTopic, { projection });
     await notices.publish(checkpointTopic, { projection, ...at });
     await notices.close();
   } catch (error) {

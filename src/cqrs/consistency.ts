@@ -24,7 +24,8 @@ export interface ConsistencyWaiterOptions {
 }
 
 export class ConsistencyWaiter {
-  readonly #known = new Map<string, LogPosition>();
+  /** Replaced, never changed in place, so that checkpoints() can hand it out as a snapshot. */
+  #known: ReadonlyMap<string, LogPosition> = new Map();
   /** Emits 'moved' at every checkpoint notice, waking every wait. */
   readonly #moves = new EventEmitter().setMaxListeners(0);
   readonly #unsubscribe: () => void;
@@ -49,7 +50,16 @@ export class ConsistencyWaiter {
 
   #remember(projection: string, at: LogPosition) {
     const known = this.#known.get(projection);
-    if (!known || compareLogPositions(at, known) > 0) this.#known.set(projection, at);
+    if (!known || compareLogPositions(at, known) > 0) this.#known = new Map(this.#known).set(projection, at);
+  }
+
+  /**
+   * The checkpoints known so far (from notices and reads), a snapshot: each is a position its
+   * projection had reached when it was learnt, so a read started after this call reflects at least
+   * it (the read cache records it with each answer, docs/read-cache.md). Projections not heard of yet are absent.
+   */
+  checkpoints(): ReadonlyMap<string, LogPosition> {
+    return this.#known;
   }
 
   #reached(projection: string, target: LogPosition): boolean {

@@ -10,7 +10,18 @@ export interface NoticeBus<Topics extends TopicMap> {
   publish<Topic extends keyof Topics & string>(topic: Topic, payload: Topics[Topic]): Promise<void>;
   /** Returns the function that unsubscribes. */
   subscribe<Topic extends keyof Topics & string>(topic: Topic, listener: (payload: Topics[Topic]) => void): () => void;
+  /**
+   * Only on a bus that can lose notices (Redis pub/sub delivers at most once): `lost` when the
+   * connection that receives them drops, `restored` once it is subscribed again. What was published
+   * in between is gone. Returns the function that stops watching.
+   */
+  watchDelivery?(watcher: DeliveryWatcher): () => void;
   close(): Promise<void>;
+}
+
+export interface DeliveryWatcher {
+  lost(): void;
+  restored(): void;
 }
 
 /** Delivers in this process only; the Redis bus uses it to fan out what it receives. */
@@ -41,6 +52,8 @@ export async function createRedisNoticeBus<Topics extends TopicMap>(options: {
 }): Promise<NoticeBus<Topics>> {
   const local = createLocalNoticeBus<TopicMap>();
   const { publisher, subscriber, channel } = options;
+  const watchers = new Set<DeliveryWatcher>();
+  let closed = false;
   if (subscriber) {
     subscriber.on('message', (from: string, message: string) => {
       if (from !== channel) return;
@@ -48,13 +61,41 @@ export async function createRedisNoticeBus<Topics extends TopicMap>(options: {
       void local.publish(topic, payload);
     });
     await subscriber.subscribe(channel);
+    // ioredis subscribes again by itself after a reconnect; subscribing here too, and waiting for the
+    // reply, tells when notices arrive again.
+    let lost = false;
+    subscriber.on('close', () => {
+      if (closed || lost) return;
+      lost = true;
+      for (const watcher of watchers) watcher.lost();
+    });
+    subscriber.on('ready', () => {
+      if (closed || !lost) return;
+      subscriber.subscribe(channel).then(
+        () => {
+          if (closed || !lost) return;
+          lost = false;
+          for (const watcher of watchers) watcher.restored();
+        },
+        // Failed again: the next 'ready' tries again.
+        () => {},
+      );
+    });
   }
   return {
     async publish(topic, payload) {
       await publisher.publish(channel, toWire({ topic, payload }));
     },
     subscribe: local.subscribe as NoticeBus<Topics>['subscribe'],
+    ...(subscriber && {
+      watchDelivery(watcher: DeliveryWatcher) {
+        watchers.add(watcher);
+        return () => void watchers.delete(watcher);
+      },
+    }),
     async close() {
+      closed = true;
+      watchers.clear();
       await local.close();
       if (subscriber) await subscriber.unsubscribe(channel).catch(() => {});
     },

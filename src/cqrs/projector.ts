@@ -18,7 +18,15 @@ export interface CheckpointNotice {
   transactionId: bigint;
   position: bigint;
 }
-export type ProjectorTopics = { [checkpointTopic]: CheckpointNotice } & Record<string, unknown>;
+/**
+ * Published by `projections rebuild` once it swapped a rebuilt view in: its rows changed without
+ * row-change notices, so whatever holds them (the read cache, docs/read-cache.md) drops them.
+ */
+export const viewReplacedTopic = 'projection.replaced';
+export interface ViewReplacedNotice {
+  projection: string;
+}
+export type ProjectorTopics = { [checkpointTopic]: CheckpointNotice; [viewReplacedTopic]: ViewReplacedNotice } & Record<string, unknown>;
 
 export type { BatchOutcome };
 export type RunningProjector = RunningConsumer;

@@ -18,6 +18,7 @@ import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from '
 import { buildSchemas } from './schema.ts';
 import type { AdminServices } from './admin-services.ts';
 import { useConsistency } from './use-consistency.ts';
+import type { ReadCachePlugins } from './read-cache/read-cache.ts';
 import { identityOf, useIdentity } from './use-identity.ts';
 import { useSubscriptionQuota } from './use-subscription-quota.ts';
 import type { SubscriptionQuota } from './subscription-quota.ts';
@@ -110,13 +111,16 @@ export interface ReadApiDeps extends ApiOptions {
   isIssuable?(transactionId: bigint): Promise<boolean>;
   /** Live subscriptions per caller, shared with the WebSocket server. */
   subscriptionQuota: SubscriptionQuota;
+  /** The response cache of read queries (docs/read-cache.md); none: every query executes. */
+  readCache?: ReadCachePlugins;
 }
 
 export function createReadYoga(deps: ReadApiDeps): Yoga {
   const protection = deps.protection ?? defaultApiProtection();
   const api = apiPlugins(deps.authenticator, protection, { endpoint: readPath, title: 'read API' });
+  const schema = buildSchemas().read;
   return createYoga<Record<string, unknown>, GraphQLContext>({
-    schema: buildSchemas().read,
+    schema,
     graphqlEndpoint: readPath,
     landingPage: false,
     ...api.options,
@@ -125,6 +129,9 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
       ...api.plugins,
       useSubscriptionQuota({ quota: deps.subscriptionQuota }),
       useConsistency({ waiter: deps.waiter, tokens: deps.consistencyTokens, isIssuable: deps.isIssuable, timeoutMs: deps.consistencyWaitMs }),
+      // Last: its lookup answers after authentication, the rate limit and the CSRF check have run, and
+      // an answer is stored only once every other plugin let it through (docs/read-cache.md).
+      ...(deps.readCache?.plugins({ schema, checkpoints: () => deps.waiter.checkpoints() }) ?? []),
     ],
     context: ({ request, identity }: ServerContext): GraphQLContext => {
       const read: ReadServices = {

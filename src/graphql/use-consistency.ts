@@ -9,6 +9,9 @@ import type { ConsistencyWaiter, WaitOutcome } from '../cqrs/consistency.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
 import type { LogPosition } from '../cqrs/log-position.ts';
 
+/** The request header that carries a consistency token, unless ConsistencyOptions.header says otherwise. */
+export const consistencyTokenHeader = 'x-consistency-token';
+
 export interface ConsistencyOptions {
   waiter: ConsistencyWaiter;
   tokens: ConsistencyTokens;
@@ -26,6 +29,8 @@ export interface ConsistencyOptions {
 
 export class RequestConsistency {
   readonly #outcomes = new Map<string, Promise<WaitOutcome>>();
+  readonly #reached = new Set<string>();
+  readonly #settledListeners: ((projection: string) => void)[] = [];
   readonly #deadline: number;
 
   constructor(
@@ -44,8 +49,29 @@ export class RequestConsistency {
     if (!outcome) {
       outcome = this.waiter.waitFor(projection, target, Math.max(0, this.#deadline - performance.now()));
       this.#outcomes.set(projection, outcome);
+      // Settled before the awaiting resolver goes on (registered first); a failed wait is the resolver's error.
+      outcome.then(
+        (settled) => {
+          if (settled.reached) this.#reached.add(projection);
+          for (const listener of this.#settledListeners) listener(projection);
+        },
+        () => {},
+      );
     }
     await outcome;
+  }
+
+  /**
+   * Calls `listener` when a wait for a projection ends, before the resolver that waited goes on to
+   * read the view (the read cache notes what it has heard of by then, docs/read-cache.md).
+   */
+  onSettled(listener: (projection: string) => void): void {
+    this.#settledListeners.push(listener);
+  }
+
+  /** Whether this request waited for `projection` and it reached the token (so what it read reflects the token). */
+  hasReached(projection: string): boolean {
+    return this.#reached.has(projection);
   }
 
   async report() {
@@ -65,7 +91,7 @@ function badToken(header: string, why: string): GraphQLError {
 }
 
 export function useConsistency(options: ConsistencyOptions): Plugin<{ consistency?: RequestConsistency }> {
-  const header = options.header ?? 'x-consistency-token';
+  const header = options.header ?? consistencyTokenHeader;
   const timeoutMs = options.timeoutMs ?? 2000;
   return {
     // Synchronous for a request without a token (most reads).

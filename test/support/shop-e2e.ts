@@ -137,6 +137,10 @@ export function shopSession() {
       await running?.app.stop();
       await running?.sql.close();
     },
+    /** The running app (its endpoints, its read cache's counters). */
+    get app(): RunningApp {
+      return started().app;
+    },
     get writeUrl(): string {
       return started().app.endpoints.write!;
     },

@@ -145,3 +145,32 @@ describe('hardening', () => {
     expect(loadConfig({ PORT: '8080' }, []).port).toBe(8080);
   });
 });
+
+describe('read cache settings (docs/read-cache.md)', () => {
+  it('caches in memory by default, with a one-minute safety TTL, 1000 answers of at most 64 KiB', () => {
+    expect(loadConfig({}, []).readCache).toEqual({ mode: 'memory', ttlMs: 60_000, maxEntries: 1_000, maxEntryBytes: 65_536 });
+    expect(loadConfig(distributed, ['read']).readCache.mode).toBe('memory');
+  });
+
+  it('reads the mode in any case, and the numbers', () => {
+    const env = { ...distributed, READ_CACHE: 'Redis', READ_CACHE_TTL_MS: '5000', READ_CACHE_MAX_ENTRIES: '10', READ_CACHE_MAX_ENTRY_BYTES: '1024' };
+    expect(loadConfig(env, ['read']).readCache).toEqual({ mode: 'redis', ttlMs: 5_000, maxEntries: 10, maxEntryBytes: 1_024 });
+    expect(loadConfig({ READ_CACHE: 'off' }, []).readCache.mode).toBe('off');
+  });
+
+  it('rejects an unknown mode, and the Redis tier without Redis', () => {
+    expect(configError({ READ_CACHE: 'disk' }).problems).toEqual(['READ_CACHE must be one of memory, redis, off, got "disk"']);
+    expect(configError({ READ_CACHE: 'redis' }).problems).toEqual([
+      'READ_CACHE=redis needs REDIS_URL (distributed mode); the embedded mode caches in memory (READ_CACHE=memory) or not at all (off)',
+    ]);
+  });
+
+  it('rejects numbers out of range, each named', () => {
+    const error = configError({ READ_CACHE_TTL_MS: '0', READ_CACHE_MAX_ENTRIES: '0', READ_CACHE_MAX_ENTRY_BYTES: '-1' });
+    expect(error.problems).toEqual([
+      'READ_CACHE_TTL_MS must be an integer from 100 to 86400000, got "0"',
+      'READ_CACHE_MAX_ENTRIES must be an integer from 1 to 10000000, got "0"',
+      'READ_CACHE_MAX_ENTRY_BYTES must be an integer from 256 to 67108864, got "-1"',
+    ]);
+  });
+});
