@@ -6,13 +6,13 @@
 // Around that loop:
 // - retries: after a failure the source is closed and the consumer runs again with exponential
 //   backoff; reopening the source re-reads unacknowledged entries first, so the batch is
-//   redelivered, never skipped. An outage (a transient
-//   error, transient-errors.ts) is retried for as long as it lasts and never counted; failures of
-//   the batch itself are counted per checkpoint, and after `maxAttempts` its poison event is
-//   isolated and parked (or the consumer halts, policy 'halt');
-// - leases: with a Leadership only the lease holder consumes (the runtime waits for the lease), and
-//   stops at its next batch boundary when it loses the lease; leases spread over live processes (leadership.ts,
-//   membership.ts);
+//   redelivered, never skipped. An outage (a transient error, transient-errors.ts) is retried for
+//   as long as it lasts and never counted; failures of the batch itself are counted per
+//   checkpoint, and after `maxAttempts` its poison event is isolated and parked (or the consumer
+//   halts, policy 'halt');
+// - leases: with a Leadership only the lease holder consumes (the runtime waits for the lease),
+//   and stops at its next batch boundary when it loses the lease; leases spread over live
+//   processes (leadership.ts, membership.ts);
 // - retries of parked events an operator requested (after-effects consumers, parked-operations.ts),
 //   handled between batches so that retried and live events of one key never interleave: key by
 //   key in log order, each un-parked once handled; a failure leaves the rest of its key parked;
