@@ -74,6 +74,9 @@ export function useIdentity(options: IdentityOptions): Plugin {
   };
 }
 
+/** The longest delay setTimeout keeps (about 24.8 days). */
+const maxTimerMs = 2 ** 31 - 1;
+
 const expired = () => new GraphQLError('The token expired: subscribe again with a fresh token.', { extensions: { code: 'UNAUTHENTICATED' } });
 
 /**
@@ -91,13 +94,20 @@ export function untilExpiry<T>(source: AsyncIterable<T>, expiresAt: Date): Async
   let state: 'open' | 'expired' | 'done' = 'open';
   let timeUp = false;
   let wake: ((value: 'expired') => void) | undefined;
-  const timer = setTimeout(
-    () => {
-      timeUp = true;
-      wake?.('expired');
-    },
-    Math.max(0, expiresAt.getTime() - Date.now()),
-  );
+  let timer: NodeJS.Timeout | undefined;
+  // setTimeout keeps at most about 24.8 days (a longer delay fires at once): longer waits are re-armed.
+  const arm = () => {
+    const wait = expiresAt.getTime() - Date.now();
+    timer = setTimeout(
+      () => {
+        if (wait > maxTimerMs) return arm();
+        timeUp = true;
+        wake?.('expired');
+      },
+      Math.min(Math.max(0, wait), maxTimerMs),
+    );
+  };
+  arm();
   const finish = async (): Promise<IteratorResult<T>> => {
     if (state !== 'done') {
       state = 'done';

@@ -1,6 +1,7 @@
 // untilExpiry (src/graphql/use-identity.ts): a subscription passes its source's events until its
 // token expires, then one UNAUTHENTICATED error, then ends; and it keeps none of the events it has
 // passed on (found by the fan-out benchmark: every event stayed reachable until the token expired).
+// A token valid for longer than setTimeout's longest delay must not end the subscription at once.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +47,21 @@ describe('untilExpiry', () => {
     expect(second.value).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
     expect(await wrapped.next()).toEqual({ done: true, value: undefined });
     release();
+  });
+
+  it('does not end a subscription whose token expires in more than 24.8 days (the longest setTimeout)', async () => {
+    const slow = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return { done: false, value: 'event' };
+        },
+        return: async () => ({ done: true as const, value: undefined }),
+      }),
+    };
+    const wrapped = untilExpiry<string>(slow, new Date(Date.now() + 30 * 86_400_000));
+    expect(await wrapped.next()).toEqual({ done: false, value: 'event' });
+    await wrapped.return!();
   });
 
   it('keeps no event it has passed on', async () => {
