@@ -35,8 +35,11 @@ export interface LogConsumer<Tx extends SqlClient, Change = unknown> {
   /**
    * Handles events (in log order, none held behind a parked one). In-transaction: `tx` is the
    * batch's transaction. After-effects: `tx` is the client; the handler commits its own effects.
+   * `after`: the checkpoint the events follow, given when they are all of the batch's events after
+   * it (none skipped, filtered or held), so that with a source serving the log's next events they
+   * are the log's next events after `after`.
    */
-  apply(tx: Tx, events: RecordedEvent[]): Promise<Change[]>;
+  apply(tx: Tx, events: RecordedEvent[], after?: LogPosition): Promise<Change[]>;
   onPoison: PoisonPolicy;
 }
 
@@ -128,7 +131,7 @@ export async function handleBatch<Tx extends SqlClient, Change>(
       const handled = fresh.filter((event) => consumer.handles.has(event.type));
       const heads = anyParked === false ? new Map<string, bigint>() : await parkedHeads(scope, consumer.name, handled.map(consumer.keyOf));
       const { apply, held } = splitHeldBehind(handled, heads, consumer.keyOf);
-      const changes = apply.length > 0 ? await consumer.apply(scope, apply) : [];
+      const changes = apply.length > 0 ? await consumer.apply(scope, apply, apply.length === fresh.length ? checkpoint : undefined) : [];
       const parkings = held.map(({ event, head }) => ({ event, key: consumer.keyOf(event), error: heldReason(head), attempts: 0 }));
       const last = fresh.at(-1);
       return { reached: last && positionOf(last), parkings, applied: apply.length, skipped: events.length - fresh.length, parked: held.length, changes };

@@ -18,8 +18,8 @@ import { readCheckpoint } from './checkpoint-store.ts';
 import { everyEventType, handleBatch, type LogConsumer } from './consumer-batch.ts';
 import { startConsumer, type ConsumerOptions } from './consumer-runtime.ts';
 import { createLogSource, listenToLog } from './log-source.ts';
-import { toStreamId } from './log-position.ts';
-import { encodeStreamEvent, eventField } from './stream-codec.ts';
+import { toStreamId, type LogPosition } from './log-position.ts';
+import { afterField, encodeStreamEvent, eventField } from './stream-codec.ts';
 import { EventUpcasting } from './upcasting.ts';
 
 export interface RelayOptions extends Pick<ConsumerOptions<WriteTx, never>, 'batchSize' | 'leadership' | 'log'> {
@@ -41,11 +41,20 @@ export interface RelayOptions extends Pick<ConsumerOptions<WriteTx, never>, 'bat
 /** The relay's row in the checkpoint store (write database): one per stream key. */
 export const relayConsumerName = (streamKey: string) => `relay:${streamKey}`;
 
-/** XADDs the events in order; returns how many were new to the stream. */
-export async function publishEvents(redis: Redis, streamKey: string, events: RecordedEvent[]): Promise<number> {
+/**
+ * XADDs the events in order; returns how many were new to the stream. `after`: the log's event right
+ * before `events[0]`, when the events are the log's next ones after it. Each entry then carries
+ * its predecessor (stream-codec.ts); without it the first entry carries none.
+ */
+export async function publishEvents(redis: Redis, streamKey: string, events: RecordedEvent[], after?: LogPosition): Promise<number> {
   if (events.length === 0) return 0;
   const pipeline = redis.pipeline();
-  for (const event of events) pipeline.xadd(streamKey, toStreamId(event), eventField, encodeStreamEvent(event));
+  let previous = after;
+  for (const event of events) {
+    const link = previous ? [afterField, toStreamId(previous)] : [];
+    pipeline.xadd(streamKey, toStreamId(event), eventField, encodeStreamEvent(event), ...link);
+    previous = event;
+  }
   const replies = (await pipeline.exec()) ?? [];
   let added = 0;
   for (const [error] of replies) {
@@ -74,8 +83,8 @@ function relayConsumer(options: RelayTarget): LogConsumer<WriteTx, never> {
     commit: 'after-effects',
     // Never reached: publishing is retried until it succeeds (maxAttempts below); nothing is parked.
     onPoison: 'halt',
-    async apply(_db, events) {
-      await publishEvents(options.redis, options.streamKey, events);
+    async apply(_db, events, after) {
+      await publishEvents(options.redis, options.streamKey, events, after);
       await options.afterPublish?.(events);
       return [];
     },

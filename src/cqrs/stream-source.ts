@@ -17,11 +17,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { EventBatch, EventLogReader, EventSource } from './event-source.ts';
 import { compareLogPositions, fromStreamId, toStreamId, type LogPosition } from './log-position.ts';
-import { decodeStreamEntry } from './stream-codec.ts';
+import { decodeStreamEntry, decodeStreamLink } from './stream-codec.ts';
 import type { EventUpcasting } from './upcasting.ts';
 
 /** An entry as XREADGROUP returns it; `fields` is null for an entry deleted (trimmed) after delivery. */
-type StreamEntry = [id: string, fields: string[] | null];
+export type StreamEntry = [id: string, fields: string[] | null];
 
 export function consumerGroupOf(projection: string): string {
   return `projection:${projection}`;
@@ -86,6 +86,23 @@ async function forgetIdleConsumers(redis: Redis, streamKey: string, group: strin
 }
 
 const noAck = async () => {};
+
+/**
+ * True when the entries after the checkpoint form an unbroken chain from it: each names (through
+ * the relay's link, stream-codec.ts) the entry before it, and the first names the checkpoint. The
+ * log then has nothing between them that the stream lacks, and the log need not be asked. False
+ * whenever a link is missing (an entry published without one, or deleted after delivery): the
+ * caller counts in the log instead.
+ */
+export function linkedToCheckpoint(entries: readonly StreamEntry[], checkpoint: LogPosition): boolean {
+  let previous = toStreamId(checkpoint);
+  const after = entries.filter(([id]) => compareLogPositions(fromStreamId(id), checkpoint) > 0).sort(([a], [b]) => compareLogPositions(fromStreamId(a), fromStreamId(b)));
+  for (const [id, fields] of after) {
+    if (!fields || decodeStreamLink(fields) !== previous) return false;
+    previous = id;
+  }
+  return true;
+}
 
 export async function createStreamSource(options: {
   /** A connection of its own: XREADGROUP BLOCK holds it. */
@@ -219,7 +236,7 @@ export async function createStreamSource(options: {
       return { events, ack };
     }
     const fresh = events.filter((event) => compareLogPositions(event, checkpoint) > 0).length;
-    if ((await eventLog.count(checkpoint, upTo)) > fresh) {
+    if (!linkedToCheckpoint(entries, checkpoint) && (await eventLog.count(checkpoint, upTo)) > fresh) {
       log(
         `stream ${streamKey} group ${group}: entries after ${toStreamId(checkpoint)} are missing from the stream (trimmed, or lost by Redis); catching up from the event log`,
       );

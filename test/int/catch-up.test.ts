@@ -23,6 +23,7 @@ import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 import { startRedis, type TestRedis } from '../support/servers.ts';
 import { eventLogReader } from '../../src/cqrs/event-log.ts';
+import type { EventLogReader } from '../../src/cqrs/event-source.ts';
 
 let server: TestRedis;
 let url: string;
@@ -125,12 +126,19 @@ function countingProjection(name: string): Projection {
   };
 }
 
-function runProjector(name: string, options: { batchSize: number; afterCommit?: (outcome: BatchOutcome) => Promise<void> | void }) {
+function runProjector(name: string, options: { batchSize: number; afterCommit?: (outcome: BatchOutcome) => Promise<void> | void; eventLog?: EventLogReader }) {
   const projector = startProjector({
     readDb,
     projection: countingProjection(name),
     openSource: () =>
-      createStreamSource({ redis: client(), eventLog: eventLogReader(writeDb), streamKey, group: consumerGroupOf(name), consumer: 'c1', blockMs: 100 }),
+      createStreamSource({
+        redis: client(),
+        eventLog: options.eventLog ?? eventLogReader(writeDb),
+        streamKey,
+        group: consumerGroupOf(name),
+        consumer: 'c1',
+        blockMs: 100,
+      }),
     notices,
     batchSize: options.batchSize,
     afterCommit: options.afterCommit,
@@ -185,6 +193,32 @@ describe('a projection added after the stream was trimmed', () => {
     await expectExactlyTheLog('late');
     expect(await lastDeliveredId(consumerGroupOf('late'))).toBe(toStreamId(live));
     expect(await readCheckpoint(readDb, 'late')).toEqual(live);
+  });
+});
+
+describe('the relay linking each entry to the log event before it', () => {
+  it('spares stream consumers a log query per batch, and a broken link still sends them to the log', async () => {
+    const log = eventLogReader(writeDb);
+    let counts = 0;
+    const counting: EventLogReader = { read: log.read, count: (after, upTo) => ((counts += 1), log.count(after, upTo)) };
+    const projector = runProjector('linked', { batchSize: 4, eventLog: counting });
+    await published(await append(10));
+    await expectExactlyTheLog('linked');
+    // Every batch chained from the checkpoint through the relay's links: the log was never asked.
+    expect(counts).toBe(0);
+    await projector.stop();
+
+    // While it is away, one entry in the middle of the next ones goes missing from the stream
+    // (deleted behind the group's back): the entry after it names an event the batch lacks.
+    const ids = (await redis.xrange(streamKey, '-', '+')).map(([id]) => id);
+    await published(await append(6));
+    const added = (await redis.xrange(streamKey, '-', '+')).map(([id]) => id).filter((id) => !ids.includes(id));
+    expect(added).toHaveLength(6);
+    await redis.xdel(streamKey, added[2]!);
+
+    runProjector('linked', { batchSize: 4, eventLog: counting });
+    await expectExactlyTheLog('linked');
+    expect(counts).toBeGreaterThan(0);
   });
 });
 
