@@ -17,6 +17,25 @@ export async function createEmptyDatabase(): Promise<string> {
   return inject('postgresUrl').replace(/\/postgres$/, `/${name}`);
 }
 
+/**
+ * Copies a database (schema and rows) into a new one; returns its URL. PostgreSQL copies only a
+ * database nobody is connected to: disconnect every client of `url` first (a closed connection may
+ * take a moment to go away; CREATE DATABASE waits a few seconds for it).
+ */
+export async function cloneDatabase(url: string): Promise<string> {
+  const source = new URL(url).pathname.slice(1);
+  const admin = await connectPostgres(inject('postgresUrl'));
+  const name = `test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  try {
+    await admin.exec(`CREATE DATABASE ${name} TEMPLATE ${source}`);
+  } finally {
+    await admin.close();
+  }
+  const clone = new URL(url);
+  clone.pathname = `/${name}`;
+  return clone.toString();
+}
+
 /** Creates an empty database with both migration sets applied; returns its URL. */
 export async function createTestDatabase(): Promise<string> {
   const url = await createEmptyDatabase();
