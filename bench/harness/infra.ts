@@ -17,8 +17,15 @@ export interface Infra {
   createDatabase(label: string): Promise<string>;
   /** A prefix no other leg uses, for Redis keys and channels. */
   uniquePrefix(label: string): string;
-  /** Stops `child` when the run ends, if the leg has not. */
+  /** `--profile`: where the products started now write their CPU profiles (bench/harness/profile.ts). */
+  profileDir?: string;
+  /** Stops `child` when its leg ends (stopTracked), if the leg has not. */
   track(child: ServerProcess): ServerProcess;
+  /**
+   * Stops every tracked process still running. The runner calls it after each leg: a product left
+   * running idles on its timers and would take CPU from the legs after it.
+   */
+  stopTracked(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +55,10 @@ export async function startInfra(env: NodeJS.ProcessEnv = process.env): Promise<
     }
   }
 
+  async function stopTracked() {
+    await Promise.allSettled([...children].map((child) => child.stop()));
+  }
+
   return {
     postgresUrl,
     redisUrl,
@@ -72,8 +83,9 @@ export async function startInfra(env: NodeJS.ProcessEnv = process.env): Promise<
       void child.exited.then(() => children.delete(child));
       return child;
     },
+    stopTracked,
     async stop() {
-      await Promise.allSettled([...children].map((child) => child.stop()));
+      await stopTracked();
       if (postgres || redis) {
         await Promise.allSettled([postgres?.stop(), redis?.stop()]);
         return;

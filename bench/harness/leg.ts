@@ -1,6 +1,7 @@
 // What a benchmark leg is: a named comparison that runs against the harness's servers and returns
 // rows of figures, each optionally set against a peer measured in the same run (bench/run.ts).
 import type { Infra } from './infra.ts';
+import type { ProfileSummary } from './profile.ts';
 
 export interface LegContext {
   infra: Infra;
@@ -29,6 +30,8 @@ export interface LegResult {
   /** Resident memory (MB) of each process the leg started, after each round: bounded means flat. */
   memory?: Record<string, number[]>;
   notes?: string[];
+  /** --profile: where each product process spent its CPU time (bench/harness/profile.ts). */
+  profiles?: ProfileSummary[];
 }
 
 export interface Leg {

@@ -55,7 +55,7 @@ export async function startProduct(infra: Infra, options: ProductOptions): Promi
   const child = await startServerProcess({
     name: `product:${options.label}`,
     command: process.execPath,
-    args: [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'],
+    args: [...(infra.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${infra.profileDir}`] : []), ...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'],
     cwd: root,
     env,
     ready: answers(`http://127.0.0.1:${port}/healthz`),

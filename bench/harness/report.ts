@@ -49,6 +49,10 @@ export function formatTable(record: RunRecord): string {
       lines.push(`  ${`RSS ${process}`.padEnd(40)} ${samples.map((mb) => mb.toFixed(0)).join(' → ')} MB`);
     }
     for (const note of leg.notes ?? []) lines.push(`  note: ${note}`);
+    for (const profile of leg.profiles ?? []) {
+      lines.push(`  profile ${profile.file}: ${profile.busyMs} ms busy`);
+      lines.push(`    ${profile.top.map(({ place, percent }) => `${place} ${percent}%`).join(', ')}`);
+    }
     lines.push('');
   }
   return lines.join('\n');
