@@ -96,7 +96,9 @@ const noAck = async () => {};
  */
 export function linkedToCheckpoint(entries: readonly StreamEntry[], checkpoint: LogPosition): boolean {
   let previous = toStreamId(checkpoint);
-  const after = entries.filter(([id]) => compareLogPositions(fromStreamId(id), checkpoint) > 0).sort(([a], [b]) => compareLogPositions(fromStreamId(a), fromStreamId(b)));
+  const after = entries
+    .filter(([id]) => compareLogPositions(fromStreamId(id), checkpoint) > 0)
+    .sort(([a], [b]) => compareLogPositions(fromStreamId(a), fromStreamId(b)));
   for (const [id, fields] of after) {
     if (!fields || decodeStreamLink(fields) !== previous) return false;
     previous = id;
