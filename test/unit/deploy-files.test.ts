@@ -154,14 +154,17 @@ function dockerignored(path: string): boolean {
 describe('src/config.ts, as this test reads it', () => {
   it('finds every name config.ts looks up at run time in its source too', () => {
     // A name built at run time (`${prefix}_MS`) would escape the source scan that finds branch-only reads.
-    expect(missingFrom(namesAtRunTime, namesInSource)).toEqual([]);
+    expect(missingFrom(namesAtRunTime, namesInSource), 'looked up at run time, but not passed as a literal in src/config.ts').toEqual([]);
     expect(configNames.size).toBeGreaterThan(50);
     expect(configNames).toContain('DATABASE_URL');
     expect(configNames).toContain('RATE_LIMIT_WINDOW_S');
   });
 
   it('has no name in comingToConfig that config.ts reads already (remove it from that list)', () => {
-    expect(comingToConfig.filter((name) => configNames.has(name))).toEqual([]);
+    expect(
+      comingToConfig.filter((name) => configNames.has(name)),
+      'read by src/config.ts now: remove from comingToConfig',
+    ).toEqual([]);
   });
 });
 
