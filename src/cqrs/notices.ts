@@ -8,6 +8,8 @@ export type TopicMap = Record<string, unknown>;
 
 export interface NoticeBus<Topics extends TopicMap> {
   publish<Topic extends keyof Topics & string>(topic: Topic, payload: Topics[Topic]): Promise<void>;
+  /** Publishes several, delivered in this order; over Redis in one round trip (a projector's batch). */
+  publishAll(notices: readonly { topic: keyof Topics & string; payload: unknown }[]): Promise<void>;
   /** Returns the function that unsubscribes. */
   subscribe<Topic extends keyof Topics & string>(topic: Topic, listener: (payload: Topics[Topic]) => void): () => void;
   /**
@@ -30,6 +32,9 @@ export function createLocalNoticeBus<Topics extends TopicMap>(): NoticeBus<Topic
   return {
     async publish(topic, payload) {
       emitter.emit(topic, payload);
+    },
+    async publishAll(notices) {
+      for (const { topic, payload } of notices) emitter.emit(topic, payload);
     },
     subscribe(topic, listener) {
       emitter.on(topic, listener);
@@ -85,6 +90,14 @@ export async function createRedisNoticeBus<Topics extends TopicMap>(options: {
   return {
     async publish(topic, payload) {
       await publisher.publish(channel, toWire({ topic, payload }));
+    },
+    async publishAll(notices) {
+      if (notices.length === 0) return;
+      // One message per notice, as publish() sends them (a reader of either kind understands both),
+      // but pipelined: a batch of N row changes costs one round trip, not N.
+      const pipeline = publisher.pipeline();
+      for (const notice of notices) pipeline.publish(channel, toWire(notice));
+      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
     },
     subscribe: local.subscribe as NoticeBus<Topics>['subscribe'],
     ...(subscriber && {

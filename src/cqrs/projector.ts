@@ -68,8 +68,10 @@ export function startProjector(options: ProjectorOptions): RunningProjector {
     label: `projection ${projection.name}`,
     async afterCommit(outcome) {
       // In order: a subscriber watching one row must see its states as they happened.
-      for (const change of outcome.changes) await notices.publish(change.topic, change.payload);
-      await notices.publish(checkpointTopic, { projection: projection.name, ...outcome.checkpoint });
+      await notices.publishAll([
+        ...outcome.changes.map(({ topic, payload }) => ({ topic, payload })),
+        { topic: checkpointTopic, payload: { projection: projection.name, ...outcome.checkpoint } },
+      ]);
       await options.afterCommit?.(outcome);
     },
   });

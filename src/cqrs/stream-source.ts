@@ -44,21 +44,22 @@ export async function xinfo(redis: Redis, ...args: [what: 'GROUPS', streamKey: s
   return reply.map((fields) => new Map(fields.flatMap((field, n) => (n % 2 === 0 ? [[String(field), fields[n + 1]] as const] : []))));
 }
 
+type PendingEntry = [id: string, owner: string, idleMs: number, deliveries: number];
+
 /**
- * Pending entries of the group that belong to other consumers, claimed for `consumer` once idle
- * for `minIdleMs`. `waiting` is true when another consumer still holds an entry younger than that:
- * the caller must then apply nothing (not even new entries), or its checkpoint would pass the
- * entry, which would later be skipped as already applied.
+ * Pending entries of the group (`pending`, as XPENDING listed them after the read) that belong to
+ * other consumers, claimed for `consumer` once idle for `minIdleMs`. `waiting` is true when another
+ * consumer still holds an entry younger than that: the caller must then apply nothing (not even new
+ * entries), or its checkpoint would pass the entry, which would later be skipped as already applied.
  */
 async function claimOthersPending(
   redis: Redis,
   streamKey: string,
   group: string,
   consumer: string,
-  max: number,
+  pending: PendingEntry[],
   minIdleMs: number,
 ): Promise<{ claimed: StreamEntry[]; waiting: boolean }> {
-  const pending = (await redis.xpending(streamKey, group, '-', '+', max * 2)) as [id: string, owner: string, idleMs: number, deliveries: number][];
   const others = pending.filter(([, owner]) => owner !== consumer);
   if (others.some(([, , idleMs]) => idleMs < minIdleMs)) return { claimed: [], waiting: true };
   const ids = others.map(([id]) => id);
@@ -184,28 +185,48 @@ export async function createStreamSource(options: {
     return { events, ack: noAck };
   }
 
-  async function readGroup(id: '0' | '>', max: number): Promise<StreamEntry[]> {
-    const reply =
-      id === '>'
-        ? await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', streamKey, id)
-        : await redis.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'STREAMS', streamKey, id);
-    return reply?.[0]?.[1] ?? [];
+  /**
+   * Entries applied and committed, not yet acknowledged: sent with the next read, in the same round
+   * trip (or at close). Until then they stay pending here; a consumer that takes over meanwhile gets
+   * them again and skips them by the checkpoint, as any redelivery.
+   */
+  let unacked: string[] = [];
+
+  /**
+   * One round trip: the acknowledgements due, the read, then XPENDING, which Redis runs after the
+   * read returns (commands of one connection run in order), so it lists every entry delivered
+   * before what the read returned.
+   */
+  async function readGroup(id: '0' | '>', max: number): Promise<{ entries: StreamEntry[]; pending: PendingEntry[] }> {
+    const pipeline = redis.pipeline();
+    const acking = unacked;
+    unacked = [];
+    if (acking.length > 0) pipeline.xack(streamKey, group, ...acking);
+    if (id === '>') pipeline.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', streamKey, id);
+    else pipeline.xreadgroup('GROUP', group, consumer, 'COUNT', max, 'STREAMS', streamKey, id);
+    pipeline.xpending(streamKey, group, '-', '+', max * 2);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const [read, pending] = replies.slice(acking.length > 0 ? 1 : 0).map(([, reply]) => reply);
+    const streams = read as [key: string, entries: StreamEntry[]][] | null;
+    return { entries: streams?.[0]?.[1] ?? [], pending: pending as PendingEntry[] };
   }
 
   async function fromStream(checkpoint: LogPosition, max: number): Promise<EventBatch | undefined> {
     if (state.reading !== 'stream') return undefined;
-    let entries: StreamEntry[] = [];
+    let read: Awaited<ReturnType<typeof readGroup>> | undefined;
     if (state.readingPending) {
-      entries = await readGroup('0', max);
-      if (entries.length === 0) state.readingPending = false;
+      read = await readGroup('0', max);
+      if (read.entries.length === 0) state.readingPending = false;
     }
-    if (!state.readingPending) entries = await readGroup('>', max);
+    if (!state.readingPending) read = await readGroup('>', max);
+    const entries = read!.entries;
     // Entries another consumer of the group holds unacknowledged: a consumer that lost its lease
     // while blocked in XREADGROUP can still be handed an entry, which it then drops without
     // acknowledging it. It was delivered before anything this read returned, so taking it over
     // here, after the read and before applying, keeps log order; the checkpoint skips it if it was
     // applied already.
-    const others = await claimOthersPending(redis, streamKey, group, consumer, max, claimIdleMs);
+    const others = await claimOthersPending(redis, streamKey, group, consumer, read!.pending, claimIdleMs);
     if (others.waiting) {
       // Not claimable yet: apply nothing. What this read took stays pending here and is read again.
       state.readingPending = true;
@@ -216,7 +237,7 @@ export async function createStreamSource(options: {
     for (const entry of others.claimed) if (!taken.has(entry[0])) entries.push(entry);
     const events = entries.flatMap(([, fields]) => (fields ? [decodeStreamEntry(fields, upcasting)] : [])).sort(compareLogPositions);
     const ack = async () => {
-      if (entries.length > 0) await redis.xack(streamKey, group, ...entries.map(([id]) => id));
+      unacked.push(...entries.map(([id]) => id));
     };
 
     // The fresh part must be the log's next events, all of them. One missing (trimmed past the
@@ -260,6 +281,11 @@ export async function createStreamSource(options: {
       }
     },
     async close() {
+      // Best effort: an entry left unacknowledged is read again by whoever reads next and skipped
+      // by the checkpoint, so a Redis that is away must not hold the close up.
+      if (unacked.length > 0 && redis.status === 'ready') {
+        await Promise.race([redis.xack(streamKey, group, ...unacked).catch(() => {}), sleep(1_000)]);
+      }
       redis.disconnect();
     },
   };
