@@ -71,6 +71,24 @@ export async function saveCheckpoint(db: SqlClient, consumer: string, at: LogPos
           halted_at = NULL, halt_reason = NULL`;
 }
 
+/**
+ * Moves the checkpoint to `at` only if that is forward, in one statement (no transaction of its
+ * own): the after-effects commit of a batch that parks nothing. `moved` false: the stored
+ * checkpoint is already there or beyond (another owner got further). `anyParked`: whether the
+ * consumer has parked events, learnt in the same statement.
+ */
+export async function advanceCheckpoint(db: SqlClient, consumer: string, at: LogPosition): Promise<{ moved: boolean; anyParked?: boolean }> {
+  const rows = await db.$queryRaw<{ any_parked: boolean }[]>`
+    INSERT INTO consumer_checkpoint AS checkpoint (consumer, transaction_id, position, updated_at)
+    VALUES (${consumer}, ${at.transactionId}, ${at.position}, now())
+    ON CONFLICT (consumer) DO UPDATE
+      SET transaction_id = excluded.transaction_id, position = excluded.position, updated_at = excluded.updated_at,
+          halted_at = NULL, halt_reason = NULL
+      WHERE (checkpoint.transaction_id, checkpoint.position) < (excluded.transaction_id, excluded.position)
+    RETURNING EXISTS (SELECT 1 FROM parked_event WHERE parked_event.consumer = checkpoint.consumer) AS any_parked`;
+  return rows.length === 0 ? { moved: false } : { moved: true, anyParked: rows[0]!.any_parked === true };
+}
+
 /** Records that a consumer with the 'halt' policy stopped at its checkpoint, and why. */
 export async function recordHalt(tx: SqlClient, consumer: string, reason: string): Promise<void> {
   await lockCheckpoint(tx, consumer);

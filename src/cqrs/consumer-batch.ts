@@ -12,7 +12,16 @@
 // Both apply the ordering rule (parked-store.ts) before handling, and both isolate the same way:
 // after the batch failed `maxAttempts` times its events are taken one at a time, each committed on
 // its own; the one that fails alone is parked (or, policy 'halt', the consumer stops before it).
-import { lockBatchCheckpoint, lockCheckpoint, readCheckpoint, recordHalt, saveCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
+import {
+  advanceCheckpoint,
+  lockBatchCheckpoint,
+  lockCheckpoint,
+  readCheckpoint,
+  recordHalt,
+  saveCheckpoint,
+  type SqlClient,
+  type TransactionalDb,
+} from './checkpoint-store.ts';
 import type { RecordedEvent } from './events.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
 import { errorText, heldReason, parkEvents, parkedHeads, splitHeldBehind, type Parking } from './parked-store.ts';
@@ -51,6 +60,13 @@ export interface BatchOutcome<Change = unknown> {
   /** Events parked in this batch: poison ones and those held behind a parked event of their key. */
   parked: number;
   changes: Change[];
+  /**
+   * After-effects consumers: whether the consumer had parked events when this batch committed
+   * (learnt by the commit's statement), undefined when not learnt. The runtime hands it to the next
+   * batch, which then skips looking up parked heads when there are none: only this consumer parks
+   * its events (its lease), and operators only remove them.
+   */
+  anyParked?: boolean;
 }
 
 interface Step<Change> extends Omit<BatchOutcome<Change>, 'checkpoint'> {
@@ -62,22 +78,25 @@ interface Step<Change> extends Omit<BatchOutcome<Change>, 'checkpoint'> {
 const positionOf = (event: LogPosition): LogPosition => ({ transactionId: event.transactionId, position: event.position });
 
 /**
- * Moves the checkpoint of an after-effects consumer to `reached` with its parkings, in one
- * transaction; false when the stored checkpoint is already there or beyond. Fenced like an
- * in-transaction batch: an owner that lost its lease while frozen mid-batch must not move the
- * checkpoint back over what the new owner handled, nor park events it handled.
+ * Moves the checkpoint of an after-effects consumer to `reached` with its parkings; `moved` false
+ * when the stored checkpoint is already there or beyond. Fenced like an in-transaction batch: an
+ * owner that lost its lease while frozen mid-batch must not move the checkpoint back over what the
+ * new owner handled, nor park events it handled. Without parkings it is one statement; with them,
+ * one transaction that locks the checkpoint first. `anyParked`: whether the consumer has parked
+ * events after the commit, when learnt.
  */
 export async function commitCheckpoint<Tx extends SqlClient>(
   db: TransactionalDb<Tx>,
   consumer: string,
   reached: LogPosition,
   parkings: readonly Parking[],
-): Promise<boolean> {
+): Promise<{ moved: boolean; anyParked?: boolean }> {
+  if (parkings.length === 0) return advanceCheckpoint(db, consumer, reached);
   return db.$transaction(async (tx) => {
-    if (compareLogPositions(reached, await lockCheckpoint(tx, consumer)) <= 0) return false;
+    if (compareLogPositions(reached, await lockCheckpoint(tx, consumer)) <= 0) return { moved: false };
     await parkEvents(tx, consumer, parkings);
     await saveCheckpoint(tx, consumer, reached);
-    return true;
+    return { moved: true, anyParked: true };
   });
 }
 
@@ -86,9 +105,10 @@ async function commitStep<Tx extends SqlClient, Change>(
   consumer: LogConsumer<Tx, Change>,
   db: TransactionalDb<Tx>,
   known: LogPosition,
-  /** `anyParked`: known under the checkpoint lock (in-transaction), undefined otherwise. */
+  /** `anyParked`: known under the checkpoint lock (in-transaction), else as the last commit left it, or undefined. */
   work: (scope: Tx, checkpoint: LogPosition, anyParked?: boolean) => Promise<Step<Change>>,
   beforeCommit?: () => Promise<void> | void,
+  knownAnyParked?: boolean,
 ): Promise<BatchOutcome<Change>> {
   const outcome = ({ reached, parkings, ...rest }: Step<Change>, checkpoint: LogPosition) => ({ ...rest, checkpoint });
   if (consumer.commit === 'in-transaction') {
@@ -102,11 +122,12 @@ async function commitStep<Tx extends SqlClient, Change>(
       return outcome(step, step.reached);
     });
   }
-  const step = await work(db as unknown as Tx, known);
-  if (!step.reached) return outcome(step, known);
-  const moved = await commitCheckpoint(db, consumer.name, step.reached, step.parkings);
+  const step = await work(db as unknown as Tx, known, knownAnyParked);
+  if (!step.reached) return { ...outcome(step, known), anyParked: knownAnyParked };
+  const committed = await commitCheckpoint(db, consumer.name, step.reached, step.parkings);
   // Not moved: another owner got further meanwhile; go on from where it stands.
-  return outcome(step, moved ? step.reached : await readCheckpoint(db, consumer.name));
+  if (!committed.moved) return outcome(step, await readCheckpoint(db, consumer.name));
+  return { ...outcome(step, step.reached), anyParked: committed.anyParked };
 }
 
 /**
@@ -120,6 +141,8 @@ export async function handleBatch<Tx extends SqlClient, Change>(
   events: RecordedEvent[],
   known: LogPosition,
   beforeCommit?: () => Promise<void> | void,
+  /** After-effects: the previous batch's `anyParked`. */
+  knownAnyParked?: boolean,
 ): Promise<BatchOutcome<Change>> {
   const ordered = [...events].sort(compareLogPositions);
   return commitStep(
@@ -137,6 +160,7 @@ export async function handleBatch<Tx extends SqlClient, Change>(
       return { reached: last && positionOf(last), parkings, applied: apply.length, skipped: events.length - fresh.length, parked: held.length, changes };
     },
     beforeCommit,
+    knownAnyParked,
   );
 }
 

@@ -67,13 +67,15 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
   async function consume(active: () => boolean) {
     source = await options.openSource();
     let checkpoint = await readCheckpoint(db, consumer.name);
+    // After-effects consumers: whether any of their events is parked, as the last commit learnt it.
+    let anyParked: boolean | undefined;
     while (active()) {
       if (consumer.commit === 'after-effects') await handleRequestedRetries(active);
       const batch = await source.next(checkpoint, batchSize);
       if (batch.events.length === 0 || !active()) continue;
       let outcome: BatchOutcome<Change>;
       try {
-        outcome = await handleBatch(consumer, db, batch.events, checkpoint, options.beforeCommit);
+        outcome = await handleBatch(consumer, db, batch.events, checkpoint, options.beforeCommit, anyParked);
       } catch (error) {
         // An outage is retried for as long as it lasts; only failures of the batch itself count.
         if (isTransientError(error)) throw error;
@@ -92,6 +94,7 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       }
       failing = undefined;
       checkpoint = outcome.checkpoint;
+      anyParked = outcome.anyParked;
       await options.afterCommit?.(outcome);
       await batch.ack();
     }

@@ -1,11 +1,13 @@
 // A process manager's checkpoint is fenced like a projector's: an owner that lost its lease while
-// frozen mid-batch cannot move it back, nor park events, once another owner got further.
+// frozen mid-batch cannot move it back, nor park events, once another owner got further. And the
+// ordering rule's lookup of parked events is skipped while its last commit learnt there are none.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
-import { commitCheckpoint } from '../../src/cqrs/consumer-batch.ts';
-import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
+import { commitCheckpoint, handleBatch, type LogConsumer } from '../../src/cqrs/consumer-batch.ts';
+import { logStart } from '../../src/cqrs/log-position.ts';
+import { createWriteClient, type WriteDb, type WriteTx } from '../../src/db/write-client.ts';
 import { createTestDatabase } from '../support/databases.ts';
 
 let writeDb: WriteDb;
@@ -31,12 +33,60 @@ const event = (position: bigint): RecordedEvent => ({
 
 it('moves only forward, and a stale owner parks nothing', async () => {
   const name = 'fenced-process';
-  expect(await commitCheckpoint(writeDb, name, { transactionId: 105n, position: 5n }, [])).toBe(true);
+  expect(await commitCheckpoint(writeDb, name, { transactionId: 105n, position: 5n }, [])).toEqual({ moved: true, anyParked: false });
   // The frozen owner wakes up and commits the batch it was handling before the new owner moved on.
   const stale = event(3n);
-  expect(await commitCheckpoint(writeDb, name, stale, [{ event: stale, key: stale.aggregateId, error: 'boom', attempts: 5 }])).toBe(false);
+  expect(await commitCheckpoint(writeDb, name, stale, [{ event: stale, key: stale.aggregateId, error: 'boom', attempts: 5 }])).toEqual({ moved: false });
+  // Nor does a stale commit without parkings move it back.
+  expect(await commitCheckpoint(writeDb, name, { transactionId: 104n, position: 4n }, [])).toEqual({ moved: false });
   expect(await readCheckpoint(writeDb, name)).toEqual({ transactionId: 105n, position: 5n });
   expect(await writeDb.parkedEvent.count({ where: { consumer: name } })).toBe(0);
-  expect(await commitCheckpoint(writeDb, name, { transactionId: 107n, position: 7n }, [])).toBe(true);
+  expect(await commitCheckpoint(writeDb, name, { transactionId: 107n, position: 7n }, [])).toEqual({ moved: true, anyParked: false });
   expect(await readCheckpoint(writeDb, name)).toEqual({ transactionId: 107n, position: 7n });
+});
+
+it('looks up parked heads only while the consumer has parked events, as its last commit learnt', async () => {
+  const name = 'parked-hint';
+  const lookups = { parkedHeads: 0 };
+  // Counts the ordering rule's lookups (parked-store.ts parkedHeads) going through the client.
+  const counted = new Proxy(writeDb, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property !== '$queryRaw') return typeof value === 'function' ? value.bind(target) : value;
+      return (strings: TemplateStringsArray, ...values: unknown[]) => {
+        if (strings.join('?').includes('SELECT DISTINCT ON (key) key, position FROM parked_event')) lookups.parkedHeads += 1;
+        return (value as (...args: unknown[]) => unknown).call(target, strings, ...values);
+      };
+    },
+  });
+  const handled: bigint[] = [];
+  const consumer: LogConsumer<WriteTx> = {
+    name,
+    handles: new Set(['OrderPlaced']),
+    keyOf: (recorded) => recorded.aggregateId,
+    commit: 'after-effects',
+    onPoison: 'park',
+    async apply(_db, events) {
+      handled.push(...events.map((recorded) => recorded.position));
+      return [];
+    },
+  };
+  // The first batch knows nothing yet: it looks, and its commit learns that nothing is parked.
+  let outcome = await handleBatch(consumer, counted, [event(11n)], logStart);
+  expect([lookups.parkedHeads, outcome.anyParked]).toEqual([1, false]);
+  outcome = await handleBatch(consumer, counted, [event(12n)], outcome.checkpoint, undefined, outcome.anyParked);
+  expect([lookups.parkedHeads, outcome.anyParked]).toEqual([1, false]);
+
+  // An event parked (by isolation): the next commit learns it, and the batches after it look again.
+  const poison = event(13n);
+  expect(await commitCheckpoint(writeDb, name, poison, [{ event: poison, key: 'held-key', error: 'boom', attempts: 5 }])).toEqual({
+    moved: true,
+    anyParked: true,
+  });
+  const behind = { ...event(14n), aggregateId: 'held-key' };
+  outcome = await handleBatch(consumer, counted, [behind], poison, undefined, true);
+  expect(lookups.parkedHeads).toBe(2);
+  expect(outcome.parked).toBe(1);
+  expect(outcome.anyParked).toBe(true);
+  expect(handled).toEqual([11n, 12n]);
 });
