@@ -41,8 +41,8 @@ export async function waitForReady(app: AppProcess, url: string, timeoutMs = 90_
       if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
     },
     { timeoutMs, intervalMs: 200, what: `${url} answering 200` },
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\n--- app output ---\n${app.output()}`);
+  ).catch((error: unknown) => {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- app output ---\n${app.output()}`);
   });
 }
 
