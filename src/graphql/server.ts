@@ -253,10 +253,12 @@ export async function startHttpServer(options: {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const allDone = inFlight.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
-    // graphql-ws sockets close with 1001 (clients reconnect elsewhere); SSE subscriptions complete (use-drain.ts).
-    await Promise.all([sockets?.close(), read?.dispose()]);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([allDone, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.drainMs ?? 5_000)))]);
+    const drainTime = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.drainMs ?? 5_000)));
+    // graphql-ws sockets close with 1001 (clients reconnect elsewhere); SSE subscriptions complete (use-drain.ts).
+    // Settled, not all-or-nothing: a failure here must not keep the server from closing.
+    await Promise.allSettled([sockets?.close(), read?.dispose()]);
+    await Promise.race([allDone, drainTime]);
     clearTimeout(timer);
     // Past the drain time, whatever is still open is cut.
     server.closeAllConnections();
