@@ -55,9 +55,10 @@ import type { ReadCacheStats } from './graphql/read-cache/read-cache-stats.ts';
 import { createRedisCache } from './graphql/read-cache/redis-cache.ts';
 import type { ConsistencyTokens } from './cqrs/consistency-tokens.ts';
 import type { ServerSecret } from './auth/secret-key.ts';
+import { addDatabaseChecks, addRedisCheck, ConsumerWatch, Readiness } from './lifecycle/readiness.ts';
 
 export interface RunningApp {
-  /** Base URL of the HTTP server, when the role serves one. */
+  /** Base URL of the HTTP server, when the role serves one (relay and projector: the probes', with HEALTH_PORT). */
   url: string | undefined;
   endpoints: { write?: string; read?: string; paymentWebhook?: string };
   /** The read API's response cache counters, when this process serves the read API with a cache (docs/read-cache.md). */
@@ -98,13 +99,17 @@ export interface FaultPoints {
 
 export async function startApp(config: Config, log: Log = defaultLog, extensions: AppExtensions = {}): Promise<RunningApp> {
   const stack: (() => Promise<void> | void)[] = [];
+  // /readyz's checks (docs/operations.md); each part registers its own, and each consumer's lease is watched.
+  const probes: Probes = { readiness: new Readiness({ timeoutMs: config.lifecycle.readinessTimeoutMs, log }), consumers: new ConsumerWatch() };
+  probes.consumers.addCheck(probes.readiness);
   const stop = async () => {
+    // Not ready from the first moment of the shutdown; the HTTP server (last in, first out) drains next.
+    probes.readiness.drain();
     for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error: unknown) => log('shutdown step failed', error));
   };
   try {
-    return await (config.mode === 'embedded' ? startEmbedded(config, stack, log, extensions) : startDistributed(config, stack, log, extensions)).then(
-      (started) => ({ ...started, stop }),
-    );
+    const start = config.mode === 'embedded' ? startEmbedded : startDistributed;
+    return await start(config, stack, log, extensions, probes).then((started) => ({ ...started, stop }));
   } catch (error) {
     await stop();
     throw error;
@@ -112,6 +117,12 @@ export async function startApp(config: Config, log: Log = defaultLog, extensions
 }
 
 type Stack = (() => Promise<void> | void)[];
+
+/** Readiness checks and the watch over this process's consumers (src/lifecycle/readiness.ts). */
+interface Probes {
+  readiness: Readiness;
+  consumers: ConsumerWatch;
+}
 
 /**
  * The write API's admin fields (projectionStatus, parked events): they need the read database too,
@@ -172,6 +183,7 @@ async function serve(
   stack: Stack,
   apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices; redis?: Redis },
   log: Log,
+  probes: Probes,
 ) {
   const { authenticator, secret }: AuthSetup = authSetup(config);
   // Rate-limit counters: in Redis when there is one (shared by every process of the deployment, which
@@ -230,7 +242,7 @@ async function serve(
       ? paymentWebhookRoute({ secret: webhookSecret, writeDb, settings: config.asyncCommands, maxBodyBytes: config.api.maxBodyBytes })
       : undefined;
   const routes = webhook && new Map([[paymentWebhookPath, webhook]]);
-  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes });
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes, ...drainOf(config, probes) });
   stack.push(() => server.close());
   return {
     url: server.url,
@@ -241,6 +253,17 @@ async function serve(
     },
     readCache: readCache?.stats,
   };
+}
+
+/** Readiness for /readyz, and half the shutdown deadline for requests in flight: the consumers and connections close in the other half. */
+const drainOf = (config: Config, probes: Probes) => ({ readiness: probes.readiness, drainMs: config.lifecycle.shutdownTimeoutMs / 2 });
+
+/** A relay or projector process serves no API: with HEALTH_PORT, a server of its own answers the probes. */
+async function serveProbes(config: Config, stack: Stack, probes: Probes) {
+  if (config.lifecycle.healthPort === undefined) return { url: undefined, endpoints: {} };
+  const server = await startHttpServer({ host: config.host, port: config.lifecycle.healthPort, ...drainOf(config, probes) });
+  stack.push(() => server.close());
+  return { url: server.url, endpoints: {} };
 }
 
 /** The command worker: runs commands sent with mode ASYNC through the same handlers as the write API. */
@@ -306,7 +329,7 @@ function startSaga(
   });
 }
 
-async function startEmbedded(config: Config, stack: Stack, log: Log, extensions: AppExtensions) {
+async function startEmbedded(config: Config, stack: Stack, log: Log, extensions: AppExtensions, probes: Probes) {
   const lock = lockEmbeddedDatabase(config.dataDir);
   stack.push(() => lock.release());
   const dir = resolve(config.dataDir, 'pglite');
@@ -322,7 +345,12 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
     () => writeDb.$disconnect(),
     () => readDb.$disconnect(),
   );
+  addDatabaseChecks(probes.readiness, [
+    { label: 'write database', db: writeDb, set: 'write' },
+    { label: 'read database', db: readDb, set: 'read' },
+  ]);
   const notices = createLocalNoticeBus<Topics>();
+  const { consumers } = probes;
   // Every embedded consumer reads the log itself, woken by NOTIFY on the one PGlite connection.
   const logSource = () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs });
 
@@ -333,14 +361,15 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
       notices,
       batchSize: config.projectorBatchSize,
       maxAttempts: config.projectionMaxAttempts,
+      leadership: consumers.lease(`projection ${projection.name}`),
       openSource: logSource,
       log,
     });
     stack.push(() => projector.stop());
   }
-  const saga = startSaga(config, extensions, writeDb, logSource, undefined, log);
+  const saga = startSaga(config, extensions, writeDb, logSource, consumers.lease(`process ${orderSagaName}`), log);
   stack.push(() => saga.stop());
-  const worker = startWorker(config, extensions, writeDb, logSource, undefined, log);
+  const worker = startWorker(config, extensions, writeDb, logSource, consumers.lease(`process ${commandWorkerName}`), log);
   stack.push(() => worker.stop());
   const dispatcher = startWebhookDispatcher({
     writeDb,
@@ -349,10 +378,11 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
     openSource: logSource,
     batchSize: config.projectorBatchSize,
     maxAttempts: config.projectionMaxAttempts,
+    leadership: consumers.lease(`process ${webhookDispatcherName}`),
     log,
   });
   stack.push(() => dispatcher.stop());
-  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) }, log);
+  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) }, log, probes);
 }
 
 async function migrate(url: string, set: MigrationSet) {
@@ -364,7 +394,7 @@ async function migrate(url: string, set: MigrationSet) {
   }
 }
 
-async function startDistributed(config: Config, stack: Stack, log: Log, extensions: AppExtensions) {
+async function startDistributed(config: Config, stack: Stack, log: Log, extensions: AppExtensions, probes: Probes) {
   const databaseUrl = config.databaseUrl!;
   const readDatabaseUrl = config.readDatabaseUrl!;
   const runs = (role: Config['role']) => config.role === 'all' || config.role === role;
@@ -379,6 +409,8 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   const redis = createRedisClient(config.redisUrl!, log);
   await redis.connect();
   stack.push(() => void redis.disconnect());
+  addRedisCheck(probes.readiness, redis);
+  const { consumers } = probes;
   // One id per process: its member id in each role it runs, and its stream consumer name.
   const memberId = newMemberId();
   // Leases spread over the live processes of a role (see leadership.ts).
@@ -399,6 +431,10 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   const readDb = needsReadDb ? createReadClient({ kind: 'postgres', url: readDatabaseUrl }) : undefined;
   if (writeDb) stack.push(() => writeDb.$disconnect());
   if (readDb) stack.push(() => readDb.$disconnect());
+  addDatabaseChecks(probes.readiness, [
+    ...(writeDb ? [{ label: 'write database', db: writeDb, set: 'write' as const }] : []),
+    ...(readDb ? [{ label: 'read database', db: readDb, set: 'read' as const }] : []),
+  ]);
   // A write-only process reads projection checkpoints for admins only: a small pool, opened on first use.
   const statusReadDb = readDb ?? (runs('write') ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 2 }) : undefined);
   if (statusReadDb && statusReadDb !== readDb) stack.push(() => statusReadDb.$disconnect());
@@ -416,7 +452,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       batchSize: config.relayBatchSize,
       pollMs: config.relayPollMs,
       afterPublish: extensions.faultPoints?.relayAfterPublish,
-      leadership: advisoryLockLeadership({ databaseUrl, lockName: `relay:${config.streamKey}`, membership: relayMembers, log }),
+      leadership: consumers.lease('relay', advisoryLockLeadership({ databaseUrl, lockName: `relay:${config.streamKey}`, membership: relayMembers, log })),
       log,
     });
     stack.push(() => relay.stop());
@@ -444,7 +480,8 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
         log,
       });
     // A process manager's lease is in the write database, named after its consumer group.
-    const processLease = (name: string) => advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(name), membership: projectorMembers, log });
+    const processLease = (name: string) =>
+      consumers.lease(`process ${name}`, advisoryLockLeadership({ databaseUrl, lockName: consumerGroupOfProcess(name), membership: projectorMembers, log }));
     for (const projection of projections) {
       const projector = startProjector({
         readDb: readDb!,
@@ -453,12 +490,10 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
         batchSize: config.projectorBatchSize,
         maxAttempts: config.projectionMaxAttempts,
         beforeCommit: extensions.faultPoints?.projectorBeforeCommit && (() => extensions.faultPoints!.projectorBeforeCommit!(projection.name)),
-        leadership: advisoryLockLeadership({
-          databaseUrl: readDatabaseUrl,
-          lockName: `projector:${projection.name}`,
-          membership: projectorMembers,
-          log,
-        }),
+        leadership: consumers.lease(
+          `projection ${projection.name}`,
+          advisoryLockLeadership({ databaseUrl: readDatabaseUrl, lockName: `projector:${projection.name}`, membership: projectorMembers, log }),
+        ),
         openSource: () => streamSource(consumerGroupOf(projection.name)),
         log,
       });
@@ -488,7 +523,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     stack.push(() => dispatcher.stop());
   }
 
-  if (!runs('write') && !runs('read')) return { url: undefined, endpoints: {} };
+  if (!runs('write') && !runs('read')) return serveProbes(config, stack, probes);
   let read;
   if (runs('read')) {
     // Named after the channel, so that `CLIENT LIST` tells which connection receives the notices.
@@ -516,5 +551,6 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
         : undefined,
     },
     log,
+    probes,
   );
 }

@@ -53,6 +53,21 @@ export interface Config {
   webhooks: WebhookSettings;
   /** The read API's response cache (docs/read-cache.md). */
   readCache: ReadCacheConfig;
+  /** Probes and shutdown (docs/operations.md). */
+  lifecycle: LifecycleConfig;
+}
+
+/** Health and readiness probes, and graceful shutdown (docs/operations.md). */
+export interface LifecycleConfig {
+  /** SHUTDOWN_TIMEOUT_MS: after SIGTERM or SIGINT the process exits within this, with status 1 when it had to cut work short. */
+  shutdownTimeoutMs: number;
+  /** READINESS_TIMEOUT_MS: each /readyz check (database, migrations, Redis) that has not answered within this fails. */
+  readinessTimeoutMs: number;
+  /**
+   * HEALTH_PORT: a `relay` or `projector` process (no API, so no HTTP server) serves /healthz and /readyz
+   * on this port; unset, it serves none. Roles with an API serve them on PORT and ignore it.
+   */
+  healthPort: number | undefined;
 }
 
 export const readCacheModes = ['memory', 'redis', 'off'] as const;
@@ -426,6 +441,11 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       ttlMs: integer('READ_CACHE_TTL_MS', 60_000, 100, 86_400_000),
       maxEntries: integer('READ_CACHE_MAX_ENTRIES', 1_000, 1, 10_000_000),
       maxEntryBytes: integer('READ_CACHE_MAX_ENTRY_BYTES', 64 * 1024, 256, 64 * 1024 * 1024),
+    },
+    lifecycle: {
+      shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 3_600_000),
+      readinessTimeoutMs: integer('READINESS_TIMEOUT_MS', 1_000, 10, 60_000),
+      healthPort: text('HEALTH_PORT') === undefined ? undefined : integer('HEALTH_PORT', 0, 0, 65535),
     },
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {

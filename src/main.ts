@@ -1,8 +1,9 @@
 // Entry point: `npm start [role]` or ROLE=<role>; roles: all (default), write, read, relay, projector.
 import { ConfigError, loadConfig, redactUrl } from './config.ts';
 import { startApp } from './app.ts';
+import { stopOnSignals } from './lifecycle/shutdown.ts';
 
-function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: string; read?: string; paymentWebhook?: string }) {
+function banner(config: ReturnType<typeof loadConfig>, url: string | undefined, endpoints: { write?: string; read?: string; paymentWebhook?: string }) {
   const lines = [
     `cqrs-graphql-shop — role "${config.role}", ${config.mode} mode`,
     config.mode === 'embedded'
@@ -22,23 +23,18 @@ function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: stri
   if (endpoints.write) lines.push(`  write API: ${endpoints.write}  (mutations)`);
   if (endpoints.read) lines.push(`  read API:  ${endpoints.read}  (queries; subscriptions over graphql-ws at ws${endpoints.read.slice(4)} and SSE)`);
   if (endpoints.paymentWebhook) lines.push(`  webhooks:  ${endpoints.paymentWebhook}  (payment provider, Standard Webhooks signatures)`);
+  if (url) lines.push(`  probes:    ${url}/healthz (liveness), ${url}/readyz (readiness); docs/operations.md`);
   console.log(lines.join('\n'));
 }
 
 try {
   const config = loadConfig();
-  const app = await startApp(config);
-  banner(config, app.endpoints);
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: shutting down`);
-    await app.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  const starting = startApp(config);
+  // Listened for from the start: a signal during start-up (migrations, opening PGlite) stops the app
+  // once it has started, rather than killing the process halfway through.
+  stopOnSignals({ stop: async () => (await starting).stop(), timeoutMs: config.lifecycle.shutdownTimeoutMs });
+  const app = await starting;
+  banner(config, app.url, app.endpoints);
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);

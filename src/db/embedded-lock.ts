@@ -28,6 +28,28 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The lock just taken. Released by release(), or else when the process exits (process.exit included,
+ * as when the shutdown deadline forces it: docs/operations.md), so that the next start does not have
+ * to find it stale. Only a lock file that still names this process is removed.
+ */
+function heldLock(path: string): { release(): void } {
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    process.off('exit', release);
+    try {
+      if (readFileSync(path, 'utf8').trim() !== String(process.pid)) return;
+    } catch {
+      return;
+    }
+    rmSync(path, { force: true });
+  };
+  process.on('exit', release);
+  return { release };
+}
+
 /** Takes `<dataDir>/pglite.lock` or throws EmbeddedDatabaseBusyError; returns its release. */
 export function lockEmbeddedDatabase(dataDir: string): { release(): void } {
   mkdirSync(dataDir, { recursive: true });
@@ -37,7 +59,7 @@ export function lockEmbeddedDatabase(dataDir: string): { release(): void } {
       const fd = openSync(path, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return { release: () => rmSync(path, { force: true }) };
+      return heldLock(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }

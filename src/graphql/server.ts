@@ -1,7 +1,7 @@
 // HTTP (and WebSocket) server: the write API at /graphql/write, the read API at /graphql/read.
 // Subscriptions run over graphql-ws on the read path, and over SSE (Accept: text/event-stream).
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/identity.ts';
@@ -27,6 +27,8 @@ import { useStringSafety } from './use-string-safety.ts';
 import { defaultApiProtection, failSafe, protectedYogaOptions, type ApiProtection } from './api-protection.ts';
 import { securityHeaders, serverTimeouts } from './http-security.ts';
 import { clientAddress, rateLimitedResponse, type NodeServerContext } from './use-rate-limit.ts';
+import { useDrain } from './use-drain.ts';
+import { shuttingDown, type ReadinessReport } from '../lifecycle/readiness.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
@@ -128,6 +130,8 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     plugins: [
       ...api.plugins,
       useSubscriptionQuota({ quota: deps.subscriptionQuota }),
+      // SSE subscriptions complete when the server closes (startHttpServer disposes this instance).
+      useDrain(),
       useConsistency({ waiter: deps.waiter, tokens: deps.consistencyTokens, isIssuable: deps.isIssuable, timeoutMs: deps.consistencyWaitMs }),
       // Last: its lookup answers after authentication, the rate limit and the CSRF check have run, and
       // an answer is stored only once every other plugin let it through (docs/read-cache.md).
@@ -164,8 +168,21 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
 
 export interface HttpServer {
   url: string;
+  /**
+   * Shuts down gracefully (docs/operations.md): stops accepting connections, answers /readyz with 503
+   * from then on, closes graphql-ws sockets with 1001 and completes SSE subscriptions, lets the
+   * requests in flight finish for up to `drainMs`, then cuts what is left.
+   */
   close(): Promise<void>;
 }
+
+/** What /readyz answers from; without it, /readyz is 200 until the server closes. */
+export interface ReadinessProbe {
+  report(): Promise<ReadinessReport>;
+}
+
+const json = (res: ServerResponse, status: number, body: unknown) =>
+  void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
 
 /** `webSockets` configures graphql-ws on the read path; it is required with `read`. */
 export async function startHttpServer(options: {
@@ -177,25 +194,49 @@ export async function startHttpServer(options: {
   protection?: ApiProtection;
   /** Further routes by exact path, such as the inbound payment webhook (docs/inbound-webhooks.md). */
   routes?: ReadonlyMap<string, RequestListener>;
+  /** The checks of /readyz (src/lifecycle/readiness.ts). */
+  readiness?: ReadinessProbe;
+  /** How long close() waits for requests in flight (SSE streams end first); 5 s by default. */
+  drainMs?: number;
 }): Promise<HttpServer> {
   const { write, read } = options;
   if (read && !options.webSockets) throw new Error('the read API needs webSockets options (authenticator, limits) for graphql-ws');
   const protection = options.protection ?? defaultApiProtection();
   const setSecurityHeaders = securityHeaders(protection.settings);
+  // Responses not finished yet: close() waits for them, and tells their clients not to reuse the connection.
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  let drained: (() => void) | undefined;
+  const readiness = async (res: ServerResponse) => {
+    const report: ReadinessReport = draining
+      ? shuttingDown()
+      : ((await options.readiness?.report()) ?? { ready: true, body: { status: 'ready', failing: [], checks: {} } });
+    json(res, report.ready ? 200 : 503, report.body);
+  };
   const server = createServer(serverTimeouts(protection.settings), (req: IncomingMessage, res) => {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (!draining) return;
+      // Keep-alive connections that just became idle are closed; the last response ends the drain.
+      server.closeIdleConnections();
+      if (inFlight.size === 0) drained?.();
+    });
+    // A request that came in on a kept-alive connection during the drain is served, on that connection's last use.
+    if (draining) res.setHeader('connection', 'close');
     setSecurityHeaders(req, res);
     const path = (req.url ?? '/').split('?')[0];
     if (write && path === writePath) return void write(req, res);
     if (read && path === readPath) return void read(req, res);
     const route = path && options.routes?.get(path);
     if (route) return void route(req, res);
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
+    // Liveness: the process is up and its event loop answers; nothing else is checked (docs/operations.md).
+    if (path === '/healthz') return json(res, 200, { ok: true });
+    if (path === '/readyz') {
+      readiness(res).catch(() => json(res, 503, { status: 'not ready', failing: ['readiness'], checks: {} }));
       return;
     }
-    res
-      .writeHead(404, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` }));
+    json(res, 404, { error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` });
   });
   const sockets = read ? attachWebSockets(server, read, options.webSockets!) : undefined;
   await new Promise<void>((resolve, reject) => {
@@ -204,12 +245,30 @@ export async function startHttpServer(options: {
   });
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    draining = true;
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    // Stops accepting connections; settles once every connection has ended.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const allDone = inFlight.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const drainTime = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.drainMs ?? 5_000)));
+    // graphql-ws sockets close with 1001 (clients reconnect elsewhere); SSE subscriptions complete (use-drain.ts).
+    // Settled, not all-or-nothing: a failure here must not keep the server from closing.
+    await Promise.allSettled([sockets?.close(), read?.dispose()]);
+    await Promise.race([allDone, drainTime]);
+    clearTimeout(timer);
+    // Past the drain time, whatever is still open is cut.
+    server.closeAllConnections();
+    await closed;
+  };
   return {
     url: `http://${host}:${port}`,
-    async close() {
-      await sockets?.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    close() {
+      closing ??= close();
+      return closing;
     },
   };
 }
