@@ -11,7 +11,8 @@ import { formatTable, writeRecord, type RunRecord } from './harness/report.ts';
 import { legs } from './legs/index.ts';
 import { summariseProfiles } from './harness/profile.ts';
 
-const profileDirOf = (leg: string) => join(dirname(fileURLToPath(import.meta.url)), 'results', 'profiles', `${new Date().toISOString().slice(0, 19).replaceAll(':', '')}-${leg}`);
+const profileDirOf = (leg: string) =>
+  join(dirname(fileURLToPath(import.meta.url)), 'results', 'profiles', `${new Date().toISOString().slice(0, 19).replaceAll(':', '')}-${leg}`);
 
 const usage = `usage: npm run bench -- [--quick] [--json] [--only <leg,leg…>] [--profile]
 
