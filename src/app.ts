@@ -56,6 +56,9 @@ import { createRedisCache } from './graphql/read-cache/redis-cache.ts';
 import type { ConsistencyTokens } from './cqrs/consistency-tokens.ts';
 import type { ServerSecret } from './auth/secret-key.ts';
 import { addDatabaseChecks, addRedisCheck, ConsumerWatch, Readiness } from './lifecycle/readiness.ts';
+import { createAppMetrics, type AppMetrics } from './observability/metrics.ts';
+import { metricsPath } from './observability/metrics-route.ts';
+import type { RequestListener } from 'node:http';
 
 export interface RunningApp {
   /** Base URL of the HTTP server, when the role serves one (relay and projector: the probes', with HEALTH_PORT). */
@@ -63,6 +66,8 @@ export interface RunningApp {
   endpoints: { write?: string; read?: string; paymentWebhook?: string };
   /** The read API's response cache counters, when this process serves the read API with a cache (docs/read-cache.md). */
   readCache?: ReadCacheStats;
+  /** The process's Prometheus metrics (docs/metrics.md); `metrics.route()` serves them where the role has no API server. */
+  metrics: AppMetrics;
   stop(): Promise<void>;
 }
 
@@ -84,7 +89,12 @@ export interface AppExtensions {
    * must lose nothing. Production code never sets them.
    */
   faultPoints?: FaultPoints;
+  /** The metrics to record into; by default a registry of the app's own (docs/metrics.md). */
+  metrics?: AppMetrics;
 }
+
+/** The extensions once startApp has filled in the defaults. */
+type Extensions = AppExtensions & { metrics: AppMetrics };
 
 export interface FaultPoints {
   /** In the relay, after XADD and before its checkpoint is saved. */
@@ -98,6 +108,7 @@ export interface FaultPoints {
 }
 
 export async function startApp(config: Config, log: Log = defaultLog, extensions: AppExtensions = {}): Promise<RunningApp> {
+  const metrics = extensions.metrics ?? createAppMetrics(config, log);
   const stack: (() => Promise<void> | void)[] = [];
   // /readyz's checks (docs/operations.md); each part registers its own, and each consumer's lease is watched.
   const probes: Probes = { readiness: new Readiness({ timeoutMs: config.lifecycle.readinessTimeoutMs, log }), consumers: new ConsumerWatch() };
@@ -109,7 +120,7 @@ export async function startApp(config: Config, log: Log = defaultLog, extensions
   };
   try {
     const start = config.mode === 'embedded' ? startEmbedded : startDistributed;
-    return await start(config, stack, log, extensions, probes).then((started) => ({ ...started, stop }));
+    return await start(config, stack, log, { ...extensions, metrics }, probes).then((started) => ({ ...started, metrics, stop }));
   } catch (error) {
     await stop();
     throw error;
@@ -181,7 +192,7 @@ async function startReadCache(
 async function serve(
   config: Config,
   stack: Stack,
-  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices; redis?: Redis },
+  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices; redis?: Redis; metrics: AppMetrics },
   log: Log,
   probes: Probes,
 ) {
@@ -196,18 +207,19 @@ async function serve(
   const tokens = consistencyTokens(secret.derive('consistency-token'));
   const callbackKey = secret.derive('callback-signing');
   const callbacks: CallbackSetup = { guard: targetGuard(config.webhooks.allowedHosts), secretOf: (submitter) => callbackSecretOf(callbackKey, submitter) };
-  const writeDb = apis.writeDb;
+  const { writeDb, metrics } = apis;
   const write = writeDb
     ? createWriteYoga(
         {
-          dispatch: (command, options) => dispatchCommand(writeDb, command, options),
-          submit: (submission) => submitCommand(writeDb, submission, config.asyncCommands, callbacks),
+          dispatch: (command, options) => metrics.command('api', command.type, () => dispatchCommand(writeDb, command, options)),
+          submit: (submission) =>
+            metrics.command('api_async', submission.command.type, () => submitCommand(writeDb, submission, config.asyncCommands, callbacks)),
           callbackSecret: callbacks.secretOf,
           orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
           consistencyTokens: tokens,
           now: () => new Date(),
         },
-        { authenticator, admin: apis.admin, protection },
+        { authenticator, admin: apis.admin, protection, observers: [metrics.operationsPlugin('write')] },
       )
     : undefined;
   let read;
@@ -231,6 +243,7 @@ async function serve(
       isIssuable: sameCluster ? (transactionId) => waiter.isIssuable(transactionId) : undefined,
       subscriptionQuota,
       readCache,
+      observers: [metrics.operationsPlugin('read')],
     });
   }
   // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
@@ -241,7 +254,10 @@ async function serve(
     writeDb && webhookSecret !== undefined
       ? paymentWebhookRoute({ secret: webhookSecret, writeDb, settings: config.asyncCommands, maxBodyBytes: config.api.maxBodyBytes })
       : undefined;
-  const routes = webhook && new Map([[paymentWebhookPath, webhook]]);
+  const routes = new Map<string, RequestListener>(webhook ? [[paymentWebhookPath, webhook]] : []);
+  metrics.watchApi({ rateLimits: protection.rateLimits, subscriptions: read ? subscriptionQuota : undefined, readCache: readCache?.stats });
+  const scrape = metrics.route({ authenticator, trustProxyHops: config.api.trustProxyHops, rateLimits: protection.rateLimits });
+  if (scrape) routes.set(metricsPath, scrape);
   const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes, ...drainOf(config, probes) });
   stack.push(() => server.close());
   return {
@@ -258,10 +274,12 @@ async function serve(
 /** Readiness for /readyz, and half the shutdown deadline for requests in flight: the consumers and connections close in the other half. */
 const drainOf = (config: Config, probes: Probes) => ({ readiness: probes.readiness, drainMs: config.lifecycle.shutdownTimeoutMs / 2 });
 
-/** A relay or projector process serves no API: with HEALTH_PORT, a server of its own answers the probes. */
-async function serveProbes(config: Config, stack: Stack, probes: Probes) {
+/** A relay or projector process serves no API: with HEALTH_PORT, a server of its own answers the probes and /metrics. */
+async function serveProbes(config: Config, stack: Stack, probes: Probes, metrics: AppMetrics) {
   if (config.lifecycle.healthPort === undefined) return { url: undefined, endpoints: {} };
-  const server = await startHttpServer({ host: config.host, port: config.lifecycle.healthPort, ...drainOf(config, probes) });
+  const scrape = metrics.route();
+  const routes = new Map<string, RequestListener>(scrape ? [[metricsPath, scrape]] : []);
+  const server = await startHttpServer({ host: config.host, port: config.lifecycle.healthPort, routes, ...drainOf(config, probes) });
   stack.push(() => server.close());
   return { url: server.url, endpoints: {} };
 }
@@ -269,7 +287,7 @@ async function serveProbes(config: Config, stack: Stack, probes: Probes) {
 /** The command worker: runs commands sent with mode ASYNC through the same handlers as the write API. */
 function startWorker(
   config: Config,
-  extensions: AppExtensions,
+  extensions: Extensions,
   writeDb: WriteDb,
   openSource: () => Promise<EventSource>,
   leadership: Leadership | undefined,
@@ -282,6 +300,7 @@ function startWorker(
       writeDb,
       settings: config.asyncCommands,
       concurrency: config.mode === 'embedded' ? 1 : 8,
+      dispatch: (db, command, options) => extensions.metrics.command('worker', command.type, () => dispatchCommand(db, command, options)),
       faultPoints: faults && { beforeCommit: faults.commandWorkerBeforeCommit, afterCommit: faults.commandWorkerAfterCommit },
       log,
     }),
@@ -298,7 +317,7 @@ function startWorker(
 /** The order saga, charging through the supplied payment provider or the built-in development one. */
 function startSaga(
   config: Config,
-  extensions: AppExtensions,
+  extensions: Extensions,
   writeDb: WriteDb,
   openSource: () => Promise<EventSource>,
   leadership: Leadership | undefined,
@@ -316,7 +335,7 @@ function startSaga(
         latencyMs: shop.paymentLatencyMs,
         failureRate: shop.paymentFailureRate,
       }),
-    dispatch: (command, metadata) => dispatchCommand(writeDb, command, { metadata }),
+    dispatch: (command, metadata) => extensions.metrics.command('saga', command.type, () => dispatchCommand(writeDb, command, { metadata })),
     deadlineMs: shop.orderDeadlineMs,
     concurrency,
     openSource,
@@ -329,7 +348,7 @@ function startSaga(
   });
 }
 
-async function startEmbedded(config: Config, stack: Stack, log: Log, extensions: AppExtensions, probes: Probes) {
+async function startEmbedded(config: Config, stack: Stack, log: Log, extensions: Extensions, probes: Probes) {
   const lock = lockEmbeddedDatabase(config.dataDir);
   stack.push(() => lock.release());
   const dir = resolve(config.dataDir, 'pglite');
@@ -382,7 +401,14 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
     log,
   });
   stack.push(() => dispatcher.stop());
-  return serve(config, stack, { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices) }, log, probes);
+  extensions.metrics.watchDatabases({ writeDb, readDb }, logConsumers(config));
+  return serve(
+    config,
+    stack,
+    { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices), metrics: extensions.metrics },
+    log,
+    probes,
+  );
 }
 
 async function migrate(url: string, set: MigrationSet) {
@@ -394,7 +420,7 @@ async function migrate(url: string, set: MigrationSet) {
   }
 }
 
-async function startDistributed(config: Config, stack: Stack, log: Log, extensions: AppExtensions, probes: Probes) {
+async function startDistributed(config: Config, stack: Stack, log: Log, extensions: Extensions, probes: Probes) {
   const databaseUrl = config.databaseUrl!;
   const readDatabaseUrl = config.readDatabaseUrl!;
   const runs = (role: Config['role']) => config.role === 'all' || config.role === role;
@@ -438,6 +464,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   // A write-only process reads projection checkpoints for admins only: a small pool, opened on first use.
   const statusReadDb = readDb ?? (runs('write') ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 2 }) : undefined);
   if (statusReadDb && statusReadDb !== readDb) stack.push(() => statusReadDb.$disconnect());
+  if (writeDb) extensions.metrics.watchDatabases({ writeDb, readDb: readDb ?? statusReadDb }, logConsumers(config));
 
   if (runs('relay')) {
     const relayMembers = await joinMembers('relay');
@@ -523,7 +550,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     stack.push(() => dispatcher.stop());
   }
 
-  if (!runs('write') && !runs('read')) return serveProbes(config, stack, probes);
+  if (!runs('write') && !runs('read')) return serveProbes(config, stack, probes, extensions.metrics);
   let read;
   if (runs('read')) {
     // Named after the channel, so that `CLIENT LIST` tells which connection receives the notices.
@@ -540,6 +567,7 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
       writeDb: runs('write') ? writeDb : undefined,
       read,
       redis,
+      metrics: extensions.metrics,
       // Publish-only (no subscriber connection): retried projection events reach every read API's subscribers.
       admin: runs('write')
         ? adminServices(

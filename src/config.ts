@@ -1,6 +1,7 @@
 // Every setting, read from the environment once, validated, with its default. README.md has the table.
 import type { AsyncCommandSettings } from './modules/async-commands/submit.ts';
 import type { WebhookSettings } from './modules/webhooks/dispatcher.ts';
+import { metricsAccessModes, type MetricsConfig } from './observability/metrics-config.ts';
 
 export const roles = ['all', 'write', 'read', 'relay', 'projector'] as const;
 export type Role = (typeof roles)[number];
@@ -55,6 +56,8 @@ export interface Config {
   readCache: ReadCacheConfig;
   /** Probes and shutdown (docs/operations.md). */
   lifecycle: LifecycleConfig;
+  /** GET /metrics, Prometheus (docs/metrics.md). */
+  metrics: MetricsConfig;
 }
 
 /** Health and readiness probes, and graceful shutdown (docs/operations.md). */
@@ -317,6 +320,16 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       .split(',')
       .map((item) => item.trim().toLowerCase())
       .filter(Boolean);
+  /** Comma-separated GraphQL names (`[_A-Za-z][_0-9A-Za-z]*`), each checked. */
+  const operationNames = (name: string) =>
+    (text(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => {
+        if (/^[_A-Za-z][_0-9A-Za-z]{0,99}$/.test(item)) return true;
+        if (item) problems.push(`${name} must list GraphQL operation names, got "${item.slice(0, 100)}"`);
+        return false;
+      });
   const rateLimit = (pointsName: string, points: number, windowName: string, windowSeconds: number): RateLimitSetting => ({
     points: integer(pointsName, points, 0, 1_000_000_000),
     windowSeconds: integer(windowName, windowSeconds, 1, 86_400),
@@ -446,6 +459,13 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 3_600_000),
       readinessTimeoutMs: integer('READINESS_TIMEOUT_MS', 1_000, 10, 60_000),
       healthPort: text('HEALTH_PORT') === undefined ? undefined : integer('HEALTH_PORT', 0, 0, 65535),
+    },
+    metrics: {
+      access: choice('METRICS', metricsAccessModes, 'local'),
+      token: secret('METRICS_TOKEN', 16),
+      collectTimeoutMs: integer('METRICS_COLLECT_TIMEOUT_MS', 3_000, 100, 60_000),
+      operationNames: operationNames('METRICS_OPERATION_NAMES'),
+      maxOperationNames: integer('METRICS_MAX_OPERATION_NAMES', 100, 0, 10_000),
     },
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {

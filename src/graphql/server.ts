@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/identity.ts';
 import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
@@ -78,6 +78,8 @@ export interface ApiOptions {
   authenticator: Authenticator;
   /** Limits, CORS, GraphiQL and error masking (src/graphql/api-protection.ts); defaults when absent. */
   protection?: ApiProtection;
+  /** Run before every other plugin, so that they see every request: the metrics' (docs/metrics.md). */
+  observers?: Plugin[];
 }
 
 /** `admin` serves the admin fields (projectionStatus, parked events); their scopes say who may call them. */
@@ -90,7 +92,7 @@ export function createWriteYoga(write: WriteServices, options: ApiOptions & { ad
     landingPage: false,
     ...api.options,
     maskedErrors: maskedErrors(protection.settings.debugErrors),
-    plugins: api.plugins,
+    plugins: [...(options.observers ?? []), ...api.plugins],
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
       requestId: randomUUID(),
       identity: identity ?? identityOf(request),
@@ -128,6 +130,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     ...api.options,
     maskedErrors: maskedErrors(protection.settings.debugErrors),
     plugins: [
+      ...(deps.observers ?? []),
       ...api.plugins,
       useSubscriptionQuota({ quota: deps.subscriptionQuota }),
       // SSE subscriptions complete when the server closes (startHttpServer disposes this instance).

@@ -31,7 +31,25 @@ export interface RateLimitDecision {
   retryAfterSeconds: number;
 }
 
+/**
+ * Refusals per bucket in this process, from its start (a refused WebSocket operation, an HTTP
+ * request, a sign-up, a failed authentication over the limit); a metrics exporter reads `snapshot()`.
+ */
+export class RateLimitRefusals {
+  readonly #counts: Record<RateLimitBucket, number> = { request: 0, signUp: 0, failedAuth: 0 };
+
+  count(bucket: RateLimitBucket): void {
+    this.#counts[bucket] += 1;
+  }
+
+  snapshot(): Record<RateLimitBucket, number> {
+    return { ...this.#counts };
+  }
+}
+
 export interface RateLimits {
+  /** What this process refused so far (peeks are not counted: they consume nothing). */
+  readonly refusals: RateLimitRefusals;
   /**
    * Takes `points` (default 1) from `key`'s counter in `bucket`. Synchronous when a request is
    * counted against a lease this process holds already (see createRateLimits).
@@ -91,6 +109,7 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
     );
   }
   const setting = (bucket: RateLimitBucket) => options.buckets[bucket];
+  const refusals = new RateLimitRefusals();
 
   /** One consume against the limiter: its decision, with the counter as Redis (or memory) has it. */
   const take = async (bucket: RateLimitBucket, limiter: RateLimiterAbstract, key: string, points: number) => {
@@ -98,8 +117,9 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
       const res = await limiter.consume(key, points);
       return { allowed: true, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
     } catch (error) {
-      if (error instanceof RateLimiterRes) return { allowed: false, consumed: error.consumedPoints, msBeforeNext: error.msBeforeNext };
-      throw error;
+      if (!(error instanceof RateLimiterRes)) throw error;
+      refusals.count(bucket);
+      return { allowed: false, consumed: error.consumedPoints, msBeforeNext: error.msBeforeNext };
     }
   };
 
@@ -112,6 +132,7 @@ export function createRateLimits(options: RateLimitsOptions): RateLimits {
   const leaseSize = options.redis ? Math.max(1, Math.floor(options.buckets.request.points / 50)) : 1;
 
   return {
+    refusals,
     consume(bucket, key, points = 1) {
       const limiter = limiters.get(bucket);
       if (!limiter) return unlimited;
@@ -265,6 +286,7 @@ export function useRateLimit(options: UseRateLimitOptions): Plugin {
   const admit = (request: Request, key: string, endResponse: (response: Response) => void): void => {
     const refused = refusedUntil.size > 0 ? refusedUntil.get(key) : undefined;
     if (refused && refused.until > Date.now()) {
+      limits.refusals.count('request');
       endResponse(rateLimitedResponse({ ...refused.decided, retryAfterSeconds: Math.max(1, Math.ceil((refused.until - Date.now()) / 1000)) }, 'requests'));
       return;
     }

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { finalAsyncIterator, type Plugin } from 'graphql-yoga';
 import type { Identity } from '../auth/identity.ts';
-import type { SubscriptionQuota } from './subscription-quota.ts';
+import type { SubscriptionQuota, SubscriptionTransport } from './subscription-quota.ts';
 import { callerKey } from './caller-key.ts';
 
 export interface SubscriptionQuotaOptions {
@@ -17,13 +17,26 @@ export function subscriptionQuotaKey(identity: Identity | undefined, request: In
   return callerKey(identity, request?.socket.remoteAddress);
 }
 
+/**
+ * The transport Yoga streams an HTTP subscription's answer with: the media type the client lists
+ * first of the two it supports (Accept order, as Yoga's result processors pick).
+ */
+export function httpSubscriptionTransport(accept: string | null | undefined): SubscriptionTransport {
+  const sse = accept?.indexOf('text/event-stream') ?? -1;
+  const multipart = accept?.indexOf('multipart/mixed') ?? -1;
+  return multipart >= 0 && (sse < 0 || multipart < sse) ? 'multipart' : 'sse';
+}
+
 export function useSubscriptionQuota(options: SubscriptionQuotaOptions): Plugin {
   return {
     onSubscribe({ args, setResultAndStopExecution }) {
-      const context = args.contextValue as { identity?: Identity; req?: IncomingMessage; socket?: unknown };
+      const context = args.contextValue as { identity?: Identity; req?: IncomingMessage; socket?: unknown; request?: Request };
       // WebSocket subscriptions take their slot in the WebSocket server, per socket and per identity.
       if (context.socket) return;
-      const release = options.quota.acquire(subscriptionQuotaKey(context.identity, context.req));
+      const release = options.quota.acquire(
+        subscriptionQuotaKey(context.identity, context.req),
+        httpSubscriptionTransport(context.request?.headers.get('accept')),
+      );
       if (!release) {
         setResultAndStopExecution({
           errors: [

@@ -149,7 +149,7 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
         extensions: { code: subscriptionLimitCode, limit: limits.subscriptionsPerSocket },
       });
     }
-    const release = quota.acquire(state.quotaKey);
+    const release = quota.acquire(state.quotaKey, 'graphql-ws');
     if (!release) {
       return new GraphQLError(`Too many subscriptions for this client: at most ${quota.limit} at once over all its connections; complete one first.`, {
         extensions: { code: subscriptionLimitCode, limit: quota.limit },

@@ -91,3 +91,15 @@ export async function listFailedCommands(db: WriteDb): Promise<AsyncCommandRow[]
 export async function countFailedCommands(db: WriteDb): Promise<number> {
   return db.asyncCommand.count({ where: { status: 'FAILED' } });
 }
+
+/**
+ * The queue as the metrics report it (docs/metrics.md): commands waiting (ACCEPTED) and running (RUNNING,
+ * a retry pending included), and the age of the oldest of each, on the database's clock.
+ */
+export async function commandQueue(db: WriteDb): Promise<{ status: 'ACCEPTED' | 'RUNNING'; commands: number; oldestSeconds: number }[]> {
+  const rows = await db.$queryRaw<{ status: 'ACCEPTED' | 'RUNNING'; commands: number; oldest: number }[]>`
+    SELECT status, count(*)::int AS commands,
+           greatest(0, extract(epoch FROM statement_timestamp() - min(accepted_at)))::float8 AS oldest
+      FROM async_commands WHERE status IN ('ACCEPTED', 'RUNNING') GROUP BY status`;
+  return rows.map((row) => ({ status: row.status, commands: Number(row.commands), oldestSeconds: Number(row.oldest) }));
+}

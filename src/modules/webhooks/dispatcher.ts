@@ -333,3 +333,16 @@ export function startWebhookDispatcher(
     beside: { what: 'sending', run: () => dispatcher.sweep(), intervalMs: options.settings.sweepMs },
   });
 }
+
+/**
+ * The delivery queue as the metrics report it (docs/metrics.md): deliveries pending (due, or backing
+ * off) and parked (out of attempts), over every endpoint, callbacks of asynchronous commands included,
+ * with the age of the oldest of each on the database's clock.
+ */
+export async function deliveryQueue(db: WriteDb): Promise<{ status: 'pending' | 'parked'; deliveries: number; oldestSeconds: number }[]> {
+  const rows = await db.$queryRaw<{ status: 'pending' | 'parked'; deliveries: number; oldest: number }[]>`
+    SELECT status, count(*)::int AS deliveries,
+           greatest(0, extract(epoch FROM statement_timestamp() - min(created_at)))::float8 AS oldest
+      FROM webhook_deliveries WHERE status IN ('pending', 'parked') GROUP BY status`;
+  return rows.map((row) => ({ status: row.status, deliveries: Number(row.deliveries), oldestSeconds: Number(row.oldest) }));
+}

@@ -104,3 +104,30 @@ export async function dueSagaOrderIds(db: WriteDb, now: Date, limit: number): Pr
      LIMIT ${limit}`;
   return rows.map((row) => row.order_id);
 }
+
+/** A saga state as the metrics report it: parked (whatever its status), or its status. */
+export type SagaState = 'running' | 'completed' | 'cancelled' | 'parked';
+
+/**
+ * How many sagas are in each state, and the age (since the order was placed) of the oldest running
+ * and the oldest parked one, on the database's clock (docs/metrics.md). Finished sagas report no
+ * age: they only wait for nothing. Counting reads the whole table; the metrics read it on scrape.
+ */
+export async function sagaStates(db: WriteDb): Promise<{ state: SagaState; instances: number; oldestSeconds: number | null }[]> {
+  const [counts, ages] = await Promise.all([
+    db.$queryRaw<{ state: SagaState; instances: number }[]>`
+      SELECT CASE WHEN parked_at IS NOT NULL THEN 'parked' ELSE status END AS state, count(*)::int AS instances
+        FROM order_sagas GROUP BY 1`,
+    db.$queryRaw<{ state: SagaState; oldest: number }[]>`
+      SELECT CASE WHEN s.parked_at IS NOT NULL THEN 'parked' ELSE 'running' END AS state,
+             greatest(0, extract(epoch FROM statement_timestamp() - min(o.placed_at)))::float8 AS oldest
+        FROM order_sagas s JOIN orders o ON o.id = s.order_id
+       WHERE s.status = 'running' OR s.parked_at IS NOT NULL
+       GROUP BY 1`,
+  ]);
+  return counts.map(({ state, instances }) => ({
+    state,
+    instances: Number(instances),
+    oldestSeconds: state === 'running' || state === 'parked' ? Number(ages.find((age) => age.state === state)?.oldest ?? 0) : null,
+  }));
+}
