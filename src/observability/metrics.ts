@@ -117,12 +117,15 @@ export class AppMetrics {
       help: 'Database reads for the metrics that failed or outlasted METRICS_COLLECT_TIMEOUT_MS (their gauges were left out of that scrape).',
       labelNames: ['collector', 'reason'],
       registers,
+      // After this scrape's reads, so that a read that times out in this scrape is counted in it.
+      collect: () => this.#settled(),
     });
     this.#collectDuration = new Gauge({
       name: 'shop_metrics_collect_duration_seconds',
       help: 'How long the latest completed database read for the metrics took.',
       labelNames: ['collector'],
       registers,
+      collect: () => this.#settled(),
     });
 
     // --- The event log and its consumers (read on scrape). ---
@@ -360,6 +363,11 @@ export class AppMetrics {
       rateLimits: options.rateLimits,
       log: this.#log,
     });
+  }
+
+  /** Resolves once this scrape's database reads have ended or timed out. */
+  async #settled(): Promise<void> {
+    await Promise.all([this.#head?.get(), this.#consumers?.get(), this.#writeModel?.get()]);
   }
 
   #sampler<T>(collector: Collector, read: () => Promise<T>): Sampler<T> {
