@@ -20,7 +20,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Plugin } from 'graphql-yoga';
 import type { RequestListener } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { authSetup } from '../auth/auth-setup.ts';
+import type { Authenticator } from '../auth/identity.ts';
+import { secretKeyFileName } from '../auth/secret-key.ts';
 import type { Config } from '../config.ts';
 import { DomainError } from '../cqrs/errors.ts';
 import { readableLogHead } from '../cqrs/event-log.ts';
@@ -354,7 +359,7 @@ export class AppMetrics {
   route(options: Partial<MetricsRouteOptions> = {}): RequestListener | undefined {
     if (this.#settings.access === 'off') return undefined;
     const config = this.#authenticatorConfig;
-    const authenticator = options.authenticator ?? (config ? authSetup(config).authenticator : undefined);
+    const authenticator = options.authenticator ?? (config ? routeAuthenticator(config) : undefined);
     if (!authenticator) throw new Error('the metrics route needs an authenticator for admin tokens');
     return metricsRoute(this.registry, {
       settings: this.#settings,
@@ -387,6 +392,17 @@ export class AppMetrics {
       onDuration: (seconds) => this.#collectDuration.set({ collector }, seconds),
     });
   }
+}
+
+/**
+ * The authenticator of a /metrics route in a role without an API: the APIs' own when the deployment
+ * shares a secret (SECRET_KEY, or a key file the data directory holds already). Otherwise it verifies
+ * no local token: a key generated here would verify none that another process signed, and writing it
+ * could fail on a read-only file system. OIDC tokens and ADMIN_TOKEN verify either way.
+ */
+function routeAuthenticator(config: Pick<Config, 'auth' | 'dataDir'>): Authenticator {
+  const shared = config.auth.secretKey !== undefined || existsSync(join(resolve(config.dataDir), secretKeyFileName));
+  return authSetup(shared ? config : { ...config, auth: { ...config.auth, secretKey: randomBytes(32).toString('base64url') } }).authenticator;
 }
 
 /** The app's metrics, as METRICS_* configure them (src/config.ts). */

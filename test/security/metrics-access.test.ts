@@ -5,7 +5,10 @@
 // is refused from loopback too, refused credentials count against the failed-authentication limit,
 // and no credential is ever echoed. The end-to-end test (test/e2e/metrics.test.ts) runs the
 // default on the app's own server.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { authSetup } from '../../src/auth/auth-setup.ts';
@@ -103,6 +106,36 @@ describe('METRICS=token', () => {
     const adminsOnly = await serve({ settings: { access: 'token', token: undefined } });
     expect((await request(adminsOnly, { headers: bearer(metricsToken) })).status).toBe(401);
     expect((await request(adminsOnly, { headers: await asAdmin() })).status).toBe(200);
+  });
+});
+
+describe('the route of a role without an API (AppMetrics.route())', () => {
+  async function serveRoute(env: Record<string, string>): Promise<string> {
+    const route = createAppMetrics(loadConfig({ ...env, TRUST_PROXY: '1' }, [])).route()!;
+    const server = createServer(route);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  }
+  const remote = { 'x-forwarded-for': '203.0.113.5' };
+
+  it('takes admin tokens signed with the shared SECRET_KEY', async () => {
+    const url = await serveRoute({ SECRET_KEY: testSecretKey });
+    expect((await request(url, { headers: remote })).status).toBe(401);
+    expect((await request(url, { headers: { ...remote, ...(await asAdmin()) } })).status).toBe(200);
+  });
+
+  it('without a shared secret, writes no key file and takes only ADMIN_TOKEN and METRICS_TOKEN', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'metrics-route-'));
+    try {
+      const url = await serveRoute({ DATA_DIR: dataDir, ADMIN_TOKEN: breakGlass, METRICS_TOKEN: metricsToken });
+      expect(readdirSync(dataDir)).toEqual([]);
+      expect((await request(url, { headers: { ...remote, ...(await asAdmin()) } })).status).toBe(401);
+      expect((await request(url, { headers: { ...remote, ...bearer(breakGlass) } })).status).toBe(200);
+      expect((await request(url, { headers: { ...remote, ...bearer(metricsToken) } })).status).toBe(200);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
