@@ -240,6 +240,10 @@ describe('GET /metrics', () => {
     try {
       await Promise.all([overSse.ready, overWs.ready]);
       await eventually(async () => expect(await open()).toEqual({ 'graphql-ws': 1, sse: 1, multipart: 0 }));
+      // The graphql-ws client's readiness barrier, an unnamed query over the socket, is timed too.
+      const read = await scrape('read');
+      expect(valueOf(read, 'shop_graphql_operation_duration_seconds_count', { api: 'read', type: 'query', operation: 'anonymous' })).toBe(2);
+      expect(samplesOf(read, 'shop_graphql_operation_duration_seconds_count', { type: 'subscription' })).toEqual([]);
     } finally {
       await overSse.close();
       await overWs.close();
