@@ -73,7 +73,7 @@ export class AppMetrics {
   readonly #settings: MetricsConfig;
   readonly #log: Log;
   readonly #operationNames: OperationNames;
-  #authenticatorConfig: Pick<Config, 'auth' | 'dataDir' | 'api'> | undefined;
+  readonly #authenticatorConfig: Pick<Config, 'auth' | 'dataDir' | 'api'> | undefined;
 
   // Sources, attached by the app as it opens them.
   #head: Sampler<bigint> | undefined;
