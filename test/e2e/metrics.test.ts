@@ -47,7 +47,8 @@ beforeAll(async () => {
     WEBHOOK_RETRY_BASE_MS: '600000',
     WEBHOOK_RETRY_MAX_MS: '600000',
   });
-  for (const role of ['relay', 'projector', 'write', 'read'] as const) apps[role] = await startApp(loadConfig(env, [role]));
+  // The relay serves its probes, and /metrics, on a port of its own (HEALTH_PORT).
+  for (const role of ['relay', 'projector', 'write', 'read'] as const) apps[role] = await startApp(loadConfig({ ...env, HEALTH_PORT: '0' }, [role]));
   sql = await connectPostgres(env.DATABASE_URL!);
   admin = await asAdmin();
 });
@@ -133,7 +134,11 @@ describe('GET /metrics', () => {
     expect((await request(`${app('write').url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}x` } })).status).toBe(401);
   });
 
-  it('is served by the route of a role without an API server (relay), with the same rule', async () => {
+  it('is served by a role without an API (relay) on its probe port, with the same rule; its route mounts on any server', async () => {
+    const probePort = `${app('relay').url}/metrics`;
+    expect((await request(probePort)).status).toBe(200);
+    expect((await request(probePort, { headers: remote('198.51.100.9') })).status).toBe(401);
+    expect((await request(probePort, { headers: { ...remote('198.51.100.9'), authorization: `Bearer ${metricsToken}` } })).status).toBe(200);
     const route = app('relay').metrics.route();
     expect(route).toBeDefined();
     const server: Server = createServer(route);
