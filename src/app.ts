@@ -55,6 +55,7 @@ import type { ReadCacheStats } from './graphql/read-cache/read-cache-stats.ts';
 import { createRedisCache } from './graphql/read-cache/redis-cache.ts';
 import type { ConsistencyTokens } from './cqrs/consistency-tokens.ts';
 import type { ServerSecret } from './auth/secret-key.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
 
 export interface RunningApp {
   /** Base URL of the HTTP server, when the role serves one. */
@@ -65,14 +66,10 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-type Log = (message: string, error?: unknown) => void;
+type Log = Logger;
 
 /** Embedded consumers batch what arrives within this window (see createLogSource's gatherMs). */
 const embeddedGatherMs = 20;
-
-const defaultLog: Log = (message, error) => {
-  console.error(`[${new Date().toISOString()}] ${message}${error ? `: ${error instanceof Error ? error.message : JSON.stringify(error)}` : ''}`);
-};
 
 /** What an embedding application may supply instead of the built-in defaults. */
 export interface AppExtensions {
@@ -96,10 +93,11 @@ export interface FaultPoints {
   commandWorkerAfterCommit?(): void;
 }
 
-export async function startApp(config: Config, log: Log = defaultLog, extensions: AppExtensions = {}): Promise<RunningApp> {
+/** `log`: where the app's lines go; by default a logger made from the settings (LOG_LEVEL, LOG_FORMAT) writing to stdout. */
+export async function startApp(config: Config, log: Log = createLogger(config.log), extensions: AppExtensions = {}): Promise<RunningApp> {
   const stack: (() => Promise<void> | void)[] = [];
   const stop = async () => {
-    for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error: unknown) => log('shutdown step failed', error));
+    for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error: unknown) => log.error({ err: error }, 'shutdown step failed'));
   };
   try {
     return await (config.mode === 'embedded' ? startEmbedded(config, stack, log, extensions) : startDistributed(config, stack, log, extensions)).then(
@@ -222,7 +220,7 @@ async function serve(
     });
   }
   // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
-  const webSockets = read ? { authenticator, limits: config.webSocket, quota: subscriptionQuota, protection } : undefined;
+  const webSockets = read ? { authenticator, limits: config.webSocket, quota: subscriptionQuota, protection, log } : undefined;
   // The payment provider's webhook feeds commands, so it is served where the write API is (docs/inbound-webhooks.md).
   const webhookSecret = config.paymentWebhookSecret;
   const webhook =
@@ -230,7 +228,7 @@ async function serve(
       ? paymentWebhookRoute({ secret: webhookSecret, writeDb, settings: config.asyncCommands, maxBodyBytes: config.api.maxBodyBytes })
       : undefined;
   const routes = webhook && new Map([[paymentWebhookPath, webhook]]);
-  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes });
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes, log });
   stack.push(() => server.close());
   return {
     url: server.url,

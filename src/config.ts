@@ -1,6 +1,9 @@
 // Every setting, read from the environment once, validated, with its default. README.md has the table.
 import type { AsyncCommandSettings } from './modules/async-commands/submit.ts';
 import type { WebhookSettings } from './modules/webhooks/dispatcher.ts';
+import { logFormats, logLevels, type LogSettings } from './observability/logger.ts';
+
+export { redactUrl } from './observability/logger.ts';
 
 export const roles = ['all', 'write', 'read', 'relay', 'projector'] as const;
 export type Role = (typeof roles)[number];
@@ -53,6 +56,8 @@ export interface Config {
   webhooks: WebhookSettings;
   /** The read API's response cache (docs/read-cache.md). */
   readCache: ReadCacheConfig;
+  /** The structured log (docs/operations.md, "Logs"): LOG_LEVEL, LOG_FORMAT. */
+  log: LogSettings;
 }
 
 export const readCacheModes = ['memory', 'redis', 'off'] as const;
@@ -427,6 +432,12 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       maxEntries: integer('READ_CACHE_MAX_ENTRIES', 1_000, 1, 10_000_000),
       maxEntryBytes: integer('READ_CACHE_MAX_ENTRY_BYTES', 64 * 1024, 256, 64 * 1024 * 1024),
     },
+    log: {
+      level: choice('LOG_LEVEL', logLevels, 'info'),
+      // Unset: pretty at a terminal outside production, JSON otherwise (decided where the logger is made).
+      format: text('LOG_FORMAT') === undefined ? undefined : choice('LOG_FORMAT', logFormats, 'json'),
+      production,
+    },
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {
     problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE: tokens of any other issuer or audience must be refused');
@@ -447,20 +458,4 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
-}
-
-/** A URL fit for logs: the password is replaced. */
-export function redactUrl(raw: string | undefined): string {
-  if (raw === undefined) return '(not set)';
-  try {
-    const parsed = new URL(raw);
-    if (parsed.password) parsed.password = '***';
-    // libpq also takes the password as a query parameter.
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (/pass/i.test(key)) parsed.searchParams.set(key, '***');
-    }
-    return parsed.toString();
-  } catch {
-    return '(invalid URL)';
-  }
 }

@@ -1,6 +1,7 @@
 // Entry point: `npm start [role]` or ROLE=<role>; roles: all (default), write, read, relay, projector.
 import { ConfigError, loadConfig, redactUrl } from './config.ts';
 import { startApp } from './app.ts';
+import { createLogger, setProcessLogger } from './observability/logger.ts';
 
 function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: string; read?: string; paymentWebhook?: string }) {
   const lines = [
@@ -22,18 +23,22 @@ function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: stri
   if (endpoints.write) lines.push(`  write API: ${endpoints.write}  (mutations)`);
   if (endpoints.read) lines.push(`  read API:  ${endpoints.read}  (queries; subscriptions over graphql-ws at ws${endpoints.read.slice(4)} and SSE)`);
   if (endpoints.paymentWebhook) lines.push(`  webhooks:  ${endpoints.paymentWebhook}  (payment provider, Standard Webhooks signatures)`);
-  console.log(lines.join('\n'));
+  // For the person who started it; the log gets the same as one structured line (below).
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 try {
   const config = loadConfig();
-  const app = await startApp(config);
+  const log = createLogger(config.log);
+  setProcessLogger(log);
+  const app = await startApp(config, log);
   banner(config, app.endpoints);
+  log.info({ role: config.role, mode: config.mode, endpoints: app.endpoints }, 'started');
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: shutting down`);
+    log.info({ signal }, `${signal}: shutting down`);
     await app.stop();
     process.exit(0);
   };
@@ -41,7 +46,8 @@ try {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 } catch (error) {
   if (error instanceof ConfigError) {
-    console.error(error.message);
+    // No settings to make the logger from: the problems go to stderr as they are, for a person to fix.
+    process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
   throw error;

@@ -1,9 +1,10 @@
 // HTTP (and WebSocket) server: the write API at /graphql/write, the read API at /graphql/read.
 // Subscriptions run over graphql-ws on the read path, and over SSE (Accept: text/event-stream).
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/identity.ts';
 import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
@@ -27,13 +28,16 @@ import { useStringSafety } from './use-string-safety.ts';
 import { defaultApiProtection, failSafe, protectedYogaOptions, type ApiProtection } from './api-protection.ts';
 import { securityHeaders, serverTimeouts } from './http-security.ts';
 import { clientAddress, rateLimitedResponse, type NodeServerContext } from './use-rate-limit.ts';
+import { currentLogger, logFields, requestIdOf, withLogScope, type Logger } from '../observability/logger.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
-// Unexpected errors reach clients as "Unexpected error." and reach the operator's log in full.
+// Unexpected errors reach clients as "Unexpected error." and reach the operator's log in full, once:
+// Yoga logs each error its masking replaced through `logging` (yogaLogging below), and may do so
+// twice for one error (when it masks and when it handles a thrown error), hence the set of logged ones.
 // Typed refusals thrown by query fields (FORBIDDEN, UNAUTHENTICATED) keep their message and code.
 // `isDev` is always passed: left undefined, Yoga turns it on from process.env.NODE_ENV=development
 // and sends stacks, SQL and file paths to clients; only DEBUG_ERRORS turns it on here.
@@ -43,12 +47,38 @@ const maskedErrors = (debugErrors: boolean) => ({
     const original = (error as { originalError?: unknown }).originalError;
     // An expected refusal: passed on as it is (the same object, so Yoga does not log it as a failure).
     if (original instanceof DomainError) return error as Error;
-    if (original && !(original as { extensions?: unknown }).extensions) {
-      console.error(`[${new Date().toISOString()}] unexpected error in a resolver:`, original);
-    }
     return maskError(error, message, isDev === true);
   },
 });
+
+/** Yoga's own log lines, in the server's log: its debug lines, and each unexpected error once, with its cause. */
+export function yogaLogging(): YogaLogger {
+  const logged = new WeakSet<object>();
+  // Yoga writes several debug lines per request: their text is made only when they are written.
+  const at =
+    (level: 'debug' | 'info' | 'warn') =>
+    (...args: unknown[]) => {
+      const log = currentLogger();
+      if (log.isLevelEnabled(level)) log[level](`graphql-yoga: ${args.map(String).join(' ')}`);
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: (...args: unknown[]) => {
+      const error = args[0] as { originalError?: unknown; path?: unknown } | undefined;
+      // The resolver's own error (a GraphQLError wraps it), whose stack and cause tell what failed.
+      const original: unknown = error?.originalError ?? error;
+      // A typed refusal thrown on purpose (it carries its code) is no failure.
+      if (original instanceof DomainError || (original as { extensions?: unknown } | null | undefined)?.extensions) return;
+      if (original !== null && typeof original === 'object') {
+        if (logged.has(original)) return;
+        logged.add(original);
+      }
+      currentLogger().error({ err: original, path: error?.path }, 'unexpected error in a GraphQL request');
+    },
+  };
+}
 
 /** What Yoga hands the context factory: the HTTP request, or a WebSocket operation's identity. */
 type ServerContext = { request?: Request; identity?: Identity };
@@ -88,9 +118,10 @@ export function createWriteYoga(write: WriteServices, options: ApiOptions & { ad
     landingPage: false,
     ...api.options,
     maskedErrors: maskedErrors(protection.settings.debugErrors),
+    logging: yogaLogging(),
     plugins: api.plugins,
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
-      requestId: randomUUID(),
+      requestId: logFields().requestId ?? randomUUID(),
       identity: identity ?? identityOf(request),
       idempotencyKey: request?.headers.get('idempotency-key') ?? null,
       callbackUrl: request?.headers.get('callback-url') ?? null,
@@ -125,6 +156,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     landingPage: false,
     ...api.options,
     maskedErrors: maskedErrors(protection.settings.debugErrors),
+    logging: yogaLogging(),
     plugins: [
       ...api.plugins,
       useSubscriptionQuota({ quota: deps.subscriptionQuota }),
@@ -143,7 +175,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
         settings: deps.settings,
       };
       return {
-        requestId: randomUUID(),
+        requestId: logFields().requestId ?? randomUUID(),
         identity: identity ?? identityOf(request),
         ownership: {
           // The order as the view shows it, once the view has caught up with the caller's token.
@@ -177,12 +209,15 @@ export async function startHttpServer(options: {
   protection?: ApiProtection;
   /** Further routes by exact path, such as the inbound payment webhook (docs/inbound-webhooks.md). */
   routes?: ReadonlyMap<string, RequestListener>;
+  /** The server's log: every line logged while handling a request carries its request id. */
+  log?: Logger;
 }): Promise<HttpServer> {
   const { write, read } = options;
   if (read && !options.webSockets) throw new Error('the read API needs webSockets options (authenticator, limits) for graphql-ws');
   const protection = options.protection ?? defaultApiProtection();
   const setSecurityHeaders = securityHeaders(protection.settings);
-  const server = createServer(serverTimeouts(protection.settings), (req: IncomingMessage, res) => {
+  const log = options.log ?? currentLogger();
+  const handle: RequestListener = (req, res) => {
     setSecurityHeaders(req, res);
     const path = (req.url ?? '/').split('?')[0];
     if (write && path === writePath) return void write(req, res);
@@ -196,6 +231,29 @@ export async function startHttpServer(options: {
     res
       .writeHead(404, { 'content-type': 'application/json' })
       .end(JSON.stringify({ error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` }));
+  };
+  // A caller's (or its proxy's) sane X-Request-Id is kept, else one is made; it is echoed back and
+  // every line logged while handling the request carries it (docs/operations.md, "Logs").
+  const server = createServer(serverTimeouts(protection.settings), (req: IncomingMessage, res) => {
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    withLogScope(
+      { requestId },
+      () => {
+        const started = performance.now();
+        res.once(
+          'finish',
+          AsyncResource.bind(() =>
+            log.debug(
+              { method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round(performance.now() - started) },
+              'request finished',
+            ),
+          ),
+        );
+        handle(req, res);
+      },
+      log,
+    );
   });
   const sockets = read ? attachWebSockets(server, read, options.webSockets!) : undefined;
   await new Promise<void>((resolve, reject) => {

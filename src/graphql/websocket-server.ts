@@ -21,6 +21,7 @@ import type { GraphQLContext } from './context.ts';
 import { SubscriptionQuota } from './subscription-quota.ts';
 import { subscriptionQuotaKey } from './use-subscription-quota.ts';
 import { admitWebSocket, type ApiProtection } from './api-protection.ts';
+import { currentLogger, type Logger } from '../observability/logger.ts';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
@@ -36,6 +37,8 @@ export interface WebSocketOptions {
   quota?: SubscriptionQuota;
   /** Rate limits (each subscribe message takes a request point, keyed by the socket's caller) and error masking. */
   protection?: ApiProtection;
+  /** Where its failures are logged; by default the logger of the code that attaches it. */
+  log?: Logger;
 }
 
 export interface AttachedWebSockets {
@@ -97,10 +100,6 @@ const shutdownGraceMs = 1_000;
 /** The longest delay setTimeout keeps (about 24.8 days); longer waits are re-armed. */
 const maxTimerMs = 2 ** 31 - 1;
 
-function log(message: string, error?: unknown) {
-  console.error(`[${new Date().toISOString()}] graphql-ws: ${message}`, ...(error === undefined ? [] : [error]));
-}
-
 function unexpectedError() {
   return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
@@ -140,6 +139,8 @@ function bytesOf(data: RawData): Buffer {
  */
 export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketOptions): AttachedWebSockets {
   const { authenticator, limits } = options;
+  const logger = options.log ?? currentLogger();
+  const log = (message: string, error?: unknown) => logger.error({ err: error }, `graphql-ws: ${message}`);
   const quota = options.quota ?? new SubscriptionQuota(limits.subscriptionsPerIdentity);
 
   /** Gives `operation` a subscription slot of its socket and of its identity, or says why not. */
