@@ -183,6 +183,7 @@ export function createLogger(settings: LogSettings, destination?: DestinationStr
   return pino(
     {
       level: settings.level,
+      timestamp: pino.stdTimeFunctions.isoTime,
       serializers: { err: serializeError },
       redact: { paths: redactPaths, censor },
       // A copy: pino merges a line's own fields into what the mixin returns.
