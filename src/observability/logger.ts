@@ -146,6 +146,14 @@ function serializeError(error: unknown): unknown {
   return scrubDeep(error instanceof Error ? stdSerializers.errWithCause(error) : error);
 }
 
+/** A URL field keeps what tells where it points, without its password; any other secret field is replaced. */
+function censorValue(value: unknown, path: string[]): unknown {
+  if (!urlFields.has(path.at(-1) ?? '')) return censor;
+  return typeof value === 'string' ? scrubSecrets(value) : value;
+}
+
+const urlFields = new Set(['databaseUrl', 'readDatabaseUrl', 'redisUrl', 'url']);
+
 /** Fields that are secrets wherever a line carries them (headers, settings, options objects). */
 const redactPaths = [
   'authorization',
@@ -164,6 +172,19 @@ const redactPaths = [
   '*.secretKey',
   '*.webhookSecret',
   '*.breakGlassToken',
+  'paymentWebhookSecret',
+  'adminToken',
+  '*.paymentWebhookSecret',
+  '*.adminToken',
+  // Connection strings: kept, without their password (censorValue).
+  'databaseUrl',
+  'readDatabaseUrl',
+  'redisUrl',
+  'url',
+  '*.databaseUrl',
+  '*.readDatabaseUrl',
+  '*.redisUrl',
+  '*.url',
   'headers.authorization',
   'headers.cookie',
   'headers["set-cookie"]',
@@ -185,7 +206,7 @@ export function createLogger(settings: LogSettings, destination?: DestinationStr
       level: settings.level,
       timestamp: pino.stdTimeFunctions.isoTime,
       serializers: { err: serializeError },
-      redact: { paths: redactPaths, censor },
+      redact: { paths: redactPaths, censor: censorValue },
       // A copy: pino merges a line's own fields into what the mixin returns.
       mixin: () => ({ ...scopes.getStore()?.fields }),
       hooks: {

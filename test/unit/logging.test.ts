@@ -141,3 +141,13 @@ describe('levels and scopes', () => {
     for (const bad of [undefined, '', 'has space', 'x'.repeat(129), 'line\nbreak', '"quoted"']) expect(requestIdOf(bad)).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
+
+describe('connection strings in fields', () => {
+  it('keeps where they point, without the password', () => {
+    const { lines, log, text } = capturedLog();
+    log.info({ databaseUrl, settings: { redisUrl: 'redis://:r3dis-pw@cache:6379', url: '/graphql/write' } }, 'settings');
+    expect(text()).not.toContain(dbPassword);
+    expect(text()).not.toContain('r3dis-pw');
+    expect(lines[0]).toMatchObject({ databaseUrl: expect.stringContaining('postgres://shop:***@db.internal:5432/shop'), settings: { url: '/graphql/write' } });
+  });
+});

@@ -231,7 +231,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         },
       }),
     ]);
-    if (parked) log.warn({ failure: error }, `webhooks: delivery ${delivery.event_id} to endpoint ${delivery.endpoint_id} parked after ${attempt} attempts`);
+    if (parked) log.warn(`webhooks: delivery ${delivery.event_id} to endpoint ${delivery.endpoint_id} parked after ${attempt} attempts: ${error}`);
     return ok;
   }
 
