@@ -240,16 +240,20 @@ export async function startHttpServer(options: {
     withLogScope(
       { requestId },
       () => {
-        const started = performance.now();
-        res.once(
-          'finish',
-          AsyncResource.bind(() =>
-            log.debug(
-              { method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round(performance.now() - started) },
-              'request finished',
+        // Per request, so only at debug: nothing is spent on it at the default level.
+        if (log.isLevelEnabled('debug')) {
+          const started = performance.now();
+          res.once(
+            'finish',
+            // Bound to the request's scope: the event fires outside it, and the line must carry its ids.
+            AsyncResource.bind(() =>
+              log.debug(
+                { method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round(performance.now() - started) },
+                'request finished',
+              ),
             ),
-          ),
-        );
+          );
+        }
         handle(req, res);
       },
       log,
