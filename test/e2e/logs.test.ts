@@ -3,11 +3,13 @@
 // X-Request-Id, else a new one, echoed back), and once a command runs, the command's correlation id.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { newCustomer } from '../support/auth.ts';
 import { capturedLog, type LogLine } from '../support/logs.ts';
 import { postGraphQL } from '../support/raw-graphql.ts';
+import { toWebSocketUrl } from '../support/graphql-client.ts';
 import { distributedEnv } from '../support/shop-e2e.ts';
 
 const registerUser = `mutation ($email: String!, $name: String!) {
@@ -67,5 +69,19 @@ describe('the log of a request', () => {
     }
     expect(made[0]).not.toBe(made[1]);
     expect(captured.text()).not.toContain('has spaces');
+  });
+
+  it("answers a WebSocket upgrade with the socket's request id", async () => {
+    const upgraded = (headers: Record<string, string>) =>
+      new Promise<string | undefined>((resolve, reject) => {
+        const socket = new WebSocket(toWebSocketUrl(app.endpoints.read!), 'graphql-transport-ws', { headers });
+        socket.once('upgrade', (response) => {
+          resolve(response.headers['x-request-id'] as string | undefined);
+          socket.close();
+        });
+        socket.once('error', reject);
+      });
+    expect(await upgraded({ 'x-request-id': 'socket-1' })).toBe('socket-1');
+    expect(await upgraded({})).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
