@@ -1,7 +1,7 @@
 // Entry point: `npm start [role]` or ROLE=<role>; roles: all (default), write, read, relay, projector.
 import { ConfigError, loadConfig, redactUrl } from './config.ts';
 import { startApp } from './app.ts';
-import { createLogger, setProcessLogger } from './observability/logger.ts';
+import { createLogger, currentLogger, setProcessLogger } from './observability/logger.ts';
 
 function banner(config: ReturnType<typeof loadConfig>, endpoints: { write?: string; read?: string; paymentWebhook?: string }) {
   const lines = [
@@ -50,5 +50,7 @@ try {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  throw error;
+  // Logged, not thrown: Node would print it as it is, connection strings with their passwords included.
+  currentLogger().fatal({ err: error }, 'start failed');
+  process.exit(1);
 }
