@@ -95,6 +95,13 @@ export default defineConfig(
     },
   },
   {
+    // The server logs through pino (src/observability/logger.ts; docs/operations.md, "Logs"): structured, levelled,
+    // redacted, with the request's ids. A console call would bypass all of that. The CLIs print to their user.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: { 'no-console': 'error' },
+  },
+  {
     // Tests and benchmarks read JSON answers (`response.json()`, GraphQL `data`) whose shape the assertions check:
     // the `any` they carry (or declare, as `Record<string, any>` for a GraphQL `data`) is the data under test, and
     // typing every answer would add casts, not safety. The other rules (promises above all: an unawaited

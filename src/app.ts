@@ -59,6 +59,7 @@ import { addDatabaseChecks, addRedisCheck, ConsumerWatch, Readiness } from './li
 import { createAppMetrics, type AppMetrics } from './observability/metrics.ts';
 import { metricsPath } from './observability/metrics-route.ts';
 import type { RequestListener } from 'node:http';
+import { createLogger, type Logger } from './observability/logger.ts';
 
 export interface RunningApp {
   /** Base URL of the HTTP server, when the role serves one (relay and projector: the probes', with HEALTH_PORT). */
@@ -71,14 +72,10 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-type Log = (message: string, error?: unknown) => void;
+type Log = Logger;
 
 /** Embedded consumers batch what arrives within this window (see createLogSource's gatherMs). */
 const embeddedGatherMs = 20;
-
-const defaultLog: Log = (message, error) => {
-  console.error(`[${new Date().toISOString()}] ${message}${error ? `: ${error instanceof Error ? error.message : JSON.stringify(error)}` : ''}`);
-};
 
 /** What an embedding application may supply instead of the built-in defaults. */
 export interface AppExtensions {
@@ -107,7 +104,8 @@ export interface FaultPoints {
   commandWorkerAfterCommit?(): void;
 }
 
-export async function startApp(config: Config, log: Log = defaultLog, extensions: AppExtensions = {}): Promise<RunningApp> {
+/** `log`: where the app's lines go; by default a logger made from the settings (LOG_LEVEL, LOG_FORMAT) writing to stdout. */
+export async function startApp(config: Config, log: Log = createLogger(config.log), extensions: AppExtensions = {}): Promise<RunningApp> {
   const metrics = extensions.metrics ?? createAppMetrics(config, log);
   const stack: (() => Promise<void> | void)[] = [];
   // /readyz's checks (docs/operations.md); each part registers its own, and each consumer's lease is watched.
@@ -116,7 +114,7 @@ export async function startApp(config: Config, log: Log = defaultLog, extensions
   const stop = async () => {
     // Not ready from the first moment of the shutdown; the HTTP server (last in, first out) drains next.
     probes.readiness.drain();
-    for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error: unknown) => log('shutdown step failed', error));
+    for (const step of stack.reverse().splice(0)) await Promise.resolve(step()).catch((error: unknown) => log.error({ err: error }, 'shutdown step failed'));
   };
   try {
     const start = config.mode === 'embedded' ? startEmbedded : startDistributed;
@@ -247,7 +245,7 @@ async function serve(
     });
   }
   // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
-  const webSockets = read ? { authenticator, limits: config.webSocket, quota: subscriptionQuota, protection } : undefined;
+  const webSockets = read ? { authenticator, limits: config.webSocket, quota: subscriptionQuota, protection, log } : undefined;
   // The payment provider's webhook feeds commands, so it is served where the write API is (docs/inbound-webhooks.md).
   const webhookSecret = config.paymentWebhookSecret;
   const webhook =
@@ -258,7 +256,7 @@ async function serve(
   metrics.watchApi({ rateLimits: protection.rateLimits, subscriptions: read ? subscriptionQuota : undefined, readCache: readCache?.stats });
   const scrape = metrics.route({ authenticator, trustProxyHops: config.api.trustProxyHops, rateLimits: protection.rateLimits });
   if (scrape) routes.set(metricsPath, scrape);
-  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes, ...drainOf(config, probes) });
+  const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes, ...drainOf(config, probes), log });
   stack.push(() => server.close());
   return {
     url: server.url,

@@ -2,6 +2,9 @@
 import type { AsyncCommandSettings } from './modules/async-commands/submit.ts';
 import type { WebhookSettings } from './modules/webhooks/dispatcher.ts';
 import { metricsAccessModes, type MetricsConfig } from './observability/metrics-config.ts';
+import { logFormats, logLevels, type LogSettings } from './observability/logger.ts';
+
+export { redactUrl } from './observability/logger.ts';
 
 export const roles = ['all', 'write', 'read', 'relay', 'projector'] as const;
 export type Role = (typeof roles)[number];
@@ -54,6 +57,8 @@ export interface Config {
   webhooks: WebhookSettings;
   /** The read API's response cache (docs/read-cache.md). */
   readCache: ReadCacheConfig;
+  /** The structured log (docs/operations.md, "Logs"): LOG_LEVEL, LOG_FORMAT. */
+  log: LogSettings;
   /** Probes and shutdown (docs/operations.md). */
   lifecycle: LifecycleConfig;
   /** GET /metrics, Prometheus (docs/metrics.md). */
@@ -455,6 +460,12 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       maxEntries: integer('READ_CACHE_MAX_ENTRIES', 1_000, 1, 10_000_000),
       maxEntryBytes: integer('READ_CACHE_MAX_ENTRY_BYTES', 64 * 1024, 256, 64 * 1024 * 1024),
     },
+    log: {
+      level: choice('LOG_LEVEL', logLevels, 'info'),
+      // Unset: pretty at a terminal outside production, JSON otherwise (decided where the logger is made).
+      format: text('LOG_FORMAT') === undefined ? undefined : choice('LOG_FORMAT', logFormats, 'json'),
+      production,
+    },
     lifecycle: {
       shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 3_600_000),
       readinessTimeoutMs: integer('READINESS_TIMEOUT_MS', 1_000, 10, 60_000),
@@ -487,20 +498,4 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
-}
-
-/** A URL fit for logs: the password is replaced. */
-export function redactUrl(raw: string | undefined): string {
-  if (raw === undefined) return '(not set)';
-  try {
-    const parsed = new URL(raw);
-    if (parsed.password) parsed.password = '***';
-    // libpq also takes the password as a query parameter.
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (/pass/i.test(key)) parsed.searchParams.set(key, '***');
-    }
-    return parsed.toString();
-  } catch {
-    return '(invalid URL)';
-  }
 }

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, redactUrl } from './config.ts';
 import { startApp } from './app.ts';
 import { stopOnSignals } from './lifecycle/shutdown.ts';
+import { createLogger, currentLogger, setProcessLogger } from './observability/logger.ts';
 
 function banner(config: ReturnType<typeof loadConfig>, url: string | undefined, endpoints: { write?: string; read?: string; paymentWebhook?: string }) {
   const lines = [
@@ -24,21 +25,28 @@ function banner(config: ReturnType<typeof loadConfig>, url: string | undefined, 
   if (endpoints.read) lines.push(`  read API:  ${endpoints.read}  (queries; subscriptions over graphql-ws at ws${endpoints.read.slice(4)} and SSE)`);
   if (endpoints.paymentWebhook) lines.push(`  webhooks:  ${endpoints.paymentWebhook}  (payment provider, Standard Webhooks signatures)`);
   if (url) lines.push(`  probes:    ${url}/healthz (liveness), ${url}/readyz (readiness); docs/operations.md`);
-  console.log(lines.join('\n'));
+  // For the person who started it; the log gets the same as one structured line (below).
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 try {
   const config = loadConfig();
-  const starting = startApp(config);
+  const log = createLogger(config.log);
+  setProcessLogger(log);
+  const starting = startApp(config, log);
   // Listened for from the start: a signal during start-up (migrations, opening PGlite) stops the app
   // once it has started, rather than killing the process halfway through.
-  stopOnSignals({ stop: async () => (await starting).stop(), timeoutMs: config.lifecycle.shutdownTimeoutMs });
+  stopOnSignals({ stop: async () => (await starting).stop(), timeoutMs: config.lifecycle.shutdownTimeoutMs, log });
   const app = await starting;
   banner(config, app.url, app.endpoints);
+  log.info({ role: config.role, mode: config.mode, endpoints: app.endpoints }, 'started');
 } catch (error) {
   if (error instanceof ConfigError) {
-    console.error(error.message);
+    // No settings to make the logger from: the problems go to stderr as they are, for a person to fix.
+    process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  throw error;
+  // Logged, not thrown: Node would print it as it is, connection strings with their passwords included.
+  currentLogger().fatal({ err: error }, 'start failed');
+  process.exit(1);
 }

@@ -17,6 +17,7 @@ import { assertMigrated, PendingMigrationsError } from '../db/migrations.ts';
 import { connectPostgres } from '../db/sql.ts';
 import { createWriteClient, type WriteDb } from '../db/write-client.ts';
 import { projections } from '../modules/projections.ts';
+import { createLogger } from '../observability/logger.ts';
 
 export const rebuildUsage = ['       npm run projections -- rebuild <projection>', '       npm run projections -- verify [projection] [--json]'];
 
@@ -50,7 +51,7 @@ async function withWriteDb(config: Config, work: (writeDb: WriteDb, readDatabase
  * batch. (Row-change notices are not sent: subscribers see the rebuilt rows at their next change.)
  */
 async function announceCheckpoint(config: Config, projection: string, at: LogPosition): Promise<void> {
-  const redis = createRedisClient(config.redisUrl!, (message) => console.error(message));
+  const redis = createRedisClient(config.redisUrl!, createLogger(config.log, process.stderr));
   try {
     await redis.connect();
     const notices = await createRedisNoticeBus<ProjectorTopics>({ publisher: redis, subscriber: null, channel: config.noticeChannel });

@@ -9,6 +9,7 @@ import { startApp } from '../app.ts';
 import { createApi } from '../seed/api.ts';
 import { seededRandom } from '../seed/random.ts';
 import { runSeed, type SeedSize } from '../seed/run-seed.ts';
+import { createLogger } from '../observability/logger.ts';
 
 /** Long enough for any seed: the tokens live only in this process. */
 const tokenTtlSeconds = 24 * 3600;
@@ -65,7 +66,8 @@ try {
   const config = loadConfig({ ...process.env, PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0', HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000' }, ['all']);
   console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
   const credentials = await seedCredentials(config);
-  const app = await startApp(config);
+  // The app's log goes to stderr: stdout is the seed's report.
+  const app = await startApp(config, createLogger(config.log, process.stderr));
   const started = performance.now();
   try {
     const report = await runSeed(createApi({ write: app.endpoints.write!, read: app.endpoints.read! }, credentials.admin), size, seededRandom(randomSeed), {

@@ -26,8 +26,19 @@ import { toStreamId } from './log-position.ts';
 import { deleteParked, recordRetryFailure, requestedRetries } from './parked-store.ts';
 import { isTransientError } from './transient-errors.ts';
 import { Wakeup } from './wakeup.ts';
+import { silentLogger, type Logger } from '../observability/logger.ts';
+import type { RecordedEvent } from './events.ts';
 
-export type Log = (message: string, error?: unknown) => void;
+export type Log = Logger;
+
+/**
+ * What a line about a failed event says of it: where it is, and the ids that tie it to the request
+ * and command that caused it (its metadata), so the failure can be found from either side.
+ */
+export function eventLogFields(event: RecordedEvent, batchSize = 1) {
+  const { correlationId, causationId, commandId } = event.metadata ?? {};
+  return { event: { position: String(event.position), type: event.type, commandId, ...(batchSize > 1 ? { batchSize } : {}) }, correlationId, causationId };
+}
 
 export interface ConsumerOptions<Tx extends SqlClient, Change> {
   consumer: LogConsumer<Tx, Change>;
@@ -57,12 +68,14 @@ export interface RunningConsumer {
 export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOptions<Tx, Change>): RunningConsumer {
   const { consumer, db, label, batchSize } = options;
   const maxAttempts = options.maxAttempts ?? 5;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const besideWakeup = new Wakeup();
   let source: EventSource | undefined;
   let halted = false;
   // Failed attempts at the batch after one checkpoint; kept across the runtime's retries (below).
   let failing: { at: string; attempts: number } | undefined;
+  // The first event of the batch that failed last, for the retry's log line.
+  let failedAt: { event: RecordedEvent; size: number } | undefined;
 
   async function consume(active: () => boolean) {
     source = await options.openSource();
@@ -77,6 +90,7 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       try {
         outcome = await handleBatch(consumer, db, batch.events, checkpoint, options.beforeCommit, anyParked);
       } catch (error) {
+        failedAt = { event: batch.events[0]!, size: batch.events.length };
         // An outage is retried for as long as it lasts; only failures of the batch itself count.
         if (isTransientError(error)) throw error;
         const at = toStreamId(checkpoint);
@@ -86,13 +100,21 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
         if (isolated.halted) {
           halted = true;
           const { at: event, error: cause } = isolated.halted;
-          log(`${label}: event ${event.position} (${event.type}) failed ${failing.attempts} times; policy 'halt': stopped`, cause);
+          log.error(
+            { err: cause, ...eventLogFields(event) },
+            `${label}: event ${event.position} (${event.type}) failed ${failing.attempts} times; policy 'halt': stopped`,
+          );
           return;
         }
         outcome = isolated.outcome;
-        if (outcome.parked > 0) log(`${label}: parked ${outcome.parked} event(s) after ${failing.attempts} failed attempts`, error);
+        if (outcome.parked > 0)
+          log.warn(
+            { err: error, ...eventLogFields(failedAt.event, failedAt.size) },
+            `${label}: parked ${outcome.parked} event(s) after ${failing.attempts} failed attempts`,
+          );
       }
       failing = undefined;
+      failedAt = undefined;
       checkpoint = outcome.checkpoint;
       anyParked = outcome.anyParked;
       await options.afterCommit?.(outcome);
@@ -109,7 +131,7 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
           await consumer.apply(db as unknown as Tx, [event]);
         } catch (error) {
           await recordRetryFailure(db, consumer.name, tried, event.position, error);
-          log(`${label}: retry of parked event ${event.position} (${event.type}) failed; it stays parked`, error);
+          log.warn({ err: error, ...eventLogFields(event) }, `${label}: retry of parked event ${event.position} (${event.type}) failed; it stays parked`);
           break;
         }
         await deleteParked(db, consumer.name, [event]);
@@ -123,7 +145,7 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       try {
         await options.beside.run(active);
       } catch (error) {
-        if (active()) log(`${label}: ${options.beside.what} failed`, error);
+        if (active()) log.error({ err: error }, `${label}: ${options.beside.what} failed`);
       }
       await besideWakeup.wait(options.beside.intervalMs);
     }
@@ -163,7 +185,11 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
         if (stopping) break;
         failures += 1;
         const delay = backoffMs(failures);
-        log(`${label}: batch failed (attempt ${failures}), retrying in ${delay} ms`, error);
+        log.warn(
+          { err: error, ...(failedAt && eventLogFields(failedAt.event, failedAt.size)) },
+          `${label}: batch failed (attempt ${failures}), retrying in ${delay} ms`,
+        );
+        failedAt = undefined;
         await retry.wait(delay);
       } finally {
         await closeSource();

@@ -17,13 +17,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPostgres, type SqlConnection } from '../db/sql.ts';
 import type { Membership } from './membership.ts';
 import { Wakeup } from './wakeup.ts';
+import { silentLogger, type Logger } from '../observability/logger.ts';
 
 export interface Leadership {
   /** Waits for the lease, runs `work` while holding it, and returns when work ends or the lease is lost. */
   hold(work: (isLeader: () => boolean) => Promise<void>, isStopping: () => boolean): Promise<void>;
 }
 
-type Log = (message: string, error?: unknown) => void;
+type Log = Logger;
 
 /** application_name of a lease connection: tells other processes which member holds the lock. */
 const applicationNamePrefix = 'cqrs-lease:';
@@ -74,7 +75,7 @@ export function advisoryLockLeadership(options: {
   log?: Log;
 }): Leadership {
   const { lockName, membership } = options;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const tickMs = options.retryMs ?? membership?.heartbeatMs ?? 1000;
   membership?.register(lockName);
   // A fallback owner of rank r waits r × this long with the lease unowned: time enough for the
@@ -108,12 +109,12 @@ export function advisoryLockLeadership(options: {
         else unownedSince ??= performance.now();
         if (unownedSince !== undefined && performance.now() - unownedSince >= rank * fallbackGraceMs) {
           if (holder && (await members.confirmDead(holder.memberId!)) && (await terminateHolder(connection, lockName, holder))) {
-            log(`lease ${lockName}: terminated the lease connection of ${holder.memberId}, silent for over ${members.ttlMs} ms`);
+            log.warn(`lease ${lockName}: terminated the lease connection of ${holder.memberId}, silent for over ${members.ttlMs} ms`);
           }
           if (await tryLock(connection, lockName)) {
             passedOver = rank > 0 ? { member: ranking[0]!, generation: members.generation() } : undefined;
             // The usual take is not logged (every start would log each lease); a fallback is worth knowing.
-            if (rank > 0) log(`lease ${lockName}: taken by ${members.memberId} as a fallback (assigned to ${ranking[0]})`);
+            if (rank > 0) log.info(`lease ${lockName}: taken by ${members.memberId} as a fallback (assigned to ${ranking[0]})`);
             return true;
           }
         }
@@ -162,7 +163,7 @@ export function advisoryLockLeadership(options: {
               const reason = await reasonToLetGo(connection, membership);
               if (reason && leader) {
                 leader = false;
-                log(`lease ${lockName}: ${membership.memberId} lets go: ${reason}`);
+                log.info(`lease ${lockName}: ${membership.memberId} lets go: ${reason}`);
               }
             }
           })();

@@ -4,6 +4,7 @@ import type { WriteDb } from '../db/write-client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SqlConnection } from '../db/sql.ts';
 import { backoffMs } from './backoff.ts';
+import { silentLogger, type Logger } from '../observability/logger.ts';
 import { eventLogChannel, hasHeldBackEvents, readCommittedEvents } from './event-log.ts';
 import type { EventSource } from './event-source.ts';
 import type { EventUpcasting } from './upcasting.ts';
@@ -17,11 +18,11 @@ import { Wakeup } from './wakeup.ts';
  */
 export async function listenToLog(
   listener: SqlConnection,
-  options: { reconnect?: () => Promise<SqlConnection>; log?: (message: string, error?: unknown) => void } = {},
+  options: { reconnect?: () => Promise<SqlConnection>; log?: Logger } = {},
 ): Promise<{ wakeup: Wakeup; close(): Promise<void> }> {
   const { reconnect } = options;
   const wakeup = new Wakeup();
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   // Undefined while broken: a dying connection may report more than one error; one reconnect is enough.
   let current: SqlConnection | undefined = listener;
   let closed = false;
@@ -29,7 +30,7 @@ export async function listenToLog(
     connection.onError((error) => {
       if (closed || connection !== current) return;
       current = undefined;
-      log('LISTEN connection lost; polling until it is back', error);
+      log.warn({ err: error }, 'LISTEN connection lost; polling until it is back');
       if (connection !== listener) void connection.close();
       if (reconnect) void reattach(reconnect);
     });
@@ -45,7 +46,7 @@ export async function listenToLog(
         return wakeup.wake();
       } catch (error) {
         const delay = backoffMs(failures);
-        log(`reconnecting LISTEN failed (attempt ${failures}), retrying in ${delay} ms`, error);
+        log.warn({ err: error }, `reconnecting LISTEN failed (attempt ${failures}), retrying in ${delay} ms`);
         await sleep(delay);
       }
     }

@@ -8,8 +8,9 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { silentLogger, type Logger } from '../observability/logger.ts';
 
-type Log = (message: string, error?: unknown) => void;
+type Log = Logger;
 
 export class MembershipError extends Error {
   override name = 'MembershipError';
@@ -128,7 +129,7 @@ export async function startMembership(options: {
   log?: Log;
 }): Promise<Membership> {
   const { redis, key, memberId, heartbeatMs, ttlMs } = options;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   if (!/^[\w.:-]+$/.test(memberId) || memberId.length > maxMemberIdLength) {
     throw new MembershipError(`member id must be 1 to ${maxMemberIdLength} characters of letters, digits, '.', ':', '_', '-'`);
   }
@@ -174,12 +175,12 @@ export async function startMembership(options: {
     if (stopped || beating) return;
     beating = beat()
       .then(() => {
-        if (failures > 0) log(`membership ${key}: heartbeat reaches Redis again`);
+        if (failures > 0) log.info(`membership ${key}: heartbeat reaches Redis again`);
         failures = 0;
       })
       .catch((error: unknown) => {
         failures += 1;
-        if (failures === 1) log(`membership ${key}: heartbeat failed`, error);
+        if (failures === 1) log.warn({ err: error }, `membership ${key}: heartbeat failed`);
       })
       .finally(() => {
         beating = undefined;
@@ -229,7 +230,7 @@ export async function startMembership(options: {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
-      await within(redis.zrem(key, memberId), heartbeatMs * 2).catch((error: unknown) => log(`membership ${key}: could not leave`, error));
+      await within(redis.zrem(key, memberId), heartbeatMs * 2).catch((error: unknown) => log.warn({ err: error }, `membership ${key}: could not leave`));
     },
   };
 }

@@ -18,6 +18,7 @@ import { readCheckpoint } from './checkpoint-store.ts';
 import { everyEventType, handleBatch, type LogConsumer } from './consumer-batch.ts';
 import { startConsumer, type ConsumerOptions } from './consumer-runtime.ts';
 import { createLogSource, listenToLog } from './log-source.ts';
+import { silentLogger } from '../observability/logger.ts';
 import { toStreamId, type LogPosition } from './log-position.ts';
 import { afterField, encodeStreamEvent, eventField } from './stream-codec.ts';
 import { EventUpcasting } from './upcasting.ts';
@@ -109,8 +110,8 @@ export async function relayOnce(options: RelayTarget): Promise<number> {
  * source that re-checks soon while events are held back by an older open transaction.
  */
 export async function startRelay(options: RelayOptions): Promise<{ stop(): Promise<void> }> {
-  const log = options.log ?? (() => {});
-  const listener = await listenToLog(options.listener, { reconnect: options.reconnectListener, log: (message, error) => log(`relay: ${message}`, error) });
+  const log = options.log ?? silentLogger;
+  const listener = await listenToLog(options.listener, { reconnect: options.reconnectListener, log: log.child({ component: 'relay' }) });
   const running = startConsumer({
     consumer: relayConsumer(options),
     db: options.writeDb,

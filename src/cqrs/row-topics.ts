@@ -4,6 +4,7 @@
 // fans them out inside the read API process, with graphql-yoga's pub/sub (`topic:id` topics).
 import { createPubSub, type Repeater } from 'graphql-yoga';
 import type { NoticeBus, TopicMap } from './notices.ts';
+import { currentLogger } from '../observability/logger.ts';
 
 /** For topics whose subscribers watch one row: the id of a payload's row. */
 export type RowIds<Topics extends TopicMap> = {
@@ -51,8 +52,7 @@ export function isolatingEventTarget(onError: (error: unknown, type: string) => 
   };
 }
 
-const logLostPush = (error: unknown, topic: string) =>
-  console.error(`[${new Date().toISOString()}] a subscriber of ${topic} lost a push:`, error instanceof Error ? error.message : error);
+const logLostPush = (error: unknown, topic: string) => currentLogger().warn({ err: error, topic }, `a subscriber of ${topic} lost a push`);
 
 export function rowTopics<Topics extends TopicMap>(
   notices: NoticeBus<Topics>,

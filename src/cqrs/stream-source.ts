@@ -19,6 +19,7 @@ import type { EventBatch, EventLogReader, EventSource } from './event-source.ts'
 import { compareLogPositions, fromStreamId, toStreamId, type LogPosition } from './log-position.ts';
 import { decodeStreamEntry, decodeStreamLink } from './stream-codec.ts';
 import type { EventUpcasting } from './upcasting.ts';
+import { silentLogger, type Logger } from '../observability/logger.ts';
 
 /** An entry as XREADGROUP returns it; `fields` is null for an entry deleted (trimmed) after delivery. */
 export type StreamEntry = [id: string, fields: string[] | null];
@@ -126,10 +127,10 @@ export async function createStreamSource(options: {
    * then this source applies nothing, so that nothing is applied ahead of them.
    */
   claimIdleMs?: number;
-  log?: (message: string) => void;
+  log?: Logger;
 }): Promise<EventSource> {
   const { redis, eventLog, streamKey, group, consumer, blockMs, upcasting } = options;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const claimIdleMs = options.claimIdleMs ?? 0;
   let created: boolean;
   try {
@@ -171,7 +172,9 @@ export async function createStreamSource(options: {
     const events = caughtUp ? [] : await eventLog.read(checkpoint, max, upcasting);
     if (events.length === 0) {
       if (state.served > 0)
-        log(`stream ${streamKey} group ${group}: caught up ${state.served} event(s) from the event log; reading the stream after ${toStreamId(checkpoint)}`);
+        log.info(
+          `stream ${streamKey} group ${group}: caught up ${state.served} event(s) from the event log; reading the stream after ${toStreamId(checkpoint)}`,
+        );
       // Entries still pending stay pending and are read first (skipped and acknowledged when behind the checkpoint).
       state = { reading: 'stream', readingPending: true };
       return undefined;
@@ -260,7 +263,7 @@ export async function createStreamSource(options: {
     }
     const fresh = events.filter((event) => compareLogPositions(event, checkpoint) > 0).length;
     if (!linkedToCheckpoint(entries, checkpoint) && (await eventLog.count(checkpoint, upTo)) > fresh) {
-      log(
+      log.warn(
         `stream ${streamKey} group ${group}: entries after ${toStreamId(checkpoint)} are missing from the stream (trimmed, or lost by Redis); catching up from the event log`,
       );
       // Unacknowledged, these entries stay pending and are read again, behind the checkpoint, after the catch-up.

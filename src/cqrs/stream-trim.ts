@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { compareLogPositions, fromStreamId } from './log-position.ts';
 import { xinfo } from './stream-source.ts';
 import { Wakeup } from './wakeup.ts';
+import { silentLogger, type Logger } from '../observability/logger.ts';
 
 export interface TrimOutcome {
   /** Entries removed by this run. */
@@ -103,7 +104,7 @@ export interface StreamTrimmerOptions {
   intervalMs: number;
   /** A group holding trimming back this long while the stream grows is reported (default 10 minutes). */
   stuckAfterMs?: number;
-  log?: (message: string, error?: unknown) => void;
+  log?: Logger;
 }
 
 const reportEveryMs = 60_000;
@@ -112,7 +113,7 @@ const reportEveryMs = 60_000;
 export function startStreamTrimmer(options: StreamTrimmerOptions): { stop(): Promise<void> } {
   const { redis, streamKey, intervalMs } = options;
   const stuckAfterMs = options.stuckAfterMs ?? 600_000;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const wakeup = new Wakeup();
   let stopping = false;
   // Where trimming stopped, since when, and the stream's length then: a bound that does not move
@@ -128,7 +129,7 @@ export function startStreamTrimmer(options: StreamTrimmerOptions): { stop(): Pro
     const length = await redis.xlen(streamKey);
     if (length <= held.length) return;
     held.reported = true;
-    log(
+    log.warn(
       `stream trim: group ${outcome.blockedBy} has not moved past ${outcome.minId} for ${Math.round((Date.now() - held.since) / 1000)} s ` +
         `while the stream grew to ${length} entries; if nothing consumes it any more, remove it: XGROUP DESTROY ${streamKey} ${outcome.blockedBy}`,
     );
@@ -140,7 +141,7 @@ export function startStreamTrimmer(options: StreamTrimmerOptions): { stop(): Pro
   const report = (outcome: TrimOutcome) => {
     unreported += outcome.trimmed;
     if (unreported === 0 || Date.now() - reportedAt < reportEveryMs) return;
-    log(`stream trim: removed ${unreported} entries of ${streamKey}; now up to ${outcome.minId} (slowest group ${outcome.blockedBy})`);
+    log.info(`stream trim: removed ${unreported} entries of ${streamKey}; now up to ${outcome.minId} (slowest group ${outcome.blockedBy})`);
     unreported = 0;
     reportedAt = Date.now();
   };
@@ -153,7 +154,7 @@ export function startStreamTrimmer(options: StreamTrimmerOptions): { stop(): Pro
         await watch(outcome);
       } catch (error) {
         // Redis away or restarting: the next run tries again; trimming late costs only memory.
-        if (!stopping) log('stream trim failed; trying again at the next interval', error);
+        if (!stopping) log.warn({ err: error }, 'stream trim failed; trying again at the next interval');
       }
       await wakeup.wait(intervalMs);
     }

@@ -3,20 +3,21 @@
 // logs one line when a connection (or any connection duplicated from it) loses Redis, and one when
 // it is back.
 import { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.ts';
 
-type Log = (message: string, error?: unknown) => void;
+type Log = Logger;
 
 function watch(redis: Redis, name: string, log: Log): Redis {
   let down = false;
   redis.on('error', (error: Error) => {
     if (down) return;
     down = true;
-    log(`redis (${name}): connection lost; reconnecting`, error);
+    log.warn({ err: error }, `redis (${name}): connection lost; reconnecting`);
   });
   redis.on('ready', () => {
     if (!down) return;
     down = false;
-    log(`redis (${name}): connected again`);
+    log.info(`redis (${name}): connected again`);
   });
   const duplicate = redis.duplicate.bind(redis);
   let copies = 0;

@@ -14,6 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import type { GraphQLError } from 'graphql';
 import { admitWebSocketOperation, createRateLimits, useRateLimit, type KeyOf, type RateLimits } from './use-rate-limit.ts';
 import { useSchemaDisclosure } from './use-schema-disclosure.ts';
+import { currentLogger } from '../observability/logger.ts';
 
 export interface ApiProtection {
   settings: ApiConfig;
@@ -92,7 +93,7 @@ export function failSafe(plugin: Plugin, log: (message: string, error: unknown) 
   };
 }
 
-const defaultLog = (message: string, error: unknown) => console.error(`[${new Date().toISOString()}] ${message}:`, error);
+const defaultLog = (message: string, error: unknown) => currentLogger().error({ err: error }, message);
 
 /** The mutation fields that count against the sign-up rate limit. */
 const signUpFields = ['registerUser'];

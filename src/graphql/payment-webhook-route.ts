@@ -9,6 +9,7 @@ import type { WriteDb } from '../db/write-client.ts';
 import { IdempotencyConflictError, OverloadedError, PayloadTooLargeError } from '../modules/async-commands/commands.ts';
 import type { AsyncCommandSettings } from '../modules/async-commands/submit.ts';
 import { readPaymentWebhook, submitPaymentWebhook, WebhookRefusal } from '../modules/payments/inbound-webhook.ts';
+import { currentLogger } from '../observability/logger.ts';
 
 export const paymentWebhookPath = '/webhooks/payments';
 
@@ -85,7 +86,7 @@ export function paymentWebhookRoute(options: PaymentWebhookRouteOptions): Reques
     handle(req, res).catch((error: unknown) => {
       // A client that hung up mid-body is no server fault.
       if (req.destroyed && !res.headersSent) return void res.destroy();
-      console.error(`[${new Date().toISOString()}] unexpected error in ${paymentWebhookPath}:`, error);
+      currentLogger().error({ err: error }, `unexpected error in ${paymentWebhookPath}`);
       if (!res.headersSent) answer(res, 500, { code: 'INTERNAL', error: 'Unexpected error.' });
       else res.destroy();
     });

@@ -7,6 +7,7 @@ import { newMetadata } from '../cqrs/event-metadata.ts';
 import { validate } from '../cqrs/errors.ts';
 import type { AppCommand } from '../modules/command-router.ts';
 import { writeServices, type GraphQLContext } from './context.ts';
+import { addLogFields, currentLogger } from '../observability/logger.ts';
 import type { Receipt } from './types/command-receipt.ts';
 
 export type CommandMode = 'SYNC' | 'ASYNC';
@@ -24,6 +25,9 @@ const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 export async function runCommand({ context, info, args }: MutationCall, command: AppCommand, expectedVersion?: number | null): Promise<Receipt> {
   const write = writeServices(context);
   const metadata = newMetadata({ actor: actorOf(context.identity), time: write.now() });
+  // The rest of the request's lines carry the command's ids (the last command's, when one request sends several).
+  addLogFields({ correlationId: metadata.correlationId, causationId: metadata.causationId ?? undefined, commandId: metadata.commandId });
+  currentLogger().debug({ command: command.type, mode: args.mode ?? 'SYNC' }, `command ${command.type}`);
   if (args.mode !== 'ASYNC') return { ...(await write.dispatch(command, { metadata, expectedVersion })), status: 'SUCCEEDED' };
   const idempotencyKey = context.idempotencyKey ?? null;
   if (idempotencyKey !== null)

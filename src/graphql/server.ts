@@ -1,9 +1,10 @@
 // HTTP (and WebSocket) server: the write API at /graphql/write, the read API at /graphql/read.
 // Subscriptions run over graphql-ws on the read path, and over SSE (Accept: text/event-stream).
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/identity.ts';
 import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
@@ -29,13 +30,16 @@ import { securityHeaders, serverTimeouts } from './http-security.ts';
 import { clientAddress, rateLimitedResponse, type NodeServerContext } from './use-rate-limit.ts';
 import { useDrain } from './use-drain.ts';
 import { shuttingDown, type ReadinessReport } from '../lifecycle/readiness.ts';
+import { currentLogger, logFields, requestIdOf, withLogScope, type Logger } from '../observability/logger.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
-// Unexpected errors reach clients as "Unexpected error." and reach the operator's log in full.
+// Unexpected errors reach clients as "Unexpected error." and reach the operator's log in full, once:
+// Yoga logs each error its masking replaced through `logging` (yogaLogging below), and may do so
+// twice for one error (when it masks and when it handles a thrown error), hence the set of logged ones.
 // Typed refusals thrown by query fields (FORBIDDEN, UNAUTHENTICATED) keep their message and code.
 // `isDev` is always passed: left undefined, Yoga turns it on from process.env.NODE_ENV=development
 // and sends stacks, SQL and file paths to clients; only DEBUG_ERRORS turns it on here.
@@ -45,12 +49,38 @@ const maskedErrors = (debugErrors: boolean) => ({
     const original = (error as { originalError?: unknown }).originalError;
     // An expected refusal: passed on as it is (the same object, so Yoga does not log it as a failure).
     if (original instanceof DomainError) return error as Error;
-    if (original && !(original as { extensions?: unknown }).extensions) {
-      console.error(`[${new Date().toISOString()}] unexpected error in a resolver:`, original);
-    }
     return maskError(error, message, isDev === true);
   },
 });
+
+/** Yoga's own log lines, in the server's log: its debug lines, and each unexpected error once, with its cause. */
+export function yogaLogging(): YogaLogger {
+  const logged = new WeakSet<object>();
+  // Yoga writes several debug lines per request: their text is made only when they are written.
+  const at =
+    (level: 'debug' | 'info' | 'warn') =>
+    (...args: unknown[]) => {
+      const log = currentLogger();
+      if (log.isLevelEnabled(level)) log[level](`graphql-yoga: ${args.map(String).join(' ')}`);
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: (...args: unknown[]) => {
+      const error = args[0] as { originalError?: unknown; path?: unknown } | undefined;
+      // The resolver's own error (a GraphQLError wraps it), whose stack and cause tell what failed.
+      const original: unknown = error?.originalError ?? error;
+      // A typed refusal thrown on purpose (it carries its code) is no failure.
+      if (original instanceof DomainError || (original as { extensions?: unknown } | null | undefined)?.extensions) return;
+      if (original !== null && typeof original === 'object') {
+        if (logged.has(original)) return;
+        logged.add(original);
+      }
+      currentLogger().error({ err: original, path: error?.path }, 'unexpected error in a GraphQL request');
+    },
+  };
+}
 
 /** What Yoga hands the context factory: the HTTP request, or a WebSocket operation's identity. */
 type ServerContext = { request?: Request; identity?: Identity };
@@ -92,9 +122,10 @@ export function createWriteYoga(write: WriteServices, options: ApiOptions & { ad
     landingPage: false,
     ...api.options,
     maskedErrors: maskedErrors(protection.settings.debugErrors),
+    logging: yogaLogging(),
     plugins: [...(options.observers ?? []), ...api.plugins],
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
-      requestId: randomUUID(),
+      requestId: logFields().requestId ?? randomUUID(),
       identity: identity ?? identityOf(request),
       idempotencyKey: request?.headers.get('idempotency-key') ?? null,
       callbackUrl: request?.headers.get('callback-url') ?? null,
@@ -129,6 +160,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
     landingPage: false,
     ...api.options,
     maskedErrors: maskedErrors(protection.settings.debugErrors),
+    logging: yogaLogging(),
     plugins: [
       ...(deps.observers ?? []),
       ...api.plugins,
@@ -150,7 +182,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
         settings: deps.settings,
       };
       return {
-        requestId: randomUUID(),
+        requestId: logFields().requestId ?? randomUUID(),
         identity: identity ?? identityOf(request),
         ownership: {
           // The order as the view shows it, once the view has caught up with the caller's token.
@@ -201,6 +233,8 @@ export async function startHttpServer(options: {
   readiness?: ReadinessProbe;
   /** How long close() waits for requests in flight (SSE streams end first); 5 s by default. */
   drainMs?: number;
+  /** The server's log: every line logged while handling a request carries its request id. */
+  log?: Logger;
 }): Promise<HttpServer> {
   const { write, read } = options;
   if (read && !options.webSockets) throw new Error('the read API needs webSockets options (authenticator, limits) for graphql-ws');
@@ -216,7 +250,8 @@ export async function startHttpServer(options: {
       : ((await options.readiness?.report()) ?? { ready: true, body: { status: 'ready', failing: [], checks: {} } });
     json(res, report.ready ? 200 : 503, report.body);
   };
-  const server = createServer(serverTimeouts(protection.settings), (req: IncomingMessage, res) => {
+  const log = options.log ?? currentLogger();
+  const handle: RequestListener = (req, res) => {
     inFlight.add(res);
     res.once('close', () => {
       inFlight.delete(res);
@@ -240,6 +275,33 @@ export async function startHttpServer(options: {
       return;
     }
     json(res, 404, { error: `Not found. GraphQL endpoints: ${[write && writePath, read && readPath].filter(Boolean).join(', ')}` });
+  };
+  // A caller's (or its proxy's) sane X-Request-Id is kept, else one is made; it is echoed back and
+  // every line logged while handling the request carries it (docs/operations.md, "Logs").
+  const server = createServer(serverTimeouts(protection.settings), (req: IncomingMessage, res) => {
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    withLogScope(
+      { requestId },
+      () => {
+        // Per request, so only at debug: nothing is spent on it at the default level.
+        if (log.isLevelEnabled('debug')) {
+          const started = performance.now();
+          res.once(
+            'finish',
+            // Bound to the request's scope: the event fires outside it, and the line must carry its ids.
+            AsyncResource.bind(() =>
+              log.debug(
+                { method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round(performance.now() - started) },
+                'request finished',
+              ),
+            ),
+          );
+        }
+        handle(req, res);
+      },
+      log,
+    );
   });
   const sockets = read ? attachWebSockets(server, read, options.webSockets!) : undefined;
   await new Promise<void>((resolve, reject) => {

@@ -21,6 +21,7 @@ import type { GraphQLContext } from './context.ts';
 import { SubscriptionQuota } from './subscription-quota.ts';
 import { subscriptionQuotaKey } from './use-subscription-quota.ts';
 import { admitWebSocket, type ApiProtection } from './api-protection.ts';
+import { currentLogger, requestIdOf, withLogScope, type Logger } from '../observability/logger.ts';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
@@ -36,6 +37,8 @@ export interface WebSocketOptions {
   quota?: SubscriptionQuota;
   /** Rate limits (each subscribe message takes a request point, keyed by the socket's caller) and error masking. */
   protection?: ApiProtection;
+  /** Where its failures are logged; by default the logger of the code that attaches it. */
+  log?: Logger;
 }
 
 export interface AttachedWebSockets {
@@ -97,10 +100,6 @@ const shutdownGraceMs = 1_000;
 /** The longest delay setTimeout keeps (about 24.8 days); longer waits are re-armed. */
 const maxTimerMs = 2 ** 31 - 1;
 
-function log(message: string, error?: unknown) {
-  console.error(`[${new Date().toISOString()}] graphql-ws: ${message}`, ...(error === undefined ? [] : [error]));
-}
-
 function unexpectedError() {
   return new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
@@ -140,6 +139,8 @@ function bytesOf(data: RawData): Buffer {
  */
 export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketOptions): AttachedWebSockets {
   const { authenticator, limits } = options;
+  const logger = options.log ?? currentLogger();
+  const log = (message: string, error?: unknown) => logger.error({ err: error }, `graphql-ws: ${message}`);
   const quota = options.quota ?? new SubscriptionQuota(limits.subscriptionsPerIdentity);
 
   /** Gives `operation` a subscription slot of its socket and of its identity, or says why not. */
@@ -251,7 +252,18 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
     for (const client of wss.clients) closeSocket(client, 1011, 'Internal server error');
   });
 
+  // A socket's lines carry the request id of its upgrade request (the caller's sane X-Request-Id, else
+  // a new one), which the 101 answer echoes (docs/operations.md, "Logs").
+  const requestIds = new WeakMap<IncomingMessage, string>();
+  const requestIdFor = (request: IncomingMessage) => {
+    let id = requestIds.get(request);
+    if (id === undefined) requestIds.set(request, (id = requestIdOf(request.headers['x-request-id'])));
+    return id;
+  };
+  wss.on('headers', (headers, request) => headers.push(`X-Request-Id: ${requestIdFor(request)}`));
+
   wss.on('connection', (socket, request) => {
+    const requestId = requestIdFor(request);
     const state: SocketState = {
       identity: undefined,
       quotaKey: '',
@@ -306,7 +318,7 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
       }
     };
 
-    socket.on('message', (data: RawData) => {
+    const onMessage = (data: RawData) => {
       if (!handler || state.closed) return;
       const bytes = bytesOf(data);
       // Before connection_init, the only messages the protocol has are small: refuse big ones unread.
@@ -341,7 +353,9 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
           // Server-to-client types and unknown ones: nothing to answer, nothing worth the socket.
           return;
       }
-    });
+    };
+    // Everything a message sets off (graphql-ws, the operation's execution) logs with the socket's request id.
+    socket.on('message', (data: RawData) => withLogScope({ requestId }, () => onMessage(data), logger));
 
     const subscribe = async (message: Record<string, unknown>, text: string) => {
       const { id } = message;

@@ -10,8 +10,9 @@
 import type { Leadership } from '../cqrs/leadership.ts';
 import { loadMigrations, pendingMigrations, type Migration, type MigrationSet } from '../db/migrations.ts';
 import type { SqlConnection } from '../db/sql.ts';
+import { silentLogger, type Logger } from '../observability/logger.ts';
 
-type Log = (message: string, error?: unknown) => void;
+type Log = Logger;
 
 /** A check: resolves to a problem (a short, secret-free sentence), or undefined when all is well. */
 export type Check = () => Promise<string | undefined>;
@@ -50,7 +51,7 @@ export class Readiness {
 
   constructor(options: { timeoutMs: number; log?: Log }) {
     this.#timeoutMs = options.timeoutMs;
-    this.#log = options.log ?? (() => {});
+    this.#log = options.log ?? silentLogger;
   }
 
   add(name: string, run: Check): void {
@@ -87,8 +88,8 @@ export class Readiness {
       check.pending,
       new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${this.#timeoutMs} ms`), this.#timeoutMs))),
     ]).finally(() => clearTimeout(timer));
-    if (problem !== undefined && !check.failing) this.#log(`readiness: ${name} failing: ${problem}`);
-    if (problem === undefined && check.failing) this.#log(`readiness: ${name} ok again`);
+    if (problem !== undefined && !check.failing) this.#log.warn(`readiness: ${name} failing: ${problem}`);
+    if (problem === undefined && check.failing) this.#log.info(`readiness: ${name} ok again`);
     check.failing = problem !== undefined;
     return problem === undefined ? { ok: true } : { ok: false, error: problem };
   }

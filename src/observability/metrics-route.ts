@@ -14,6 +14,7 @@ import type { Registry } from 'prom-client';
 import { AuthenticationError, isAdmin, type Authenticator, type Identity } from '../auth/identity.ts';
 import { clientAddress, type RateLimits } from '../graphql/use-rate-limit.ts';
 import type { MetricsConfig } from './metrics-config.ts';
+import type { Logger } from './logger.ts';
 
 export const metricsPath = '/metrics';
 
@@ -25,7 +26,7 @@ export interface MetricsRouteOptions {
   trustProxyHops: number;
   /** Refused credentials take a point from the failedAuth bucket of the client address, as on the APIs. */
   rateLimits?: RateLimits;
-  log?: (message: string, error?: unknown) => void;
+  log?: Logger;
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -100,7 +101,7 @@ export function metricsRoute(registry: Registry, options: MetricsRouteOptions): 
         const body = await registry.metrics();
         answer(res, 200, req.method === 'HEAD' ? '' : body, { 'content-type': registry.contentType });
       } catch (error) {
-        options.log?.('metrics: a scrape failed', error);
+        options.log?.error({ err: error }, 'metrics: a scrape failed');
         if (!res.headersSent) answer(res, 500, JSON.stringify({ error: 'Unexpected error.' }), { 'content-type': 'application/json' });
       }
     })();

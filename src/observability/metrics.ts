@@ -28,6 +28,7 @@ import type { Authenticator } from '../auth/identity.ts';
 import { secretKeyFileName } from '../auth/secret-key.ts';
 import type { Config } from '../config.ts';
 import { DomainError } from '../cqrs/errors.ts';
+import { silentLogger, type Logger } from './logger.ts';
 import { readableLogHead } from '../cqrs/event-log.ts';
 import { loadProjectionStatus, type ConsumerStatus, type StatusTargets } from '../cqrs/projection-status.ts';
 import type { ReadDb } from '../db/read-client.ts';
@@ -66,7 +67,7 @@ interface WriteModelSample {
   commands: Awaited<ReturnType<typeof commandQueue>>;
 }
 
-type Log = (message: string, error?: unknown) => void;
+type Log = Logger;
 
 export class AppMetrics {
   readonly registry = new Registry();
@@ -91,7 +92,7 @@ export class AppMetrics {
 
   constructor(settings: MetricsConfig, options: { log?: Log; authConfig?: Pick<Config, 'auth' | 'dataDir' | 'api'> } = {}) {
     this.#settings = settings;
-    this.#log = options.log ?? (() => {});
+    this.#log = options.log ?? silentLogger;
     this.#authenticatorConfig = options.authConfig;
     this.#operationNames = new OperationNames(settings.operationNames, settings.maxOperationNames);
     const registers = [this.registry];
@@ -382,11 +383,11 @@ export class AppMetrics {
       maxAgeMs: sampleMaxAgeMs,
       onFailure: (reason: SampleFailure, error?: unknown) => {
         this.#collectErrors.inc({ collector, reason });
-        this.#log(
+        this.#log.warn(
+          { err: error },
           reason === 'timeout'
             ? `metrics: reading ${collector} took over ${this.#settings.collectTimeoutMs} ms; left out of the scrape`
             : `metrics: reading ${collector} failed`,
-          error,
         );
       },
       onDuration: (seconds) => this.#collectDuration.set({ collector }, seconds),

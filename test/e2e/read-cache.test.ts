@@ -16,6 +16,7 @@ import { redisClient } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 import { postGraphQL, type RawResponse } from '../support/raw-graphql.ts';
 import { distributedEnv, shopSession, type Env } from '../support/shop-e2e.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 
 const longTtl = { READ_CACHE_TTL_MS: '600000' };
 
@@ -131,7 +132,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
   let admin: Record<string, string>;
 
   const start = async (role: string) => {
-    const app = await startApp(loadConfig(env, [role]), () => {});
+    const app = await startApp(loadConfig(env, [role]), silentLogger);
     running.push(app);
     return app;
   };

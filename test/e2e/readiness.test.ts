@@ -11,6 +11,7 @@ import { createEmptyDatabase } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 import { startRedis, type TestRedis } from '../support/servers.ts';
 import { distributedEnv } from '../support/shop-e2e.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 
 type Readiness = { status: string; failing: string[]; checks: Record<string, { ok: boolean; error?: string }> };
 
@@ -51,7 +52,7 @@ describe('/readyz on a process of role all', () => {
     const password = 'hunter2-do-not-show';
     const databaseUrl = env.DATABASE_URL!.replace('postgresql://postgres@', `postgresql://postgres:${password}@`);
     const name = databaseName(databaseUrl);
-    const app = await startApp(loadConfig({ ...env, DATABASE_URL: databaseUrl }, ['all']), () => {});
+    const app = await startApp(loadConfig({ ...env, DATABASE_URL: databaseUrl }, ['all']), silentLogger);
     running.push(app);
 
     // The first probes may pay for opening pool connections.
@@ -124,7 +125,7 @@ describe('/readyz of a relay process, on HEALTH_PORT', () => {
       HEALTH_PORT: '0',
       READINESS_TIMEOUT_MS: String(timeoutMs),
     });
-    const app = await startApp(loadConfig(env, ['relay']), () => {});
+    const app = await startApp(loadConfig(env, ['relay']), silentLogger);
     running.push(app);
     expect(app.url).toBeDefined();
     expect(app.endpoints).toEqual({});
@@ -157,7 +158,7 @@ describe('/readyz of a relay process, on HEALTH_PORT', () => {
   }, 90_000);
 
   it('serves no probes without HEALTH_PORT', async () => {
-    const app = await startApp(loadConfig(await distributedEnv(), ['relay']), () => {});
+    const app = await startApp(loadConfig(await distributedEnv(), ['relay']), silentLogger);
     running.push(app);
     expect(app.url).toBeUndefined();
   }, 60_000);

@@ -11,6 +11,7 @@ import { dispatchCommand } from '../../src/modules/command-router.ts';
 import { asCustomer, testSecretKey } from '../support/auth.ts';
 import { createTestDatabase, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 
 const customers = 100;
 const onHand = 10;
@@ -37,7 +38,7 @@ beforeAll(async () => {
       },
       ['all'],
     ),
-    () => {},
+    silentLogger,
   );
   writeDb = createWriteClient({ kind: 'postgres', url });
 });

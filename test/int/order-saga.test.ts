@@ -23,6 +23,7 @@ import { PaymentProviderUnavailableError, type PaymentProvider } from '../../src
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 import { eventLogReader } from '../../src/cqrs/event-log.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 
 let url: string;
 let writeDb: WriteDb;
@@ -74,7 +75,7 @@ function runSaga(provider: PaymentProvider, options: { deadlineMs?: number; cons
     batchSize: 50,
     sweepMs: 50,
     leadership: advisoryLockLeadership({ databaseUrl: url, lockName: group, retryMs: 50 }),
-    log: () => {},
+    log: silentLogger,
   });
   stops.push(() => saga.stop());
   return saga;

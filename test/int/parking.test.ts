@@ -28,6 +28,8 @@ import { userSearchProjection } from '../../src/modules/users/views/user-search.
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 import { eventLogReader } from '../../src/cqrs/event-log.ts';
+import type { Logger } from '../../src/observability/logger.ts';
+import { capturedLog, levelNumbers } from '../support/logs.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 let url: string;
@@ -105,7 +107,7 @@ function poisoned(poison: { position: bigint | null }, options: { name?: string;
   return { projection, calls };
 }
 
-function start(projection: Projection, consumer = 'c1') {
+function start(projection: Projection, consumer = 'c1', log?: Logger) {
   const projector = startProjector({
     readDb,
     projection,
@@ -121,6 +123,7 @@ function start(projection: Projection, consumer = 'c1') {
     notices,
     batchSize: 4,
     maxAttempts,
+    log,
   });
   projectors.push(projector);
   return projector;
@@ -157,11 +160,28 @@ describe('a poison event with the park policy', () => {
     const poisonEvent = events.find((event) => event.type === 'UserLoggedIn' && event.aggregateId === ids[1])!;
     const poison = { position: poisonEvent.position as bigint | null };
     const { projection, calls } = poisoned(poison);
-    start(projection);
+    const captured = capturedLog();
+    start(projection, 'c1', captured.log);
     await caughtUp(projection.name, events.at(-1)!);
 
     // Tried `maxAttempts` times as a batch, then alone.
     expect(calls.count).toBeGreaterThanOrEqual(maxAttempts + 1);
+    // Each failed attempt is one warning, and the parking another, each with the error and the ids
+    // of the event it names (the failed batch's first): the request and command that caused it.
+    const failures = captured.lines.filter((line) => line.err?.message === `cannot apply event ${poisonEvent.position}`);
+    expect(failures.map((line) => line.msg.replace(/ \(attempt \d+\).*/, ''))).toEqual([
+      ...Array.from({ length: maxAttempts - 1 }, () => `projection ${projection.name}: batch failed`),
+      // The poison event and the two of its user held behind it.
+      `projection ${projection.name}: parked 3 event(s) after ${maxAttempts} failed attempts`,
+    ]);
+    for (const line of failures) {
+      const named = events.find((event) => String(event.position) === (line.event as { position: string }).position)!;
+      expect(line).toMatchObject({
+        level: levelNumbers.warn,
+        correlationId: named.metadata.correlationId,
+        event: { type: named.type, commandId: named.metadata.commandId },
+      });
+    }
     const laterOfUser1 = events.filter((event) => event.aggregateId === ids[1] && event.position > poisonEvent.position);
     expect(laterOfUser1).toHaveLength(2);
     expect(await parkedPositions()).toEqual([

@@ -26,6 +26,7 @@ import { userProfileProjection } from '../../src/modules/users/views/user-profil
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { asAdmin, asCustomer, testSecretKey } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 let url: string;
@@ -226,7 +227,7 @@ describe('admin query projectionStatus (write API)', () => {
       { DATABASE_URL: url, REDIS_URL: inject('redisUrl'), STREAM_KEY: streamKey, PORT: '0', MIGRATE_ON_START: 'false', SECRET_KEY: testSecretKey, ...env },
       ['write'],
     );
-    app = await startApp(config, () => {});
+    app = await startApp(config, silentLogger);
     return app.endpoints.write!;
   }
 

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startStreamTrimmer, streamStatus, trimStream } from '../../src/cqrs/stream-trim.ts';
 import { redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
+import { capturedLog } from '../support/logs.ts';
 
 let redis: Redis;
 let streamKey: string;
@@ -84,19 +85,22 @@ describe('trimStream', () => {
 
 describe('startStreamTrimmer', () => {
   it('trims periodically as the groups move, and reports a group that holds the stream back', async () => {
-    const lines: string[] = [];
+    const captured = capturedLog();
+    const messages = () => captured.lines.map((line) => line.msg);
     const trimmerRedis = redisClient();
-    const trimmer = startStreamTrimmer({ redis: trimmerRedis, streamKey, intervalMs: 20, stuckAfterMs: 0, log: (line) => lines.push(line) });
+    const trimmer = startStreamTrimmer({ redis: trimmerRedis, streamKey, intervalMs: 20, stuckAfterMs: 0, log: captured.log });
     try {
       await publish(1, 4);
       await redis.xgroup('CREATE', streamKey, 'g', '0');
       await consume('g', 3, 3);
       await eventually(async () => expect(await ids()).toEqual(range(3, 4)), { what: 'entries 1 and 2 trimmed' });
-      await eventually(() => expect(lines.some((line) => /removed 2 entries/.test(line))).toBe(true), { what: 'the trim logged' });
+      await eventually(() => expect(messages().some((line) => /removed 2 entries/.test(line))).toBe(true), { what: 'the trim logged' });
 
       // 'g' stops reading while the stream grows: reported once, with how to release it.
       await publish(5, 8);
-      await eventually(() => expect(lines.some((line) => line.includes(`XGROUP DESTROY ${streamKey} g`))).toBe(true), { what: 'the stuck group reported' });
+      await eventually(() => expect(messages().some((line) => line.includes(`XGROUP DESTROY ${streamKey} g`))).toBe(true), {
+        what: 'the stuck group reported',
+      });
       expect(await ids()).toEqual(range(3, 8));
     } finally {
       await trimmer.stop();

@@ -25,6 +25,7 @@ import { userProfileProjection } from '../../src/modules/users/views/user-profil
 import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 import { eventLogReader } from '../../src/cqrs/event-log.ts';
+import { capturedLog } from '../support/logs.ts';
 
 // The history this test pretends UserRegistered has had; v3 is today's shape (what the view reads).
 type RegisteredV1 = { userId: string; emailAddress: string; firstName: string; lastName: string; registeredAt: string };
@@ -288,7 +289,7 @@ describe('an event this code cannot upcast', () => {
 
     // A projector over the log applies the batches before it and keeps retrying the batch that
     // holds it (which fails whole), never skipping it. Batches of 7 put it alone in the second one.
-    const failures: unknown[] = [];
+    const captured = capturedLog();
     track(
       startProjector({
         readDb,
@@ -296,10 +297,10 @@ describe('an event this code cannot upcast', () => {
         openSource: async () => createLogSource({ writeDb, listener: await listener(), pollMs: 50, upcasting: history }),
         notices,
         batchSize: 7,
-        log: (_message, error) => failures.push(error),
+        log: captured.log,
       }),
     );
-    await eventually(async () => expect(failures.some((error) => error instanceof EventUpcastError)).toBe(true), { what: 'the failure logged' });
+    await eventually(async () => expect(captured.lines.some((line) => line.err?.type === EventUpcastError.name)).toBe(true), { what: 'the failure logged' });
     expect(await readCheckpoint(readDb, userProfileProjection.name)).toEqual(positionOf(seven.at(-1)!));
     expect(await profiles(readDb)).toEqual(expectedProfiles);
     expect(await readDb.userProfile.count({ where: { id: future } })).toBe(0);

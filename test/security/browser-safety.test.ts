@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.ts';
 import { asAdmin } from '../support/auth.ts';
 import { request, type RawResponse } from '../support/raw-http.ts';
 import { distributedEnv, shopSession } from '../support/shop-e2e.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 
 const listed = 'https://shop.example.com';
 const shop = shopSession();
@@ -126,7 +127,7 @@ describe('CORS', () => {
   });
 
   it('sends no CORS header at all by default (no CORS_ORIGINS)', async () => {
-    const app: RunningApp = await startApp(loadConfig(await distributedEnv(), ['read']), () => {});
+    const app: RunningApp = await startApp(loadConfig(await distributedEnv(), ['read']), silentLogger);
     try {
       const response = await request(app.endpoints.read!, {
         body: JSON.stringify({ query: '{ apiVersion }' }),
@@ -171,7 +172,7 @@ describe('security headers', () => {
   });
 
   it('sends HSTS only when HSTS_MAX_AGE_S is set', async () => {
-    const app: RunningApp = await startApp(loadConfig(await distributedEnv(), ['read']), () => {});
+    const app: RunningApp = await startApp(loadConfig(await distributedEnv(), ['read']), silentLogger);
     try {
       const response = await request(`${new URL(app.endpoints.read!).origin}/healthz`);
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');

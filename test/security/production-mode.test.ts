@@ -15,6 +15,7 @@ import { createWriteYoga, startHttpServer } from '../../src/graphql/server.ts';
 import { toWebSocketUrl } from '../support/graphql-client.ts';
 import { graphql, request, type RawResponse } from '../support/raw-http.ts';
 import { distributedEnv, type Env } from '../support/shop-e2e.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 
 const running: RunningApp[] = [];
 afterAll(async () => {
@@ -24,7 +25,7 @@ afterAll(async () => {
 /** A read-API process on a fresh database; returns its read URL and environment. */
 async function readApi(overrides: Env): Promise<{ url: string; env: Env }> {
   const env = await distributedEnv(overrides);
-  const app = await startApp(loadConfig(env, ['read']), () => {});
+  const app = await startApp(loadConfig(env, ['read']), silentLogger);
   running.push(app);
   return { url: app.endpoints.read!, env };
 }

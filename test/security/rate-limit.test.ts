@@ -15,12 +15,13 @@ import { redisClient } from '../support/databases.ts';
 import { graphqlFrom, type RawResponse } from '../support/raw-http.ts';
 import { distributedEnv, type Env } from '../support/shop-e2e.ts';
 import { textOf } from '../support/ws-data.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 
 const running: RunningApp[] = [];
 const sqls: SqlConnection[] = [];
 
 async function start(env: Env, role = 'write'): Promise<RunningApp> {
-  const app = await startApp(loadConfig(env, [role]), () => {});
+  const app = await startApp(loadConfig(env, [role]), silentLogger);
   running.push(app);
   return app;
 }

@@ -25,8 +25,9 @@ import { FillGuard, type FillTicket } from './fill-guard.ts';
 import { planOperation, type OperationPlan } from './operation-plan.ts';
 import type { RedisCache } from './redis-cache.ts';
 import { ReadCacheStats } from './read-cache-stats.ts';
+import { currentLogger, type Logger } from '../../observability/logger.ts';
 
-type Log = (message: string, error?: unknown) => void;
+type Log = Logger;
 
 export type ReadCacheTier = { kind: 'memory'; maxEntries: number } | { kind: 'redis'; cache: RedisCache };
 
@@ -83,9 +84,6 @@ const failureLogMs = 10_000;
 /** After a failed invalidation (Redis down), the flush that makes up for it is retried this often. */
 const flushRetryMs = 1_000;
 
-const defaultLog: Log = (message, error) =>
-  console.error(`[${new Date().toISOString()}] ${message}${error ? `: ${error instanceof Error ? error.message : JSON.stringify(error)}` : ''}`);
-
 /** JSON with object keys sorted, so that equal variables give one key whatever their order. */
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
@@ -138,7 +136,7 @@ export class ReadCache implements ReadCachePlugins {
 
   constructor(options: ReadCacheOptions) {
     this.#options = options;
-    this.#log = options.log ?? defaultLog;
+    this.#log = options.log ?? currentLogger();
     // A request that ran longer than the TTL would store an answer as old as the TTL anyway.
     this.#guard = new FillGuard(Math.max(options.ttlMs, 60_000));
     this.#store = this.#newStore();
@@ -190,7 +188,7 @@ export class ReadCache implements ReadCachePlugins {
 
   #staleUntilFlushed(reason: string, flushInMs = flushRetryMs) {
     this.#guard.droppedAll();
-    if (!this.#needsFlush) this.#log(`read cache: suspended (${reason}); answering uncached until it is flushed`);
+    if (!this.#needsFlush) this.#log.warn(`read cache: suspended (${reason}); answering uncached until it is flushed`);
     this.#needsFlush = true;
     this.#scheduleFlush(flushInMs);
   }
@@ -213,7 +211,7 @@ export class ReadCache implements ReadCachePlugins {
       // Answers that started before the flush may hold what it dropped.
       this.#guard.droppedAll();
       if (this.#noticesLost) return;
-      if (this.#needsFlush) this.#log('read cache: flushed; caching again');
+      if (this.#needsFlush) this.#log.info('read cache: flushed; caching again');
       this.#needsFlush = false;
     } catch (error) {
       this.#failed('flush', error);
@@ -246,7 +244,7 @@ export class ReadCache implements ReadCachePlugins {
     const now = performance.now();
     if (now - this.#lastFailureLog < failureLogMs) return;
     this.#lastFailureLog = now;
-    this.#log(`read cache: ${what} failed (counted in errors; requests go on uncached)`, error);
+    this.#log.warn({ err: error }, `read cache: ${what} failed (counted in errors; requests go on uncached)`);
   }
 
   plugins(deps: { schema: GraphQLSchema; checkpoints(): ReadonlyMap<string, LogPosition> }): Plugin[] {

@@ -21,6 +21,7 @@ import type { CommandErrorData } from './events.ts';
 import { commandAggregate } from './events.ts';
 import type { AsyncCommandSettings } from './submit.ts';
 import { asyncCommandHandler, deleteExpiredCommands, dueCommandIds, findAsyncCommand, findByTarget } from './store.ts';
+import { silentLogger, type Logger } from '../../observability/logger.ts';
 
 export const commandWorkerName = 'command-worker';
 export const commandWorkerActor = 'worker:commands';
@@ -37,7 +38,7 @@ export interface CommandWorkerOptions {
   /** Fault-injection points (test/fault): inside a command's transaction before it commits, and right after it committed. */
   faultPoints?: { beforeCommit?(): void; afterCommit?(): void };
   now?: () => Date;
-  log?: (message: string, error?: unknown) => void;
+  log?: Logger;
 }
 
 /** A refusal's own fields (EmailTakenError's email, ValidationError's issues), as name/value strings. */
@@ -50,7 +51,7 @@ export function errorDataOf(error: DomainError): CommandErrorData {
 export function createCommandWorker(options: CommandWorkerOptions): ProcessManager {
   const { writeDb, settings } = options;
   const clock = options.now ?? (() => new Date());
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   const dispatch = options.dispatch ?? dispatchCommand;
   const serialized = oneAtATimePerKey();
   const ownMetadata = (commandId: string) => newMetadata({ actor: commandWorkerActor, correlationId: commandId, causationId: commandId, time: clock() });
@@ -91,11 +92,12 @@ export function createCommandWorker(options: CommandWorkerOptions): ProcessManag
       const failure = { commandId, error: errorText(error), maxAttempts: settings.maxAttempts, retryInMs: backoffMs(row.attempts + 1) };
       const recorded = await record({ type: 'RecordCommandFailure', data: failure }, commandId);
       const failed = recorded.events.some((event) => event.type === 'CommandFailed');
-      log(
+      // Its correlation id is its command id (see the dispatch above).
+      log.warn(
+        { err: error, correlationId: commandId, causationId: commandId },
         failed
           ? `command worker: command ${commandId} (${row.commandType}) failed ${settings.maxAttempts} times; parked (npm run projections -- parked resume ${commandWorkerName} ${commandId})`
           : `command worker: command ${commandId} (${row.commandType}) failed; retrying later`,
-        error,
       );
     }
   }
@@ -117,7 +119,7 @@ export function createCommandWorker(options: CommandWorkerOptions): ProcessManag
     async sweep() {
       const due = await dueCommandIds(writeDb, clock(), sweepBatch);
       await forEachConcurrently(due, options.concurrency, (id) =>
-        serialized(id, () => run(id)).catch((error: unknown) => log(`command worker: running command ${id} failed`, error)),
+        serialized(id, () => run(id)).catch((error: unknown) => log.error({ err: error }, `command worker: running command ${id} failed`)),
       );
       await deleteExpiredCommands(writeDb, clock());
     },

@@ -23,6 +23,7 @@ import { postWebhook, type AttemptResult } from './http-delivery.ts';
 import { callbackEndpointId, callbackEventTypes } from '../async-commands/callbacks.ts';
 import { commandAggregate } from '../async-commands/events.ts';
 import type { TargetGuard } from './ssrf-guard.ts';
+import { silentLogger, type Logger } from '../../observability/logger.ts';
 
 export const webhookDispatcherName = 'webhook-dispatcher';
 
@@ -95,7 +96,7 @@ export interface WebhookDispatcherOptions {
   settings: WebhookSettings;
   guard: TargetGuard;
   now?: () => Date;
-  log?: (message: string, error?: unknown) => void;
+  log?: Logger;
 }
 
 export interface WebhookDispatcher {
@@ -108,7 +109,7 @@ export interface WebhookDispatcher {
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { writeDb: db, settings, guard } = options;
   const clock = options.now ?? (() => new Date());
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   /** (endpoint, aggregate) slots being sent to now: one delivery per key at a time, in order. */
   const inFlight = new Map<string, string>();
   const maxPerEndpoint = Math.max(1, Math.floor(settings.concurrency / 2));
@@ -230,7 +231,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         },
       }),
     ]);
-    if (parked) log(`webhooks: delivery ${delivery.event_id} to endpoint ${delivery.endpoint_id} parked after ${attempt} attempts: ${error}`);
+    if (parked) log.warn(`webhooks: delivery ${delivery.event_id} to endpoint ${delivery.endpoint_id} parked after ${attempt} attempts: ${error}`);
     return ok;
   }
 
@@ -310,7 +311,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         inFlight.set(slot, head.endpoint_id);
         launched += 1;
         void sendKey(head)
-          .catch((error: unknown) => log(`webhooks: delivery ${head.event_id} to endpoint ${head.endpoint_id} failed to run`, error))
+          .catch((error: unknown) => log.error({ err: error }, `webhooks: delivery ${head.event_id} to endpoint ${head.endpoint_id} failed to run`))
           .finally(() => inFlight.delete(slot));
       }
     },

@@ -18,6 +18,7 @@ import { orderAggregate, orderEventTypes } from '../events.ts';
 import { loadSagaFacts } from './facts.ts';
 import { nextSagaStep, type SagaStep } from './next-step.ts';
 import { clearSagaRetry, createSagaRow, dueSagaOrderIds, finishSagaRow, markChargeStarted, recordSagaFailure } from './saga-rows.ts';
+import { silentLogger, type Logger } from '../../../observability/logger.ts';
 
 export const orderSagaName = 'order-saga';
 export const orderSagaActor = 'saga:order';
@@ -41,7 +42,7 @@ export interface OrderSagaOptions {
   /** Failed attempts at one order's step before its saga is parked (SAGA_MAX_ATTEMPTS); default 20. */
   maxAttempts?: number;
   now?: () => Date;
-  log?: (message: string, error?: unknown) => void;
+  log?: Logger;
 }
 
 export interface OrderSaga extends ProcessManager {
@@ -70,7 +71,7 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
   const { writeDb, provider, dispatch, deadlineMs } = options;
   const maxAttempts = options.maxAttempts ?? defaultSagaMaxAttempts;
   const clock = options.now ?? (() => new Date());
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLogger;
   // The consumer and the sweeper may pick the same order at once; its reconciles run one at a time.
   const serialized = oneAtATimePerKey();
 
@@ -124,11 +125,11 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
         // Without a saga row there is nowhere to schedule a retry: the caller must retry the event.
         const failure = await recordSagaFailure(writeDb, orderId, step.kind, error, clock(), maxAttempts);
         if (!failure) throw error;
-        log(
+        log.warn(
+          { err: error, correlationId: trigger.correlationId, causationId: trigger.causationId },
           failure.parked
             ? `order saga: step ${step.kind} of order ${orderId} failed ${failure.attempts} times; saga parked (npm run projections -- parked resume ${orderSagaName} ${orderId})`
             : `order saga: step ${step.kind} of order ${orderId} failed (attempt ${failure.attempts}); retrying later`,
-          error,
         );
         return;
       }
@@ -160,7 +161,7 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
     async sweep() {
       const due = await dueSagaOrderIds(writeDb, clock(), sweepBatch);
       await forEachConcurrently(due, options.concurrency, (orderId) =>
-        reconcileOrder(orderId).catch((error: unknown) => log(`order saga: reconciling order ${orderId} failed`, error)),
+        reconcileOrder(orderId).catch((error: unknown) => log.error({ err: error }, `order saga: reconciling order ${orderId} failed`)),
       );
     },
     reconcileOrder,
