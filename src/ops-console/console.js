@@ -6,12 +6,16 @@
 
 const tokenKey = 'ops-console-admin-token';
 const writePath = document.body.dataset.writePath;
-// How often the status is read again. The admin API has no subscription on the write API (its schema
-// has none), so the console asks again on a short period.
-const refreshMs = 2000;
+// The server measures the status this often and pushes it (the admin subscription projectionStatusUpdates).
+const everySeconds = 2;
+// A stream that ended (the server restarted or drained) is opened again after this long.
+const reconnectMs = 3000;
 
-const statusQuery = `query OpsConsole {
-  projectionStatus { name kind state position lagEvents lagEventsCapped lagSeconds parked updatedAt }
+const statusSubscription = `subscription OpsConsoleStatus($everySeconds: Int) {
+  projectionStatusUpdates(everySeconds: $everySeconds) { name kind state position lagEvents lagEventsCapped lagSeconds parked updatedAt }
+}`;
+
+const listsQuery = `query OpsConsoleLists {
   parkedEvents { consumer kind position eventType key error attempts parkedAt retryRequestedAt }
   parkedSagas { process key step error attempts parkedAt }
   webhookEndpoints { id url status health { pending parked delivered lastDeliveredAt lastFailureAt lastError } }
@@ -26,9 +30,12 @@ const mutations = {
 };
 
 const $ = (id) => document.getElementById(id);
-let timer;
+let stream; // the AbortController of the open status stream
+let reconnect; // the timer that opens it again
 /** Previous checkpoint positions per consumer, for the throughput. */
 let previous = new Map();
+/** What the lists depend on, from the last pushed status: they are read again when it changes. */
+let listsSignature;
 
 function showError(message) {
   const box = $('error');
@@ -36,23 +43,72 @@ function showError(message) {
   box.hidden = message === '';
 }
 
-async function graphql(query, variables) {
+function showLive(text) {
+  $('live').textContent = text;
+}
+
+function requestInit(query, variables, accept, signal) {
   const token = sessionStorage.getItem(tokenKey);
   if (!token) throw new Error('Paste an admin token first.');
-  const response = await fetch(writePath, {
+  return {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
     credentials: 'omit',
     cache: 'no-store',
-  });
+    signal,
+  };
+}
+
+/** The first error of a GraphQL answer as `CODE: message`, or undefined. */
+function errorOf(body) {
+  const first = body.errors?.[0];
+  if (!first) return undefined;
+  const code = first.extensions?.code;
+  return code ? `${code}: ${first.message}` : first.message;
+}
+
+async function graphql(query, variables) {
+  const response = await fetch(writePath, requestInit(query, variables, 'application/json'));
   const body = await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}` }] }));
-  if (body.errors?.length) {
-    const first = body.errors[0];
-    const code = first.extensions?.code;
-    throw new Error(code ? `${code}: ${first.message}` : first.message);
-  }
+  const error = errorOf(body);
+  if (error) throw new Error(error);
   return body.data;
+}
+
+/** Calls `onResult` with each result the server pushes over SSE; settles when the stream ends. */
+async function subscribe(query, variables, signal, onResult) {
+  const response = await fetch(writePath, requestInit(query, variables, 'text/event-stream', signal));
+  if (!response.headers.get('content-type')?.includes('text/event-stream')) {
+    // Refused before streaming (a bad token): a plain GraphQL answer.
+    const body = await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}` }] }));
+    onResult(body);
+    return;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true }).replaceAll('\r\n', '\n');
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = 'message';
+      const data = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) continue; // keep-alive
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') event = text;
+        else if (field === 'data') data.push(text);
+      }
+      if (event === 'next') onResult(JSON.parse(data.join('\n')));
+      else if (event === 'complete') return;
+    }
+  }
 }
 
 function cell(text, className) {
@@ -69,7 +125,7 @@ function button(label, action) {
   b.addEventListener('click', () => {
     b.disabled = true;
     action()
-      .then(refresh)
+      .then(refreshLists)
       .catch((error) => showError(error.message))
       .finally(() => (b.disabled = false));
   });
@@ -106,12 +162,12 @@ function throughput(status, now) {
   return seconds > 0 ? (Number(BigInt(status.position) - BigInt(before.position)) / seconds).toFixed(1) : null;
 }
 
-function render(data) {
+function renderStatus(statuses) {
   const now = Date.now();
   const next = new Map();
   fill(
     $('consumer-rows'),
-    data.projectionStatus,
+    statuses,
     (s) => {
       next.set(`${s.kind}/${s.name}`, { position: s.position, at: now });
       const state = s.state.toLowerCase().replace('_', '-');
@@ -129,6 +185,10 @@ function render(data) {
     'No consumers.',
   );
   previous = next;
+  $('updated').textContent = `Status pushed at ${new Date(now).toISOString()}.`;
+}
+
+function renderLists(data) {
   fill(
     $('parked-event-rows'),
     data.parkedEvents,
@@ -178,28 +238,66 @@ function render(data) {
     ],
     'No webhook endpoints.',
   );
-  $('updated').textContent = `Updated ${new Date(now).toISOString()}.`;
 }
 
 function clear() {
   for (const id of ['consumer-rows', 'parked-event-rows', 'parked-saga-rows', 'webhook-rows']) $(id).replaceChildren();
   previous = new Map();
+  listsSignature = undefined;
   $('updated').textContent = '';
+  showLive('');
 }
 
-async function refresh() {
-  clearTimeout(timer);
-  if (!sessionStorage.getItem(tokenKey)) return;
+/** Stops the stream and shows nothing but `message`: a refused token must leave no data on screen. */
+function refuse(message) {
+  stop();
+  clear();
+  showError(message);
+}
+
+async function refreshLists() {
   try {
-    render(await graphql(statusQuery, {}));
-    showError('');
+    renderLists(await graphql(listsQuery, {}));
   } catch (error) {
-    // A refused token shows nothing but the refusal.
-    clear();
+    // A refused token is the status stream's to handle (it clears the page); here it is only shown.
     showError(error.message);
-  } finally {
-    if (sessionStorage.getItem(tokenKey)) timer = setTimeout(() => void refresh(), refreshMs);
   }
+}
+
+function stop() {
+  stream?.abort();
+  stream = undefined;
+  clearTimeout(reconnect);
+}
+
+/** Opens the status stream; the lists are read when it starts and whenever a parked count or the webhook dispatcher moves. */
+function start() {
+  stop();
+  if (!sessionStorage.getItem(tokenKey)) return;
+  const controller = new AbortController();
+  stream = controller;
+  showLive('connecting…');
+  subscribe(statusSubscription, { everySeconds }, controller.signal, (result) => {
+    const error = errorOf(result);
+    if (error) return refuse(error);
+    showError('');
+    showLive(`live: pushed every ${everySeconds} s`);
+    const statuses = result.data.projectionStatusUpdates;
+    renderStatus(statuses);
+    const signature = JSON.stringify(statuses.map((s) => [s.name, s.parked, s.name === 'webhook-dispatcher' ? s.position : null]));
+    if (signature !== listsSignature) {
+      listsSignature = signature;
+      void refreshLists();
+    }
+  })
+    .catch((error) => {
+      if (!controller.signal.aborted) showError(error.message);
+    })
+    .finally(() => {
+      if (stream !== controller) return; // stopped, or replaced by a newer stream
+      showLive(`stream ended: reconnecting in ${reconnectMs / 1000} s`);
+      reconnect = setTimeout(start, reconnectMs);
+    });
 }
 
 $('token-form').addEventListener('submit', (event) => {
@@ -209,14 +307,16 @@ $('token-form').addEventListener('submit', (event) => {
     .replace(/^Bearer\s+/i, '');
   $('token').value = '';
   if (token) sessionStorage.setItem(tokenKey, token);
-  void refresh();
+  clear();
+  showError('');
+  start();
 });
 
 $('forget-token').addEventListener('click', () => {
   sessionStorage.removeItem(tokenKey);
-  clearTimeout(timer);
+  stop();
   clear();
   showError('');
 });
 
-void refresh();
+start();

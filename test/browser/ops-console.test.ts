@@ -9,9 +9,9 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asAdmin, asCustomer } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
-import { executeHttp } from '../support/graphql-client.ts';
+import { executeHttp, subscribeSse } from '../support/graphql-client.ts';
 import { distributedEnv, shopSession } from '../support/shop-e2e.ts';
-import { ParkedEventsDocument } from '../e2e/generated/write/graphql.ts';
+import { ParkedEventsDocument, ProjectionStatusUpdatesDocument } from '../e2e/generated/write/graphql.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 // Debian's chromium (.ci/run installs it): Playwright's own browser download is not used.
@@ -96,8 +96,10 @@ describe('the ops console', () => {
     await row.waitFor({ timeout: 15_000 });
     await expect(row.textContent()).resolves.toContain('user_profile refuses Console Poison');
     await expect(row.textContent()).resolves.toContain(parked!.position);
-    // The consumer table shows the projection with its parked count.
-    await page.locator('#consumer-rows tr', { hasText: 'user_profile' }).waitFor();
+    // The consumer table shows the projection with its parked count, pushed by the admin subscription.
+    await page.getByText('live: pushed every 2 s').waitFor();
+    const status = page.locator('#consumer-rows tr', { hasText: 'user_profile' });
+    await expect(status.locator('td').nth(6).textContent()).resolves.toBe('1');
     await expect(page.locator('#error').isHidden()).resolves.toBe(true);
     // The token is in this tab's session storage, and in no URL.
     expect(page.url()).toBe(consoleUrl);
@@ -109,6 +111,8 @@ describe('the ops console', () => {
     await row.getByRole('button', { name: 'Retry' }).click();
     await row.waitFor({ state: 'detached', timeout: 15_000 });
     await page.getByText('No parked events.').waitFor();
+    // The next pushed status has the parked count back to 0 (no reload, no query from the page for it).
+    await eventually(async () => expect(await status.locator('td').nth(6).textContent()).toBe('0'), { timeoutMs: 10_000, what: 'parked 0 pushed' });
     const after = await executeHttp(shop.writeUrl, ParkedEventsDocument, { projection: 'user_profile' }, admin);
     expect(after.data?.parkedEvents).toEqual([]);
     const [profile] = await shop.sql.query<{ name: string }>('SELECT name FROM user_profile WHERE id = $1', [userId]);
@@ -123,5 +127,38 @@ describe('the ops console', () => {
       await expect(customerPage.locator(`#${table} tr`).count()).resolves.toBe(0);
     }
     await customerPage.close();
+  });
+
+  it('pushes the projection status to admins over SSE on the write API, and refuses customers and bad periods', async () => {
+    const admin = await asAdmin();
+    const live = subscribeSse(shop.writeUrl, ProjectionStatusUpdatesDocument, { everySeconds: 1 }, admin);
+    try {
+      const first = await live.next();
+      expect(first.errors).toBeUndefined();
+      const names = first.data!.projectionStatusUpdates.map((status) => status.name);
+      expect(names).toEqual(expect.arrayContaining(['user_profile', 'order-saga']));
+      // Pushed again a period later, without asking.
+      const second = await live.next(5_000);
+      expect(second.data!.projectionStatusUpdates.map((status) => status.name)).toEqual(names);
+    } finally {
+      await live.close();
+    }
+
+    const customer = await asCustomer(await shop.registerUser('Console Customer'));
+    const refused = subscribeSse(shop.writeUrl, ProjectionStatusUpdatesDocument, {}, customer);
+    try {
+      const answer = await refused.next();
+      expect(answer.data?.projectionStatusUpdates ?? null).toBeNull();
+      expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    } finally {
+      await refused.close();
+    }
+
+    const tooOften = subscribeSse(shop.writeUrl, ProjectionStatusUpdatesDocument, { everySeconds: 0 }, admin);
+    try {
+      expect((await tooOften.next()).errors?.[0]?.message).toContain('everySeconds');
+    } finally {
+      await tooOften.close();
+    }
   });
 });
