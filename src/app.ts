@@ -58,6 +58,7 @@ import type { ServerSecret } from './auth/secret-key.ts';
 import { addDatabaseChecks, addRedisCheck, ConsumerWatch, Readiness } from './lifecycle/readiness.ts';
 import { createAppMetrics, type AppMetrics } from './observability/metrics.ts';
 import { metricsPath } from './observability/metrics-route.ts';
+import { opsConsoleRoutes } from './ops-console/route.ts';
 import type { RequestListener } from 'node:http';
 import { createLogger, type Logger } from './observability/logger.ts';
 
@@ -256,6 +257,8 @@ async function serve(
   metrics.watchApi({ rateLimits: protection.rateLimits, subscriptions: read ? subscriptionQuota : undefined, readCache: readCache?.stats });
   const scrape = metrics.route({ authenticator, trustProxyHops: config.api.trustProxyHops, rateLimits: protection.rateLimits });
   if (scrape) routes.set(metricsPath, scrape);
+  // The ops console calls the admin fields of the write API, so it is served where that API is (docs/operations.md).
+  if (write && apis.admin) for (const [path, route] of opsConsoleRoutes(writePath)) routes.set(path, route);
   const server = await startHttpServer({ host: config.host, port: config.port, write, read, webSockets, protection, routes, ...drainOf(config, probes), log });
   stack.push(() => server.close());
   return {

@@ -97,4 +97,5 @@ export const builder = new SchemaBuilder<{
 
 builder.queryType({ subGraphs: ['write', 'read'] });
 builder.mutationType({ subGraphs: ['write'] });
-builder.subscriptionType({ subGraphs: ['read'] });
+// Subscriptions are the read API's, but for the admin projectionStatusUpdates (src/graphql/admin/projection-status.ts).
+builder.subscriptionType({ subGraphs: ['read', 'write'], defaultSubGraphsForFields: ['read'] });

@@ -123,7 +123,8 @@ export function createWriteYoga(write: WriteServices, options: ApiOptions & { ad
     ...api.options,
     maskedErrors: maskedErrors(protection.settings.debugErrors),
     logging: yogaLogging(),
-    plugins: [...(options.observers ?? []), ...api.plugins],
+    // useDrain: the admin's SSE subscription (projectionStatusUpdates) completes when the server closes.
+    plugins: [...(options.observers ?? []), ...api.plugins, useDrain()],
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
       requestId: logFields().requestId ?? randomUUID(),
       identity: identity ?? identityOf(request),
@@ -322,7 +323,7 @@ export async function startHttpServer(options: {
     const drainTime = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.drainMs ?? 5_000)));
     // graphql-ws sockets close with 1001 (clients reconnect elsewhere); SSE subscriptions complete (use-drain.ts).
     // Settled, not all-or-nothing: a failure here must not keep the server from closing.
-    await Promise.allSettled([sockets?.close(), read?.dispose()]);
+    await Promise.allSettled([sockets?.close(), read?.dispose(), write?.dispose()]);
     await Promise.race([allDone, drainTime]);
     clearTimeout(timer);
     // Past the drain time, whatever is still open is cut.

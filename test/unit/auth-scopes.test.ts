@@ -28,6 +28,7 @@ const fields = [...rootFields(write), ...rootFields(read)];
 const publicFields = ['Query.apiVersion', 'Query.productCatalog', 'Query.product', 'Subscription.productUpdated'];
 const adminOnly = [
   'Query.projectionStatus',
+  'Subscription.projectionStatusUpdates',
   'Query.parkedEvents',
   'Query.parkedSagas',
   'Query.webhookEndpoints',

@@ -9,6 +9,7 @@
 // (absent in embedded mode) to keep it fresh, so the lag it gave would be one more thing to trust.
 // This file only reaches the status through context.admin, so the schema stays free of write-side imports.
 import type { ConsumerKind, ConsumerState, ConsumerStatus } from '../../cqrs/projection-status.ts';
+import { GraphQLError } from 'graphql';
 import { builder } from '../builder.ts';
 import { adminServices } from './admin-access.ts';
 
@@ -68,3 +69,65 @@ builder.queryField('projectionStatus', (t) =>
     resolve: (_root, _args, context) => adminServices(context).projectionStatus(),
   }),
 );
+
+// The same status pushed over SSE (POST /graphql/write with Accept: text/event-stream), for the ops
+// console (docs/operations.md, "Ops console"): one subscription per admin screen instead of a query
+// every few seconds. Lag lives in the write database and no notice announces a checkpoint moving, so
+// the server measures on a period and pushes each measurement; the subscription never completes on
+// its own. It is the write schema's only subscription: there is no graphql-ws on the write path.
+builder.subscriptionField('projectionStatusUpdates', (t) =>
+  t.field({
+    type: [ProjectionStatus],
+    description:
+      'Admin: projectionStatus now, then again every `everySeconds` (1 to 60; 2 when absent), until the client leaves. Over SSE on the write API. Admins only.',
+    subGraphs: ['write'],
+    authScopes: { admin: true },
+    args: { everySeconds: t.arg.int({ required: false }) },
+    subscribe: (_root, { everySeconds }, context) => {
+      const seconds = everySeconds ?? 2;
+      // A GraphQL error with its code, as the scope refusals of subscriptions (src/graphql/builder.ts):
+      // an expected refusal, not the 500 that Yoga answers an SSE subscription for any other error.
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 60) {
+        throw new GraphQLError('everySeconds must be 1 to 60.', { extensions: { code: 'VALIDATION_FAILED' } });
+      }
+      const admin = adminServices(context);
+      return every(seconds * 1000, () => admin.projectionStatus());
+    },
+    resolve: (statuses: ConsumerStatus[]) => statuses,
+  }),
+);
+
+/**
+ * `measure()` now, then `periodMs` after each answer, until return(). An iterator object, not an
+ * async generator: a generator asleep between two measurements would only see return() when it
+ * wakes, and a client that left would keep its timer (and a database read) alive until then.
+ */
+function every<T>(periodMs: number, measure: () => Promise<T>): AsyncIterableIterator<T> {
+  let done = false;
+  let first = true;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  const finished = (): IteratorResult<T> => ({ done: true, value: undefined });
+  return {
+    async next() {
+      if (!first) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = setTimeout(resolve, periodMs);
+        });
+      }
+      first = false;
+      if (done) return finished();
+      return { done: false, value: await measure() };
+    },
+    return() {
+      done = true;
+      clearTimeout(timer);
+      wake?.();
+      return Promise.resolve(finished());
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
