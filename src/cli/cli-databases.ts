@@ -58,16 +58,21 @@ export async function checkReachable(config: Config, { redis = true } = {}): Pro
   if (redis) await checkRedis(config.redisUrl!);
 }
 
+/** Distributed mode: PostgreSQL reachable (Redis is checked by the commands that use it) and migrated, or a one-line failure. */
+export async function checkMigrated(config: Config): Promise<void> {
+  if (config.mode !== 'distributed') return;
+  await checkReachable(config, { redis: false });
+  const [write, read] = await Promise.all([connectPostgres(config.databaseUrl!), connectPostgres(config.readDatabaseUrl!)]);
+  try {
+    await assertMigrated({ write, read });
+  } finally {
+    await Promise.all([write.close(), read.close()]);
+  }
+}
+
 export async function withDatabases<T>(config: Config, work: (targets: { write: DbTarget; read: DbTarget }) => Promise<T>): Promise<T> {
   if (config.mode === 'distributed') {
-    // Redis is checked by the commands that use it.
-    await checkReachable(config, { redis: false });
-    const [write, read] = await Promise.all([connectPostgres(config.databaseUrl!), connectPostgres(config.readDatabaseUrl!)]);
-    try {
-      await assertMigrated({ write, read });
-    } finally {
-      await Promise.all([write.close(), read.close()]);
-    }
+    await checkMigrated(config);
     return work({ write: { kind: 'postgres', url: config.databaseUrl!, poolSize: 2 }, read: { kind: 'postgres', url: config.readDatabaseUrl!, poolSize: 2 } });
   }
   const dir = resolve(config.dataDir, 'pglite');

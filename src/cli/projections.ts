@@ -19,7 +19,7 @@ import {
   type ParkedOperations,
   type RetryOutcome,
 } from '../cqrs/parked-operations.ts';
-import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parked-store.ts';
+import { DomainError } from '../cqrs/errors.ts';
 import { orderSagaName } from '../modules/orders/saga/order-saga.ts';
 import { commandWorkerName } from '../modules/async-commands/worker.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../cqrs/projection-status.ts';
@@ -186,15 +186,17 @@ function retried(outcome: RetryOutcome, mode: Config['mode']): string {
 }
 
 /**
- * The operations' refusals a user can act on: an unknown consumer is a usage error (exit 2); an event
- * that is not parked, or one held behind another, fails with its one-line reason (exit 1).
+ * The operations' refusals a user can act on: an unknown consumer is a usage error (exit 2); any other
+ * refusal (an event that is not parked, or is held behind another; no such parked instance) fails
+ * with its one-line reason (exit 1).
  */
 async function parked(config: Config, args: string[], json: boolean): Promise<string> {
   try {
     return await parkedCommand(config, args, json);
   } catch (error) {
     if (error instanceof UnknownConsumerError) throw new UsageError(error.message);
-    if (error instanceof ParkedEventNotFound || error instanceof ParkedOutOfOrder) throw new CliFailure(error.message);
+    // ParkedEventNotFound, ParkedOutOfOrder, no such parked instance: refusals that say what is wrong.
+    if (error instanceof DomainError) throw new CliFailure(error.message);
     throw error;
   }
 }

@@ -9,7 +9,7 @@ import { startApp } from '../app.ts';
 import { createApi } from '../seed/api.ts';
 import { seededRandom } from '../seed/random.ts';
 import { runSeed, type SeedSize } from '../seed/run-seed.ts';
-import { checkReachable } from './cli-databases.ts';
+import { checkMigrated, checkReachable } from './cli-databases.ts';
 import { integerFlag, parseCli, runCli } from './cli-kit.ts';
 
 /** Long enough for any seed: the tokens live only in this process. */
@@ -86,6 +86,8 @@ await runCli('seed', usage, async () => {
   const credentials = await seedCredentials(config);
   // The app's Redis client would retry an unreachable server forever, logging each outage.
   await checkReachable(config);
+  // Without MIGRATE_ON_START the app would start on an unmigrated database and fail at the first write.
+  if (!config.migrateOnStart) await checkMigrated(config);
   console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
   const app = await startApp(config);
   const started = performance.now();

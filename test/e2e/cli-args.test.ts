@@ -87,7 +87,9 @@ describe('every CLI behind an npm script', () => {
 
   it('answers --help with its usage on stdout and exit 0, and refuses an unknown flag with the usage on stderr and exit 2', async () => {
     const names = Object.keys(scripts);
-    const results = await pooled(names.flatMap((name) => [() => run(name, ['--help']), () => run(name, ['--no-such-flag'])]));
+    // A temporary DATA_DIR: a CLI that ignored its arguments would otherwise start work on ./.data.
+    const env = { DATA_DIR: tempDir() };
+    const results = await pooled(names.flatMap((name) => [() => run(name, ['--help'], env), () => run(name, ['--no-such-flag'], env)]));
     names.forEach((name, index) => {
       const [help, unknown] = [results[2 * index]!, results[2 * index + 1]!];
       expect(help, `${name} --help`).toMatchObject({ code: 0, stdout: expect.stringContaining('usage: npm run'), stderr: '' });
@@ -221,10 +223,14 @@ describe('a failure the user can fix is one line and exit 1', () => {
     });
   }, 180_000);
 
-  it('migrations not applied: projections and webhooks say to run npm run db:migrate', async () => {
+  it('migrations not applied: projections, webhooks and seed (MIGRATE_ON_START=false) say to run npm run db:migrate', async () => {
     const url = await createEmptyDatabase();
     const env = { DATABASE_URL: url, REDIS_URL: inject('redisUrl') };
-    const results = await Promise.all([run('projections', ['status'], env), run('webhooks', ['list'], env)]);
+    const results = await Promise.all([
+      run('projections', ['status'], env),
+      run('webhooks', ['list'], env),
+      run('seed', ['--users=1'], { ...env, MIGRATE_ON_START: 'false' }),
+    ]);
     for (const result of results) {
       expectOneLineFailure(result, 'unmigrated database');
       expect(result.stderr).toMatch(/the database is not up to date: write needs .*Run npm run db:migrate/);
