@@ -315,7 +315,8 @@ await runCli('projections', usage, async () => {
   if (command === 'rebuild' || command === 'verify') {
     const config = loadConfig(process.env, ['all']);
     await checkReachable(config);
-    return runRebuildCommand(config, command, json ? [...rest, '--json'] : rest);
+    // Exits at once, as it always did: the rebuild's clients may keep timers alive after it returns.
+    process.exit(await runRebuildCommand(config, command, json ? [...rest, '--json'] : rest));
   }
   if (command !== 'status' || rest.length > 0) throw new UsageError(command === undefined ? '' : `bad arguments: ${positionals.join(' ')}`);
   const config = loadConfig(process.env, ['all']);
