@@ -4,11 +4,11 @@
 // Failures a user can fix (a server holding the embedded database, PostgreSQL or Redis unreachable,
 // migrations not applied) say what to do; the stack is printed only with --verbose or DEBUG set.
 import { inspect, parseArgs, type ParseArgsConfig } from 'node:util';
-
-type ParsedResults<T extends ParseArgsConfig> = ReturnType<typeof parseArgs<T>>;
 import { ConfigError } from '../config.ts';
 import { EmbeddedDatabaseBusyError } from '../db/embedded-lock.ts';
 import { MigrationChecksumError, PendingMigrationsError } from '../db/migrations.ts';
+
+type ParsedResults<T extends ParseArgsConfig> = ReturnType<typeof parseArgs<T>>;
 
 /** Bad usage found after parsing (a wrong positional, a flag the subcommand does not take): exit 2 with the usage. */
 export class UsageError extends Error {
