@@ -5,6 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CliFailure, parseCli, runCli } from './cli-kit.ts';
+
+const usage = 'usage: npm run db:generate\n\nGenerates the write and read Prisma clients into src/generated (also run by npm ci).';
+parseCli(usage, {});
 
 const env = { ...process.env };
 if (!env.PRISMA_SCHEMA_ENGINE_BINARY) {
@@ -15,6 +19,13 @@ if (!env.PRISMA_SCHEMA_ENGINE_BINARY) {
 }
 env.PRISMA_HIDE_UPDATE_MESSAGE = '1';
 
-for (const schema of ['prisma/write.prisma', 'prisma/read.prisma']) {
-  execFileSync('npx', ['--no-install', 'prisma', 'generate', '--schema', schema], { env, stdio: 'inherit' });
-}
+await runCli('db:generate', usage, async () => {
+  for (const schema of ['prisma/write.prisma', 'prisma/read.prisma']) {
+    try {
+      execFileSync('npx', ['--no-install', 'prisma', 'generate', '--schema', schema], { env, stdio: 'inherit' });
+    } catch (error) {
+      // Prisma printed why above (stdio is inherited).
+      throw new CliFailure(`prisma generate --schema ${schema} failed (its output is above); is the prisma package installed (npm ci)?`, { cause: error });
+    }
+  }
+});

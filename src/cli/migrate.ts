@@ -2,19 +2,29 @@
 // (read set, defaults to DATABASE_URL), or, with neither set, to the embedded PGlite under DATA_DIR.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { EmbeddedDatabaseBusyError, lockEmbeddedDatabase } from '../db/embedded-lock.ts';
+import { lockEmbeddedDatabase } from '../db/embedded-lock.ts';
 import { openPGlite } from '../db/pglite.ts';
-import { ConfigError, loadConfig, redactUrl } from '../config.ts';
+import { loadConfig, redactUrl } from '../config.ts';
 import { applyMigrations, type MigrationSet } from '../db/migrations.ts';
 import { connectPostgres, pgliteConnection, type SqlConnection } from '../db/sql.ts';
+import { checkReachable } from './cli-databases.ts';
+import { parseCli, runCli } from './cli-kit.ts';
 
 async function run(sql: SqlConnection, set: MigrationSet, where: string) {
   const applied = await applyMigrations(sql, set);
   console.log(`${set}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'} (${where})`);
 }
 
-try {
+const usage = `usage: npm run db:migrate
+
+Applies pending migrations to DATABASE_URL (write set) and READ_DATABASE_URL (read set, default
+DATABASE_URL), or, with neither set, to the embedded PGlite under DATA_DIR (not while a server holds it).`;
+
+parseCli(usage, {});
+
+await runCli('db:migrate', usage, async () => {
   const config = loadConfig(process.env, ['all']);
+  await checkReachable(config, { redis: false });
   if (config.mode === 'embedded') {
     const dir = resolve(config.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
@@ -40,7 +50,4 @@ try {
       }
     }
   }
-} catch (error) {
-  console.error(error instanceof ConfigError || error instanceof EmbeddedDatabaseBusyError ? error.message : error);
-  process.exit(error instanceof ConfigError ? 2 : 1);
-}
+});

@@ -7,8 +7,8 @@
 // and the events projections and the saga parked, and the sagas parked (docs/architecture.md#g20).
 // Same settings as `npm start`: DATABASE_URL + REDIS_URL (+ READ_DATABASE_URL), or the embedded PGlite
 // under DATA_DIR, which it refuses to open while another process (a running server) holds it.
-// Exit codes: 0 done, 1 failed (database unreachable, embedded database busy), 2 bad config or usage.
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+// Exit codes: 0 done, 1 failed (database unreachable, embedded database busy), 2 bad config or usage (src/cli/cli-kit.ts).
+import { loadConfig, type Config } from '../config.ts';
 import { Redis } from 'ioredis';
 import { createRedisNoticeBus, type NoticeBus, type TopicMap } from '../cqrs/notices.ts';
 import {
@@ -19,17 +19,17 @@ import {
   type ParkedOperations,
   type RetryOutcome,
 } from '../cqrs/parked-operations.ts';
-import { ParkedEventNotFound, ParkedOutOfOrder } from '../cqrs/parked-store.ts';
+import { DomainError } from '../cqrs/errors.ts';
 import { orderSagaName } from '../modules/orders/saga/order-saga.ts';
 import { commandWorkerName } from '../modules/async-commands/worker.ts';
 import { loadProjectionStatus, type ConsumerStatus } from '../cqrs/projection-status.ts';
-import { PendingMigrationsError } from '../db/migrations.ts';
 import { createReadClient } from '../db/read-client.ts';
 import { createWriteClient } from '../db/write-client.ts';
 import { logConsumers, parkedProcessInstances, processesWithInstances } from '../modules/log-consumers.ts';
 import { projections } from '../modules/projections.ts';
 import { rebuildUsage, runRebuildCommand } from './rebuild-commands.ts';
-import { withDatabases } from './cli-databases.ts';
+import { checkReachable, withDatabases } from './cli-databases.ts';
+import { CliFailure, parseCli, runCli, UsageError } from './cli-kit.ts';
 import { endpointsTable } from './webhook-tables.ts';
 import { webhookAdmin, type EndpointView } from '../modules/webhooks/endpoints.ts';
 import { targetGuard } from '../modules/webhooks/ssrf-guard.ts';
@@ -48,8 +48,6 @@ const usage = [
   `  (<consumer>: a projection, or a process: ${orderSagaName}, ${commandWorkerName})`,
   ...rebuildUsage,
 ].join('\n');
-
-class UsageError extends Error {}
 
 function webhookEndpoints(config: Config): Promise<EndpointView[]> {
   return withDatabases(config, async (targets) => {
@@ -170,7 +168,7 @@ function parkedTable(events: ParkedEntry[], instances: ParkedInstance[]): string
 
 function parsePosition(raw: string | undefined, allowAll: boolean): bigint | 'all' {
   if (allowAll && raw === 'all') return 'all';
-  if (raw === undefined || !isLogPosition(raw)) throw new UsageError(usage);
+  if (raw === undefined || !isLogPosition(raw)) throw new UsageError(`not a log position: ${raw}`);
   return BigInt(raw);
 }
 
@@ -187,10 +185,24 @@ function retried(outcome: RetryOutcome, mode: Config['mode']): string {
   return `requested a retry of ${outcome.positions.length} parked event(s) of ${outcome.consumer}: ${positions}${resumed}; the running ${outcome.consumer} handles them between its batches`;
 }
 
-async function parked(config: Config, args: string[]): Promise<string> {
-  const [action, ...rest] = args;
-  const json = rest.includes('--json');
-  const positional = rest.filter((arg) => arg !== '--json');
+/**
+ * The operations' refusals a user can act on: an unknown consumer is a usage error (exit 2); any other
+ * refusal (an event that is not parked, or is held behind another; no such parked instance) fails
+ * with its one-line reason (exit 1).
+ */
+async function parked(config: Config, args: string[], json: boolean): Promise<string> {
+  try {
+    return await parkedCommand(config, args, json);
+  } catch (error) {
+    if (error instanceof UnknownConsumerError) throw new UsageError(error.message);
+    // ParkedEventNotFound, ParkedOutOfOrder, no such parked instance: refusals that say what is wrong.
+    if (error instanceof DomainError) throw new CliFailure(error.message);
+    throw error;
+  }
+}
+
+async function parkedCommand(config: Config, args: string[], json: boolean): Promise<string> {
+  const [action, ...positional] = args;
   if (action === 'list' && positional.length <= 1) {
     const { events, instances } = await withParked(config, (ops) => ops.list(positional[0]));
     return json ? parkedJson(events, instances) : parkedTable(events, instances);
@@ -211,7 +223,7 @@ async function parked(config: Config, args: string[]): Promise<string> {
     const resumed = await withParked(config, (ops) => ops.resume(process, key));
     return `resumed ${resumed.length} parked instance(s) of ${process}: ${resumed.join(', ') || '-'}; the running ${process} takes them up at its next sweep`;
   }
-  throw new UsageError(usage);
+  throw new UsageError(`bad arguments: parked ${args.join(' ')}`);
 }
 
 function table(header: string[], rows: string[][], numeric: Set<number>): string {
@@ -288,39 +300,37 @@ function toTable(statuses: ConsumerStatus[]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-try {
-  const args = process.argv.slice(2);
-  const [command, ...flags] = args;
+const { values, positionals } = parseCli(usage, { json: { type: 'boolean' } }, { positionals: true });
+const json = values.json === true;
+
+await runCli('projections', usage, async () => {
+  const [command, ...rest] = positionals;
   if (command === 'parked') {
-    const config = loadConfig(process.env, ['all']);
-    console.log(await parked(config, flags));
-  } else if (command === 'rebuild' || command === 'verify') {
-    process.exit(await runRebuildCommand(loadConfig(process.env, ['all']), command, flags));
-  } else {
-    const unknown = flags.filter((flag) => flag !== '--json');
-    if (command !== 'status' || unknown.length > 0) throw new UsageError(usage);
     // Role "all": the command reads both databases whatever ROLE the environment sets for the app.
     const config = loadConfig(process.env, ['all']);
-    const statuses = await status(config);
-    if (flags.includes('--json')) console.log(toJson(statuses));
-    else {
-      console.log(toTable(statuses));
-      // Distributed mode: how big the stream is, and what holds its trimming back.
-      if (config.mode === 'distributed') console.log(`\n${streamText(await loadStreamStatus(config))}`);
-      // The webhook dispatcher's delivery log, per endpoint (docs/webhooks.md).
-      const endpoints = await webhookEndpoints(config);
-      if (endpoints.length > 0) console.log(`\n${endpointsTable(endpoints)}`);
-    }
+    await checkReachable(config);
+    console.log(await parked(config, rest, json));
+    return 0;
   }
-} catch (error) {
-  if (error instanceof ParkedEventNotFound || error instanceof ParkedOutOfOrder || error instanceof PendingMigrationsError) {
-    console.error(error.message);
-    process.exit(1);
+  if (command === 'rebuild' || command === 'verify') {
+    const config = loadConfig(process.env, ['all']);
+    await checkReachable(config);
+    // Exits at once, as it always did: the rebuild's clients may keep timers alive after it returns.
+    process.exit(await runRebuildCommand(config, command, json ? [...rest, '--json'] : rest));
   }
-  if (error instanceof UsageError || error instanceof ConfigError || error instanceof UnknownConsumerError) {
-    console.error(error.message);
-    process.exit(2);
+  if (command !== 'status' || rest.length > 0) throw new UsageError(command === undefined ? '' : `bad arguments: ${positionals.join(' ')}`);
+  const config = loadConfig(process.env, ['all']);
+  await checkReachable(config);
+  const statuses = await status(config);
+  if (json) {
+    console.log(toJson(statuses));
+    return 0;
   }
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-}
+  console.log(toTable(statuses));
+  // Distributed mode: how big the stream is, and what holds its trimming back.
+  if (config.mode === 'distributed') console.log(`\n${streamText(await loadStreamStatus(config))}`);
+  // The webhook dispatcher's delivery log, per endpoint (docs/webhooks.md).
+  const endpoints = await webhookEndpoints(config);
+  if (endpoints.length > 0) console.log(`\n${endpointsTable(endpoints)}`);
+  return 0;
+});

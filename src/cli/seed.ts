@@ -1,4 +1,4 @@
-// npm run seed [-- --users=N --products=N --orders=N --concurrency=N]
+// npm run seed [-- --users=N --products=N --orders=N --concurrency=N] [--verbose]
 // Starts the app in this process (on the configured database: embedded PGlite by default, or
 // DATABASE_URL + REDIS_URL) and builds a realistic shop through its write API, as an admin (a token
 // it signs with the server's own key) and as each customer (likewise).
@@ -10,6 +10,8 @@ import { createApi } from '../seed/api.ts';
 import { seededRandom } from '../seed/random.ts';
 import { runSeed, type SeedSize } from '../seed/run-seed.ts';
 import { createLogger } from '../observability/logger.ts';
+import { checkMigrated, checkReachable } from './cli-databases.ts';
+import { integerFlag, parseCli, runCli } from './cli-kit.ts';
 
 /** Long enough for any seed: the tokens live only in this process. */
 const tokenTtlSeconds = 24 * 3600;
@@ -39,17 +41,35 @@ async function seedCredentials(config: Config): Promise<{ admin: string; custome
   };
 }
 
+const usage = `usage: npm run seed [-- --users=N --products=N --orders=N --concurrency=N]
+
+  --users        customers to register (default 1000, or SEED_USERS; at most 1000000)
+  --products     products to add and stock (default 200, or SEED_PRODUCTS; at most 100000)
+  --orders       orders to place (default 5000, or SEED_ORDERS; at most 10000000)
+  --concurrency  requests in flight (default 8, or SEED_CONCURRENCY; at most 256)
+
+Runs on the databases npm start would use: DATABASE_URL and REDIS_URL, or the embedded PGlite under
+DATA_DIR (not while a server holds it). SEED_RANDOM seeds the generator.`;
+
+const { values } = parseCli(usage, {
+  users: { type: 'string' },
+  products: { type: 'string' },
+  orders: { type: 'string' },
+  concurrency: { type: 'string' },
+});
+
+/** A size from its flag (a usage error when bad) or else its environment variable (a configuration error when bad). */
 function sizeOption(name: keyof SeedSize, env: string, fallback: number, max: number): number {
-  const flag = process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
-  const raw = flag ?? process.env[env];
+  const flag = values[name];
+  if (flag !== undefined) return integerFlag(name, flag, 1, max);
+  const raw = process.env[env];
   if (raw === undefined || raw === '') return fallback;
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(value) || value < 1 || value > max)
-    throw new ConfigError([`${name} (--${name} or ${env}) must be an integer from 1 to ${max}, got "${raw}"`]);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new ConfigError([`${env} must be an integer from 1 to ${max}, got "${raw}"`]);
   return value;
 }
 
-try {
+await runCli('seed', usage, async () => {
   const size: SeedSize = {
     users: sizeOption('users', 'SEED_USERS', 1_000, 1_000_000),
     products: sizeOption('products', 'SEED_PRODUCTS', 200, 100_000),
@@ -64,8 +84,12 @@ try {
   // statement delays both sides' idle timers alike, and a socket the server closes just as the client
   // reuses it fails that request (ECONNRESET). So the server keeps idle connections for 10 minutes.
   const config = loadConfig({ ...process.env, PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0', HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000' }, ['all']);
-  console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
   const credentials = await seedCredentials(config);
+  // The app's Redis client would retry an unreachable server forever, logging each outage.
+  await checkReachable(config);
+  // Without MIGRATE_ON_START the app would start on an unmigrated database and fail at the first write.
+  if (!config.migrateOnStart) await checkMigrated(config);
+  console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
   // The app's log goes to stderr: stdout is the seed's report.
   const app = await startApp(config, createLogger(config.log, process.stderr));
   const started = performance.now();
@@ -85,8 +109,6 @@ try {
   } finally {
     await app.stop();
   }
+  // Consumers' timers and sockets may outlive app.stop() briefly; the seed is done.
   process.exit(0);
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(error instanceof ConfigError ? 2 : 1);
-}
+});

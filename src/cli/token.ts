@@ -1,10 +1,10 @@
 // npm run --silent token -- --sub <userId> [--role admin] [--ttl 1h]
 // Prints one bearer token of the local issuer on stdout and nothing else, signed with the key the
 // server of this checkout uses (SECRET_KEY, or the one kept in DATA_DIR, created here if missing).
-import { parseArgs } from 'node:util';
 import { authSetup } from '../auth/auth-setup.ts';
 import { signLocalToken } from '../auth/tokens.ts';
-import { ConfigError, loadConfig } from '../config.ts';
+import { loadConfig } from '../config.ts';
+import { CliFailure, parseCli, runCli, UsageError } from './cli-kit.ts';
 
 const usage = `usage: npm run --silent token -- --sub <subject> [--role customer|admin] [--ttl <duration>]
 
@@ -12,39 +12,26 @@ const usage = `usage: npm run --silent token -- --sub <subject> [--role customer
   --role  customer (default) or admin
   --ttl   how long the token is valid: 30s, 15m, 1h (default), 7d; at most 30d`;
 
-function fail(message: string, code: number): never {
-  process.stderr.write(`${message}\n\n${usage}\n`);
-  process.exit(code);
-}
-
 function ttlSeconds(raw: string): number {
   const match = /^(\d{1,6})([smhd])$/.exec(raw);
-  if (!match) fail(`--ttl must be a number followed by s, m, h or d, got "${raw}"`, 2);
+  if (!match) throw new UsageError(`--ttl must be a number followed by s, m, h or d, got "${raw}"`);
   const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 's' | 'm' | 'h' | 'd'];
-  if (seconds < 1 || seconds > 30 * 86_400) fail('--ttl must be from 1s to 30d', 2);
+  if (seconds < 1 || seconds > 30 * 86_400) throw new UsageError('--ttl must be from 1s to 30d');
   return seconds;
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: { sub: { type: 'string' }, role: { type: 'string', default: 'customer' }, ttl: { type: 'string', default: '1h' }, help: { type: 'boolean' } },
-    strict: true,
-    allowPositionals: false,
-  }));
-} catch (error) {
-  fail((error as Error).message, 2);
-}
-if (values.help) {
-  process.stdout.write(`${usage}\n`);
-  process.exit(0);
-}
-if (!values.sub) fail('--sub is required', 2);
-if (values.role !== 'customer' && values.role !== 'admin') fail(`--role must be customer or admin, got "${values.role}"`, 2);
-try {
-  const { tokens } = authSetup(loadConfig(process.env, []));
-  const token = await signLocalToken(tokens, { subject: values.sub, admin: values.role === 'admin', ttlSeconds: ttlSeconds(values.ttl) });
-  process.stdout.write(`${token}\n`);
-} catch (error) {
-  fail(error instanceof ConfigError ? error.message : `cannot sign a token: ${(error as Error).message}`, 1);
-}
+const { values } = parseCli(usage, { sub: { type: 'string' }, role: { type: 'string', default: 'customer' }, ttl: { type: 'string', default: '1h' } });
+
+await runCli('token', usage, async () => {
+  if (!values.sub) throw new UsageError('--sub is required');
+  if (values.role !== 'customer' && values.role !== 'admin') throw new UsageError(`--role must be customer or admin, got "${values.role}"`);
+  const ttl = ttlSeconds(values.ttl);
+  const config = loadConfig(process.env, []);
+  try {
+    const { tokens } = authSetup(config);
+    const token = await signLocalToken(tokens, { subject: values.sub, admin: values.role === 'admin', ttlSeconds: ttl });
+    process.stdout.write(`${token}\n`);
+  } catch (error) {
+    throw new CliFailure(`cannot sign a token: ${(error as Error).message}`, { cause: error });
+  }
+});

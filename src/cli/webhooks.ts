@@ -7,13 +7,13 @@
 // databases `npm start` would use (embedded: only while no server holds DATA_DIR; use the admin API
 // then). A secret is printed once, by register and rotate, and never otherwise.
 // Exit codes: 0 done, 1 failed (not found, database unreachable, embedded database busy), 2 bad usage or input.
-import { ConfigError, loadConfig } from '../config.ts';
+import { loadConfig } from '../config.ts';
 import { NotFoundError, ValidationError } from '../cqrs/errors.ts';
-import { PendingMigrationsError } from '../db/migrations.ts';
 import { createWriteClient } from '../db/write-client.ts';
 import { webhookAdmin, type DeliveryView, type WebhookAdmin } from '../modules/webhooks/endpoints.ts';
 import { targetGuard } from '../modules/webhooks/ssrf-guard.ts';
 import { withDatabases } from './cli-databases.ts';
+import { CliFailure, integerFlag, parseCli, runCli, UsageError, usageExit } from './cli-kit.ts';
 import { deliveriesTable, endpointsTable } from './webhook-tables.ts';
 
 const usage = [
@@ -24,94 +24,95 @@ const usage = [
   '       npm run webhooks -- deliveries <id> [--status pending|delivered|parked|superseded] [--json]',
 ].join('\n');
 
-class UsageError extends Error {}
-
 const statuses = ['pending', 'delivered', 'parked', 'superseded'] as const;
 
-function option(args: string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  if (at < 0) return undefined;
-  const value = args[at + 1];
-  if (value === undefined || value.startsWith('--')) throw new UsageError(usage);
-  args.splice(at, 2);
-  return value;
-}
+const { values, positionals } = parseCli(
+  usage,
+  { json: { type: 'boolean' }, coalesce: { type: 'boolean' }, overlap: { type: 'string' }, status: { type: 'string' } },
+  { positionals: true },
+);
 
-function flag(args: string[], name: string): boolean {
-  const at = args.indexOf(name);
-  if (at >= 0) args.splice(at, 1);
-  return at >= 0;
+/** Which subcommand takes which flag; any other combination is a usage error before anything is opened. */
+const flagsOf: Record<string, (keyof typeof values)[]> = {
+  list: ['json'],
+  register: ['coalesce'],
+  rotate: ['overlap'],
+  deliveries: ['status', 'json'],
+};
+
+function checkFlags(action: string | undefined): void {
+  for (const flag of ['json', 'coalesce', 'overlap', 'status'] as const) {
+    if (values[flag] !== undefined && !(flagsOf[action ?? ''] ?? []).includes(flag))
+      throw new UsageError(`--${flag} does not apply to ${action ?? 'no command'}`);
+  }
+  if (values.overlap !== undefined) integerFlag('overlap', values.overlap, 0, 365 * 86_400);
+  if (values.status !== undefined && !(statuses as readonly string[]).includes(values.status)) {
+    throw new UsageError(`--status must be one of ${statuses.join(', ')}, got "${values.status}"`);
+  }
 }
 
 async function run(admin: WebhookAdmin, args: string[]): Promise<string> {
   const [action, ...rest] = args;
-  const json = flag(rest, '--json');
+  const json = values.json === true;
   switch (action) {
     case 'list':
       if (rest.length > 0) break;
       return json ? JSON.stringify(await admin.list(), null, 2) : endpointsTable(await admin.list());
     case 'register': {
-      const coalesce = flag(rest, '--coalesce');
-      if (rest.length !== 2 || json) break;
+      if (rest.length !== 2) break;
       const [url, types] = rest as [string, string];
-      const { endpoint, secret } = await admin.register({ url, eventTypes: types.split(','), coalesce });
+      const { endpoint, secret } = await admin.register({ url, eventTypes: types.split(','), coalesce: values.coalesce === true });
       return `registered endpoint ${endpoint.id} for ${endpoint.eventTypes.join(', ')}\nsecret (shown once, store it now): ${secret}`;
     }
     case 'rotate': {
-      const overlap = option(rest, '--overlap');
-      if (rest.length !== 1 || json || (overlap !== undefined && !/^\d+$/.test(overlap))) break;
-      const { endpoint, secret } = await admin.rotateSecret(rest[0]!, overlap === undefined ? 86_400 : Number(overlap));
+      if (rest.length !== 1) break;
+      const overlap = values.overlap === undefined ? 86_400 : Number(values.overlap);
+      const { endpoint, secret } = await admin.rotateSecret(rest[0]!, overlap);
       const until = endpoint.previousSecretUntil ? `; the previous secret keeps signing until ${endpoint.previousSecretUntil.toISOString()}` : '';
       return `rotated the secret of endpoint ${endpoint.id}${until}\nnew secret (shown once, store it now): ${secret}`;
     }
     case 'pause':
     case 'resume':
-      if (rest.length !== 1 || json) break;
+      if (rest.length !== 1) break;
       return `endpoint ${(await admin[action](rest[0]!)).id} is ${action === 'pause' ? 'paused' : 'active'}`;
     case 'delete':
-      if (rest.length !== 1 || json) break;
+      if (rest.length !== 1) break;
       await admin.remove(rest[0]!);
       return `deleted endpoint ${rest[0]} and its deliveries`;
     case 'replay':
-      if (rest.length !== 1 || json) break;
+      if (rest.length !== 1) break;
       return `queued ${await admin.replay(rest[0]!)} parked delivery(ies) of endpoint ${rest[0]} again`;
     case 'deliveries': {
-      const status = option(rest, '--status');
-      if (rest.length !== 1 || (status !== undefined && !(statuses as readonly string[]).includes(status))) break;
-      const deliveries = await admin.deliveries(rest[0]!, { status: status as DeliveryView['status'] | undefined, limit: 100 });
+      if (rest.length !== 1) break;
+      const deliveries = await admin.deliveries(rest[0]!, { status: values.status as DeliveryView['status'] | undefined, limit: 100 });
       return json ? JSON.stringify(deliveries, null, 2) : deliveriesTable(deliveries);
     }
     default:
       break;
   }
-  throw new UsageError(usage);
+  throw new UsageError(`bad arguments: ${args.join(' ')}`);
 }
 
-try {
-  const args = process.argv.slice(2);
-  if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
-    console.log(usage);
-    process.exit(args.length === 0 ? 2 : 0);
+if (positionals.length === 0) usageExit(usage, '');
+
+await runCli('webhooks', usage, async () => {
+  checkFlags(positionals[0]);
+  if (!['list', 'register', 'rotate', 'pause', 'resume', 'delete', 'replay', 'deliveries'].includes(positionals[0]!)) {
+    throw new UsageError(`unknown command: ${positionals[0]}`);
   }
   const config = loadConfig(process.env, ['all']);
   const output = await withDatabases(config, async (targets) => {
     const writeDb = createWriteClient(targets.write);
     try {
-      return await run(webhookAdmin(writeDb, targetGuard(config.webhooks.allowedHosts)), args);
+      return await run(webhookAdmin(writeDb, targetGuard(config.webhooks.allowedHosts)), positionals);
+    } catch (error) {
+      // A refused input (a URL the SSRF guard refuses, an unknown event type) is bad usage; an unknown endpoint is a failure.
+      if (error instanceof ValidationError) throw new UsageError(error.message);
+      if (error instanceof NotFoundError) throw new CliFailure(error.message);
+      throw error;
     } finally {
       await writeDb.$disconnect();
     }
   });
   console.log(output);
-} catch (error) {
-  if (error instanceof UsageError || error instanceof ConfigError || error instanceof ValidationError) {
-    console.error(error.message);
-    process.exit(2);
-  }
-  if (error instanceof NotFoundError || error instanceof PendingMigrationsError) {
-    console.error(error.message);
-    process.exit(1);
-  }
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-}
+});
