@@ -6,11 +6,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asCustomer } from '../support/auth.ts';
 import { postGraphQL } from '../support/admin-graphql.ts';
 import { eventually } from '../support/eventually.ts';
 import { executeHttp } from '../support/graphql-client.ts';
+import { capturedLog } from '../support/logs.ts';
 import { freePort } from '../support/servers.ts';
 import { shopSession } from '../support/shop-e2e.ts';
 import { RecordUserLoginDocument } from './generated/write/graphql.ts';
@@ -18,7 +19,7 @@ import { RecordUserLoginDocument } from './generated/write/graphql.ts';
 const shop = shopSession();
 /** Every secret the API made in this file, and every line the app logged: no line may hold a secret. */
 const secrets: string[] = [];
-const logged: string[] = [];
+const appLog = capturedLog();
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -101,30 +102,27 @@ const versionsOf = (received: Received[], aggregateId: string) =>
   received.filter((entry) => entry.aggregateId === aggregateId).map((entry) => entry.aggregateVersion);
 
 beforeAll(async () => {
-  for (const stream of ['error', 'log', 'warn'] as const) {
-    const original = console[stream].bind(console);
-    vi.spyOn(console, stream).mockImplementation((...args: unknown[]) => {
-      logged.push(args.map((arg) => (arg instanceof Error ? `${arg.message} ${arg.stack}` : String(arg))).join(' '));
-      original(...args);
-    });
-  }
-  await shop.start({
-    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-    WEBHOOK_TIMEOUT_MS: '500',
-    WEBHOOK_RETRY_BASE_MS: '50',
-    WEBHOOK_RETRY_MAX_MS: '200',
-    WEBHOOK_MAX_ATTEMPTS: '8',
-    WEBHOOK_SWEEP_MS: '50',
-  });
+  await shop.start(
+    {
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      WEBHOOK_TIMEOUT_MS: '500',
+      WEBHOOK_RETRY_BASE_MS: '50',
+      WEBHOOK_RETRY_MAX_MS: '200',
+      WEBHOOK_MAX_ATTEMPTS: '8',
+      WEBHOOK_SWEEP_MS: '50',
+    },
+    {},
+    appLog.log,
+  );
 });
 
 afterAll(async () => {
   await shop.stop();
   // Failed and parked deliveries were logged above; none of those lines, nor any other, holds a secret.
   expect(secrets.length).toBeGreaterThan(5);
+  const logged = appLog.text().split('\n');
   expect(logged.some((line) => line.includes('parked after'))).toBe(true);
   for (const secret of secrets) expect(logged.filter((line) => line.includes(secret.slice(6, 30)))).toEqual([]);
-  vi.restoreAllMocks();
 });
 
 describe('deliveries', () => {

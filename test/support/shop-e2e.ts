@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { expect, inject } from 'vitest';
 import { startApp, type AppExtensions, type RunningApp } from '../../src/app.ts';
+import type { Logger } from '../../src/observability/logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
 import { AddProductDocument, PlaceOrderDocument, RegisterUserDocument, RestockProductDocument, type OrderItemInput } from '../e2e/generated/write/graphql.ts';
@@ -122,10 +123,10 @@ export function shopSession() {
   }
 
   return {
-    /** Starts the app on `distributedEnv(overrides)` and connects to its database. */
-    async start(overrides: Env = {}, extensions: AppExtensions = {}) {
+    /** Starts the app on `distributedEnv(overrides)` and connects to its database; `log`: where its lines go (stdout by default). */
+    async start(overrides: Env = {}, extensions: AppExtensions = {}, log?: Logger) {
       const env = await distributedEnv(overrides);
-      const app = await startApp(loadConfig(env, ['all']), undefined, extensions);
+      const app = await startApp(loadConfig(env, ['all']), log, extensions);
       try {
         running = { app, env, sql: await connectPostgres(env.DATABASE_URL!) };
       } catch (error) {
