@@ -1,17 +1,8 @@
 // The abuse-limit and browser-safety settings (config.api): defaults, NODE_ENV read from loadConfig's
 // env argument, and refusals of values that would make the server unsafe or fail at start.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env, []);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  return expect.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
+import { loadConfig } from '../../src/config.ts';
+import { configProblems } from '../support/config-problems.ts';
 
 describe('API protection settings', () => {
   it('default to limits that hold in production', () => {
@@ -65,7 +56,7 @@ describe('API protection settings', () => {
       'https://a.example',
     ]);
     for (const bad of ['*', 'shop.example.com', 'https://shop.example.com/app', 'ftp://files.example']) {
-      expect(problems({ CORS_ORIGINS: bad }).join('\n')).toContain('CORS_ORIGINS must list origins');
+      expect(configProblems({ CORS_ORIGINS: bad }).join('\n')).toContain('CORS_ORIGINS must list origins');
     }
   });
 
@@ -73,15 +64,15 @@ describe('API protection settings', () => {
     expect(loadConfig({ TRUST_PROXY: 'true' }, []).api.trustProxyHops).toBe(1);
     expect(loadConfig({ TRUST_PROXY: '2' }, []).api.trustProxyHops).toBe(2);
     expect(loadConfig({ TRUST_PROXY: 'false' }, []).api.trustProxyHops).toBe(0);
-    expect(problems({ TRUST_PROXY: 'yes please' })[0]).toMatch(/^TRUST_PROXY must be an integer/);
+    expect(configProblems({ TRUST_PROXY: 'yes please' })[0]).toMatch(/^TRUST_PROXY must be an integer/);
   });
 
   it('take 0 points as a bucket turned off, and refuse limits that cannot work', () => {
     expect(loadConfig({ RATE_LIMIT_SIGN_UPS: '0' }, []).api.rateLimits.signUp).toEqual({ points: 0, windowSeconds: 3600 });
-    expect(problems({ RATE_LIMIT_WINDOW_S: '0' })[0]).toMatch(/^RATE_LIMIT_WINDOW_S must be an integer from 1/);
-    expect(problems({ MAX_BODY_BYTES: '10' })[0]).toMatch(/^MAX_BODY_BYTES must be an integer from 1024/);
-    expect(problems({ MAX_MUTATIONS: '0' })[0]).toMatch(/^MAX_MUTATIONS must be an integer from 1/);
-    expect(problems({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toEqual([
+    expect(configProblems({ RATE_LIMIT_WINDOW_S: '0' })[0]).toMatch(/^RATE_LIMIT_WINDOW_S must be an integer from 1/);
+    expect(configProblems({ MAX_BODY_BYTES: '10' })[0]).toMatch(/^MAX_BODY_BYTES must be an integer from 1024/);
+    expect(configProblems({ MAX_MUTATIONS: '0' })[0]).toMatch(/^MAX_MUTATIONS must be an integer from 1/);
+    expect(configProblems({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toEqual([
       'HTTP_HEADERS_TIMEOUT_MS (20000) must not exceed HTTP_REQUEST_TIMEOUT_MS (10000)',
     ]);
   });

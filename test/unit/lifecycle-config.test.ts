@@ -1,16 +1,7 @@
 // The probe and shutdown settings (docs/operations.md): defaults, and values refused at start.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env, []);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  return expect.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
+import { loadConfig } from '../../src/config.ts';
+import { configProblems } from '../support/config-problems.ts';
 
 describe('lifecycle settings', () => {
   it('default to a 10 s shutdown deadline, 1 s readiness checks and no probe port of their own', () => {
@@ -28,7 +19,7 @@ describe('lifecycle settings', () => {
   });
 
   it('refuse values out of range', () => {
-    expect(problemsOf({ SHUTDOWN_TIMEOUT_MS: '0', READINESS_TIMEOUT_MS: '5', HEALTH_PORT: '70000' })).toEqual([
+    expect(configProblems({ SHUTDOWN_TIMEOUT_MS: '0', READINESS_TIMEOUT_MS: '5', HEALTH_PORT: '70000' })).toEqual([
       'SHUTDOWN_TIMEOUT_MS must be an integer from 100 to 3600000, got "0"',
       'READINESS_TIMEOUT_MS must be an integer from 10 to 60000, got "5"',
       'HEALTH_PORT must be an integer from 0 to 65535, got "70000"',
