@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/servers.ts';
+import { stopGroup } from '../support/process-group.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const skipMarker = '<!-- readme-test: skip -->';
@@ -65,32 +66,8 @@ function shellEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** SIGTERM to the process group this test started (npm and the server under it), SIGKILL after 10 s. */
-async function stopGroup(child: ChildProcess): Promise<void> {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  for (const [signal, graceMs] of [
-    ['SIGTERM', 10_000],
-    ['SIGKILL', 2_000],
-  ] as const) {
-    if (!groupAlive(pid)) return;
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      return;
-    }
-    for (const deadline = Date.now() + graceMs; groupAlive(pid) && Date.now() < deadline;) await sleep(100);
-  }
-}
+/** SIGTERM to the process group this test started (npm and the server under it, or a block's bash), SIGKILL after 10 s. */
+const stopServer = (child: ChildProcess) => stopGroup(child, 10_000);
 
 interface BashRun {
   code: number | null;
@@ -107,7 +84,7 @@ function runBash(source: string, env: NodeJS.ProcessEnv, timeoutMs: number): Pro
   return new Promise((done) => {
     const timer = setTimeout(() => {
       stderr += `\n(the README blocks did not finish within ${timeoutMs} ms)`;
-      void stopGroup(child);
+      void stopServer(child);
     }, timeoutMs);
     // 'exit', not 'close': a background curl a block left behind (it ends at its next SSE ping) may
     // still hold the pipes; its output is not needed.
@@ -115,7 +92,7 @@ function runBash(source: string, env: NodeJS.ProcessEnv, timeoutMs: number): Pro
       clearTimeout(timer);
       // Let the pipes deliver what bash wrote, then end what it left running.
       void sleep(200).then(async () => {
-        await stopGroup(child);
+        await stopServer(child);
         done({ code, stdout, stderr });
       });
     });
@@ -153,7 +130,7 @@ describe('README.md runs verbatim against npm start', () => {
   }, 130_000);
 
   afterAll(async () => {
-    if (server) await stopGroup(server);
+    if (server) await stopServer(server);
     rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { distributedEnv } from '../support/shop-e2e.ts';
+import { stopGroup } from '../support/process-group.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** The embedded first start (PGlite init and migrations) takes 15 to 25 s on this machine. */
@@ -24,7 +25,7 @@ const processes = new Set<ChildProcess>();
 const directories: string[] = [];
 
 afterAll(async () => {
-  await Promise.all([...processes].map(stopGroup));
+  await Promise.all([...processes].map(stopSpawned));
   for (const dir of directories) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -34,39 +35,10 @@ function tempDir(): string {
   return dir;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Whether any process of the group led by `pid` is still there. */
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Stops a process spawned with `detached: true` and everything it started: `npm start` runs tsx,
- * which runs node, and a signal to npm alone may leave them running. SIGTERM to the process group,
- * then SIGKILL after 5 s.
- */
-async function stopGroup(child: ChildProcess): Promise<void> {
+/** Stops a spawned CLI or server and everything it started (test/support/process-group.ts). */
+async function stopSpawned(child: ChildProcess): Promise<void> {
   processes.delete(child);
-  const pid = child.pid;
-  if (pid === undefined) return;
-  for (const [signal, graceMs] of [
-    ['SIGTERM', 5_000],
-    ['SIGKILL', 2_000],
-  ] as const) {
-    if (!groupAlive(pid)) return;
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      return;
-    }
-    for (const deadline = Date.now() + graceMs; groupAlive(pid) && Date.now() < deadline;) await sleep(100);
-  }
+  await stopGroup(child);
 }
 
 /** The environment of a developer's shell: none of the settings that would change where keys come from. */
@@ -99,7 +71,7 @@ function runTokenCli(args: string[], settings: Record<string, string>): Promise<
   child.stderr.on('data', (chunk) => (stderr += chunk));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      void stopGroup(child);
+      void stopSpawned(child);
       reject(new Error(`npm run token ${args.join(' ')} did not finish within 60 s:\n${stdout}\n${stderr}`));
     }, 60_000);
     child.once('error', reject);
@@ -167,9 +139,9 @@ async function npmStart(dataDir: string): Promise<ShopProcess> {
       });
     });
     expect(stdout).toContain('embedded mode');
-    return { ...urls, exited: () => exited, output: () => `${stdout}\n${stderr}`, stop: () => stopGroup(child) };
+    return { ...urls, exited: () => exited, output: () => `${stdout}\n${stderr}`, stop: () => stopSpawned(child) };
   } catch (error) {
-    await stopGroup(child);
+    await stopSpawned(child);
     throw error;
   }
 }
