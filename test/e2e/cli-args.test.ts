@@ -82,7 +82,9 @@ function tempDir(): string {
 
 describe('every CLI behind an npm script', () => {
   it('covers the scripts of the brief', () => {
-    expect(Object.keys(scripts).sort()).toEqual(['db:diff', 'db:generate', 'db:migrate', 'projections', 'schema:print', 'seed', 'token', 'webhooks'].sort());
+    expect(Object.keys(scripts).sort()).toEqual(
+      ['db:diff', 'db:generate', 'db:migrate', 'db:template', 'projections', 'schema:print', 'seed', 'token', 'webhooks'].sort(),
+    );
   });
 
   it('answers --help with its usage on stdout and exit 0, and refuses an unknown flag with the usage on stderr and exit 2', async () => {
