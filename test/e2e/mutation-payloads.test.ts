@@ -142,6 +142,25 @@ describe('mode ASYNC', () => {
     expect(user).toBeNull();
     expect(consistencyToken).toEqual(expect.any(String));
   });
+
+  it('placeOrder answers a null order (its owner is not checked: there is nothing to show)', async () => {
+    const productId = await shop.addProduct(
+      { sku: `PAY-${randomUUID().slice(0, 6)}`, name: 'Pen', description: 'A pen', category: 'payloads', priceCents: 300 },
+      5,
+    );
+    const userId = await shop.registerUser('Async Customer');
+    const placed = await executeHttp(
+      shop.writeUrl,
+      PlaceOrderPayloadDocument,
+      { userId, items: [{ productId, quantity: 1 }], mode: 'ASYNC' },
+      await asCustomer(userId),
+    );
+    expect(placed.errors).toBeUndefined();
+    const { receipt, order, consistencyToken } = expectTypename(placed.data?.placeOrder, 'MutationPlaceOrderSuccess');
+    expect(receipt.status).toBe('ACCEPTED');
+    expect(order).toBeNull();
+    expect(consistencyToken).toEqual(expect.any(String));
+  });
 });
 
 describe('errors', () => {
