@@ -3,7 +3,7 @@
 // its code in src/graphql/types/errors.ts fails here rather than in a client's response.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { isEnumType, isNonNullType, type GraphQLInterfaceType } from 'graphql';
+import { isEnumType, isNonNullType, type GraphQLEnumType, type GraphQLInterfaceType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { buildSchemas } from '../../src/graphql/schema.ts';
 import { errorCodes } from '../../src/graphql/types/errors.ts';
@@ -54,7 +54,7 @@ describe('ErrorCode', () => {
     const { write } = buildSchemas();
     const code = (write.getType('Error') as GraphQLInterfaceType).getFields().code!.type;
     expect(isNonNullType(code) && isEnumType(code.ofType) && code.ofType.name).toBe('ErrorCode');
-    const values = (write.getType('ErrorCode') as { getValues(): { name: string }[] }).getValues().map((value) => value.name);
+    const values = (write.getType('ErrorCode') as GraphQLEnumType).getValues().map((value) => value.name);
     expect(values.sort()).toEqual(Object.keys(errorCodes).sort());
   });
 });
