@@ -128,6 +128,12 @@ export async function startApp(config: Config, log: Log = createLogger(config.lo
 
 type Stack = (() => Promise<void> | void)[];
 
+/** A read database and the notices of its projectors' checkpoints and row changes. */
+interface Views {
+  db: ReadDb;
+  notices: NoticeBus<Topics>;
+}
+
 /** Readiness checks and the watch over this process's consumers (src/lifecycle/readiness.ts). */
 interface Probes {
   readiness: Readiness;
@@ -191,7 +197,15 @@ async function startReadCache(
 async function serve(
   config: Config,
   stack: Stack,
-  apis: { writeDb?: WriteDb; read?: { db: ReadDb; notices: NoticeBus<Topics> }; admin?: AdminServices; redis?: Redis; metrics: AppMetrics },
+  apis: {
+    writeDb?: WriteDb;
+    read?: Views;
+    /** The views the write API's mutation payloads show (src/graphql/mutation-payload.ts); none: their entities are null. */
+    payloadViews?: Views;
+    admin?: AdminServices;
+    redis?: Redis;
+    metrics: AppMetrics;
+  },
   log: Log,
   probes: Probes,
 ) {
@@ -207,6 +221,18 @@ async function serve(
   const callbackKey = secret.derive('callback-signing');
   const callbacks: CallbackSetup = { guard: targetGuard(config.webhooks.allowedHosts), secretOf: (submitter) => callbackSecretOf(callbackKey, submitter) };
   const { writeDb, metrics } = apis;
+  // One waiter per read database and notice bus: the read API and the write API's payloads share it where one process serves both.
+  const waiters = new Map<NoticeBus<Topics>, ConsistencyWaiter>();
+  const waiterOn = (views: Views) => {
+    let waiter = waiters.get(views.notices);
+    if (!waiter) {
+      const created = new ConsistencyWaiter(views.db, views.notices, { maxWaiting: config.consistencyMaxWaits });
+      stack.push(() => created.close());
+      waiters.set(views.notices, (waiter = created));
+    }
+    return waiter;
+  };
+  const payloadViews = apis.payloadViews;
   const write = writeDb
     ? createWriteYoga(
         {
@@ -216,6 +242,7 @@ async function serve(
           callbackSecret: callbacks.secretOf,
           orderOwner: (orderId) => findOrderOwner(writeDb, orderId),
           consistencyTokens: tokens,
+          views: payloadViews && { db: payloadViews.db, waiter: waiterOn(payloadViews), waitMs: config.consistencyWaitMs },
           now: () => new Date(),
         },
         { authenticator, admin: apis.admin, protection, observers: [metrics.operationsPlugin('write')] },
@@ -227,8 +254,7 @@ async function serve(
   const subscriptionQuota = new SubscriptionQuota(config.webSocket.subscriptionsPerIdentity);
   if (apis.read) {
     readCache = await startReadCache(config, stack, { notices: apis.read.notices, redis: apis.redis, tokens, secret }, log);
-    const waiter = new ConsistencyWaiter(apis.read.db, apis.read.notices, { maxWaiting: config.consistencyMaxWaits });
-    stack.push(() => waiter.close());
+    const waiter = waiterOn(apis.read);
     // Transaction ids compare only within one cluster: the read database must be the write database's.
     const sameCluster = config.mode === 'embedded' || config.readDatabaseUrl === config.databaseUrl;
     read = createReadYoga({
@@ -406,7 +432,13 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
   return serve(
     config,
     stack,
-    { writeDb, read: { db: readDb, notices }, admin: adminServices(config, writeDb, readDb, notices), metrics: extensions.metrics },
+    {
+      writeDb,
+      read: { db: readDb, notices },
+      payloadViews: { db: readDb, notices },
+      admin: adminServices(config, writeDb, readDb, notices),
+      metrics: extensions.metrics,
+    },
     log,
     probes,
   );
@@ -462,8 +494,9 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     ...(writeDb ? [{ label: 'write database', db: writeDb, set: 'write' as const }] : []),
     ...(readDb ? [{ label: 'read database', db: readDb, set: 'read' as const }] : []),
   ]);
-  // A write-only process reads projection checkpoints for admins only: a small pool, opened on first use.
-  const statusReadDb = readDb ?? (runs('write') ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 2 }) : undefined);
+  // A write-only process reads the views for admin fields and mutation payloads only (docs/deploy.md, "Sizing"):
+  // a small pool, opened on first use. It is no readiness check: writes go on while the read database is away.
+  const statusReadDb = readDb ?? (runs('write') ? createReadClient({ kind: 'postgres', url: readDatabaseUrl, poolSize: 5 }) : undefined);
   if (statusReadDb && statusReadDb !== readDb) stack.push(() => statusReadDb.$disconnect());
   if (writeDb) extensions.metrics.watchDatabases({ writeDb, readDb: readDb ?? statusReadDb }, logConsumers(config));
 
@@ -552,21 +585,21 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
   }
 
   if (!runs('write') && !runs('read')) return serveProbes(config, stack, probes, extensions.metrics);
-  let read;
-  if (runs('read')) {
-    // Named after the channel, so that `CLIENT LIST` tells which connection receives the notices.
-    const subscriber = redis.duplicate({ connectionName: `notices:${config.noticeChannel}` });
-    stack.push(() => void subscriber.disconnect());
-    const notices = await createRedisNoticeBus<Topics>({ publisher: redis, subscriber, channel: config.noticeChannel });
-    stack.push(() => notices.close());
-    read = { db: readDb!, notices };
-  }
+  // The read API and the write API's mutation payloads both wait on checkpoint notices: one subscriber connection for both.
+  // Named after the channel, so that `CLIENT LIST` tells which connection receives the notices.
+  const subscriber = redis.duplicate({ connectionName: `notices:${config.noticeChannel}` });
+  stack.push(() => void subscriber.disconnect());
+  const notices = await createRedisNoticeBus<Topics>({ publisher: redis, subscriber, channel: config.noticeChannel });
+  stack.push(() => notices.close());
+  const read = runs('read') ? { db: readDb!, notices } : undefined;
+  const payloadViews = runs('write') ? { db: statusReadDb!, notices } : undefined;
   return serve(
     config,
     stack,
     {
       writeDb: runs('write') ? writeDb : undefined,
       read,
+      payloadViews,
       redis,
       metrics: extensions.metrics,
       // Publish-only (no subscriber connection): retried projection events reach every read API's subscribers.

@@ -1,6 +1,7 @@
 // What resolvers get. Write and read services are separate so a read process never holds write access.
 import type { Identity } from '../auth/identity.ts';
 import type { CommandResult } from '../cqrs/command-handler.ts';
+import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
@@ -21,7 +22,21 @@ export interface WriteServices {
   orderOwner(orderId: string): Promise<string | null>;
   /** Signs the consistency tokens that receipts carry. */
   consistencyTokens: ConsistencyTokens;
+  /**
+   * The views, for mutation payloads that show the entity a command changed once its projection has
+   * applied the command (src/graphql/mutation-payload.ts). Absent where the process has no read database:
+   * those payloads' entities are then null.
+   */
+  views?: PayloadViews;
   now(): Date;
+}
+
+export interface PayloadViews {
+  db: ReadDb;
+  /** The read API's waiter for consistency tokens (src/cqrs/consistency.ts), shared with it where one process serves both. */
+  waiter: ConsistencyWaiter;
+  /** Longest a payload waits for its projection (CONSISTENCY_WAIT_MS, as for reads). */
+  waitMs: number;
 }
 
 export interface ReadSettings {

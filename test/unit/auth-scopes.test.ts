@@ -94,3 +94,40 @@ describe('authorization is declared on every field', () => {
     expect(fields.map(([name]) => name).filter((name) => !covered.has(name))).toEqual([]);
   });
 });
+
+// The fields of mutation success types beside `data` (src/graphql/mutation-payload.ts): the receipt and
+// token are the caller's own; the entity repeats the read API's scope for it, on the receipt's aggregate id.
+describe('mutation payload fields declare authorization', () => {
+  const receipt = { aggregateId: 'x', mode: 'SYNC' };
+  const payloadFields = Object.values(write.getTypeMap())
+    .filter((type) => /^Mutation\w+Success$/.test(type.name) && 'getFields' in type)
+    .flatMap((type) =>
+      Object.entries((type as { getFields(): Record<string, GraphQLField<unknown, unknown>> }).getFields())
+        .filter(([name]) => name !== 'data')
+        .map(([name, field]): [string, GraphQLField<unknown, unknown>] => [`${type.name}.${name}`, field]),
+    );
+  const payloadScopes = (field: GraphQLField<unknown, unknown>, parent: unknown) => {
+    const scopes = scopesOf(field)!;
+    return typeof scopes === 'function' ? scopes(parent, {}, {}, {}) : scopes;
+  };
+  const entityScopes: Record<string, Record<string, unknown>> = {
+    order: { admin: true, orderOwner: 'x' },
+    user: { admin: true, self: 'x' },
+    product: { public: true },
+  };
+
+  it('finds the payloads of every command mutation', () => {
+    expect(payloadFields.map(([name]) => name)).toEqual(expect.arrayContaining(['MutationPlaceOrderSuccess.order', 'MutationRestockProductSuccess.product']));
+  });
+
+  it.each(payloadFields.map(([name, field]) => [name, field] as const))('%s follows the documented policy', (name, field) => {
+    const fieldName = name.split('.')[1]!;
+    if (fieldName === 'receipt' || fieldName === 'consistencyToken') {
+      expect(payloadScopes(field, receipt)).toEqual({ admin: true, customer: true });
+      return;
+    }
+    expect(payloadScopes(field, receipt)).toEqual(entityScopes[fieldName]);
+    // A command accepted to run later shows no entity, so there is nothing to check.
+    expect(payloadScopes(field, { ...receipt, mode: 'ASYNC' })).toBe(true);
+  });
+});

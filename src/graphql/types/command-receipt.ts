@@ -3,7 +3,7 @@ import type { CommandStatus } from '../../modules/async-commands/command-status.
 import { CommandStatusEnum } from './command-status.ts';
 import { actorOf } from '../../auth/identity.ts';
 import { builder } from '../builder.ts';
-import { writeServices } from '../context.ts';
+import { writeServices, type GraphQLContext } from '../context.ts';
 
 /** What a mutation answers: a command that ran (SUCCEEDED), or one accepted to run later (`mode: ASYNC`). */
 export interface Receipt {
@@ -13,6 +13,13 @@ export interface Receipt {
   version: number | null;
   status: CommandStatus;
   position: LogPosition | null;
+  /** How the command was sent: only a SYNC command's payload shows the entity it changed (src/graphql/mutation-payload.ts). */
+  mode: 'SYNC' | 'ASYNC';
+}
+
+/** The receipt's position, signed: what a client sends back in `x-consistency-token`; null when the command changed nothing. */
+export function consistencyTokenOf(receipt: Receipt, context: GraphQLContext): string | null {
+  return receipt.position ? writeServices(context).consistencyTokens.issue(receipt.position) : null;
 }
 
 export const CommandModeEnum = builder.enumType('CommandMode', {
@@ -25,7 +32,9 @@ export const CommandModeEnum = builder.enumType('CommandMode', {
 });
 
 export const CommandReceipt = builder.objectRef<Receipt>('CommandReceipt').implement({
-  description: 'What a successful mutation returns: the command that ran, or (mode ASYNC) the command accepted to run.',
+  description:
+    'What a successful mutation returns: the command that ran, or (mode ASYNC) the command accepted to run. ' +
+    'A mutation success type carries it as `receipt` (and, for compatibility, as `data`), beside the consistency token and the entity the command changed.',
   subGraphs: ['write'],
   fields: (t) => ({
     aggregateId: t.exposeID('aggregateId', { description: 'The aggregate the command targets (the new order for placeOrder).' }),
@@ -34,7 +43,7 @@ export const CommandReceipt = builder.objectRef<Receipt>('CommandReceipt').imple
     status: t.field({ type: CommandStatusEnum, resolve: (receipt) => receipt.status }),
     consistencyToken: t.string({
       nullable: true,
-      resolve: (receipt, _args, context) => (receipt.position ? writeServices(context).consistencyTokens.issue(receipt.position) : null),
+      resolve: (receipt, _args, context) => consistencyTokenOf(receipt, context),
       description:
         'Send it back in the `x-consistency-token` header of a read query to wait until the views have applied this write ' +
         '(for mode ASYNC: the acceptance, so that commandStatus knows the command). Null when the command changed nothing.',

@@ -2,11 +2,24 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError, VersionConflictError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
+import { payloadOf, type PayloadEntity } from '../../../graphql/mutation-payload.ts';
 import { runCommand } from '../../../graphql/run-command.ts';
 import { CommandModeEnum, CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { commandCents } from '../../shared/money.ts';
 import { maxPriceCents } from '../commands.ts';
 import { ProductDiscontinuedError, SkuTakenError } from '../errors.ts';
+import { productCatalogProjectionName, type ProductCatalogRow } from '../views/product-catalog.ts';
+import { Product } from './product-queries.ts';
+
+/** The product with its stock, as the read API's `product` query shows it (public there too); the stock commands show it as well. */
+export const productEntity: PayloadEntity<ProductCatalogRow> = {
+  type: Product,
+  projection: productCatalogProjectionName,
+  load: (loaders, id) => loaders.product.load(id),
+  authScopes: () => ({ public: true }),
+  description: 'The product with its stock (view `product_catalog`)',
+};
+const payload = payloadOf('product', productEntity);
 
 builder.mutationField('addProduct', (t) =>
   t.field({
@@ -15,7 +28,7 @@ builder.mutationField('addProduct', (t) =>
       'Adds a product, with an empty stock. The sku (1 to 64 of A-Z, 0-9, "-", "_", ".") is upper-cased and must be unused; ' +
       `name 1 to 200 characters, description at most 5000, category 1 to 100; priceCents 1 to ${maxPriceCents}; ` +
       'currency an ISO 4217 code. The receipt aggregateId is the new product id.',
-    errors: { types: [ValidationError, SkuTakenError] },
+    errors: { types: [ValidationError, SkuTakenError], ...payload },
     authScopes: { admin: true },
     args: {
       sku: t.arg.string({ required: true }),
@@ -40,7 +53,7 @@ builder.mutationField('changeProductPrice', (t) =>
     description:
       'Changes the price of a product that is not discontinued. Setting the current price changes nothing (null consistencyToken). ' +
       'With expectedVersion, fails with VersionConflictError if the product changed since.',
-    errors: { types: [ValidationError, NotFoundError, ProductDiscontinuedError, VersionConflictError] },
+    errors: { types: [ValidationError, NotFoundError, ProductDiscontinuedError, VersionConflictError], ...payload },
     authScopes: { admin: true },
     args: {
       productId: t.arg.id({ required: true }),
@@ -61,7 +74,7 @@ builder.mutationField('discontinueProduct', (t) =>
   t.field({
     type: CommandReceipt,
     description: 'Stops selling a product; its stock can still be restocked and adjusted. Discontinuing twice changes nothing.',
-    errors: { types: [ValidationError, NotFoundError] },
+    errors: { types: [ValidationError, NotFoundError], ...payload },
     authScopes: { admin: true },
     args: { productId: t.arg.id({ required: true }), mode: t.arg({ type: CommandModeEnum, defaultValue: 'SYNC' }) },
     resolve: (_root, args, context, info) => {

@@ -20,7 +20,7 @@ export const maxSearchTextLength = 200;
 
 export const Product = builder.objectRef<ProductCatalogRow>('Product').implement({
   description: 'A product as shown in the shop, with its stock (view `product_catalog`).',
-  subGraphs: ['read'],
+  subGraphs: ['read', 'write'],
   fields: (t) => ({
     id: t.exposeID('id'),
     sku: t.exposeString('sku'),
@@ -148,6 +148,8 @@ builder.queryField('productCatalog', (t) =>
 
 builder.queryField('product', (t) =>
   t.field({
+    // The read API's: its type is in the write schema too, for mutation payloads (src/graphql/mutation-payload.ts).
+    subGraphs: ['read'],
     type: Product,
     nullable: true,
     description: 'One product; null when there is none with this id. Public.',

@@ -2,11 +2,27 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalUuid, NotFoundError, uuidProblem, validate, ValidationError } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
+import { payloadOf, type PayloadEntity } from '../../../graphql/mutation-payload.ts';
 import { runCommand } from '../../../graphql/run-command.ts';
 import { CommandModeEnum, CommandReceipt } from '../../../graphql/types/command-receipt.ts';
 import { ProductDiscontinuedError } from '../../catalog/errors.ts';
 import { maxItemQuantity, maxOrderItems, maxReasonLength } from '../commands.ts';
 import { MixedCurrenciesError, OrderNotCancellableError } from '../errors.ts';
+import { orderHistoryProjectionName, orderHistoryRowOf, type OrderHistoryRow } from '../views/order-history.ts';
+import { Order } from './order-queries.ts';
+
+/** The order as the read API's `order` query shows it, and to whom. */
+const orderEntity: PayloadEntity<OrderHistoryRow> = {
+  type: Order,
+  projection: orderHistoryProjectionName,
+  load: async (loaders, id) => {
+    const record = await loaders.order.load(id);
+    return record && orderHistoryRowOf(record);
+  },
+  authScopes: (orderId) => ({ admin: true, orderOwner: orderId }),
+  description: 'The order (view `order_history`)',
+};
+const orderPayload = payloadOf('order', orderEntity);
 
 const OrderItemInput = builder.inputType('OrderItemInput', {
   subGraphs: ['write'],
@@ -22,7 +38,7 @@ builder.mutationField('placeOrder', (t) =>
     description:
       `Places an order of 1 to ${maxOrderItems} items, each product at most once, priced from the catalog now. ` +
       'Every product must exist, be on sale and share one currency. The receipt aggregateId is the new order id.',
-    errors: { types: [ValidationError, NotFoundError, ProductDiscontinuedError, MixedCurrenciesError] },
+    errors: { types: [ValidationError, NotFoundError, ProductDiscontinuedError, MixedCurrenciesError], ...orderPayload },
     authScopes: (_root, args) => ({ admin: true, self: args.userId }),
     args: {
       userId: t.arg.id({ required: true }),
@@ -45,7 +61,7 @@ builder.mutationField('cancelOrder', (t) =>
     description:
       `Cancels an order that is not completed, with a reason of 1 to ${maxReasonLength} characters. ` +
       'Cancelling a cancelled order changes nothing (null consistencyToken).',
-    errors: { types: [ValidationError, NotFoundError, OrderNotCancellableError] },
+    errors: { types: [ValidationError, NotFoundError, OrderNotCancellableError], ...orderPayload },
     authScopes: (_root, args) => ({ admin: true, orderOwner: args.orderId }),
     args: {
       orderId: t.arg.id({ required: true }),

@@ -25,19 +25,19 @@ function enumValues<Value extends string>(values: readonly Value[]) {
 
 const OrderStatusEnum = builder.enumType('OrderStatus', {
   description: 'The latest step the order reached. COMPLETED and CANCELLED are final.',
-  subGraphs: ['read'],
+  subGraphs: ['read', 'write'],
   values: enumValues(orderStatuses),
 });
 
 const OrderTimelineStatusEnum = builder.enumType('OrderTimelineStatus', {
   description: 'A step in an order timeline: the order statuses, and the setbacks that do not change the status.',
-  subGraphs: ['read'],
+  subGraphs: ['read', 'write'],
   values: enumValues(orderTimelineStatuses),
 });
 
 const OrderLine = builder.objectRef<OrderLineData>('OrderLine').implement({
   description: 'A line as ordered, with the price of the moment the order was placed.',
-  subGraphs: ['read'],
+  subGraphs: ['read', 'write'],
   fields: (t) => ({
     lineNo: t.exposeInt('lineNo'),
     productId: t.exposeID('productId'),
@@ -50,7 +50,7 @@ const OrderLine = builder.objectRef<OrderLineData>('OrderLine').implement({
 });
 
 const OrderStatusChangeRef = builder.objectRef<OrderStatusChange>('OrderStatusChange').implement({
-  subGraphs: ['read'],
+  subGraphs: ['read', 'write'],
   fields: (t) => ({
     status: t.field({ type: OrderTimelineStatusEnum, resolve: (change) => change.status }),
     at: t.field({ type: 'DateTime', resolve: (change) => new Date(change.at) }),
@@ -60,7 +60,7 @@ const OrderStatusChangeRef = builder.objectRef<OrderStatusChange>('OrderStatusCh
 
 export const Order = builder.objectRef<OrderHistoryRow>('Order').implement({
   description: 'An order with its status timeline (view `order_history`).',
-  subGraphs: ['read'],
+  subGraphs: ['read', 'write'],
   fields: (t) => ({
     id: t.exposeID('id'),
     userId: t.exposeID('userId'),
@@ -115,6 +115,8 @@ builder.queryField('orderHistory', (t) =>
 
 builder.queryField('order', (t) =>
   t.field({
+    // The read API's: its type is in the write schema too, for mutation payloads (src/graphql/mutation-payload.ts).
+    subGraphs: ['read'],
     type: Order,
     nullable: true,
     description: 'One order; null when there is none with this id. The customer who placed it, or an admin, may read it.',

@@ -5,9 +5,9 @@ import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
 import { userProfileProjectionName, userProfileTopic, type UserProfileRow } from '../views/user-profile.ts';
 
-const UserProfile = builder.objectRef<UserProfileRow>('UserProfile').implement({
+export const UserProfile = builder.objectRef<UserProfileRow>('UserProfile').implement({
   description: 'A user as shown on profile pages (view `user_profile`).',
-  subGraphs: ['read'],
+  subGraphs: ['read', 'write'],
   fields: (t) => ({
     id: t.exposeID('id'),
     email: t.exposeString('email'),
@@ -29,6 +29,8 @@ const UserProfile = builder.objectRef<UserProfileRow>('UserProfile').implement({
 
 builder.queryField('userProfile', (t) =>
   t.field({
+    // The read API's: its type is in the write schema too, for mutation payloads (src/graphql/mutation-payload.ts).
+    subGraphs: ['read'],
     type: UserProfile,
     nullable: true,
     description: 'A profile: its own user, or an admin, may read it.',

@@ -4,6 +4,11 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** SYNC runs the command now and answers how it went. ASYNC records it durably and answers at once (status ACCEPTED); the command worker runs it, and commandStatus / commandStatusChanged on the read API tell how it ended. An Idempotency-Key header makes an ASYNC submission safe to repeat: the same key and request give the same command. */
+export type CommandMode =
+  | 'ASYNC'
+  | 'SYNC';
+
 /** Where a command stands. A synchronous mutation answers SUCCEEDED; an asynchronous one ACCEPTED, then RUNNING, then SUCCEEDED, REJECTED (a business rule refused it) or FAILED (it kept failing; an operator may retry it). A command that starts a process (placeOrder) goes on from SUCCEEDED to COMPLETED or COMPENSATED. */
 export type CommandStatus =
   | 'ACCEPTED'
@@ -13,6 +18,47 @@ export type CommandStatus =
   | 'REJECTED'
   | 'RUNNING'
   | 'SUCCEEDED';
+
+/** What refused a command: each member of a mutation result union that implements Error carries one. */
+export type ErrorCode =
+  /** Another user has this email (EmailTakenError). */
+  | 'EMAIL_TAKEN'
+  /** The caller may not do this: admin role needed, or another user is concerned (ForbiddenError). */
+  | 'FORBIDDEN'
+  /** The Idempotency-Key was used with a different request (IdempotencyConflictError). */
+  | 'IDEMPOTENCY_CONFLICT'
+  /** On hand would fall below what is reserved for orders (InsufficientStockError). */
+  | 'INSUFFICIENT_STOCK'
+  /** The order mixes products priced in different currencies (MixedCurrenciesError). */
+  | 'MIXED_CURRENCIES'
+  /** An aggregate the command names does not exist (NotFoundError). */
+  | 'NOT_FOUND'
+  /** The order is completed and can no longer be cancelled (OrderNotCancellableError). */
+  | 'ORDER_NOT_CANCELLABLE'
+  /** Raised inside the order saga (an order not ready to complete); no mutation returns it. */
+  | 'ORDER_NOT_COMPLETABLE'
+  /** Too many asynchronous commands wait to run; submit again after `retryAfterSeconds` (OverloadedError). */
+  | 'OVERLOADED'
+  /** Admin: nothing is parked at this position or key (ParkedEventNotFoundError). */
+  | 'PARKED_EVENT_NOT_FOUND'
+  /** Admin: an earlier parked event of the same aggregate must be retried first (ParkedOutOfOrderError). */
+  | 'PARKED_OUT_OF_ORDER'
+  /** An asynchronous command's arguments exceed ASYNC_COMMAND_MAX_BYTES (PayloadTooLargeError). */
+  | 'PAYLOAD_TOO_LARGE'
+  /** Raised inside the order saga (a payment that cannot be refunded); no mutation returns it. */
+  | 'PAYMENT_NOT_REFUNDABLE'
+  /** The product is no longer sold (ProductDiscontinuedError). */
+  | 'PRODUCT_DISCONTINUED'
+  /** Another product has this sku (SkuTakenError). */
+  | 'SKU_TAKEN'
+  /** The field needs a signed-in caller and the request had no token (UnauthenticatedError). */
+  | 'UNAUTHENTICATED'
+  /** Admin: no projection or process has this name (UnknownConsumerError). */
+  | 'UNKNOWN_CONSUMER'
+  /** Input is invalid: `issues` names each field and what is wrong with it (ValidationError). */
+  | 'VALIDATION_FAILED'
+  /** The aggregate moved past `expectedVersion` (VersionConflictError): reload and decide again. */
+  | 'VERSION_CONFLICT';
 
 export type LogConsumerKind =
   /** A process manager (saga); its checkpoint is in the write database. */
@@ -27,6 +73,26 @@ export type OrderItemInput = {
   /** 1 to 10000. */
   quantity: number;
 };
+
+/** The latest step the order reached. COMPLETED and CANCELLED are final. */
+export type OrderStatus =
+  | 'CANCELLED'
+  | 'COMPLETED'
+  | 'PAID'
+  | 'PLACED'
+  | 'RESERVED';
+
+/** A step in an order timeline: the order statuses, and the setbacks that do not change the status. */
+export type OrderTimelineStatus =
+  | 'CANCELLED'
+  | 'COMPLETED'
+  | 'INVENTORY_UNAVAILABLE'
+  | 'PAID'
+  | 'PAYMENT_FAILED'
+  | 'PLACED'
+  | 'REFUNDED'
+  | 'RELEASED'
+  | 'RESERVED';
 
 export type ParkedRetryOutcome =
   /** A projection applied them and deleted them, in one committed transaction; subscribers were told. */
@@ -51,14 +117,14 @@ export type RegisterUserMutationVariables = Exact<{
 
 
 export type RegisterUserMutation = { registerUser:
-    | { __typename: 'EmailTakenError', code: string, message: string }
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'EmailTakenError', code: ErrorCode, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationRegisterUserSuccess', data: { aggregateId: string, commandId: string, version: number | null, consistencyToken: string | null } }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string, issues: Array<{ field: string, message: string }> }
    };
 
 export type RecordUserLoginMutationVariables = Exact<{
@@ -67,14 +133,14 @@ export type RecordUserLoginMutationVariables = Exact<{
 
 
 export type RecordUserLoginMutation = { recordUserLogin:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationRecordUserLoginSuccess', data: { aggregateId: string, commandId: string, version: number | null, consistencyToken: string | null } }
-    | { __typename: 'NotFoundError', code: string, message: string }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type ReceiptFragment = { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null };
@@ -90,14 +156,14 @@ export type AddProductMutationVariables = Exact<{
 
 
 export type AddProductMutation = { addProduct:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationAddProductSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'SkuTakenError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'SkuTakenError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type RestockProductMutationVariables = Exact<{
@@ -107,14 +173,14 @@ export type RestockProductMutationVariables = Exact<{
 
 
 export type RestockProductMutation = { restockProduct:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationRestockProductSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'NotFoundError', code: string, message: string }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type ChangeProductPriceMutationVariables = Exact<{
@@ -125,16 +191,16 @@ export type ChangeProductPriceMutationVariables = Exact<{
 
 
 export type ChangeProductPriceMutation = { changeProductPrice:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationChangeProductPriceSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'NotFoundError', code: string, message: string }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'ProductDiscontinuedError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
-    | { __typename: 'VersionConflictError', code: string, message: string }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'ProductDiscontinuedError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
+    | { __typename: 'VersionConflictError', code: ErrorCode, message: string }
    };
 
 export type DiscontinueProductMutationVariables = Exact<{
@@ -143,14 +209,14 @@ export type DiscontinueProductMutationVariables = Exact<{
 
 
 export type DiscontinueProductMutation = { discontinueProduct:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationDiscontinueProductSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'NotFoundError', code: string, message: string }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type PlaceOrderMutationVariables = Exact<{
@@ -160,16 +226,16 @@ export type PlaceOrderMutationVariables = Exact<{
 
 
 export type PlaceOrderMutation = { placeOrder:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
-    | { __typename: 'MixedCurrenciesError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
+    | { __typename: 'MixedCurrenciesError', code: ErrorCode, message: string }
     | { __typename: 'MutationPlaceOrderSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'NotFoundError', code: string, message: string }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'ProductDiscontinuedError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'ProductDiscontinuedError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type CancelOrderMutationVariables = Exact<{
@@ -179,15 +245,15 @@ export type CancelOrderMutationVariables = Exact<{
 
 
 export type CancelOrderMutation = { cancelOrder:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationCancelOrderSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'NotFoundError', code: string, message: string }
-    | { __typename: 'OrderNotCancellableError', status: string, code: string, message: string }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OrderNotCancellableError', status: string, code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type ParkedEventsQueryVariables = Exact<{
@@ -206,39 +272,39 @@ export type ParkedSagasQuery = { parkedSagas: Array<{ process: string, key: stri
 
 export type ParkedRetryFieldsFragment = { consumer: string, outcome: ParkedRetryOutcome, positions: Array<string>, resumedSagas: Array<string>, published: number };
 
-type AdminErrorFields_EmailTakenError_Fragment = { code: string, message: string };
+type AdminErrorFields_EmailTakenError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_ForbiddenError_Fragment = { code: string, message: string };
+type AdminErrorFields_ForbiddenError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_IdempotencyConflictError_Fragment = { code: string, message: string };
+type AdminErrorFields_IdempotencyConflictError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_InsufficientStockError_Fragment = { code: string, message: string };
+type AdminErrorFields_InsufficientStockError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_MixedCurrenciesError_Fragment = { code: string, message: string };
+type AdminErrorFields_MixedCurrenciesError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_NotFoundError_Fragment = { code: string, message: string };
+type AdminErrorFields_NotFoundError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_OrderNotCancellableError_Fragment = { code: string, message: string };
+type AdminErrorFields_OrderNotCancellableError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_OverloadedError_Fragment = { code: string, message: string };
+type AdminErrorFields_OverloadedError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_ParkedEventNotFoundError_Fragment = { consumer: string, position: string, code: string, message: string };
+type AdminErrorFields_ParkedEventNotFoundError_Fragment = { consumer: string, position: string, code: ErrorCode, message: string };
 
-type AdminErrorFields_ParkedOutOfOrderError_Fragment = { position: string, heldBehind: string, code: string, message: string };
+type AdminErrorFields_ParkedOutOfOrderError_Fragment = { position: string, heldBehind: string, code: ErrorCode, message: string };
 
-type AdminErrorFields_PayloadTooLargeError_Fragment = { code: string, message: string };
+type AdminErrorFields_PayloadTooLargeError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_ProductDiscontinuedError_Fragment = { code: string, message: string };
+type AdminErrorFields_ProductDiscontinuedError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_SkuTakenError_Fragment = { code: string, message: string };
+type AdminErrorFields_SkuTakenError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_UnauthenticatedError_Fragment = { code: string, message: string };
+type AdminErrorFields_UnauthenticatedError_Fragment = { code: ErrorCode, message: string };
 
-type AdminErrorFields_UnknownConsumerError_Fragment = { name: string, known: Array<string>, code: string, message: string };
+type AdminErrorFields_UnknownConsumerError_Fragment = { name: string, known: Array<string>, code: ErrorCode, message: string };
 
-type AdminErrorFields_ValidationError_Fragment = { code: string, message: string, issues: Array<{ field: string, message: string }> };
+type AdminErrorFields_ValidationError_Fragment = { code: ErrorCode, message: string, issues: Array<{ field: string, message: string }> };
 
-type AdminErrorFields_VersionConflictError_Fragment = { code: string, message: string };
+type AdminErrorFields_VersionConflictError_Fragment = { code: ErrorCode, message: string };
 
 export type AdminErrorFieldsFragment =
   | AdminErrorFields_EmailTakenError_Fragment
@@ -267,16 +333,16 @@ export type RetryParkedEventMutationVariables = Exact<{
 
 
 export type RetryParkedEventMutation = { retryParkedEvent:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationRetryParkedEventSuccess', data: { consumer: string, outcome: ParkedRetryOutcome, positions: Array<string>, resumedSagas: Array<string>, published: number } }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'ParkedEventNotFoundError', consumer: string, position: string, code: string, message: string }
-    | { __typename: 'ParkedOutOfOrderError', position: string, heldBehind: string, code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'ParkedEventNotFoundError', consumer: string, position: string, code: ErrorCode, message: string }
+    | { __typename: 'ParkedOutOfOrderError', position: string, heldBehind: string, code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string, issues: Array<{ field: string, message: string }> }
    };
 
 export type RetryAllParkedEventsMutationVariables = Exact<{
@@ -285,14 +351,14 @@ export type RetryAllParkedEventsMutationVariables = Exact<{
 
 
 export type RetryAllParkedEventsMutation = { retryAllParkedEvents:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationRetryAllParkedEventsSuccess', data: { consumer: string, outcome: ParkedRetryOutcome, positions: Array<string>, resumedSagas: Array<string>, published: number } }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string, issues: Array<{ field: string, message: string }> }
    };
 
 export type DiscardParkedEventMutationVariables = Exact<{
@@ -302,15 +368,15 @@ export type DiscardParkedEventMutationVariables = Exact<{
 
 
 export type DiscardParkedEventMutation = { discardParkedEvent:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationDiscardParkedEventSuccess', data: { consumer: string, position: string } }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'ParkedEventNotFoundError', consumer: string, position: string, code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'ParkedEventNotFoundError', consumer: string, position: string, code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string, issues: Array<{ field: string, message: string }> }
    };
 
 export type ResumeParkedSagaMutationVariables = Exact<{
@@ -320,15 +386,15 @@ export type ResumeParkedSagaMutationVariables = Exact<{
 
 
 export type ResumeParkedSagaMutation = { resumeParkedSaga:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationResumeParkedSagaSuccess', data: { process: string, keys: Array<string> } }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'ParkedEventNotFoundError', consumer: string, position: string, code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ field: string, message: string }> }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'ParkedEventNotFoundError', consumer: string, position: string, code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'UnknownConsumerError', name: string, known: Array<string>, code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string, issues: Array<{ field: string, message: string }> }
    };
 
 export type PlaceOrderAsyncMutationVariables = Exact<{
@@ -338,16 +404,16 @@ export type PlaceOrderAsyncMutationVariables = Exact<{
 
 
 export type PlaceOrderAsyncMutation = { placeOrder:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
-    | { __typename: 'MixedCurrenciesError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
+    | { __typename: 'MixedCurrenciesError', code: ErrorCode, message: string }
     | { __typename: 'MutationPlaceOrderSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'NotFoundError', code: string, message: string }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'ProductDiscontinuedError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'ProductDiscontinuedError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type RegisterUserAsyncMutationVariables = Exact<{
@@ -358,14 +424,14 @@ export type RegisterUserAsyncMutationVariables = Exact<{
 
 
 export type RegisterUserAsyncMutation = { registerUser:
-    | { __typename: 'EmailTakenError', code: string, message: string }
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'EmailTakenError', code: ErrorCode, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationRegisterUserSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'OverloadedError', retryAfterSeconds: number, code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', maxBytes: number, code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'OverloadedError', retryAfterSeconds: number, code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', maxBytes: number, code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type RecordUserLoginAsyncMutationVariables = Exact<{
@@ -374,14 +440,14 @@ export type RecordUserLoginAsyncMutationVariables = Exact<{
 
 
 export type RecordUserLoginAsyncMutation = { recordUserLogin:
-    | { __typename: 'ForbiddenError', code: string, message: string }
-    | { __typename: 'IdempotencyConflictError', code: string, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
     | { __typename: 'MutationRecordUserLoginSuccess', data: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null } }
-    | { __typename: 'NotFoundError', code: string, message: string }
-    | { __typename: 'OverloadedError', code: string, message: string }
-    | { __typename: 'PayloadTooLargeError', code: string, message: string }
-    | { __typename: 'UnauthenticatedError', code: string, message: string }
-    | { __typename: 'ValidationError', code: string, message: string }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
 export type ProjectionStatusUpdatesSubscriptionVariables = Exact<{
@@ -391,9 +457,105 @@ export type ProjectionStatusUpdatesSubscriptionVariables = Exact<{
 
 export type ProjectionStatusUpdatesSubscription = { projectionStatusUpdates: Array<{ name: string, kind: LogConsumerKind, state: ProjectionState, position: string | null, lagEvents: number, parked: number }> };
 
+export type PlaceOrderPayloadMutationVariables = Exact<{
+  userId: string | number;
+  items: Array<OrderItemInput> | OrderItemInput;
+  mode?: CommandMode | null | undefined;
+}>;
+
+
+export type PlaceOrderPayloadMutation = { placeOrder:
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
+    | { __typename: 'MixedCurrenciesError', code: ErrorCode, message: string }
+    | { __typename: 'MutationPlaceOrderSuccess', consistencyToken: string | null, receipt: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null }, order: { id: string, userId: string, status: OrderStatus, totalCents: string, currency: string, placedAt: string, lines: Array<{ lineNo: number, productId: string, sku: string, name: string, quantity: number, unitPriceCents: string, lineTotalCents: string }>, timeline: Array<{ status: OrderTimelineStatus }> } | null }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'ProductDiscontinuedError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
+   };
+
+export type CancelOrderPayloadMutationVariables = Exact<{
+  orderId: string | number;
+  reason: string;
+}>;
+
+
+export type CancelOrderPayloadMutation = { cancelOrder:
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
+    | { __typename: 'MutationCancelOrderSuccess', consistencyToken: string | null, receipt: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null }, order: { id: string, status: OrderStatus, cancelReason: string | null } | null }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OrderNotCancellableError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
+   };
+
+export type PayloadProductFragment = { id: string, sku: string, priceCents: string, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number };
+
+export type ChangeProductPricePayloadMutationVariables = Exact<{
+  productId: string | number;
+  priceCents: string | number;
+  mode?: CommandMode | null | undefined;
+}>;
+
+
+export type ChangeProductPricePayloadMutation = { changeProductPrice:
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
+    | { __typename: 'MutationChangeProductPriceSuccess', consistencyToken: string | null, receipt: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null }, product: { id: string, sku: string, priceCents: string, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number } | null }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'ProductDiscontinuedError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
+    | { __typename: 'VersionConflictError', code: ErrorCode, message: string }
+   };
+
+export type RestockProductPayloadMutationVariables = Exact<{
+  productId: string | number;
+  quantity: number;
+}>;
+
+
+export type RestockProductPayloadMutation = { restockProduct:
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
+    | { __typename: 'MutationRestockProductSuccess', consistencyToken: string | null, receipt: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null }, product: { id: string, sku: string, priceCents: string, currency: string, discontinued: boolean, onHand: number, reserved: number, available: number } | null }
+    | { __typename: 'NotFoundError', code: ErrorCode, message: string }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
+   };
+
+export type RegisterUserPayloadMutationVariables = Exact<{
+  email: string;
+  name: string;
+  mode?: CommandMode | null | undefined;
+}>;
+
+
+export type RegisterUserPayloadMutation = { registerUser:
+    | { __typename: 'EmailTakenError', code: ErrorCode, message: string }
+    | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'IdempotencyConflictError', code: ErrorCode, message: string }
+    | { __typename: 'MutationRegisterUserSuccess', consistencyToken: string | null, receipt: { aggregateId: string, commandId: string, version: number | null, status: CommandStatus, consistencyToken: string | null }, user: { id: string, email: string, name: string, loginCount: number, version: number } | null }
+    | { __typename: 'OverloadedError', code: ErrorCode, message: string }
+    | { __typename: 'PayloadTooLargeError', code: ErrorCode, message: string }
+    | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
+    | { __typename: 'ValidationError', code: ErrorCode, message: string }
+   };
+
 export const ReceiptFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]} as unknown as DocumentNode<ReceiptFragment, unknown>;
 export const ParkedRetryFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"ParkedRetryFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ParkedRetry"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"consumer"}},{"kind":"Field","name":{"kind":"Name","value":"outcome"}},{"kind":"Field","name":{"kind":"Name","value":"positions"}},{"kind":"Field","name":{"kind":"Name","value":"resumedSagas"}},{"kind":"Field","name":{"kind":"Name","value":"published"}}]}}]} as unknown as DocumentNode<ParkedRetryFieldsFragment, unknown>;
 export const AdminErrorFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"AdminErrorFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ParkedEventNotFoundError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"consumer"}},{"kind":"Field","name":{"kind":"Name","value":"position"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ParkedOutOfOrderError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"position"}},{"kind":"Field","name":{"kind":"Name","value":"heldBehind"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"UnknownConsumerError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"known"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ValidationError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"issues"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"field"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}}]} as unknown as DocumentNode<AdminErrorFieldsFragment, unknown>;
+export const PayloadProductFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PayloadProduct"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Product"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"sku"}},{"kind":"Field","name":{"kind":"Name","value":"priceCents"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}},{"kind":"Field","name":{"kind":"Name","value":"discontinued"}},{"kind":"Field","name":{"kind":"Name","value":"onHand"}},{"kind":"Field","name":{"kind":"Name","value":"reserved"}},{"kind":"Field","name":{"kind":"Name","value":"available"}}]}}]} as unknown as DocumentNode<PayloadProductFragment, unknown>;
 export const RegisterUserDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RegisterUser"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"email"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"registerUser"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"email"},"value":{"kind":"Variable","name":{"kind":"Name","value":"email"}}},{"kind":"Argument","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationRegisterUserSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"ValidationError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"issues"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"field"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}}]}}]} as unknown as DocumentNode<RegisterUserMutation, RegisterUserMutationVariables>;
 export const RecordUserLoginDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RecordUserLogin"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"userId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"recordUserLogin"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"userId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"userId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationRecordUserLoginSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}}]} as unknown as DocumentNode<RecordUserLoginMutation, RecordUserLoginMutationVariables>;
 export const AddProductDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"AddProduct"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"sku"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"description"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"category"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"priceCents"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Money"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"currency"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"addProduct"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"sku"},"value":{"kind":"Variable","name":{"kind":"Name","value":"sku"}}},{"kind":"Argument","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}},{"kind":"Argument","name":{"kind":"Name","value":"description"},"value":{"kind":"Variable","name":{"kind":"Name","value":"description"}}},{"kind":"Argument","name":{"kind":"Name","value":"category"},"value":{"kind":"Variable","name":{"kind":"Name","value":"category"}}},{"kind":"Argument","name":{"kind":"Name","value":"priceCents"},"value":{"kind":"Variable","name":{"kind":"Name","value":"priceCents"}}},{"kind":"Argument","name":{"kind":"Name","value":"currency"},"value":{"kind":"Variable","name":{"kind":"Name","value":"currency"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationAddProductSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"Receipt"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]} as unknown as DocumentNode<AddProductMutation, AddProductMutationVariables>;
@@ -412,3 +574,8 @@ export const PlaceOrderAsyncDocument = {"kind":"Document","definitions":[{"kind"
 export const RegisterUserAsyncDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RegisterUserAsync"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"email"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"userId"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"registerUser"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"email"},"value":{"kind":"Variable","name":{"kind":"Name","value":"email"}}},{"kind":"Argument","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}},{"kind":"Argument","name":{"kind":"Name","value":"userId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"userId"}}},{"kind":"Argument","name":{"kind":"Name","value":"mode"},"value":{"kind":"EnumValue","value":"ASYNC"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationRegisterUserSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"Receipt"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"OverloadedError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"retryAfterSeconds"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"PayloadTooLargeError"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"maxBytes"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]} as unknown as DocumentNode<RegisterUserAsyncMutation, RegisterUserAsyncMutationVariables>;
 export const RecordUserLoginAsyncDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RecordUserLoginAsync"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"userId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"recordUserLogin"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"userId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"userId"}}},{"kind":"Argument","name":{"kind":"Name","value":"mode"},"value":{"kind":"EnumValue","value":"ASYNC"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationRecordUserLoginSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"data"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"Receipt"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]} as unknown as DocumentNode<RecordUserLoginAsyncMutation, RecordUserLoginAsyncMutationVariables>;
 export const ProjectionStatusUpdatesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"ProjectionStatusUpdates"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"everySeconds"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"projectionStatusUpdates"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"everySeconds"},"value":{"kind":"Variable","name":{"kind":"Name","value":"everySeconds"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"state"}},{"kind":"Field","name":{"kind":"Name","value":"position"}},{"kind":"Field","name":{"kind":"Name","value":"lagEvents"}},{"kind":"Field","name":{"kind":"Name","value":"parked"}}]}}]}}]} as unknown as DocumentNode<ProjectionStatusUpdatesSubscription, ProjectionStatusUpdatesSubscriptionVariables>;
+export const PlaceOrderPayloadDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"PlaceOrderPayload"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"userId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"items"}},"type":{"kind":"NonNullType","type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"OrderItemInput"}}}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"mode"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"CommandMode"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"placeOrder"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"userId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"userId"}}},{"kind":"Argument","name":{"kind":"Name","value":"items"},"value":{"kind":"Variable","name":{"kind":"Name","value":"items"}}},{"kind":"Argument","name":{"kind":"Name","value":"mode"},"value":{"kind":"Variable","name":{"kind":"Name","value":"mode"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationPlaceOrderSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"receipt"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"Receipt"}}]}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}},{"kind":"Field","name":{"kind":"Name","value":"order"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"userId"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"totalCents"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}},{"kind":"Field","name":{"kind":"Name","value":"lines"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"lineNo"}},{"kind":"Field","name":{"kind":"Name","value":"productId"}},{"kind":"Field","name":{"kind":"Name","value":"sku"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"quantity"}},{"kind":"Field","name":{"kind":"Name","value":"unitPriceCents"}},{"kind":"Field","name":{"kind":"Name","value":"lineTotalCents"}}]}},{"kind":"Field","name":{"kind":"Name","value":"timeline"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}}]}},{"kind":"Field","name":{"kind":"Name","value":"placedAt"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]} as unknown as DocumentNode<PlaceOrderPayloadMutation, PlaceOrderPayloadMutationVariables>;
+export const CancelOrderPayloadDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CancelOrderPayload"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"orderId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"reason"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cancelOrder"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"orderId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"orderId"}}},{"kind":"Argument","name":{"kind":"Name","value":"reason"},"value":{"kind":"Variable","name":{"kind":"Name","value":"reason"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationCancelOrderSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"receipt"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"Receipt"}}]}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}},{"kind":"Field","name":{"kind":"Name","value":"order"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"cancelReason"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]} as unknown as DocumentNode<CancelOrderPayloadMutation, CancelOrderPayloadMutationVariables>;
+export const ChangeProductPricePayloadDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"ChangeProductPricePayload"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"productId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"priceCents"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Money"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"mode"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"CommandMode"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"changeProductPrice"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"productId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"productId"}}},{"kind":"Argument","name":{"kind":"Name","value":"priceCents"},"value":{"kind":"Variable","name":{"kind":"Name","value":"priceCents"}}},{"kind":"Argument","name":{"kind":"Name","value":"mode"},"value":{"kind":"Variable","name":{"kind":"Name","value":"mode"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationChangeProductPriceSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"receipt"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"Receipt"}}]}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}},{"kind":"Field","name":{"kind":"Name","value":"product"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PayloadProduct"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PayloadProduct"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Product"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"sku"}},{"kind":"Field","name":{"kind":"Name","value":"priceCents"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}},{"kind":"Field","name":{"kind":"Name","value":"discontinued"}},{"kind":"Field","name":{"kind":"Name","value":"onHand"}},{"kind":"Field","name":{"kind":"Name","value":"reserved"}},{"kind":"Field","name":{"kind":"Name","value":"available"}}]}}]} as unknown as DocumentNode<ChangeProductPricePayloadMutation, ChangeProductPricePayloadMutationVariables>;
+export const RestockProductPayloadDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RestockProductPayload"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"productId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"quantity"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"restockProduct"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"productId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"productId"}}},{"kind":"Argument","name":{"kind":"Name","value":"quantity"},"value":{"kind":"Variable","name":{"kind":"Name","value":"quantity"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationRestockProductSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"receipt"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"Receipt"}}]}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}},{"kind":"Field","name":{"kind":"Name","value":"product"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"PayloadProduct"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"PayloadProduct"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Product"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"sku"}},{"kind":"Field","name":{"kind":"Name","value":"priceCents"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}},{"kind":"Field","name":{"kind":"Name","value":"discontinued"}},{"kind":"Field","name":{"kind":"Name","value":"onHand"}},{"kind":"Field","name":{"kind":"Name","value":"reserved"}},{"kind":"Field","name":{"kind":"Name","value":"available"}}]}}]} as unknown as DocumentNode<RestockProductPayloadMutation, RestockProductPayloadMutationVariables>;
+export const RegisterUserPayloadDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RegisterUserPayload"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"email"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"mode"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"CommandMode"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"registerUser"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"email"},"value":{"kind":"Variable","name":{"kind":"Name","value":"email"}}},{"kind":"Argument","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}},{"kind":"Argument","name":{"kind":"Name","value":"mode"},"value":{"kind":"Variable","name":{"kind":"Name","value":"mode"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"MutationRegisterUserSuccess"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"receipt"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"Receipt"}}]}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}},{"kind":"Field","name":{"kind":"Name","value":"user"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"loginCount"}},{"kind":"Field","name":{"kind":"Name","value":"version"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Error"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"code"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"Receipt"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CommandReceipt"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aggregateId"}},{"kind":"Field","name":{"kind":"Name","value":"commandId"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"consistencyToken"}}]}}]} as unknown as DocumentNode<RegisterUserPayloadMutation, RegisterUserPayloadMutationVariables>;
