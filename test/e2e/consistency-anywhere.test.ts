@@ -3,7 +3,8 @@
 // takes it from the request's extensions, the header, a graphql-ws subscribe payload's extensions or
 // the connection_init payload, and refuses a bad one as BAD_USER_INPUT wherever it came from.
 import { randomUUID } from 'node:crypto';
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import type { FormattedExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newCustomer } from '../support/auth.ts';
@@ -34,11 +35,11 @@ async function register(name: string) {
 async function overWebSocket(
   payload: { query: string; variables: Record<string, unknown>; extensions?: Record<string, unknown> },
   connectionParams: Record<string, unknown>,
-): Promise<ExecutionResult> {
+): Promise<FormattedExecutionResult> {
   const client: Client = createClient({ url: toWebSocketUrl(shop.readUrl), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams });
   try {
-    return await new Promise<ExecutionResult>((resolve, reject) => {
-      let result: ExecutionResult | undefined;
+    return await new Promise<FormattedExecutionResult>((resolve, reject) => {
+      let result: FormattedExecutionResult | undefined;
       client.subscribe(payload, {
         next: (value) => (result = value),
         error: (error) =>
