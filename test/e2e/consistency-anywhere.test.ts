@@ -35,11 +35,11 @@ async function register(name: string) {
 async function overWebSocket(
   payload: { query: string; variables: Record<string, unknown>; extensions?: Record<string, unknown> },
   connectionParams: Record<string, unknown>,
-): Promise<FormattedExecutionResult> {
+): Promise<FormattedExecutionResult<Record<string, unknown>, unknown>> {
   const client: Client = createClient({ url: toWebSocketUrl(shop.readUrl), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams });
   try {
-    return await new Promise<FormattedExecutionResult>((resolve, reject) => {
-      let result: FormattedExecutionResult | undefined;
+    return await new Promise<FormattedExecutionResult<Record<string, unknown>, unknown>>((resolve, reject) => {
+      let result: FormattedExecutionResult<Record<string, unknown>, unknown> | undefined;
       client.subscribe(payload, {
         next: (value) => (result = value),
         error: (error) =>
