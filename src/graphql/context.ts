@@ -4,6 +4,7 @@ import type { CommandResult } from '../cqrs/command-handler.ts';
 import type { ConsistencyWaiter } from '../cqrs/consistency.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
 import type { EventMetadata } from '../cqrs/events.ts';
+import type { LogPosition } from '../cqrs/log-position.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import type { ReadDb } from '../db/read-client.ts';
 import type { AppCommand } from '../modules/command-router.ts';
@@ -74,6 +75,8 @@ export interface GraphQLContext {
   read?: ReadServices;
   /** On the write API: the admin fields' services; their `authScopes` decide who may use them. */
   admin?: AdminServices;
+  /** Set by useIssuedConsistencyToken on the write API: the request's writes, for the token its response carries. */
+  issuedWrites?: { note(position: LogPosition | null): void };
   /** Set by useConsistency on the read API: waits for the request's consistency token. */
   consistency?: { ready(projection: string): Promise<void> };
 }

@@ -28,7 +28,11 @@ export async function runCommand({ context, info, args }: MutationCall, command:
   // The rest of the request's lines carry the command's ids (the last command's, when one request sends several).
   addLogFields({ correlationId: metadata.correlationId, causationId: metadata.causationId ?? undefined, commandId: metadata.commandId });
   currentLogger().debug({ command: command.type, mode: args.mode ?? 'SYNC' }, `command ${command.type}`);
-  if (args.mode !== 'ASYNC') return { ...(await write.dispatch(command, { metadata, expectedVersion })), status: 'SUCCEEDED', mode: 'SYNC' };
+  if (args.mode !== 'ASYNC') {
+    const result = await write.dispatch(command, { metadata, expectedVersion });
+    context.issuedWrites?.note(result.position);
+    return { ...result, status: 'SUCCEEDED', mode: 'SYNC' };
+  }
   const idempotencyKey = context.idempotencyKey ?? null;
   if (idempotencyKey !== null)
     validate([['Idempotency-Key', idempotencyKeyPattern.test(idempotencyKey) ? undefined : 'must be 1 to 255 visible ASCII characters']]);
@@ -40,5 +44,6 @@ export async function runCommand({ context, info, args }: MutationCall, command:
     request: { field: info.fieldName, args },
     callbackUrl: context.callbackUrl ?? null,
   });
+  context.issuedWrites?.note(accepted.position);
   return { ...accepted, version: null, mode: 'ASYNC' };
 }

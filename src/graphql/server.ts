@@ -18,7 +18,7 @@ import { commandStatusProjectionName } from '../modules/async-commands/views/com
 import type { GraphQLContext, ReadServices, ReadSettings, WriteServices } from './context.ts';
 import { buildSchemas } from './schema.ts';
 import type { AdminServices } from './admin-services.ts';
-import { useConsistency } from './use-consistency.ts';
+import { useConsistency, useIssuedConsistencyToken } from './use-consistency.ts';
 import type { ReadCachePlugins } from './read-cache/read-cache.ts';
 import { identityOf, useIdentity } from './use-identity.ts';
 import { useSubscriptionQuota } from './use-subscription-quota.ts';
@@ -124,7 +124,8 @@ export function createWriteYoga(write: WriteServices, options: ApiOptions & { ad
     maskedErrors: maskedErrors(protection.settings.debugErrors),
     logging: yogaLogging(),
     // useDrain: the admin's SSE subscription (projectionStatusUpdates) completes when the server closes.
-    plugins: [...(options.observers ?? []), ...api.plugins, useDrain()],
+    // useIssuedConsistencyToken: the token of the request's last write in extensions and a header, too.
+    plugins: [...(options.observers ?? []), ...api.plugins, useDrain(), useIssuedConsistencyToken({ tokens: write.consistencyTokens })],
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
       requestId: logFields().requestId ?? randomUUID(),
       identity: identity ?? identityOf(request),

@@ -1,13 +1,19 @@
-// Read-your-writes for the read API. A query may carry the consistency token a mutation returned,
-// in the `x-consistency-token` header; each view the query reads then waits (bounded) until its
-// projection has applied that write. The response's `extensions.consistency` says whether it did.
+// Read-your-writes for the read API. A query may carry the consistency token a mutation returned;
+// each view the query reads then waits (bounded) until its projection has applied that write. The
+// response's `extensions.consistency` says whether it did. The token may come, in this order of
+// precedence, from the request's `extensions.consistencyToken` (HTTP, SSE, or a graphql-ws
+// `subscribe` payload), the `x-consistency-token` header, or the graphql-ws `connection_init`
+// payload's `consistencyToken` (for every operation of that socket) (docs/client-contract.md).
 // Only tokens this deployment signed are taken, and never one ahead of the event log: anything else
 // is BAD_USER_INPUT at once, so that nobody can make a request wait for a write that will never come.
+//
+// The write API hands the token back the same ways: a mutation's payload field, the response's
+// `extensions.consistencyToken` and its `x-consistency-token` header (useIssuedConsistencyToken).
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { ConsistencyWaiter, WaitOutcome } from '../cqrs/consistency.ts';
 import type { ConsistencyTokens } from '../cqrs/consistency-tokens.ts';
-import type { LogPosition } from '../cqrs/log-position.ts';
+import { compareLogPositions, type LogPosition } from '../cqrs/log-position.ts';
 
 /** The request header that carries a consistency token, unless ConsistencyOptions.header says otherwise. */
 export const consistencyTokenHeader = 'x-consistency-token';
@@ -86,8 +92,36 @@ export class RequestConsistency {
   }
 }
 
-function badToken(header: string, why: string): GraphQLError {
-  return new GraphQLError(`The ${header} header ${why}`, { extensions: { code: 'BAD_USER_INPUT', argument: header, http: { status: 400 } } });
+/** Where a presented token came from, as the error for a bad one names it. */
+export interface PresentedToken {
+  raw: string;
+  source: string;
+}
+
+/** What the read API's context holds that a token may come in: Yoga's request and params, graphql-ws's connection_init payload. */
+interface TokenCarriers {
+  request?: Request;
+  params?: { extensions?: Record<string, unknown> | null };
+  connectionParams?: Readonly<Record<string, unknown>>;
+}
+
+/** The consistency token a request presents, in the order of precedence the header comment gives; a token that is not a string is bad input. */
+export function presentedToken(context: TokenCarriers, header = consistencyTokenHeader): PresentedToken | undefined {
+  const candidates: [string, unknown][] = [
+    ['extensions.consistencyToken', context.params?.extensions?.consistencyToken],
+    [`${header} header`, context.request?.headers?.get(header)],
+    ['connection_init payload consistencyToken', context.connectionParams?.consistencyToken],
+  ];
+  for (const [source, value] of candidates) {
+    if (value === undefined || value === null || value === '') continue;
+    if (typeof value !== 'string') throw badToken(source, 'must be a string');
+    return { raw: value, source };
+  }
+  return undefined;
+}
+
+function badToken(source: string, why: string): GraphQLError {
+  return new GraphQLError(`The consistency token (${source}) ${why}`, { extensions: { code: 'BAD_USER_INPUT', argument: source, http: { status: 400 } } });
 }
 
 export function useConsistency(options: ConsistencyOptions): Plugin<{ consistency?: RequestConsistency }> {
@@ -96,15 +130,14 @@ export function useConsistency(options: ConsistencyOptions): Plugin<{ consistenc
   return {
     // Synchronous for a request without a token (most reads).
     onContextBuilding({ context, extendContext }) {
-      const request = (context as { request?: Request }).request;
-      const raw = request?.headers.get(header) ?? undefined;
+      const presented = presentedToken(context, header);
       // Without one there is nothing to wait for: resolvers see no `consistency` and read at once.
-      if (!raw) return;
-      const target = options.tokens.read(raw);
-      if (!target) throw badToken(header, 'is not a consistency token this server issued');
+      if (!presented) return;
+      const target = options.tokens.read(presented.raw);
+      if (!target) throw badToken(presented.source, 'is not a consistency token this server issued');
       return (async () => {
         if (options.isIssuable && !(await options.isIssuable(target.transactionId))) {
-          throw badToken(header, 'names a write the event log does not have yet');
+          throw badToken(presented.source, 'names a write the event log does not have yet');
         }
         extendContext({ consistency: new RequestConsistency(options.waiter, target, timeoutMs) });
       })();
@@ -118,6 +151,51 @@ export function useConsistency(options: ConsistencyOptions): Plugin<{ consistenc
           setResult({ ...result, extensions: { ...result.extensions, consistency: await consistency.report() } });
         },
       };
+    },
+  };
+}
+
+/** The writes a write-API request made, so that its response can carry the token of the last one. */
+export class IssuedWrites {
+  #latest: LogPosition | undefined;
+
+  /** Called by each command a request runs (src/graphql/run-command.ts); null: it changed nothing. */
+  note(position: LogPosition | null): void {
+    if (position && (!this.#latest || compareLogPositions(position, this.#latest) > 0)) this.#latest = position;
+  }
+
+  get latest(): LogPosition | undefined {
+    return this.#latest;
+  }
+}
+
+/**
+ * The write API's half: a response whose mutations wrote anything carries the consistency token of
+ * its last write in `extensions.consistencyToken` and in the `x-consistency-token` response header,
+ * for clients that read neither the payload field nor one of the two (docs/client-contract.md).
+ */
+export function useIssuedConsistencyToken(options: { tokens: ConsistencyTokens; header?: string }): Plugin<{ issuedWrites?: IssuedWrites }> {
+  const header = options.header ?? consistencyTokenHeader;
+  const byRequest = new WeakMap<Request, IssuedWrites>();
+  return {
+    onContextBuilding({ context, extendContext }) {
+      const issuedWrites = new IssuedWrites();
+      const request = (context as { request?: Request }).request;
+      if (request) byRequest.set(request, issuedWrites);
+      extendContext({ issuedWrites });
+    },
+    onExecute({ args }) {
+      const issued = (args.contextValue as { issuedWrites?: IssuedWrites }).issuedWrites;
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!issued?.latest || Symbol.asyncIterator in result) return;
+          setResult({ ...result, extensions: { ...result.extensions, consistencyToken: options.tokens.issue(issued.latest) } });
+        },
+      };
+    },
+    onResponse({ request, response }) {
+      const latest = byRequest.get(request)?.latest;
+      if (latest) response.headers.set(header, options.tokens.issue(latest));
     },
   };
 }

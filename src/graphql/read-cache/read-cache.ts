@@ -19,7 +19,7 @@ import type { NoticeBus } from '../../cqrs/notices.ts';
 import { viewReplacedTopic } from '../../cqrs/projector.ts';
 import { cacheableQueries, invalidations, type RowTopic } from '../../modules/read-cache-rules.ts';
 import type { Topics } from '../../modules/topics.ts';
-import { consistencyTokenHeader, type RequestConsistency } from '../use-consistency.ts';
+import { presentedToken, type RequestConsistency } from '../use-consistency.ts';
 import { identityOf } from '../use-identity.ts';
 import { FillGuard, type FillTicket } from './fill-guard.ts';
 import { planOperation, type OperationPlan } from './operation-plan.ts';
@@ -257,13 +257,21 @@ export class ReadCache implements ReadCachePlugins {
       if (!Object.hasOwn(cacheableQueries, name)) ttlPerSchemaCoordinate[`Query.${name}`] = 0;
     }
 
+    // The key is built before the context (a hit never builds one): the extensions are kept from the params.
+    const extensionsOf = new WeakMap<Request, Record<string, unknown> | undefined>();
     const keyOf = (params: { documentString: string; variableValues: unknown; operationName?: string | null; sessionId?: string | null; request: Request }) => {
       const { request } = params;
       const hash = createHmac('sha256', this.#options.keySecret)
         .update(JSON.stringify([fingerprint, params.sessionId ?? '', params.operationName ?? '', params.documentString]))
         .update(stableJson(params.variableValues ?? {}))
         .digest('base64url');
-      const raw = request.headers.get(consistencyTokenHeader);
+      // Wherever the request put it (header or extensions), as the read API takes it (use-consistency.ts).
+      let raw: string | undefined;
+      try {
+        raw = presentedToken({ request, params: { extensions: extensionsOf.get(request) } })?.raw;
+      } catch {
+        raw = 'not a string';
+      }
       const ticket: Ticket = {
         number: String(++this.#nextTicket),
         hash,
@@ -302,6 +310,9 @@ export class ReadCache implements ReadCachePlugins {
     };
 
     const tickets: Plugin = {
+      onParams: ({ params, request }) => {
+        extensionsOf.set(request, (params.extensions ?? undefined) as Record<string, unknown> | undefined);
+      },
       onExecute: ({ args }) => {
         const context = args.contextValue as { request?: Request; consistency?: RequestConsistency };
         const ticket = context.request && this.#tickets.get(context.request);
