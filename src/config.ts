@@ -373,12 +373,14 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     url: tracesEndpoint ?? tracesUrlOf(otlpEndpoint ?? defaultOtlpEndpoint),
     serviceName: text('OTEL_SERVICE_NAME') ?? 'cqrs-graphql-shop',
   };
-  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+  const otlpProtocolSetting = (name: string) => {
     const protocol = text(name);
     if (tracing.enabled && protocol !== undefined && protocol !== otlpProtocol) {
       problems.push(`${name} must be ${otlpProtocol} (the only OTLP encoding this build exports), got "${protocol}"`);
     }
-  }
+  };
+  otlpProtocolSetting('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL');
+  otlpProtocolSetting('OTEL_EXPORTER_OTLP_PROTOCOL');
 
   const config: Config = {
     role,
