@@ -5,9 +5,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { tracerName, tracingOn } from './tracing.ts';
 
+/** Probes and scrapes: asked every few seconds by machines, one trace each would bury the requests. */
+const untracedPaths: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
 export function traceRequest(req: IncomingMessage, res: ServerResponse, handle: () => void): void {
   if (!tracingOn()) return handle();
   const path = (req.url ?? '/').split('?')[0] ?? '/';
+  if (untracedPaths.has(path)) return handle();
   const method = req.method ?? 'GET';
   const caller = propagation.extract(context.active(), req.headers, {
     keys: (headers) => Object.keys(headers),
