@@ -58,6 +58,8 @@ import type { ServerSecret } from './auth/secret-key.ts';
 import { addDatabaseChecks, addRedisCheck, ConsumerWatch, Readiness } from './lifecycle/readiness.ts';
 import { createAppMetrics, type AppMetrics } from './observability/metrics.ts';
 import { metricsPath } from './observability/metrics-route.ts';
+import { tracingOn } from './observability/tracing.ts';
+import { useTracing } from './graphql/use-tracing.ts';
 import { opsConsoleRoutes } from './ops-console/route.ts';
 import type { RequestListener } from 'node:http';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -245,7 +247,7 @@ async function serve(
           views: payloadViews && { db: payloadViews.db, waiter: waiterOn(payloadViews), waitMs: config.consistencyWaitMs },
           now: () => new Date(),
         },
-        { authenticator, admin: apis.admin, protection, observers: [metrics.operationsPlugin('write')] },
+        { authenticator, admin: apis.admin, protection, observers: [metrics.operationsPlugin('write'), ...tracingPlugins('write')] },
       )
     : undefined;
   let read;
@@ -268,7 +270,7 @@ async function serve(
       isIssuable: sameCluster ? (transactionId) => waiter.isIssuable(transactionId) : undefined,
       subscriptionQuota,
       readCache,
-      observers: [metrics.operationsPlugin('read')],
+      observers: [metrics.operationsPlugin('read'), ...tracingPlugins('read')],
     });
   }
   // graphql-ws authenticates each socket from its connection_init (src/graphql/websocket-server.ts).
@@ -299,6 +301,9 @@ async function serve(
 }
 
 /** Readiness for /readyz, and half the shutdown deadline for requests in flight: the consumers and connections close in the other half. */
+/** The GraphQL operation spans (docs/tracing.md), only when this process traces: off, the API runs no tracing plugin. */
+const tracingPlugins = (api: 'read' | 'write') => (tracingOn() ? [useTracing(api)] : []);
+
 const drainOf = (config: Config, probes: Probes) => ({ readiness: probes.readiness, drainMs: config.lifecycle.shutdownTimeoutMs / 2 });
 
 /** A relay or projector process serves no API: with HEALTH_PORT, a server of its own answers the probes and /metrics. */

@@ -3,6 +3,7 @@ import type { AsyncCommandSettings } from './modules/async-commands/submit.ts';
 import type { WebhookSettings } from './modules/webhooks/dispatcher.ts';
 import { metricsAccessModes, type MetricsConfig } from './observability/metrics-config.ts';
 import { logFormats, logLevels, type LogSettings } from './observability/logger.ts';
+import { defaultOtlpEndpoint, otlpProtocol, tracesExporters, tracesUrlOf, type TracingConfig } from './observability/tracing-config.ts';
 
 export { redactUrl } from './observability/logger.ts';
 
@@ -63,6 +64,8 @@ export interface Config {
   lifecycle: LifecycleConfig;
   /** GET /metrics, Prometheus (docs/metrics.md). */
   metrics: MetricsConfig;
+  /** OpenTelemetry traces over OTLP (docs/tracing.md); off by default. */
+  tracing: TracingConfig;
 }
 
 /** Health and readiness probes, and graceful shutdown (docs/operations.md). */
@@ -360,6 +363,25 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     problems.push(`role "${role}" needs DATABASE_URL and REDIS_URL; the embedded mode runs only role "all"`);
   }
 
+  // Tracing (docs/tracing.md): the standard OTEL_* variables. Off by default, unlike the
+  // specification's default exporter (otlp): an endpoint, or OTEL_TRACES_EXPORTER=otlp, turns it on.
+  const tracesEndpoint = url('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', ['http:', 'https:']);
+  const otlpEndpoint = url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']);
+  const tracesExporter = choice('OTEL_TRACES_EXPORTER', tracesExporters, tracesEndpoint === undefined && otlpEndpoint === undefined ? 'none' : 'otlp');
+  const tracing: TracingConfig = {
+    enabled: tracesExporter === 'otlp' && !boolean('OTEL_SDK_DISABLED', false),
+    url: tracesEndpoint ?? tracesUrlOf(otlpEndpoint ?? defaultOtlpEndpoint),
+    serviceName: text('OTEL_SERVICE_NAME') ?? 'cqrs-graphql-shop',
+  };
+  const otlpProtocolSetting = (name: string) => {
+    const protocol = text(name);
+    if (tracing.enabled && protocol !== undefined && protocol !== otlpProtocol) {
+      problems.push(`${name} must be ${otlpProtocol} (the only OTLP encoding this build exports), got "${protocol}"`);
+    }
+  };
+  otlpProtocolSetting('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL');
+  otlpProtocolSetting('OTEL_EXPORTER_OTLP_PROTOCOL');
+
   const config: Config = {
     role,
     mode,
@@ -478,6 +500,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       operationNames: operationNames('METRICS_OPERATION_NAMES'),
       maxOperationNames: integer('METRICS_MAX_OPERATION_NAMES', 100, 0, 10_000),
     },
+    tracing,
   };
   if (config.auth.jwksUrl !== undefined && (text('AUTH_ISSUER') === undefined || text('AUTH_AUDIENCE') === undefined)) {
     problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE: tokens of any other issuer or audience must be refused');

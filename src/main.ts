@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, redactUrl } from './config.ts';
 import { startApp } from './app.ts';
 import { stopOnSignals } from './lifecycle/shutdown.ts';
 import { createLogger, currentLogger, setProcessLogger } from './observability/logger.ts';
+import { startTracing } from './observability/tracing.ts';
 
 function banner(config: ReturnType<typeof loadConfig>, url: string | undefined, endpoints: { write?: string; read?: string; paymentWebhook?: string }) {
   const lines = [
@@ -33,10 +34,17 @@ try {
   const config = loadConfig();
   const log = createLogger(config.log);
   setProcessLogger(log);
+  // Before the app: its APIs add their tracing plugin only when tracing is on (docs/tracing.md).
+  const tracing = await startTracing(config.tracing, config.role);
   const starting = startApp(config, log);
   // Listened for from the start: a signal during start-up (migrations, opening PGlite) stops the app
-  // once it has started, rather than killing the process halfway through.
-  stopOnSignals({ stop: async () => (await starting).stop(), timeoutMs: config.lifecycle.shutdownTimeoutMs, log });
+  // once it has started, rather than killing the process halfway through. Spans still buffered are
+  // exported once the app has stopped.
+  const stop = async () => {
+    await (await starting).stop();
+    await tracing.shutdown().catch((error: unknown) => log.warn({ err: error }, 'exporting the last spans failed'));
+  };
+  stopOnSignals({ stop, timeoutMs: config.lifecycle.shutdownTimeoutMs, log });
   const app = await starting;
   banner(config, app.url, app.endpoints);
   log.info({ role: config.role, mode: config.mode, endpoints: app.endpoints }, 'started');

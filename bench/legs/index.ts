@@ -9,7 +9,8 @@ import { sagaLeg } from './saga.ts';
 import { securityLeg } from './security.ts';
 import { seedLeg } from './seed.ts';
 import { startLeg } from './start.ts';
+import { tracingLeg } from './tracing.ts';
 import { webhooksLeg } from './webhooks.ts';
 import { writeLeg } from './write.ts';
 
-export const legs: Leg[] = [readLeg, writeLeg, pushLeg, fanoutLeg, securityLeg, webhooksLeg, sagaLeg, asyncLeg, rebuildLeg, seedLeg, startLeg];
+export const legs: Leg[] = [readLeg, writeLeg, tracingLeg, pushLeg, fanoutLeg, securityLeg, webhooksLeg, sagaLeg, asyncLeg, rebuildLeg, seedLeg, startLeg];

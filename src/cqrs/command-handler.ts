@@ -5,6 +5,7 @@ import { canonicalUuid, VersionConflictError } from './errors.ts';
 import { appendEvents, type NewEvent, type StreamRef } from './event-log.ts';
 import type { EventMetadata, RecordedEvent } from './events.ts';
 import type { LogPosition } from './log-position.ts';
+import { traceAppend, traceCommand } from './trace-context.ts';
 
 export interface Loaded<State> {
   state: State;
@@ -90,7 +91,12 @@ async function executeInTransaction<State, Event extends NewEvent>(
   }
   const events = spec.decide(state, metadata);
   await spec.save(tx, events, state, version);
-  const recorded = await appendEvents(tx, spec.stream, version, events, metadata);
+  const recorded = await traceAppend(
+    spec.stream,
+    events.map((event) => event.type),
+    metadata,
+    (stored) => appendEvents(tx, spec.stream, version, events, stored),
+  );
   const last = recorded.at(-1);
   return {
     aggregateId: spec.stream.aggregateId,
@@ -193,16 +199,18 @@ export function defineCommandHandler<Deciders extends DeciderMap>(definition: Co
     streamOf: (sent) => ({ aggregateType: definition.aggregateType, aggregateId: definition.aggregateId(definition.canonical(sent)) }),
     async execute(db, sent, metadata, expectedVersion, alsoInTransaction) {
       const command = definition.canonical(sent);
+      const spec = specOf(command, metadata, expectedVersion);
       try {
-        return await executeCommand(db, specOf(command, metadata, expectedVersion), metadata, alsoInTransaction);
+        return await traceCommand(command.type, spec.stream, metadata, () => executeCommand(db, spec, metadata, alsoInTransaction));
       } catch (error) {
         throw translated(error, command);
       }
     },
     async executeIn(tx, sent, metadata, expectedVersion) {
       const command = definition.canonical(sent);
+      const spec = specOf(command, metadata, expectedVersion);
       try {
-        return await executeInTransaction(tx, specOf(command, metadata, expectedVersion), metadata);
+        return await traceCommand(command.type, spec.stream, metadata, () => executeInTransaction(tx, spec, metadata));
       } catch (error) {
         throw translated(error, command);
       }

@@ -28,6 +28,7 @@ import { isTransientError } from './transient-errors.ts';
 import { Wakeup } from './wakeup.ts';
 import { silentLogger, type Logger } from '../observability/logger.ts';
 import type { RecordedEvent } from './events.ts';
+import { traceBatch } from './trace-context.ts';
 
 export type Log = Logger;
 
@@ -86,9 +87,11 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       if (consumer.commit === 'after-effects') await handleRequestedRetries(active);
       const batch = await source.next(checkpoint, batchSize);
       if (batch.events.length === 0 || !active()) continue;
+      // The batch's span (docs/tracing.md): its handling and its after-commit work (notices) run in it.
+      const traced = traceBatch(consumer.name, batch.events);
       let outcome: BatchOutcome<Change>;
       try {
-        outcome = await handleBatch(consumer, db, batch.events, checkpoint, options.beforeCommit, anyParked);
+        outcome = await traced.run(() => handleBatch(consumer, db, batch.events, checkpoint, options.beforeCommit, anyParked));
       } catch (error) {
         failedAt = { event: batch.events[0]!, size: batch.events.length };
         // An outage is retried for as long as it lasts; only failures of the batch itself count.
@@ -117,8 +120,9 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       failedAt = undefined;
       checkpoint = outcome.checkpoint;
       anyParked = outcome.anyParked;
-      await options.afterCommit?.(outcome);
+      await traced.run(async () => options.afterCommit?.(outcome));
       await batch.ack();
+      traced.end();
     }
   }
 

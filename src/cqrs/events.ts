@@ -13,6 +13,11 @@ export interface EventMetadata {
   actor: string | null;
   /** ISO-8601; also the clock decide functions see, so that decisions are reproducible. */
   time: string;
+  /**
+   * The W3C trace context of the span that appended the event, when tracing was on
+   * (docs/tracing.md): its consumers' spans continue that trace. Absent otherwise, and on older events.
+   */
+  traceparent?: string;
 }
 
 export interface RecordedEvent<Event extends DomainEvent = DomainEvent> extends LogPosition {

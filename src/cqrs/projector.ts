@@ -10,6 +10,7 @@ import { logStart } from './log-position.ts';
 import type { NoticeBus } from './notices.ts';
 import { aggregateKey } from './parked-store.ts';
 import type { Projection, ViewChange } from './projection.ts';
+import { tracePush } from './trace-context.ts';
 
 /** Published after every committed batch; consistency waits listen for it. */
 export const checkpointTopic = 'projection.checkpoint';
@@ -68,10 +69,11 @@ export function startProjector(options: ProjectorOptions): RunningProjector {
     label: `projection ${projection.name}`,
     async afterCommit(outcome) {
       // In order: a subscriber watching one row must see its states as they happened.
-      await notices.publishAll([
+      const batch = [
         ...outcome.changes.map(({ topic, payload }) => ({ topic, payload })),
         { topic: checkpointTopic, payload: { projection: projection.name, ...outcome.checkpoint } },
-      ]);
+      ];
+      await tracePush(projection.name, batch.length, () => notices.publishAll(batch));
       await options.afterCommit?.(outcome);
     },
   });

@@ -22,6 +22,7 @@ import { silentLogger } from '../observability/logger.ts';
 import { toStreamId, type LogPosition } from './log-position.ts';
 import { afterField, encodeStreamEvent, eventField } from './stream-codec.ts';
 import { EventUpcasting } from './upcasting.ts';
+import { tracePublish } from './trace-context.ts';
 
 export interface RelayOptions extends Pick<ConsumerOptions<WriteTx, never>, 'batchSize' | 'leadership' | 'log'> {
   writeDb: WriteDb;
@@ -85,7 +86,7 @@ function relayConsumer(options: RelayTarget): LogConsumer<WriteTx, never> {
     // Never reached: publishing is retried until it succeeds (maxAttempts below); nothing is parked.
     onPoison: 'halt',
     async apply(_db, events, after) {
-      await publishEvents(options.redis, options.streamKey, events, after);
+      await tracePublish(options.streamKey, events, () => publishEvents(options.redis, options.streamKey, events, after));
       await options.afterPublish?.(events);
       return [];
     },

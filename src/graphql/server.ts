@@ -31,6 +31,7 @@ import { clientAddress, rateLimitedResponse, type NodeServerContext } from './us
 import { useDrain } from './use-drain.ts';
 import { shuttingDown, type ReadinessReport } from '../lifecycle/readiness.ts';
 import { currentLogger, logFields, requestIdOf, withLogScope, type Logger } from '../observability/logger.ts';
+import { traceRequest } from '../observability/http-tracing.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
@@ -300,7 +301,7 @@ export async function startHttpServer(options: {
             ),
           );
         }
-        handle(req, res);
+        traceRequest(req, res, () => handle(req, res));
       },
       log,
     );
