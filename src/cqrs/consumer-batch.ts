@@ -23,6 +23,7 @@ import {
   type TransactionalDb,
 } from './checkpoint-store.ts';
 import type { RecordedEvent } from './events.ts';
+import { recordLineage } from './lineage.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
 import { errorText, heldReason, parkEvents, parkedHeads, splitHeldBehind, type Parking } from './parked-store.ts';
 import type { PoisonPolicy } from './projection.ts';
@@ -155,6 +156,8 @@ export async function handleBatch<Tx extends SqlClient, Change>(
       const heads = anyParked === false ? new Map<string, bigint>() : await parkedHeads(scope, consumer.name, handled.map(consumer.keyOf));
       const { apply, held } = splitHeldBehind(handled, heads, consumer.keyOf);
       const changes = apply.length > 0 ? await consumer.apply(scope, apply, apply.length === fresh.length ? checkpoint : undefined) : [];
+      // In-transaction: commits with the checkpoint; after-effects: after the effects (src/cqrs/lineage.ts).
+      if (apply.length > 0) await recordLineage(scope, consumer.name, apply, changes);
       const parkings = held.map(({ event, head }) => ({ event, key: consumer.keyOf(event), error: heldReason(head), attempts: 0 }));
       const last = fresh.at(-1);
       return { reached: last && positionOf(last), parkings, applied: apply.length, skipped: events.length - fresh.length, parked: held.length, changes };
