@@ -1,8 +1,10 @@
 // Lineage recording (docs/lineage.md): after a consumer's batch handled its events, one compact row
 // per correlation id of the batch, in ONE multi-row insert, in consumer_lineage of the database the
-// batch commits to. In-transaction consumers (projections) write it in the batch's transaction, with
-// their checkpoint; after-effects consumers (saga, command worker, webhook dispatcher, relay) write it
-// right after their effects, before their checkpoint, so a redelivered batch may record twice.
+// batch commits to, in the same transaction as its checkpoint: in-transaction consumers (projections)
+// in the batch's transaction, after-effects consumers (saga, command worker, webhook dispatcher,
+// relay) in the one statement that moves their checkpoint (checkpoint-store.ts). So a batch's
+// lineage commits exactly when its checkpoint does, and costs no extra round trip to an
+// after-effects consumer. Pruning runs outside the batch, once a minute per consumer.
 //
 // Only what cannot be derived is recorded: which consumer handled which positions when, the rows it
 // changed and the notices it published. The command and its events come from event_log itself (by
@@ -88,26 +90,41 @@ export function lineageRowsOf(consumer: string, events: readonly RecordedEvent[]
 }
 
 /**
- * Records the batch's lineage: one statement, nothing when no event carries a correlation id or
- * lineage is off. Once a minute it also deletes up to `pruneLimit` rows past the retention, along
- * the handled_at index, so that pruning stays a small, bounded statement.
+ * The lineage rows of a batch, as JSON for the insert (null: nothing to record, or lineage off). A
+ * row it cannot describe is logged and skipped: lineage is for operators, and must never fail (and
+ * so park) a batch.
  */
-export async function recordLineage(db: SqlClient, consumer: string, events: readonly RecordedEvent[], changes: readonly unknown[]): Promise<void> {
-  if (!lineageEnabled()) return;
-  let rows: LineageRow[];
+export function batchLineage(consumer: string, events: readonly RecordedEvent[], changes: readonly unknown[]): string | null {
+  if (!lineageEnabled() || events.length === 0) return null;
   try {
-    rows = lineageRowsOf(consumer, events, changes);
+    const rows = lineageRowsOf(consumer, events, changes);
+    return rows.length === 0 ? null : JSON.stringify(rows);
   } catch (error) {
-    // Lineage is for operators: a row it cannot describe must never fail (and so park) the batch.
     currentLogger().warn({ err: error, consumer }, `lineage: not recorded for a batch of ${consumer}`);
-    return;
+    return null;
   }
-  if (rows.length === 0) return;
+}
+
+/**
+ * Inserts a batch's lineage rows (batchLineage's JSON) in one statement, stamped with the database's
+ * clock. In-transaction consumers call it in their batch's transaction; after-effects consumers
+ * insert them in their checkpoint's statement instead (advanceCheckpoint, checkpoint-store.ts).
+ */
+export async function insertLineage(db: SqlClient, rows: string | null): Promise<void> {
+  if (rows === null) return;
   await db.$executeRaw`
     INSERT INTO consumer_lineage (consumer, correlation_id, positions, rows, pushes, shared, handled_at)
     SELECT consumer, correlation_id, positions, rows, pushes, shared, clock_timestamp()
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      FROM jsonb_to_recordset(${rows}::jsonb)
         AS r(consumer text, correlation_id text, positions bigint[], rows text[], pushes int, shared boolean)`;
+}
+
+/**
+ * Once a minute per consumer: deletes up to `pruneLimit` rows past the retention of the database the
+ * consumer writes to, along the handled_at index, so that pruning stays a small, bounded statement.
+ */
+export async function pruneLineageWhenDue(db: SqlClient, consumer: string): Promise<void> {
+  if (!lineageEnabled()) return;
   const now = Date.now();
   if (now - (prunedAt.get(consumer) ?? -Infinity) < pruneEveryMs) return;
   prunedAt.set(consumer, now);
