@@ -128,7 +128,10 @@ export async function pruneLineageWhenDue(db: SqlClient, consumer: string): Prom
   const now = Date.now();
   if (now - (prunedAt.get(consumer) ?? -Infinity) < pruneEveryMs) return;
   prunedAt.set(consumer, now);
-  await pruneLineage(db, new Date(now - settings.retentionMs));
+  // Best effort, after the batch committed: a failed prune must not make the batch look failed.
+  await pruneLineage(db, new Date(now - settings.retentionMs)).catch((error: unknown) =>
+    currentLogger().warn({ err: error, consumer }, `lineage: pruning for ${consumer} failed; tried again in a minute`),
+  );
 }
 
 /**
@@ -136,7 +139,11 @@ export async function pruneLineageWhenDue(db: SqlClient, consumer: string): Prom
  * consumers pruning at once (each in its batch's transaction) never wait for, or deadlock on, each other.
  */
 export async function pruneLineage(db: SqlClient, before: Date, limit = pruneLimit): Promise<number> {
-  return db.$executeRaw`
-    DELETE FROM consumer_lineage
-     WHERE id IN (SELECT id FROM consumer_lineage WHERE handled_at < ${before} ORDER BY handled_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`;
+  const [row] = await db.$queryRaw<{ deleted: number }[]>`
+    WITH gone AS (
+      DELETE FROM consumer_lineage
+       WHERE id IN (SELECT id FROM consumer_lineage WHERE handled_at < ${before} ORDER BY handled_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING 1)
+    SELECT count(*)::int AS deleted FROM gone`;
+  return Number(row?.deleted ?? 0);
 }
