@@ -33,6 +33,8 @@ import { startOrderSaga } from './modules/orders/saga/start-order-saga.ts';
 import { createLogSource } from './cqrs/log-source.ts';
 import { createLocalNoticeBus, createRedisNoticeBus, type NoticeBus } from './cqrs/notices.ts';
 import { startProjector } from './cqrs/projector.ts';
+import { configureLineage } from './cqrs/lineage.ts';
+import { loadLineage, recentCommands } from './cqrs/lineage-query.ts';
 import { startRelay } from './cqrs/relay.ts';
 import { consumerGroupOf, createStreamSource } from './cqrs/stream-source.ts';
 import { startStreamTrimmer } from './cqrs/stream-trim.ts';
@@ -110,6 +112,7 @@ export interface FaultPoints {
 /** `log`: where the app's lines go; by default a logger made from the settings (LOG_LEVEL, LOG_FORMAT) writing to stdout. */
 export async function startApp(config: Config, log: Log = createLogger(config.log), extensions: AppExtensions = {}): Promise<RunningApp> {
   const metrics = extensions.metrics ?? createAppMetrics(config, log);
+  configureLineage({ retentionMs: config.lineageRetentionMs });
   const stack: (() => Promise<void> | void)[] = [];
   // /readyz's checks (docs/operations.md); each part registers its own, and each consumer's lease is watched.
   const probes: Probes = { readiness: new Readiness({ timeoutMs: config.lifecycle.readinessTimeoutMs, log }), consumers: new ConsumerWatch() };
@@ -156,6 +159,8 @@ function adminServices(config: Config, writeDb: WriteDb, readDb: ReadDb | undefi
       loadProjectionStatus({ writeDb, readDb: needRead('projectionStatus') }, logConsumers(config), { parkedInstances: parkedProcessInstances }),
     parked: () => parkedOperations({ readDb: needRead('parked events'), writeDb, projections, processes: processesWithInstances, notices }),
     webhooks: () => webhookAdmin(writeDb, targetGuard(config.webhooks.allowedHosts)),
+    lineage: (correlationId) => loadLineage({ writeDb, readDb: needRead('lineage') }, logConsumers(config), correlationId),
+    recentCommands: (limit) => recentCommands(writeDb, limit),
   };
 }
 

@@ -58,6 +58,8 @@ export interface Config {
   webhooks: WebhookSettings;
   /** The read API's response cache (docs/read-cache.md). */
   readCache: ReadCacheConfig;
+  /** LINEAGE_RETENTION_MS: consumers' lineage records are pruned this long after they were written; 0 records none (docs/lineage.md). */
+  lineageRetentionMs: number;
   /** The structured log (docs/operations.md, "Logs"): LOG_LEVEL, LOG_FORMAT. */
   log: LogSettings;
   /** Probes and shutdown (docs/operations.md). */
@@ -476,6 +478,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       allowedHosts: hosts('WEBHOOK_ALLOWED_HOSTS'),
       logRetentionMs: integer('WEBHOOK_LOG_RETENTION_MS', 7 * 86_400_000, 1_000, 3_650 * 86_400_000),
     },
+    lineageRetentionMs: integer('LINEAGE_RETENTION_MS', 7 * 86_400_000, 0, 3_650 * 86_400_000),
     readCache: {
       mode: choice('READ_CACHE', readCacheModes, 'memory'),
       ttlMs: integer('READ_CACHE_TTL_MS', 60_000, 100, 86_400_000),

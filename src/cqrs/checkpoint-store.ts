@@ -77,8 +77,42 @@ export async function saveCheckpoint(db: SqlClient, consumer: string, at: LogPos
  * checkpoint is already there or beyond (another owner got further). `anyParked`: whether the
  * consumer has parked events, learnt in the same statement.
  */
-export async function advanceCheckpoint(db: SqlClient, consumer: string, at: LogPosition): Promise<{ moved: boolean; anyParked?: boolean }> {
+export async function advanceCheckpoint(
+  db: SqlClient,
+  consumer: string,
+  at: LogPosition,
+  /** The batch's lineage rows (lineage.ts, batchLineage), inserted by the same statement. */
+  lineage: string | null = null,
+): Promise<{ moved: boolean; anyParked?: boolean }> {
+  if (lineage !== null) return advanceCheckpointWithLineage(db, consumer, at, lineage);
   const rows = await db.$queryRaw<{ any_parked: boolean }[]>`
+    INSERT INTO consumer_checkpoint AS checkpoint (consumer, transaction_id, position, updated_at)
+    VALUES (${consumer}, ${at.transactionId}, ${at.position}, now())
+    ON CONFLICT (consumer) DO UPDATE
+      SET transaction_id = excluded.transaction_id, position = excluded.position, updated_at = excluded.updated_at,
+          halted_at = NULL, halt_reason = NULL
+      WHERE (checkpoint.transaction_id, checkpoint.position) < (excluded.transaction_id, excluded.position)
+    RETURNING EXISTS (SELECT 1 FROM parked_event WHERE parked_event.consumer = checkpoint.consumer) AS any_parked`;
+  return rows.length === 0 ? { moved: false } : { moved: true, anyParked: rows[0]!.any_parked === true };
+}
+
+/**
+ * advanceCheckpoint and the batch's lineage rows in ONE statement (a data-modifying WITH): the
+ * lineage of an after-effects batch commits with its checkpoint and costs no round trip of its own
+ * (docs/lineage.md). The rows go in even when the checkpoint does not move: the effects happened.
+ */
+async function advanceCheckpointWithLineage(
+  db: SqlClient,
+  consumer: string,
+  at: LogPosition,
+  lineage: string,
+): Promise<{ moved: boolean; anyParked?: boolean }> {
+  const rows = await db.$queryRaw<{ any_parked: boolean }[]>`
+    WITH lineage AS (
+      INSERT INTO consumer_lineage (consumer, correlation_id, positions, rows, pushes, shared, handled_at)
+      SELECT consumer, correlation_id, positions, rows, pushes, shared, clock_timestamp()
+        FROM jsonb_to_recordset(${lineage}::jsonb)
+          AS r(consumer text, correlation_id text, positions bigint[], rows text[], pushes int, shared boolean))
     INSERT INTO consumer_checkpoint AS checkpoint (consumer, transaction_id, position, updated_at)
     VALUES (${consumer}, ${at.transactionId}, ${at.position}, now())
     ON CONFLICT (consumer) DO UPDATE

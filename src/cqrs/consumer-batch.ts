@@ -23,6 +23,7 @@ import {
   type TransactionalDb,
 } from './checkpoint-store.ts';
 import type { RecordedEvent } from './events.ts';
+import { batchLineage, insertLineage, pruneLineageWhenDue } from './lineage.ts';
 import { compareLogPositions, type LogPosition } from './log-position.ts';
 import { errorText, heldReason, parkEvents, parkedHeads, splitHeldBehind, type Parking } from './parked-store.ts';
 import type { PoisonPolicy } from './projection.ts';
@@ -73,6 +74,8 @@ interface Step<Change> extends Omit<BatchOutcome<Change>, 'checkpoint'> {
   /** The checkpoint the step moves to; undefined when everything was a redelivery. */
   reached: LogPosition | undefined;
   parkings: Parking[];
+  /** What the step handled, for its lineage (lineage.ts): committed with the checkpoint. */
+  lineage?: string | null;
 }
 
 const positionOf = (event: LogPosition): LogPosition => ({ transactionId: event.transactionId, position: event.position });
@@ -90,9 +93,12 @@ export async function commitCheckpoint<Tx extends SqlClient>(
   consumer: string,
   reached: LogPosition,
   parkings: readonly Parking[],
+  lineage: string | null = null,
 ): Promise<{ moved: boolean; anyParked?: boolean }> {
-  if (parkings.length === 0) return advanceCheckpoint(db, consumer, reached);
+  if (parkings.length === 0) return advanceCheckpoint(db, consumer, reached, lineage);
   return db.$transaction(async (tx) => {
+    // The effects happened either way: their lineage is recorded even when another owner got further.
+    await insertLineage(tx, lineage);
     if (compareLogPositions(reached, await lockCheckpoint(tx, consumer)) <= 0) return { moved: false };
     await parkEvents(tx, consumer, parkings);
     await saveCheckpoint(tx, consumer, reached);
@@ -110,21 +116,28 @@ async function commitStep<Tx extends SqlClient, Change>(
   beforeCommit?: () => Promise<void> | void,
   knownAnyParked?: boolean,
 ): Promise<BatchOutcome<Change>> {
-  const outcome = ({ reached, parkings, ...rest }: Step<Change>, checkpoint: LogPosition) => ({ ...rest, checkpoint });
+  const outcome = ({ reached, parkings, lineage, ...rest }: Step<Change>, checkpoint: LogPosition) => ({ ...rest, checkpoint });
   if (consumer.commit === 'in-transaction') {
-    return db.$transaction(async (tx) => {
-      const { checkpoint, anyParked } = await lockBatchCheckpoint(tx, consumer.name);
-      const step = await work(tx, checkpoint, anyParked);
-      if (!step.reached) return outcome(step, checkpoint);
-      await parkEvents(tx, consumer.name, step.parkings);
-      await saveCheckpoint(tx, consumer.name, step.reached);
-      await beforeCommit?.();
-      return outcome(step, step.reached);
-    });
+    return db
+      .$transaction(async (tx) => {
+        const { checkpoint, anyParked } = await lockBatchCheckpoint(tx, consumer.name);
+        const step = await work(tx, checkpoint, anyParked);
+        if (!step.reached) return outcome(step, checkpoint);
+        await parkEvents(tx, consumer.name, step.parkings);
+        await insertLineage(tx, step.lineage ?? null);
+        await saveCheckpoint(tx, consumer.name, step.reached);
+        await beforeCommit?.();
+        return outcome(step, step.reached);
+      })
+      .then(async (done) => {
+        await pruneLineageWhenDue(db, consumer.name);
+        return done;
+      });
   }
   const step = await work(db as unknown as Tx, known, knownAnyParked);
   if (!step.reached) return { ...outcome(step, known), anyParked: knownAnyParked };
-  const committed = await commitCheckpoint(db, consumer.name, step.reached, step.parkings);
+  const committed = await commitCheckpoint(db, consumer.name, step.reached, step.parkings, step.lineage ?? null);
+  await pruneLineageWhenDue(db, consumer.name);
   // Not moved: another owner got further meanwhile; go on from where it stands.
   if (!committed.moved) return outcome(step, await readCheckpoint(db, consumer.name));
   return { ...outcome(step, step.reached), anyParked: committed.anyParked };
@@ -157,7 +170,16 @@ export async function handleBatch<Tx extends SqlClient, Change>(
       const changes = apply.length > 0 ? await consumer.apply(scope, apply, apply.length === fresh.length ? checkpoint : undefined) : [];
       const parkings = held.map(({ event, head }) => ({ event, key: consumer.keyOf(event), error: heldReason(head), attempts: 0 }));
       const last = fresh.at(-1);
-      return { reached: last && positionOf(last), parkings, applied: apply.length, skipped: events.length - fresh.length, parked: held.length, changes };
+      const lineage = batchLineage(consumer.name, apply, changes);
+      return {
+        reached: last && positionOf(last),
+        parkings,
+        lineage,
+        applied: apply.length,
+        skipped: events.length - fresh.length,
+        parked: held.length,
+        changes,
+      };
     },
     beforeCommit,
     knownAnyParked,

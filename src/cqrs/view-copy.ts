@@ -1,7 +1,7 @@
 // A copy of a projection's read tables in a schema of its own, for rebuild and verify.
 //
 // The copy holds `CREATE TABLE … (LIKE live INCLUDING ALL)` of every table the projection owns
-// (Projection.tables), plus empty copies of consumer_checkpoint and parked_event, so that the
+// (Projection.tables), plus empty copies of consumer_checkpoint, parked_event and consumer_lineage, so that the
 // unchanged consumer runtime (handleBatch, isolatePoison) works on it through a client bound to that
 // schema: Prisma's generated queries name the schema, and the views' raw SQL finds it through
 // search_path, which holds the copy schema ALONE, so a view that touched a table it does not own
@@ -29,7 +29,7 @@ export class ViewCopyError extends Error {
 }
 
 /** The runtime tables every copy carries, beside the projection's own. */
-export const runtimeTables = ['consumer_checkpoint', 'parked_event'] as const;
+export const runtimeTables = ['consumer_checkpoint', 'parked_event', 'consumer_lineage'] as const;
 
 const identifier = /^[a-z_][a-z0-9_]*$/;
 export const quote = (name: string) => pg.escapeIdentifier(name);

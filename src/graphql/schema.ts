@@ -23,6 +23,7 @@ import '../modules/async-commands/graphql/command-status-queries.ts';
 import './admin/projection-status.ts';
 import './admin/parked-events.ts';
 import './admin/webhooks.ts';
+import './admin/lineage.ts';
 
 builder.queryField('apiVersion', (t) =>
   t.string({

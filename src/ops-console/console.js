@@ -21,6 +21,15 @@ const listsQuery = `query OpsConsoleLists {
   webhookEndpoints { id url status health { pending parked delivered lastDeliveredAt lastFailureAt lastError } }
 }`;
 
+const recentQuery = `query OpsConsoleRecent { recentCommands(first: 20) { correlationId firstEventType actor startedAt events } }`;
+
+const lineageQuery = `query OpsConsoleLineage($id: ID!) { lineage(correlationId: $id) {
+  correlationId durationMs truncated commandStatus
+  commands { commandId causationId actor time depth
+    events { position type aggregateType aggregateId recordedAt
+      handledBy { consumer kind handledAt afterMs rowsChanged pushes sharedBatch }
+      webhookDeliveries { endpointId status attempts } } } } }`;
+
 /** A mutation's result union: the success type, or a typed refusal (every one implements Error). */
 const outcome = (field, success) => `${field} { ... on ${success} { __typename } ... on Error { __typename code message } }`;
 const mutations = {
@@ -36,6 +45,8 @@ let reconnect; // the timer that opens it again
 let previous = new Map();
 /** What the lists depend on, from the last pushed status: they are read again when it changes. */
 let listsSignature;
+/** The consumers' positions at the last read of the recent commands: read again when the log moved. */
+let recentSignature;
 
 function showError(message) {
   const box = $('error');
@@ -240,8 +251,64 @@ function renderLists(data) {
   );
 }
 
+/** The lineage as indented lines, offsets from its first command (the same reading as `npm run lineage`). */
+function lineageLines(lineage) {
+  if (lineage.commands.length === 0) return [`No events carry ${lineage.correlationId}.`];
+  const start = Date.parse(lineage.commands[0].time);
+  const at = (time) => `+${Date.parse(time) - start} ms`;
+  const status = lineage.commandStatus ? `, async status ${lineage.commandStatus}` : '';
+  const lines = [
+    `correlation ${lineage.correlationId}: ${lineage.commands.length} command(s), ${lineage.durationMs} ms${status}${lineage.truncated ? ' (truncated)' : ''}`,
+  ];
+  for (const command of lineage.commands) {
+    const indent = '  '.repeat(command.depth + 1);
+    lines.push(`${indent}command ${command.commandId} by ${command.actor ?? 'unknown'} at ${at(command.time)}`);
+    for (const event of command.events) {
+      lines.push(`${indent}  event ${event.position} ${event.type} ${event.aggregateType}/${event.aggregateId} at ${at(event.recordedAt)}`);
+      for (const h of event.handledBy) {
+        const rows = h.kind === 'PROJECTION' ? `, rows ${h.rowsChanged}, pushes ${h.pushes}${h.sharedBatch ? ' (shared batch)' : ''}` : '';
+        lines.push(`${indent}    ${h.kind.toLowerCase()} ${h.consumer} at ${at(h.handledAt)} (${h.afterMs} ms after commit)${rows}`);
+      }
+      for (const d of event.webhookDeliveries) lines.push(`${indent}    webhook ${d.endpointId}: ${d.status.toLowerCase()} after ${d.attempts} attempt(s)`);
+    }
+  }
+  return lines;
+}
+
+async function showLineage(correlationId) {
+  const data = await graphql(lineageQuery, { id: correlationId });
+  const tree = $('lineage-tree');
+  tree.textContent = lineageLines(data.lineage).join('\n');
+  tree.hidden = false;
+}
+
+function renderRecent(commands) {
+  fill(
+    $('recent-command-rows'),
+    commands,
+    (c) => {
+      const actions = cell('');
+      actions.textContent = '';
+      actions.append(button('Lineage', () => showLineage(c.correlationId)));
+      return [cell(c.startedAt), cell(c.correlationId), cell(c.firstEventType), cell(c.events, 'num'), cell(c.actor), actions];
+    },
+    'No commands yet.',
+  );
+}
+
+async function refreshRecent() {
+  try {
+    renderRecent((await graphql(recentQuery, {})).recentCommands);
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
 function clear() {
-  for (const id of ['consumer-rows', 'parked-event-rows', 'parked-saga-rows', 'webhook-rows']) $(id).replaceChildren();
+  for (const id of ['consumer-rows', 'parked-event-rows', 'parked-saga-rows', 'webhook-rows', 'recent-command-rows']) $(id).replaceChildren();
+  $('lineage-tree').textContent = '';
+  $('lineage-tree').hidden = true;
+  recentSignature = undefined;
   previous = new Map();
   listsSignature = undefined;
   $('updated').textContent = '';
@@ -288,6 +355,11 @@ function start() {
     if (signature !== listsSignature) {
       listsSignature = signature;
       void refreshLists();
+    }
+    const positions = JSON.stringify(statuses.map((s) => s.position));
+    if (positions !== recentSignature) {
+      recentSignature = positions;
+      void refreshRecent();
     }
   })
     .catch((error) => {

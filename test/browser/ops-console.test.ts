@@ -123,10 +123,34 @@ describe('the ops console', () => {
     const customerPage = await openWith((await asCustomer(userId)).authorization!);
     await customerPage.locator('#error').waitFor({ state: 'visible' });
     await expect(customerPage.locator('#error').textContent()).resolves.toContain('FORBIDDEN');
-    for (const table of ['consumer-rows', 'parked-event-rows', 'parked-saga-rows', 'webhook-rows']) {
+    for (const table of ['consumer-rows', 'parked-event-rows', 'parked-saga-rows', 'webhook-rows', 'recent-command-rows']) {
       await expect(customerPage.locator(`#${table} tr`).count()).resolves.toBe(0);
     }
     await customerPage.close();
+  });
+
+  it('lists recent commands and shows the lineage of one: its event, and the projections that handled it with rows and pushes', async () => {
+    const userId = await shop.registerUser('Console Lineage');
+    const [{ correlation_id: correlationId } = { correlation_id: '' }] = await shop.sql.query<{ correlation_id: string }>(
+      `SELECT metadata->>'correlationId' AS correlation_id FROM event_log WHERE aggregate_id = $1 AND type = 'UserRegistered'`,
+      [userId],
+    );
+    const page = await openWith((await asAdmin()).authorization!);
+    const row = page.locator('#recent-command-rows tr', { hasText: correlationId });
+    await row.waitFor({ timeout: 15_000 });
+    await expect(row.textContent()).resolves.toContain('UserRegistered');
+    // The projection may still be applying it: ask again until user_profile shows in the tree.
+    await eventually(
+      async () => {
+        await row.getByRole('button', { name: 'Lineage' }).click();
+        expect(await page.locator('#lineage-tree').textContent()).toMatch(/projection user_profile at \+\d+ ms \(\d+ ms after commit\), rows 1, pushes 1/);
+      },
+      { timeoutMs: 15_000, what: 'the lineage tree in the console' },
+    );
+    const tree = (await page.locator('#lineage-tree').textContent())!;
+    expect(tree).toContain(`correlation ${correlationId}`);
+    expect(tree).toContain(`UserRegistered User/${userId}`);
+    await page.close();
   });
 
   it('pushes the projection status to admins over SSE on the write API, and refuses customers and bad periods', async () => {

@@ -83,7 +83,7 @@ function tempDir(): string {
 describe('every CLI behind an npm script', () => {
   it('covers the scripts of the brief', () => {
     expect(Object.keys(scripts).sort()).toEqual(
-      ['db:diff', 'db:generate', 'db:migrate', 'db:template', 'projections', 'schema:print', 'seed', 'token', 'webhooks'].sort(),
+      ['db:diff', 'db:generate', 'db:migrate', 'db:template', 'lineage', 'projections', 'schema:print', 'seed', 'token', 'webhooks'].sort(),
     );
   });
 
@@ -116,6 +116,9 @@ describe('every CLI behind an npm script', () => {
       ['webhooks', ['list', '--coalesce'], /--coalesce does not apply to list/],
       ['db:diff', ['write', 'Not-Snake'], /bad arguments: write Not-Snake/],
       ['db:migrate', ['now'], /Unexpected argument 'now'/],
+      ['lineage', ['some-id', '--limit', '5'], /--limit applies to recent only/],
+      ['lineage', ['recent', '--limit', 'many'], /--limit must be an integer from 1 to 100/],
+      ['lineage', ['one', 'two'], /bad arguments: one two/],
     ];
     const results = await pooled(
       cases.map(

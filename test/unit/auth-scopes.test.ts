@@ -43,6 +43,8 @@ const adminOnly = [
   'Mutation.retryAllParkedEvents',
   'Mutation.discardParkedEvent',
   'Mutation.resumeParkedSaga',
+  'Query.lineage',
+  'Query.recentCommands',
   'Mutation.addProduct',
   'Mutation.changeProductPrice',
   'Mutation.discontinueProduct',

@@ -72,6 +72,20 @@ export function webhookBody(event: RecordedEvent): string {
   });
 }
 
+/**
+ * `webhook-correlation-id`: the event's correlation id (also in the signed body's data), so that a
+ * receiver can log it and an operator find the delivery's lineage (docs/lineage.md) without parsing.
+ * Bodies queued before it was added have it too; a body without one gets no header.
+ */
+export function correlationHeader(body: string): Record<string, string> {
+  try {
+    const correlationId = (JSON.parse(body) as { data?: { correlationId?: unknown } }).data?.correlationId;
+    return typeof correlationId === 'string' && /^[\x21-\x7e]{1,255}$/.test(correlationId) ? { 'webhook-correlation-id': correlationId } : {};
+  } catch {
+    return {};
+  }
+}
+
 /** `webhook-signature`: v1 signatures with the current secret and, during a rotation's overlap, the previous one. */
 export function signatureHeader(secrets: readonly string[], eventId: string, at: Date, body: string): string {
   return secrets.map((secret) => new Webhook(secret).sign(eventId, at, body)).join(' ');
@@ -275,6 +289,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         'webhook-id': delivery.event_id,
         'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
         'webhook-signature': signatureHeader(secrets, delivery.event_id, at, delivery.body),
+        ...correlationHeader(delivery.body),
       },
       timeoutMs: settings.timeoutMs,
       guard,

@@ -38,6 +38,7 @@ export const commandStatusColumns: ViewColumns<CommandStatusRow> = {
     updatedAt: 'updated_at',
     expiresAt: 'expires_at',
     version: 'version',
+    correlationId: 'correlation_id',
   },
 };
 
@@ -62,7 +63,7 @@ export const commandStatusProjection = rowProjection<CommandStatusRow, CommandEv
   on: {
     CommandAccepted: {
       rowId: (event) => event.aggregateId,
-      evolve: (row, { data, aggregateVersion }) =>
+      evolve: (row, { data, aggregateVersion, metadata }) =>
         row
           ? null
           : {
@@ -70,6 +71,8 @@ export const commandStatusProjection = rowProjection<CommandStatusRow, CommandEv
               ...{ status: 'ACCEPTED', final: false, attempts: 0, errorCode: null, errorMessage: null, errorFields: null, reason: null },
               ...{ resultVersion: null, resultTransactionId: null, resultPosition: null, expiresAt: null, version: aggregateVersion },
               ...{ acceptedAt: at(data.acceptedAt), updatedAt: at(data.acceptedAt) },
+              // The command's lineage (docs/lineage.md) is found by it.
+              correlationId: metadata.correlationId,
             },
     },
     CommandStarted: commandEvent((_row, { data }) => ({ status: 'RUNNING', attempts: data.attempt, updatedAt: at(data.startedAt) })),
