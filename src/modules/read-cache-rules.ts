@@ -7,7 +7,7 @@
 //   (test/unit/read-cache-rules.test.ts checks that every Query field is decided here).
 // - `invalidations`: for each topic a projector publishes, the tags a changed row drops.
 // Tags are plain strings: `<name>:<row id>` for one row, `<name>` for a whole list.
-import { canonicalUuid } from '../cqrs/errors.ts';
+import { uuidOf } from './shared/global-ids.ts';
 import { dailyRegistrationsProjectionName } from './analytics/views/daily-registrations.ts';
 import { dailyRevenueProjectionName } from './analytics/views/daily-revenue.ts';
 import { productCatalogProjectionName } from './catalog/views/product-catalog.ts';
@@ -23,8 +23,6 @@ export interface CacheableQuery {
   /** The tags of the answer, from the field's arguments (coerced, defaults applied). */
   tags(args: Record<string, unknown>): string[];
 }
-
-const id = (value: unknown) => canonicalUuid(String(value));
 
 export const readCacheTags = {
   product: (productId: string) => `product:${productId}`,
@@ -48,11 +46,12 @@ export const readCacheTags = {
  */
 export const cacheableQueries: Readonly<Record<string, CacheableQuery>> = {
   apiVersion: { views: [], tags: () => [] },
-  product: { views: [productCatalogProjectionName], tags: (args) => [readCacheTags.product(id(args.id))] },
+  // Id arguments take a UUID or the entity's global id (docs/client-contract.md): tags name the UUID.
+  product: { views: [productCatalogProjectionName], tags: (args) => [readCacheTags.product(uuidOf('Product', String(args.id)))] },
   productCatalog: { views: [productCatalogProjectionName], tags: () => [readCacheTags.productCatalog] },
-  userProfile: { views: [userProfileProjectionName], tags: (args) => [readCacheTags.userProfile(id(args.id))] },
-  order: { views: [orderHistoryProjectionName], tags: (args) => [readCacheTags.order(id(args.id))] },
-  orderHistory: { views: [orderHistoryProjectionName], tags: (args) => [readCacheTags.orderHistory(id(args.userId))] },
+  userProfile: { views: [userProfileProjectionName], tags: (args) => [readCacheTags.userProfile(uuidOf('UserProfile', String(args.id)))] },
+  order: { views: [orderHistoryProjectionName], tags: (args) => [readCacheTags.order(uuidOf('Order', String(args.id)))] },
+  orderHistory: { views: [orderHistoryProjectionName], tags: (args) => [readCacheTags.orderHistory(uuidOf('UserProfile', String(args.userId)))] },
   inventoryReport: { views: [inventoryReportProjectionName], tags: () => [readCacheTags.inventoryReport] },
   dailyRegistrations: { views: [dailyRegistrationsProjectionName], tags: () => [readCacheTags.dailyRegistrations] },
   revenueReport: { views: [dailyRevenueProjectionName], tags: () => [readCacheTags.revenueReport] },
