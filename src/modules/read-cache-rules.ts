@@ -7,7 +7,7 @@
 //   (test/unit/read-cache-rules.test.ts checks that every Query field is decided here).
 // - `invalidations`: for each topic a projector publishes, the tags a changed row drops.
 // Tags are plain strings: `<name>:<row id>` for one row, `<name>` for a whole list.
-import { uuidOf } from './shared/global-ids.ts';
+import { parseGlobalId, uuidOf, type NodeTypeName } from './shared/global-ids.ts';
 import { dailyRegistrationsProjectionName } from './analytics/views/daily-registrations.ts';
 import { dailyRevenueProjectionName } from './analytics/views/daily-revenue.ts';
 import { productCatalogProjectionName } from './catalog/views/product-catalog.ts';
@@ -38,6 +38,22 @@ export const readCacheTags = {
   searchUsers: 'searchUsers',
 };
 
+/** The tags of the entity a global id names (node, nodes); none for an id that is not one of ours (an error, not cached). */
+function nodeTags(globalId: unknown): string[] {
+  const parsed = parseGlobalId(String(globalId));
+  if (!parsed) return [];
+  const tagOf: Record<NodeTypeName, (id: string) => string> = {
+    Order: readCacheTags.order,
+    Product: readCacheTags.product,
+    UserProfile: readCacheTags.userProfile,
+    UserSearchResult: () => readCacheTags.searchUsers,
+  };
+  return [tagOf[parsed.typename](parsed.id)];
+}
+
+/** The views of the Node types (docs/client-contract.md). */
+const nodeViews = [orderHistoryProjectionName, productCatalogProjectionName, userProfileProjectionName, userSearchProjectionName];
+
 /**
  * The cacheable root fields of the read API. Not listed, so never cached:
  * - `commandStatus`: a status expires by time (ASYNC_COMMAND_STATUS_TTL_MS), which no notice announces,
@@ -56,6 +72,8 @@ export const cacheableQueries: Readonly<Record<string, CacheableQuery>> = {
   dailyRegistrations: { views: [dailyRegistrationsProjectionName], tags: () => [readCacheTags.dailyRegistrations] },
   revenueReport: { views: [dailyRevenueProjectionName], tags: () => [readCacheTags.revenueReport] },
   searchUsers: { views: [userSearchProjectionName], tags: () => [readCacheTags.searchUsers] },
+  node: { views: nodeViews, tags: (args) => nodeTags(args.id) },
+  nodes: { views: nodeViews, tags: (args) => (Array.isArray(args.ids) ? args.ids.flatMap(nodeTags) : []) },
 };
 
 /** The row topics of the views (src/modules/topics.ts), without the checkpoint notices. */
