@@ -314,12 +314,12 @@ describe('productCatalog', () => {
 });
 
 describe('product', () => {
-  const productQuery = `query ($id: ID!) { product(id: $id) { id sku priceCents currency category onHand reserved available inStock createdAt } }`;
+  const productQuery = `query ($id: ID!) { product(id: $id) { productId sku priceCents currency category onHand reserved available inStock createdAt } }`;
 
   it('returns the product by id', async () => {
     expect(await data(productQuery, { id: idOf('DESK-1') })).toEqual({
       product: {
-        id: idOf('DESK-1'),
+        productId: idOf('DESK-1'),
         sku: 'DESK-1',
         priceCents: '24999',
         currency: 'EUR',
