@@ -59,7 +59,7 @@ afterAll(async () => {
 });
 
 /** The seeded products among `nodes`, by seed name, in the order they came. */
-const seeded = (nodes: { id: string }[]) => nodes.flatMap((node) => nameOf.get(node.id) ?? []);
+const seeded = (nodes: { productId: string }[]) => nodes.flatMap((node) => nameOf.get(node.productId) ?? []);
 
 async function catalogPage(variables: ProductCatalogQueryVariables) {
   return (await read(ProductCatalogDocument, variables)).productCatalog;
@@ -144,7 +144,7 @@ describe('catalog', () => {
         const keyOrder = before === after ? 0 : (before < after ? -1 : 1) * (order.descending ? -1 : 1);
         expect(keyOrder).toBeLessThanOrEqual(0);
         // Ties are broken by id in the order's direction.
-        if (keyOrder === 0) expect(all[i - 1]!.id < all[i]!.id).toBe(!order.descending);
+        if (keyOrder === 0) expect(all[i - 1]!.productId < all[i]!.productId).toBe(!order.descending);
       }
     }
 
@@ -153,13 +153,13 @@ describe('catalog', () => {
     for (;;) {
       const page = await catalogPage({ orderBy: order.orderBy, first: 2, after });
       expect(page.edges.length).toBeLessThanOrEqual(2);
-      paged.push(...page.edges.map((edge) => edge.node.id));
+      paged.push(...page.edges.map((edge) => edge.node.productId));
       if (!page.pageInfo.hasNextPage) break;
       expect(page.edges).toHaveLength(2);
       expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)!.cursor);
       after = page.pageInfo.endCursor;
     }
-    expect(paged).toEqual(all.map((product) => product.id));
+    expect(paged).toEqual(all.map((product) => product.productId));
   });
 
   it('refuses bad catalog writes with typed errors and writes nothing', async () => {

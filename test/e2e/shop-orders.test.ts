@@ -272,13 +272,13 @@ describe('orderHistory', () => {
       after = page.pageInfo.endCursor;
     }
 
-    expect(paged.map((order) => order.id).sort()).toEqual([...placed].sort());
+    expect(paged.map((order) => order.orderId).sort()).toEqual([...placed].sort());
     expect(paged.every((order) => order.userId === userId)).toBe(true);
     // Newest first, ties (same millisecond) broken by id, newest-first direction too.
     for (let i = 1; i < paged.length; i++) {
       const [newer, older] = [paged[i - 1]!, paged[i]!];
       const byTime = Date.parse(newer.placedAt) - Date.parse(older.placedAt);
-      expect(byTime > 0 || (byTime === 0 && newer.id > older.id)).toBe(true);
+      expect(byTime > 0 || (byTime === 0 && newer.orderId > older.orderId)).toBe(true);
     }
     // A user with no orders (only an admin may ask about another user).
     expect((await read(OrderHistoryDocument, { userId: randomUUID() }, await asAdmin())).orderHistory).toEqual({

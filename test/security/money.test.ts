@@ -60,7 +60,7 @@ async function placeOrder(userId: string, items: { productId: string; quantity: 
   return placed.data!.placeOrder.data.aggregateId;
 }
 
-const orderFields = 'id userId status totalCents currency lines { quantity unitPriceCents lineTotalCents }';
+const orderFields = 'id: orderId userId status totalCents currency lines { quantity unitPriceCents lineTotalCents }';
 
 async function completed(orderId: string) {
   return eventually(
