@@ -78,7 +78,9 @@ export const builder = new SchemaBuilder<{
     pageInfoTypeOptions: { subGraphs: ['read'] },
     defaultConnectionTypeOptions: { subGraphs: ['read'] },
     defaultEdgeTypeOptions: { subGraphs: ['read'] },
-    edgesFieldOptions: { nullable: false },
+    // The connection field's `first`/`last` already multiplies its selection (pageCost in
+    // types/connection.ts), so the edges list does not multiply it again.
+    edgesFieldOptions: { nullable: false, complexity: { field: 1, multiplier: 1 } },
     nodeFieldOptions: { nullable: false },
     nodeQueryOptions: {
       subGraphs: ['read'],

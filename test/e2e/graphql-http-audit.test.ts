@@ -15,10 +15,15 @@ afterAll(async () => {
 });
 
 describe('GraphQL over HTTP (graphql-http serverAudits)', () => {
-  it('passes every audit on the read endpoint, the SHOULDs included', async () => {
+  it('passes every MUST and SHOULD audit on the read endpoint', async () => {
     const results = await auditServer({ url: shop.readUrl });
     expect(results.length).toBeGreaterThan(50);
-    // A MUST that fails is an `error`, a SHOULD a `warn`: neither is expected.
-    expect(results.filter((result) => result.status !== 'ok').map((result) => `${result.status} ${result.id} ${result.name}: ${result.reason}`)).toEqual([]);
+    // A MUST that fails is an `error`, a SHOULD a `warn`: neither is expected. A MAY is a `notice`
+    // (docs/client-contract.md, "Transport", lists the ones the endpoint does not take up).
+    expect(
+      results
+        .filter((result) => result.status === 'error' || result.status === 'warn')
+        .map((result) => `${result.status} ${result.id} ${result.name}: ${result.reason}`),
+    ).toEqual([]);
   });
 });

@@ -83,8 +83,8 @@ describe('searchUsers', () => {
 
     const first: SearchUsersQuery['searchUsers'] = (await read(SearchUsersDocument, { term: tag, first: 2 }, admin)).searchUsers;
     expect(first.edges.map((edge) => edge.node)).toEqual([
-      expect.objectContaining({ id: ada, name: 'Ada Lovelace', email: `ada.lovelace.${tag}@Analytical.example` }),
-      expect.objectContaining({ id: grace, name: 'Grace Hopper' }),
+      expect.objectContaining({ userId: ada, name: 'Ada Lovelace', email: `ada.lovelace.${tag}@Analytical.example` }),
+      expect.objectContaining({ userId: grace, name: 'Grace Hopper' }),
     ]);
     expect(first.pageInfo.hasNextPage).toBe(true);
     const second = (await read(SearchUsersDocument, { term: tag, first: 2, after: first.pageInfo.endCursor }, admin)).searchUsers;

@@ -76,7 +76,7 @@ describe('catalog', () => {
   it('product(id) shows what the mutations wrote, and null for an unknown id', async () => {
     const { product } = await read(ProductDocument, { id: ids.delta });
     expect(product).toMatchObject({
-      id: ids.delta,
+      productId: ids.delta,
       sku: 'MS-DELTA',
       name: 'Mouse Delta',
       description: 'Wired, ambidextrous',
@@ -218,21 +218,21 @@ describe('productUpdated', () => {
       const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId, priceCents: 2750 }, admin);
       receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess');
       const priced = await nextChange(overWs, initial);
-      expect(priced).toMatchObject({ id: productId, priceCents: '2750', available: 0, inStock: false });
+      expect(priced).toMatchObject({ productId, priceCents: '2750', available: 0, inStock: false });
 
       await restock(productId, 7);
       const stocked = await nextChange(overWs, priced);
-      expect(stocked).toMatchObject({ id: productId, priceCents: '2750', onHand: 7, reserved: 0, available: 7, inStock: true });
+      expect(stocked).toMatchObject({ productId, priceCents: '2750', onHand: 7, reserved: 0, available: 7, inStock: true });
 
       const ssePrice = await nextChange(overSse, initial);
-      expect(ssePrice).toMatchObject({ id: productId, priceCents: '2750', available: 0 });
+      expect(ssePrice).toMatchObject({ productId, priceCents: '2750', available: 0 });
       const sseStock = await nextChange(overSse, ssePrice);
-      expect(sseStock).toMatchObject({ id: productId, priceCents: '2750', available: 7 });
+      expect(sseStock).toMatchObject({ productId, priceCents: '2750', available: 7 });
 
       const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId }, admin);
       receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');
       for (const subscription of [overWs, overSse]) {
-        expect(await nextChange(subscription, stocked)).toMatchObject({ id: productId, discontinued: true, available: 7 });
+        expect(await nextChange(subscription, stocked)).toMatchObject({ productId, discontinued: true, available: 7 });
       }
     } finally {
       await Promise.all([overWs.close(), overSse.close()]);
