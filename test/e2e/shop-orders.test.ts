@@ -286,10 +286,22 @@ describe('orderHistory', () => {
       const byTime = Date.parse(newer.placedAt) - Date.parse(older.placedAt);
       expect(byTime > 0 || (byTime === 0 && newer.orderId > older.orderId)).toBe(true);
     }
+    // Backward with last/before, through the typed client: the same orders in the same order; the count of all of them.
+    const backward: OrderFieldsFragment[] = [];
+    let before: string | null | undefined = null;
+    for (;;) {
+      const page: OrderHistoryQuery['orderHistory'] = (await read(OrderHistoryDocument, { userId, last: 2, before }, customer)).orderHistory;
+      expect(page.totalCount).toBe(5);
+      backward.unshift(...page.edges.map((edge) => edge.node));
+      if (!page.pageInfo.hasPreviousPage) break;
+      before = page.pageInfo.startCursor;
+    }
+    expect(backward.map((order) => order.id)).toEqual(paged.map((order) => order.id));
     // A user with no orders (only an admin may ask about another user).
     expect((await read(OrderHistoryDocument, { userId: randomUUID() }, await asAdmin())).orderHistory).toEqual({
+      totalCount: 0,
       edges: [],
-      pageInfo: { endCursor: null, hasNextPage: false },
+      pageInfo: { startCursor: null, endCursor: null, hasPreviousPage: false, hasNextPage: false },
     });
     const badCursor = await executeHttp(shop.readUrl, OrderHistoryDocument, { userId, after: 'not-a-cursor' }, customer);
     expect(badCursor.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
