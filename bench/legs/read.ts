@@ -10,7 +10,8 @@ import { interleave } from '../harness/rounds.ts';
 import { median, ratioOf } from '../harness/stats.ts';
 
 const connections = 16;
-const fields = 'id email name loginCount memberSince';
+// The UUID, like the peer's rowId (`id` is the global id: docs/client-contract.md).
+const fields = 'userId email name loginCount memberSince';
 
 export const readLeg: Leg = {
   name: 'read',

@@ -7,7 +7,7 @@
 //   (test/unit/read-cache-rules.test.ts checks that every Query field is decided here).
 // - `invalidations`: for each topic a projector publishes, the tags a changed row drops.
 // Tags are plain strings: `<name>:<row id>` for one row, `<name>` for a whole list.
-import { canonicalUuid } from '../cqrs/errors.ts';
+import { parseGlobalId, uuidOf, type NodeTypeName } from './shared/global-ids.ts';
 import { dailyRegistrationsProjectionName } from './analytics/views/daily-registrations.ts';
 import { dailyRevenueProjectionName } from './analytics/views/daily-revenue.ts';
 import { productCatalogProjectionName } from './catalog/views/product-catalog.ts';
@@ -24,8 +24,6 @@ export interface CacheableQuery {
   tags(args: Record<string, unknown>): string[];
 }
 
-const id = (value: unknown) => canonicalUuid(String(value));
-
 export const readCacheTags = {
   product: (productId: string) => `product:${productId}`,
   /** Every page of the catalog: a product's change may add it to, move it in or drop it from any filter and order. */
@@ -40,6 +38,22 @@ export const readCacheTags = {
   searchUsers: 'searchUsers',
 };
 
+/** The tags of the entity a global id names (node, nodes); none for an id that is not one of ours (an error, not cached). */
+function nodeTags(globalId: unknown): string[] {
+  const parsed = parseGlobalId(String(globalId));
+  if (!parsed) return [];
+  const tagOf: Record<NodeTypeName, (id: string) => string> = {
+    Order: readCacheTags.order,
+    Product: readCacheTags.product,
+    UserProfile: readCacheTags.userProfile,
+    UserSearchResult: () => readCacheTags.searchUsers,
+  };
+  return [tagOf[parsed.typename](parsed.id)];
+}
+
+/** The views of the Node types (docs/client-contract.md). */
+const nodeViews = [orderHistoryProjectionName, productCatalogProjectionName, userProfileProjectionName, userSearchProjectionName];
+
 /**
  * The cacheable root fields of the read API. Not listed, so never cached:
  * - `commandStatus`: a status expires by time (ASYNC_COMMAND_STATUS_TTL_MS), which no notice announces,
@@ -48,15 +62,18 @@ export const readCacheTags = {
  */
 export const cacheableQueries: Readonly<Record<string, CacheableQuery>> = {
   apiVersion: { views: [], tags: () => [] },
-  product: { views: [productCatalogProjectionName], tags: (args) => [readCacheTags.product(id(args.id))] },
+  // Id arguments take a UUID or the entity's global id (docs/client-contract.md): tags name the UUID.
+  product: { views: [productCatalogProjectionName], tags: (args) => [readCacheTags.product(uuidOf('Product', String(args.id)))] },
   productCatalog: { views: [productCatalogProjectionName], tags: () => [readCacheTags.productCatalog] },
-  userProfile: { views: [userProfileProjectionName], tags: (args) => [readCacheTags.userProfile(id(args.id))] },
-  order: { views: [orderHistoryProjectionName], tags: (args) => [readCacheTags.order(id(args.id))] },
-  orderHistory: { views: [orderHistoryProjectionName], tags: (args) => [readCacheTags.orderHistory(id(args.userId))] },
+  userProfile: { views: [userProfileProjectionName], tags: (args) => [readCacheTags.userProfile(uuidOf('UserProfile', String(args.id)))] },
+  order: { views: [orderHistoryProjectionName], tags: (args) => [readCacheTags.order(uuidOf('Order', String(args.id)))] },
+  orderHistory: { views: [orderHistoryProjectionName], tags: (args) => [readCacheTags.orderHistory(uuidOf('UserProfile', String(args.userId)))] },
   inventoryReport: { views: [inventoryReportProjectionName], tags: () => [readCacheTags.inventoryReport] },
   dailyRegistrations: { views: [dailyRegistrationsProjectionName], tags: () => [readCacheTags.dailyRegistrations] },
   revenueReport: { views: [dailyRevenueProjectionName], tags: () => [readCacheTags.revenueReport] },
   searchUsers: { views: [userSearchProjectionName], tags: () => [readCacheTags.searchUsers] },
+  node: { views: nodeViews, tags: (args) => nodeTags(args.id) },
+  nodes: { views: nodeViews, tags: (args) => (Array.isArray(args.ids) ? args.ids.flatMap(nodeTags) : []) },
 };
 
 /** The row topics of the views (src/modules/topics.ts), without the checkpoint notices. */

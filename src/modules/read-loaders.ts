@@ -4,6 +4,7 @@ import type { ReadDb } from '../db/read-client.ts';
 import type { OrderHistory, ProductCatalog } from '../generated/read/client.ts';
 import { findUserProfiles } from './users/views/user-profile.ts';
 import { findCommandStatuses } from './async-commands/views/command-status.ts';
+import { findUserSearchRows } from './users/views/user-search.ts';
 
 /** Rows for the given ids, in the same order, null where there is none. */
 function byIds<Row extends { id: string }>(rows: Row[], ids: readonly string[]): (Row | null)[] {
@@ -19,6 +20,7 @@ export function createReadLoaders(db: ReadDb) {
     ),
     // Expired statuses are left out (docs/async-commands.md).
     commandStatus: new DataLoader((ids: readonly string[]) => findCommandStatuses(db, ids, new Date())),
+    userSearch: new DataLoader((ids: readonly string[]) => findUserSearchRows(db, ids)),
     order: new DataLoader(async (ids: readonly string[]) => byIds<OrderHistory>(await db.orderHistory.findMany({ where: { id: { in: [...ids] } } }), ids)),
   };
 }

@@ -154,7 +154,7 @@ describe("admin mutations for a projection's parked events", () => {
     const retried = expectTypename(await retry('user_profile', first, breakGlass), 'MutationRetryParkedEventSuccess');
     expect(retried.data).toEqual({ consumer: 'user_profile', outcome: 'APPLIED', positions: [first], resumedSagas: [], published: 1 });
     const pushed = await overWs.next(15_000);
-    expect(pushed.data?.userProfileUpdated).toMatchObject({ id: userIds[0], version: 1 });
+    expect(pushed.data?.userProfileUpdated).toMatchObject({ userId: userIds[0], version: 1 });
     await overWs.close();
     // Exactly once: it is gone, and a second retry finds nothing.
     expect(await retry('user_profile', first)).toMatchObject({ __typename: 'ParkedEventNotFoundError' });
@@ -165,7 +165,7 @@ describe("admin mutations for a projection's parked events", () => {
     const cli = await runCli(['parked', 'retry', 'user_profile', second]);
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('published 1 row change(s) to subscribers');
-    expect((await overSse.next(15_000)).data?.userProfileUpdated).toMatchObject({ id: userIds[1], version: 1 });
+    expect((await overSse.next(15_000)).data?.userProfileUpdated).toMatchObject({ userId: userIds[1], version: 1 });
     await overSse.close();
 
     const discarded = expectTypename(await discard('user_profile', third), 'MutationDiscardParkedEventSuccess');

@@ -93,7 +93,7 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
       const read = await executeHttp(readUrl, UserProfileDocument, { id: userId }, { ...customer, 'x-consistency-token': receipt.consistencyToken! });
       expect(read.errors).toBeUndefined();
       expect(read.extensions?.consistency).toMatchObject({ reached: true });
-      expect(read.data?.userProfile).toMatchObject({ id: userId, email, loginCount: 0 });
+      expect(read.data?.userProfile).toMatchObject({ userId, email, loginCount: 0 });
 
       const live = subscribeSse(readUrl, UserProfileUpdatedDocument, { id: userId }, customer);
       try {
@@ -101,7 +101,7 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
         const login = await executeHttp(writeUrl, RecordUserLoginDocument, { userId }, customer);
         expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
         const push = await live.next();
-        expect(push.data?.userProfileUpdated).toMatchObject({ id: userId, loginCount: 1, version: 2 });
+        expect(push.data?.userProfileUpdated).toMatchObject({ userId, loginCount: 1, version: 2 });
       } finally {
         await live.close();
       }
@@ -160,7 +160,7 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
       started.push(second);
       const again = await executeHttp(readUrl, UserProfileDocument, { id: userId }, customer);
       expect(again.errors).toBeUndefined();
-      expect(again.data?.userProfile).toMatchObject({ id: userId, email, loginCount: 1, version: 2 });
+      expect(again.data?.userProfile).toMatchObject({ userId, email, loginCount: 1, version: 2 });
       // The write side survived too: the email is still taken.
       const duplicate = await executeHttp(writeUrl, RegisterUserDocument, { email, name: 'Someone Else' }, (await newCustomer()).headers);
       expect(duplicate.data?.registerUser.__typename).toBe('EmailTakenError');

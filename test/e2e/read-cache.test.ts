@@ -20,8 +20,8 @@ import { silentLogger } from '../../src/observability/logger.ts';
 
 const longTtl = { READ_CACHE_TTL_MS: '600000' };
 
-const productQuery = 'query Product($id: ID!) { product(id: $id) { id name priceCents onHand } }';
-const profileQuery = 'query Profile($id: ID!) { userProfile(id: $id) { id name loginCount } }';
+const productQuery = 'query Product($id: ID!) { product(id: $id) { id: productId name priceCents onHand } }';
+const profileQuery = 'query Profile($id: ID!) { userProfile(id: $id) { id: userId name loginCount } }';
 
 describe('memory tier (the default), one process of role "all"', () => {
   const shop = shopSession();
@@ -58,7 +58,7 @@ describe('memory tier (the default), one process of role "all"', () => {
     let attempt = 0;
     const [first, second] = await eventually(
       async () => {
-        const query = `query Second${++attempt}($id: ID!) { product(id: $id) { id name priceCents available } }`;
+        const query = `query Second${++attempt}($id: ID!) { product(id: $id) { id: productId name priceCents available } }`;
         const before = snapshot(shop.app);
         const first = await read(query, { id: productId });
         expect(counted(shop.app, before)).toMatchObject({ hits: 0, misses: 1, stores: 1 });
@@ -91,7 +91,7 @@ describe('memory tier (the default), one process of role "all"', () => {
   it('drops a cached list when its membership changes, and a cached absent row when it appears', async () => {
     // A catalog page: a new product in its category joins it.
     const category = `cat-${randomUUID().slice(0, 8)}`;
-    const catalog = 'query Catalog($category: String!) { productCatalog(filter: { category: $category }) { edges { node { id } } } }';
+    const catalog = 'query Catalog($category: String!) { productCatalog(filter: { category: $category }) { edges { node { id: productId } } } }';
     const first = await stockedProduct(category);
     const ids = (response: RawResponse) => (dataOf(response).productCatalog as { edges: { node: { id: string } }[] }).edges.map((edge) => edge.node.id);
     const page = async () => ids(await read(catalog, { category }));
@@ -102,7 +102,7 @@ describe('memory tier (the default), one process of role "all"', () => {
     // A user's order history: its new order joins it.
     const userId = await shop.registerUser('Grace');
     const me = await asCustomer(userId);
-    const history = 'query History($userId: ID!) { orderHistory(userId: $userId) { edges { node { id } } } }';
+    const history = 'query History($userId: ID!) { orderHistory(userId: $userId) { edges { node { id: orderId } } } }';
     const orders = async () => (dataOf(await read(history, { userId }, me)).orderHistory as { edges: unknown[] }).edges.length;
     expect((dataOf(await cachedRead(shop.app, () => read(history, { userId }, me))).orderHistory as { edges: unknown[] }).edges).toEqual([]);
     await shop.placeOrder(userId, [{ productId: first, quantity: 1 }]);
@@ -188,7 +188,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
     let attempt = 0;
     const [fresh, shared] = await eventually(
       async () => {
-        const query = `query Shared${++attempt}($id: ID!) { product(id: $id) { id name priceCents onHand } }`;
+        const query = `query Shared${++attempt}($id: ID!) { product(id: $id) { id: productId name priceCents onHand } }`;
         const beforeOne = snapshot(one);
         const storedBefore = (await storedAnswers()).length;
         const fresh = await postGraphQL(one.endpoints.read!, query, { id: added.id }, withToken);
@@ -272,7 +272,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
     } finally {
       await sql.close();
     }
-    const wrong = 'query Wrong($id: ID!) { product(id: $id) { id name } }';
+    const wrong = 'query Wrong($id: ID!) { product(id: $id) { id: productId name } }';
     for (const reader of readers) {
       const cached = await cachedRead(reader, () => postGraphQL(reader.endpoints.read!, wrong, { id: added.id }));
       expect(dataOf(cached)).toMatchObject({ product: { name: 'Lamp (wrong)' } });

@@ -69,7 +69,7 @@ describe('searchUsers', () => {
     const ada = await registerUser('Ada Lovelace', `ada.lovelace.${tag}@Analytical.example`);
     const grace = await registerUser('Grace Hopper', `g.h.${tag}@navy.example`);
     const rosa = await registerUser('Rosa Bennett', `rosa.${tag}@example.com`);
-    const found = async (term: string) => (await read(SearchUsersDocument, { term }, admin)).searchUsers.edges.map((edge) => edge.node.id);
+    const found = async (term: string) => (await read(SearchUsersDocument, { term }, admin)).searchUsers.edges.map((edge) => edge.node.userId);
 
     expect(await found('LOVEL')).toEqual([ada]);
     expect(await found('nnett')).toEqual([rosa]);
@@ -83,12 +83,12 @@ describe('searchUsers', () => {
 
     const first: SearchUsersQuery['searchUsers'] = (await read(SearchUsersDocument, { term: tag, first: 2 }, admin)).searchUsers;
     expect(first.edges.map((edge) => edge.node)).toEqual([
-      expect.objectContaining({ id: ada, name: 'Ada Lovelace', email: `ada.lovelace.${tag}@Analytical.example` }),
-      expect.objectContaining({ id: grace, name: 'Grace Hopper' }),
+      expect.objectContaining({ userId: ada, name: 'Ada Lovelace', email: `ada.lovelace.${tag}@Analytical.example` }),
+      expect.objectContaining({ userId: grace, name: 'Grace Hopper' }),
     ]);
     expect(first.pageInfo.hasNextPage).toBe(true);
     const second = (await read(SearchUsersDocument, { term: tag, first: 2, after: first.pageInfo.endCursor }, admin)).searchUsers;
-    expect(second.edges.map((edge) => edge.node.id)).toEqual([rosa]);
+    expect(second.edges.map((edge) => edge.node.userId)).toEqual([rosa]);
     expect(second.pageInfo.hasNextPage).toBe(false);
 
     const tooShort = await executeHttp(shop.readUrl, SearchUsersDocument, { term: ' a ' }, admin);
@@ -245,7 +245,7 @@ describe('the analytics invariant', () => {
       );
       const history = (await read(OrderHistoryDocument, { userId, first: 100 }, customer)).orderHistory;
       expect(history.pageInfo.hasNextPage).toBe(false);
-      expect(history.edges.map(({ node }) => ({ id: node.id, status: node.status, totalCents: node.totalCents }))).toEqual(
+      expect(history.edges.map(({ node }) => ({ id: node.orderId, status: node.status, totalCents: node.totalCents }))).toEqual(
         written.map((row) => ({ id: row.id, status: row.status.toUpperCase(), totalCents: row.total })),
       );
 

@@ -59,7 +59,7 @@ afterAll(async () => {
 });
 
 /** The seeded products among `nodes`, by seed name, in the order they came. */
-const seeded = (nodes: { id: string }[]) => nodes.flatMap((node) => nameOf.get(node.id) ?? []);
+const seeded = (nodes: { productId: string }[]) => nodes.flatMap((node) => nameOf.get(node.productId) ?? []);
 
 async function catalogPage(variables: ProductCatalogQueryVariables) {
   return (await read(ProductCatalogDocument, variables)).productCatalog;
@@ -76,7 +76,7 @@ describe('catalog', () => {
   it('product(id) shows what the mutations wrote, and null for an unknown id', async () => {
     const { product } = await read(ProductDocument, { id: ids.delta });
     expect(product).toMatchObject({
-      id: ids.delta,
+      productId: ids.delta,
       sku: 'MS-DELTA',
       name: 'Mouse Delta',
       description: 'Wired, ambidextrous',
@@ -144,7 +144,7 @@ describe('catalog', () => {
         const keyOrder = before === after ? 0 : (before < after ? -1 : 1) * (order.descending ? -1 : 1);
         expect(keyOrder).toBeLessThanOrEqual(0);
         // Ties are broken by id in the order's direction.
-        if (keyOrder === 0) expect(all[i - 1]!.id < all[i]!.id).toBe(!order.descending);
+        if (keyOrder === 0) expect(all[i - 1]!.productId < all[i]!.productId).toBe(!order.descending);
       }
     }
 
@@ -153,13 +153,13 @@ describe('catalog', () => {
     for (;;) {
       const page = await catalogPage({ orderBy: order.orderBy, first: 2, after });
       expect(page.edges.length).toBeLessThanOrEqual(2);
-      paged.push(...page.edges.map((edge) => edge.node.id));
+      paged.push(...page.edges.map((edge) => edge.node.productId));
       if (!page.pageInfo.hasNextPage) break;
       expect(page.edges).toHaveLength(2);
       expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)!.cursor);
       after = page.pageInfo.endCursor;
     }
-    expect(paged).toEqual(all.map((product) => product.id));
+    expect(paged).toEqual(all.map((product) => product.productId));
   });
 
   it('refuses bad catalog writes with typed errors and writes nothing', async () => {
@@ -218,21 +218,21 @@ describe('productUpdated', () => {
       const repriced = await executeHttp(shop.writeUrl, ChangeProductPriceDocument, { productId, priceCents: 2750 }, admin);
       receiptOf(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess');
       const priced = await nextChange(overWs, initial);
-      expect(priced).toMatchObject({ id: productId, priceCents: '2750', available: 0, inStock: false });
+      expect(priced).toMatchObject({ productId, priceCents: '2750', available: 0, inStock: false });
 
       await restock(productId, 7);
       const stocked = await nextChange(overWs, priced);
-      expect(stocked).toMatchObject({ id: productId, priceCents: '2750', onHand: 7, reserved: 0, available: 7, inStock: true });
+      expect(stocked).toMatchObject({ productId, priceCents: '2750', onHand: 7, reserved: 0, available: 7, inStock: true });
 
       const ssePrice = await nextChange(overSse, initial);
-      expect(ssePrice).toMatchObject({ id: productId, priceCents: '2750', available: 0 });
+      expect(ssePrice).toMatchObject({ productId, priceCents: '2750', available: 0 });
       const sseStock = await nextChange(overSse, ssePrice);
-      expect(sseStock).toMatchObject({ id: productId, priceCents: '2750', available: 7 });
+      expect(sseStock).toMatchObject({ productId, priceCents: '2750', available: 7 });
 
       const discontinued = await executeHttp(shop.writeUrl, DiscontinueProductDocument, { productId }, admin);
       receiptOf(discontinued.data?.discontinueProduct, 'MutationDiscontinueProductSuccess');
       for (const subscription of [overWs, overSse]) {
-        expect(await nextChange(subscription, stocked)).toMatchObject({ id: productId, discontinued: true, available: 7 });
+        expect(await nextChange(subscription, stocked)).toMatchObject({ productId, discontinued: true, available: 7 });
       }
     } finally {
       await Promise.all([overWs.close(), overSse.close()]);

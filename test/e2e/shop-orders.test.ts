@@ -105,7 +105,7 @@ describe('an order the saga completes', () => {
     expect(pushes.at(-1)!.timeline.map((step) => step.status)).toEqual(['PLACED', 'PAID', 'RESERVED', 'COMPLETED']);
 
     const order = (await read(OrderDocument, { id: orderId }, customer)).order!;
-    expect(order).toMatchObject({ id: orderId, userId, status: 'COMPLETED', currency: 'EUR', totalCents: '5500', cancelReason: null });
+    expect(order).toMatchObject({ orderId, userId, status: 'COMPLETED', currency: 'EUR', totalCents: '5500', cancelReason: null });
     expect(order.lines).toEqual([
       { lineNo: 1, productId: products.widget, sku: 'WIDGET', name: 'WIDGET', quantity: 2, unitPriceCents: '1250', lineTotalCents: '2500' },
       { lineNo: 2, productId: products.gadget, sku: 'GADGET', name: 'GADGET', quantity: 1, unitPriceCents: '3000', lineTotalCents: '3000' },
@@ -131,7 +131,13 @@ describe('an order the saga completes', () => {
   it('userProfile shows totalOrders, totalSpent and lastOrderAt after a completed order', async () => {
     const userId = await registerUser('Paula Profile');
     const customer = await asCustomer(userId);
-    expect((await read(UserTotalsDocument, { id: userId }, customer)).userProfile).toEqual({ id: userId, totalOrders: 0, totalSpent: '0', lastOrderAt: null });
+    expect((await read(UserTotalsDocument, { id: userId }, customer)).userProfile).toEqual({
+      id: expect.any(String),
+      userId,
+      totalOrders: 0,
+      totalSpent: '0',
+      lastOrderAt: null,
+    });
 
     const orderId = await placeOrder(userId, [{ productId: products.gadget, quantity: 3 }]);
     const placedAt = (await read(OrderDocument, { id: orderId }, customer)).order!.placedAt;
@@ -140,7 +146,7 @@ describe('an order the saga completes', () => {
     await eventually(
       async () => {
         const profile = (await executeHttp(shop.readUrl, UserTotalsDocument, { id: userId }, customer)).data?.userProfile;
-        expect(profile).toEqual({ id: userId, totalOrders: 1, totalSpent: '9000', lastOrderAt: placedAt });
+        expect(profile).toEqual({ id: expect.any(String), userId, totalOrders: 1, totalSpent: '9000', lastOrderAt: placedAt });
       },
       { timeoutMs: 10_000, what: 'user_profile totals' },
     );
@@ -155,7 +161,7 @@ describe('orders the saga cancels, or the customer does', () => {
     const watch = await watchUntilFinal(userId, orderId);
     const final = (await watch.pushes()).at(-1)!;
 
-    expect(final).toMatchObject({ id: orderId, status: 'CANCELLED', totalCents: String(declineAboveCents + 10_000), completedAt: null });
+    expect(final).toMatchObject({ orderId, status: 'CANCELLED', totalCents: String(declineAboveCents + 10_000), completedAt: null });
     expect(final.cancelReason).toMatch(/payment declined/);
     expect(final.timeline.map((step) => step.status)).toEqual(['PLACED', 'PAYMENT_FAILED', 'CANCELLED']);
     expect(final.timeline[1]!.reason).toEqual(expect.any(String));
@@ -181,7 +187,7 @@ describe('orders the saga cancels, or the customer does', () => {
     expect(receiptOf(cancelled.data?.cancelOrder, 'MutationCancelOrderSuccess').consistencyToken).toEqual(expect.any(String));
 
     const order = (await read(OrderDocument, { id: orderId }, customer)).order!;
-    expect(order).toMatchObject({ id: orderId, status: 'CANCELLED', cancelReason: 'changed my mind', completedAt: null });
+    expect(order).toMatchObject({ orderId, status: 'CANCELLED', cancelReason: 'changed my mind', completedAt: null });
     expect(order.timeline.at(-1)).toMatchObject({ status: 'CANCELLED', reason: 'changed my mind' });
 
     const again = await executeHttp(shop.writeUrl, CancelOrderDocument, { orderId, reason: 'really' }, customer);
@@ -272,18 +278,30 @@ describe('orderHistory', () => {
       after = page.pageInfo.endCursor;
     }
 
-    expect(paged.map((order) => order.id).sort()).toEqual([...placed].sort());
+    expect(paged.map((order) => order.orderId).sort()).toEqual([...placed].sort());
     expect(paged.every((order) => order.userId === userId)).toBe(true);
     // Newest first, ties (same millisecond) broken by id, newest-first direction too.
     for (let i = 1; i < paged.length; i++) {
       const [newer, older] = [paged[i - 1]!, paged[i]!];
       const byTime = Date.parse(newer.placedAt) - Date.parse(older.placedAt);
-      expect(byTime > 0 || (byTime === 0 && newer.id > older.id)).toBe(true);
+      expect(byTime > 0 || (byTime === 0 && newer.orderId > older.orderId)).toBe(true);
     }
+    // Backward with last/before, through the typed client: the same orders in the same order; the count of all of them.
+    const backward: OrderFieldsFragment[] = [];
+    let before: string | null | undefined = null;
+    for (;;) {
+      const page: OrderHistoryQuery['orderHistory'] = (await read(OrderHistoryDocument, { userId, last: 2, before }, customer)).orderHistory;
+      expect(page.totalCount).toBe(5);
+      backward.unshift(...page.edges.map((edge) => edge.node));
+      if (!page.pageInfo.hasPreviousPage) break;
+      before = page.pageInfo.startCursor;
+    }
+    expect(backward.map((order) => order.id)).toEqual(paged.map((order) => order.id));
     // A user with no orders (only an admin may ask about another user).
     expect((await read(OrderHistoryDocument, { userId: randomUUID() }, await asAdmin())).orderHistory).toEqual({
+      totalCount: 0,
       edges: [],
-      pageInfo: { endCursor: null, hasNextPage: false },
+      pageInfo: { startCursor: null, endCursor: null, hasPreviousPage: false, hasNextPage: false },
     });
     const badCursor = await executeHttp(shop.readUrl, OrderHistoryDocument, { userId, after: 'not-a-cursor' }, customer);
     expect(badCursor.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');

@@ -138,10 +138,10 @@ async function data<Data = Record<string, unknown>>(
 }
 
 const catalogQuery = `
-  query Catalog($filter: ProductFilter, $orderBy: ProductOrder, $first: Int, $after: String) {
-    productCatalog(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+  query Catalog($filter: ProductFilter, $orderBy: ProductOrder, $first: Int, $after: String, $last: Int, $before: String) {
+    productCatalog(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
       edges { cursor node { id sku name priceCents available inStock discontinued } }
-      pageInfo { hasNextPage endCursor }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     }
   }`;
 interface CatalogPage {
@@ -150,7 +150,7 @@ interface CatalogPage {
       cursor: string;
       node: { id: string; sku: string; name: string; priceCents: string; available: number; inStock: boolean; discontinued: boolean };
     }[];
-    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
   };
 }
 
@@ -234,6 +234,31 @@ describe('productCatalog', () => {
     }
   });
 
+  it('pages backward (last/before) through every order, filtered or not, to the same items as forward', async () => {
+    for (const [orderBy, expected] of Object.entries(orders)) {
+      const seen: string[] = [];
+      let before: string | null = null;
+      for (;;) {
+        const page: CatalogPage['productCatalog'] = await catalog({ orderBy, last: 3, before });
+        seen.unshift(...page.edges.map((edge) => edge.node.sku));
+        expect(page.pageInfo.startCursor).toBe(page.edges.at(0)?.cursor ?? null);
+        // Going backward, the page after the first one has items after it; the first page has none.
+        expect(page.pageInfo.hasNextPage, orderBy).toBe(before !== null);
+        if (!page.pageInfo.hasPreviousPage) break;
+        before = page.pageInfo.startCursor;
+      }
+      expect(seen, orderBy).toEqual(expected);
+    }
+    const furniture = await catalog({ filter: { category: 'furniture' }, orderBy: 'PRICE_ASC', last: 2 });
+    expect(furniture.edges.map((edge) => edge.node.sku)).toEqual(['DESK-2', 'DESK-1']);
+    expect([furniture.pageInfo.hasPreviousPage, furniture.pageInfo.hasNextPage]).toEqual([true, false]);
+    // A window between two cursors: after the first item and before the last.
+    const all = await catalog({ orderBy: 'NAME_ASC', first: 100 });
+    const between = await catalog({ orderBy: 'NAME_ASC', after: all.edges.at(0)!.cursor, before: all.edges.at(-1)!.cursor, first: 100 });
+    expect(between.edges.map((edge) => edge.node.sku)).toEqual(orders.NAME_ASC.slice(1, -1));
+    expect(between.pageInfo.hasPreviousPage).toBe(true);
+  });
+
   it('filters by category', async () => {
     expect(await skus({ filter: { category: 'furniture' }, orderBy: 'PRICE_ASC' })).toEqual(['CHAIR-1', 'DESK-2', 'DESK-1']);
     expect(await skus({ filter: { category: 'garden' } })).toEqual([]);
@@ -314,12 +339,12 @@ describe('productCatalog', () => {
 });
 
 describe('product', () => {
-  const productQuery = `query ($id: ID!) { product(id: $id) { id sku priceCents currency category onHand reserved available inStock createdAt } }`;
+  const productQuery = `query ($id: ID!) { product(id: $id) { productId sku priceCents currency category onHand reserved available inStock createdAt } }`;
 
   it('returns the product by id', async () => {
     expect(await data(productQuery, { id: idOf('DESK-1') })).toEqual({
       product: {
-        id: idOf('DESK-1'),
+        productId: idOf('DESK-1'),
         sku: 'DESK-1',
         priceCents: '24999',
         currency: 'EUR',

@@ -154,7 +154,7 @@ const userEmailChanged = (userId: string, previousEmail: string, email: string) 
   recorded('User', userId, { type: 'UserEmailChanged', data: { userId, previousEmail, email, changedAt: '2024-05-02T10:00:00.000Z' } }, 2);
 
 const orderFields =
-  'id userId status totalCents currency cancelReason placedAt completedAt lines { lineNo sku quantity unitPriceCents lineTotalCents } timeline { status at reason }';
+  'orderId userId status totalCents currency cancelReason placedAt completedAt lines { lineNo sku quantity unitPriceCents lineTotalCents } timeline { status at reason }';
 
 // ---- order_history -------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ describe('order and orderHistory', () => {
     });
 
     expect(order).toEqual({
-      id: orderId,
+      orderId,
       userId,
       status: 'COMPLETED',
       totalCents: '4998',
@@ -236,7 +236,7 @@ describe('order and orderHistory', () => {
     let pages = 0;
     for (;;) {
       const { orderHistory }: { orderHistory: Page } = await data(
-        'query ($userId: ID!, $after: String) { orderHistory(userId: $userId, first: 5, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }',
+        'query ($userId: ID!, $after: String) { orderHistory(userId: $userId, first: 5, after: $after) { edges { node { id: orderId } } pageInfo { hasNextPage endCursor } } }',
         { userId, after },
         customer,
       );
@@ -271,7 +271,7 @@ describe('order and orderHistory', () => {
     // The customer subscribes before its order is in the view (right after placing it).
     const stream = (await subscribe({
       schema: buildSchemas().read,
-      document: parse('subscription ($orderId: ID!) { orderUpdated(orderId: $orderId) { id status timeline { status } } }'),
+      document: parse('subscription ($orderId: ID!) { orderUpdated(orderId: $orderId) { id: orderId status timeline { status } } }'),
       variableValues: { orderId },
       contextValue: context(await customerIdentity(userId)),
     })) as AsyncGenerator<ExecutionResult<{ orderUpdated: { id: string; status: string; timeline: { status: string }[] } }>>;
@@ -328,7 +328,7 @@ describe('userProfile order totals', () => {
 
 describe('searchUsers', () => {
   const search =
-    'query ($term: String!, $first: Int, $after: String) { searchUsers(term: $term, first: $first, after: $after) { edges { node { id name email } } pageInfo { hasNextPage endCursor } } }';
+    'query ($term: String!, $first: Int, $after: String) { searchUsers(term: $term, first: $first, after: $after) { edges { node { id: userId name email } } pageInfo { hasNextPage endCursor } } }';
   const emailsFound = async (term: string) =>
     (await data<{ searchUsers: { edges: { node: { email: string } }[] } }>(search, { term })).searchUsers.edges.map((edge) => edge.node.email);
 
@@ -481,5 +481,175 @@ describe('revenueReport', () => {
       { day: '2024-05-01', currency: 'EUR', revenueCents: '1000', orderCount: 1, averageOrderValueCents: '1000' },
       { day: '2024-05-01', currency: 'EUR', revenueCents: '3001', orderCount: 2, averageOrderValueCents: '1501' },
     ]);
+  });
+});
+
+// ---- the Relay contract (docs/client-contract.md) ----------------------------------------------
+
+describe('Relay connections and nodes', () => {
+  interface RelayPage {
+    totalCount?: number;
+    edges: { cursor: string; node: { orderId: string } }[];
+    pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  }
+  const history =
+    'query ($userId: ID!, $first: Int, $after: String, $last: Int, $before: String) { orderHistory(userId: $userId, first: $first, after: $after, last: $last, before: $before) { totalCount edges { cursor node { orderId } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }';
+
+  async function ordersOf(userId: string, count: number) {
+    // Ties on placedAt (two orders per instant) are broken by id, in both directions.
+    const orders = Array.from({ length: count }, () => randomUUID());
+    await project(
+      orderHistoryProjection,
+      orders.map((orderId, index) => orderPlaced(orderId, userId, new Date(Date.UTC(2024, 5, 1 + Math.floor(index / 2), 10)).toISOString())),
+    );
+    return orders;
+  }
+
+  it('pages forward then backward over the same items in the same order, with exact hasPreviousPage/hasNextPage at both ends', async () => {
+    const userId = randomUUID();
+    await ordersOf(userId, 7);
+    const customer = await customerIdentity(userId);
+    const page = async (variables: Record<string, unknown>) =>
+      (await data<{ orderHistory: RelayPage }>(history, { userId, ...variables }, customer)).orderHistory;
+
+    const forward: RelayPage[] = [await page({ first: 3 })];
+    while (forward.at(-1)!.pageInfo.hasNextPage) forward.push(await page({ first: 3, after: forward.at(-1)!.pageInfo.endCursor }));
+    const backward: RelayPage[] = [await page({ last: 3 })];
+    while (backward.at(-1)!.pageInfo.hasPreviousPage) backward.push(await page({ last: 3, before: backward.at(-1)!.pageInfo.startCursor }));
+
+    const ids = (pages: RelayPage[]) => pages.flatMap((p) => p.edges.map((edge) => edge.node.orderId));
+    expect(forward.map((p) => p.edges.length)).toEqual([3, 3, 1]);
+    expect(backward.map((p) => p.edges.length)).toEqual([3, 3, 1]);
+    expect(ids([...backward].reverse())).toEqual(ids(forward));
+    expect(new Set(ids(forward)).size).toBe(7);
+    // Both ends, from both directions.
+    expect(forward.map((p) => [p.pageInfo.hasPreviousPage, p.pageInfo.hasNextPage])).toEqual([
+      [false, true],
+      [true, true],
+      [true, false],
+    ]);
+    expect(backward.map((p) => [p.pageInfo.hasPreviousPage, p.pageInfo.hasNextPage])).toEqual([
+      [true, false],
+      [true, true],
+      [false, true],
+    ]);
+    // startCursor/endCursor are the first and last edges' cursors; totalCount counts every order, not the page.
+    for (const p of [...forward, ...backward]) {
+      expect([p.pageInfo.startCursor, p.pageInfo.endCursor]).toEqual([p.edges.at(0)!.cursor, p.edges.at(-1)!.cursor]);
+      expect(p.totalCount).toBe(7);
+    }
+  });
+
+  it('issues opaque cursors that stay the same for the same item across requests and directions', async () => {
+    const userId = randomUUID();
+    const orders = await ordersOf(userId, 4);
+    const customer = await customerIdentity(userId);
+    const page = async (variables: Record<string, unknown>) =>
+      (await data<{ orderHistory: RelayPage }>(history, { userId, ...variables }, customer)).orderHistory;
+
+    const cursors = (p: RelayPage) => Object.fromEntries(p.edges.map((edge) => [edge.node.orderId, edge.cursor]));
+    const all = cursors(await page({ first: 4 }));
+    expect(cursors(await page({ first: 4 }))).toEqual(all);
+    expect(cursors(await page({ last: 2 }))).toEqual(Object.fromEntries(Object.entries(all).slice(2)));
+    for (const [orderId, cursor] of Object.entries(all)) {
+      expect(orders).toContain(orderId);
+      // Opaque: neither the order's UUID nor JSON shows through.
+      expect(cursor).not.toContain(orderId);
+      expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    }
+  });
+
+  it('refuses a cursor it did not issue (after or before), first with last, and page sizes out of 1..100, with BAD_USER_INPUT', async () => {
+    const userId = randomUUID();
+    const refusal = async (variables: Record<string, unknown>) =>
+      ((await query(history, { userId, ...variables })).errors ?? []).map((error) => [error.extensions.code, error.extensions.argument]);
+    expect(await refusal({ before: 'garbage', last: 2 })).toEqual([['BAD_USER_INPUT', 'before']]);
+    expect(await refusal({ after: 'garbage' })).toEqual([['BAD_USER_INPUT', 'after']]);
+    expect(await refusal({ before: Buffer.from(JSON.stringify(['Ada', randomUUID()])).toString('base64url') })).toEqual([['BAD_USER_INPUT', 'before']]);
+    expect(await refusal({ first: 2, last: 2 })).toEqual([['BAD_USER_INPUT', 'last']]);
+    expect(await refusal({ last: 0 })).toEqual([['BAD_USER_INPUT', 'last']]);
+    expect(await refusal({ last: 101 })).toEqual([['BAD_USER_INPUT', 'last']]);
+    expect(await refusal({ last: 100 })).toEqual([]);
+  });
+
+  const nodeQuery =
+    'query ($id: ID!) { node(id: $id) { __typename id ... on Order { orderId userId } ... on UserProfile { userId email } ... on UserSearchResult { userId } } }';
+
+  it('gives every entity a global id that node(id), nodes(ids) and the id arguments take back, with the UUID in its own field', async () => {
+    const userId = randomUUID();
+    const [orderId] = await ordersOf(userId, 1);
+    await project(userProfileProjection, [userRegistered(userId, 'Ada', 'ada@example.com')]);
+    await project(userSearchProjection, [userRegistered(userId, 'Ada', 'ada@example.com')]);
+    const customer = await customerIdentity(userId);
+
+    const { order } = await data('query ($id: ID!) { order(id: $id) { id orderId } }', { id: orderId }, customer);
+    const { userProfile } = await data('query ($id: ID!) { userProfile(id: $id) { id userId } }', { id: userId }, customer);
+    const { searchUsers } = await data('{ searchUsers(term: "ada") { edges { node { id userId } } } }');
+    const searchResult = searchUsers.edges[0].node;
+    expect(order.orderId).toBe(orderId);
+    expect(userProfile.userId).toBe(userId);
+    expect(searchResult.userId).toBe(userId);
+    // Unique across types: the profile and the search row of one user are two entities.
+    expect(new Set([order.id, userProfile.id, searchResult.id]).size).toBe(3);
+    expect(order.id).not.toBe(orderId);
+
+    expect((await data(nodeQuery, { id: order.id }, customer)).node).toEqual({ __typename: 'Order', id: order.id, orderId, userId });
+    expect((await data(nodeQuery, { id: userProfile.id }, customer)).node).toEqual({
+      __typename: 'UserProfile',
+      id: userProfile.id,
+      userId,
+      email: 'ada@example.com',
+    });
+    expect((await data(nodeQuery, { id: searchResult.id })).node).toEqual({ __typename: 'UserSearchResult', id: searchResult.id, userId });
+    // The global id works where the UUID does.
+    expect((await data('query ($id: ID!) { order(id: $id) { orderId } }', { id: order.id }, customer)).order).toEqual({ orderId });
+    expect(
+      (await data('query ($id: ID!) { orderHistory(userId: $id) { edges { node { orderId } } } }', { id: userProfile.id }, customer)).orderHistory.edges,
+    ).toEqual([{ node: { orderId } }]);
+    // nodes(ids): in the order asked, null where there is none.
+    const missing = Buffer.from(`Order:${randomUUID()}`).toString('base64');
+    const { nodes } = await data('query ($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }', { ids: [userProfile.id, missing, order.id] }, customer);
+    expect(nodes).toEqual([{ __typename: 'UserProfile', id: userProfile.id }, null, { __typename: 'Order', id: order.id }]);
+  });
+
+  it("refuses another customer's order, profile and search rows through node(id) and nodes(ids) (FORBIDDEN), as order(id) does", async () => {
+    const owner = randomUUID();
+    const [orderId] = await ordersOf(owner, 1);
+    await project(userProfileProjection, [userRegistered(owner, 'Ada', 'ada@example.com')]);
+    await project(userSearchProjection, [userRegistered(owner, 'Ada', 'ada@example.com')]);
+    const orderGlobalId = (await data('query ($id: ID!) { order(id: $id) { id } }', { id: orderId })).order.id;
+    const profileGlobalId = (await data('query ($id: ID!) { userProfile(id: $id) { id } }', { id: owner })).userProfile.id;
+    const searchGlobalId = (await data('{ searchUsers(term: "ada") { edges { node { id } } } }')).searchUsers.edges[0].node.id;
+    const stranger = await customerIdentity(randomUUID());
+
+    for (const id of [orderGlobalId, profileGlobalId, searchGlobalId]) {
+      const result = await query(nodeQuery, { id }, stranger);
+      expect(result.data).toEqual({ node: null });
+      expect(result.errors!.map((error) => error.extensions.code)).toContain('FORBIDDEN');
+      // No field of the entity leaks into the answer.
+      expect(JSON.stringify(result)).not.toContain('ada@example.com');
+    }
+    const many = await query('query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on Order { totalCents } } }', { ids: [orderGlobalId, orderGlobalId] }, stranger);
+    expect(many.data).toEqual({ nodes: [null, null] });
+    expect(new Set(many.errors!.map((error) => error.extensions.code))).toEqual(new Set(['FORBIDDEN']));
+    // As order(id) refuses the stranger, with the UUID or the global id.
+    expect(
+      (await query('query ($id: ID!) { order(id: $id) { orderId } }', { id: orderGlobalId }, stranger)).errors!.map((error) => error.extensions.code),
+    ).toEqual(['FORBIDDEN']);
+    // The owner and an admin read it.
+    expect((await data(nodeQuery, { id: orderGlobalId }, await customerIdentity(owner))).node.orderId).toBe(orderId);
+    expect((await data(nodeQuery, { id: orderGlobalId })).node.orderId).toBe(orderId);
+  });
+
+  it('refuses an id it did not issue, or one naming a type that is not a Node, with BAD_USER_INPUT; more than 100 ids too', async () => {
+    const codes = async (source: string, variables: Record<string, unknown>) =>
+      ((await query(source, variables)).errors ?? []).map((error) => error.extensions.code);
+    expect(await codes(nodeQuery, { id: 'garbage!' })).toEqual(['BAD_USER_INPUT']);
+    expect(await codes(nodeQuery, { id: randomUUID() })).toEqual(['BAD_USER_INPUT']);
+    expect(await codes(nodeQuery, { id: Buffer.from(`Query:${randomUUID()}`).toString('base64') })).toEqual(['BAD_USER_INPUT']);
+    expect(await codes(nodeQuery, { id: Buffer.from('Order:not-a-uuid').toString('base64') })).toEqual(['BAD_USER_INPUT']);
+    const ids = Array.from({ length: 101 }, () => Buffer.from(`Order:${randomUUID()}`).toString('base64'));
+    expect(await codes('query ($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids })).toEqual(['BAD_USER_INPUT']);
+    expect(await codes('query ($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: ids.slice(0, 100) })).toEqual([]);
   });
 });

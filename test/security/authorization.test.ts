@@ -197,23 +197,27 @@ describe('queries', () => {
 
   it('answers a customer its own data, and an admin anything', async () => {
     for (const headers of [ada.headers, admin]) {
-      const response = await read(`{ userProfile(id: "${ada.userId}") { id } orderHistory(userId: "${ada.userId}") { edges { node { id } } } }`, {}, headers);
+      const response = await read(
+        `{ userProfile(id: "${ada.userId}") { userId } orderHistory(userId: "${ada.userId}") { edges { node { id } } } }`,
+        {},
+        headers,
+      );
       expect(response.body.errors).toBeUndefined();
-      expect(response.body.data).toMatchObject({ userProfile: { id: ada.userId } });
+      expect(response.body.data).toMatchObject({ userProfile: { userId: ada.userId } });
     }
     for (const query of adminReads) expect((await read(query, {}, admin)).body.errors, query).toBeUndefined();
   });
 
   it('serves the catalog to anyone', async () => {
-    const response = await read(`{ product(id: "${productId}") { id } productCatalog(first: 5) { edges { node { id } } } apiVersion }`, {});
+    const response = await read(`{ product(id: "${productId}") { productId } productCatalog(first: 5) { edges { node { id } } } apiVersion }`, {});
     expect(response.body.errors).toBeUndefined();
-    expect(response.body.data).toMatchObject({ product: { id: productId } });
+    expect(response.body.data).toMatchObject({ product: { productId } });
   });
 });
 
 describe('subscriptions', () => {
-  const orderUpdated = parse('subscription ($orderId: ID!) { orderUpdated(orderId: $orderId) { id status } }');
-  const productUpdated = parse('subscription ($productId: ID!) { productUpdated(productId: $productId) { id available } }');
+  const orderUpdated = parse('subscription ($orderId: ID!) { orderUpdated(orderId: $orderId) { orderId status } }');
+  const productUpdated = parse('subscription ($productId: ID!) { productUpdated(productId: $productId) { productId available } }');
 
   it("refuses a subscription to another user's profile (FORBIDDEN) or without a token (UNAUTHENTICATED), as an error event", async () => {
     for (const [headers, code] of [
@@ -242,7 +246,7 @@ describe('subscriptions', () => {
         __typename: 'MutationCancelOrderSuccess',
       });
       const pushed = await adas.next(15_000);
-      expect(pushed.data).toMatchObject({ orderUpdated: { id: orderId } });
+      expect(pushed.data).toMatchObject({ orderUpdated: { orderId } });
       // Bob's subscription was accepted (it reveals nothing) but gets none of Ada's rows.
       await expect(bobs.next(2_000)).rejects.toThrow(/nothing pushed/);
     } finally {
@@ -255,7 +259,7 @@ describe('subscriptions', () => {
     await subscription.ready;
     try {
       await mutate('restockProduct', `productId: "${productId}", quantity: 1`, {}, admin);
-      expect((await subscription.next(15_000)).data).toMatchObject({ productUpdated: { id: productId } });
+      expect((await subscription.next(15_000)).data).toMatchObject({ productUpdated: { productId } });
     } finally {
       await subscription.close();
     }

@@ -112,10 +112,10 @@ describe('through the API', () => {
     ]) {
       const found = await api.read(
         `query ($user: ID!, $product: ID!, $order: ID!) {
-           userProfile(id: $user) { id email loginCount }
-           product(id: $product) { id priceCents onHand }
-           order(id: $order) { id userId }
-           orderHistory(userId: $user) { edges { node { id } } }
+           userProfile(id: $user) { id: userId email loginCount }
+           product(id: $product) { id: productId priceCents onHand }
+           order(id: $order) { id: orderId userId }
+           orderHistory(userId: $user) { edges { node { id: orderId } } }
          }`,
         { user, product, order },
       );
@@ -131,7 +131,7 @@ describe('through the API', () => {
   it('a subscription by an upper-cased id gets the pushes of its row', async () => {
     const live = subscribeSse(
       shop.readUrl,
-      parse('subscription ($id: ID!) { productUpdated(productId: $id) { id onHand } }') as TypedDocumentNode<
+      parse('subscription ($id: ID!) { productUpdated(productId: $id) { id: productId onHand } }') as TypedDocumentNode<
         { productUpdated: { id: string; onHand: number } },
         { id: string }
       >,

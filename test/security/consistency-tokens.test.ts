@@ -16,7 +16,7 @@ let admin: Record<string, string>;
 let productId: string;
 let token: string;
 
-const readProduct = (headers: Record<string, string>) => postGraphQL(shop.readUrl, `{ product(id: "${productId}") { id onHand } }`, {}, headers);
+const readProduct = (headers: Record<string, string>) => postGraphQL(shop.readUrl, `{ product(id: "${productId}") { productId onHand } }`, {}, headers);
 
 beforeAll(async () => {
   await shop.start({ CONSISTENCY_WAIT_MS: String(waitMs), CONSISTENCY_MAX_WAITS: '1' });
@@ -37,7 +37,7 @@ describe('consistency tokens', () => {
   it('a token a mutation returned is signed and waits until the view has the write', async () => {
     expect(token).toMatch(/^c2\./);
     const response = await readProduct({ 'x-consistency-token': token });
-    expect(response.body.data).toMatchObject({ product: { id: productId } });
+    expect(response.body.data).toMatchObject({ product: { productId } });
     expect(response.body.extensions?.consistency).toMatchObject({ reached: true });
   });
 
@@ -73,7 +73,7 @@ describe('consistency tokens', () => {
     // The first read is waiting (CONSISTENCY_MAX_WAITS=1) by the time the second arrives.
     await new Promise((resolve) => setTimeout(resolve, 500));
     const second = await readProduct({ 'x-consistency-token': never });
-    expect(second.body.data).toMatchObject({ product: { id: productId } });
+    expect(second.body.data).toMatchObject({ product: { productId } });
     expect(second.body.extensions?.consistency).toMatchObject({ reached: false, waitedMs: 0 });
     expect(JSON.stringify(second.body.extensions)).toContain('"busy":true');
     const waited = await first;

@@ -60,7 +60,7 @@ async function placeOrder(userId: string, items: { productId: string; quantity: 
   return placed.data!.placeOrder.data.aggregateId;
 }
 
-const orderFields = 'id userId status totalCents currency lines { quantity unitPriceCents lineTotalCents }';
+const orderFields = 'id: orderId userId status totalCents currency lines { quantity unitPriceCents lineTotalCents }';
 
 async function completed(orderId: string) {
   return eventually(
@@ -173,7 +173,7 @@ describe('an order whose total exceeds 2^31 - 1 cents', () => {
     });
 
     // Another user's reads are intact.
-    const { orderHistory: theirs } = await api.read(`query ($userId: ID!) { orderHistory(userId: $userId) { edges { node { id totalCents } } } }`, {
+    const { orderHistory: theirs } = await api.read(`query ($userId: ID!) { orderHistory(userId: $userId) { edges { node { id: orderId totalCents } } } }`, {
       userId: minnow,
     });
     expect(theirs.edges).toEqual([{ node: { id: modest, totalCents: '3702' } }]);

@@ -185,7 +185,7 @@ const registerUser = `mutation RegisterUser($email: String!, $name: String!) {
   }
 }`;
 
-const userProfile = `query UserProfile($id: ID!) { userProfile(id: $id) { id email name } }`;
+const userProfile = `query UserProfile($id: ID!) { userProfile(id: $id) { id: userId email name } }`;
 
 const newSku = () => `OIDC-${randomUUID().slice(0, 8)}`.toUpperCase();
 

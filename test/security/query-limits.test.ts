@@ -59,7 +59,7 @@ describe('query limits', () => {
     expect(codesOf(await graphql(shop.readUrl, `{ ${fields(20)} }`))).toEqual([]);
   });
 
-  it('measures the cost with `first` multiplying the page, from the variables of each request', async () => {
+  it('measures the cost with `first` or `last` multiplying the page, from the variables of each request', async () => {
     const userId = await shop.registerUser('Cost Counter');
     const page = `edges { cursor node { id status totalCents lines { sku quantity unitPriceCents } timeline { status at } } } pageInfo { hasNextPage }`;
     // 1 + n × 60 each: four pages of 20 cost 4,804, four of 100 cost 24,004.
@@ -71,6 +71,10 @@ describe('query limits', () => {
     expect(small.json?.data).toMatchObject({ a: { edges: [] }, d: { edges: [] } });
     const large = await graphql(shop.readUrl, query, { userId, n: 100 }, customer);
     expect(expectRefused(large, 'cost')).toMatch(/^Query too costly: estimated cost 24004, the limit is 20000\./);
+    // `last` multiplies as `first` does.
+    const backward = query.replaceAll('first: $n', 'last: $n');
+    expect(codesOf(await graphql(shop.readUrl, backward, { userId, n: 20 }, customer))).toEqual([]);
+    expect(expectRefused(await graphql(shop.readUrl, backward, { userId, n: 100 }, customer), 'cost')).toMatch(/^Query too costly: estimated cost 24004,/);
     // One full page of 100 orders is within the default limit.
     expect(codesOf(await graphql(shop.readUrl, `query($userId: ID!) { orderHistory(userId: $userId, first: 100) { ${page} } }`, { userId }, customer))).toEqual(
       [],

@@ -14,7 +14,7 @@ import { errorCode, postGraphQL } from '../support/raw-graphql.ts';
 import { shopSession } from '../support/shop-e2e.ts';
 
 const shop = shopSession();
-const profileQuery = 'query Profile($id: ID!) { userProfile(id: $id) { id name loginCount } }';
+const profileQuery = 'query Profile($id: ID!) { userProfile(id: $id) { id: userId name loginCount } }';
 const read = (query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) => postGraphQL(shop.readUrl, query, variables, headers);
 let admin: Record<string, string>;
 

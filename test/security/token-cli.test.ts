@@ -183,7 +183,7 @@ const addProduct = `mutation AddProduct($sku: String!) {
   }
 }`;
 
-const userProfile = `query UserProfile($id: ID!) { userProfile(id: $id) { id email name } }`;
+const userProfile = `query UserProfile($id: ID!) { userProfile(id: $id) { id: userId email name } }`;
 
 /** The customer registers itself: the new user's id is the token's subject. Returns the consistency token. */
 async function expectSelfRegistration(writeUrl: string, token: string, userId: string, email: string): Promise<string> {

@@ -25,7 +25,8 @@ function scopeMap(field: GraphQLField<unknown, unknown>): Record<string, unknown
 const { write, read } = buildSchemas();
 const fields = [...rootFields(write), ...rootFields(read)];
 
-const publicFields = ['Query.apiVersion', 'Query.productCatalog', 'Query.product', 'Subscription.productUpdated'];
+// node/nodes are public fields: who may read the entity they return is checked on its type (below).
+const publicFields = ['Query.apiVersion', 'Query.productCatalog', 'Query.product', 'Subscription.productUpdated', 'Query.node', 'Query.nodes'];
 const adminOnly = [
   'Query.projectionStatus',
   'Subscription.projectionStatusUpdates',
@@ -94,6 +95,17 @@ describe('authorization is declared on every field', () => {
       'Mutation.registerUser',
     ]);
     expect(fields.map(([name]) => name).filter((name) => !covered.has(name))).toEqual([]);
+  });
+
+  it('guards every Node type on the type itself, so node(id) and nodes(ids) apply the same policy', () => {
+    const typeScopes = (name: string) => (read.getType(name)!.extensions as { pothosOptions?: { authScopes?: Scopes } }).pothosOptions?.authScopes;
+    const nodeTypes = read.getPossibleTypes(read.getType('Node') as never).map((type) => type.name);
+    expect(nodeTypes.sort()).toEqual(['Order', 'Product', 'UserProfile', 'UserSearchResult']);
+    expect((typeScopes('Order') as (...args: unknown[]) => unknown)({ userId: 'x' }, {})).toEqual({ admin: true, self: 'x' });
+    expect((typeScopes('UserProfile') as (...args: unknown[]) => unknown)({ id: 'x' }, {})).toEqual({ admin: true, self: 'x' });
+    expect(typeScopes('UserSearchResult')).toEqual({ admin: true });
+    // Public, like product(id) and productCatalog.
+    expect(typeScopes('Product')).toBeUndefined();
   });
 });
 

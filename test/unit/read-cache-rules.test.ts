@@ -15,6 +15,7 @@ const { read } = buildSchemas();
 const neverCached = ['commandStatus'];
 
 const plan = (query: string, variables: Record<string, unknown> = {}) => planOperation(cacheableQueries, read, parse(query), undefined, variables);
+const globalId = (typename: string, id: string) => Buffer.from(`${typename}:${id}`).toString('base64');
 const drops = <Topic extends RowTopic>(topic: Topic, row: Record<string, unknown>) => (invalidations[topic] as (row: unknown) => string[])(row);
 
 describe('read cache rules', () => {
@@ -51,6 +52,13 @@ describe('read cache rules', () => {
       ['{ dailyRegistrations(from: "2026-01-01", to: "2026-01-02") { count } }', 'dailyRegistrationsUpdated', {}],
       ['{ revenueReport(from: "2026-01-01", to: "2026-01-02") { orderCount } }', 'revenueUpdated', {}],
       ['{ searchUsers(term: "ad") { edges { cursor } } }', 'userSearchUpdated', { id: userId }],
+      // Global ids (docs/client-contract.md): node/nodes, and the id arguments that take them.
+      [`{ node(id: "${globalId('Order', id)}") { id } }`, 'orderUpdated', { id, userId }],
+      [`{ nodes(ids: ["${globalId('Product', id)}"]) { id } }`, 'productUpdated', { id }],
+      [`{ node(id: "${globalId('UserProfile', userId)}") { id } }`, 'userProfileUpdated', { id: userId }],
+      [`{ node(id: "${globalId('UserSearchResult', userId)}") { id } }`, 'userSearchUpdated', { id: userId }],
+      [`{ order(id: "${globalId('Order', id)}") { id } }`, 'orderUpdated', { id, userId }],
+      [`{ orderHistory(userId: "${globalId('UserProfile', userId)}") { edges { cursor } } }`, 'orderUpdated', { id, userId }],
     ];
     for (const [query, topic, row] of cases) {
       const tags = plan(query)!.tags;

@@ -3,7 +3,8 @@ import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
-import { badUserInput, connectionOf, decodeCursor, pageCost, pageSize, toConnection } from '../../../graphql/types/connection.ts';
+import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
+import { badUserInput, keysetConnection, pageCost, type CursorKey } from '../../../graphql/types/connection.ts';
 import {
   findProductPage,
   productCatalogProjectionName,
@@ -18,11 +19,18 @@ import {
 
 export const maxSearchTextLength = 200;
 
-export const Product = builder.objectRef<ProductCatalogRow>('Product').implement({
+export const Product = builder.node(builder.objectRef<ProductCatalogRow>('Product'), {
   description: 'A product as shown in the shop, with its stock (view `product_catalog`).',
+  // Read API, and the write API's mutation payloads (src/graphql/mutation-payload.ts).
   subGraphs: ['read', 'write'],
+  id: { resolve: (row) => row.id },
+  // Public, like product(id). node(id) and nodes(ids) read through the request's DataLoader.
+  loadMany: async (ids, context) => {
+    await context.consistency?.ready(productCatalogProjectionName);
+    return (await readServices(context).loaders.product.loadMany(ids)).map(loaded);
+  },
   fields: (t) => ({
-    id: t.exposeID('id'),
+    productId: t.exposeID('id', { description: 'The UUID the write API takes (changeProductPrice, placeOrder lines, …). `id` is the global id.' }),
     sku: t.exposeString('sku'),
     name: t.exposeString('name'),
     description: t.exposeString('description'),
@@ -68,8 +76,6 @@ const ProductFilterInput = builder.inputType('ProductFilter', {
   }),
 });
 
-const ProductConnection = connectionOf('Product', Product);
-
 type FilterArg = typeof ProductFilterInput.$inferInput;
 
 function checkedFilter(filter: FilterArg | null | undefined): ProductFilter {
@@ -105,45 +111,47 @@ const isoInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const maxPostgresInteger = 2_147_483_647;
 const maxPostgresIntegerCents = BigInt(maxPostgresInteger);
 
-/** Cursors carry their order, so a cursor from another order is refused instead of misread. */
-function keysetAfter(after: string | null | undefined, orderBy: ProductOrder): ProductKeyset | null {
-  const decoded = decodeCursor(after, 3);
-  if (!decoded) return null;
-  const [order, key, id] = decoded;
+/** The keyset of a productCatalog cursor key, or null when it is not one: cursors carry their order, so a cursor from another order is refused instead of misread. */
+function productKeyset([order, key, id]: CursorKey, orderBy: ProductOrder): ProductKeyset | null {
   const keyFits =
     orderBy === 'NAME_ASC'
       ? typeof key === 'string' && !key.includes('\0')
       : orderBy === 'NEWEST'
         ? typeof key === 'string' && isoInstant.test(key) && !Number.isNaN(Date.parse(key))
         : Number.isInteger(key) && Math.abs(key as number) <= maxPostgresInteger;
-  if (order !== orderBy || !keyFits || typeof id !== 'string' || !isUuid(id)) {
-    throw badUserInput(`after is not a cursor this API issued for orderBy ${orderBy}`, 'after');
-  }
+  if (order !== orderBy || !keyFits || typeof id !== 'string' || !isUuid(id)) return null;
   return { key: key as string | number, id: canonicalUuid(id) };
 }
 
 builder.queryField('productCatalog', (t) =>
-  t.field({
-    type: ProductConnection,
-    description: 'Products, filtered and ordered, a page at a time (keyset pagination: pass pageInfo.endCursor as `after`). Public.',
-    authScopes: { public: true },
-    args: {
-      filter: t.arg({ type: ProductFilterInput }),
-      orderBy: t.arg({ type: ProductOrderEnum, defaultValue: 'NAME_ASC' }),
-      first: t.arg.int({ description: 'Page size, 1 to 100; 20 when absent.' }),
-      after: t.arg.string(),
+  t.connection(
+    {
+      type: Product,
+      description:
+        'Products, filtered and ordered, a page at a time (a Relay connection: first/after forward, last/before backward). Public. ' +
+        'No totalCount: counting a filtered catalog (text search) reads every match, on every page (docs/client-contract.md).',
+      authScopes: { public: true },
+      args: {
+        filter: t.arg({ type: ProductFilterInput }),
+        orderBy: t.arg({ type: ProductOrderEnum, defaultValue: 'NAME_ASC' }),
+      },
+      complexity: pageCost,
+      resolve: async (_root, args, context) => {
+        const read = readServices(context);
+        const orderBy = args.orderBy ?? 'NAME_ASC';
+        const filter = checkedFilter(args.filter);
+        await context.consistency?.ready(productCatalogProjectionName);
+        return keysetConnection<ProductCatalogRow, ProductKeyset>(args, {
+          cursorLength: 3,
+          cursorOf: (row) => [orderBy, productSortKey(row, orderBy), row.id],
+          keyOf: (cursor) => productKeyset(cursor, orderBy),
+          fetch: (window) => findProductPage(read.db, { filter, orderBy, window }),
+        });
+      },
     },
-    complexity: pageCost,
-    resolve: async (_root, args, context) => {
-      const read = readServices(context);
-      const orderBy = args.orderBy ?? 'NAME_ASC';
-      const size = pageSize(args.first);
-      const query = { filter: checkedFilter(args.filter), orderBy, after: keysetAfter(args.after, orderBy), limit: size + 1 };
-      await context.consistency?.ready(productCatalogProjectionName);
-      const rows = await findProductPage(read.db, query);
-      return toConnection(rows, size, (row) => [orderBy, productSortKey(row, orderBy), row.id]);
-    },
-  }),
+    { name: 'ProductConnection' },
+    { name: 'ProductEdge' },
+  ),
 );
 
 builder.queryField('product', (t) =>
@@ -154,10 +162,10 @@ builder.queryField('product', (t) =>
     nullable: true,
     description: 'One product; null when there is none with this id. Public.',
     authScopes: { public: true },
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: 'The product UUID (productId), or its global id.' }) },
     resolve: async (_root, args, context) => {
       const read = readServices(context);
-      const id = canonicalUuid(args.id);
+      const id = uuidOf('Product', args.id);
       await context.consistency?.ready(productCatalogProjectionName);
       return isUuid(id) ? read.loaders.product.load(id) : null;
     },
@@ -169,9 +177,9 @@ builder.subscriptionField('productUpdated', (t) =>
     type: Product,
     description: 'The product, each time the projector commits a change to it (price, stock, discontinuation).',
     authScopes: { public: true },
-    args: { productId: t.arg.id({ required: true }) },
+    args: { productId: t.arg.id({ required: true, description: 'The product UUID, or its global id.' }) },
     // Rows carry ids in lower case.
-    subscribe: (_root, { productId }, context) => liveRows(context, productUpdatedTopic, { id: canonicalUuid(productId) }),
+    subscribe: (_root, { productId }, context) => liveRows(context, productUpdatedTopic, { id: uuidOf('Product', productId) }),
     resolve: (row: ProductCatalogRow) => row,
   }),
 );

@@ -5,6 +5,7 @@ import type { ReadDb } from '../../../db/read-client.ts';
 import { Prisma, type ProductCatalog } from '../../../generated/read/client.ts';
 import { stockHandlers, type StockChange } from '../../inventory/views/inventory-report.ts';
 import type { CatalogEvent } from '../events.ts';
+import type { KeysetWindow } from '../../shared/keyset-window.ts';
 
 export type ProductCatalogRow = ProductCatalog;
 export const productCatalogProjectionName = 'product_catalog';
@@ -98,7 +99,7 @@ export interface ProductFilter {
   includeDiscontinued: boolean;
 }
 
-/** Where a page starts: strictly after this row in the order's (sort key, id) sequence. */
+/** A keyset bound: a row's place in the order's (sort key, id) sequence. */
 export interface ProductKeyset {
   key: string | number;
   id: string;
@@ -107,8 +108,7 @@ export interface ProductKeyset {
 export interface ProductPageQuery {
   filter: ProductFilter;
   orderBy: ProductOrder;
-  after: ProductKeyset | null;
-  limit: number;
+  window: KeysetWindow<ProductKeyset>;
 }
 
 /** The row's sort key under an order: name, price in cents, or creation time as ISO-8601. */
@@ -140,10 +140,13 @@ function likePattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`;
 }
 
-/** Up to `limit` rows matching the filter, in order, after the keyset. */
+/** The rows matching the filter in the window, in the order (reversed when the window goes backward). */
 export function findProductPage(db: ReadDb, query: ProductPageQuery): Promise<ProductCatalogRow[]> {
-  const { filter, after, limit } = query;
+  const { filter, window } = query;
   const { column, keyType, descending } = orderings[query.orderBy];
+  // Rows past a bound in the order's direction (`later`), or before it.
+  const beyond = (bound: ProductKeyset, later: boolean) =>
+    Prisma.sql`(${column}, id) ${descending === later ? Prisma.sql`<` : Prisma.sql`>`} (${bound.key}::${keyType}, ${bound.id}::uuid)`;
   const conditions: Prisma.Sql[] = [];
   if (!filter.includeDiscontinued) conditions.push(Prisma.sql`NOT discontinued`);
   if (filter.category != null) conditions.push(Prisma.sql`category = ${filter.category}`);
@@ -151,17 +154,15 @@ export function findProductPage(db: ReadDb, query: ProductPageQuery): Promise<Pr
   if (filter.maxPriceCents != null) conditions.push(Prisma.sql`price_cents <= ${filter.maxPriceCents}`);
   if (filter.inStock != null) conditions.push(filter.inStock ? Prisma.sql`available > 0` : Prisma.sql`available <= 0`);
   if (filter.text) conditions.push(Prisma.sql`search_text LIKE ${likePattern(filter.text)}`);
-  if (after) {
-    const keyset = Prisma.sql`(${column}, id) ${descending ? Prisma.sql`<` : Prisma.sql`>`} (${after.key}::${keyType}, ${after.id}::uuid)`;
-    conditions.push(keyset);
-  }
+  if (window.after) conditions.push(beyond(window.after, true));
+  if (window.before) conditions.push(beyond(window.before, false));
   const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}` : Prisma.empty;
-  const direction = descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
+  const direction = descending !== window.backward ? Prisma.sql`DESC` : Prisma.sql`ASC`;
   return db.$queryRaw<ProductCatalogRow[]>`
     SELECT id, sku, name, description, price_cents AS "priceCents", currency, category, discontinued,
       on_hand AS "onHand", reserved, available, search_text AS "searchText", created_at AS "createdAt", updated_at AS "updatedAt"
     FROM product_catalog
     ${where}
     ORDER BY ${column} ${direction}, id ${direction}
-    LIMIT ${limit}`;
+    LIMIT ${window.limit}`;
 }

@@ -4,9 +4,11 @@ import { builder } from '../../../graphql/builder.ts';
 import { customerUserId } from '../../../auth/identity.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
-import { badUserInput, connectionOf, decodeCursor, pageCost, pageSize, toConnection } from '../../../graphql/types/connection.ts';
+import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
+import { badUserInput, keysetConnection, pageCost } from '../../../graphql/types/connection.ts';
 import type { OrderLineData } from '../events.ts';
 import {
+  countOrdersOfUser,
   findOrdersOfUser,
   orderHistoryProjectionName,
   orderHistoryRowOf,
@@ -58,12 +60,23 @@ const OrderStatusChangeRef = builder.objectRef<OrderStatusChange>('OrderStatusCh
   }),
 });
 
-export const Order = builder.objectRef<OrderHistoryRow>('Order').implement({
+export const Order = builder.node(builder.objectRef<OrderHistoryRow>('Order'), {
   description: 'An order with its status timeline (view `order_history`).',
+  // Read API, and the write API's mutation payloads (src/graphql/mutation-payload.ts).
   subGraphs: ['read', 'write'],
+  id: { resolve: (row) => row.id },
+  // Checked wherever an order is returned (node(id), nodes, connections, payloads), not only by
+  // the fields that take an order id: its customer, or an admin (docs/security.md).
+  authScopes: (row) => ({ admin: true, self: row.userId }),
+  // node(id) and nodes(ids) read through the request's DataLoader, as order(id) does.
+  loadMany: async (ids, context) => {
+    await context.consistency?.ready(orderHistoryProjectionName);
+    const records = await readServices(context).loaders.order.loadMany(ids);
+    return records.map((record) => (record === null ? null : orderHistoryRowOf(loaded(record))));
+  },
   fields: (t) => ({
-    id: t.exposeID('id'),
-    userId: t.exposeID('userId'),
+    orderId: t.exposeID('id', { description: 'The UUID the write API takes (cancelOrder, …). `id` is the global id.' }),
+    userId: t.exposeID('userId', { description: 'The UUID of the customer who placed it.' }),
     status: t.field({ type: OrderStatusEnum, resolve: (row) => row.status }),
     lines: t.field({ type: [OrderLine], resolve: (row) => row.lines }),
     totalCents: t.expose('totalCents', { type: 'Money', description: 'In cents of `currency`.' }),
@@ -76,41 +89,46 @@ export const Order = builder.objectRef<OrderHistoryRow>('Order').implement({
   }),
 });
 
-const OrderConnection = connectionOf('Order', Order);
-
-function keysetAfter(after: string | null | undefined): OrderKeyset | null {
-  const decoded = decodeCursor(after, 2);
-  if (!decoded) return null;
-  const [placedAt, id] = decoded;
-  if (typeof placedAt !== 'string' || Number.isNaN(Date.parse(placedAt)) || typeof id !== 'string' || !isUuid(id)) {
-    throw badUserInput('after is not a cursor this API issued for orderHistory', 'after');
-  }
+/** The keyset of an orderHistory cursor key, or null when it is not one. */
+function orderKeyset([placedAt, id]: (string | number | null)[]): OrderKeyset | null {
+  if (typeof placedAt !== 'string' || Number.isNaN(Date.parse(placedAt)) || typeof id !== 'string' || !isUuid(id)) return null;
   return { placedAt: new Date(placedAt), id: canonicalUuid(id) };
 }
 
 builder.queryField('orderHistory', (t) =>
-  t.field({
-    type: OrderConnection,
-    description:
-      "A user's orders, newest first, a page at a time (keyset pagination: pass pageInfo.endCursor as `after`). Its own user, or an admin, may read them.",
-    authScopes: (_root, args) => ({ admin: true, self: args.userId }),
-    args: {
-      userId: t.arg.id({ required: true }),
-      first: t.arg.int({ description: 'Page size, 1 to 100; 20 when absent.' }),
-      after: t.arg.string(),
+  t.connection(
+    {
+      type: Order,
+      description:
+        "A user's orders, newest first, a page at a time (a Relay connection: first/after forward, last/before backward). Its own user, or an admin, may read them.",
+      authScopes: (_root, args) => ({ admin: true, self: uuidOf('UserProfile', args.userId) }),
+      args: { userId: t.arg.id({ required: true, description: "The user's UUID, or its UserProfile global id." }) },
+      complexity: pageCost,
+      resolve: async (_root, args, context) => {
+        const read = readServices(context);
+        const userId = uuidOf('UserProfile', args.userId);
+        if (!isUuid(userId)) throw badUserInput('userId must be a UUID or a UserProfile id', 'userId');
+        await context.consistency?.ready(orderHistoryProjectionName);
+        return keysetConnection<OrderHistoryRow, OrderKeyset>(args, {
+          cursorLength: 2,
+          cursorOf: (row) => [row.placedAt.toISOString(), row.id],
+          keyOf: orderKeyset,
+          fetch: (window) => findOrdersOfUser(read.db, userId, window),
+          count: () => countOrdersOfUser(read.db, userId),
+        });
+      },
     },
-    complexity: pageCost,
-    resolve: async (_root, args, context) => {
-      const read = readServices(context);
-      const userId = canonicalUuid(args.userId);
-      if (!isUuid(userId)) throw badUserInput('userId must be a UUID', 'userId');
-      const size = pageSize(args.first);
-      const after = keysetAfter(args.after);
-      await context.consistency?.ready(orderHistoryProjectionName);
-      const rows = await findOrdersOfUser(read.db, userId, after, size + 1);
-      return toConnection(rows, size, (row) => [row.placedAt.toISOString(), row.id]);
+    {
+      name: 'OrderConnection',
+      fields: (c) => ({
+        totalCount: c.int({
+          description: "Every order of the user, not only this page (one count on the user's index).",
+          resolve: (connection) => connection.totalCount!(),
+        }),
+      }),
     },
-  }),
+    { name: 'OrderEdge' },
+  ),
 );
 
 builder.queryField('order', (t) =>
@@ -120,11 +138,11 @@ builder.queryField('order', (t) =>
     type: Order,
     nullable: true,
     description: 'One order; null when there is none with this id. The customer who placed it, or an admin, may read it.',
-    authScopes: (_root, args) => ({ admin: true, orderOwner: args.id }),
-    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ admin: true, orderOwner: uuidOf('Order', args.id) }),
+    args: { id: t.arg.id({ required: true, description: 'The order UUID (orderId), or its global id.' }) },
     resolve: async (_root, args, context) => {
       const read = readServices(context);
-      const id = canonicalUuid(args.id);
+      const id = uuidOf('Order', args.id);
       await context.consistency?.ready(orderHistoryProjectionName);
       const record = isUuid(id) ? await read.loaders.order.load(id) : null;
       return record && orderHistoryRowOf(record);
@@ -141,11 +159,11 @@ builder.subscriptionField('orderUpdated', (t) =>
     // Not `orderOwner`: a customer subscribes right after placing, before the view has the order.
     // Ownership is then checked on every row, so that another customer's order sends nothing.
     authScopes: { admin: true, customer: true },
-    args: { orderId: t.arg.id({ required: true }) },
+    args: { orderId: t.arg.id({ required: true, description: 'The order UUID, or its global id.' }) },
     subscribe: (_root, { orderId }, context) => {
       const me = customerUserId(context.identity);
       // Rows carry ids in lower case.
-      return liveRows(context, orderUpdatedTopic, { id: canonicalUuid(orderId), matches: (row) => me === null || row.userId === me });
+      return liveRows(context, orderUpdatedTopic, { id: uuidOf('Order', orderId), matches: (row) => me === null || row.userId === me });
     },
     resolve: (row: OrderHistoryRow) => row,
   }),

@@ -3,7 +3,8 @@
 import { rowProjection, type Recorded, type RowHandler } from '../../../cqrs/projection.ts';
 import { upsertRows, type ViewColumns } from '../../../cqrs/view-columns.ts';
 import type { ReadDb } from '../../../db/read-client.ts';
-import type { OrderHistory } from '../../../generated/read/client.ts';
+import type { OrderHistory, Prisma } from '../../../generated/read/client.ts';
+import type { KeysetWindow } from '../../shared/keyset-window.ts';
 import type { ReservationEvent } from '../../inventory/events.ts';
 import type { PaymentEvent } from '../../payments/events.ts';
 import type { OrderEvent, OrderLineData } from '../events.ts';
@@ -164,21 +165,34 @@ export const orderHistoryProjection = rowProjection<OrderHistoryRow, OrderHistor
   pushEveryStep: true,
 });
 
-/** Where a page starts: strictly after this order in newest-first (placedAt, id) order. */
+/** A keyset bound in newest-first (placedAt, id) order. */
 export interface OrderKeyset {
   placedAt: Date;
   id: string;
 }
 
-/** Up to `limit` orders of a user, newest first, after the keyset (index order_history(user_id, placed_at DESC, id DESC)). */
-export async function findOrdersOfUser(db: ReadDb, userId: string, after: OrderKeyset | null, limit: number): Promise<OrderHistoryRow[]> {
+/** Orders strictly older (`olderThan`) or newer (`newerThan`) than a keyset. */
+function beyond(keyset: OrderKeyset, older: boolean): Prisma.OrderHistoryWhereInput {
+  const op = older ? 'lt' : 'gt';
+  return { OR: [{ placedAt: { [op]: keyset.placedAt } }, { placedAt: keyset.placedAt, id: { [op]: keyset.id } }] };
+}
+
+/**
+ * A user's orders in the window, newest first (oldest first when `backward`), served by the index
+ * order_history(user_id, placed_at DESC, id DESC) in either direction.
+ */
+export async function findOrdersOfUser(db: ReadDb, userId: string, window: KeysetWindow<OrderKeyset>): Promise<OrderHistoryRow[]> {
+  const bounds = [...(window.after ? [beyond(window.after, true)] : []), ...(window.before ? [beyond(window.before, false)] : [])];
+  const direction = window.backward ? 'asc' : 'desc';
   const records = await db.orderHistory.findMany({
-    where: {
-      userId,
-      ...(after ? { OR: [{ placedAt: { lt: after.placedAt } }, { placedAt: after.placedAt, id: { lt: after.id } }] } : {}),
-    },
-    orderBy: [{ placedAt: 'desc' }, { id: 'desc' }],
-    take: limit,
+    where: { userId, AND: bounds },
+    orderBy: [{ placedAt: direction }, { id: direction }],
+    take: window.limit,
   });
   return records.map(orderHistoryRowOf);
+}
+
+/** How many orders the user has (the same index; a customer's orders are few). */
+export function countOrdersOfUser(db: ReadDb, userId: string): Promise<number> {
+  return db.orderHistory.count({ where: { userId } });
 }

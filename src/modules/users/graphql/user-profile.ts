@@ -1,15 +1,25 @@
 // Read API: the user_profile view, its query and its subscription.
-import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
+import { isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
 import { liveRows } from '../../../graphql/live-rows.ts';
+import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
 import { userProfileProjectionName, userProfileTopic, type UserProfileRow } from '../views/user-profile.ts';
 
-export const UserProfile = builder.objectRef<UserProfileRow>('UserProfile').implement({
+export const UserProfile = builder.node(builder.objectRef<UserProfileRow>('UserProfile'), {
   description: 'A user as shown on profile pages (view `user_profile`).',
+  // Read API, and the write API's mutation payloads (src/graphql/mutation-payload.ts).
   subGraphs: ['read', 'write'],
+  id: { resolve: (row) => row.id },
+  // Checked wherever a profile is returned (node(id), nodes, payloads): its own user, or an admin.
+  authScopes: (row) => ({ admin: true, self: row.id }),
+  // node(id) and nodes(ids) read through the request's DataLoader, as userProfile(id) does.
+  loadMany: async (ids, context) => {
+    await context.consistency?.ready(userProfileProjectionName);
+    return (await readServices(context).loaders.userProfile.loadMany(ids)).map(loaded);
+  },
   fields: (t) => ({
-    id: t.exposeID('id'),
+    userId: t.exposeID('id', { description: "The user's UUID, as the write API takes it (changeUserEmail, …). `id` is the global id." }),
     email: t.exposeString('email'),
     name: t.exposeString('name'),
     memberSince: t.expose('memberSince', { type: 'DateTime' }),
@@ -34,11 +44,11 @@ builder.queryField('userProfile', (t) =>
     type: UserProfile,
     nullable: true,
     description: 'A profile: its own user, or an admin, may read it.',
-    authScopes: (_root, args) => ({ admin: true, self: args.id }),
-    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ admin: true, self: uuidOf('UserProfile', args.id) }),
+    args: { id: t.arg.id({ required: true, description: "The user's UUID (userId), or the profile's global id." }) },
     resolve: async (_root, args, context) => {
       const read = readServices(context);
-      const id = canonicalUuid(args.id);
+      const id = uuidOf('UserProfile', args.id);
       await context.consistency?.ready(userProfileProjectionName);
       return isUuid(id) ? read.loaders.userProfile.load(id) : null;
     },
@@ -49,10 +59,10 @@ builder.subscriptionField('userProfileUpdated', (t) =>
   t.field({
     type: UserProfile,
     description: 'The user profile row, each time the projector commits a change to it. Its own user, or an admin, may subscribe.',
-    authScopes: (_root, args) => ({ admin: true, self: args.id }),
-    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ admin: true, self: uuidOf('UserProfile', args.id) }),
+    args: { id: t.arg.id({ required: true, description: "The user's UUID, or the profile's global id." }) },
     // Rows carry ids in lower case.
-    subscribe: (_root, { id }, context) => liveRows(context, userProfileTopic, { id: canonicalUuid(id) }),
+    subscribe: (_root, { id }, context) => liveRows(context, userProfileTopic, { id: uuidOf('UserProfile', id) }),
     resolve: (row: UserProfileRow) => row,
   }),
 );

@@ -2,24 +2,30 @@
 import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
-import { badUserInput, connectionOf, decodeCursor, pageCost, pageSize, toConnection } from '../../../graphql/types/connection.ts';
+import { loaded } from '../../../graphql/global-ids.ts';
+import { badUserInput, keysetConnection, pageCost, type CursorKey } from '../../../graphql/types/connection.ts';
 import { searchUsers, userSearchProjectionName, type UserSearchKeyset, type UserSearchRow } from '../views/user-search.ts';
 
 export const minSearchTermLength = 2;
 export const maxSearchTermLength = 100;
 
-const UserSearchResult = builder.objectRef<UserSearchRow>('UserSearchResult').implement({
+const UserSearchResult = builder.node(builder.objectRef<UserSearchRow>('UserSearchResult'), {
   description: 'A user found by name or email (view `user_search`).',
   subGraphs: ['read'],
+  id: { resolve: (row) => row.id },
+  // Back-office data, like searchUsers: admins only, wherever it is returned (node(id) too).
+  authScopes: { admin: true },
+  loadMany: async (ids, context) => {
+    await context.consistency?.ready(userSearchProjectionName);
+    return (await readServices(context).loaders.userSearch.loadMany(ids)).map(loaded);
+  },
   fields: (t) => ({
-    id: t.exposeID('id'),
+    userId: t.exposeID('id', { description: "The user's UUID, as the write API and userProfile(id) take it. `id` is the global id." }),
     name: t.exposeString('name'),
     email: t.exposeString('email'),
     memberSince: t.expose('memberSince', { type: 'DateTime' }),
   }),
 });
-
-const UserSearchConnection = connectionOf('UserSearch', UserSearchResult);
 
 function checkedTerm(term: string): string {
   const trimmed = term.trim();
@@ -30,39 +36,40 @@ function checkedTerm(term: string): string {
   return trimmed;
 }
 
-function keysetAfter(after: string | null | undefined): UserSearchKeyset | null {
-  const decoded = decodeCursor(after, 2);
-  if (!decoded) return null;
-  const [name, id] = decoded;
-  if (typeof name !== 'string' || typeof id !== 'string' || !isUuid(id)) {
-    throw badUserInput('after is not a cursor this API issued for searchUsers', 'after');
-  }
+/** The keyset of a searchUsers cursor key, or null when it is not one. */
+function userSearchKeyset([name, id]: CursorKey): UserSearchKeyset | null {
+  if (typeof name !== 'string' || typeof id !== 'string' || !isUuid(id)) return null;
   return { name, id: canonicalUuid(id) };
 }
 
 builder.queryField('searchUsers', (t) =>
-  t.field({
-    type: UserSearchConnection,
-    description:
-      'Users whose name or email contains `term`, ignoring case, ordered by name then id, a page at a time. ' +
-      'Matching is by substring on a trigram index (pg_trgm) rather than full-text search: full-text search ' +
-      'matches whole words, so it would not find "lovel" in "ada@lovelace.org" or "nnett" in "Bennett"; ' +
-      'trigrams serve any substring, inside emails and partial names too. `%` and `_` in the term are taken literally. Admins only.',
-    authScopes: { admin: true },
-    args: {
-      term: t.arg.string({ required: true, description: `${minSearchTermLength} to ${maxSearchTermLength} characters after trimming.` }),
-      first: t.arg.int({ description: 'Page size, 1 to 100; 20 when absent.' }),
-      after: t.arg.string(),
+  t.connection(
+    {
+      type: UserSearchResult,
+      description:
+        'Users whose name or email contains `term`, ignoring case, ordered by name then id, a page at a time (a Relay connection: first/after forward, last/before backward). ' +
+        'Matching is by substring on a trigram index (pg_trgm) rather than full-text search: full-text search ' +
+        'matches whole words, so it would not find "lovel" in "ada@lovelace.org" or "nnett" in "Bennett"; ' +
+        'trigrams serve any substring, inside emails and partial names too. `%` and `_` in the term are taken literally. Admins only. ' +
+        'No totalCount: counting the matches of a short term reads most of the index, on every page (docs/client-contract.md).',
+      authScopes: { admin: true },
+      args: {
+        term: t.arg.string({ required: true, description: `${minSearchTermLength} to ${maxSearchTermLength} characters after trimming.` }),
+      },
+      complexity: pageCost,
+      resolve: async (_root, args, context) => {
+        const read = readServices(context);
+        const term = checkedTerm(args.term);
+        await context.consistency?.ready(userSearchProjectionName);
+        return keysetConnection<UserSearchRow, UserSearchKeyset>(args, {
+          cursorLength: 2,
+          cursorOf: (row) => [row.name, row.id],
+          keyOf: userSearchKeyset,
+          fetch: (window) => searchUsers(read.db, term, window),
+        });
+      },
     },
-    complexity: pageCost,
-    resolve: async (_root, args, context) => {
-      const read = readServices(context);
-      const term = checkedTerm(args.term);
-      const size = pageSize(args.first);
-      const after = keysetAfter(args.after);
-      await context.consistency?.ready(userSearchProjectionName);
-      const rows = await searchUsers(read.db, term, after, size + 1);
-      return toConnection(rows, size, (row) => [row.name, row.id]);
-    },
-  }),
+    { name: 'UserSearchConnection' },
+    { name: 'UserSearchEdge' },
+  ),
 );

@@ -4,6 +4,7 @@ import { upsertRows, type ViewColumns } from '../../../cqrs/view-columns.ts';
 import type { ReadDb } from '../../../db/read-client.ts';
 import { Prisma, type UserSearch } from '../../../generated/read/client.ts';
 import type { UserEmailChanged, UserRegistered } from '../events.ts';
+import type { KeysetWindow } from '../../shared/keyset-window.ts';
 
 export type UserSearchRow = UserSearch;
 export const userSearchProjectionName = 'user_search';
@@ -54,6 +55,7 @@ export const userSearchProjection = rowProjection<UserSearchRow, UserRegistered 
 });
 
 /** Where a page starts: strictly after this user in (name, id) order. */
+/** A keyset bound in (name, id) order. */
 export interface UserSearchKeyset {
   name: string;
   id: string;
@@ -69,12 +71,21 @@ export function containsPattern(term: string): string {
  * (pg_trgm GIN on search_text) rather than full-text search: full-text matches whole tokens, so
  * "lovel" would not find "ada@lovelace.org"; trigrams serve any substring, inside emails too.
  */
-export function searchUsers(db: ReadDb, term: string, after: UserSearchKeyset | null, limit: number): Promise<UserSearchRow[]> {
-  const keyset = after ? Prisma.sql`AND (name, id) > (${after.name}, ${after.id}::uuid)` : Prisma.empty;
+export function searchUsers(db: ReadDb, term: string, window: KeysetWindow<UserSearchKeyset>): Promise<UserSearchRow[]> {
+  const after = window.after ? Prisma.sql`AND (name, id) > (${window.after.name}, ${window.after.id}::uuid)` : Prisma.empty;
+  const before = window.before ? Prisma.sql`AND (name, id) < (${window.before.name}, ${window.before.id}::uuid)` : Prisma.empty;
+  const direction = window.backward ? Prisma.sql`DESC` : Prisma.sql`ASC`;
   return db.$queryRaw<UserSearchRow[]>`
     SELECT id, name, email, search_text AS "searchText", member_since AS "memberSince"
     FROM user_search
-    WHERE search_text ILIKE ${containsPattern(term)} ${keyset}
-    ORDER BY name, id
-    LIMIT ${limit}`;
+    WHERE search_text ILIKE ${containsPattern(term)} ${after} ${before}
+    ORDER BY name ${direction}, id ${direction}
+    LIMIT ${window.limit}`;
+}
+
+/** Rows by id, in the order asked, null where there is none (node(id) of a UserSearchResult). */
+export async function findUserSearchRows(db: ReadDb, ids: readonly string[]): Promise<(UserSearchRow | null)[]> {
+  const rows = await db.userSearch.findMany({ where: { id: { in: [...ids] } } });
+  const found = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => found.get(id) ?? null);
 }
