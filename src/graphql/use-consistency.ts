@@ -109,7 +109,7 @@ interface TokenCarriers {
 export function presentedToken(context: TokenCarriers, header = consistencyTokenHeader): PresentedToken | undefined {
   const candidates: [string, unknown][] = [
     ['extensions.consistencyToken', context.params?.extensions?.consistencyToken],
-    [`${header} header`, context.request?.headers?.get(header)],
+    [header, context.request?.headers?.get(header)],
     ['connection_init payload consistencyToken', context.connectionParams?.consistencyToken],
   ];
   for (const [source, value] of candidates) {

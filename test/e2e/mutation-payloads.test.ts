@@ -63,7 +63,7 @@ describe('a SYNC mutation answers the entity as the read API shows it', () => {
     expect(receipt).toMatchObject({ status: 'SUCCEEDED', version: 1 });
     expect(consistencyToken).toBe(receipt.consistencyToken);
     expect(order).toMatchObject({
-      id: receipt.aggregateId,
+      orderId: receipt.aggregateId,
       userId,
       currency: 'EUR',
       totalCents: '5000',
@@ -75,9 +75,9 @@ describe('a SYNC mutation answers the entity as the read API shows it', () => {
 
     // The same order the read API shows for the same token (the saga's later steps aside).
     const { order: read } = await readWith(OrderDocument, { id: receipt.aggregateId }, consistencyToken!, customer);
-    const { id, userId: readUserId, currency, totalCents, lines, placedAt } = read!;
-    expect({ id, userId: readUserId, currency, totalCents, lines, placedAt }).toEqual({
-      id: order!.id,
+    const { orderId, userId: readUserId, currency, totalCents, lines, placedAt } = read!;
+    expect({ orderId, userId: readUserId, currency, totalCents, lines, placedAt }).toEqual({
+      orderId: order!.orderId,
       userId: order!.userId,
       currency: order!.currency,
       totalCents: order!.totalCents,
@@ -95,7 +95,7 @@ describe('a SYNC mutation answers the entity as the read API shows it', () => {
     const orderId = await shop.placeOrder(userId, [{ productId, quantity: 1 }]);
     const cancelled = await executeHttp(shop.writeUrl, CancelOrderPayloadDocument, { orderId, reason: 'changed my mind' }, await asCustomer(userId));
     const { order } = expectTypename(cancelled.data?.cancelOrder, 'MutationCancelOrderSuccess');
-    expect(order).toEqual({ id: orderId, status: 'CANCELLED', cancelReason: 'changed my mind' });
+    expect(order).toEqual({ orderId, status: 'CANCELLED', cancelReason: 'changed my mind' });
   });
 
   it('changeProductPrice returns the product at its new price; restockProduct its new stock', async () => {
@@ -107,11 +107,11 @@ describe('a SYNC mutation answers the entity as the read API shows it', () => {
     const repriced = await executeHttp(shop.writeUrl, ChangeProductPricePayloadDocument, { productId, priceCents: 3500 }, admin);
     const price = expectTypename(repriced.data?.changeProductPrice, 'MutationChangeProductPriceSuccess');
     expect(price.receipt).toMatchObject({ aggregateId: productId, status: 'SUCCEEDED' });
-    expect(price.product).toMatchObject({ id: productId, priceCents: '3500', currency: 'EUR', onHand: 3, available: 3 });
+    expect(price.product).toMatchObject({ productId, priceCents: '3500', currency: 'EUR', onHand: 3, available: 3 });
 
     const restocked = await executeHttp(shop.writeUrl, RestockProductPayloadDocument, { productId, quantity: 4 }, admin);
     const stock = expectTypename(restocked.data?.restockProduct, 'MutationRestockProductSuccess');
-    expect(stock.product).toMatchObject({ id: productId, priceCents: '3500', onHand: 7, reserved: 0, available: 7 });
+    expect(stock.product).toMatchObject({ productId, priceCents: '3500', onHand: 7, reserved: 0, available: 7 });
 
     // As the read API shows it for the same token, field for field.
     const { product } = await readWith(ProductDocument, { id: productId }, stock.consistencyToken!, {});
@@ -123,7 +123,7 @@ describe('a SYNC mutation answers the entity as the read API shows it', () => {
     const email = `payload-${customer.userId.slice(0, 8)}@example.com`;
     const registered = await executeHttp(shop.writeUrl, RegisterUserPayloadDocument, { email, name: 'Profiled' }, customer.headers);
     const { receipt, user } = expectTypename(registered.data?.registerUser, 'MutationRegisterUserSuccess');
-    expect(user).toEqual({ id: customer.userId, email, name: 'Profiled', loginCount: 0, version: receipt.version });
+    expect(user).toEqual({ userId: customer.userId, email, name: 'Profiled', loginCount: 0, version: receipt.version });
   });
 });
 
@@ -216,6 +216,6 @@ describe('a write-only process', () => {
     const answered = await executeHttp(write.endpoints.write!, RegisterUserPayloadDocument, { email: otherEmail, name: 'Split too' }, other.headers);
     expect(answered.errors).toBeUndefined();
     const { user } = expectTypename(answered.data?.registerUser, 'MutationRegisterUserSuccess');
-    expect(user).toMatchObject({ id: other.userId, email: otherEmail, name: 'Split too' });
+    expect(user).toMatchObject({ userId: other.userId, email: otherEmail, name: 'Split too' });
   });
 });

@@ -32,13 +32,15 @@ describe('write schema', () => {
     expect(Object.keys(schema.getSubscriptionType()?.getFields() ?? {})).toEqual(['projectionStatusUpdates']);
   });
 
-  it('has no queries but apiVersion, callbackSigningSecret and the admin ones: projection status, parked events, webhooks (they need the write database, see src/graphql/admin)', () => {
+  it('has no queries but apiVersion, callbackSigningSecret and the admin ones: projection status, parked events, webhooks, lineage (they need the write database, see src/graphql/admin)', () => {
     expect(Object.keys(schema.getQueryType()?.getFields() ?? {}).sort()).toEqual([
       'apiVersion',
       'callbackSigningSecret',
+      'lineage',
       'parkedEvents',
       'parkedSagas',
       'projectionStatus',
+      'recentCommands',
       'webhookDeliveries',
       'webhookEndpoints',
     ]);
