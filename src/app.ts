@@ -58,6 +58,7 @@ import type { ServerSecret } from './auth/secret-key.ts';
 import { addDatabaseChecks, addRedisCheck, ConsumerWatch, Readiness } from './lifecycle/readiness.ts';
 import { createAppMetrics, type AppMetrics } from './observability/metrics.ts';
 import { metricsPath } from './observability/metrics-route.ts';
+import { opsConsoleDocuments } from './ops-console/documents.js';
 import { opsConsoleRoutes } from './ops-console/route.ts';
 import type { RequestListener } from 'node:http';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -245,7 +246,14 @@ async function serve(
           views: payloadViews && { db: payloadViews.db, waiter: waiterOn(payloadViews), waitMs: config.consistencyWaitMs },
           now: () => new Date(),
         },
-        { authenticator, admin: apis.admin, protection, observers: [metrics.operationsPlugin('write')] },
+        {
+          authenticator,
+          admin: apis.admin,
+          protection,
+          observers: [metrics.operationsPlugin('write')],
+          // The ops console's documents stay trusted when only trusted documents run (docs/client-contract.md).
+          builtInDocuments: apis.admin ? opsConsoleDocuments : [],
+        },
       )
     : undefined;
   let read;
