@@ -15,6 +15,7 @@ export default defineConfig(
     // Generated: Prisma clients (npm run db:generate) and the e2e typed clients (npm run codegen).
     'src/generated/',
     'test/e2e/generated/',
+    'examples/client/src/generated/',
     '.data/',
     'coverage/',
   ]),

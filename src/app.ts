@@ -62,6 +62,7 @@ import { createAppMetrics, type AppMetrics } from './observability/metrics.ts';
 import { metricsPath } from './observability/metrics-route.ts';
 import { tracingOn } from './observability/tracing.ts';
 import { useTracing } from './graphql/use-tracing.ts';
+import { opsConsoleDocuments } from './ops-console/documents.js';
 import { opsConsoleRoutes } from './ops-console/route.ts';
 import type { RequestListener } from 'node:http';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -252,7 +253,14 @@ async function serve(
           views: payloadViews && { db: payloadViews.db, waiter: waiterOn(payloadViews), waitMs: config.consistencyWaitMs },
           now: () => new Date(),
         },
-        { authenticator, admin: apis.admin, protection, observers: [metrics.operationsPlugin('write'), ...tracingPlugins('write')] },
+        {
+          authenticator,
+          admin: apis.admin,
+          protection,
+          observers: [metrics.operationsPlugin('write'), ...tracingPlugins('write')],
+          // The ops console's documents stay trusted when only trusted documents run (docs/client-contract.md).
+          builtInDocuments: apis.admin ? opsConsoleDocuments : [],
+        },
       )
     : undefined;
   let read;

@@ -4,6 +4,7 @@ import type { WebhookSettings } from './modules/webhooks/dispatcher.ts';
 import { metricsAccessModes, type MetricsConfig } from './observability/metrics-config.ts';
 import { logFormats, logLevels, type LogSettings } from './observability/logger.ts';
 import { defaultOtlpEndpoint, otlpProtocol, tracesExporters, tracesUrlOf, type TracingConfig } from './observability/tracing-config.ts';
+import { loadTrustedManifests, type TrustedDocuments } from './graphql/trusted-documents.ts';
 
 export { redactUrl } from './observability/logger.ts';
 
@@ -157,6 +158,11 @@ export interface ApiConfig {
   fieldSuggestions: boolean;
   /** DEBUG_ERRORS: send unexpected errors' messages and stacks to clients, in any NODE_ENV; for local debugging only. */
   debugErrors: boolean;
+  /**
+   * TRUSTED_DOCUMENTS (manifest files, comma-separated) and TRUSTED_DOCUMENTS_ONLY: the documents
+   * registered at start, hashes checked, and whether nothing else runs (docs/client-contract.md).
+   */
+  trustedDocuments: TrustedDocuments;
   /** MAX_QUERY_DEPTH: deepest selection, fragments flattened. */
   maxDepth: number;
   /** MAX_QUERY_ALIASES: aliases per operation. */
@@ -340,6 +346,18 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
         if (item) problems.push(`${name} must list GraphQL operation names, got "${item.slice(0, 100)}"`);
         return false;
       });
+  /** The manifests of TRUSTED_DOCUMENTS, read and checked now: a bad one stops the start. */
+  const trustedDocuments = (): TrustedDocuments => {
+    const files = (text('TRUSTED_DOCUMENTS') ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+    const only = boolean('TRUSTED_DOCUMENTS_ONLY', false);
+    if (only && files.length === 0) problems.push('TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS (the manifests of the documents to accept)');
+    const loaded = loadTrustedManifests(files);
+    problems.push(...loaded.problems);
+    return { documents: loaded.documents, only };
+  };
   const rateLimit = (pointsName: string, points: number, windowName: string, windowSeconds: number): RateLimitSetting => ({
     points: integer(pointsName, points, 0, 1_000_000_000),
     windowSeconds: integer(windowName, windowSeconds, 1, 86_400),
@@ -431,6 +449,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
       introspection: boolean('INTROSPECTION', !production),
       fieldSuggestions: boolean('FIELD_SUGGESTIONS', !production),
       debugErrors: boolean('DEBUG_ERRORS', false),
+      trustedDocuments: trustedDocuments(),
       maxDepth: integer('MAX_QUERY_DEPTH', 10, 1, 1000),
       maxAliases: integer('MAX_QUERY_ALIASES', 15, 0, 10_000),
       maxTokens: integer('MAX_QUERY_TOKENS', 1000, 10, 1_000_000),

@@ -29,6 +29,7 @@ import { defaultApiProtection, failSafe, protectedYogaOptions, type ApiProtectio
 import { securityHeaders, serverTimeouts } from './http-security.ts';
 import { clientAddress, rateLimitedResponse, type NodeServerContext } from './use-rate-limit.ts';
 import { useDrain } from './use-drain.ts';
+import { useTrustedDocuments, withBuiltInDocuments } from './trusted-documents.ts';
 import { shuttingDown, type ReadinessReport } from '../lifecycle/readiness.ts';
 import { currentLogger, logFields, requestIdOf, withLogScope, type Logger } from '../observability/logger.ts';
 import { traceRequest } from '../observability/http-tracing.ts';
@@ -91,8 +92,15 @@ type ServerContext = { request?: Request; identity?: Identity };
  * anything else, and the rate limit keys on the caller it finds), then the protection's limits,
  * CSRF and CORS rules (src/graphql/api-protection.ts), then the string checks.
  */
-function apiPlugins(authenticator: Authenticator, protection: ApiProtection, api: { endpoint: string; title: string }) {
+function apiPlugins(
+  authenticator: Authenticator,
+  protection: ApiProtection,
+  api: { endpoint: string; title: string },
+  builtInDocuments: readonly string[] = [],
+) {
   const hardened = protectedYogaOptions(protection, api);
+  // After the limits and CSRF check, before anything reads the document (docs/client-contract.md, "Trusted documents").
+  const trusted = useTrustedDocuments(withBuiltInDocuments(protection.settings.trustedDocuments, builtInDocuments));
   const identity = useIdentity({
     authenticator,
     // Failed authentications count in their own, stricter bucket per client address.
@@ -102,7 +110,11 @@ function apiPlugins(authenticator: Authenticator, protection: ApiProtection, api
       return decided.allowed ? undefined : rateLimitedResponse(decided, 'failed authentications');
     },
   });
-  return { options: hardened.options, plugins: [failSafe(identity), ...hardened.plugins, useStringSafety()] };
+  return {
+    // `documentId`: a trusted document's id, sent instead of the query.
+    options: { ...hardened.options, extraParamNames: ['documentId'] },
+    plugins: [failSafe(identity), ...hardened.plugins, ...trusted, useStringSafety()],
+  };
 }
 
 export interface ApiOptions {
@@ -111,12 +123,17 @@ export interface ApiOptions {
   protection?: ApiProtection;
   /** Run before every other plugin, so that they see every request: the metrics' (docs/metrics.md). */
   observers?: Plugin[];
+  /**
+   * The server's own documents (the ops console's): trusted like a manifest's, so that they keep
+   * working with TRUSTED_DOCUMENTS_ONLY (docs/client-contract.md, "Trusted documents").
+   */
+  builtInDocuments?: readonly string[];
 }
 
 /** `admin` serves the admin fields (projectionStatus, parked events); their scopes say who may call them. */
 export function createWriteYoga(write: WriteServices, options: ApiOptions & { admin?: AdminServices }): Yoga {
   const protection = options.protection ?? defaultApiProtection();
-  const api = apiPlugins(options.authenticator, protection, { endpoint: writePath, title: 'write API' });
+  const api = apiPlugins(options.authenticator, protection, { endpoint: writePath, title: 'write API' }, options.builtInDocuments);
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema: buildSchemas().write,
     graphqlEndpoint: writePath,

@@ -21,6 +21,7 @@ import type { GraphQLContext } from './context.ts';
 import { SubscriptionQuota } from './subscription-quota.ts';
 import { subscriptionQuotaKey } from './use-subscription-quota.ts';
 import { admitWebSocket, type ApiProtection } from './api-protection.ts';
+import { resolveTrustedDocument } from './trusted-documents.ts';
 import { currentLogger, requestIdOf, withLogScope, type Logger } from '../observability/logger.ts';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
@@ -107,7 +108,8 @@ function unexpectedError() {
 /** What is wrong with a subscribe payload (the graphql-transport-ws protocol's shape), if anything. */
 function payloadProblem(payload: unknown): string | undefined {
   if (!isObject(payload)) return 'the subscribe payload must be an object';
-  if (typeof payload.query !== 'string') return 'payload.query must be a string';
+  // A trusted document's id may stand for the query (docs/client-contract.md, "Trusted documents").
+  if (typeof payload.query !== 'string' && typeof payload.documentId !== 'string') return 'payload.query (or payload.documentId) must be a string';
   if (payload.variables != null && !isObject(payload.variables)) return 'payload.variables must be an object, null or absent';
   if (payload.operationName != null && typeof payload.operationName !== 'string') return 'payload.operationName must be a string, null or absent';
   if (payload.extensions != null && !isObject(payload.extensions)) return 'payload.extensions must be an object, null or absent';
@@ -213,9 +215,12 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
         if (limited) return [limited];
         // The same plugins as HTTP (consistency, error masking) apply to WebSocket operations.
         const enveloped: Enveloped = yoga.getEnveloped({ ...ctx, req: request, socket, params, identity: state.identity ?? anonymous });
+        // The rule of trusted documents, as on HTTP: only registered ones in only-mode, ids resolved.
+        const query = resolveTrustedDocument(options.protection?.settings.trustedDocuments, params);
+        if (query instanceof GraphQLError) return [query];
         let document;
         try {
-          document = enveloped.parse(params.query);
+          document = enveloped.parse(query);
         } catch (error) {
           if (error instanceof GraphQLError) return [withCode(error, 'GRAPHQL_PARSE_FAILED')];
           throw error;
@@ -365,6 +370,9 @@ export function attachWebSockets(server: Server, yoga: Yoga, options: WebSocketO
         state.rejections.set(id, new GraphQLError(`Malformed subscribe message: ${problem}.`, { extensions: { code: 'BAD_REQUEST' } }));
         // A well-formed stand-in, so that graphql-ws's own checks (ack, duplicate id) still come first.
         text = JSON.stringify({ id, type: MessageType.Subscribe, payload: { query: '' } });
+      } else if (typeof (message.payload as Record<string, unknown>).query !== 'string') {
+        // A trusted document's id without the query: graphql-ws wants a query string; onSubscribe resolves the id.
+        text = JSON.stringify({ ...message, payload: { ...(message.payload as Record<string, unknown>), query: '' } });
       }
       // A duplicate id: graphql-ws closes the socket (4409); the running operation stays the owner.
       if (state.running.has(id)) return pass(text, id);

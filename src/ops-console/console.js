@@ -3,6 +3,7 @@
 // (textContent only, never HTML from an answer: event payloads and errors are untrusted text).
 // The token stays in sessionStorage and the Authorization header; it is never put in a URL or logged.
 /* global document */
+import { lineageQuery, listsQuery, mutations, recentQuery, statusSubscription } from './documents.js';
 
 const tokenKey = 'ops-console-admin-token';
 const writePath = document.body.dataset.writePath;
@@ -10,33 +11,6 @@ const writePath = document.body.dataset.writePath;
 const everySeconds = 2;
 // A stream that ended (the server restarted or drained) is opened again after this long.
 const reconnectMs = 3000;
-
-const statusSubscription = `subscription OpsConsoleStatus($everySeconds: Int) {
-  projectionStatusUpdates(everySeconds: $everySeconds) { name kind state position lagEvents lagEventsCapped lagSeconds parked updatedAt }
-}`;
-
-const listsQuery = `query OpsConsoleLists {
-  parkedEvents { consumer kind position eventType key error attempts parkedAt retryRequestedAt }
-  parkedSagas { process key step error attempts parkedAt }
-  webhookEndpoints { id url status health { pending parked delivered lastDeliveredAt lastFailureAt lastError } }
-}`;
-
-const recentQuery = `query OpsConsoleRecent { recentCommands(first: 20) { correlationId firstEventType actor startedAt events } }`;
-
-const lineageQuery = `query OpsConsoleLineage($id: ID!) { lineage(correlationId: $id) {
-  correlationId durationMs truncated commandStatus
-  commands { commandId causationId actor time depth
-    events { position type aggregateType aggregateId recordedAt
-      handledBy { consumer kind handledAt afterMs rowsChanged pushes sharedBatch }
-      webhookDeliveries { endpointId status attempts } } } } }`;
-
-/** A mutation's result union: the success type, or a typed refusal (every one implements Error). */
-const outcome = (field, success) => `${field} { ... on ${success} { __typename } ... on Error { __typename code message } }`;
-const mutations = {
-  retry: `mutation Retry($projection: String!, $position: String!) { ${outcome('retryParkedEvent(projection: $projection, position: $position)', 'MutationRetryParkedEventSuccess')} }`,
-  discard: `mutation Discard($projection: String!, $position: String!) { ${outcome('discardParkedEvent(projection: $projection, position: $position)', 'MutationDiscardParkedEventSuccess')} }`,
-  resume: `mutation Resume($process: String!, $key: String!) { ${outcome('resumeParkedSaga(process: $process, key: $key)', 'MutationResumeParkedSagaSuccess')} }`,
-};
 
 const $ = (id) => document.getElementById(id);
 let stream; // the AbortController of the open status stream

@@ -27,6 +27,7 @@ export function opsConsoleRoutes(writePath: string): Map<string, RequestListener
   const files: [string, string, Buffer][] = [
     [opsConsolePath, 'text/html; charset=utf-8', Buffer.from(asset('./page.html').toString('utf8').replaceAll('{{WRITE_PATH}}', writePath))],
     [`${opsConsolePath}/console.js`, 'text/javascript; charset=utf-8', asset('./console.js')],
+    [`${opsConsolePath}/documents.js`, 'text/javascript; charset=utf-8', asset('./documents.js')],
     [`${opsConsolePath}/console.css`, 'text/css; charset=utf-8', asset('./console.css')],
   ];
   return new Map(

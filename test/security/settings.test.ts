@@ -12,6 +12,8 @@ describe('API protection settings', () => {
       introspection: true,
       fieldSuggestions: true,
       debugErrors: false,
+      // No manifest: every document runs (docs/client-contract.md, "Trusted documents").
+      trustedDocuments: { documents: new Map(), only: false },
       maxDepth: 10,
       maxAliases: 15,
       maxTokens: 1000,

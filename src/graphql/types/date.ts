@@ -19,6 +19,7 @@ export function parseDay(text: string): string | null {
 
 builder.scalarType('Date', {
   description: 'A calendar day, `YYYY-MM-DD` (ISO-8601, UTC days in reports). Anything else, such as 2024-02-30 or a time part, is refused.',
+  specifiedByURL: 'https://scalars.graphql.org/andimarek/local-date',
   subGraphs: ['read'],
   // PostgreSQL `date` columns come back through Prisma as midnight UTC.
   serialize: (value) => (value instanceof Date ? value.toISOString().slice(0, 10) : String(value)),

@@ -66,6 +66,8 @@ export function serializeMoney(value: unknown): string {
   throw new Error(`Money cannot serialize ${typeof value} ${String(value)}: not an exact whole number of minor units`);
 }
 
+// No published scalar specification fits (amounts in minor units as digit strings), so Money has no
+// specifiedByURL; its description is its specification (docs/client-contract.md, "Scalars").
 builder.scalarType('Money', {
   description: moneyDescription,
   subGraphs: ['write', 'read'],

@@ -1,0 +1,46 @@
+/* eslint-disable */
+import * as types from './graphql.ts';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "mutation RegisterCustomer($email: String!, $name: String!) {\n  registerUser(email: $email, name: $name) {\n    __typename\n    ... on MutationRegisterUserSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation AddCatalogProduct($sku: String!, $name: String!, $description: String!, $category: String!, $priceCents: Money!, $currency: String!) {\n  addProduct(\n    sku: $sku\n    name: $name\n    description: $description\n    category: $category\n    priceCents: $priceCents\n    currency: $currency\n  ) {\n    __typename\n    ... on MutationAddProductSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation RestockCatalogProduct($productId: ID!, $quantity: Int!) {\n  restockProduct(productId: $productId, quantity: $quantity) {\n    __typename\n    ... on MutationRestockProductSuccess {\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation PlaceCustomerOrder($userId: ID!, $items: [OrderItemInput!]!) {\n  placeOrder(userId: $userId, items: $items) {\n    __typename\n    ... on MutationPlaceOrderSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n      order {\n        status\n      }\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nquery CustomerProfile($id: ID!) {\n  userProfile(id: $id) {\n    id\n    name\n    email\n  }\n}\n\nquery CatalogProduct($id: ID!) {\n  product(id: $id) {\n    id\n    name\n    priceCents\n  }\n}\n\nquery CustomerOrder($id: ID!) {\n  order(id: $id) {\n    id\n    status\n    totalCents\n  }\n}\n\nsubscription CustomerOrderUpdated($orderId: ID!) {\n  orderUpdated(orderId: $orderId) {\n    id\n    status\n  }\n}": typeof types.RegisterCustomerDocument,
+};
+const documents: Documents = {
+    "mutation RegisterCustomer($email: String!, $name: String!) {\n  registerUser(email: $email, name: $name) {\n    __typename\n    ... on MutationRegisterUserSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation AddCatalogProduct($sku: String!, $name: String!, $description: String!, $category: String!, $priceCents: Money!, $currency: String!) {\n  addProduct(\n    sku: $sku\n    name: $name\n    description: $description\n    category: $category\n    priceCents: $priceCents\n    currency: $currency\n  ) {\n    __typename\n    ... on MutationAddProductSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation RestockCatalogProduct($productId: ID!, $quantity: Int!) {\n  restockProduct(productId: $productId, quantity: $quantity) {\n    __typename\n    ... on MutationRestockProductSuccess {\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation PlaceCustomerOrder($userId: ID!, $items: [OrderItemInput!]!) {\n  placeOrder(userId: $userId, items: $items) {\n    __typename\n    ... on MutationPlaceOrderSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n      order {\n        status\n      }\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nquery CustomerProfile($id: ID!) {\n  userProfile(id: $id) {\n    id\n    name\n    email\n  }\n}\n\nquery CatalogProduct($id: ID!) {\n  product(id: $id) {\n    id\n    name\n    priceCents\n  }\n}\n\nquery CustomerOrder($id: ID!) {\n  order(id: $id) {\n    id\n    status\n    totalCents\n  }\n}\n\nsubscription CustomerOrderUpdated($orderId: ID!) {\n  orderUpdated(orderId: $orderId) {\n    id\n    status\n  }\n}": types.RegisterCustomerDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation RegisterCustomer($email: String!, $name: String!) {\n  registerUser(email: $email, name: $name) {\n    __typename\n    ... on MutationRegisterUserSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation AddCatalogProduct($sku: String!, $name: String!, $description: String!, $category: String!, $priceCents: Money!, $currency: String!) {\n  addProduct(\n    sku: $sku\n    name: $name\n    description: $description\n    category: $category\n    priceCents: $priceCents\n    currency: $currency\n  ) {\n    __typename\n    ... on MutationAddProductSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation RestockCatalogProduct($productId: ID!, $quantity: Int!) {\n  restockProduct(productId: $productId, quantity: $quantity) {\n    __typename\n    ... on MutationRestockProductSuccess {\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation PlaceCustomerOrder($userId: ID!, $items: [OrderItemInput!]!) {\n  placeOrder(userId: $userId, items: $items) {\n    __typename\n    ... on MutationPlaceOrderSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n      order {\n        status\n      }\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nquery CustomerProfile($id: ID!) {\n  userProfile(id: $id) {\n    id\n    name\n    email\n  }\n}\n\nquery CatalogProduct($id: ID!) {\n  product(id: $id) {\n    id\n    name\n    priceCents\n  }\n}\n\nquery CustomerOrder($id: ID!) {\n  order(id: $id) {\n    id\n    status\n    totalCents\n  }\n}\n\nsubscription CustomerOrderUpdated($orderId: ID!) {\n  orderUpdated(orderId: $orderId) {\n    id\n    status\n  }\n}"): (typeof documents)["mutation RegisterCustomer($email: String!, $name: String!) {\n  registerUser(email: $email, name: $name) {\n    __typename\n    ... on MutationRegisterUserSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation AddCatalogProduct($sku: String!, $name: String!, $description: String!, $category: String!, $priceCents: Money!, $currency: String!) {\n  addProduct(\n    sku: $sku\n    name: $name\n    description: $description\n    category: $category\n    priceCents: $priceCents\n    currency: $currency\n  ) {\n    __typename\n    ... on MutationAddProductSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation RestockCatalogProduct($productId: ID!, $quantity: Int!) {\n  restockProduct(productId: $productId, quantity: $quantity) {\n    __typename\n    ... on MutationRestockProductSuccess {\n      consistencyToken\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nmutation PlaceCustomerOrder($userId: ID!, $items: [OrderItemInput!]!) {\n  placeOrder(userId: $userId, items: $items) {\n    __typename\n    ... on MutationPlaceOrderSuccess {\n      receipt {\n        aggregateId\n      }\n      consistencyToken\n      order {\n        status\n      }\n    }\n    ... on Error {\n      code\n      message\n    }\n  }\n}\n\nquery CustomerProfile($id: ID!) {\n  userProfile(id: $id) {\n    id\n    name\n    email\n  }\n}\n\nquery CatalogProduct($id: ID!) {\n  product(id: $id) {\n    id\n    name\n    priceCents\n  }\n}\n\nquery CustomerOrder($id: ID!) {\n  order(id: $id) {\n    id\n    status\n    totalCents\n  }\n}\n\nsubscription CustomerOrderUpdated($orderId: ID!) {\n  orderUpdated(orderId: $orderId) {\n    id\n    status\n  }\n}"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
