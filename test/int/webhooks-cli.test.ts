@@ -51,7 +51,8 @@ describe('npm run webhooks', () => {
     expect((await run('webhooks', ['deliveries', id!])).stdout).toContain('no deliveries');
     expect((await run('webhooks', ['delete', id!])).stdout).toContain(`deleted endpoint ${id}`);
     expect((await run('webhooks', ['list'])).stdout).toContain('no webhook endpoints');
-  });
+    // Ten CLI runs, each a new Node process that loads the CLI with tsx.
+  }, 90_000);
 
   it('exits 2 for bad usage or a refused URL, 1 for an unknown endpoint, writing nothing', async () => {
     const refused = await run('webhooks', ['register', 'http://169.254.169.254/latest', 'UserRegistered']);
