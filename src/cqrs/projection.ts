@@ -1,6 +1,7 @@
 // What a read model declares: its name, the events it handles, and how it applies them.
 import type { ReadTx } from '../db/read-client.ts';
 import type { DomainEvent, RecordedEvent } from './events.ts';
+import { toStreamId } from './log-position.ts';
 
 /** A row that changed in a batch, to be pushed to subscribers once the batch has committed. */
 export interface ViewChange {
@@ -75,6 +76,8 @@ export interface RowProjectionSpec<Row, Events extends DomainEvent = DomainEvent
   onPoison: PoisonPolicy;
   /** See Projection.tables. */
   tables?: readonly string[];
+  /** See RowFold.revision. */
+  revision?: StringField<Row>;
   /**
    * Push the row after every event that changed it, not once per batch: for views whose
    * subscribers watch a progression (an order going placed → paid → reserved → completed), where
@@ -84,9 +87,19 @@ export interface RowProjectionSpec<Row, Events extends DomainEvent = DomainEvent
   pushEveryStep?: boolean;
 }
 
+/** The fields of a row that hold a string. */
+type StringField<Row> = { [Field in keyof Row]-?: Row[Field] extends string ? Field : never }[keyof Row];
+
 /** The part of a spec that folds events into rows, whatever its event types. */
 export interface RowFold<Row> {
   on: Readonly<Record<string, RowHandler<Row, RecordedEvent>>>;
+  /**
+   * The field that records, on every change, where the row's state is in the log: the changing
+   * event's position as `<transaction id>-<position>` (src/cqrs/log-position.ts, toStreamId). It
+   * grows with every change in the order the projector applies them, and is the same after a
+   * rebuild, so a live query resumes after the last state its client saw (docs/client-contract.md#live-queries).
+   */
+  revision?: StringField<Row>;
 }
 
 export function rowProjection<Row, Events extends DomainEvent>(spec: RowProjectionSpec<Row, Events>): Projection & { spec: RowProjectionSpec<Row, Events> } {
@@ -121,6 +134,9 @@ export function rowProjection<Row, Events extends DomainEvent>(spec: RowProjecti
   };
 }
 
+/** The revision a row gets from the event that changes it (RowFold.revision): for handlers that create a row. */
+export const revisionOf = (event: RecordedEvent): string => toStreamId(event);
+
 /** The handler of an event's type; none for a type the view does not handle (an own key only, never `toString`). */
 function handlerOf<Row>(spec: RowFold<Row>, event: RecordedEvent): RowHandler<Row, RecordedEvent> | undefined {
   return Object.hasOwn(spec.on, event.type) ? spec.on[event.type] : undefined;
@@ -135,7 +151,8 @@ export function rowIdsOf<Row>(spec: RowFold<Row>, event: RecordedEvent): readonl
 /** A row after one event, as `apply` computes it; `id` defaults to the event's first row. */
 export function evolveRow<Row>(spec: RowFold<Row>, row: NoInfer<Row> | null, event: RecordedEvent, id = rowIdsOf(spec, event)[0]): Row | null {
   const handler = handlerOf(spec, event);
-  return handler && id !== undefined ? handler.evolve(row, event, id) : null;
+  const next = handler && id !== undefined ? handler.evolve(row, event, id) : null;
+  return next !== null && spec.revision !== undefined ? { ...next, [spec.revision]: revisionOf(event) } : next;
 }
 
 /** given(events).then(rows) for unit tests and rebuilds: folds events with the handlers alone. */

@@ -33,9 +33,12 @@ import { useTrustedDocuments, withBuiltInDocuments } from './trusted-documents.t
 import { shuttingDown, type ReadinessReport } from '../lifecycle/readiness.ts';
 import { currentLogger, logFields, requestIdOf, withLogScope, type Logger } from '../observability/logger.ts';
 import { traceRequest } from '../observability/http-tracing.ts';
+import { graphqlSseListener } from './graphql-sse.ts';
 
 export const writePath = '/graphql/write';
 export const readPath = '/graphql/read';
+/** graphql-sse's single connection mode for the read API (src/graphql/graphql-sse.ts). */
+export const readStreamPath = `${readPath}/stream`;
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
@@ -271,6 +274,7 @@ export async function startHttpServer(options: {
     json(res, report.ready ? 200 : 503, report.body);
   };
   const log = options.log ?? currentLogger();
+  const readStream = read && graphqlSseListener(read, protection);
   const handle: RequestListener = (req, res) => {
     inFlight.add(res);
     res.once('close', () => {
@@ -286,6 +290,7 @@ export async function startHttpServer(options: {
     const path = (req.url ?? '/').split('?')[0];
     if (write && path === writePath) return void write(req, res);
     if (read && path === readPath) return void read(req, res);
+    if (readStream && path === readStreamPath) return readStream(req, res);
     const route = path && options.routes?.get(path);
     if (route) return void route(req, res);
     // Liveness: the process is up and its event loop answers; nothing else is checked (docs/operations.md).

@@ -48,6 +48,12 @@ export function eventRecorder(transactionIdBase: bigint) {
   };
 }
 
+/**
+ * For expected rows of views with a revision (src/cqrs/projection.ts, RowFold.revision): any
+ * revision matches; test/unit/row-revision.test.ts checks what it is.
+ */
+export const anyRevision = expect.any(String) as unknown as string;
+
 /** `given(events).then(rows)`: folding `events` with the projection gives exactly `rows`, in order. */
 export function givenEvents<Row>(projection: { spec: RowFold<Row> }) {
   return (events: RecordedEvent[]) => ({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { evolveRow } from '../../src/cqrs/projection.ts';
 import { productCatalogProjection, type ProductCatalogRow } from '../../src/modules/catalog/views/product-catalog.ts';
 import type { ReservationLine } from '../../src/modules/inventory/events.ts';
-import { givenEvents } from '../support/recorded-events.ts';
+import { anyRevision, givenEvents } from '../support/recorded-events.ts';
 import { deskId, lampId, stockEvents } from '../support/stock-events.ts';
 
 const events = stockEvents(5000n);
@@ -49,6 +49,7 @@ const lamp: ProductCatalogRow = {
   searchText: 'lamp-1 desk lamp warm led light',
   createdAt: new Date('2024-06-01T10:00:00.000Z'),
   updatedAt: new Date('2024-06-01T10:00:00.000Z'),
+  revision: anyRevision,
 };
 const desk: ProductCatalogRow = { ...lamp, id: deskId, sku: 'DESK-2', name: 'Oak Desk', searchText: 'desk-2 oak desk warm led light' };
 
@@ -153,7 +154,7 @@ describe('product_catalog handlers', () => {
   });
 
   it('does not mutate the row it is given', () => {
-    const row = structuredClone(lamp);
+    const row = structuredClone({ ...lamp, revision: '1-1' });
     expect(evolveRow(productCatalogProjection.spec, row, restocked(lampId, 5, 5, 0, '2024-06-02T00:00:00.000Z'), lampId)?.onHand).toBe(5);
     expect(row).toEqual(lamp);
   });

@@ -4,7 +4,7 @@ import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import type { OrderCompleted, OrderPlaced } from '../../src/modules/orders/events.ts';
 import type { UserEvent } from '../../src/modules/users/events.ts';
 import { userProfileProjection, type UserProfileRow } from '../../src/modules/users/views/user-profile.ts';
-import { eventRecorder, givenEvents } from '../support/recorded-events.ts';
+import { anyRevision, eventRecorder, givenEvents } from '../support/recorded-events.ts';
 
 const userId = '6f1c2b9e-0d4a-4a7e-9a51-3f0b8e1c2d01';
 const otherUserId = '0b7e4c3a-5f21-4c8d-8e9a-7d6c5b4a3f02';
@@ -36,6 +36,7 @@ const adaRegistered: UserProfileRow = {
   lastOrderAt: null,
   version: 1,
   updatedAt: new Date('2024-05-01T10:00:01.000Z'),
+  revision: anyRevision,
 };
 
 describe('user_profile projection', () => {
@@ -109,7 +110,7 @@ describe('user_profile handlers', () => {
   });
 
   it('does not mutate the row it is given', () => {
-    const row = structuredClone(adaRegistered);
+    const row = structuredClone({ ...adaRegistered, revision: '1-1' });
     const next = evolveRow(userProfileProjection.spec, row, loggedIn(2, '2024-05-02T08:00:00.000Z'));
     expect(next?.loginCount).toBe(1);
     expect(row).toEqual(adaRegistered);

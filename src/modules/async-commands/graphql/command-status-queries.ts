@@ -1,10 +1,9 @@
 // Read API: an asynchronous command's status (view `command_status`), by query and live.
-import { Repeater } from 'graphql-yoga';
 import { actorOf, isAdmin } from '../../../auth/identity.ts';
 import { canonicalUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices, type GraphQLContext } from '../../../graphql/context.ts';
-import { liveRows } from '../../../graphql/live-rows.ts';
+import { followRow } from '../../../graphql/live-rows.ts';
 import { CommandStatusEnum } from '../../../graphql/types/command-status.ts';
 import type { CommandErrorData } from '../events.ts';
 import { commandStatusTopic, findCommandStatuses, type CommandStatusRow } from '../views/command-status.ts';
@@ -85,28 +84,16 @@ builder.queryField('commandStatus', (t) =>
 );
 
 /** The command's current status, then each change, until a final status (then the stream completes). */
-function followCommand(context: GraphQLContext, id: string): Repeater<CommandStatusRow> {
+function followCommand(context: GraphQLContext, id: string) {
   const actor = actorOf(context.identity);
   const admin = isAdmin(context.identity);
-  const mine = (row: CommandStatusRow) => admin || row.submitter === actor;
-  return new Repeater<CommandStatusRow>(async (push, stop) => {
-    // Listening before reading the current status: a change in between is not missed.
-    const live = liveRows(context, commandStatusTopic, { id });
-    void stop.then(() => live.return());
-    let seen = 0;
-    const [current] = await findCommandStatuses(readServices(context).db, [id], new Date());
-    if (current && mine(current)) {
-      seen = current.version;
-      await push(current);
-      if (current.final) return stop();
-    }
-    for await (const row of live) {
-      if (!mine(row) || row.version <= seen) continue;
-      seen = row.version;
-      await push(row);
-      if (row.final) break;
-    }
-    stop();
+  return followRow(context, commandStatusTopic, {
+    id,
+    current: async () => (await findCommandStatuses(readServices(context).db, [id], new Date()))[0] ?? null,
+    // A status row's version counts its changes, in the order the projector applied them.
+    revisionOf: (row) => ({ transactionId: 0n, position: BigInt(row.version) }),
+    visible: (row) => admin || row.submitter === actor,
+    final: (row) => row.final,
   });
 }
 

@@ -2,7 +2,8 @@
 import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
-import { liveRows } from '../../../graphql/live-rows.ts';
+import { followRow, parseRevision, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
+import { fromStreamId } from '../../../cqrs/log-position.ts';
 import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
 import { badUserInput, keysetConnection, pageCost, type CursorKey } from '../../../graphql/types/connection.ts';
 import {
@@ -44,6 +45,7 @@ export const Product = builder.node(builder.objectRef<ProductCatalogRow>('Produc
     inStock: t.boolean({ description: 'available > 0.', resolve: (row) => row.available > 0 }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    revision: t.exposeString('revision', { description: revisionDescription }),
   }),
 });
 
@@ -175,11 +177,27 @@ builder.queryField('product', (t) =>
 builder.subscriptionField('productUpdated', (t) =>
   t.field({
     type: Product,
-    description: 'The product, each time the projector commits a change to it (price, stock, discontinuation).',
+    description:
+      'A live query of the product: its current state first, then each change the projector commits (price, stock, discontinuation). ' +
+      'See docs/client-contract.md#live-queries.',
     authScopes: { public: true },
-    args: { productId: t.arg.id({ required: true, description: 'The product UUID, or its global id.' }) },
-    // Rows carry ids in lower case.
-    subscribe: (_root, { productId }, context) => liveRows(context, productUpdatedTopic, { id: uuidOf('Product', productId) }),
+    args: {
+      productId: t.arg.id({ required: true, description: 'The product UUID, or its global id.' }),
+      since: t.arg.string({ description: sinceDescription }),
+    },
+    subscribe: (_root, { productId, since }, context) => {
+      // Rows carry ids in lower case.
+      const id = canonicalUuid(uuidOf('Product', productId));
+      return followRow(context, productUpdatedTopic, {
+        id,
+        since: since == null ? undefined : parseRevision(since),
+        current: async () => {
+          await context.consistency?.ready(productCatalogProjectionName);
+          return isUuid(id) ? readServices(context).loaders.product.load(id) : null;
+        },
+        revisionOf: (row) => fromStreamId(row.revision),
+      });
+    },
     resolve: (row: ProductCatalogRow) => row,
   }),
 );

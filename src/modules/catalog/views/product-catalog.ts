@@ -1,5 +1,5 @@
 // Read model `product_catalog`: one row per product with its price and stock, for shop pages.
-import { rowProjection } from '../../../cqrs/projection.ts';
+import { revisionOf, rowProjection } from '../../../cqrs/projection.ts';
 import { upsertRows, type ViewColumns } from '../../../cqrs/view-columns.ts';
 import type { ReadDb } from '../../../db/read-client.ts';
 import { Prisma, type ProductCatalog } from '../../../generated/read/client.ts';
@@ -34,6 +34,7 @@ export const productCatalogColumns: ViewColumns<ProductCatalogRow> = {
     searchText: 'search_text',
     createdAt: 'created_at',
     updatedAt: 'updated_at',
+    revision: 'revision',
   },
 };
 
@@ -42,7 +43,8 @@ export const productCatalogProjection = rowProjection<ProductCatalogRow, Catalog
   on: {
     ProductAdded: {
       rowId: (event) => event.aggregateId,
-      evolve(row, { data, recordedAt }) {
+      evolve(row, event) {
+        const { data, recordedAt } = event;
         // A redelivered ProductAdded must not reset the stock the product has gained since.
         if (row) return null;
         const { productId, sku, name, description, priceCents, currency, category, addedAt } = data;
@@ -61,6 +63,7 @@ export const productCatalogProjection = rowProjection<ProductCatalogRow, Catalog
           searchText: searchTextOf(data),
           createdAt: new Date(addedAt),
           updatedAt: recordedAt,
+          revision: revisionOf(event),
         };
       },
     },
@@ -83,6 +86,7 @@ export const productCatalogProjection = rowProjection<ProductCatalogRow, Catalog
   coalesce: true,
   onPoison: 'park',
   tables: [productCatalogColumns.table],
+  revision: 'revision',
 });
 
 export const productOrders = ['NAME_ASC', 'PRICE_ASC', 'PRICE_DESC', 'NEWEST'] as const;
@@ -160,7 +164,8 @@ export function findProductPage(db: ReadDb, query: ProductPageQuery): Promise<Pr
   const direction = descending !== window.backward ? Prisma.sql`DESC` : Prisma.sql`ASC`;
   return db.$queryRaw<ProductCatalogRow[]>`
     SELECT id, sku, name, description, price_cents AS "priceCents", currency, category, discontinued,
-      on_hand AS "onHand", reserved, available, search_text AS "searchText", created_at AS "createdAt", updated_at AS "updatedAt"
+      on_hand AS "onHand", reserved, available, search_text AS "searchText", created_at AS "createdAt", updated_at AS "updatedAt",
+      revision
     FROM product_catalog
     ${where}
     ORDER BY ${column} ${direction}, id ${direction}

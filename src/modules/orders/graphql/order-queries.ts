@@ -3,7 +3,8 @@ import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { customerUserId } from '../../../auth/identity.ts';
 import { readServices } from '../../../graphql/context.ts';
-import { liveRows } from '../../../graphql/live-rows.ts';
+import { followRow, parseRevision, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
+import { fromStreamId } from '../../../cqrs/log-position.ts';
 import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
 import { badUserInput, keysetConnection, pageCost } from '../../../graphql/types/connection.ts';
 import type { OrderLineData } from '../events.ts';
@@ -86,6 +87,7 @@ export const Order = builder.node(builder.objectRef<OrderHistoryRow>('Order'), {
     placedAt: t.expose('placedAt', { type: 'DateTime' }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    revision: t.exposeString('revision', { description: revisionDescription }),
   }),
 });
 
@@ -154,16 +156,32 @@ builder.subscriptionField('orderUpdated', (t) =>
   t.field({
     type: Order,
     description:
-      'The order, each time the projector commits a change to it: placed, paid, reserved, completed, or a setback. ' +
-      "A customer receives only its own orders' changes (an order that is not its own, or does not exist yet, sends nothing); an admin any.",
+      'A live query of the order: its current state first (once the view has the order), then each change the projector commits ' +
+      '(placed, paid, reserved, completed, or a setback), completing after COMPLETED or CANCELLED. ' +
+      'A customer receives only its own orders (an order that is not its own sends nothing); an admin any. See docs/client-contract.md#live-queries.',
     // Not `orderOwner`: a customer subscribes right after placing, before the view has the order.
     // Ownership is then checked on every row, so that another customer's order sends nothing.
     authScopes: { admin: true, customer: true },
-    args: { orderId: t.arg.id({ required: true, description: 'The order UUID, or its global id.' }) },
-    subscribe: (_root, { orderId }, context) => {
+    args: {
+      orderId: t.arg.id({ required: true, description: 'The order UUID, or its global id.' }),
+      since: t.arg.string({ description: sinceDescription }),
+    },
+    subscribe: (_root, { orderId, since }, context) => {
       const me = customerUserId(context.identity);
       // Rows carry ids in lower case.
-      return liveRows(context, orderUpdatedTopic, { id: uuidOf('Order', orderId), matches: (row) => me === null || row.userId === me });
+      const id = canonicalUuid(uuidOf('Order', orderId));
+      return followRow(context, orderUpdatedTopic, {
+        id,
+        since: since == null ? undefined : parseRevision(since),
+        current: async () => {
+          await context.consistency?.ready(orderHistoryProjectionName);
+          const record = isUuid(id) ? await readServices(context).loaders.order.load(id) : null;
+          return record && orderHistoryRowOf(record);
+        },
+        revisionOf: (row) => fromStreamId(row.revision),
+        visible: (row) => me === null || row.userId === me,
+        final: (row) => row.status === 'completed' || row.status === 'cancelled',
+      });
     },
     resolve: (row: OrderHistoryRow) => row,
   }),

@@ -1,6 +1,6 @@
 // Read model `order_history`: one row per order with its lines and status timeline, for order pages.
 // Fed by three aggregates that share the order id: Order, Payment and Reservation.
-import { rowProjection, type Recorded, type RowHandler } from '../../../cqrs/projection.ts';
+import { revisionOf, rowProjection, type Recorded, type RowHandler } from '../../../cqrs/projection.ts';
 import { upsertRows, type ViewColumns } from '../../../cqrs/view-columns.ts';
 import type { ReadDb } from '../../../db/read-client.ts';
 import type { OrderHistory, Prisma } from '../../../generated/read/client.ts';
@@ -109,6 +109,7 @@ export const orderHistoryColumns: ViewColumns<OrderHistoryRow> = {
     placedAt: 'placed_at',
     completedAt: 'completed_at',
     updatedAt: 'updated_at',
+    revision: 'revision',
   },
 };
 
@@ -117,7 +118,8 @@ export const orderHistoryProjection = rowProjection<OrderHistoryRow, OrderHistor
   on: {
     OrderPlaced: {
       rowId: (event) => event.data.orderId,
-      evolve(row, { data, recordedAt }) {
+      evolve(row, event) {
+        const { data, recordedAt } = event;
         // A redelivered OrderPlaced must not wipe the timeline the order has gained since.
         if (row) return null;
         const { orderId, userId, lines, totalCents, currency, placedAt } = data;
@@ -133,6 +135,7 @@ export const orderHistoryProjection = rowProjection<OrderHistoryRow, OrderHistor
           placedAt: new Date(placedAt),
           completedAt: null,
           updatedAt: recordedAt,
+          revision: revisionOf(event),
         };
       },
     },
@@ -161,6 +164,7 @@ export const orderHistoryProjection = rowProjection<OrderHistoryRow, OrderHistor
   coalesce: true,
   onPoison: 'park',
   tables: [orderHistoryColumns.table],
+  revision: 'revision',
   // Subscribers watch the order progress: each status change is pushed, even within one batch.
   pushEveryStep: true,
 });

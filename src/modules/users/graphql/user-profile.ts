@@ -1,8 +1,9 @@
 // Read API: the user_profile view, its query and its subscription.
-import { isUuid } from '../../../cqrs/errors.ts';
+import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
+import { fromStreamId } from '../../../cqrs/log-position.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
-import { liveRows } from '../../../graphql/live-rows.ts';
+import { followRow, parseRevision, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
 import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
 import { userProfileProjectionName, userProfileTopic, type UserProfileRow } from '../views/user-profile.ts';
 
@@ -34,6 +35,7 @@ export const UserProfile = builder.node(builder.objectRef<UserProfileRow>('UserP
     lastOrderAt: t.expose('lastOrderAt', { type: 'DateTime', nullable: true, description: 'When the user last placed an order.' }),
     version: t.exposeInt('version', { description: 'The user aggregate version this row reflects.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    revision: t.exposeString('revision', { description: revisionDescription }),
   }),
 });
 
@@ -58,11 +60,27 @@ builder.queryField('userProfile', (t) =>
 builder.subscriptionField('userProfileUpdated', (t) =>
   t.field({
     type: UserProfile,
-    description: 'The user profile row, each time the projector commits a change to it. Its own user, or an admin, may subscribe.',
+    description:
+      'A live query of the profile: its current state first (once the view has it), then each change the projector commits. ' +
+      'Its own user, or an admin, may subscribe. See docs/client-contract.md#live-queries.',
     authScopes: (_root, args) => ({ admin: true, self: uuidOf('UserProfile', args.id) }),
-    args: { id: t.arg.id({ required: true, description: "The user's UUID, or the profile's global id." }) },
-    // Rows carry ids in lower case.
-    subscribe: (_root, { id }, context) => liveRows(context, userProfileTopic, { id: uuidOf('UserProfile', id) }),
+    args: {
+      id: t.arg.id({ required: true, description: "The user's UUID, or the profile's global id." }),
+      since: t.arg.string({ description: sinceDescription }),
+    },
+    subscribe: (_root, { id: requested, since }, context) => {
+      // Rows carry ids in lower case.
+      const id = canonicalUuid(uuidOf('UserProfile', requested));
+      return followRow(context, userProfileTopic, {
+        id,
+        since: since == null ? undefined : parseRevision(since),
+        current: async () => {
+          await context.consistency?.ready(userProfileProjectionName);
+          return isUuid(id) ? readServices(context).loaders.userProfile.load(id) : null;
+        },
+        revisionOf: (row) => fromStreamId(row.revision),
+      });
+    },
     resolve: (row: UserProfileRow) => row,
   }),
 );

@@ -1,6 +1,6 @@
 // Read model `user_profile`: one row per user, for profile pages.
 import type { RecordedEvent } from '../../../cqrs/events.ts';
-import { rowProjection, type Recorded, type RowHandler } from '../../../cqrs/projection.ts';
+import { revisionOf, rowProjection, type Recorded, type RowHandler } from '../../../cqrs/projection.ts';
 import { upsertRows, type ViewColumns } from '../../../cqrs/view-columns.ts';
 import type { ReadDb } from '../../../db/read-client.ts';
 import type { UserProfile } from '../../../generated/read/client.ts';
@@ -28,6 +28,7 @@ export const userProfileColumns: ViewColumns<UserProfileRow> = {
     lastOrderAt: 'last_order_at',
     version: 'version',
     updatedAt: 'updated_at',
+    revision: 'revision',
   },
 };
 
@@ -59,16 +60,17 @@ function orderEvent<Event extends Recorded<OrderPlaced | OrderCompleted>>(
 export const userProfileProjection = rowProjection<UserProfileRow, UserProfileEvent>({
   name: userProfileProjectionName,
   on: {
-    UserRegistered: userEvent((_row, { data }, touched) => ({
-      id: data.userId,
-      email: data.email,
-      name: data.name,
-      memberSince: new Date(data.registeredAt),
+    UserRegistered: userEvent((_row, event, touched) => ({
+      id: event.data.userId,
+      email: event.data.email,
+      name: event.data.name,
+      memberSince: new Date(event.data.registeredAt),
       lastLoginAt: null,
       loginCount: 0,
       totalOrders: 0,
       totalSpent: 0n,
       lastOrderAt: null,
+      revision: revisionOf(event),
       ...touched,
     })),
     UserEmailChanged: userEvent((row, { data }, touched) => row && { ...row, email: data.email, ...touched }),
@@ -92,6 +94,7 @@ export const userProfileProjection = rowProjection<UserProfileRow, UserProfileEv
   coalesce: true,
   onPoison: 'park',
   tables: [userProfileColumns.table],
+  revision: 'revision',
 });
 
 /** Rows for the given ids, in the same order, null where there is none (a DataLoader batch). */
