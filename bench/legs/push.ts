@@ -152,6 +152,11 @@ export const pushLeg: Leg = {
     const ws = subscribeWs(toWebSocketUrl(product.readUrl), UserProfileUpdatedDocument, { id: wsCustomer.userId }, { authorization: wsCustomer.authorization });
     const sse = subscribeSse(product.readUrl, UserProfileUpdatedDocument, { id: sseCustomer.userId }, { authorization: sseCustomer.authorization });
     await Promise.all([ws.ready, sse.ready]);
+    // A live query sends the profile as it is first (docs/client-contract.md#live-queries); the
+    // profile is in the view already (waitForView), so each sends exactly that one frame.
+    for (const first of await Promise.all([ws.next(10_000), sse.next(10_000)])) {
+      if (first.data?.userProfileUpdated.loginCount !== 0) throw new Error(`expected the current profile first, got ${JSON.stringify(first)}`);
+    }
 
     const roundSeconds = quick ? 3 : 15;
     const rounds = quick ? 1 : 3;

@@ -98,6 +98,8 @@ describe('embedded mode (npm start without DATABASE_URL and REDIS_URL)', () => {
       const live = subscribeSse(readUrl, UserProfileUpdatedDocument, { id: userId }, customer);
       try {
         await live.ready;
+        // A live query: the profile as it is first, then the change.
+        expect((await live.next()).data?.userProfileUpdated).toMatchObject({ userId, loginCount: 0, version: 1 });
         const login = await executeHttp(writeUrl, RecordUserLoginDocument, { userId }, customer);
         expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
         const push = await live.next();

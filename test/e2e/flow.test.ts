@@ -57,6 +57,10 @@ describe('distributed mode: one process of role "all"', () => {
     const overSse = subscribeSse(api.read, UserProfileUpdatedDocument, { id: userId }, headers);
     try {
       await Promise.all([overWs.ready, overSse.ready]);
+      // Live queries: the profile as it is first (it is in the view: read above), then the login.
+      for (const current of await Promise.all([overWs.next(), overSse.next()])) {
+        expect(current.data?.userProfileUpdated).toMatchObject({ userId, loginCount: 0, version: 1 });
+      }
       const login = await executeHttp(api.write, RecordUserLoginDocument, { userId }, headers);
       const receipt = expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
       expect(receipt.data).toMatchObject({ aggregateId: userId, version: 2 });
@@ -109,12 +113,13 @@ describe('distributed mode: one process of role "all"', () => {
   it('fans a change out to a subscriber on another read process', async () => {
     const other = await start(env, 'read');
     const { userId, headers, token } = await registerUser(api.write);
-    // Subscribe once the registration is in the view, so that the first push is the login's.
+    // Subscribe once the registration is in the view: the profile as it is comes first, then the login.
     const registered = await executeHttp(other.read, UserProfileDocument, { id: userId }, { ...headers, 'x-consistency-token': token });
     expect(registered.data?.userProfile).toMatchObject({ userId, loginCount: 0 });
     const subscription = subscribeWs(toWebSocketUrl(other.read), UserProfileUpdatedDocument, { id: userId }, headers);
     try {
       await subscription.ready;
+      expect((await subscription.next()).data?.userProfileUpdated).toMatchObject({ userId, loginCount: 0 });
       const login = await executeHttp(api.write, RecordUserLoginDocument, { userId }, headers);
       expectTypename(login.data?.recordUserLogin, 'MutationRecordUserLoginSuccess');
       const push = await subscription.next();

@@ -415,7 +415,7 @@ describe('views under redelivery', () => {
 });
 
 describe('productUpdated', () => {
-  it("pushes the product's row after a committed change to it, and only to its subscribers", async () => {
+  it("sends the product's current row, then its row after a committed change to it, and only to its subscribers", async () => {
     const lampId = idOf('LAMP-3');
     const stream = (await subscribe({
       schema: buildSchemas().read,
@@ -424,6 +424,8 @@ describe('productUpdated', () => {
       contextValue: contextFor(db, notices),
     })) as AsyncGenerator<ExecutionResult>;
     expect(Symbol.asyncIterator in stream).toBe(true);
+    // A live query: the row as it is first (docs/client-contract.md#live-queries).
+    expect((await stream.next()).value).toEqual({ data: { productUpdated: { sku: 'LAMP-3', priceCents: '3999', available: 3 } } });
     const next = stream.next();
 
     const chairId = idOf('CHAIR-1');

@@ -139,13 +139,18 @@ class RawSocket {
     await this.take((message) => message.type === 'pong' && JSON.stringify(message.payload) === JSON.stringify(payload));
   }
 
-  /** Subscribes to a product and waits until the server has registered it (see `subscribeWs`'s barrier). */
+  /**
+   * Subscribes to a product and waits until the server has registered it (see `subscribeWs`'s
+   * barrier) and sent its current state, the first message of a live query (the product is in the
+   * view already: newProduct).
+   */
   async watch(id: string, productId: string) {
     this.subscribe(id, productUpdated, { productId });
     const barrier = `barrier-${randomUUID()}`;
     this.subscribe(barrier, '{ __typename }');
     await this.take((message) => message.id === barrier && message.type === 'complete');
     await this.take((message) => message.id === barrier && message.type === 'next');
+    await this.take((message) => message.id === id && message.type === 'next');
   }
 
   /** What came and was not taken. */
@@ -179,7 +184,7 @@ async function newProduct(): Promise<string> {
     await asAdmin(),
   );
   const productId = shop.receiptOf(added.data?.addProduct, 'MutationAddProductSuccess').aggregateId;
-  // Projected before anyone watches it, so that the first push is the restock's.
+  // Projected before anyone watches it: a subscription's first message is this state, then the restocks.
   expect((await shop.read(ProductDocument, { id: productId })).product?.onHand).toBe(0);
   return productId;
 }
@@ -332,6 +337,8 @@ describe('caps', () => {
     expect((await socket.take((message) => message.id === 'query')).type).toBe('next');
     expect(socket.isOpen).toBe(true);
 
+    // Each live query sends the product as it is first.
+    for (let i = 1; i <= perSocket; i++) expect(await pushedOnHand(socket, `sub-${i}`)).toBe(0);
     await restock(productId, 2);
     for (let i = 1; i <= perSocket; i++) expect(await pushedOnHand(socket, `sub-${i}`)).toBe(2);
 
@@ -371,6 +378,7 @@ describe('caps', () => {
     await third.roundTrip();
     await eventuallyAccepted(third, productId);
 
+    expect(await pushedOnHand(second, 'b-1')).toBe(0);
     await restock(productId, 6);
     expect(await pushedOnHand(other, 'mine')).toBe(6);
     expect(await pushedOnHand(second, 'b-1')).toBe(6);

@@ -72,20 +72,24 @@ export async function runWalkthrough(options: WalkthroughOptions): Promise<Walkt
     if (!profile.userProfile || !product.product || !order.order) throw new Error("the read API does not show the walkthrough's writes");
     log(`read back: ${profile.userProfile.name}, ${product.product.name} at ${product.product.priceCents} cents, order ${order.order.status}`);
 
-    // Live: subscribe, then read the order on the same socket (so no change falls between the two).
+    // Live: the order as it is now, then each step; the subscription completes at COMPLETED or
+    // CANCELLED (a live query, docs/client-contract.md#live-queries).
     const statuses: OrderStatus[] = [order.order.status];
-    let unsubscribes: (() => void)[] = [];
     await new Promise<void>((resolve, reject) => {
-      const seen = (status: OrderStatus) => {
-        if (statuses.at(-1) !== status) statuses.push(status);
-        log(`order is ${status}`);
-        if (terminal.includes(status)) resolve();
-      };
-      unsubscribes = [
-        customer.onSocket(CustomerOrderUpdatedDocument, { orderId }, { next: (data) => seen(data.orderUpdated.status), error: reject }),
-        customer.onSocket(CustomerOrderDocument, { id: orderId }, { next: (data) => data.order && seen(data.order.status), error: reject }),
-      ];
-    }).finally(() => unsubscribes.forEach((unsubscribe) => unsubscribe()));
+      customer.onSocket(
+        CustomerOrderUpdatedDocument,
+        { orderId },
+        {
+          next: (data) => {
+            const status = data.orderUpdated.status;
+            if (statuses.at(-1) !== status) statuses.push(status);
+            log(`order is ${status}`);
+          },
+          error: reject,
+          complete: () => (terminal.includes(statuses.at(-1)!) ? resolve() : reject(new Error(`the subscription completed at ${statuses.at(-1)}`))),
+        },
+      );
+    });
     return { orderId, statuses };
   } finally {
     await Promise.all([customer.close(), admin.close()]);
