@@ -49,7 +49,7 @@ describe("a live view row's revision", () => {
     let row = null;
     for (const event of events) {
       row = evolveRow(productCatalogProjection.spec, row, event) ?? row;
-      revisions.push(row!.revision);
+      revisions.push(row.revision);
     }
     const positions = revisions.map(fromStreamId);
     for (let i = 1; i < positions.length; i += 1) expect(compareLogPositions(positions[i - 1]!, positions[i]!)).toBe(-1);
