@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { evolveRow, foldRows, revisionOf } from '../../src/cqrs/projection.ts';
 import { compareLogPositions, fromStreamId } from '../../src/cqrs/log-position.ts';
-import { productCatalogProjection } from '../../src/modules/catalog/views/product-catalog.ts';
+import { productCatalogProjection, type ProductCatalogRow } from '../../src/modules/catalog/views/product-catalog.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
 import { eventRecorder } from '../support/recorded-events.ts';
 
@@ -46,9 +46,11 @@ describe("a live view row's revision", () => {
   it('grows with every change, in the order events are applied', () => {
     const events = [added(), priced(999, 2), priced(899, 3), priced(799, 4)];
     const revisions: string[] = [];
-    let row = null;
+    let row: ProductCatalogRow | null = null;
     for (const event of events) {
-      row = evolveRow(productCatalogProjection.spec, row, event) ?? row;
+      const next: ProductCatalogRow | null = evolveRow(productCatalogProjection.spec, row, event);
+      expect(next).not.toBeNull();
+      row = next!;
       revisions.push(row.revision);
     }
     const positions = revisions.map(fromStreamId);
