@@ -39,8 +39,9 @@ const appendStatement = sqlStatement(
 );
 
 /**
- * Appends events after `currentVersion`. The unique (aggregate, version) index turns a concurrent
- * append into a VersionConflictError, which rolls the caller's transaction back.
+ * Appends events after `currentVersion`, as the transaction's last statement (SqlTx.queryLast: on
+ * the command path COMMIT goes out with it). The unique (aggregate, version) index turns a
+ * concurrent append into a VersionConflictError, which rolls the transaction back.
  */
 export async function appendEvents(
   tx: SqlTx,
@@ -52,7 +53,7 @@ export async function appendEvents(
   if (events.length === 0) return [];
   let rows;
   try {
-    rows = await tx.query<StoredEventRow>(appendStatement, [
+    rows = await tx.queryLast<StoredEventRow>(appendStatement, [
       stream.aggregateType,
       stream.aggregateId,
       currentVersion,

@@ -26,6 +26,9 @@ export function createWriteClient(target: DbTarget): WriteDb {
     connectionString: target.url,
     max: target.poolSize ?? 10,
     connectionTimeoutMillis: transactionOptions.maxWait,
+    // Statements go out without waiting for the previous reply: the command path sends BEGIN with its
+    // first statement and COMMIT with its last (src/db/write-sql.ts). Prisma awaits each of its own.
+    pipeline: true,
     // Idle connections do not keep a process (a CLI run, a test worker) alive.
     allowExitOnIdle: true,
   });

@@ -4,7 +4,7 @@
 // interactive transaction and no query compiler on the hot path, which cost most of the write
 // process's CPU. Elsewhere (embedded PGlite, or a caller's Prisma transaction) the same statements
 // run through Prisma's raw queries, so a module writes its SQL once.
-import pg from 'pg';
+import type pg from 'pg';
 import type { WriteDb, WriteTx } from './write-client.ts';
 
 /** A statement the write path runs often; `name` is its prepared statement's name on each connection. */
@@ -25,6 +25,12 @@ export function sqlStatement(name: string, text: string): SqlStatement {
 /** One write transaction, seen as SQL. */
 export interface SqlTx {
   query<Row = Record<string, unknown>>(statement: SqlStatement, values?: readonly unknown[]): Promise<Row[]>;
+  /**
+   * The transaction's last statement. On a transaction of its own (inSqlTransaction) COMMIT goes
+   * out right behind it, in the same write, and the transaction has committed when this resolves;
+   * nothing may follow. Inside a caller's transaction it is `query`, and the caller commits later.
+   */
+  queryLast<Row = Record<string, unknown>>(statement: SqlStatement, values?: readonly unknown[]): Promise<Row[]>;
 }
 
 const pools = new WeakMap<WriteDb, pg.Pool>();
@@ -39,33 +45,85 @@ export function sqlPoolOf(db: WriteDb): pg.Pool | undefined {
   return pools.get(db);
 }
 
-function pgTx(client: pg.PoolClient): SqlTx {
-  return {
-    async query<Row>(statement: SqlStatement, values: readonly unknown[] = []) {
-      const result = await client.query({ name: statement.name, text: statement.text, values: values as unknown[] });
-      return result.rows as Row[];
-    },
-  };
+/**
+ * Sends what `send` queues in one socket write: `pg` writes each statement on its own, and a write
+ * is a system call that costs more than the statement's encoding (docs/performance.md). Works on a
+ * pipelining client, which sends queued statements without waiting for the replies between them.
+ */
+function inOneWrite<T>(client: pg.PoolClient, send: () => T): T {
+  const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+  stream?.cork?.();
+  try {
+    return send();
+  } finally {
+    stream?.uncork?.();
+  }
+}
+
+const prepared = (statement: SqlStatement, values: readonly unknown[]) => ({ name: statement.name, text: statement.text, values: values as unknown[] });
+
+/**
+ * A transaction on a pipelining connection: BEGIN goes out with the first statement and COMMIT with
+ * the last (queryLast), so a command's transaction costs as many round trips as it has statements.
+ * Safe to send ahead: a statement that fails aborts the transaction, the ones behind it fail (or,
+ * COMMIT, roll back) without effect, and each caller sees its own statement's error.
+ */
+class PipelinedTx implements SqlTx {
+  private begun = false;
+  committed = false;
+  constructor(private readonly client: pg.PoolClient) {}
+
+  async query<Row>(statement: SqlStatement, values: readonly unknown[] = []): Promise<Row[]> {
+    return (await this.send(statement, values, false)) as Row[];
+  }
+
+  async queryLast<Row>(statement: SqlStatement, values: readonly unknown[] = []): Promise<Row[]> {
+    return (await this.send(statement, values, true)) as Row[];
+  }
+
+  /** Commits when no statement went out yet with queryLast (nothing to send ahead of it). */
+  async commit(): Promise<void> {
+    if (this.committed) return;
+    this.committed = true;
+    if (this.begun) await this.client.query('COMMIT');
+  }
+
+  private async send(statement: SqlStatement, values: readonly unknown[], last: boolean): Promise<unknown[]> {
+    if (this.committed) throw new Error('the transaction has already committed');
+    const begin = !this.begun;
+    this.begun = true;
+    if (last) this.committed = true;
+    const [began, result, commit] = inOneWrite(this.client, () => [
+      begin ? this.client.query('BEGIN') : undefined,
+      this.client.query(prepared(statement, values)),
+      last ? this.client.query('COMMIT') : undefined,
+    ]);
+    // Every reply is awaited (none is left to reject unheard), the first failure in sending order wins.
+    const settled = await Promise.allSettled([began, result, commit]);
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    return (settled[1] as PromiseFulfilledResult<pg.QueryResult>).value.rows as unknown[];
+  }
 }
 
 /** The same statements inside a Prisma interactive transaction (embedded mode, or a caller's transaction). */
 export function prismaSqlTx(tx: WriteTx): SqlTx {
-  return {
-    query: <Row>(statement: SqlStatement, values: readonly unknown[] = []) => tx.$queryRawUnsafe<Row[]>(statement.text, ...values),
-  };
+  const query = <Row>(statement: SqlStatement, values: readonly unknown[] = []) => tx.$queryRawUnsafe<Row[]>(statement.text, ...values);
+  return { query, queryLast: query };
 }
 
 /**
- * Runs `work` in one transaction on a connection of the pool: BEGIN, the work's statements, COMMIT;
+ * Runs `work` in one transaction on a connection of the pool (which must pipeline, as the write
+ * client's does): BEGIN with its first statement, COMMIT with its last one (queryLast) or after it;
  * ROLLBACK when it throws. A connection whose rollback failed is discarded, not returned to the pool.
  */
 export async function inSqlTransaction<T>(pool: pg.Pool, work: (tx: SqlTx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  const tx = new PipelinedTx(client);
   try {
-    await client.query('BEGIN');
-    const result = await work(pgTx(client));
-    await client.query('COMMIT');
+    const result = await work(tx);
+    await tx.commit();
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch((rollbackError: unknown) => {
