@@ -94,7 +94,8 @@ async function executeInTransaction<State, Event extends NewEvent>(
   metadata: EventMetadata,
 ): Promise<CommandResult> {
   const keys = [...new Set((await spec.lockKeys?.(tx)) ?? [])].sort();
-  for (const key of keys) await tx.query(advisoryLockStatement, [key]);
+  // Deferred: they go out in order with the load's first statement (src/db/write-sql.ts).
+  for (const key of keys) await tx.defer(advisoryLockStatement, [key]);
   const { state, version } = await spec.load(tx);
   if (spec.expectedVersion != null && spec.expectedVersion !== version) {
     throw new VersionConflictError(spec.stream.aggregateType, spec.stream.aggregateId, spec.expectedVersion, version);
@@ -159,7 +160,11 @@ export interface CommandHandlerDefinition<Deciders extends DeciderMap> {
   load(tx: SqlTx, command: CommandOf<Deciders>): Promise<Loaded<StateOf<Deciders>>>;
   /** Pure: the state after one more event. */
   evolve(state: StateOf<Deciders>, event: EventOf<Deciders>): StateOf<Deciders>;
-  /** Writes the state the events led to; called only when there are events. */
+  /**
+   * Writes the state the events led to; called only when there are events. Its writes go through
+   * tx.defer: their replies are not needed, so they go out with the event append and the COMMIT,
+   * in one round trip (src/db/write-sql.ts).
+   */
   save(tx: SqlTx, change: StateChange<StateOf<Deciders>>): Promise<void>;
   /**
    * The error to report for a failed transaction, when a database constraint stands for a business

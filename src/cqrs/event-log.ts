@@ -63,7 +63,8 @@ export async function appendEvents(
       JSON.stringify(metadata),
     ]);
   } catch (error) {
-    if (isUniqueViolation(error)) {
+    // Only the version index: a write deferred ahead of the append (SqlTx.defer) fails with its own.
+    if (isUniqueViolation(error, 'aggregate_version')) {
       throw new VersionConflictError(stream.aggregateType, stream.aggregateId, currentVersion, null);
     }
     throw error;

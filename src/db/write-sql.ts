@@ -31,6 +31,13 @@ export interface SqlTx {
    * nothing may follow. Inside a caller's transaction it is `query`, and the caller commits later.
    */
   queryLast<Row = Record<string, unknown>>(statement: SqlStatement, values?: readonly unknown[]): Promise<Row[]>;
+  /**
+   * A statement whose reply the caller does not need (a write model update, an advisory lock). On a
+   * transaction of its own it goes out with the next statement that needs a reply, in the same write,
+   * and a failure of it fails that call (or the commit) with its own error; the statements keep their
+   * order. Inside a caller's transaction it runs at once.
+   */
+  defer(statement: SqlStatement, values?: readonly unknown[]): Promise<void>;
 }
 
 const pools = new WeakMap<WriteDb, pg.Pool>();
@@ -63,53 +70,69 @@ function inOneWrite<T>(client: pg.PoolClient, send: () => T): T {
 const prepared = (statement: SqlStatement, values: readonly unknown[]) => ({ name: statement.name, text: statement.text, values: values as unknown[] });
 
 /**
- * A transaction on a pipelining connection: BEGIN goes out with the first statement and COMMIT with
- * the last (queryLast), so a command's transaction costs as many round trips as it has statements.
+ * A transaction on a pipelining connection: BEGIN goes out with the first statement, deferred
+ * statements with the next one that needs a reply, and COMMIT with the last (queryLast), each batch
+ * in one socket write; so a command costs one round trip per reply it waits for, not per statement.
  * Safe to send ahead: a statement that fails aborts the transaction, the ones behind it fail (or,
- * COMMIT, roll back) without effect, and each caller sees its own statement's error.
+ * COMMIT, roll back) without effect, and the first failure in sending order is what the caller sees.
  */
 class PipelinedTx implements SqlTx {
   private begun = false;
+  private deferred: { statement: SqlStatement; values: readonly unknown[] }[] = [];
   committed = false;
   constructor(private readonly client: pg.PoolClient) {}
 
   async query<Row>(statement: SqlStatement, values: readonly unknown[] = []): Promise<Row[]> {
-    return (await this.send(statement, values, false)) as Row[];
+    return (await this.send({ statement, values }, false)) as Row[];
   }
 
   async queryLast<Row>(statement: SqlStatement, values: readonly unknown[] = []): Promise<Row[]> {
-    return (await this.send(statement, values, true)) as Row[];
+    return (await this.send({ statement, values }, true)) as Row[];
   }
 
-  /** Commits when no statement went out yet with queryLast (nothing to send ahead of it). */
+  defer(statement: SqlStatement, values: readonly unknown[] = []): Promise<void> {
+    if (this.committed) throw new Error('the transaction has already committed');
+    this.deferred.push({ statement, values });
+    return Promise.resolve();
+  }
+
+  /** Commits, with what is still deferred, unless queryLast already did. */
   async commit(): Promise<void> {
     if (this.committed) return;
+    if (this.deferred.length > 0) {
+      await this.send(undefined, true);
+      return;
+    }
     this.committed = true;
     if (this.begun) await this.client.query('COMMIT');
   }
 
-  private async send(statement: SqlStatement, values: readonly unknown[], last: boolean): Promise<unknown[]> {
+  private async send(statement: { statement: SqlStatement; values: readonly unknown[] } | undefined, last: boolean): Promise<unknown[]> {
     if (this.committed) throw new Error('the transaction has already committed');
     const begin = !this.begun;
     this.begun = true;
     if (last) this.committed = true;
-    const [began, result, commit] = inOneWrite(this.client, () => [
-      begin ? this.client.query('BEGIN') : undefined,
-      this.client.query(prepared(statement, values)),
-      last ? this.client.query('COMMIT') : undefined,
+    const ahead = this.deferred.splice(0);
+    const { client } = this;
+    const replies = inOneWrite(client, () => [
+      begin ? client.query('BEGIN') : undefined,
+      ...ahead.map((each) => client.query(prepared(each.statement, each.values))),
+      statement ? client.query(prepared(statement.statement, statement.values)) : undefined,
+      last ? client.query('COMMIT') : undefined,
     ]);
-    // Every reply is awaited (none is left to reject unheard), the first failure in sending order wins.
-    const settled = await Promise.allSettled([began, result, commit]);
+    // Every reply is awaited (none is left to reject unheard); the first failure in sending order wins.
+    const settled = await Promise.allSettled(replies);
     const failed = settled.find((outcome) => outcome.status === 'rejected');
     if (failed) throw failed.reason;
-    return (settled[1] as PromiseFulfilledResult<pg.QueryResult>).value.rows as unknown[];
+    const own = settled[settled.length - 2] as PromiseFulfilledResult<pg.QueryResult | undefined>;
+    return (own.value?.rows ?? []) as unknown[];
   }
 }
 
 /** The same statements inside a Prisma interactive transaction (embedded mode, or a caller's transaction). */
 export function prismaSqlTx(tx: WriteTx): SqlTx {
   const query = <Row>(statement: SqlStatement, values: readonly unknown[] = []) => tx.$queryRawUnsafe<Row[]>(statement.text, ...values);
-  return { query, queryLast: query };
+  return { query, queryLast: query, defer: async (statement, values) => void (await query(statement, values)) };
 }
 
 /**

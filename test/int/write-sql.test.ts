@@ -66,6 +66,25 @@ describe('a write transaction on the pool', () => {
     expect((await writeDb.user.findMany()).map((user) => user.email)).toEqual(['last@example.com']);
   });
 
+  it('sends deferred writes ahead of the next statement; one that fails fails it with its own error, and nothing commits', async () => {
+    const pool = sqlPoolOf(writeDb)!;
+    await inSqlTransaction(pool, (tx) => tx.defer(insertUser, [randomUUID(), 'taken@example.com']));
+    expect(await writeDb.user.count()).toBe(1);
+    const stream = { aggregateType: 'Test', aggregateId: randomUUID() };
+
+    const attempt = inSqlTransaction(pool, async (tx) => {
+      await tx.defer(insertUser, [randomUUID(), 'free@example.com']);
+      await tx.defer(insertUser, [randomUUID(), 'TAKEN@example.com']);
+      return appendEvents(tx, stream, 0, [{ type: 'A', schemaVersion: 1, data: {} }], metadata());
+    });
+
+    // The email's unique violation, not the append's (which would read as a lost race on the version).
+    await expect(attempt).rejects.toMatchObject({ code: '23505', constraint: expect.stringContaining('email_key') });
+    await expect(attempt).rejects.not.toBeInstanceOf(VersionConflictError);
+    expect(await writeDb.user.count()).toBe(1);
+    expect(await writeDb.eventLogEntry.count()).toBe(0);
+  });
+
   it('appends several events in one statement, in order, at consecutive versions and positions', async () => {
     const stream = { aggregateType: 'Test', aggregateId: randomUUID() };
     const events = ['A', 'B', 'C'].map((type, index) => ({ type, schemaVersion: 1, data: { index } }));

@@ -116,9 +116,9 @@ async function save(tx: SqlTx, { id, before, after, version }: StateChange<Async
   const row = after.row!;
   const { status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt } = row;
   if (before.row) {
-    await tx.query(updateStatement, [id, status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt, version]);
+    await tx.defer(updateStatement, [id, status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt, version]);
   } else {
-    await tx.query(insertStatement, [
+    await tx.defer(insertStatement, [
       id,
       row.submitter,
       JSON.stringify(row.command),

@@ -68,9 +68,9 @@ async function load(tx: SqlTx, command: CatalogCommand) {
 async function save(tx: SqlTx, { id, before, after, version }: StateChange<ProductState>) {
   const { sku, name, description, priceCents, currency, category, discontinued, createdAt } = after.product!;
   if (before.product === null) {
-    await tx.query(insertStatement, [id, sku, name, description, priceCents, currency, category, discontinued, createdAt, version]);
+    await tx.defer(insertStatement, [id, sku, name, description, priceCents, currency, category, discontinued, createdAt, version]);
   } else {
-    await tx.query(updateStatement, [id, priceCents, discontinued, version]);
+    await tx.defer(updateStatement, [id, priceCents, discontinued, version]);
   }
 }
 

@@ -129,16 +129,16 @@ async function load(tx: SqlTx, command: ReservationCommand) {
 async function save(tx: SqlTx, { id: orderId, before, after, version }: StateChange<ReservationState>) {
   // Absolute figures are safe: the rows are locked since load.
   for (const [productId, { reserved }] of after.stock) {
-    if (before.stock.get(productId)?.reserved !== reserved) await tx.query(setReservedStatement, [productId, reserved]);
+    if (before.stock.get(productId)?.reserved !== reserved) await tx.defer(setReservedStatement, [productId, reserved]);
   }
   if (before.held.length === 0 && after.held.length > 0) {
-    await tx.query(holdStatement, [orderId, after.held.map((line) => line.productId), after.held.map((line) => line.quantity)]);
+    await tx.defer(holdStatement, [orderId, after.held.map((line) => line.productId), after.held.map((line) => line.quantity)]);
   }
   if (before.held.length > 0 && after.held.length === 0) {
-    await tx.query(releaseStatement, [orderId, after.updatedAt]);
+    await tx.defer(releaseStatement, [orderId, after.updatedAt]);
   }
   const values = [orderId, after.status!, after.reason, version, after.updatedAt!];
-  await tx.query(before.status === null ? insertAttemptStatement : updateAttemptStatement, values);
+  await tx.defer(before.status === null ? insertAttemptStatement : updateAttemptStatement, values);
 }
 
 export const reservationCommands = defineCommandHandler({

@@ -33,7 +33,7 @@ async function load(tx: SqlTx, productId: string) {
 
 /** Only on_hand: `reserved` belongs to the Reservation aggregate (reservations.ts). */
 async function save(tx: SqlTx, { id, after, version }: StateChange<InventoryStockState>) {
-  await tx.query(saveStatement, [id, after.stock!.onHand, version]);
+  await tx.defer(saveStatement, [id, after.stock!.onHand, version]);
 }
 
 export const stockCommands = defineCommandHandler({

@@ -169,7 +169,7 @@ async function save(tx: SqlTx, { id, before, after, version }: StateChange<Order
   const { status, totalCents, currency, placedAt, completedAt, cancelledAt, cancelReason, userId, lines } = after.order!;
   if (before.order === null) {
     const placed = lines!;
-    await tx.query(insertStatement, [
+    await tx.defer(insertStatement, [
       id,
       userId,
       status,
@@ -186,7 +186,7 @@ async function save(tx: SqlTx, { id, before, after, version }: StateChange<Order
       placed.map((line) => String(line.lineTotalCents)),
     ]);
   } else {
-    await tx.query(updateStatement, [id, status, completedAt, cancelledAt, cancelReason, version]);
+    await tx.defer(updateStatement, [id, status, completedAt, cancelledAt, cancelReason, version]);
   }
 }
 

@@ -57,9 +57,9 @@ async function load(tx: SqlTx, command: PaymentCommand) {
 async function save(tx: SqlTx, { id, before, after, version }: StateChange<PaymentState>) {
   const { status, amountCents, currency, reference, reason, processedAt, refundedAt } = after.payment!;
   if (before.payment === null) {
-    await tx.query(insertStatement, [id, status, String(amountCents), currency, reference, reason, processedAt, refundedAt, version]);
+    await tx.defer(insertStatement, [id, status, String(amountCents), currency, reference, reason, processedAt, refundedAt, version]);
   } else {
-    await tx.query(updateStatement, [id, status, reason, refundedAt, version]);
+    await tx.defer(updateStatement, [id, status, reason, refundedAt, version]);
   }
 }
 

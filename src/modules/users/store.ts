@@ -62,8 +62,8 @@ async function load(tx: SqlTx, command: UserCommand) {
  */
 async function save(tx: SqlTx, { id, before, after, version }: StateChange<UserState>) {
   const { email, name, lastLoginAt, loginCount, createdAt } = after.user!;
-  if (before.user === null) await tx.query(insertStatement, [id, email, emailKey(email), name, createdAt, lastLoginAt, loginCount, version]);
-  else await tx.query(updateStatement, [id, email, emailKey(email), name, lastLoginAt, loginCount, version]);
+  if (before.user === null) await tx.defer(insertStatement, [id, email, emailKey(email), name, createdAt, lastLoginAt, loginCount, version]);
+  else await tx.defer(updateStatement, [id, email, emailKey(email), name, lastLoginAt, loginCount, version]);
 }
 
 export const userCommands = defineCommandHandler({
