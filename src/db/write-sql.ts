@@ -114,11 +114,12 @@ class PipelinedTx implements SqlTx {
     if (last) this.committed = true;
     const ahead = this.deferred.splice(0);
     const { client } = this;
-    const replies = inOneWrite(client, () => [
-      begin ? client.query('BEGIN') : undefined,
+    const none = Promise.resolve(undefined);
+    const replies: Promise<pg.QueryResult | undefined>[] = inOneWrite(client, () => [
+      begin ? client.query('BEGIN') : none,
       ...ahead.map((each) => client.query(prepared(each.statement, each.values))),
-      statement ? client.query(prepared(statement.statement, statement.values)) : undefined,
-      last ? client.query('COMMIT') : undefined,
+      statement ? client.query(prepared(statement.statement, statement.values)) : none,
+      last ? client.query('COMMIT') : none,
     ]);
     // Every reply is awaited (none is left to reject unheard); the first failure in sending order wins.
     const settled = await Promise.allSettled(replies);
