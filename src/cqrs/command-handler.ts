@@ -1,5 +1,10 @@
 // Runs one command: load state, decide (pure), save rows and append events, in ONE transaction.
+// Stores load and save with plain SQL (src/db/write-sql.ts): on PostgreSQL the transaction runs on a
+// `pg` connection with prepared statements, which is what makes the command path cheap
+// (docs/performance.md#the-command-path); in embedded mode, or inside a caller's transaction, the
+// same statements run through Prisma.
 import type { WriteDb, WriteTx } from '../db/write-client.ts';
+import { inWriteTransaction, prismaSqlTx, sqlStatement, type SqlTx } from '../db/write-sql.ts';
 import { decideByType, type CommandOf, type DeciderMap, type DecidersMatchingTypes, type EventOf, type StateOf } from './decider.ts';
 import { canonicalUuid, VersionConflictError } from './errors.ts';
 import { appendEvents, type NewEvent, type StreamRef } from './event-log.ts';
@@ -25,11 +30,11 @@ export interface CommandSpec<State, Event extends NewEvent> {
    * no id) means that of two commands on the same row, the one that commits later also gets the
    * later id, so views see their events in the order the row changed. It may read, never write.
    */
-  lockKeys?(tx: WriteTx): Promise<readonly string[]> | readonly string[];
-  load(tx: WriteTx): Promise<Loaded<State>>;
+  lockKeys?(tx: SqlTx): Promise<readonly string[]> | readonly string[];
+  load(tx: SqlTx): Promise<Loaded<State>>;
   decide(state: State, metadata: EventMetadata): Event[];
   /** Brings the normalized write tables in line with the new events. */
-  save(tx: WriteTx, events: Event[], state: State, fromVersion: number): Promise<void>;
+  save(tx: SqlTx, events: Event[], state: State, fromVersion: number): Promise<void>;
 }
 
 export interface CommandResult {
@@ -57,11 +62,14 @@ export async function executeCommand<State, Event extends NewEvent>(
 ): Promise<CommandResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.$transaction(async (tx) => {
-        const result = await executeInTransaction(tx, spec, metadata);
-        await alsoInTransaction?.(tx, result);
-        return result;
-      });
+      // Work that needs Prisma in the same transaction runs the command in Prisma's transaction.
+      return alsoInTransaction
+        ? await db.$transaction(async (tx) => {
+            const result = await executeInTransaction(prismaSqlTx(tx), spec, metadata);
+            await alsoInTransaction(tx, result);
+            return result;
+          })
+        : await inWriteTransaction(db, (tx) => executeInTransaction(tx, spec, metadata));
     } catch (error) {
       const lostRace = error instanceof VersionConflictError && error.actualVersion === null;
       if (!lostRace || spec.expectedVersion != null || attempt > maxConflictRetries) throw error;
@@ -77,14 +85,17 @@ export async function executeCommand<State, Event extends NewEvent>(
  */
 export type AlsoInTransaction = (tx: WriteTx, result: CommandResult) => Promise<void>;
 
+const advisoryLockStatement = sqlStatement('command_advisory_lock', 'SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))::text AS locked');
+
 /** One attempt at the command inside the caller's transaction: no retry of a lost race. */
 async function executeInTransaction<State, Event extends NewEvent>(
-  tx: WriteTx,
+  tx: SqlTx,
   spec: CommandSpec<State, Event>,
   metadata: EventMetadata,
 ): Promise<CommandResult> {
   const keys = [...new Set((await spec.lockKeys?.(tx)) ?? [])].sort();
-  for (const key of keys) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
+  // Deferred: they go out in order with the load's first statement (src/db/write-sql.ts).
+  for (const key of keys) await tx.defer(advisoryLockStatement, [key]);
   const { state, version } = await spec.load(tx);
   if (spec.expectedVersion != null && spec.expectedVersion !== version) {
     throw new VersionConflictError(spec.stream.aggregateType, spec.stream.aggregateId, spec.expectedVersion, version);
@@ -145,12 +156,16 @@ export interface CommandHandlerDefinition<Deciders extends DeciderMap> {
   /** The id of the aggregate the (canonical) command targets, i.e. of its event stream. */
   aggregateId(command: CommandOf<Deciders>): string;
   /** See CommandSpec.lockKeys. */
-  lockKeys?(command: CommandOf<Deciders>, tx: WriteTx): Promise<readonly string[]> | readonly string[];
-  load(tx: WriteTx, command: CommandOf<Deciders>): Promise<Loaded<StateOf<Deciders>>>;
+  lockKeys?(command: CommandOf<Deciders>, tx: SqlTx): Promise<readonly string[]> | readonly string[];
+  load(tx: SqlTx, command: CommandOf<Deciders>): Promise<Loaded<StateOf<Deciders>>>;
   /** Pure: the state after one more event. */
   evolve(state: StateOf<Deciders>, event: EventOf<Deciders>): StateOf<Deciders>;
-  /** Writes the state the events led to; called only when there are events. */
-  save(tx: WriteTx, change: StateChange<StateOf<Deciders>>): Promise<void>;
+  /**
+   * Writes the state the events led to; called only when there are events. Its writes go through
+   * tx.defer: their replies are not needed, so they go out with the event append and the COMMIT,
+   * in one round trip (src/db/write-sql.ts).
+   */
+  save(tx: SqlTx, change: StateChange<StateOf<Deciders>>): Promise<void>;
   /**
    * The error to report for a failed transaction, when a database constraint stands for a business
    * rule (two commands that both saw an email free: the unique index lets one through). Default: as is.
@@ -171,7 +186,7 @@ export interface CommandHandler<Command extends { type: string }> {
   ): Promise<CommandResult>;
   /** The event stream (aggregate) the command targets. */
   streamOf(command: Command): StreamRef;
-  /** Runs the command inside the caller's transaction (one attempt: a lost race fails it). */
+  /** Runs the command inside the caller's Prisma transaction (one attempt: a lost race fails it). */
   executeIn(tx: WriteTx, command: Command, metadata: EventMetadata, expectedVersion?: number | null): Promise<CommandResult>;
 }
 
@@ -210,7 +225,7 @@ export function defineCommandHandler<Deciders extends DeciderMap>(definition: Co
       const command = definition.canonical(sent);
       const spec = specOf(command, metadata, expectedVersion);
       try {
-        return await traceCommand(command.type, spec.stream, metadata, () => executeInTransaction(tx, spec, metadata));
+        return await traceCommand(command.type, spec.stream, metadata, () => executeInTransaction(prismaSqlTx(tx), spec, metadata));
       } catch (error) {
         throw translated(error, command);
       }

@@ -1,8 +1,9 @@
 // The event log repository: every SQL statement on event_log lives here. Appended to by command
 // handlers inside their transaction; read in log order by the relay, by consumers catching up (and,
 // in embedded mode, by consumers directly), by rebuilds and by `projections status`.
-import type { WriteDb, WriteTx } from '../db/write-client.ts';
+import type { WriteDb } from '../db/write-client.ts';
 import { isUniqueViolation } from '../db/write-client.ts';
+import { sqlStatement, type SqlTx } from '../db/write-sql.ts';
 import { VersionConflictError } from './errors.ts';
 import { recordedEventOf, type DomainEvent, type EventMetadata, type RecordedEvent, type StoredEventRow } from './events.ts';
 import type { EventLogReader } from './event-source.ts';
@@ -24,12 +25,26 @@ export interface NewEvent extends DomainEvent {
   schemaVersion: number;
 }
 
+// All of a command's events in one statement, whatever their number: the arrays hold one element per
+// event, in order (ORDER BY n keeps the positions in that order). The text never changes, so it is
+// prepared once per connection. The trigger on event_log sends the NOTIFY (write migration 0010).
+const appendStatement = sqlStatement(
+  'event_log_append',
+  `INSERT INTO event_log (aggregate_type, aggregate_id, aggregate_version, type, schema_version, data, metadata)
+   SELECT $1::text, $2::text, $3::int + e.n::int, e.type, e.schema_version, e.data, $7::jsonb
+     FROM unnest($4::text[], $5::int[], $6::jsonb[]) WITH ORDINALITY AS e(type, schema_version, data, n)
+    ORDER BY e.n
+   RETURNING position::text AS position, transaction_id::text AS transaction_id, aggregate_type, aggregate_id,
+             aggregate_version, type, schema_version, data, metadata, recorded_at`,
+);
+
 /**
- * Appends events after `currentVersion`. The unique (aggregate, version) index turns a concurrent
- * append into a VersionConflictError, which rolls the caller's transaction back.
+ * Appends events after `currentVersion`, as the transaction's last statement (SqlTx.queryLast: on
+ * the command path COMMIT goes out with it). The unique (aggregate, version) index turns a
+ * concurrent append into a VersionConflictError, which rolls the transaction back.
  */
 export async function appendEvents(
-  tx: WriteTx,
+  tx: SqlTx,
   stream: StreamRef,
   currentVersion: number,
   events: NewEvent[],
@@ -38,30 +53,23 @@ export async function appendEvents(
   if (events.length === 0) return [];
   let rows;
   try {
-    rows = await tx.eventLogEntry.createManyAndReturn({
-      data: events.map((event, index) => ({
-        aggregateType: stream.aggregateType,
-        aggregateId: stream.aggregateId,
-        aggregateVersion: currentVersion + index + 1,
-        type: event.type,
-        schemaVersion: event.schemaVersion,
-        // Prisma's Json input type wants an index signature that these interfaces lack. typescript-eslint
-        // (which reads the generated client without its Json types) calls the assertions needless; tsc needs them.
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-        data: event.data as object,
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-        metadata: metadata as unknown as object,
-      })),
-    });
+    rows = await tx.queryLast<StoredEventRow>(appendStatement, [
+      stream.aggregateType,
+      stream.aggregateId,
+      currentVersion,
+      events.map((event) => event.type),
+      events.map((event) => event.schemaVersion),
+      events.map((event) => JSON.stringify(event.data)),
+      JSON.stringify(metadata),
+    ]);
   } catch (error) {
-    if (isUniqueViolation(error)) {
+    // Only the version index: a write deferred ahead of the append (SqlTx.defer) fails with its own.
+    if (isUniqueViolation(error, 'aggregate_version')) {
       throw new VersionConflictError(stream.aggregateType, stream.aggregateId, currentVersion, null);
     }
     throw error;
   }
-  return rows
-    .sort((a, b) => a.aggregateVersion - b.aggregateVersion)
-    .map((row) => ({ ...row, data: row.data as object, metadata: row.metadata as unknown as EventMetadata }));
+  return rows.map(recordedEventOf).sort((a, b) => a.aggregateVersion - b.aggregateVersion);
 }
 
 /**

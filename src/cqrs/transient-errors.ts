@@ -18,6 +18,8 @@ const transientMessages = [
   /\b(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH)\b/,
   /transaction already closed/i,
   /unable to start a transaction/i,
+  // pg's pool, which the command path takes its connections from (src/db/write-sql.ts), when none is free in time.
+  /timeout exceeded when trying to connect/i,
 ];
 
 function codesOf(error: object): string[] {

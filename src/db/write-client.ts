@@ -1,6 +1,9 @@
 // The write model's client. Read-side code must never import this module (test/unit/read-isolation.test.ts).
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/write/client.ts';
 import { adapterFor, type DbTarget } from './target.ts';
+import { rememberSqlPool } from './write-sql.ts';
 
 export type WriteDb = PrismaClient;
 export type WriteTx = Prisma.TransactionClient;
@@ -13,13 +16,49 @@ export type WriteTx = Prisma.TransactionClient;
  */
 const transactionOptions = { maxWait: 10_000, timeout: 15_000 };
 
+/**
+ * On PostgreSQL the client is built on a `pg` pool of its own, which the command path also runs on
+ * directly (src/db/write-sql.ts): one set of connections for both. Disconnecting the client ends it.
+ */
 export function createWriteClient(target: DbTarget): WriteDb {
-  return new PrismaClient({ adapter: adapterFor(target), transactionOptions });
+  if (target.kind !== 'postgres') return new PrismaClient({ adapter: adapterFor(target), transactionOptions });
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: target.poolSize ?? 10,
+    connectionTimeoutMillis: transactionOptions.maxWait,
+    // Statements go out without waiting for the previous reply: the command path sends BEGIN with its
+    // first statement and COMMIT with its last (src/db/write-sql.ts). Prisma awaits each of its own.
+    pipeline: true,
+    // Idle connections do not keep a process (a CLI run, a test worker) alive.
+    allowExitOnIdle: true,
+  });
+  // An idle connection the server closed (a restart) leaves the pool by itself; without a listener
+  // its error would end the process. The next command gets a fresh connection.
+  pool.on('error', () => {});
+  const client = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
+  rememberSqlPool(client, pool);
+  const disconnectPrisma = client.$disconnect.bind(client);
+  let ended: Promise<void> | undefined;
+  client.$disconnect = async () => {
+    await disconnectPrisma();
+    await (ended ??= pool.end());
+  };
+  return client;
 }
 
-/** True when a Prisma error is a unique violation on the given column (or any, when omitted). */
+/**
+ * True when a database error is a unique violation on the given column (or any, when omitted): a
+ * Prisma model query's (P2002), a Prisma raw query's, or `pg`'s (SQLSTATE 23505, the column named in
+ * its detail, "Key (email_key)=(…) already exists").
+ */
 export function isUniqueViolation(error: unknown, column?: string): boolean {
-  if (typeof error !== 'object' || error === null || (error as { code?: string }).code !== 'P2002') return false;
-  if (column === undefined) return true;
-  return JSON.stringify((error as { meta?: unknown }).meta ?? {}).includes(column);
+  if (typeof error !== 'object' || error === null) return false;
+  const fields = error as { code?: unknown; meta?: unknown; detail?: unknown; constraint?: unknown; message?: unknown };
+  let described: string;
+  if (fields.code === 'P2002') described = JSON.stringify(fields.meta ?? {});
+  else if (fields.code === '23505') described = `${String(fields.detail)} ${String(fields.constraint)}`;
+  else if (fields.code === 'P2010' && /\b23505\b/.test(JSON.stringify(fields.meta ?? {}) + String(fields.message))) {
+    described = `${JSON.stringify(fields.meta ?? {})} ${String(fields.message)}`;
+  } else return false;
+  return column === undefined || described.includes(column);
 }

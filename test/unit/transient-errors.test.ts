@@ -15,6 +15,7 @@ describe('isTransientError', () => {
     ['refused, as a cause', new Error('query failed', { cause: withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED') })],
     ['lock timeout', withCode('canceling statement due to lock timeout', '55P03')],
     ['deadlock', withCode('deadlock detected', '40P01')],
+    ['no pool connection free in time (pg)', new Error('timeout exceeded when trying to connect')],
     ['Prisma transaction timeout', withCode('Transaction already closed: the timeout for this transaction was 5000 ms', 'P2028')],
   ])('%s is transient', (_, error) => {
     expect(isTransientError(error)).toBe(true);

@@ -3,6 +3,7 @@
 import { defineCommandHandler, withCanonicalIds, type StateChange } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
 import type { WriteDb, WriteTx } from '../../db/write-client.ts';
+import { sqlStatement, type SqlTx } from '../../db/write-sql.ts';
 import type { CommandStatus } from './command-status.ts';
 import { asyncCommandDeciders, evolve, OverloadedError, type AsyncCommandCommand, type AsyncCommandRow, type AsyncCommandState } from './commands.ts';
 import { commandAggregate, commandEventSchemaVersions } from './events.ts';
@@ -42,17 +43,102 @@ export async function checkQueueCap(tx: WriteTx, cap: number, retryAfterSeconds:
   if (Number(rows[0]?.depth ?? 0) > cap) throw new OverloadedError(retryAfterSeconds);
 }
 
-async function load(tx: WriteTx, command: AsyncCommandCommand) {
-  const stored = isUuid(command.data.commandId) ? await tx.asyncCommand.findUnique({ where: { id: command.data.commandId } }) : null;
-  const state: AsyncCommandState = { row: stored && rowOf(stored) };
-  return { state, version: stored?.version ?? 0 };
+interface StoredCommand {
+  id: string;
+  submitter: string;
+  command: AsyncCommandRow['command'];
+  command_type: string;
+  expected_version: number | null;
+  target_type: string;
+  target_id: string;
+  idempotency_key: string | null;
+  request_hash: string;
+  callback_url: string | null;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: Date | null;
+  accepted_at: Date;
+  updated_at: Date;
+  expires_at: Date | null;
+  version: number;
 }
 
-async function save(tx: WriteTx, { id, before, after, version }: StateChange<AsyncCommandState>) {
-  const { status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt, ...created } = after.row!;
-  const changed = { status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt, version };
-  if (before.row) await tx.asyncCommand.update({ where: { id }, data: changed });
-  else await tx.asyncCommand.create({ data: { ...created, ...changed, command: created.command } });
+const loadStatement = sqlStatement(
+  'async_commands_load',
+  `SELECT id::text AS id, submitter, command, command_type, expected_version, target_type, target_id, idempotency_key,
+          request_hash, callback_url, status, attempts, last_error, next_attempt_at, accepted_at, updated_at, expires_at, version
+     FROM async_commands WHERE id = $1::uuid`,
+);
+const insertStatement = sqlStatement(
+  'async_commands_insert',
+  `INSERT INTO async_commands (id, submitter, command, command_type, expected_version, target_type, target_id, idempotency_key,
+                               request_hash, callback_url, status, attempts, last_error, next_attempt_at, accepted_at,
+                               updated_at, expires_at, version)
+   VALUES ($1::uuid, $2::text, $3::jsonb, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text,
+           $12::int, $13::text, $14::timestamptz, $15::timestamptz, $16::timestamptz, $17::timestamptz, $18::int)
+   RETURNING version`,
+);
+const updateStatement = sqlStatement(
+  'async_commands_update',
+  `UPDATE async_commands SET status = $2::text, attempts = $3::int, last_error = $4::text, next_attempt_at = $5::timestamptz,
+                             updated_at = $6::timestamptz, expires_at = $7::timestamptz, version = $8::int
+    WHERE id = $1::uuid RETURNING version`,
+);
+
+async function load(tx: SqlTx, command: AsyncCommandCommand) {
+  const stored = isUuid(command.data.commandId) ? (await tx.query<StoredCommand>(loadStatement, [command.data.commandId]))[0] : undefined;
+  const row: AsyncCommandRow | null = stored
+    ? {
+        id: stored.id,
+        submitter: stored.submitter,
+        command: stored.command,
+        commandType: stored.command_type,
+        expectedVersion: stored.expected_version === null ? null : Number(stored.expected_version),
+        targetType: stored.target_type,
+        targetId: stored.target_id,
+        idempotencyKey: stored.idempotency_key,
+        requestHash: stored.request_hash,
+        callbackUrl: stored.callback_url,
+        status: stored.status as CommandStatus,
+        attempts: Number(stored.attempts),
+        lastError: stored.last_error,
+        nextAttemptAt: stored.next_attempt_at,
+        acceptedAt: stored.accepted_at,
+        updatedAt: stored.updated_at,
+        expiresAt: stored.expires_at,
+      }
+    : null;
+  return { state: { row } satisfies AsyncCommandState, version: stored ? Number(stored.version) : 0 };
+}
+
+async function save(tx: SqlTx, { id, before, after, version }: StateChange<AsyncCommandState>) {
+  const row = after.row!;
+  const { status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt } = row;
+  if (before.row) {
+    await tx.defer(updateStatement, [id, status, attempts, lastError, nextAttemptAt, updatedAt, expiresAt, version]);
+  } else {
+    await tx.defer(insertStatement, [
+      id,
+      row.submitter,
+      JSON.stringify(row.command),
+      row.commandType,
+      row.expectedVersion,
+      row.targetType,
+      row.targetId,
+      row.idempotencyKey,
+      row.requestHash,
+      row.callbackUrl,
+      status,
+      attempts,
+      lastError,
+      nextAttemptAt,
+      row.acceptedAt,
+      updatedAt,
+      expiresAt,
+      version,
+    ]);
+  }
 }
 
 export const asyncCommandHandler = defineCommandHandler({

@@ -1,7 +1,7 @@
 // The stock commands' write side: loads a product's stock from, and saves it to, the normalized `inventory` table.
 import { defineCommandHandler, withCanonicalIds, type StateChange } from '../../cqrs/command-handler.ts';
 import { isUuid } from '../../cqrs/errors.ts';
-import type { WriteTx } from '../../db/write-client.ts';
+import { sqlStatement, type SqlTx } from '../../db/write-sql.ts';
 import { evolve, stockDeciders, type InventoryStockState } from './commands.ts';
 import { inventoryAggregate, inventoryEventSchemaVersions } from './events.ts';
 
@@ -21,19 +21,19 @@ interface StockRow {
  * serialize them with us) change the same figures, and deciding on unlocked ones could let a
  * reservation and an adjustment together take on_hand below reserved.
  */
-async function load(tx: WriteTx, productId: string) {
-  const rows = isUuid(productId)
-    ? await tx.$queryRaw<StockRow[]>`
-        SELECT on_hand, reserved, version FROM inventory WHERE product_id = ${productId}::uuid FOR UPDATE`
-    : [];
+const loadStatement = sqlStatement('inventory_load', 'SELECT on_hand, reserved, version FROM inventory WHERE product_id = $1::uuid FOR UPDATE');
+const saveStatement = sqlStatement('inventory_save', 'UPDATE inventory SET on_hand = $2::int, version = $3::int WHERE product_id = $1::uuid RETURNING version');
+
+async function load(tx: SqlTx, productId: string) {
+  const rows = isUuid(productId) ? await tx.query<StockRow>(loadStatement, [productId]) : [];
   const row = rows[0];
   const state: InventoryStockState = { stock: row ? { onHand: Number(row.on_hand), reserved: Number(row.reserved) } : null };
   return { state, version: row ? Number(row.version) : 0 };
 }
 
 /** Only on_hand: `reserved` belongs to the Reservation aggregate (reservations.ts). */
-async function save(tx: WriteTx, { id, after, version }: StateChange<InventoryStockState>) {
-  await tx.inventory.update({ where: { productId: id }, data: { onHand: after.stock!.onHand, version } });
+async function save(tx: SqlTx, { id, after, version }: StateChange<InventoryStockState>) {
+  await tx.defer(saveStatement, [id, after.stock!.onHand, version]);
 }
 
 export const stockCommands = defineCommandHandler({

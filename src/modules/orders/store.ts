@@ -5,7 +5,8 @@
 import { defineCommandHandler, type StateChange } from '../../cqrs/command-handler.ts';
 import { canonicalUuid, isUuid } from '../../cqrs/errors.ts';
 import { exactCents } from '../shared/money.ts';
-import type { WriteDb, WriteTx } from '../../db/write-client.ts';
+import type { WriteDb } from '../../db/write-client.ts';
+import { sqlStatement, type SqlTx } from '../../db/write-sql.ts';
 import { evolve, orderDeciders, type CatalogProduct, type OrderCommand, type OrderState } from './commands.ts';
 import { orderAggregate, orderEventSchemaVersions } from './events.ts';
 import type { OrderAggregateStatus } from './order-status.ts';
@@ -27,7 +28,7 @@ interface OrderRow {
   id: string;
   user_id: string;
   status: OrderAggregateStatus;
-  total_cents: bigint;
+  total_cents: bigint | string;
   currency: string;
   placed_at: Date;
   completed_at: Date | null;
@@ -44,13 +45,18 @@ export function orderLockKey(orderId: string): string {
   return `order:${orderId}`;
 }
 
+const lockOrderStatement = sqlStatement(
+  'orders_lock',
+  `SELECT id::text AS id, user_id::text AS user_id, status, total_cents::text AS total_cents, currency, placed_at,
+          completed_at, cancelled_at, cancel_reason, version
+     FROM orders WHERE id = $1::uuid FOR UPDATE`,
+);
+
 /** Locks the order row (FOR UPDATE) until the transaction ends; null when there is no such order. */
-export async function lockOrder(tx: WriteTx, orderId: string): Promise<LockedOrder | null> {
+export async function lockOrder(tx: SqlTx, orderId: string): Promise<LockedOrder | null> {
   // A malformed id names no order; asking PostgreSQL would fail the uuid cast instead.
   if (!isUuid(orderId)) return null;
-  const rows = await tx.$queryRaw<OrderRow[]>`
-    SELECT id, user_id, status, total_cents, currency, placed_at, completed_at, cancelled_at, cancel_reason, version
-      FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
+  const rows = await tx.query<OrderRow>(lockOrderStatement, [orderId]);
   const row = rows[0];
   if (!row) return null;
   return {
@@ -83,16 +89,20 @@ interface ProductRow {
   discontinued: boolean;
 }
 
+const shareLockProductsStatement = sqlStatement(
+  'orders_share_lock_products',
+  `SELECT id::text AS id, sku, name, price_cents, currency, discontinued FROM products
+    WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE`,
+);
+
 /**
  * FOR SHARE, in id order: a price change or discontinuation waits until this order commits, so the
  * order is priced from the catalog as it stands when the order enters the log.
  */
-async function shareLockProducts(tx: WriteTx, productIds: string[]): Promise<CatalogProduct[]> {
+async function shareLockProducts(tx: SqlTx, productIds: string[]): Promise<CatalogProduct[]> {
   const ids = productIds.filter(isUuid);
   if (ids.length === 0) return [];
-  const rows = await tx.$queryRaw<ProductRow[]>`
-    SELECT id, sku, name, price_cents, currency, discontinued FROM products
-     WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR SHARE`;
+  const rows = await tx.query<ProductRow>(shareLockProductsStatement, [ids]);
   return rows.map((row) => ({
     id: row.id,
     sku: row.sku,
@@ -103,7 +113,34 @@ async function shareLockProducts(tx: WriteTx, productIds: string[]): Promise<Cat
   }));
 }
 
-async function load(tx: WriteTx, command: OrderCommand) {
+const userExistsStatement = sqlStatement('orders_user_exists', 'SELECT EXISTS (SELECT 1 FROM users WHERE id = $1::uuid) AS found');
+// CompleteOrder: the status of the order's payment and of its reservation, in one round trip.
+const stepStatusesStatement = sqlStatement(
+  'orders_step_statuses',
+  `SELECT (SELECT status FROM payments WHERE order_id = $1::uuid) AS payment_status,
+          (SELECT status FROM reservation_attempts WHERE order_id = $1::uuid) AS reservation_status`,
+);
+// The order and its lines in one statement: the arrays hold one element per line, in line order.
+const insertStatement = sqlStatement(
+  'orders_insert',
+  `WITH placed AS (
+     INSERT INTO orders (id, user_id, status, total_cents, currency, placed_at, version)
+     VALUES ($1::uuid, $2::uuid, $3::text, $4::bigint, $5::text, $6::timestamptz, $7::int)
+     RETURNING id)
+   INSERT INTO order_lines (order_id, line_no, product_id, sku, name, quantity, unit_price_cents, line_total_cents)
+   SELECT placed.id, line.line_no, line.product_id, line.sku, line.name, line.quantity, line.unit_price_cents, line.line_total_cents
+     FROM placed, unnest($8::int[], $9::uuid[], $10::text[], $11::text[], $12::int[], $13::int[], $14::bigint[])
+          AS line(line_no, product_id, sku, name, quantity, unit_price_cents, line_total_cents)
+   RETURNING line_no`,
+);
+const updateStatement = sqlStatement(
+  'orders_update',
+  `UPDATE orders SET status = $2::text, completed_at = $3::timestamptz, cancelled_at = $4::timestamptz, cancel_reason = $5::text,
+                     version = $6::int
+    WHERE id = $1::uuid RETURNING version`,
+);
+
+async function load(tx: SqlTx, command: OrderCommand) {
   const locked = await lockOrder(tx, command.data.orderId);
   const state: OrderState = {
     order: locked && { ...locked, lines: null },
@@ -114,30 +151,42 @@ async function load(tx: WriteTx, command: OrderCommand) {
   };
   if (command.type === 'PlaceOrder' && locked === null) {
     const { userId, items } = command.data;
-    state.userExists = isUuid(userId) && (await tx.user.findUnique({ where: { id: userId }, select: { id: true } })) !== null;
+    state.userExists = isUuid(userId) && (await tx.query<{ found: boolean }>(userExistsStatement, [userId]))[0]?.found === true;
     state.products = await shareLockProducts(
       tx,
       items.map((item) => item.productId),
     );
   }
   if (command.type === 'CompleteOrder' && locked !== null) {
-    const payment = await tx.payment.findUnique({ where: { orderId: locked.id }, select: { status: true } });
-    const attempt = await tx.reservationAttempt.findUnique({ where: { orderId: locked.id }, select: { status: true } });
-    state.paymentStatus = payment?.status ?? null;
-    state.reservationStatus = attempt?.status ?? null;
+    const [statuses] = await tx.query<{ payment_status: string | null; reservation_status: string | null }>(stepStatusesStatement, [locked.id]);
+    state.paymentStatus = statuses?.payment_status ?? null;
+    state.reservationStatus = statuses?.reservation_status ?? null;
   }
   return { state, version: locked?.version ?? 0 };
 }
 
-async function save(tx: WriteTx, { id, before, after, version }: StateChange<OrderState>) {
+async function save(tx: SqlTx, { id, before, after, version }: StateChange<OrderState>) {
   const { status, totalCents, currency, placedAt, completedAt, cancelledAt, cancelReason, userId, lines } = after.order!;
   if (before.order === null) {
-    const lineRows = lines!.map((line) => ({ ...line, lineTotalCents: BigInt(line.lineTotalCents) }));
-    await tx.order.create({
-      data: { id, userId, status, totalCents: BigInt(totalCents), currency, placedAt, version, lines: { createMany: { data: lineRows } } },
-    });
+    const placed = lines!;
+    await tx.defer(insertStatement, [
+      id,
+      userId,
+      status,
+      String(totalCents),
+      currency,
+      placedAt,
+      version,
+      placed.map((line) => line.lineNo),
+      placed.map((line) => line.productId),
+      placed.map((line) => line.sku),
+      placed.map((line) => line.name),
+      placed.map((line) => line.quantity),
+      placed.map((line) => line.unitPriceCents),
+      placed.map((line) => String(line.lineTotalCents)),
+    ]);
   } else {
-    await tx.order.update({ where: { id }, data: { status, completedAt, cancelledAt, cancelReason, version } });
+    await tx.defer(updateStatement, [id, status, completedAt, cancelledAt, cancelReason, version]);
   }
 }
 

@@ -11,7 +11,7 @@ export const maxExactCents = Number.MAX_SAFE_INTEGER;
  * Throws rather than rounds: amounts above 2^53 - 1 are refused before they are written, so one
  * here means the data is not what this code wrote.
  */
-export function exactCents(value: bigint | number): number {
+export function exactCents(value: bigint | number | string): number {
   const amount = Number(value);
   if (!Number.isSafeInteger(amount) || BigInt(amount) !== BigInt(value)) {
     throw new RangeError(`amount ${String(value)} is not exact as a JavaScript number (above 2^53 - 1)`);
