@@ -31,6 +31,9 @@ export function createWriteClient(target: DbTarget): WriteDb {
     pipeline: true,
     // Idle connections do not keep a process (a CLI run, a test worker) alive.
     allowExitOnIdle: true,
+    // The bound Prisma's transaction timeout gave: a transaction left open with nothing running (a
+    // process stuck between two statements) is ended by the server, which frees its locks and rows.
+    idle_in_transaction_session_timeout: transactionOptions.timeout,
   });
   // An idle connection the server closed (a restart) leaves the pool by itself; without a listener
   // its error would end the process. The next command gets a fresh connection.
