@@ -4,7 +4,7 @@ import type { WebhookSettings } from './modules/webhooks/dispatcher.ts';
 import { metricsAccessModes, type MetricsConfig } from './observability/metrics-config.ts';
 import { logFormats, logLevels, type LogSettings } from './observability/logger.ts';
 import { defaultOtlpEndpoint, otlpProtocol, tracesExporters, tracesUrlOf, type TracingConfig } from './observability/tracing-config.ts';
-import { loadTrustedManifests, type TrustedDocuments } from './graphql/trusted-documents.ts';
+import { loadTrustedManifests, type TrustedDocuments } from './graphql/trusted-manifests.ts';
 
 export { redactUrl } from './observability/logger.ts';
 

@@ -6,11 +6,6 @@
 // `recentCommands`, on the databases `npm start` would use (embedded: only while no server holds
 // DATA_DIR; use the admin API then). Exit codes: 0 done, 1 failed, 2 bad usage.
 import { loadConfig } from '../config.ts';
-import { loadLineage, recentCommands } from '../cqrs/lineage-query.ts';
-import { createReadClient } from '../db/read-client.ts';
-import { createWriteClient } from '../db/write-client.ts';
-import { logConsumers } from '../modules/log-consumers.ts';
-import { withDatabases } from './cli-databases.ts';
 import { integerFlag, parseCli, runCli, UsageError, usageExit } from './cli-kit.ts';
 import { lineageText, recentText } from './lineage-tree.ts';
 
@@ -32,6 +27,14 @@ await runCli('lineage', usage, async () => {
   if (!recent && !/^[\x21-\x7e]{1,255}$/.test(subject)) throw new UsageError('a correlation id is 1 to 255 visible ASCII characters');
   const limit = values.limit === undefined ? 20 : integerFlag('limit', values.limit, 1, 100);
   const config = loadConfig(process.env, ['all']);
+  // Loaded only now: the Prisma clients and the modules (docs/architecture.md, cli/), which --help and bad usage do without.
+  const [{ loadLineage, recentCommands }, { createReadClient }, { createWriteClient }, { logConsumers }, { withDatabases }] = await Promise.all([
+    import('../cqrs/lineage-query.ts'),
+    import('../db/read-client.ts'),
+    import('../db/write-client.ts'),
+    import('../modules/log-consumers.ts'),
+    import('./cli-databases.ts'),
+  ]);
   const output = await withDatabases(config, async (targets) => {
     const writeDb = createWriteClient(targets.write);
     const readDb = createReadClient(targets.read);

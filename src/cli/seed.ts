@@ -2,15 +2,11 @@
 // Starts the app in this process (on the configured database: embedded PGlite by default, or
 // DATABASE_URL + REDIS_URL) and builds a realistic shop through its write API, as an admin (a token
 // it signs with the server's own key) and as each customer (likewise).
-import { authSetup } from '../auth/auth-setup.ts';
-import { signLocalToken } from '../auth/tokens.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { startApp } from '../app.ts';
 import { createApi } from '../seed/api.ts';
 import { seededRandom } from '../seed/random.ts';
 import { runSeed, type SeedSize } from '../seed/run-seed.ts';
 import { createLogger } from '../observability/logger.ts';
-import { checkMigrated, checkReachable } from './cli-databases.ts';
 import { integerFlag, parseCli, runCli } from './cli-kit.ts';
 
 /** Long enough for any seed: the tokens live only in this process. */
@@ -28,6 +24,7 @@ async function seedCredentials(config: Config): Promise<{ admin: string; custome
     }
     return { admin: `Bearer ${config.auth.breakGlassToken}` };
   }
+  const [{ authSetup }, { signLocalToken }] = await Promise.all([import('../auth/auth-setup.ts'), import('../auth/tokens.ts')]);
   const { tokens } = authSetup(config);
   const bearer = async (subject: string, admin: boolean) => `Bearer ${await signLocalToken(tokens, { subject, admin, ttlSeconds: tokenTtlSeconds })}`;
   const customers = new Map<string, Promise<string>>();
@@ -84,6 +81,9 @@ await runCli('seed', usage, async () => {
   // statement delays both sides' idle timers alike, and a socket the server closes just as the client
   // reuses it fails that request (ECONNRESET). So the server keeps idle connections for 10 minutes.
   const config = loadConfig({ ...process.env, PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0', HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000' }, ['all']);
+  // Loaded only now: the database drivers, the token signer and the whole app (docs/architecture.md,
+  // cli/), which --help and bad usage do without.
+  const { checkMigrated, checkReachable } = await import('./cli-databases.ts');
   const credentials = await seedCredentials(config);
   // The app's Redis client would retry an unreachable server forever, logging each outage.
   await checkReachable(config);
@@ -91,6 +91,7 @@ await runCli('seed', usage, async () => {
   if (!config.migrateOnStart) await checkMigrated(config);
   console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
   // The app's log goes to stderr: stdout is the seed's report.
+  const { startApp } = await import('../app.ts');
   const app = await startApp(config, createLogger(config.log, process.stderr));
   const started = performance.now();
   try {

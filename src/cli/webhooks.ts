@@ -9,10 +9,7 @@
 // Exit codes: 0 done, 1 failed (not found, database unreachable, embedded database busy), 2 bad usage or input.
 import { loadConfig } from '../config.ts';
 import { NotFoundError, ValidationError } from '../cqrs/errors.ts';
-import { createWriteClient } from '../db/write-client.ts';
-import { webhookAdmin, type DeliveryView, type WebhookAdmin } from '../modules/webhooks/endpoints.ts';
-import { targetGuard } from '../modules/webhooks/ssrf-guard.ts';
-import { withDatabases } from './cli-databases.ts';
+import type { DeliveryView, WebhookAdmin } from '../modules/webhooks/endpoints.ts';
 import { CliFailure, integerFlag, parseCli, runCli, UsageError, usageExit } from './cli-kit.ts';
 import { deliveriesTable, endpointsTable } from './webhook-tables.ts';
 
@@ -101,6 +98,13 @@ await runCli('webhooks', usage, async () => {
     throw new UsageError(`unknown command: ${positionals[0]}`);
   }
   const config = loadConfig(process.env, ['all']);
+  // Loaded only now: the Prisma client and the module (docs/architecture.md, cli/), which --help and bad usage do without.
+  const [{ createWriteClient }, { webhookAdmin }, { targetGuard }, { withDatabases }] = await Promise.all([
+    import('../db/write-client.ts'),
+    import('../modules/webhooks/endpoints.ts'),
+    import('../modules/webhooks/ssrf-guard.ts'),
+    import('./cli-databases.ts'),
+  ]);
   const output = await withDatabases(config, async (targets) => {
     const writeDb = createWriteClient(targets.write);
     try {

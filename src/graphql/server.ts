@@ -29,7 +29,8 @@ import { defaultApiProtection, failSafe, protectedYogaOptions, type ApiProtectio
 import { securityHeaders, serverTimeouts } from './http-security.ts';
 import { clientAddress, rateLimitedResponse, type NodeServerContext } from './use-rate-limit.ts';
 import { useDrain } from './use-drain.ts';
-import { useTrustedDocuments, withBuiltInDocuments } from './trusted-documents.ts';
+import { useTrustedDocuments } from './trusted-documents.ts';
+import { withBuiltInDocuments } from './trusted-manifests.ts';
 import { shuttingDown, type ReadinessReport } from '../lifecycle/readiness.ts';
 import { currentLogger, logFields, requestIdOf, withLogScope, type Logger } from '../observability/logger.ts';
 import { traceRequest } from '../observability/http-tracing.ts';

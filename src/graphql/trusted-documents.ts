@@ -3,64 +3,13 @@
 // start; callers may then send `documentId` instead of the query, and with TRUSTED_DOCUMENTS_ONLY the
 // APIs run nothing else. The same rule holds on HTTP, SSE (Yoga's persisted-operations plugin) and
 // graphql-ws (src/graphql/websocket-server.ts asks `resolveTrustedDocument`).
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-
-export interface TrustedDocuments {
-  /** Document text by its SHA-256 (hex), from the manifests and the server's own documents. */
-  readonly documents: ReadonlyMap<string, string>;
-  /** TRUSTED_DOCUMENTS_ONLY: refuse every document that is not registered. */
-  readonly only: boolean;
-}
+import { documentHash, type TrustedDocuments } from './trusted-manifests.ts';
 
 export const persistedQueryOnlyCode = 'PERSISTED_QUERY_ONLY';
 export const persistedQueryNotFoundCode = 'PERSISTED_QUERY_NOT_FOUND';
-
-/** The client preset's hash of a document: SHA-256 of its exact text, in hex. */
-export function documentHash(document: string): string {
-  return createHash('sha256').update(document).digest('hex');
-}
-
-/**
- * Reads manifests (`{ "<sha256>": "<document>" }`) and checks every hash against its document, so
- * that a tampered or stale manifest is found at start rather than when a client sends its id.
- * Returns one line per problem; the documents of the good entries otherwise.
- */
-export function loadTrustedManifests(files: readonly string[]): { documents: Map<string, string>; problems: string[] } {
-  const documents = new Map<string, string>();
-  const problems: string[] = [];
-  for (const file of files) {
-    let manifest: unknown;
-    try {
-      manifest = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (error) {
-      problems.push(`TRUSTED_DOCUMENTS: cannot read ${file} as JSON: ${(error as Error).message.split('\n')[0]}`);
-      continue;
-    }
-    if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) {
-      problems.push(`TRUSTED_DOCUMENTS: ${file} must be a JSON object of hash → document (GraphQL Code Generator's persisted-documents.json)`);
-      continue;
-    }
-    for (const [hash, document] of Object.entries(manifest)) {
-      if (typeof document !== 'string' || documentHash(document) !== hash.replace(/^sha256:/, '')) {
-        problems.push(`TRUSTED_DOCUMENTS: ${file}: the hash ${hash.slice(0, 80)} does not match its document (regenerate the manifest)`);
-        continue;
-      }
-      documents.set(hash.replace(/^sha256:/, ''), document);
-    }
-  }
-  return { documents, problems };
-}
-
-/** The trusted documents with the server's own (the ops console's) added: they keep working in only-mode. */
-export function withBuiltInDocuments(trusted: TrustedDocuments, builtIn: readonly string[]): TrustedDocuments {
-  const documents = new Map(trusted.documents);
-  for (const document of builtIn) documents.set(documentHash(document), document);
-  return { documents, only: trusted.only };
-}
 
 const refusedArbitrary = () =>
   new GraphQLError('Only trusted documents run here: send the documentId of a registered operation (docs/client-contract.md, "Trusted documents").', {

@@ -23,7 +23,7 @@ import { commandWorkerName } from '../../src/modules/async-commands/worker.ts';
 import { webhookDispatcherName } from '../../src/modules/webhooks/dispatcher.ts';
 import { executeUserCommand } from '../../src/modules/users/store.ts';
 import { userProfileProjection } from '../../src/modules/users/views/user-profile.ts';
-import { createTestDatabase, redisClient, uniqueStreamKey } from '../support/databases.ts';
+import { createTestDatabase, redisClient, uniqueNoticeChannel, uniqueStreamKey } from '../support/databases.ts';
 import { asAdmin, asCustomer, testSecretKey } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
@@ -224,7 +224,16 @@ describe('admin query projectionStatus (write API)', () => {
   async function startWriteApi(env: Record<string, string>) {
     const config = loadConfig(
       // SECRET_KEY: the tokens of test/support/auth.ts verify on this app.
-      { DATABASE_URL: url, REDIS_URL: inject('redisUrl'), STREAM_KEY: streamKey, PORT: '0', MIGRATE_ON_START: 'false', SECRET_KEY: testSecretKey, ...env },
+      {
+        DATABASE_URL: url,
+        REDIS_URL: inject('redisUrl'),
+        STREAM_KEY: streamKey,
+        NOTICE_CHANNEL: uniqueNoticeChannel(),
+        PORT: '0',
+        MIGRATE_ON_START: 'false',
+        SECRET_KEY: testSecretKey,
+        ...env,
+      },
       ['write'],
     );
     app = await startApp(config, silentLogger);

@@ -53,6 +53,15 @@ export function uniqueStreamKey(): string {
   return `test:${randomUUID().slice(0, 8)}:events`;
 }
 
+/**
+ * A pub/sub channel of its own for the view-changed notices (NOTICE_CHANNEL): Redis channels are
+ * server-wide, and test files run side by side on one Redis, so an app on the default channel would
+ * receive other files' checkpoint notices (and take another database's positions for its own).
+ */
+export function uniqueNoticeChannel(): string {
+  return `test:${randomUUID().slice(0, 8)}:view-changed`;
+}
+
 export function redisClient(): Redis {
   return new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
 }

@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { connectPostgres, type SqlConnection } from '../../src/db/sql.ts';
 import { AddProductDocument, PlaceOrderDocument, RegisterUserDocument, RestockProductDocument, type OrderItemInput } from '../e2e/generated/write/graphql.ts';
 import { asAdmin, asCustomer, newCustomer, testSecretKey } from './auth.ts';
-import { createTestDatabase, uniqueStreamKey } from './databases.ts';
+import { createTestDatabase, uniqueNoticeChannel, uniqueStreamKey } from './databases.ts';
 import { executeHttp, expectTypename } from './graphql-client.ts';
 
 export type Env = Record<string, string>;
@@ -29,7 +29,7 @@ export async function distributedEnv(overrides: Env = {}): Promise<Env> {
     REDIS_URL: inject('redisUrl'),
     PORT: '0',
     STREAM_KEY: uniqueStreamKey(),
-    NOTICE_CHANNEL: `test:${randomUUID().slice(0, 8)}:view-changed`,
+    NOTICE_CHANNEL: uniqueNoticeChannel(),
     PROJECTOR_POLL_MS: '200',
     RELAY_POLL_MS: '200',
     // Test files run side by side on one PostgreSQL cluster, whose snapshot horizon is shared: a
