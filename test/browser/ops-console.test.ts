@@ -112,7 +112,7 @@ describe('the ops console', () => {
     await row.waitFor({ state: 'detached', timeout: 15_000 });
     await page.getByText('No parked events.').waitFor();
     // The next pushed status has the parked count back to 0 (no reload, no query from the page for it).
-    await eventually(async () => expect(await status.locator('td').nth(6).textContent()).toBe('0'), { timeoutMs: 10_000, what: 'parked 0 pushed' });
+    await eventually(async () => expect(await status.locator('td').nth(6).textContent()).toBe('0'), { timeoutMs: 20_000, what: 'parked 0 pushed' });
     const after = await executeHttp(shop.writeUrl, ParkedEventsDocument, { projection: 'user_profile' }, admin);
     expect(after.data?.parkedEvents).toEqual([]);
     const [profile] = await shop.sql.query<{ name: string }>('SELECT name FROM user_profile WHERE id = $1', [userId]);

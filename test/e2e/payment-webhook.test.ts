@@ -131,7 +131,7 @@ describe('POST /webhooks/payments, with PAYMENT_WEBHOOK_SECRET set', () => {
         expect(response.data?.commandStatus?.status).toBe('SUCCEEDED');
         return response.data!.commandStatus!;
       },
-      { timeoutMs: 10_000, what: 'the command SUCCEEDED in commandStatus' },
+      { timeoutMs: 20_000, what: 'the command SUCCEEDED in commandStatus' },
     );
     expect(status).toMatchObject({ commandType: 'RecordPayment', aggregateType: 'Payment', aggregateId: orderId });
   });
@@ -180,7 +180,7 @@ describe('POST /webhooks/payments, with PAYMENT_WEBHOOK_SECRET set', () => {
         expect(response.data?.commandStatus?.status).toBe('REJECTED');
         return response.data!.commandStatus!;
       },
-      { timeoutMs: 10_000, what: 'the command REJECTED in commandStatus' },
+      { timeoutMs: 20_000, what: 'the command REJECTED in commandStatus' },
     );
     expect(status.error).toMatchObject({ code: 'NOT_FOUND' });
     expect(await commandsOf(delivered.id)).toHaveLength(1);

@@ -38,7 +38,7 @@ describe('memory tier (the default), one process of role "all"', () => {
   /** A product with stock, once the view shows it with that stock. */
   async function stockedProduct(category = 'cache'): Promise<string> {
     const productId = await shop.addProduct({ sku: `RC-${randomUUID().slice(0, 8)}`, name: 'Kettle', description: 'Whistling', category, priceCents: 2599 }, 5);
-    await eventually(async () => expect(dataOf(await read(productQuery, { id: productId }))).toMatchObject({ product: { onHand: 5 } }), { timeoutMs: 10_000 });
+    await eventually(async () => expect(dataOf(await read(productQuery, { id: productId }))).toMatchObject({ product: { onHand: 5 } }), { timeoutMs: 20_000 });
     return productId;
   }
 
@@ -66,7 +66,7 @@ describe('memory tier (the default), one process of role "all"', () => {
         expect(counted(shop.app, before)).toMatchObject({ hits: 1, misses: 1, stores: 1 });
         return [first, second];
       },
-      { timeoutMs: 10_000 },
+      { timeoutMs: 20_000 },
     );
     expect(second.status).toBe(200);
     expect(second.text).toBe(first.text);
@@ -83,7 +83,7 @@ describe('memory tier (the default), one process of role "all"', () => {
 
     await changePrice(productId, 1999);
     await eventually(async () => expect(dataOf(await read(productQuery, { id: productId }))).toMatchObject({ product: { priceCents: '1999' } }), {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
     });
     expect(counted(shop.app, before).invalidations).toBeGreaterThan(0);
   });
@@ -97,7 +97,7 @@ describe('memory tier (the default), one process of role "all"', () => {
     const page = async () => ids(await read(catalog, { category }));
     expect(ids(await cachedRead(shop.app, () => read(catalog, { category })))).toEqual([first]);
     const second = await stockedProduct(category);
-    await eventually(async () => expect((await page()).sort()).toEqual([first, second].sort()), { timeoutMs: 10_000 });
+    await eventually(async () => expect((await page()).sort()).toEqual([first, second].sort()), { timeoutMs: 20_000 });
 
     // A user's order history: its new order joins it.
     const userId = await shop.registerUser('Grace');
@@ -106,7 +106,7 @@ describe('memory tier (the default), one process of role "all"', () => {
     const orders = async () => (dataOf(await read(history, { userId }, me)).orderHistory as { edges: unknown[] }).edges.length;
     expect((dataOf(await cachedRead(shop.app, () => read(history, { userId }, me))).orderHistory as { edges: unknown[] }).edges).toEqual([]);
     await shop.placeOrder(userId, [{ productId: first, quantity: 1 }]);
-    await eventually(async () => expect(await orders()).toBe(1), { timeoutMs: 10_000 });
+    await eventually(async () => expect(await orders()).toBe(1), { timeoutMs: 20_000 });
 
     // A profile read before the user registered is null, cached as such, and dropped when it appears.
     const customer = await newCustomer();
@@ -119,7 +119,7 @@ describe('memory tier (the default), one process of role "all"', () => {
       customer.headers,
     );
     expect(registered.body.data).toEqual({ registerUser: { __typename: 'MutationRegisterUserSuccess' } });
-    await eventually(async () => expect(await profile()).toMatchObject({ id: customer.userId, name: 'Ada' }), { timeoutMs: 10_000 });
+    await eventually(async () => expect(await profile()).toMatchObject({ id: customer.userId, name: 'Ada' }), { timeoutMs: 20_000 });
   });
 });
 
@@ -201,7 +201,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
         expect(counted(two, beforeTwo)).toMatchObject({ hits: 1, misses: 0 });
         return [fresh, shared];
       },
-      { timeoutMs: 10_000 },
+      { timeoutMs: 20_000 },
     );
     expect(dataOf(fresh)).toMatchObject({ product: { id: added.id, priceCents: '1000' } });
     expect(fresh.body.extensions?.consistency).toMatchObject({ reached: true });
@@ -211,7 +211,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
     await changePrice(added.id, 1500);
     for (const reader of readers) {
       await eventually(async () => expect(dataOf(await readProduct(reader, added.id, admin))).toMatchObject({ product: { priceCents: '1500' } }), {
-        timeoutMs: 10_000,
+        timeoutMs: 20_000,
       });
     }
 
@@ -230,7 +230,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
   it('flushes once the connection that receives the row-change notices is back: what was published meanwhile is lost', async () => {
     const added = await addProduct();
     for (const reader of readers) {
-      await eventually(async () => expect(dataOf(await readProduct(reader, added.id))).toMatchObject({ product: { name: 'Lamp' } }), { timeoutMs: 10_000 });
+      await eventually(async () => expect(dataOf(await readProduct(reader, added.id))).toMatchObject({ product: { name: 'Lamp' } }), { timeoutMs: 20_000 });
     }
     for (const reader of readers) expect(dataOf(await cachedRead(reader, () => readProduct(reader, added.id)))).toMatchObject({ product: { name: 'Lamp' } });
 
@@ -254,7 +254,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
     }
     for (const reader of readers) {
       await eventually(async () => expect(dataOf(await readProduct(reader, added.id))).toMatchObject({ product: { name: 'Lamp, renamed' } }), {
-        timeoutMs: 10_000,
+        timeoutMs: 20_000,
       });
       // And it caches again once the connection is back.
       await cachedRead(reader, () => readProduct(reader, added.id));
@@ -264,7 +264,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
   it('drops everything once a rebuilt view is swapped in (its rows changed without row notices)', async () => {
     const added = await addProduct();
     await eventually(async () => expect(dataOf(await readProduct(readers[0]!, added.id))).toMatchObject({ product: { name: 'Lamp' } }), {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
     });
     // A wrong row (a manual edit, or a bug fixed since), read and cached as it is.
     const sql = await connectPostgres(env.DATABASE_URL!);
@@ -283,7 +283,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
     for (const reader of readers) {
       await eventually(
         async () => expect(dataOf(await postGraphQL(reader.endpoints.read!, wrong, { id: added.id }))).toMatchObject({ product: { name: 'Lamp' } }),
-        { timeoutMs: 10_000 },
+        { timeoutMs: 20_000 },
       );
     }
   });
@@ -292,7 +292,7 @@ describe('distributed: the Redis tier shared by two read processes, the projecto
     const added = await addProduct();
     const [one] = readers as [RunningApp];
     await eventually(async () => expect(dataOf(await readProduct(one, added.id))).toMatchObject({ product: { priceCents: '1000' } }), {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
     });
 
     // The projector stops: the change below commits to the log, but the view does not have it yet.

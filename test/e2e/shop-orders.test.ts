@@ -148,7 +148,7 @@ describe('an order the saga completes', () => {
         const profile = (await executeHttp(shop.readUrl, UserTotalsDocument, { id: userId }, customer)).data?.userProfile;
         expect(profile).toEqual({ id: expect.any(String), userId, totalOrders: 1, totalSpent: '9000', lastOrderAt: placedAt });
       },
-      { timeoutMs: 10_000, what: 'user_profile totals' },
+      { timeoutMs: 20_000, what: 'user_profile totals' },
     );
   });
 });

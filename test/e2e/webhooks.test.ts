@@ -197,8 +197,8 @@ describe('deliveries', () => {
       const slowEndpoint = (await register(slow.url, ['UserRegistered'])).endpoint;
       await register(fast.url, ['UserRegistered']);
       const userId = await userWithLogins(0);
-      await eventually(() => expect(versionsOf(fast.received, userId)).toEqual([1]), { timeoutMs: 10_000 });
-      await eventually(async () => expect((await deliveries(slowEndpoint.id))[0]?.log[0]?.error).toMatch(/no response within 500 ms/), { timeoutMs: 10_000 });
+      await eventually(() => expect(versionsOf(fast.received, userId)).toEqual([1]), { timeoutMs: 20_000 });
+      await eventually(async () => expect((await deliveries(slowEndpoint.id))[0]?.log[0]?.error).toMatch(/no response within 500 ms/), { timeoutMs: 20_000 });
       await admin(`mutation($id: ID!) { pauseWebhookEndpoint(id: $id) { ... on Error { code } } }`, { id: slowEndpoint.id });
     } finally {
       await Promise.all([slow.close(), fast.close()]);
@@ -210,7 +210,7 @@ describe('deliveries', () => {
     const { endpoint } = await register(`http://127.0.0.1:${port}/hook`, ['UserRegistered', 'UserLoggedIn']);
     const users = [await userWithLogins(2), await userWithLogins(1)];
     await eventually(async () => expect((await deliveries(endpoint.id)).some((delivery) => (delivery.lastError ?? '').includes('ECONNREFUSED'))).toBe(true), {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
     });
     const back = await receiver(() => ({ status: 200 }), port);
     try {
@@ -257,7 +257,7 @@ describe('deliveries', () => {
             ).slice(-2),
           ).toEqual([1, 2]),
         {
-          timeoutMs: 10_000,
+          timeoutMs: 20_000,
         },
       );
       await eventually(async () => expect((await deliveries(endpoint.id)).map((delivery) => delivery.status)).toEqual(['DELIVERED', 'DELIVERED']));
@@ -313,7 +313,7 @@ describe('safety', () => {
       const port = new URL(local.url).port;
       const { endpoint } = await register(`http://localhost:${port}/hook`, ['UserRegistered']);
       await userWithLogins(0);
-      await eventually(async () => expect((await deliveries(endpoint.id))[0]?.lastError).toMatch(/refused to connect to localhost/), { timeoutMs: 10_000 });
+      await eventually(async () => expect((await deliveries(endpoint.id))[0]?.lastError).toMatch(/refused to connect to localhost/), { timeoutMs: 20_000 });
       expect(local.received).toEqual([]);
       await admin(`mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { ... on Error { code } } }`, { id: endpoint.id });
     } finally {

@@ -158,7 +158,7 @@ describe('the command worker', () => {
 
     failing = false;
     expect(await parked.resume(commandWorkerName, commandId)).toEqual([commandId]);
-    await eventually(async () => expect(await statusOf(commandId)).toBe('SUCCEEDED'), { timeoutMs: 10_000, what: 'the retried command SUCCEEDED' });
+    await eventually(async () => expect(await statusOf(commandId)).toBe('SUCCEEDED'), { timeoutMs: 20_000, what: 'the retried command SUCCEEDED' });
     expect(await eventCount('User', userId)).toBe(1);
     expect((await parked.list(commandWorkerName)).instances).toEqual([]);
     await expect(parked.resume(commandWorkerName, commandId)).rejects.toMatchObject({ code: 'PARKED_EVENT_NOT_FOUND' });
@@ -213,8 +213,8 @@ describe('the command worker', () => {
     stops.push(() => projector.stop());
     const { command } = registration();
     const { commandId } = await submit(command, { key: 'reusable' });
-    await eventually(async () => expect((await findCommandStatuses(readDb, [commandId], new Date()))[0]?.status).toBe('SUCCEEDED'), { timeoutMs: 10_000 });
-    await eventually(async () => expect(await findAsyncCommand(writeDb, commandId)).toBeNull(), { timeoutMs: 10_000, what: 'the row forgotten' });
+    await eventually(async () => expect((await findCommandStatuses(readDb, [commandId], new Date()))[0]?.status).toBe('SUCCEEDED'), { timeoutMs: 20_000 });
+    await eventually(async () => expect(await findAsyncCommand(writeDb, commandId)).toBeNull(), { timeoutMs: 20_000, what: 'the row forgotten' });
     expect(await findCommandStatuses(readDb, [commandId], new Date())).toEqual([null]);
     const again = await submit(registration().command, { key: 'reusable' });
     expect(again.commandId).not.toBe(commandId);

@@ -300,6 +300,6 @@ describe('a process manager whose stream was trimmed past its checkpoint', () =>
     await eventually(async () => expect(handled).toEqual(await logPositions()), { timeoutMs: 20_000, what: 'the live events handled' });
     // The group follows the checkpoint: at once when the stream delivered them, at the next read
     // when the last log read of the catch-up already returned them.
-    await eventually(async () => expect(await lastDeliveredId(group)).toBe(toStreamId(live)), { timeoutMs: 5_000, what: 'the group at the live events' });
+    await eventually(async () => expect(await lastDeliveredId(group)).toBe(toStreamId(live)), { timeoutMs: 20_000, what: 'the group at the live events' });
   });
 });

@@ -271,7 +271,7 @@ describe('a lease handover while the old leader is blocked reading the stream', 
     await execute({ type: 'ChangeUserEmail', data: { userId: ids[2]!, email: 'late@example.com' } }, '2024-07-02T09:00:00.000Z');
     await relayOnce({ writeDb, redis, streamKey, batchSize: 100 });
 
-    await eventually(async () => expect(await profiles()).toEqual(await expectedProfiles()), { timeoutMs: 10_000, what: 'both events applied' });
+    await eventually(async () => expect(await profiles()).toEqual(await expectedProfiles()), { timeoutMs: 20_000, what: 'both events applied' });
     const third = (await profiles()).find((profile) => profile.id === ids[2]);
     expect(third).toMatchObject({ email: 'late@example.com', loginCount: 2 });
     await eventually(async () => expect(await pendingCount()).toBe(0), { what: 'nothing left pending' });
@@ -376,7 +376,7 @@ describe('entries deleted from the stream after delivery', () => {
           expect(batch.events).toHaveLength(1);
           return batch;
         },
-        { timeoutMs: 5_000, intervalMs: 0, what: 'the new entry to be read' },
+        { timeoutMs: 20_000, intervalMs: 0, what: 'the new entry to be read' },
       );
       expect(next.events[0]).toMatchObject({ type: 'UserLoggedIn', aggregateId: ids[0] });
     } finally {

@@ -266,7 +266,7 @@ describe('startRelay', () => {
     await client.query(rawEventSql, ['by-hand', rawMetadata]);
     await eventually(async () => expect((await streamEntries()).map((entry) => entry.event.aggregateId)).toEqual(['by-hand']), {
       what: 'the hand-inserted event published',
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
     });
   });
 

@@ -30,7 +30,7 @@ describe('read cache', () => {
     const userId = await shop.registerUser('Alice');
     const alice = await asCustomer(userId);
     await eventually(async () => expect(dataOf(await read(profileQuery, { id: userId }, alice)).userProfile).toMatchObject({ name: 'Alice' }), {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
     });
     expect(dataOf(await cachedRead(shop.app, () => read(profileQuery, { id: userId }, alice))).userProfile).toMatchObject({ id: userId, name: 'Alice' });
     const before = snapshot(shop.app);
@@ -56,7 +56,7 @@ describe('read cache', () => {
     const userId = await shop.registerUser('Carol');
     const carol = await asCustomer(userId);
     await eventually(async () => expect(dataOf(await read(profileQuery, { id: userId }, carol)).userProfile).toMatchObject({ name: 'Carol' }), {
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
     });
     await cachedRead(shop.app, () => read(profileQuery, { id: userId }, carol));
     const signer = consistencyTokens(authSetup(loadConfig({ SECRET_KEY: testSecretKey }, [])).secret.derive('consistency-token'));

@@ -1,7 +1,9 @@
 // Polls instead of sleeping: retries `check` until it stops throwing, or fails with its last error
 // once the deadline has passed.
 export async function eventually<T>(check: () => Promise<T> | T, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
-  const { timeoutMs = 5_000, intervalMs = 25 } = options;
+  // Polled every `intervalMs`, so a met condition returns at once; the bound only decides how long a
+  // failing check is given, and two test files share 2 CPUs (vitest.config.ts).
+  const { timeoutMs = 20_000, intervalMs = 25 } = options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

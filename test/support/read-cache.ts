@@ -35,6 +35,6 @@ export async function cachedRead(app: RunningApp, read: () => Promise<RawRespons
       expect(second.text).toBe(first.text);
       return second;
     },
-    { timeoutMs: 10_000 },
+    { timeoutMs: 20_000 },
   );
 }
