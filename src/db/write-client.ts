@@ -3,7 +3,6 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/write/client.ts';
 import { adapterFor, type DbTarget } from './target.ts';
-import { rememberSqlPool } from './write-sql.ts';
 
 export type WriteDb = PrismaClient;
 export type WriteTx = Prisma.TransactionClient;
@@ -14,6 +13,13 @@ export type WriteTx = Prisma.TransactionClient;
  * connection, 5 s per transaction) made a burst of a hundred such commands fail with "Unable to start
  * a transaction in the given time" on a busy machine; queued commands should wait their turn instead.
  */
+const pools = new WeakMap<WriteDb, pg.Pool>();
+
+/** The `pg` pool under a PostgreSQL write client, which the command path runs on (src/db/write-sql.ts); none for embedded PGlite. */
+export function sqlPoolOf(db: WriteDb): pg.Pool | undefined {
+  return pools.get(db);
+}
+
 const transactionOptions = { maxWait: 10_000, timeout: 15_000 };
 
 /**
@@ -39,7 +45,7 @@ export function createWriteClient(target: DbTarget): WriteDb {
   // its error would end the process. The next command gets a fresh connection.
   pool.on('error', () => {});
   const client = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
-  rememberSqlPool(client, pool);
+  pools.set(client, pool);
   const disconnectPrisma = client.$disconnect.bind(client);
   let ended: Promise<void> | undefined;
   client.$disconnect = async () => {

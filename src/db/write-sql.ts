@@ -5,7 +5,7 @@
 // process's CPU. Elsewhere (embedded PGlite, or a caller's Prisma transaction) the same statements
 // run through Prisma's raw queries, so a module writes its SQL once.
 import type pg from 'pg';
-import type { WriteDb, WriteTx } from './write-client.ts';
+import { sqlPoolOf, type WriteDb, type WriteTx } from './write-client.ts';
 
 /** A statement the write path runs often; `name` is its prepared statement's name on each connection. */
 export interface SqlStatement {
@@ -38,18 +38,6 @@ export interface SqlTx {
    * order. Inside a caller's transaction it runs at once.
    */
   defer(statement: SqlStatement, values?: readonly unknown[]): Promise<void>;
-}
-
-const pools = new WeakMap<WriteDb, pg.Pool>();
-
-/** Records the pool a PostgreSQL write client was built on (createWriteClient). */
-export function rememberSqlPool(db: WriteDb, pool: pg.Pool): void {
-  pools.set(db, pool);
-}
-
-/** The `pg` pool under a PostgreSQL write client; none for embedded PGlite. */
-export function sqlPoolOf(db: WriteDb): pg.Pool | undefined {
-  return pools.get(db);
 }
 
 /**

@@ -6,13 +6,14 @@
 // consistency tokens) and cannot bypass one. Yoga's own SSE (the "distinct connections" mode, on
 // the read path itself) is unchanged.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { ExecutionResult } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/http';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from './context.ts';
 import type { ApiProtection } from './api-protection.ts';
 import { clientAddress, rateLimitedResponse } from './use-rate-limit.ts';
+import { exposedHeaders } from './http-security.ts';
 import { currentLogger } from '../observability/logger.ts';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
@@ -86,6 +87,53 @@ async function* throughYoga(yoga: Yoga, request: IncomingMessage, params: unknow
   }
 }
 
+const refuse = (response: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) =>
+  void response
+    .writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...headers })
+    .end(JSON.stringify({ errors: [{ message }] }));
+
+/**
+ * What the read path's Yoga plugins do for its own requests, for the stream's (graphql-sse reads
+ * bodies itself): CORS for CORS_ORIGINS, a JSON body for a POST (so that a page on another origin
+ * cannot send one without a preflight; docs/security.md), and a declared body within MAX_BODY_BYTES
+ * (Node's parser then stops a body at its declared length). Whether the request may go on.
+ */
+function admitted(request: IncomingMessage, response: ServerResponse, protection: ApiProtection): boolean {
+  const origin = request.headers.origin;
+  const allowed = origin !== undefined && protection.settings.corsOrigins.includes(origin);
+  if (protection.settings.corsOrigins.length > 0) response.setHeader('vary', 'origin');
+  if (allowed) {
+    response.setHeader('access-control-allow-origin', origin);
+    response.setHeader('access-control-allow-credentials', 'true');
+    response.setHeader('access-control-expose-headers', exposedHeaders.join(', '));
+  }
+  if (request.method === 'OPTIONS') {
+    if (allowed) {
+      response.setHeader('access-control-allow-methods', 'GET, POST, PUT, DELETE');
+      response.setHeader('access-control-allow-headers', 'authorization, content-type, x-consistency-token, x-graphql-event-stream-token');
+      response.setHeader('access-control-max-age', '600');
+    }
+    response.writeHead(204).end();
+    return false;
+  }
+  if (request.method !== 'POST') return true;
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    refuse(response, 415, 'POST needs Content-Type application/json.', { 'accept-post': 'application/json' });
+    return false;
+  }
+  const length = request.headers['content-length'];
+  if (length === undefined) {
+    refuse(response, 411, 'POST needs a Content-Length.');
+    return false;
+  }
+  if (Number(length) > protection.settings.maxBodyBytes) {
+    refuse(response, 413, `The request body is over ${protection.settings.maxBodyBytes} bytes.`);
+    return false;
+  }
+  return true;
+}
+
 /** The graphql-sse endpoint (at the read path + `/stream`) in front of the read API's Yoga. */
 export function graphqlSseListener(yoga: Yoga, protection: ApiProtection): RequestListener {
   const handler = createHandler({
@@ -107,10 +155,12 @@ export function graphqlSseListener(yoga: Yoga, protection: ApiProtection): Reque
     },
     onSubscribe: (request, params) => throughYoga(yoga, request.raw, params),
   });
-  return (request, response) =>
+  return (request, response) => {
+    if (!admitted(request, response, protection)) return;
     void handler(request, response).catch((error: unknown) => {
       currentLogger().error({ err: error }, 'graphql-sse: a request failed');
       if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' }).end('{"errors":[{"message":"Unexpected error."}]}');
       else response.end();
     });
+  };
 }

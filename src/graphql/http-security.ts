@@ -54,7 +54,7 @@ export function securityHeaders(options: HttpSecurityOptions): (req: IncomingMes
 }
 
 /** Response headers browsers may read cross-origin: the rate-limit ones, the write API's consistency token, the request id. */
-const exposedHeaders = ['RateLimit', 'RateLimit-Policy', 'Retry-After', 'X-Consistency-Token', 'X-Request-Id'];
+export const exposedHeaders = ['RateLimit', 'RateLimit-Policy', 'Retry-After', 'X-Consistency-Token', 'X-Request-Id'];
 
 /**
  * Yoga's `cors` option: a function of the request, so that an origin outside the list gets no CORS

@@ -2,6 +2,7 @@
 // single connection mode alike: a subscription starts with the current state, sends each later
 // state once and in order, completes when an order is COMPLETED or CANCELLED, and resumes after a
 // reconnect from the revision last seen, with nothing missed and nothing sent twice.
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asAdmin, asCustomer } from '../support/auth.ts';
 import { executeHttp } from '../support/graphql-client.ts';
@@ -11,7 +12,8 @@ import { shopSession } from '../support/shop-e2e.ts';
 import { ChangeProductPriceDocument } from './generated/write/graphql.ts';
 
 const shop = shopSession();
-beforeAll(() => shop.start(), 60_000);
+const appOrigin = 'https://app.example';
+beforeAll(() => shop.start({ CORS_ORIGINS: appOrigin, MAX_BODY_BYTES: '4096' }), 60_000);
 afterAll(async () => {
   disposeSseClients();
   await shop.stop();
@@ -198,5 +200,40 @@ describe('graphql-sse single connection mode', () => {
       body: JSON.stringify({ query: '{ __typename }', extensions: { operationId: '1' } }),
     });
     expect(unknown.status).toBe(404);
+  });
+
+  it('takes what the read path takes: JSON bodies within MAX_BODY_BYTES, CORS for CORS_ORIGINS only', async () => {
+    const stream = `${shop.readUrl}/stream`;
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(stream, { method: 'POST', headers: { accept: 'text/event-stream', ...headers }, body });
+    const operation = JSON.stringify({ query: '{ __typename }' });
+    // A form-like POST, which a page on another origin could send without a preflight.
+    expect((await post({ 'content-type': 'text/plain' }, operation)).status).toBe(415);
+    expect((await post({ 'content-type': 'application/json' }, JSON.stringify({ query: `{ __typename }${' '.repeat(5000)}` }))).status).toBe(413);
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const sent = httpRequest(stream, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (response) => {
+        response.resume();
+        resolve(response.statusCode!);
+      });
+      sent.on('error', reject);
+      sent.end(operation);
+    });
+    expect(chunked).toBe(411);
+    // Within the rules, an operation in distinct connections mode runs (through the read API's Yoga).
+    const ran = await post({ 'content-type': 'application/json' }, operation);
+    expect(ran.status).toBe(200);
+    expect(await ran.text()).toContain('"__typename":"Query"');
+
+    const preflight = (origin: string) =>
+      fetch(stream, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization' } });
+    const allowed = await preflight(appOrigin);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(appOrigin);
+    expect(allowed.headers.get('access-control-allow-methods')).toContain('PUT');
+    expect(allowed.headers.get('access-control-allow-headers')).toContain('x-graphql-event-stream-token');
+    const other = await preflight('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const reserved = await fetch(stream, { method: 'PUT', headers: { origin: appOrigin } });
+    expect(reserved.status).toBe(201);
+    expect(reserved.headers.get('access-control-allow-origin')).toBe(appOrigin);
   });
 });

@@ -7,7 +7,8 @@ import { appendEvents } from '../../src/cqrs/event-log.ts';
 import { VersionConflictError } from '../../src/cqrs/errors.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
 import { createWriteClient, type WriteDb } from '../../src/db/write-client.ts';
-import { inSqlTransaction, sqlPoolOf, sqlStatement } from '../../src/db/write-sql.ts';
+import { inSqlTransaction, sqlStatement } from '../../src/db/write-sql.ts';
+import { sqlPoolOf } from '../../src/db/write-client.ts';
 import { executeUserCommand } from '../../src/modules/users/store.ts';
 import { createTestDatabase } from '../support/databases.ts';
 
