@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
 import { LongFilesFirst } from './test/support/long-files-first.ts';
 
+const alone = ['test/int/relay.test.ts', 'test/e2e/metrics.test.ts'];
+
 export default defineConfig({
   resolve: {
     // graphql ships ESM and CommonJS builds; one realm only, or its type checks fail.
@@ -18,11 +20,15 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // The fault-injection suite runs first and alone: its 8 processes under a sustained load must
-          // catch up after each fault within a liveness bound (docs/architecture.md#fault-injection-suite),
-          // and beside other files on 2 CPUs they were starved of CPU past it.
-          name: 'fault',
-          include: ['test/fault/**/*.test.ts'],
+          // Files that must not share the machine or the PostgreSQL server run alone, one at a time:
+          // - the fault-injection suite: its 8 processes under a sustained load must catch up after each
+          //   fault within a liveness bound (docs/architecture.md#fault-injection-suite), and beside other
+          //   files on 2 CPUs they were starved of CPU past it;
+          // - the relay's and the metrics' tests, which wait for the snapshot horizon (the oldest running
+          //   transaction of the whole server, docs/architecture.md#g2): another file's open transaction
+          //   holds it back.
+          name: 'alone',
+          include: ['test/fault/**/*.test.ts', ...alone],
           maxWorkers: 1,
           sequence: { groupOrder: 0 },
         },
@@ -36,7 +42,7 @@ export default defineConfig({
           // (test/support/databases.ts). `npx vitest run --maxWorkers=N` overrides it.
           name: 'suite',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/fault/**'],
+          exclude: ['test/fault/**', ...alone],
           maxWorkers: 2,
           sequence: { groupOrder: 1 },
         },
