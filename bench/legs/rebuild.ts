@@ -107,19 +107,20 @@ export const rebuildLeg: Leg = {
       const prepare = async () => {
         const { rows } = await client.query<{ copy: string | null; count: number }>(
           `SELECT string_agg(concat_ws(E'\\t', id, email, name, member_since, coalesce(last_login_at::text, '\\N'), login_count,
-                                       total_orders, total_spent_cents, coalesce(last_order_at::text, '\\N'), version, updated_at), E'\\n') || E'\\n' AS copy,
+                                       total_orders, total_spent_cents, coalesce(last_order_at::text, '\\N'), version, updated_at, revision), E'\\n') || E'\\n' AS copy,
                   count(*)::int AS count
              FROM ${view}`,
         );
         if (rows[0]!.count !== users) throw new Error(`the rebuilt ${view} holds ${rows[0]!.count} rows, ${users} users registered`);
         return { data: rows[0]!.copy ?? '', rows: rows[0]!.count };
       };
-      const columns = 'id, email, name, member_since, last_login_at, login_count, total_orders, total_spent_cents, last_order_at, version, updated_at';
+      const columns =
+        'id, email, name, member_since, last_login_at, login_count, total_orders, total_spent_cents, last_order_at, version, updated_at, revision';
       const merge = `INSERT INTO ceiling_view (${columns}) SELECT ${columns} FROM incoming
         ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, member_since = excluded.member_since,
           last_login_at = excluded.last_login_at, login_count = excluded.login_count, total_orders = excluded.total_orders,
           total_spent_cents = excluded.total_spent_cents, last_order_at = excluded.last_order_at, version = excluded.version,
-          updated_at = excluded.updated_at`;
+          updated_at = excluded.updated_at, revision = excluded.revision`;
 
       const memory: Record<string, number[]> = { 'projections rebuild (peak)': [] };
       const results = await interleave<RebuildRun>(
