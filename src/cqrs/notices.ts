@@ -6,10 +6,39 @@ import { fromWire, toWire } from './wire.ts';
 
 export type TopicMap = Record<string, unknown>;
 
+/**
+ * What made a view row change: the ids of the event that changed it last and its trace context
+ * (docs/lineage.md). It travels beside a row-change notice, so that the push a subscriber gets
+ * carries the correlation id of the command behind it (docs/client-contract.md#live-queries) and
+ * its span joins that command's trace (docs/tracing.md).
+ */
+export interface NoticeCause {
+  correlationId: string;
+  causationId: string | null;
+  commandId: string;
+  traceparent?: string;
+}
+
+/** A notice as published: its topic, its payload and, for a row change, what caused it. */
+export interface Notice {
+  topic: string;
+  payload: unknown;
+  cause?: NoticeCause;
+}
+
+// Payloads are handed to subscribers as they are, so the cause rides beside them, keyed by the payload
+// object a listener receives; it goes with the payload.
+const causes = new WeakMap<object, NoticeCause>();
+
+/** The cause a received notice payload came with, if any. */
+export function noticeCause(payload: unknown): NoticeCause | undefined {
+  return typeof payload === 'object' && payload !== null ? causes.get(payload) : undefined;
+}
+
 export interface NoticeBus<Topics extends TopicMap> {
   publish<Topic extends keyof Topics & string>(topic: Topic, payload: Topics[Topic]): Promise<void>;
   /** Publishes several, delivered in this order; over Redis in one round trip (a projector's batch). */
-  publishAll(notices: readonly { topic: keyof Topics & string; payload: unknown }[]): Promise<void>;
+  publishAll(notices: readonly (Notice & { topic: keyof Topics & string })[]): Promise<void>;
   /** Returns the function that unsubscribes. */
   subscribe<Topic extends keyof Topics & string>(topic: Topic, listener: (payload: Topics[Topic]) => void): () => void;
   /**
@@ -34,7 +63,10 @@ export function createLocalNoticeBus<Topics extends TopicMap>(): NoticeBus<Topic
       emitter.emit(topic, payload);
     },
     async publishAll(notices) {
-      for (const { topic, payload } of notices) emitter.emit(topic, payload);
+      for (const { topic, payload, cause } of notices) {
+        if (cause && typeof payload === 'object' && payload !== null) causes.set(payload, cause);
+        emitter.emit(topic, payload);
+      }
     },
     subscribe(topic, listener) {
       emitter.on(topic, listener);
@@ -62,8 +94,7 @@ export async function createRedisNoticeBus<Topics extends TopicMap>(options: {
   if (subscriber) {
     subscriber.on('message', (from: string, message: string) => {
       if (from !== channel) return;
-      const { topic, payload } = fromWire<{ topic: string; payload: unknown }>(message);
-      void local.publish(topic, payload);
+      void local.publishAll([fromWire<Notice>(message)]);
     });
     await subscriber.subscribe(channel);
     // ioredis subscribes again by itself after a reconnect; subscribing here too, and waiting for the

@@ -143,7 +143,7 @@ export function parkedOperations(deps: ParkedOperationsDeps): ParkedOperations {
       async retry(which) {
         const result = await applyParked(projectionConsumer(projection), readDb, which);
         // In order: a subscriber watching one row sees its states as they happened.
-        for (const change of result.changes) await notices?.publish(change.topic, change.payload);
+        if (notices) await notices.publishAll(result.changes);
         return { outcome: 'applied', positions: result.events.map((event) => event.position), resumed: [], published: notices ? result.changes.length : 0 };
       },
     })),

@@ -2,11 +2,14 @@
 import type { ReadTx } from '../db/read-client.ts';
 import type { DomainEvent, RecordedEvent } from './events.ts';
 import { toStreamId } from './log-position.ts';
+import type { NoticeCause } from './notices.ts';
 
 /** A row that changed in a batch, to be pushed to subscribers once the batch has committed. */
 export interface ViewChange {
   topic: string;
   payload: unknown;
+  /** The event that changed the row last (for a step, that step's event): its push carries its ids. */
+  cause?: NoticeCause;
 }
 
 export interface Projection {
@@ -112,25 +115,44 @@ export function rowProjection<Row, Events extends DomainEvent>(spec: RowProjecti
     async apply(tx, events) {
       const ids = [...new Set(events.flatMap((event) => rowIdsOf<Row>(spec, event)))];
       const rows = new Map<string, Row | null>((await spec.load(tx, ids)).map((row) => [spec.idOf(row), row]));
-      const changed = new Set<string>();
+      // Each changed row's last changing event, in first-change order.
+      const changed = new Map<string, RecordedEvent>();
       const steps: ViewChange[] = [];
+      const changeOf = (row: Row, event: RecordedEvent): ViewChange => ({ ...spec.changeOf(row), cause: causeOf(event) });
       for (const event of events) {
         const changedByEvent: Row[] = [];
         for (const id of rowIdsOf<Row>(spec, event)) {
           const next = evolveRow<Row>(spec, rows.get(id) ?? null, event, id);
           if (next !== null) {
             rows.set(id, next);
-            changed.add(id);
+            changed.set(id, event);
             changedByEvent.push(next);
-            if (spec.pushEveryStep) steps.push(spec.changeOf(next));
+            if (spec.pushEveryStep) steps.push(changeOf(next, event));
           }
         }
         if (!spec.coalesce && changedByEvent.length > 0) await spec.save(tx, changedByEvent);
       }
-      const saved = [...changed].map((id) => rows.get(id)).filter((row): row is Row => row != null);
-      if (spec.coalesce) await spec.save(tx, saved);
-      return spec.pushEveryStep ? steps : saved.map((row) => spec.changeOf(row));
+      const saved = [...changed].flatMap(([id, event]) => {
+        const row = rows.get(id);
+        return row != null ? [{ row, event }] : [];
+      });
+      if (spec.coalesce)
+        await spec.save(
+          tx,
+          saved.map(({ row }) => row),
+        );
+      return spec.pushEveryStep ? steps : saved.map(({ row, event }) => changeOf(row, event));
     },
+  };
+}
+
+/** A row change's cause: the ids and trace context of the event behind it. */
+function causeOf({ metadata }: RecordedEvent): NoticeCause {
+  return {
+    correlationId: metadata.correlationId,
+    causationId: metadata.causationId,
+    commandId: metadata.commandId,
+    ...(metadata.traceparent ? { traceparent: metadata.traceparent } : {}),
   };
 }
 

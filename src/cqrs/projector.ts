@@ -70,7 +70,7 @@ export function startProjector(options: ProjectorOptions): RunningProjector {
     async afterCommit(outcome) {
       // In order: a subscriber watching one row must see its states as they happened.
       const batch = [
-        ...outcome.changes.map(({ topic, payload }) => ({ topic, payload })),
+        ...outcome.changes.map(({ topic, payload, cause }) => ({ topic, payload, cause })),
         { topic: checkpointTopic, payload: { projection: projection.name, ...outcome.checkpoint } },
       ];
       await tracePush(projection.name, batch.length, () => notices.publishAll(batch));

@@ -8,6 +8,7 @@ import type { NoticeBus } from '../cqrs/notices.ts';
 import { rowTopics, type RowTopics } from '../cqrs/row-topics.ts';
 import { topicRowIds, type Topics } from '../modules/topics.ts';
 import { readServices, type GraphQLContext } from './context.ts';
+import { notingCauses } from './use-push-causes.ts';
 
 // One router per notice bus, i.e. per read API in this process; it lives as long as its bus.
 const routers = new WeakMap<NoticeBus<Topics>, RowTopics<Topics>>();
@@ -23,6 +24,10 @@ export function liveRows<Topic extends keyof Topics>(
   topic: Topic,
   options: { id?: string; matches?: (row: Topics[Topic]) => boolean } = {},
 ): Repeater<Topics[Topic]> {
+  return notingCauses(context, topic, rowsOf(context, topic, options));
+}
+
+function rowsOf<Topic extends keyof Topics>(context: GraphQLContext, topic: Topic, options: { id?: string; matches?: (row: Topics[Topic]) => boolean }) {
   const rows = routerOf(readServices(context).notices).subscribe(topic, options.id);
   return options.matches ? pipe(rows, filter(options.matches)) : rows;
 }
@@ -57,9 +62,9 @@ export interface FollowedRow<Row> {
  * `since`, is dropped), completing after a final state.
  */
 export function followRow<Topic extends keyof Topics>(context: GraphQLContext, topic: Topic, row: FollowedRow<Topics[Topic]>): Repeater<Topics[Topic]> {
-  return new Repeater<Topics[Topic]>(async (push, stop) => {
+  const states = new Repeater<Topics[Topic]>(async (push, stop) => {
     // Listening before reading the current state: a change committed in between is not missed.
-    const live = liveRows(context, topic, { id: row.id });
+    const live = rowsOf(context, topic, { id: row.id });
     void stop.then(() => live.return());
     let seen = row.since;
     const isNew = (state: Topics[Topic]) => seen === undefined || compareLogPositions(row.revisionOf(state), seen) > 0;
@@ -79,6 +84,8 @@ export function followRow<Topic extends keyof Topics>(context: GraphQLContext, t
     }
     stop();
   });
+  // Each change pushed names its cause (the snapshot, read from the view, names none).
+  return notingCauses(context, topic, states);
 }
 
 /** The description of a live view's `revision` field and of a live subscription's `since` argument. */

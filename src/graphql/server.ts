@@ -21,6 +21,7 @@ import type { AdminServices } from './admin-services.ts';
 import { useConsistency, useIssuedConsistencyToken } from './use-consistency.ts';
 import type { ReadCachePlugins } from './read-cache/read-cache.ts';
 import { identityOf, useIdentity } from './use-identity.ts';
+import { usePushCauses } from './use-push-causes.ts';
 import { useSubscriptionQuota } from './use-subscription-quota.ts';
 import type { SubscriptionQuota } from './subscription-quota.ts';
 import { attachWebSockets, type WebSocketOptions } from './websocket-server.ts';
@@ -189,6 +190,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
       ...(deps.observers ?? []),
       ...api.plugins,
       useSubscriptionQuota({ quota: deps.subscriptionQuota }),
+      usePushCauses(),
       // SSE subscriptions complete when the server closes (startHttpServer disposes this instance).
       useDrain(),
       useConsistency({ waiter: deps.waiter, tokens: deps.consistencyTokens, isIssuable: deps.isIssuable, timeoutMs: deps.consistencyWaitMs }),

@@ -18,7 +18,8 @@ import { executeHttp, expectTypename } from '../support/graphql-client.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { freePort } from '../support/servers.ts';
 import { distributedEnv, type Env } from '../support/shop-e2e.ts';
-import { AddProductDocument, PlaceOrderDocument, RegisterUserDocument, RestockProductDocument } from './generated/write/graphql.ts';
+import { live } from '../support/live-client.ts';
+import { AddProductDocument, ChangeProductPriceDocument, PlaceOrderDocument, RegisterUserDocument, RestockProductDocument } from './generated/write/graphql.ts';
 
 let receiver: OtlpReceiver;
 let env: Env;
@@ -196,6 +197,50 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       [orderId],
     );
     expect(charged?.traceparent).toMatch(new RegExp(`^00-${caller.traceId}-[0-9a-f]{16}-01$`));
+  }, 120_000);
+
+  it('a push to a live subscription is a span of the trace of the command that changed the row, in the read process', async () => {
+    const readPort = await freePort();
+    const read = start('read', { PORT: String(readPort) });
+    await waitForReady(read, `http://127.0.0.1:${readPort}/readyz`);
+    const readUrl = `http://127.0.0.1:${readPort}/graphql/read`;
+    const admin = await asAdmin();
+    const added = await executeHttp(
+      writeUrl,
+      AddProductDocument,
+      { sku: `TP-${randomBytes(3).toString('hex')}`, name: 'Pushed', description: 'd', category: 'c', priceCents: 700, currency: 'EUR' },
+      admin,
+    );
+    const { aggregateId: productId, consistencyToken } = expectTypename(added.data?.addProduct, 'MutationAddProductSuccess').data;
+    const subscription = live(
+      'sse',
+      readUrl,
+      { query: 'subscription ($productId: ID!) { productUpdated(productId: $productId) { priceCents } }', variables: { productId } },
+      {
+        consistencyToken: consistencyToken!,
+      },
+    );
+    try {
+      await subscription.next(30_000);
+      const caller = callerContext();
+      expectTypename(
+        (await executeHttp(writeUrl, ChangeProductPriceDocument, { productId, priceCents: 650 }, { ...admin, ...caller.header })).data?.changeProductPrice,
+        'MutationChangeProductPriceSuccess',
+      );
+      const pushed = await subscription.next(30_000);
+      await eventually(() => expect(spansOf(caller.traceId).map((span) => span.name)).toContain('push productUpdated'), {
+        timeoutMs: 30_000,
+        what: 'the push span exported',
+      }).catch(withOutputs);
+      const trace = spansOf(caller.traceId);
+      const push = one(trace, 'push productUpdated', 'shop-read');
+      // A child of the append span whose traceparent the changing event stored.
+      const append = one(trace, 'event_log append', 'shop-write');
+      expect(push.parentSpanId).toBe(append.spanId);
+      expect(push.attributes['shop.correlation_id']).toBe((pushed.extensions as { correlationId: string }).correlationId);
+    } finally {
+      await subscription.close();
+    }
   }, 120_000);
 });
 
