@@ -33,7 +33,7 @@ function rowsOf<Topic extends keyof Topics>(context: GraphQLContext, topic: Topi
 }
 
 /** A client's `since` argument: a revision this API sent (`<transaction id>-<position>`), or a BAD_USER_INPUT error. */
-export function parseRevision(raw: string): LogPosition {
+function parseRevision(raw: string): LogPosition {
   const [transactionId, position, ...rest] = raw.split('-');
   if (rest.length > 0 || transactionId === undefined || position === undefined || !isLogPosition(transactionId) || !isLogPosition(position)) {
     throw new GraphQLError(`not a revision this API sent: ${JSON.stringify(raw.slice(0, 100))}`, { extensions: { code: 'BAD_USER_INPUT' } });
@@ -41,20 +41,25 @@ export function parseRevision(raw: string): LogPosition {
   return fromStreamId(raw);
 }
 
-export interface FollowedRow<Row> {
+interface FollowedRowBase<Row> {
   /** The row's id: its notices are routed by it. */
   id: string;
   /** The row as the view has it now (after the request's consistency wait), or null. */
   current(): Promise<Row | null>;
-  /** Where a state of the row is: a later state has a greater one. */
-  revisionOf(row: Row): LogPosition;
-  /** The last revision the client saw (a reconnect): only later states are sent. */
-  since?: LogPosition;
+  /** The client's `since` argument as sent: the last revision it saw (a reconnect), so only later states are sent. */
+  since?: string | null;
   /** Whether the caller may see this row; a row it may not see sends nothing. */
   visible?(row: Row): boolean;
   /** A state after which the row no longer changes for this subscription: it is sent, then the stream completes. */
   final?(row: Row): boolean;
 }
+
+/** Where a state of the row is (a later state has a greater one): the row's own `revision` field unless said otherwise. */
+type RevisionOf<Row> = Row extends { revision: string } ? { revisionOf?(row: Row): LogPosition } : { revisionOf(row: Row): LogPosition };
+
+export type FollowedRow<Row> = FollowedRowBase<Row> & RevisionOf<Row>;
+
+const revisionField = (row: unknown): LogPosition => fromStreamId((row as { revision: string }).revision);
 
 /**
  * A live query of one row: its current state first (the snapshot), then each later state the
@@ -62,17 +67,20 @@ export interface FollowedRow<Row> {
  * `since`, is dropped), completing after a final state.
  */
 export function followRow<Topic extends keyof Topics>(context: GraphQLContext, topic: Topic, row: FollowedRow<Topics[Topic]>): Repeater<Topics[Topic]> {
+  // A bad `since` fails the subscription before anything is sent.
+  const since = row.since == null ? undefined : parseRevision(row.since);
   const states = new Repeater<Topics[Topic]>(async (push, stop) => {
     // Listening before reading the current state: a change committed in between is not missed.
     const live = rowsOf(context, topic, { id: row.id });
     void stop.then(() => live.return());
-    let seen = row.since;
-    const isNew = (state: Topics[Topic]) => seen === undefined || compareLogPositions(row.revisionOf(state), seen) > 0;
+    const revisionOf: (state: Topics[Topic]) => LogPosition = (row as { revisionOf?: (state: Topics[Topic]) => LogPosition }).revisionOf ?? revisionField;
+    let seen = since;
+    const isNew = (state: Topics[Topic]) => seen === undefined || compareLogPositions(revisionOf(state), seen) > 0;
     const send = async (state: Topics[Topic]): Promise<boolean> => {
       if (row.visible && !row.visible(state)) return false;
       const final = row.final?.(state) ?? false;
       if (isNew(state)) {
-        seen = row.revisionOf(state);
+        seen = revisionOf(state);
         await push(state);
       }
       return final;

@@ -2,8 +2,7 @@
 import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
-import { followRow, parseRevision, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
-import { fromStreamId } from '../../../cqrs/log-position.ts';
+import { followRow, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
 import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
 import { badUserInput, keysetConnection, pageCost, type CursorKey } from '../../../graphql/types/connection.ts';
 import {
@@ -190,12 +189,11 @@ builder.subscriptionField('productUpdated', (t) =>
       const id = canonicalUuid(uuidOf('Product', productId));
       return followRow(context, productUpdatedTopic, {
         id,
-        since: since == null ? undefined : parseRevision(since),
+        since,
         current: async () => {
           await context.consistency?.ready(productCatalogProjectionName);
           return isUuid(id) ? readServices(context).loaders.product.load(id) : null;
         },
-        revisionOf: (row) => fromStreamId(row.revision),
       });
     },
     resolve: (row: ProductCatalogRow) => row,

@@ -3,8 +3,7 @@ import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { customerUserId } from '../../../auth/identity.ts';
 import { readServices } from '../../../graphql/context.ts';
-import { followRow, parseRevision, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
-import { fromStreamId } from '../../../cqrs/log-position.ts';
+import { followRow, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
 import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
 import { badUserInput, keysetConnection, pageCost } from '../../../graphql/types/connection.ts';
 import type { OrderLineData } from '../events.ts';
@@ -172,13 +171,12 @@ builder.subscriptionField('orderUpdated', (t) =>
       const id = canonicalUuid(uuidOf('Order', orderId));
       return followRow(context, orderUpdatedTopic, {
         id,
-        since: since == null ? undefined : parseRevision(since),
+        since,
         current: async () => {
           await context.consistency?.ready(orderHistoryProjectionName);
           const record = isUuid(id) ? await readServices(context).loaders.order.load(id) : null;
           return record && orderHistoryRowOf(record);
         },
-        revisionOf: (row) => fromStreamId(row.revision),
         visible: (row) => me === null || row.userId === me,
         final: (row) => row.status === 'completed' || row.status === 'cancelled',
       });

@@ -1,9 +1,8 @@
 // Read API: the user_profile view, its query and its subscription.
 import { canonicalUuid, isUuid } from '../../../cqrs/errors.ts';
-import { fromStreamId } from '../../../cqrs/log-position.ts';
 import { builder } from '../../../graphql/builder.ts';
 import { readServices } from '../../../graphql/context.ts';
-import { followRow, parseRevision, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
+import { followRow, revisionDescription, sinceDescription } from '../../../graphql/live-rows.ts';
 import { loaded, uuidOf } from '../../../graphql/global-ids.ts';
 import { userProfileProjectionName, userProfileTopic, type UserProfileRow } from '../views/user-profile.ts';
 
@@ -73,12 +72,11 @@ builder.subscriptionField('userProfileUpdated', (t) =>
       const id = canonicalUuid(uuidOf('UserProfile', requested));
       return followRow(context, userProfileTopic, {
         id,
-        since: since == null ? undefined : parseRevision(since),
+        since,
         current: async () => {
           await context.consistency?.ready(userProfileProjectionName);
           return isUuid(id) ? readServices(context).loaders.userProfile.load(id) : null;
         },
-        revisionOf: (row) => fromStreamId(row.revision),
       });
     },
     resolve: (row: UserProfileRow) => row,
