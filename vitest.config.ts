@@ -36,15 +36,15 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // Then every other file, one at a time. Each has a database, a stream key and a notice channel
-          // of its own (test/support/databases.ts), but the snapshot horizon is the whole server's: many
-          // files publish with the relay and wait for the views, and another file's open transaction
-          // holds that back (two at a time, on 2 CPUs, took the test step from 1,293 s to 842 s, with a
-          // few such waits running out). `npx vitest run --maxWorkers=N` overrides it.
+          // Then every other file, two at a time (one per CPU), each worker on a PostgreSQL server of its
+          // own (test/support/global-setup.ts): the snapshot horizon is the whole server's, and one file's
+          // open transaction would hold back the relay another file waits for. Each file also has a
+          // database, a stream key and a notice channel of its own (test/support/databases.ts).
+          // `npx vitest run --maxWorkers=N` overrides it.
           name: 'suite',
           include: ['test/**/*.test.ts'],
           exclude: ['test/fault/**', ...alone],
-          maxWorkers: 1,
+          maxWorkers: 2,
           sequence: { groupOrder: 1 },
         },
       },

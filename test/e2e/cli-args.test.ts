@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { lockEmbeddedDatabase } from '../../src/db/embedded-lock.ts';
-import { createEmptyDatabase } from '../support/databases.ts';
+import { createEmptyDatabase, postgresUrl } from '../support/databases.ts';
 import { freePort } from '../support/servers.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -199,7 +199,7 @@ describe('a failure the user can fix is one line and exit 1', () => {
   it('PostgreSQL or Redis unreachable: the line names the server (password masked) and the setting to fix', async () => {
     const closed = await freePort();
     const deadPostgres = { DATABASE_URL: `postgresql://shop:hunter2@127.0.0.1:${closed}/shop`, REDIS_URL: inject('redisUrl') };
-    const deadRedis = { DATABASE_URL: inject('postgresUrl'), REDIS_URL: `redis://127.0.0.1:${closed}` };
+    const deadRedis = { DATABASE_URL: postgresUrl(), REDIS_URL: `redis://127.0.0.1:${closed}` };
     const cases: [string, string[], Record<string, string>, RegExp][] = [
       [
         'projections',

@@ -2,12 +2,12 @@
 // migrations are applied, Redis answers and the consumers run; 503 naming the failing check when a
 // database refuses connections, hangs, lacks migrations, or Redis is down; 200 again once it is
 // back. Never a connection string in the body. A relay process serves the probes on HEALTH_PORT.
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { applyMigrations } from '../../src/db/migrations.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
-import { createEmptyDatabase } from '../support/databases.ts';
+import { createEmptyDatabase, postgresUrl } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 import { startRedis, type TestRedis } from '../support/servers.ts';
 import { distributedEnv } from '../support/shop-e2e.ts';
@@ -90,7 +90,7 @@ describe('/readyz on a process of role all', () => {
     await readyzBecomes(app, 200, 'ready once the lock is gone');
 
     // Down: the database refuses new connections and drops the ones it had.
-    const admin = await connectPostgres(inject('postgresUrl'));
+    const admin = await connectPostgres(postgresUrl());
     try {
       await admin.exec(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
       await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);

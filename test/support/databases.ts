@@ -5,16 +5,22 @@ import { inject } from 'vitest';
 import { applyMigrations } from '../../src/db/migrations.ts';
 import { connectPostgres } from '../../src/db/sql.ts';
 
+/** The PostgreSQL server of this worker slot (VITEST_POOL_ID counts from 1 to the worker count). */
+export function postgresUrl(): string {
+  const urls = inject('postgresUrls');
+  return urls[(Number(process.env.VITEST_POOL_ID ?? '1') - 1) % urls.length]!;
+}
+
 /** Creates a database with no tables at all; returns its URL. */
 export async function createEmptyDatabase(): Promise<string> {
-  const admin = await connectPostgres(inject('postgresUrl'));
+  const admin = await connectPostgres(postgresUrl());
   const name = `test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   try {
     await admin.exec(`CREATE DATABASE ${name}`);
   } finally {
     await admin.close();
   }
-  return inject('postgresUrl').replace(/\/postgres$/, `/${name}`);
+  return postgresUrl().replace(/\/postgres$/, `/${name}`);
 }
 
 /**
@@ -24,7 +30,7 @@ export async function createEmptyDatabase(): Promise<string> {
  */
 export async function cloneDatabase(url: string): Promise<string> {
   const source = new URL(url).pathname.slice(1);
-  const admin = await connectPostgres(inject('postgresUrl'));
+  const admin = await connectPostgres(postgresUrl());
   const name = `test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   try {
     await admin.exec(`CREATE DATABASE ${name} TEMPLATE ${source}`);
