@@ -35,6 +35,8 @@ export interface ShopTraffic {
   round(): Promise<void>;
   /** The rounds run so far. */
   readonly rounds: number;
+  /** The products the customers order. */
+  readonly productIds: readonly string[];
 }
 
 /** Traffic against a shop whose write and read APIs are at these URLs (an app on test/support/auth.ts's key). */
@@ -63,6 +65,7 @@ export async function shopTraffic(urls: { write: string; read: string }, options
     get rounds() {
       return rounds;
     },
+    productIds,
     async round() {
       const productId = productIds[rounds % productIds.length]!;
       const customer = await newCustomer();

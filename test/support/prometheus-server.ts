@@ -44,7 +44,8 @@ export interface PromAnswer {
   data?: { resultType: string; result: PromSeries[] | [number, string] };
 }
 
-export interface RunningPrometheus {
+/** Prometheus's HTTP API, of the server at `url`. */
+export interface PrometheusApi {
   url: string;
   /** GET /api/v1/query at `time` (now by default). */
   query(expr: string, time?: number): Promise<PromAnswer>;
@@ -52,6 +53,9 @@ export interface RunningPrometheus {
   queryRange(expr: string, start: number, end: number, stepSeconds: number): Promise<PromAnswer>;
   /** GET /api/v1/label/<label>/values, narrowed to the series `match` selects: Grafana's `label_values(match, label)`. */
   labelValues(label: string, match: string): Promise<string[]>;
+}
+
+export interface RunningPrometheus extends PrometheusApi {
   /** The lines Prometheus logged so far, for a failure's message. */
   log(): string;
   stop(): Promise<void>;
@@ -65,6 +69,21 @@ async function getJson(url: string): Promise<PromAnswer> {
   } catch {
     throw new Error(`${url} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`);
   }
+}
+
+export function prometheusApi(url: string): PrometheusApi {
+  const base = url.replace(/\/+$/, '');
+  return {
+    url: base,
+    query: (expr, time) => getJson(`${base}/api/v1/query?${new URLSearchParams({ query: expr, ...(time === undefined ? {} : { time: String(time) }) }).toString()}`),
+    queryRange: (expr, start, end, stepSeconds) =>
+      getJson(`${base}/api/v1/query_range?${new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(stepSeconds) }).toString()}`),
+    async labelValues(label, match) {
+      const answer = await getJson(`${base}/api/v1/label/${encodeURIComponent(label)}/values?${new URLSearchParams({ 'match[]': match }).toString()}`);
+      if (answer.status !== 'success') throw new Error(`label values of ${label} for ${match}: ${answer.error}`);
+      return answer.data as unknown as string[];
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,18 +138,7 @@ export async function startPrometheus(
   };
 
   const running: RunningPrometheus = {
-    url,
-    query: (expr, time) =>
-      getJson(`${url}/api/v1/query?${new URLSearchParams({ query: expr, ...(time === undefined ? {} : { time: String(time) }) }).toString()}`),
-    queryRange: (expr, start, end, stepSeconds) =>
-      getJson(
-        `${url}/api/v1/query_range?${new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(stepSeconds) }).toString()}`,
-      ),
-    async labelValues(label, match) {
-      const answer = await getJson(`${url}/api/v1/label/${encodeURIComponent(label)}/values?${new URLSearchParams({ 'match[]': match }).toString()}`);
-      if (answer.status !== 'success') throw new Error(`label values of ${label} for ${match}: ${answer.error}`);
-      return answer.data as unknown as string[];
-    },
+    ...prometheusApi(url),
     log: () => logged,
     stop,
   };
