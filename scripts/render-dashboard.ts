@@ -1,5 +1,5 @@
 // Draws docs/dashboard.png: the Grafana dashboard (deploy/grafana/shop-dashboard.json) over live
-// Prometheus data, since Grafana itself does not run here (docs/metrics.md#scraping-and-the-dashboard).
+// Prometheus data, since Grafana itself does not run here (docs/metrics.md#the-dashboards-queries-on-a-real-prometheus-and-its-picture).
 //
 //   npx tsx scripts/render-dashboard.ts [--minutes 4] [--out docs/dashboard.png] [--html page.html]
 //   npx tsx scripts/render-dashboard.ts --prometheus http://127.0.0.1:9090 [--minutes 60]

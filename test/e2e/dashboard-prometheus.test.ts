@@ -1,4 +1,4 @@
-// The Grafana dashboard's queries on a real Prometheus (docs/metrics.md#scraping-and-the-dashboard):
+// The Grafana dashboard's queries on a real Prometheus (docs/metrics.md#the-dashboards-queries-on-a-real-prometheus-and-its-picture):
 // Debian's prometheus binary scrapes an app of role "all" every second while a little traffic runs
 // (commands, an order through the saga, an asynchronous command, reads); then every target of every
 // panel of deploy/grafana/shop-dashboard.json, with its variables replaced as Grafana does, must

@@ -1,6 +1,6 @@
 // The Grafana dashboard (deploy/grafana/shop-dashboard.json) as its queries are run: its panels in
 // layout order with the row each sits in, and each target's PromQL with the dashboard's variables
-// replaced as Grafana replaces them before it sends a query to Prometheus (docs/metrics.md#scraping-and-the-dashboard).
+// replaced as Grafana replaces them before it sends a query to Prometheus (docs/metrics.md#the-dashboards-queries-on-a-real-prometheus-and-its-picture).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 

@@ -1,7 +1,7 @@
 // A real Prometheus server (Debian's `prometheus` package, which .ci/run installs) on a free loopback
 // port, with a configuration and a TSDB of its own in a temporary folder, scraping the targets it is
 // given: for the dashboard's check (test/e2e/dashboard-prometheus.test.ts) and its picture
-// (scripts/render-dashboard.ts; docs/metrics.md#scraping-and-the-dashboard).
+// (scripts/render-dashboard.ts; docs/metrics.md#the-dashboards-queries-on-a-real-prometheus-and-its-picture).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,16 +10,19 @@ import { join } from 'node:path';
 import { stopGroup } from './process-group.ts';
 import { freePort } from './servers.ts';
 
-/** Where the binary is: PROMETHEUS_BIN, or where Debian's package puts it. */
+/** Where the binary is: PROMETHEUS_BIN when set, else where Debian's package puts it. Never a skip: a missing one is an error. */
 export function findPrometheus(): string {
-  const candidates = [process.env.PROMETHEUS_BIN, '/usr/bin/prometheus', '/usr/local/bin/prometheus'];
-  const found = candidates.find((path) => path && existsSync(path));
-  if (!found) {
+  const wanted = process.env.PROMETHEUS_BIN;
+  if (wanted) {
+    if (!existsSync(wanted)) throw new Error(`PROMETHEUS_BIN=${wanted}: no such file`);
+    return wanted;
+  }
+  if (!existsSync('/usr/bin/prometheus')) {
     throw new Error(
       'no prometheus binary at /usr/bin/prometheus: install the Debian package (`apt-get install prometheus`, as .ci/run does) or set PROMETHEUS_BIN',
     );
   }
-  return found;
+  return '/usr/bin/prometheus';
 }
 
 export interface ScrapeTarget {
@@ -75,9 +78,12 @@ export function prometheusApi(url: string): PrometheusApi {
   const base = url.replace(/\/+$/, '');
   return {
     url: base,
-    query: (expr, time) => getJson(`${base}/api/v1/query?${new URLSearchParams({ query: expr, ...(time === undefined ? {} : { time: String(time) }) }).toString()}`),
+    query: (expr, time) =>
+      getJson(`${base}/api/v1/query?${new URLSearchParams({ query: expr, ...(time === undefined ? {} : { time: String(time) }) }).toString()}`),
     queryRange: (expr, start, end, stepSeconds) =>
-      getJson(`${base}/api/v1/query_range?${new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(stepSeconds) }).toString()}`),
+      getJson(
+        `${base}/api/v1/query_range?${new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(stepSeconds) }).toString()}`,
+      ),
     async labelValues(label, match) {
       const answer = await getJson(`${base}/api/v1/label/${encodeURIComponent(label)}/values?${new URLSearchParams({ 'match[]': match }).toString()}`);
       if (answer.status !== 'success') throw new Error(`label values of ${label} for ${match}: ${answer.error}`);
