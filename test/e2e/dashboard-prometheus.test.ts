@@ -5,11 +5,11 @@
 // evaluate, and return series that carry the labels its legend shows. The unit test
 // (test/unit/metrics-dashboard.test.ts) checks the names statically; this one catches a PromQL
 // mistake, a renamed label or a metric that never gets a value. A missing binary fails the file.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { shopTraffic } from '../support/dashboard-traffic.ts';
 import { eventually } from '../support/eventually.ts';
 import { grafanaExpr, legendLabels, legendOf, loadDashboard, queriedPanels, type DashboardTarget, type QueriedPanel } from '../support/grafana-dashboard.ts';
-import { startPrometheus, type PromAnswer, type PromSeries, type RunningPrometheus } from '../support/prometheus-server.ts';
+import { findPrometheus, startPrometheus, type PromAnswer, type PromSeries, type RunningPrometheus } from '../support/prometheus-server.ts';
 import { shopSession } from '../support/shop-e2e.ts';
 
 const dashboard = loadDashboard();
@@ -29,13 +29,26 @@ const emptyAllowed: Record<string, string> = {
 const shop = shopSession();
 let prometheus: RunningPrometheus;
 
+/** Why Prometheus could not be run: every test fails with it (a failed beforeAll would report them as skipped). */
+let missingBinary: Error | undefined;
+
 beforeAll(async () => {
+  try {
+    findPrometheus();
+  } catch (error) {
+    missingBinary = error instanceof Error ? error : new Error(String(error));
+    return;
+  }
   await shop.start();
   const port = new URL(shop.app.url!).port;
   prometheus = await startPrometheus([{ address: `127.0.0.1:${port}`, job }], { scrapeIntervalSeconds: 1 });
   const traffic = await shopTraffic({ write: shop.writeUrl, read: shop.readUrl });
   for (let round = 0; round < 4; round++) await traffic.round();
 }, 120_000);
+
+beforeEach(() => {
+  if (missingBinary) throw missingBinary;
+});
 
 afterAll(async () => {
   await prometheus?.stop();
