@@ -56,9 +56,11 @@ async function appendEvents(client: pg.Client, users: number): Promise<number> {
   return users * (loginsPerUser + 1);
 }
 
-async function runRebuild(env: Record<string, string>): Promise<RebuildRun> {
+async function runRebuild(env: Record<string, string>, profileDir: string | undefined): Promise<RebuildRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/projections.ts', 'rebuild', view], {
+  // Under `--profile` the command runs under V8's CPU profiler like the product does (bench/harness/profile.ts).
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli/projections.ts', 'rebuild', view], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -128,7 +130,7 @@ export const rebuildLeg: Leg = {
           {
             name: 'rebuild',
             async run() {
-              const run = await runRebuild(env);
+              const run = await runRebuild(env, infra.profileDir);
               if (run.events !== events) throw new Error(`the rebuild read ${run.events} events, ${events} were appended`);
               memory['projections rebuild (peak)']!.push(run.peakRssMb);
               return run;
