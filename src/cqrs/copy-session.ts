@@ -137,10 +137,12 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
         }
       }
     };
+    /** Adds to the totals (takes away, `sign` -1: events to be replayed again) and reports progress. */
     const count = (outcome: { events: number; applied: number; parked: number }, sign = 1) => {
       totals.events += sign * outcome.events;
       totals.applied += sign * outcome.applied;
       totals.parked += sign * outcome.parked;
+      if (sign < 0) return;
       const at = now();
       const snapshot = meter.record(totals.events, at);
       if (options.onProgress && progressDue(lastReport, totals.events, at, every)) {
@@ -208,8 +210,13 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
           count(outcome);
         } catch {
           await fallBack(reached);
+          // The runtime may have stopped short of it (events not readable yet): read on from where it did.
+          if (compareLogPositions(folded, reached) !== 0) next = readAfter(folded);
         }
-        if (rows.due) await write();
+        if (rows.due) {
+          await write();
+          if (compareLogPositions(folded, reached) !== 0) next = readAfter(folded);
+        }
       }
       await write();
       return { checkpoint, read };

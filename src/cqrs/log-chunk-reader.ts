@@ -26,13 +26,15 @@ interface ChunkRow {
 // readCommittedEvents' statement with an upper bound. recorded_at as ISO text with its microseconds,
 // parsed by Date like the Prisma path's string: the same millisecond (Date drops the rest).
 const chunkStatement = `
-  SELECT transaction_id::text AS transaction_id, position::text AS position, aggregate_type, aggregate_id, aggregate_version, type,
-         schema_version, data, metadata, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at
-    FROM event_log
-   WHERE (transaction_id, position) > ($1::bigint, $2::bigint)
-     AND (transaction_id, position) <= ($3::bigint, $4::bigint)
-     AND transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
-   ORDER BY transaction_id, position
+  SELECT e.transaction_id::text AS transaction_id, e.position::text AS position, e.aggregate_type, e.aggregate_id, e.aggregate_version,
+         e.type, e.schema_version, e.data, e.metadata,
+         to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at
+    FROM event_log e
+   WHERE (e.transaction_id, e.position) > ($1::bigint, $2::bigint)
+     AND (e.transaction_id, e.position) <= ($3::bigint, $4::bigint)
+     AND e.transaction_id < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
+   -- The columns, not the text output columns of the same names (which would order 1000 before 999).
+   ORDER BY e.transaction_id, e.position
    LIMIT $5`;
 
 async function readThroughPool(pool: pg.Pool, after: LogPosition, until: LogPosition, limit: number, upcasting: EventUpcasting): Promise<RecordedEvent[]> {

@@ -19,10 +19,10 @@
 // exactly as the live projector does, and calls `reset`.
 //
 // Memory is bounded: a chunk of events at a time, at most `maxRows` changed rows before they are
-// written, and `maxRows` rows kept after a write (the least recently changed are dropped, and
-// loaded from the copy again when a later event touches them).
-import pg from 'pg';
-import type { ReadDb, ReadTx } from '../db/read-client.ts';
+// written, and `maxRows` rows kept after a write (those in memory longest are dropped, and loaded
+// from the copy again when a later event touches them).
+import type pg from 'pg';
+import type { ReadDb } from '../db/read-client.ts';
 import type { SqlConnection } from '../db/sql.ts';
 import { saveCheckpoint, sqlClientOf, type SqlClient } from './checkpoint-store.ts';
 import { rowCopierOf, type RowCopier } from './copy-rows.ts';
@@ -127,11 +127,11 @@ export function rowReplayOf(projection: Projection, target: RowReplayTarget, opt
     for (let at = 0; at < missing.length; at += statementRows) {
       const ids = missing.slice(at, at + statementRows);
       for (const id of ids) rows.set(id, { row: null, stored: false });
-      for (const row of await spec.load(copyDb as ReadTx, ids)) rows.set(spec.idOf(row), { row, stored: true });
+      for (const row of await spec.load(copyDb, ids)) rows.set(spec.idOf(row), { row, stored: true });
     }
   };
 
-  /** Drops the rows changed longest ago (none is waiting to be written) down to `maxRows`. */
+  /** Drops the rows that came into memory first (none is waiting to be written) down to `maxRows`. */
   const evict = () => {
     if (rows.size <= maxRows) return;
     mirrored = false;
@@ -186,9 +186,8 @@ export function rowReplayOf(projection: Projection, target: RowReplayTarget, opt
           const entry = rows.get(id);
           const next = evolveRow(spec, entry?.row ?? null, event, id);
           if (next === null) continue;
-          // Moved to the end of the map's order: the rows changed last are dropped last.
-          rows.delete(id);
-          rows.set(id, { row: next, stored: entry?.stored ?? false });
+          if (entry) entry.row = next;
+          else rows.set(id, { row: next, stored: false });
           dirty.add(id);
         }
       }

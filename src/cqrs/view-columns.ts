@@ -90,6 +90,6 @@ export function upsertRows<Row>(view: ViewColumns<Row>): SaveRows<Row> {
       SELECT ${names} FROM jsonb_populate_recordset(NULL::${table}, ${JSON.stringify(records)}::jsonb)
       ${onConflict}`;
   };
-  columnsOfWriters.set(save as SaveRows<never>, resolved);
+  columnsOfWriters.set(save, resolved);
   return save;
 }
