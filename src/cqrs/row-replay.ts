@@ -166,7 +166,8 @@ export function rowReplayOf(projection: Projection, target: RowReplayTarget, opt
 
   const replay: RowReplay = {
     get due() {
-      return dirty.size >= maxRows || parkings.length >= maxRows || eventsFolded >= maxEvents;
+      // Rows loaded but left unchanged count too: twice as many as may wait to be written.
+      return dirty.size >= maxRows || rows.size >= 2 * maxRows || parkings.length >= maxRows || eventsFolded >= maxEvents;
     },
     reset() {
       rows.clear();
@@ -205,7 +206,13 @@ export function rowReplayOf(projection: Projection, target: RowReplayTarget, opt
       if (writer.copier) {
         const fresh = changed.filter((entry) => !entry.stored).map((entry) => entry.row!);
         const existing = changed.filter((entry) => entry.stored).map((entry) => entry.row!);
-        await writeWithPg(writer.client, writer.copier, fresh, existing, at);
+        try {
+          await writeWithPg(writer.client, writer.copier, fresh, existing, at);
+        } catch (error) {
+          // The connection may be what failed: the next write makes a new one.
+          await replay.close();
+          throw error;
+        }
       } else {
         await writeWithSave(
           changed.map((entry) => entry.row!),
