@@ -1,5 +1,5 @@
 // Rebuild leg: how fast `npm run projections -- rebuild user_profile` (src/cqrs/rebuild.ts: replay
-// the event log into a copy of the view through the projector runtime, then swap it in) produces the
+// the event log into a copy of the view, src/cqrs/row-replay.ts, then swap it in) produces the
 // view from scratch, against the ceiling of producing the same final rows with PostgreSQL alone:
 // COPY them into a temporary table, then INSERT … ON CONFLICT DO UPDATE into an empty copy of the
 // view table. Both make the same rows from nothing; the ratio is ceiling time / rebuild time (the
@@ -56,9 +56,11 @@ async function appendEvents(client: pg.Client, users: number): Promise<number> {
   return users * (loginsPerUser + 1);
 }
 
-async function runRebuild(env: Record<string, string>): Promise<RebuildRun> {
+async function runRebuild(env: Record<string, string>, profileDir: string | undefined): Promise<RebuildRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/projections.ts', 'rebuild', view], {
+  // Under `--profile` the command runs under V8's CPU profiler like the product does (bench/harness/profile.ts).
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli/projections.ts', 'rebuild', view], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -128,7 +130,7 @@ export const rebuildLeg: Leg = {
           {
             name: 'rebuild',
             async run() {
-              const run = await runRebuild(env);
+              const run = await runRebuild(env, infra.profileDir);
               if (run.events !== events) throw new Error(`the rebuild read ${run.events} events, ${events} were appended`);
               memory['projections rebuild (peak)']!.push(run.peakRssMb);
               return run;
@@ -186,7 +188,7 @@ export const rebuildLeg: Leg = {
         memory,
         notes: [
           `${users} users, each registered then logged in ${loginsPerUser} times: ${events} events for ${users} rows, appended with SQL in the event_log format; no product process runs (nothing else reads the log meanwhile)`,
-          `rebuild: \`projections rebuild ${view}\` as its own process, timed by the command itself (events ÷ its reported ev/s: counting, replay in batches of 500 through the projector runtime, ANALYZE and the swap; not process start nor creating the copy, which "command wall s" includes)`,
+          `rebuild: \`projections rebuild ${view}\` as its own process, timed by the command itself (events ÷ its reported ev/s: the replay — the log read in chunks of 10,000 events, folded in memory by the view's handlers, its rows written by COPY (src/cqrs/row-replay.ts) — ANALYZE and the swap; not process start, creating the copy nor counting the log, which "command wall s" includes)`,
           'ceiling: on one connection, one transaction: COPY the final rows (COPY text prepared beforehand) into a temporary table, then INSERT … ON CONFLICT (id) DO UPDATE into an empty copy of the view table (CREATE TABLE … LIKE … INCLUDING ALL, untimed); it reads no event and decides nothing, so it is the floor of the time any rebuild can take; its rows are checked equal to the rebuilt view',
           'ratio: ceiling time / rebuild time per round (= rebuild events/s ÷ the events/s the ceiling would give), median over interleaved rounds',
         ],

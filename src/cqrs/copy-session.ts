@@ -2,23 +2,37 @@
 // replaying the log and brought near the live checkpoint, with progress; dropped again whatever
 // happens.
 //
-// The replay runs the unchanged consumer runtime on the copy: handleBatch, retried like the live
-// projector does, then isolatePoison, which parks a poison event in the copy's own parked_event
-// exactly as the live projector parks it in the live one.
+// A row projection's replay folds the log in memory and writes its rows in a few large
+// transactions (row-replay.ts). Any other projection's, and the events a row projection's fast
+// path failed on, run through the unchanged consumer runtime on the copy: handleBatch, retried like
+// the live projector does, then isolatePoison, which parks a poison event in the copy's own
+// parked_event exactly as the live projector parks it in the live one.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPostgres, type SqlConnection } from '../db/sql.ts';
 import type { WriteDb } from '../db/write-client.ts';
 import { backoffMs } from './backoff.ts';
 import { lockCheckpoint, readCheckpoint, sqlClientOf } from './checkpoint-store.ts';
 import { handleBatch, isolatePoison, type BatchOutcome } from './consumer-batch.ts';
-import { countLogEvents, readableLogHead, readCommittedEvents } from './event-log.ts';
+import { countLogEvents, readableLogHead } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
 import { logStart, compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 import { errorText } from './parked-store.ts';
 import { progressDue, progressMeter, type ProgressMeter, type ProgressSnapshot } from './progress.ts';
 import type { Projection } from './projection.ts';
 import { projectionConsumer } from './projector.ts';
-import { copySchemaOf, createCopyClient, createViewCopy, dropViewCopy, liveSchemaOf, lockViewCopy, ownedTables, qualified } from './view-copy.ts';
+import { readLogChunk } from './log-chunk-reader.ts';
+import { rowReplayOf, type RowReplay, type RowReplayOptions } from './row-replay.ts';
+import {
+  connectCopySql,
+  copySchemaOf,
+  createCopyClient,
+  createViewCopy,
+  dropViewCopy,
+  liveSchemaOf,
+  lockViewCopy,
+  ownedTables,
+  qualified,
+} from './view-copy.ts';
 
 /** The replay met a poison event of a projection whose policy is `halt`: the copy cannot pass it. */
 export class ReplayHaltedError extends Error {
@@ -36,8 +50,12 @@ export interface CopyOptions {
   writeDb: WriteDb;
   /** The read database, where the live tables are and the copy is made. */
   readDatabaseUrl: string;
-  /** Log events per replayed batch; default 500. */
+  /** Log events per replayed batch of the runtime's path; default 500. */
   batchSize?: number;
+  /** Log events read at a time by a row projection's replay (row-replay.ts); default 10,000. */
+  chunkSize?: number;
+  /** Memory bounds of a row projection's replay (row-replay.ts). */
+  rowReplay?: RowReplayOptions;
   /** Attempts at a batch before its poison event is isolated and parked; default 5 (PROJECTION_MAX_ATTEMPTS). */
   maxAttempts?: number;
   /** Called about once a second (or every `progressEveryEvents`) while replaying. */
@@ -100,6 +118,8 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
     const lock = await lockViewCopy(sql, projection.name);
     // Connects on first use, once the copy exists.
     const copyDb = createCopyClient(options.readDatabaseUrl, copy);
+    // Starts from the empty copy created below.
+    const rows = rowReplayOf(projection, { copyDb, connect: () => connectCopySql(options.readDatabaseUrl, copy) }, options.rowReplay);
 
     const applyWithRetries = async (events: RecordedEvent[], checkpoint: LogPosition): Promise<BatchOutcome> => {
       for (let attempts = 1; ; attempts += 1) {
@@ -117,27 +137,94 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
         }
       }
     };
-    /** Applies the log events after the copy's checkpoint, up to and including `until`, to the copy. */
-    const replay = async (until: LogPosition) => {
-      let checkpoint = await readCheckpoint(copyDb, projection.name);
+    /** Adds to the totals (takes away, `sign` -1: events to be replayed again) and reports progress. */
+    const count = (outcome: { events: number; applied: number; parked: number }, sign = 1) => {
+      totals.events += sign * outcome.events;
+      totals.applied += sign * outcome.applied;
+      totals.parked += sign * outcome.parked;
+      if (sign < 0) return;
+      const at = now();
+      const snapshot = meter.record(totals.events, at);
+      if (options.onProgress && progressDue(lastReport, totals.events, at, every)) {
+        lastReport = { done: totals.events, atMs: at };
+        options.onProgress(projection.name, snapshot);
+      }
+    };
+    /** The runtime's path: the log events after `checkpoint` up to and including `until`, a batch at a time. */
+    const replayInBatches = async (checkpoint: LogPosition, until: LogPosition) => {
       let read = 0;
       while (compareLogPositions(checkpoint, until) < 0) {
-        const events = (await readCommittedEvents(writeDb, checkpoint, batchSize)).filter((event) => compareLogPositions(event, until) <= 0);
+        const events = await readLogChunk(writeDb, checkpoint, until, batchSize);
         if (events.length === 0) break;
         const batch = await applyWithRetries(events, checkpoint);
         checkpoint = batch.checkpoint;
         read += events.length;
-        totals.events += events.length;
-        totals.applied += batch.applied;
-        totals.parked += batch.parked;
-        const at = now();
-        const snapshot = meter.record(totals.events, at);
-        if (options.onProgress && progressDue(lastReport, totals.events, at, every)) {
-          lastReport = { done: totals.events, atMs: at };
-          options.onProgress(projection.name, snapshot);
-        }
+        count({ events: events.length, applied: batch.applied, parked: batch.parked });
       }
       return { checkpoint, read };
+    };
+    /** A row projection's path (row-replay.ts), falling back to the runtime's for what it failed on. */
+    const replayRows = async (rows: RowReplay, from: LogPosition, until: LogPosition) => {
+      const chunkSize = options.chunkSize ?? 10_000;
+      /** `checkpoint`: the copy's (written); `folded`: how far memory got; `pending`: counted, not yet written. */
+      let checkpoint = from;
+      let folded = from;
+      let pending = { events: 0, applied: 0, parked: 0 };
+      let read = 0;
+      // What was folded since the last write is replayed again through the runtime, which retries,
+      // parks or halts at the event that fails.
+      const fallBack = async (to: LogPosition) => {
+        rows.reset();
+        count(pending, -1);
+        pending = { events: 0, applied: 0, parked: 0 };
+        checkpoint = folded = (await replayInBatches(checkpoint, to)).checkpoint;
+      };
+      const write = async () => {
+        if (compareLogPositions(folded, checkpoint) === 0) return;
+        try {
+          await rows.flush(folded);
+          checkpoint = folded;
+          pending = { events: 0, applied: 0, parked: 0 };
+        } catch {
+          await fallBack(folded);
+        }
+      };
+      // The next chunk is read while this one is folded and written (another connection).
+      const readAfter = (after: LogPosition) => {
+        const chunk = readLogChunk(writeDb, after, until, chunkSize);
+        chunk.catch(() => {}); // awaited below; a failure surfaces there
+        return chunk;
+      };
+      let next = readAfter(folded);
+      while (compareLogPositions(folded, until) < 0) {
+        const events = await next;
+        const last = events.at(-1);
+        if (!last) break;
+        const reached: LogPosition = { transactionId: last.transactionId, position: last.position };
+        next = readAfter(reached);
+        read += events.length;
+        try {
+          const outcome = { events: events.length, ...(await rows.fold(events)) };
+          folded = reached;
+          pending = { events: pending.events + outcome.events, applied: pending.applied + outcome.applied, parked: pending.parked + outcome.parked };
+          count(outcome);
+        } catch {
+          await fallBack(reached);
+          // The runtime may have stopped short of it (events not readable yet): read on from where it did.
+          if (compareLogPositions(folded, reached) !== 0) next = readAfter(folded);
+        }
+        if (rows.due) {
+          await write();
+          if (compareLogPositions(folded, reached) !== 0) next = readAfter(folded);
+        }
+      }
+      await write();
+      return { checkpoint, read };
+    };
+    /** Applies the log events after the copy's checkpoint, up to and including `until`, to the copy. */
+    const replay = async (until: LogPosition) => {
+      const checkpoint = await readCheckpoint(copyDb, projection.name);
+      return rows ? replayRows(rows, checkpoint, until) : replayInBatches(checkpoint, until);
     };
 
     const session: CopySession = {
@@ -172,6 +259,7 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
       },
     };
     const cleanUp = async () => {
+      await rows?.close();
       await copyDb.$disconnect();
       await dropViewCopy(sql, copy);
       await lock.release();

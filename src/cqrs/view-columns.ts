@@ -33,8 +33,16 @@ function defaultEncode(value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** Writes every given row with ONE statement: insert, or replace all but the key on conflict. */
-export function upsertRows<Row>(view: ViewColumns<Row>): (tx: ReadTx, rows: readonly Row[]) => Promise<void> {
+/** A view's columns checked and resolved: each field's column name and encoder, the key's names, the upsert's conflict clause. */
+export interface ResolvedColumns {
+  table: string;
+  fields: readonly { field: string; name: string; encode(value: unknown): unknown }[];
+  keyNames: readonly string[];
+  /** `ON CONFLICT (…) DO UPDATE SET …` (or DO NOTHING when every column is in the key). */
+  onConflict: string;
+}
+
+export function resolveColumns<Row>(view: ViewColumns<Row>): ResolvedColumns {
   const fields = Object.entries(view.columns as Record<string, Column<unknown>>).map(([field, column]) =>
     typeof column === 'string'
       ? { field, name: checkedIdentifier(column), encode: defaultEncode }
@@ -45,16 +53,33 @@ export function upsertRows<Row>(view: ViewColumns<Row>): (tx: ReadTx, rows: read
     if (!found) throw new Error(`${view.table}: key field ${field} has no column`);
     return found.name;
   };
-  const table = Prisma.raw(checkedIdentifier(view.table));
   const keyNames = view.key.map(nameOf);
-  const names = Prisma.raw(fields.map((column) => column.name).join(', '));
   const replaced = fields.filter((column) => !keyNames.includes(column.name));
-  const onConflict = Prisma.raw(
+  const onConflict =
     replaced.length === 0
       ? `ON CONFLICT (${keyNames.join(', ')}) DO NOTHING`
-      : `ON CONFLICT (${keyNames.join(', ')}) DO UPDATE SET ${replaced.map(({ name }) => `${name} = EXCLUDED.${name}`).join(', ')}`,
-  );
-  return async (tx, rows) => {
+      : `ON CONFLICT (${keyNames.join(', ')}) DO UPDATE SET ${replaced.map(({ name }) => `${name} = EXCLUDED.${name}`).join(', ')}`;
+  return { table: checkedIdentifier(view.table), fields, keyNames, onConflict };
+}
+
+type SaveRows<Row> = (tx: ReadTx, rows: readonly Row[]) => Promise<void>;
+
+/** The columns an upsertRows writer was made from, so that a rebuild can write the same rows by COPY (row-replay.ts). */
+const columnsOfWriters = new WeakMap<SaveRows<never>, ResolvedColumns>();
+
+/** The resolved columns of `save` when upsertRows made it; undefined for any other writer. */
+export function columnsOfSave(save: unknown): ResolvedColumns | undefined {
+  return typeof save === 'function' ? columnsOfWriters.get(save as SaveRows<never>) : undefined;
+}
+
+/** Writes every given row with ONE statement: insert, or replace all but the key on conflict. */
+export function upsertRows<Row>(view: ViewColumns<Row>): SaveRows<Row> {
+  const resolved = resolveColumns(view);
+  const { fields } = resolved;
+  const table = Prisma.raw(resolved.table);
+  const names = Prisma.raw(fields.map((column) => column.name).join(', '));
+  const onConflict = Prisma.raw(resolved.onConflict);
+  const save: SaveRows<Row> = async (tx, rows) => {
     if (rows.length === 0) return;
     const records = rows.map((row) => {
       const values = row as Record<string, unknown>;
@@ -65,4 +90,6 @@ export function upsertRows<Row>(view: ViewColumns<Row>): (tx: ReadTx, rows: read
       SELECT ${names} FROM jsonb_populate_recordset(NULL::${table}, ${JSON.stringify(records)}::jsonb)
       ${onConflict}`;
   };
+  columnsOfWriters.set(save, resolved);
+  return save;
 }

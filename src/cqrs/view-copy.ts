@@ -185,6 +185,16 @@ export function createCopyClient(readDatabaseUrl: string, copy: string): ReadDb 
   return new PrismaClient({ adapter });
 }
 
+/** A plain `pg` connection whose unqualified names resolve to the copy schema alone (for COPY, row-replay.ts). */
+export async function connectCopySql(readDatabaseUrl: string, copy: string): Promise<pg.Client> {
+  if (!identifier.test(copy)) throw new ViewCopyError(`"${copy}" is not a plain schema name`);
+  const client = new pg.Client({ connectionString: readDatabaseUrl, options: `-c search_path=${copy}` });
+  // A connection the server closed fails the statement that uses it; without a listener it would end the process.
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
 /**
  * Serializes rebuild and verify of one projection across processes: a session-level advisory lock,
  * held on `sql` until released or the connection closes. Two-key form, a key space apart from the
