@@ -13,14 +13,13 @@ import type { WriteDb } from '../db/write-client.ts';
 import { backoffMs } from './backoff.ts';
 import { lockCheckpoint, readCheckpoint, sqlClientOf } from './checkpoint-store.ts';
 import { handleBatch, isolatePoison, type BatchOutcome } from './consumer-batch.ts';
-import { countLogEvents, readableLogHead } from './event-log.ts';
+import { countLogEvents, readableLogHead, readLogChunk } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
 import { logStart, compareLogPositions, toStreamId, type LogPosition } from './log-position.ts';
 import { errorText } from './parked-store.ts';
 import { progressDue, progressMeter, type ProgressMeter, type ProgressSnapshot } from './progress.ts';
 import type { Projection } from './projection.ts';
 import { projectionConsumer } from './projector.ts';
-import { readLogChunk } from './log-chunk-reader.ts';
 import { rowReplayOf, type RowReplay, type RowReplayOptions } from './row-replay.ts';
 import {
   connectCopySql,

@@ -18,13 +18,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
-import { readCommittedEvents, readableLogHead } from '../../src/cqrs/event-log.ts';
+import { readCommittedEvents, readableLogHead, readLogChunk } from '../../src/cqrs/event-log.ts';
 import type { EventMetadata, RecordedEvent } from '../../src/cqrs/events.ts';
 import { listenToLog, createLogSource } from '../../src/cqrs/log-source.ts';
 import { logStart } from '../../src/cqrs/log-position.ts';
 import type { Projection, ViewChange } from '../../src/cqrs/projection.ts';
 import { applyBatch } from '../../src/cqrs/projector.ts';
-import { readLogChunk } from '../../src/cqrs/log-chunk-reader.ts';
 import { rebuildProjection, type RebuildOptions } from '../../src/cqrs/rebuild.ts';
 import { rowReplayOf } from '../../src/cqrs/row-replay.ts';
 import { createReadClient, type ReadDb } from '../../src/db/read-client.ts';
