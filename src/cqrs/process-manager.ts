@@ -4,7 +4,8 @@
 // acknowledged. A crash between the commands and the checkpoint redelivers the batch: handlers
 // must be idempotent (docs/architecture.md#g7). Events with different keys are handled
 // concurrently, events of one key one after another in log order.
-import type { WriteDb, WriteTx } from '../db/write-client.ts';
+import type { WriteDb } from '../db/write-client.ts';
+import { writeBookkeeping, type TaggedSql } from '../db/write-sql.ts';
 import type { LogConsumer } from './consumer-batch.ts';
 import { startConsumer, type ConsumerOptions, type RunningConsumer } from './consumer-runtime.ts';
 import type { RecordedEvent } from './events.ts';
@@ -29,7 +30,7 @@ export interface ProcessManager {
   sweep?(): Promise<void>;
 }
 
-export interface ProcessManagerOptions extends Pick<ConsumerOptions<WriteTx, never>, 'openSource' | 'batchSize' | 'maxAttempts' | 'leadership' | 'log'> {
+export interface ProcessManagerOptions extends Pick<ConsumerOptions<TaggedSql, never>, 'openSource' | 'batchSize' | 'maxAttempts' | 'leadership' | 'log'> {
   writeDb: WriteDb;
   process: ProcessManager;
   /** How many keys of one batch are handled at the same time. */
@@ -85,7 +86,7 @@ export function oneAtATimePerKey(): (key: string, work: () => Promise<void>) => 
  * A process manager as the runtime consumes it. An event whose key cannot be read (bad data) gets
  * a key of its own, so that it is handled (and parked) alone and holds nothing else back.
  */
-export function processConsumer(process: ProcessManager, concurrency: number): LogConsumer<WriteTx, never> {
+export function processConsumer(process: ProcessManager, concurrency: number): LogConsumer<TaggedSql, never> {
   const keyOf = (event: RecordedEvent) => {
     try {
       const key = process.keyOf(event);
@@ -118,7 +119,8 @@ export function startProcessManager(options: ProcessManagerOptions): RunningProc
   return startConsumer({
     ...options,
     consumer: processConsumer(process, options.concurrency),
-    db: options.writeDb,
+    // Checkpoint, parking and lineage as prepared statements, pipelined (src/db/write-sql.ts).
+    db: writeBookkeeping(options.writeDb),
     label: `process ${process.name}`,
     beside: process.sweep && { what: 'sweep', run: () => process.sweep!(), intervalMs: options.sweepMs },
   });
