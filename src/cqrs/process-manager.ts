@@ -26,6 +26,13 @@ export interface ProcessManager {
    * the key's events it holds.
    */
   handleKey?(events: RecordedEvent[]): Promise<void>;
+  /**
+   * Optional: of a batch's keys, those with nothing to do now, learnt in ONE read for the whole
+   * batch; their events are not handled (a state-based process manager's events of orders it already
+   * moved on, most of what it receives). Sound only when whatever could give such a key work later
+   * is an event of its own (handled in a later batch) or a sweep.
+   */
+  keysAtRest?(keys: readonly string[]): Promise<ReadonlySet<string>>;
   /** Runs every sweep interval while this process is the active one: timeouts, due retries. */
   sweep?(): Promise<void>;
 }
@@ -105,7 +112,9 @@ export function processConsumer(process: ProcessManager, concurrency: number): L
     async apply(_db, events) {
       const byKey = new Map<string, RecordedEvent[]>();
       for (const event of events) byKey.set(keyOf(event), [...(byKey.get(keyOf(event)) ?? []), event]);
-      await forEachConcurrently([...byKey.values()], concurrency, async (keyed) => {
+      const atRest = process.keysAtRest ? await process.keysAtRest([...byKey.keys()]) : new Set<string>();
+      const busy = [...byKey].filter(([key]) => !atRest.has(key)).map(([, keyed]) => keyed);
+      await forEachConcurrently(busy, concurrency, async (keyed) => {
         if (process.handleKey) return process.handleKey(keyed);
         for (const event of keyed) await process.handle(event);
       });

@@ -2,6 +2,7 @@
 import { exactCents } from '../../shared/money.ts';
 import type { WriteDb } from '../../../db/write-client.ts';
 import { runStatement, sqlStatement } from '../../../db/write-sql.ts';
+import { isUuid } from '../../../cqrs/errors.ts';
 import type { SagaFacts } from './next-step.ts';
 
 export interface LoadedSaga {
@@ -47,13 +48,38 @@ const factsStatement = sqlStatement(
      LEFT JOIN order_sagas s ON s.order_id = wanted.id`,
 );
 
+const manyFactsStatement = sqlStatement(
+  'order_saga_facts_many',
+  `SELECT wanted.id::text AS wanted_id,
+          o.id::text AS order_id, o.status AS order_status, o.total_cents::text AS total_cents, o.currency, o.placed_at, o.cancel_reason,
+          p.order_id::text AS payment_id, p.status AS payment_status, p.reference AS payment_reference, p.reason AS payment_reason,
+          r.order_id::text AS reservation_id, r.status AS reservation_status, r.reason AS reservation_reason,
+          s.order_id::text AS saga_id, s.status AS saga_status, s.deadline_at, s.attempts, s.charge_started_at, s.parked_at
+     FROM unnest($1::uuid[]) AS wanted(id)
+     LEFT JOIN orders o ON o.id = wanted.id
+     LEFT JOIN payments p ON p.order_id = wanted.id
+     LEFT JOIN reservation_attempts r ON r.order_id = wanted.id
+     LEFT JOIN order_sagas s ON s.order_id = wanted.id`,
+);
+
 /**
  * The order, its payment, its reservation attempt and its saga row, in ONE prepared statement: the
  * saga reads them before every step, so this is its most frequent query.
  */
 export async function loadSagaFacts(db: WriteDb, orderId: string, now: Date): Promise<LoadedSaga> {
   const [row] = await runStatement<FactsRow>(db, factsStatement, [orderId]);
-  const facts = row!;
+  return loadedOf(row!, now);
+}
+
+/** loadSagaFacts of several orders in one statement, by order id (ids as PostgreSQL prints them); ids that are no uuid are left out. */
+export async function loadManySagaFacts(db: WriteDb, orderIds: readonly string[], now: Date): Promise<Map<string, LoadedSaga>> {
+  const ids = orderIds.filter(isUuid);
+  if (ids.length === 0) return new Map();
+  const rows = await runStatement<FactsRow & { wanted_id: string }>(db, manyFactsStatement, [ids]);
+  return new Map(rows.map((row) => [row.wanted_id, loadedOf(row, now)]));
+}
+
+function loadedOf(facts: FactsRow, now: Date): LoadedSaga {
   // The status columns are plain text; the commands that write them only ever write these values.
   type Status<Fact extends keyof SagaFacts> = NonNullable<SagaFacts[Fact]> extends { status: infer S } ? S : never;
   return {
