@@ -16,6 +16,7 @@ import type { PaymentProvider } from '../../payments/provider.ts';
 import { maxReasonLength, type CancelOrder, type CompleteOrder } from '../commands.ts';
 import { orderAggregate, orderEventTypes } from '../events.ts';
 import { loadManySagaFacts, loadSagaFacts, type LoadedSaga } from './facts.ts';
+import { factsAfterEvents, eventsOfResult } from './known-facts.ts';
 import { nextSagaStep, type SagaStep } from './next-step.ts';
 import { clearSagaRetry, createSagaRow, dueSagaOrderIds, finishSagaRow, markChargeStarted, recordSagaFailure } from './saga-rows.ts';
 import { silentLogger, type Logger } from '../../../observability/logger.ts';
@@ -122,14 +123,20 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
       if (step.kind === 'none') return;
       try {
         if (step.kind === previous || taken === maxStepsPerReconcile) throw new SagaStuckError(step.kind);
-        const created = await perform(orderId, step, trigger, now);
+        const done = await perform(orderId, step, trigger, now);
         if (attempts > 0 && step.kind !== 'finish') await clearSagaRetry(writeDb, orderId, clock());
         // Settled: reading the facts again would find nothing to do. Whatever changes the order
         // later (a late payment) is an event of its own, which reconciles it again.
         if (step.kind === 'finish') return;
-        // A row this step created holds exactly what it wrote; the other facts are as just read.
-        if (step.kind === 'start' && created === true) {
+        // A row this step created holds exactly what it wrote; a command's events say what it changed
+        // (known-facts.ts); the other facts are as just read. Otherwise they are read again.
+        if (step.kind === 'start' && done === true) {
           known = { facts: { ...facts, saga: { status: 'running', deadlineAt: step.deadlineAt, chargeStartedAt: null } }, attempts: 0, parked: false };
+        } else if (step.kind !== 'start') {
+          const after = factsAfterEvents(facts, eventsOfResult(done));
+          // A charge noted its start on the saga row (markChargeStarted), the first time only.
+          const saga = step.kind === 'charge' && facts.saga ? { ...facts.saga, chargeStartedAt: facts.saga.chargeStartedAt ?? now } : facts.saga;
+          if (after) known = { facts: { ...after, saga }, attempts: 0, parked: false };
         }
       } catch (error) {
         // Without a saga row there is nowhere to schedule a retry: the caller must retry the event.
