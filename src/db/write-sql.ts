@@ -105,7 +105,10 @@ class PipelinedTx implements SqlTx {
     return ((await this.sendForResult(statement, last))?.rows ?? []) as unknown[];
   }
 
-  private async sendForResult(statement: { statement: SqlStatement; values: readonly unknown[] } | undefined, last: boolean): Promise<pg.QueryResult | undefined> {
+  private async sendForResult(
+    statement: { statement: SqlStatement; values: readonly unknown[] } | undefined,
+    last: boolean,
+  ): Promise<pg.QueryResult | undefined> {
     if (this.committed) throw new Error('the transaction has already committed');
     const begin = !this.begun;
     this.begun = true;
@@ -205,7 +208,10 @@ let templateCount = 0;
 function statementOfTemplate(parts: TemplateStringsArray): SqlStatement {
   let statement = templateStatements.get(parts);
   if (!statement) {
-    statement = sqlStatement(`tagged_${templateCount++}`, parts.reduce((text, part, n) => `${text}$${n}${part}`));
+    statement = sqlStatement(
+      `tagged_${templateCount++}`,
+      parts.reduce((text, part, n) => `${text}$${n}${part}`),
+    );
     templateStatements.set(parts, statement);
   }
   return statement;

@@ -115,7 +115,9 @@ describe('on the write pool, as process managers commit (writeBookkeeping: prepa
     expect((await lineageRows(name))[0]!.n).toBe(2);
     // A stale owner: nothing parked, the checkpoint stays; the lineage of what it did is recorded.
     const stale = event(20n);
-    expect(await commitCheckpoint(db, name, stale, [{ event: stale, key: 'k', error: 'late', attempts: 5 }], lineageOf(name, [stale]))).toEqual({ moved: false });
+    expect(await commitCheckpoint(db, name, stale, [{ event: stale, key: 'k', error: 'late', attempts: 5 }], lineageOf(name, [stale]))).toEqual({
+      moved: false,
+    });
     expect(await readCheckpoint(db, name)).toEqual(positionOf(held));
     expect(await listParked(db, [name])).toHaveLength(2);
     expect((await lineageRows(name))[0]!.n).toBe(3);

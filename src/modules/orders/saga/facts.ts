@@ -103,7 +103,11 @@ function loadedOf(facts: FactsRow, now: Date): LoadedSaga {
       saga:
         facts.saga_id === null
           ? null
-          : { status: facts.saga_status as Status<'saga'>, deadlineAt: new Date(facts.deadline_at!), chargeStartedAt: facts.charge_started_at && new Date(facts.charge_started_at) },
+          : {
+              status: facts.saga_status as Status<'saga'>,
+              deadlineAt: new Date(facts.deadline_at!),
+              chargeStartedAt: facts.charge_started_at && new Date(facts.charge_started_at),
+            },
     },
     attempts: Number(facts.attempts ?? 0),
     parked: facts.parked_at !== null,

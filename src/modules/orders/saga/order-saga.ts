@@ -180,9 +180,7 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
     // such an order work later is an event of its own, or a due retry the sweeper picks up.
     async keysAtRest(orderIds) {
       const loaded = await loadManySagaFacts(writeDb, orderIds, clock());
-      return new Set(
-        [...loaded].filter(([, { facts, parked }]) => parked || nextSagaStep(facts, deadlineMs).kind === 'none').map(([orderId]) => orderId),
-      );
+      return new Set([...loaded].filter(([, { facts, parked }]) => parked || nextSagaStep(facts, deadlineMs).kind === 'none').map(([orderId]) => orderId));
     },
     async sweep() {
       const due = await dueSagaOrderIds(writeDb, clock(), sweepBatch);
