@@ -12,6 +12,23 @@ import { positionOfRow, type LogPosition } from './log-position.ts';
 export interface SqlClient {
   $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<T>;
   $executeRaw(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<number>;
+  /**
+   * Optional: a write whose reply is not needed, sent with the transaction's next statement or its
+   * COMMIT (the write database's pipelined transactions, src/db/write-sql.ts writeBookkeeping).
+   */
+  $deferRaw?(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<void>;
+}
+
+/**
+ * A write whose reply (its row count) is not needed: deferred where the client pipelines, else run
+ * at once. A deferred write that fails fails the transaction's next statement or its COMMIT, so the
+ * transaction commits nothing either way.
+ */
+export function writeWithoutReply(db: SqlClient): (query: TemplateStringsArray, ...values: unknown[]) => Promise<void> {
+  return async (query, ...values) => {
+    if (db.$deferRaw) await db.$deferRaw(query, ...values);
+    else await db.$executeRaw(query, ...values);
+  };
 }
 
 /** A Prisma client whose interactive transactions hand out `Tx`. */
@@ -63,7 +80,7 @@ export async function lockCheckpoint(tx: SqlClient, consumer: string): Promise<L
 
 /** Moves the checkpoint to `at`; moving on clears a halt (see Projection.onPoison). */
 export async function saveCheckpoint(db: SqlClient, consumer: string, at: LogPosition): Promise<void> {
-  await db.$executeRaw`
+  await writeWithoutReply(db)`
     INSERT INTO consumer_checkpoint (consumer, transaction_id, position, updated_at)
     VALUES (${consumer}, ${at.transactionId}, ${at.position}, now())
     ON CONFLICT (consumer) DO UPDATE

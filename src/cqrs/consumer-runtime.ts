@@ -84,7 +84,9 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
     // After-effects consumers: whether any of their events is parked, as the last commit learnt it.
     let anyParked: boolean | undefined;
     while (active()) {
-      if (consumer.commit === 'after-effects') await handleRequestedRetries(active);
+      // No parked events when the last commit learnt it: nothing an operator could ask to retry
+      // (only this consumer parks, under its lease), so the lookup is skipped.
+      if (consumer.commit === 'after-effects' && anyParked !== false) await handleRequestedRetries(active);
       const batch = await source.next(checkpoint, batchSize);
       if (batch.events.length === 0 || !active()) continue;
       // The batch's span (docs/tracing.md): its handling and its after-commit work (notices) run in it.

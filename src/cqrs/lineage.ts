@@ -9,7 +9,7 @@
 // Only what cannot be derived is recorded: which consumer handled which positions when, the rows it
 // changed and the notices it published. The command and its events come from event_log itself (by
 // its correlation id index), webhook deliveries from webhook_deliveries (src/cqrs/lineage-query.ts).
-import type { SqlClient } from './checkpoint-store.ts';
+import { writeWithoutReply, type SqlClient } from './checkpoint-store.ts';
 import type { RecordedEvent } from './events.ts';
 import { toWire } from './wire.ts';
 import { currentLogger } from '../observability/logger.ts';
@@ -112,7 +112,8 @@ export function batchLineage(consumer: string, events: readonly RecordedEvent[],
  */
 export async function insertLineage(db: SqlClient, rows: string | null): Promise<void> {
   if (rows === null) return;
-  await db.$executeRaw`
+  // Without a reply: in a pipelined transaction it goes out with the next statement.
+  await writeWithoutReply(db)`
     INSERT INTO consumer_lineage (consumer, correlation_id, positions, rows, pushes, shared, handled_at)
     SELECT consumer, correlation_id, positions, rows, pushes, shared, clock_timestamp()
       FROM jsonb_to_recordset(${rows}::jsonb)

@@ -7,7 +7,7 @@
 // consumer handles is parked behind it ("held behind parked event <position>", 0 attempts), so K's
 // events are never handled out of order; other keys flow. The key is the aggregate
 // (`<type>/<id>`) for projections, the process's own key (the order id) for process managers.
-import type { SqlClient } from './checkpoint-store.ts';
+import { writeWithoutReply, type SqlClient } from './checkpoint-store.ts';
 import { DomainError } from './errors.ts';
 import { recordedEventOf, type RecordedEvent, type StoredEventRow } from './events.ts';
 import type { LogPosition } from './log-position.ts';
@@ -73,10 +73,13 @@ export async function chooseRetry(db: SqlClient, consumer: string, which: bigint
   return ofKey.map((row) => row.event);
 }
 
-/** Parks events; a redelivered batch parks the same events again, and the first record stands. */
+/**
+ * Parks events; a redelivered batch parks the same events again, and the first record stands.
+ * Without a reply: in a pipelined transaction the inserts go out with its COMMIT.
+ */
 export async function parkEvents(db: SqlClient, consumer: string, parkings: readonly Parking[]): Promise<void> {
   for (const { event, key, error, attempts } of parkings) {
-    await db.$executeRaw`
+    await writeWithoutReply(db)`
       INSERT INTO parked_event (consumer, transaction_id, position, key, aggregate_type, aggregate_id, aggregate_version,
                                 event_type, schema_version, payload, metadata, recorded_at, error, attempts, parked_at)
       VALUES (${consumer}, ${event.transactionId}, ${event.position}, ${key}, ${event.aggregateType}, ${event.aggregateId},

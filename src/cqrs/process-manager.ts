@@ -4,7 +4,8 @@
 // acknowledged. A crash between the commands and the checkpoint redelivers the batch: handlers
 // must be idempotent (docs/architecture.md#g7). Events with different keys are handled
 // concurrently, events of one key one after another in log order.
-import type { WriteDb, WriteTx } from '../db/write-client.ts';
+import type { WriteDb } from '../db/write-client.ts';
+import { writeBookkeeping, type TaggedSql } from '../db/write-sql.ts';
 import type { LogConsumer } from './consumer-batch.ts';
 import { startConsumer, type ConsumerOptions, type RunningConsumer } from './consumer-runtime.ts';
 import type { RecordedEvent } from './events.ts';
@@ -25,11 +26,18 @@ export interface ProcessManager {
    * the key's events it holds.
    */
   handleKey?(events: RecordedEvent[]): Promise<void>;
+  /**
+   * Optional: of a batch's keys, those with nothing to do now, learnt in ONE read for the whole
+   * batch; their events are not handled (a state-based process manager's events of orders it already
+   * moved on, most of what it receives). Sound only when whatever could give such a key work later
+   * is an event of its own (handled in a later batch) or a sweep.
+   */
+  keysAtRest?(keys: readonly string[]): Promise<ReadonlySet<string>>;
   /** Runs every sweep interval while this process is the active one: timeouts, due retries. */
   sweep?(): Promise<void>;
 }
 
-export interface ProcessManagerOptions extends Pick<ConsumerOptions<WriteTx, never>, 'openSource' | 'batchSize' | 'maxAttempts' | 'leadership' | 'log'> {
+export interface ProcessManagerOptions extends Pick<ConsumerOptions<TaggedSql, never>, 'openSource' | 'batchSize' | 'maxAttempts' | 'leadership' | 'log'> {
   writeDb: WriteDb;
   process: ProcessManager;
   /** How many keys of one batch are handled at the same time. */
@@ -85,7 +93,7 @@ export function oneAtATimePerKey(): (key: string, work: () => Promise<void>) => 
  * A process manager as the runtime consumes it. An event whose key cannot be read (bad data) gets
  * a key of its own, so that it is handled (and parked) alone and holds nothing else back.
  */
-export function processConsumer(process: ProcessManager, concurrency: number): LogConsumer<WriteTx, never> {
+export function processConsumer(process: ProcessManager, concurrency: number): LogConsumer<TaggedSql, never> {
   const keyOf = (event: RecordedEvent) => {
     try {
       const key = process.keyOf(event);
@@ -104,7 +112,9 @@ export function processConsumer(process: ProcessManager, concurrency: number): L
     async apply(_db, events) {
       const byKey = new Map<string, RecordedEvent[]>();
       for (const event of events) byKey.set(keyOf(event), [...(byKey.get(keyOf(event)) ?? []), event]);
-      await forEachConcurrently([...byKey.values()], concurrency, async (keyed) => {
+      const atRest = process.keysAtRest ? await process.keysAtRest([...byKey.keys()]) : new Set<string>();
+      const busy = [...byKey].filter(([key]) => !atRest.has(key)).map(([, keyed]) => keyed);
+      await forEachConcurrently(busy, concurrency, async (keyed) => {
         if (process.handleKey) return process.handleKey(keyed);
         for (const event of keyed) await process.handle(event);
       });
@@ -118,7 +128,8 @@ export function startProcessManager(options: ProcessManagerOptions): RunningProc
   return startConsumer({
     ...options,
     consumer: processConsumer(process, options.concurrency),
-    db: options.writeDb,
+    // Checkpoint, parking and lineage as prepared statements, pipelined (src/db/write-sql.ts).
+    db: writeBookkeeping(options.writeDb),
     label: `process ${process.name}`,
     beside: process.sweep && { what: 'sweep', run: () => process.sweep!(), intervalMs: options.sweepMs },
   });

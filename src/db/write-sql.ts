@@ -38,6 +38,8 @@ export interface SqlTx {
    * order. Inside a caller's transaction it runs at once.
    */
   defer(statement: SqlStatement, values?: readonly unknown[]): Promise<void>;
+  /** A statement whose affected row count the caller needs (an UPDATE or DELETE without RETURNING). */
+  execute(statement: SqlStatement, values?: readonly unknown[]): Promise<number>;
 }
 
 /**
@@ -78,6 +80,10 @@ class PipelinedTx implements SqlTx {
     return (await this.send({ statement, values }, true)) as Row[];
   }
 
+  async execute(statement: SqlStatement, values: readonly unknown[] = []): Promise<number> {
+    return (await this.sendForResult({ statement, values }, false))?.rowCount ?? 0;
+  }
+
   defer(statement: SqlStatement, values: readonly unknown[] = []): Promise<void> {
     if (this.committed) throw new Error('the transaction has already committed');
     this.deferred.push({ statement, values });
@@ -96,6 +102,13 @@ class PipelinedTx implements SqlTx {
   }
 
   private async send(statement: { statement: SqlStatement; values: readonly unknown[] } | undefined, last: boolean): Promise<unknown[]> {
+    return ((await this.sendForResult(statement, last))?.rows ?? []) as unknown[];
+  }
+
+  private async sendForResult(
+    statement: { statement: SqlStatement; values: readonly unknown[] } | undefined,
+    last: boolean,
+  ): Promise<pg.QueryResult | undefined> {
     if (this.committed) throw new Error('the transaction has already committed');
     const begin = !this.begun;
     this.begun = true;
@@ -113,15 +126,19 @@ class PipelinedTx implements SqlTx {
     const settled = await Promise.allSettled(replies);
     const failed = settled.find((outcome) => outcome.status === 'rejected');
     if (failed) throw failed.reason;
-    const own = settled[settled.length - 2] as PromiseFulfilledResult<pg.QueryResult | undefined>;
-    return (own.value?.rows ?? []) as unknown[];
+    return (settled[settled.length - 2] as PromiseFulfilledResult<pg.QueryResult | undefined>).value;
   }
 }
 
 /** The same statements inside a Prisma interactive transaction (embedded mode, or a caller's transaction). */
 export function prismaSqlTx(tx: WriteTx): SqlTx {
   const query = <Row>(statement: SqlStatement, values: readonly unknown[] = []) => tx.$queryRawUnsafe<Row[]>(statement.text, ...values);
-  return { query, queryLast: query, defer: async (statement, values) => void (await query(statement, values)) };
+  return {
+    query,
+    queryLast: query,
+    defer: async (statement, values) => void (await query(statement, values)),
+    execute: (statement, values = []) => tx.$executeRawUnsafe(statement.text, ...values),
+  };
 }
 
 /**
@@ -151,4 +168,83 @@ export async function inSqlTransaction<T>(pool: pg.Pool, work: (tx: SqlTx) => Pr
 export function inWriteTransaction<T>(db: WriteDb, work: (tx: SqlTx) => Promise<T>): Promise<T> {
   const pool = sqlPoolOf(db);
   return pool ? inSqlTransaction(pool, work) : db.$transaction((tx) => work(prismaSqlTx(tx)));
+}
+
+/**
+ * Runs one statement on its own (its own implicit transaction): on a connection of the write
+ * client's pool, prepared under its name; in embedded mode through Prisma's raw query. For what a
+ * process manager reads and writes outside any command (the order saga's facts and its own row),
+ * so that it skips Prisma's query engine as commands do (docs/performance.md#the-command-path).
+ */
+export async function runStatement<Row = Record<string, unknown>>(db: WriteDb, statement: SqlStatement, values: readonly unknown[] = []): Promise<Row[]> {
+  const pool = sqlPoolOf(db);
+  if (!pool) return db.$queryRawUnsafe<Row[]>(statement.text, ...values);
+  return (await pool.query(prepared(statement, values))).rows as Row[];
+}
+
+/**
+ * SQL written as Prisma's tagged templates, as the consumer bookkeeping writes it (checkpoints,
+ * parked events, lineage: src/cqrs/checkpoint-store.ts), so that one module serves both databases.
+ * Structurally that module's SqlClient; declared here so that the write layer imports nothing of it.
+ */
+export interface TaggedSql {
+  $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T>;
+  $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number>;
+  /**
+   * A write whose reply is not needed: inside a pipelined transaction it goes out with the next
+   * statement that needs a reply, or with COMMIT (see SqlTx.defer); elsewhere it runs at once.
+   */
+  $deferRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<void>;
+}
+
+export interface TaggedSqlDb extends TaggedSql {
+  $transaction<R>(work: (tx: TaggedSql) => Promise<R>): Promise<R>;
+}
+
+/** Each template (one per call site: the language hands the same strings array every time) prepared once per connection. */
+const templateStatements = new WeakMap<TemplateStringsArray, SqlStatement>();
+let templateCount = 0;
+
+function statementOfTemplate(parts: TemplateStringsArray): SqlStatement {
+  let statement = templateStatements.get(parts);
+  if (!statement) {
+    statement = sqlStatement(
+      `tagged_${templateCount++}`,
+      parts.reduce((text, part, n) => `${text}$${n}${part}`),
+    );
+    templateStatements.set(parts, statement);
+  }
+  return statement;
+}
+function taggedOf(tx: SqlTx): TaggedSql {
+  return {
+    $queryRaw: <T>(parts: TemplateStringsArray, ...values: unknown[]) => tx.query(statementOfTemplate(parts), values) as Promise<T>,
+    $executeRaw: (parts, ...values) => tx.execute(statementOfTemplate(parts), values),
+    $deferRaw: (parts, ...values) => tx.defer(statementOfTemplate(parts), values),
+  };
+}
+
+/**
+ * The write database as the consumer bookkeeping of a process manager uses it: on PostgreSQL each
+ * tagged statement is prepared on a connection of the write client's pool, and a transaction is a
+ * pipelined one (BEGIN with its first statement, deferred writes with COMMIT), so that a batch's
+ * checkpoint, parking and lineage cost no Prisma query and few round trips. Embedded: Prisma.
+ */
+export function writeBookkeeping(db: WriteDb): TaggedSqlDb {
+  const pool = sqlPoolOf(db);
+  if (!pool) {
+    const prismaTagged = (client: WriteDb | WriteTx): TaggedSql => ({
+      $queryRaw: <T>(parts: TemplateStringsArray, ...values: unknown[]) => client.$queryRaw<T>(parts, ...values),
+      $executeRaw: (parts, ...values) => client.$executeRaw(parts, ...values),
+      $deferRaw: async (parts, ...values) => void (await client.$executeRaw(parts, ...values)),
+    });
+    return { ...prismaTagged(db), $transaction: (work) => db.$transaction((tx) => work(prismaTagged(tx))) };
+  }
+  const run = (parts: TemplateStringsArray, values: unknown[]) => pool.query(prepared(statementOfTemplate(parts), values));
+  return {
+    $queryRaw: async <T>(parts: TemplateStringsArray, ...values: unknown[]) => (await run(parts, values)).rows as T,
+    $executeRaw: async (parts, ...values) => (await run(parts, values)).rowCount ?? 0,
+    $deferRaw: async (parts, ...values) => void (await run(parts, values)),
+    $transaction: (work) => inSqlTransaction(pool, (tx) => work(taggedOf(tx))),
+  };
 }

@@ -2,11 +2,14 @@
 // frozen mid-batch cannot move it back, nor park events, once another owner got further. And the
 // ordering rule's lookup of parked events is skipped while its last commit learnt there are none.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/cqrs/events.ts';
 import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { commitCheckpoint, handleBatch, type LogConsumer } from '../../src/cqrs/consumer-batch.ts';
-import { logStart } from '../../src/cqrs/log-position.ts';
+import { batchLineage } from '../../src/cqrs/lineage.ts';
+import { logStart, type LogPosition } from '../../src/cqrs/log-position.ts';
+import { heldReason, listParked } from '../../src/cqrs/parked-store.ts';
+import { writeBookkeeping } from '../../src/db/write-sql.ts';
 import { createWriteClient, type WriteDb, type WriteTx } from '../../src/db/write-client.ts';
 import { createTestDatabase } from '../support/databases.ts';
 
@@ -17,6 +20,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await writeDb.$disconnect();
 });
+
+const positionOf = ({ transactionId, position }: LogPosition): LogPosition => ({ transactionId, position });
 
 const event = (position: bigint): RecordedEvent => ({
   transactionId: 100n + position,
@@ -89,4 +94,51 @@ it('looks up parked heads only while the consumer has parked events, as its last
   expect(outcome.parked).toBe(1);
   expect(outcome.anyParked).toBe(true);
   expect(handled).toEqual([11n, 12n]);
+});
+
+describe('on the write pool, as process managers commit (writeBookkeeping: prepared, pipelined statements)', () => {
+  const lineageOf = (name: string, events: RecordedEvent[]) => batchLineage(name, events, []);
+  const lineageRows = (name: string) => writeDb.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM consumer_lineage WHERE consumer = ${name}`;
+
+  it('parks, records lineage and moves the checkpoint together; fenced like the Prisma path', async () => {
+    const name = 'pooled-process';
+    const db = writeBookkeeping(writeDb);
+    const poison = event(21n);
+    const held = { ...event(22n), aggregateId: poison.aggregateId };
+    const parkings = [
+      { event: poison, key: poison.aggregateId, error: 'boom', attempts: 5 },
+      { event: held, key: poison.aggregateId, error: heldReason(poison.position), attempts: 0 },
+    ];
+    expect(await commitCheckpoint(db, name, held, parkings, lineageOf(name, [poison, held]))).toEqual({ moved: true, anyParked: true });
+    expect(await readCheckpoint(db, name)).toEqual(positionOf(held));
+    expect((await listParked(db, [name])).map((parked) => parked.event.position)).toEqual([21n, 22n]);
+    expect((await lineageRows(name))[0]!.n).toBe(2);
+    // A stale owner: nothing parked, the checkpoint stays; the lineage of what it did is recorded.
+    const stale = event(20n);
+    expect(await commitCheckpoint(db, name, stale, [{ event: stale, key: 'k', error: 'late', attempts: 5 }], lineageOf(name, [stale]))).toEqual({
+      moved: false,
+    });
+    expect(await readCheckpoint(db, name)).toEqual(positionOf(held));
+    expect(await listParked(db, [name])).toHaveLength(2);
+    expect((await lineageRows(name))[0]!.n).toBe(3);
+  });
+
+  it('commits nothing when a parking, sent ahead with COMMIT, fails: no checkpoint, no parked event, no lineage', async () => {
+    const name = 'pooled-failing';
+    const db = writeBookkeeping(writeDb);
+    expect(await commitCheckpoint(db, name, event(30n), [])).toEqual({ moved: true, anyParked: false });
+    const fine = event(31n);
+    // aggregate_version is an integer column: this one is out of its range, so its insert fails.
+    const broken = { ...event(32n), aggregateVersion: 2 ** 40 };
+    const parkings = [
+      { event: fine, key: fine.aggregateId, error: 'boom', attempts: 5 },
+      { event: broken, key: broken.aggregateId, error: 'boom', attempts: 5 },
+    ];
+    await expect(commitCheckpoint(db, name, broken, parkings, lineageOf(name, [fine, broken]))).rejects.toThrow(/out of range/);
+    expect(await readCheckpoint(db, name)).toEqual(positionOf(event(30n)));
+    expect(await listParked(db, [name])).toEqual([]);
+    expect((await lineageRows(name))[0]!.n).toBe(0);
+    // The pool's connections are fine after it.
+    expect(await commitCheckpoint(db, name, fine, [parkings[0]!])).toEqual({ moved: true, anyParked: true });
+  });
 });

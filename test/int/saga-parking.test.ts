@@ -194,8 +194,9 @@ describe('a saga event whose handling keeps throwing', () => {
     let stuck = '';
     const handledOfPoisoned: string[] = [];
     // A bug in the saga for one order: its handler throws for every event of that order.
-    // Event by event (no handleKey), so that the order the runtime hands events over in shows.
-    const buggy = ({ handleKey: _perKey, ...saga }: OrderSaga): ProcessManager => ({
+    // Event by event (no handleKey), and every event handed over (no keysAtRest), so that the order
+    // the runtime hands events over in shows.
+    const buggy = ({ handleKey: _perKey, keysAtRest: _atRest, ...saga }: OrderSaga): ProcessManager => ({
       ...saga,
       handle: async (event: RecordedEvent) => {
         if (saga.keyOf(event) === poisoned) throw new Error(`saga bug on ${event.type}`);

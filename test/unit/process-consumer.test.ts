@@ -42,4 +42,19 @@ describe('processConsumer', () => {
       ['2', '5'],
     ]);
   });
+
+  it('handles no event of the keys the process says are at rest, asking once for all of the batch', async () => {
+    const calls: string[][] = [];
+    const asked: string[][] = [];
+    const process: ProcessManager = {
+      ...manager(calls, true),
+      keysAtRest: async (keys) => {
+        asked.push([...keys]);
+        return new Set(['a']);
+      },
+    };
+    await processConsumer(process, 2).apply(undefined as never, batch);
+    expect(asked).toEqual([['a', 'b']]);
+    expect(calls).toEqual([['2', '5']]);
+  });
 });

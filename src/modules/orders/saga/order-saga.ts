@@ -15,7 +15,8 @@ import { paymentEventTypes } from '../../payments/events.ts';
 import type { PaymentProvider } from '../../payments/provider.ts';
 import { maxReasonLength, type CancelOrder, type CompleteOrder } from '../commands.ts';
 import { orderAggregate, orderEventTypes } from '../events.ts';
-import { loadSagaFacts } from './facts.ts';
+import { loadManySagaFacts, loadSagaFacts, type LoadedSaga } from './facts.ts';
+import { factsAfterEvents, eventsOfResult } from './known-facts.ts';
 import { nextSagaStep, type SagaStep } from './next-step.ts';
 import { clearSagaRetry, createSagaRow, dueSagaOrderIds, finishSagaRow, markChargeStarted, recordSagaFailure } from './saga-rows.ts';
 import { silentLogger, type Logger } from '../../../observability/logger.ts';
@@ -110,17 +111,33 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
 
   async function reconcile(orderId: string, trigger: SagaTrigger) {
     let previous: SagaStep['kind'] | undefined;
+    // The facts after a step whose effect is known without reading them back (a saga row created).
+    let known: LoadedSaga | undefined;
     for (let taken = 0; taken <= maxStepsPerReconcile; taken++) {
       const now = clock();
-      const { facts, attempts, parked } = await loadSagaFacts(writeDb, orderId, now);
+      const { facts, attempts, parked } = known ? { ...known, facts: { ...known.facts, now } } : await loadSagaFacts(writeDb, orderId, now);
+      known = undefined;
       // An operator's now; resuming reconciles from the facts, so events seen meanwhile lose nothing.
       if (parked) return;
       const step = nextSagaStep(facts, deadlineMs);
       if (step.kind === 'none') return;
       try {
         if (step.kind === previous || taken === maxStepsPerReconcile) throw new SagaStuckError(step.kind);
-        await perform(orderId, step, trigger, now);
+        const done = await perform(orderId, step, trigger, now);
         if (attempts > 0 && step.kind !== 'finish') await clearSagaRetry(writeDb, orderId, clock());
+        // Settled: reading the facts again would find nothing to do. Whatever changes the order
+        // later (a late payment) is an event of its own, which reconciles it again.
+        if (step.kind === 'finish') return;
+        // A row this step created holds exactly what it wrote; a command's events say what it changed
+        // (known-facts.ts); the other facts are as just read. Otherwise they are read again.
+        if (step.kind === 'start' && done === true) {
+          known = { facts: { ...facts, saga: { status: 'running', deadlineAt: step.deadlineAt, chargeStartedAt: null } }, attempts: 0, parked: false };
+        } else if (step.kind !== 'start') {
+          const after = factsAfterEvents(facts, eventsOfResult(done));
+          // A charge noted its start on the saga row (markChargeStarted), the first time only.
+          const saga = step.kind === 'charge' && facts.saga ? { ...facts.saga, chargeStartedAt: facts.saga.chargeStartedAt ?? now } : facts.saga;
+          if (after) known = { facts: { ...after, saga }, attempts: 0, parked: false };
+        }
       } catch (error) {
         // Without a saga row there is nowhere to schedule a retry: the caller must retry the event.
         const failure = await recordSagaFailure(writeDb, orderId, step.kind, error, clock(), maxAttempts);
@@ -158,6 +175,13 @@ export function createOrderSaga(options: OrderSagaOptions): OrderSaga {
     // Reconciling reads the facts, not the event: an order's events in one batch need one pass,
     // its commands caused by the latest of them.
     handleKey: (events) => saga.handle(events.at(-1)!),
+    // Most events the saga receives are of orders it already moved on (its own commands' events):
+    // one facts read for the whole batch finds them, instead of a reconcile each. Whatever gives
+    // such an order work later is an event of its own, or a due retry the sweeper picks up.
+    async keysAtRest(orderIds) {
+      const loaded = await loadManySagaFacts(writeDb, orderIds, clock());
+      return new Set([...loaded].filter(([, { facts, parked }]) => parked || nextSagaStep(facts, deadlineMs).kind === 'none').map(([orderId]) => orderId));
+    },
     async sweep() {
       const due = await dueSagaOrderIds(writeDb, clock(), sweepBatch);
       await forEachConcurrently(due, options.concurrency, (orderId) =>

@@ -2,18 +2,63 @@
 // bookkeeping of the process, not a business fact.
 import { canonicalUuid } from '../../../cqrs/errors.ts';
 import type { WriteDb } from '../../../db/write-client.ts';
+import { runStatement, sqlStatement } from '../../../db/write-sql.ts';
 
 const maxErrorLength = 1_000;
 
-export async function createSagaRow(db: WriteDb, orderId: string, deadlineAt: Date, now: Date): Promise<void> {
-  await db.orderSaga.createMany({
-    data: [{ orderId, status: 'running', deadlineAt, updatedAt: now }],
-    skipDuplicates: true,
-  });
+// The statements the saga runs on every order, prepared (src/db/write-sql.ts runStatement); the
+// operators' ones (list, resume, states) stay on Prisma.
+const createStatement = sqlStatement(
+  'order_saga_create',
+  `INSERT INTO order_sagas (order_id, status, deadline_at, attempts, updated_at)
+   VALUES ($1::uuid, 'running', $2::timestamptz, 0, $3::timestamptz)
+   ON CONFLICT (order_id) DO NOTHING RETURNING order_id`,
+);
+const finishStatement = sqlStatement(
+  'order_saga_finish',
+  `UPDATE order_sagas SET status = $2::text, next_attempt_at = NULL, attempts = 0, updated_at = $3::timestamptz
+    WHERE order_id = $1::uuid RETURNING order_id`,
+);
+const chargeStartedStatement = sqlStatement(
+  'order_saga_charge_started',
+  'UPDATE order_sagas SET charge_started_at = COALESCE(charge_started_at, $2::timestamptz) WHERE order_id = $1::uuid RETURNING order_id',
+);
+const clearRetryStatement = sqlStatement(
+  'order_saga_clear_retry',
+  'UPDATE order_sagas SET attempts = 0, next_attempt_at = NULL, updated_at = $2::timestamptz WHERE order_id = $1::uuid RETURNING order_id',
+);
+// One statement, so that a resume (which resets attempts and clears parked_at) can never be
+// overwritten by a failure recorded from attempts read before it. The backoff is backoffMs's (0.2 s doubling, at most 30 s).
+const failureStatement = sqlStatement(
+  'order_saga_failure',
+  `UPDATE order_sagas
+      SET attempts = attempts + 1,
+          updated_at = $2::timestamptz,
+          last_error = $3::text,
+          parked_at = CASE WHEN attempts + 1 >= $4::int THEN $2::timestamptz ELSE NULL END,
+          parked_step = CASE WHEN attempts + 1 >= $4::int THEN $5::text ELSE NULL END,
+          next_attempt_at = CASE WHEN attempts + 1 >= $4::int THEN NULL
+                                 ELSE $2::timestamptz + make_interval(secs => LEAST(30000, 100 * power(2, LEAST(attempts + 1, 12))) / 1000.0) END
+    WHERE order_id = $1::uuid
+    RETURNING attempts, parked_at IS NOT NULL AS parked`,
+);
+const dueStatement = sqlStatement(
+  'order_saga_due',
+  `SELECT order_id::text AS order_id FROM order_sagas
+    WHERE next_attempt_at <= $1::timestamptz
+       OR (status = 'running' AND next_attempt_at IS NULL AND parked_at IS NULL AND deadline_at <= $1::timestamptz)
+    ORDER BY COALESCE(next_attempt_at, deadline_at)
+    LIMIT $2::int`,
+);
+
+/** Creates the saga row; false when it existed already (the step was repeated). */
+export async function createSagaRow(db: WriteDb, orderId: string, deadlineAt: Date, now: Date): Promise<boolean> {
+  return (await runStatement(db, createStatement, [orderId, deadlineAt, now])).length === 1;
 }
 
 export async function finishSagaRow(db: WriteDb, orderId: string, status: 'completed' | 'cancelled', now: Date): Promise<void> {
-  await db.orderSaga.update({ where: { orderId }, data: { status, nextAttemptAt: null, attempts: 0, updatedAt: now } });
+  const updated = await runStatement(db, finishStatement, [orderId, status, now]);
+  if (updated.length !== 1) throw new Error(`order saga: no saga row for order ${orderId} to finish`);
 }
 
 /**
@@ -21,15 +66,15 @@ export async function finishSagaRow(db: WriteDb, orderId: string, status: 'compl
  * after a timeout or a crash the saga knows money may have been taken. The first time is kept.
  */
 export async function markChargeStarted(db: WriteDb, orderId: string, now: Date): Promise<void> {
-  const updated = await db.$executeRaw`
-    UPDATE order_sagas SET charge_started_at = COALESCE(charge_started_at, ${now}) WHERE order_id = ${orderId}::uuid`;
+  const updated = await runStatement(db, chargeStartedStatement, [orderId, now]);
   // Without the row, the charge would leave no trace: refuse to charge.
-  if (updated !== 1) throw new Error(`order saga: no saga row for order ${orderId}; not charging`);
+  if (updated.length !== 1) throw new Error(`order saga: no saga row for order ${orderId}; not charging`);
 }
 
 /** After a step succeeded following failures: the retry schedule is over. */
 export async function clearSagaRetry(db: WriteDb, orderId: string, now: Date): Promise<void> {
-  await db.orderSaga.update({ where: { orderId }, data: { attempts: 0, nextAttemptAt: null, updatedAt: now } });
+  const updated = await runStatement(db, clearRetryStatement, [orderId, now]);
+  if (updated.length !== 1) throw new Error(`order saga: no saga row for order ${orderId} to clear`);
 }
 
 /**
@@ -46,21 +91,8 @@ export async function recordSagaFailure(
   maxAttempts: number,
 ): Promise<{ attempts: number; parked: boolean } | null> {
   const message = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, maxErrorLength);
-  // One statement, so that a resume (which resets attempts and clears parked_at) can never be
-  // overwritten by a failure recorded from attempts read before it. The backoff is backoffMs's (0.2 s doubling, at most 30 s).
-  const rows = await db.$queryRaw<{ attempts: number; parked: boolean }[]>`
-    UPDATE order_sagas
-       SET attempts = attempts + 1,
-           updated_at = ${now},
-           last_error = ${message},
-           parked_at = CASE WHEN attempts + 1 >= ${maxAttempts} THEN ${now}::timestamptz ELSE NULL END,
-           parked_step = CASE WHEN attempts + 1 >= ${maxAttempts} THEN ${step}::text ELSE NULL END,
-           next_attempt_at = CASE WHEN attempts + 1 >= ${maxAttempts} THEN NULL
-                                  ELSE ${now}::timestamptz + make_interval(secs => LEAST(30000, 100 * power(2, LEAST(attempts + 1, 12))) / 1000.0) END
-     WHERE order_id = ${orderId}::uuid
-     RETURNING attempts, parked_at IS NOT NULL AS parked`;
-  const row = rows[0];
-  return row ? { attempts: row.attempts, parked: row.parked } : null;
+  const [row] = await runStatement<{ attempts: number; parked: boolean }>(db, failureStatement, [orderId, now, message, maxAttempts, step]);
+  return row ? { attempts: Number(row.attempts), parked: row.parked } : null;
 }
 
 /**
@@ -96,13 +128,7 @@ export async function countParkedSagas(db: WriteDb): Promise<number> {
  * compensation keeps failing still backs off. A parked saga is never due (an operator resumes it).
  */
 export async function dueSagaOrderIds(db: WriteDb, now: Date, limit: number): Promise<string[]> {
-  const rows = await db.$queryRaw<{ order_id: string }[]>`
-    SELECT order_id FROM order_sagas
-     WHERE next_attempt_at <= ${now}
-        OR (status = 'running' AND next_attempt_at IS NULL AND parked_at IS NULL AND deadline_at <= ${now})
-     ORDER BY COALESCE(next_attempt_at, deadline_at)
-     LIMIT ${limit}`;
-  return rows.map((row) => row.order_id);
+  return (await runStatement<{ order_id: string }>(db, dueStatement, [now, limit])).map((row) => row.order_id);
 }
 
 /** A saga state as the metrics report it: parked (whatever its status), or its status. */
