@@ -2,6 +2,8 @@
 // Starts the app in this process (on the configured database: embedded PGlite by default, or
 // DATABASE_URL + REDIS_URL) and builds a realistic shop through its write API, as an admin (a token
 // it signs with the server's own key) and as each customer (likewise).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { createApi } from '../seed/api.ts';
 import { seededRandom } from '../seed/random.ts';
@@ -38,6 +40,19 @@ async function seedCredentials(config: Config): Promise<{ admin: string; custome
   };
 }
 
+/**
+ * A new embedded database starts as a copy of the migrated template (src/db/pglite.ts); after the
+ * migrations changed, the seed makes that template once (about as long as migrating), so that this
+ * and every later new DATA_DIR copies it instead of applying the migrations again.
+ */
+async function prepareEmbeddedTemplate(dataDir: string) {
+  if (existsSync(join(dataDir, 'pglite', 'PG_VERSION'))) return;
+  const { migratedTemplateDir, prepareTemplate } = await import('../db/pglite.ts');
+  if (existsSync(migratedTemplateDir())) return;
+  console.log('preparing the embedded database template for these migrations (once)');
+  await prepareTemplate();
+}
+
 const usage = `usage: npm run seed [-- --users=N --products=N --orders=N --concurrency=N]
 
   --users        customers to register (default 1000, or SEED_USERS; at most 1000000)
@@ -46,7 +61,9 @@ const usage = `usage: npm run seed [-- --users=N --products=N --orders=N --concu
   --concurrency  requests in flight (default 8, or SEED_CONCURRENCY; at most 256)
 
 Runs on the databases npm start would use: DATABASE_URL and REDIS_URL, or the embedded PGlite under
-DATA_DIR (not while a server holds it). SEED_RANDOM seeds the generator.`;
+DATA_DIR (not while a server holds it). SEED_RANDOM seeds the generator. After the last command the
+seed waits until the saga settled every order and every view caught up, for at most
+SEED_SETTLE_TIMEOUT_MS (default 600000).`;
 
 const { values } = parseCli(usage, {
   users: { type: 'string' },
@@ -90,6 +107,7 @@ await runCli('seed', usage, async () => {
   // Without MIGRATE_ON_START the app would start on an unmigrated database and fail at the first write.
   if (!config.migrateOnStart) await checkMigrated(config);
   console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
+  if (config.mode === 'embedded') await prepareEmbeddedTemplate(config.dataDir);
   // The app's log goes to stderr: stdout is the seed's report.
   const { startApp } = await import('../app.ts');
   const app = await startApp(config, createLogger(config.log, process.stderr));
