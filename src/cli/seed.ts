@@ -72,15 +72,19 @@ const { values } = parseCli(usage, {
   concurrency: { type: 'string' },
 });
 
-/** A size from its flag (a usage error when bad) or else its environment variable (a configuration error when bad). */
-function sizeOption(name: keyof SeedSize, env: string, fallback: number, max: number): number {
-  const flag = values[name];
-  if (flag !== undefined) return integerFlag(name, flag, 1, max);
+/** An integer from an environment variable (a configuration error when bad), or `fallback` when unset. */
+function envInteger(env: string, fallback: number, min: number, max: number): number {
   const raw = process.env[env];
   if (raw === undefined || raw === '') return fallback;
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new ConfigError([`${env} must be an integer from 1 to ${max}, got "${raw}"`]);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError([`${env} must be an integer from ${min} to ${max}, got "${raw}"`]);
   return value;
+}
+
+/** A size from its flag (a usage error when bad) or else its environment variable. */
+function sizeOption(name: keyof SeedSize, env: string, fallback: number, max: number): number {
+  const flag = values[name];
+  return flag !== undefined ? integerFlag(name, flag, 1, max) : envInteger(env, fallback, 1, max);
 }
 
 await runCli('seed', usage, async () => {
@@ -91,13 +95,29 @@ await runCli('seed', usage, async () => {
     concurrency: sizeOption('concurrency', 'SEED_CONCURRENCY', 8, 256),
   };
   const randomSeed = Number(process.env.SEED_RANDOM ?? 42);
+  const settleTimeoutMs = envInteger('SEED_SETTLE_TIMEOUT_MS', 600_000, 1_000, 86_400_000);
   // Its own port: the seed may run next to a server started with `npm start` (distributed mode). Its
   // app serves only the seed, whose thousands of requests and sign-ups come from one address: no
   // request or sign-up rate limits (0 turns a bucket off). Its client (fetch) reuses idle connections
   // for about 4 s; the server must not close them first: embedded, PGlite runs in this thread, a long
   // statement delays both sides' idle timers alike, and a socket the server closes just as the client
   // reuses it fails that request (ECONNRESET). So the server keeps idle connections for 10 minutes.
-  const config = loadConfig({ ...process.env, PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0', HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000' }, ['all']);
+  // Embedded, PGlite runs in this thread and holds it for long stretches on a loaded machine; Node
+  // then finds a request's headers or body "late" when it reads them, answers 408 with no body, and
+  // the seed fails (seen at concurrency 32 and load 13). The seed's app has no other client: no such
+  // timeouts short of the settle timeout's default.
+  const config = loadConfig(
+    {
+      ...process.env,
+      PORT: '0',
+      RATE_LIMIT_REQUESTS: '0',
+      RATE_LIMIT_SIGN_UPS: '0',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000',
+      HTTP_HEADERS_TIMEOUT_MS: '600000',
+      HTTP_REQUEST_TIMEOUT_MS: '600000',
+    },
+    ['all'],
+  );
   // Loaded only now: the database drivers, the token signer and the whole app (docs/architecture.md,
   // cli/), which --help and bad usage do without.
   const { checkMigrated, checkReachable } = await import('./cli-databases.ts');
@@ -114,7 +134,7 @@ await runCli('seed', usage, async () => {
   const started = performance.now();
   try {
     const report = await runSeed(createApi({ write: app.endpoints.write!, read: app.endpoints.read! }, credentials.admin), size, seededRandom(randomSeed), {
-      settleTimeoutMs: Number(process.env.SEED_SETTLE_TIMEOUT_MS ?? 600_000),
+      settleTimeoutMs,
       customer: credentials.customer,
     });
     const total = (performance.now() - started) / 1000;

@@ -8,8 +8,13 @@ import { progress } from './progress.ts';
 
 /** One alias per order looked up: within the API's default alias limit (MAX_QUERY_ALIASES). */
 const ordersPerQuery = 15;
-/** Between looks: short, since each look is a few small queries and the seed is otherwise idle. */
+/** Between looks at the orders and the views: short, since the seed is otherwise idle. */
 const pollMs = 100;
+/**
+ * While orders are pending, how often to ask whether a consumer halted or parked: projectionStatus
+ * counts every consumer's lag, a dozen queries on the connection the saga is using (embedded).
+ */
+const healthCheckMs = 1_000;
 const terminal = new Set(['COMPLETED', 'CANCELLED']);
 
 interface ConsumerStatus {
@@ -59,6 +64,7 @@ async function ordersSettled(api: Api, orderIds: string[], checkDeadline: () => 
   let pending = orderIds;
   let completed = 0;
   let cancelled = 0;
+  let lastHealthCheck = performance.now();
   try {
     while (pending.length > 0) {
       const stillPending: string[] = [];
@@ -80,7 +86,10 @@ async function ordersSettled(api: Api, orderIds: string[], checkDeadline: () => 
       }
       pending = [...stillPending, ...pending.slice(start)];
       if (pending.length === 0) break;
-      checkHealthy(await consumerStatus(api), before);
+      if (performance.now() - lastHealthCheck >= healthCheckMs) {
+        checkHealthy(await consumerStatus(api), before);
+        lastHealthCheck = performance.now();
+      }
       checkDeadline();
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
