@@ -2,6 +2,8 @@
 // Starts the app in this process (on the configured database: embedded PGlite by default, or
 // DATABASE_URL + REDIS_URL) and builds a realistic shop through its write API, as an admin (a token
 // it signs with the server's own key) and as each customer (likewise).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { createApi } from '../seed/api.ts';
 import { seededRandom } from '../seed/random.ts';
@@ -38,6 +40,19 @@ async function seedCredentials(config: Config): Promise<{ admin: string; custome
   };
 }
 
+/**
+ * A new embedded database starts as a copy of the migrated template (src/db/pglite.ts); after the
+ * migrations changed, the seed makes that template once (about as long as migrating), so that this
+ * and every later new DATA_DIR copies it instead of applying the migrations again.
+ */
+async function prepareEmbeddedTemplate(dataDir: string) {
+  if (existsSync(join(dataDir, 'pglite', 'PG_VERSION'))) return;
+  const { migratedTemplateDir, prepareTemplate } = await import('../db/pglite.ts');
+  if (existsSync(migratedTemplateDir())) return;
+  console.log('preparing the embedded database template for these migrations (once)');
+  await prepareTemplate();
+}
+
 const usage = `usage: npm run seed [-- --users=N --products=N --orders=N --concurrency=N]
 
   --users        customers to register (default 1000, or SEED_USERS; at most 1000000)
@@ -46,7 +61,9 @@ const usage = `usage: npm run seed [-- --users=N --products=N --orders=N --concu
   --concurrency  requests in flight (default 8, or SEED_CONCURRENCY; at most 256)
 
 Runs on the databases npm start would use: DATABASE_URL and REDIS_URL, or the embedded PGlite under
-DATA_DIR (not while a server holds it). SEED_RANDOM seeds the generator.`;
+DATA_DIR (not while a server holds it). SEED_RANDOM seeds the generator. After the last command the
+seed waits until the saga settled every order and every view caught up, for at most
+SEED_SETTLE_TIMEOUT_MS (default 600000).`;
 
 const { values } = parseCli(usage, {
   users: { type: 'string' },
@@ -55,15 +72,19 @@ const { values } = parseCli(usage, {
   concurrency: { type: 'string' },
 });
 
-/** A size from its flag (a usage error when bad) or else its environment variable (a configuration error when bad). */
-function sizeOption(name: keyof SeedSize, env: string, fallback: number, max: number): number {
-  const flag = values[name];
-  if (flag !== undefined) return integerFlag(name, flag, 1, max);
+/** An integer from an environment variable (a configuration error when bad), or `fallback` when unset. */
+function envInteger(env: string, fallback: number, min: number, max: number): number {
   const raw = process.env[env];
   if (raw === undefined || raw === '') return fallback;
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new ConfigError([`${env} must be an integer from 1 to ${max}, got "${raw}"`]);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError([`${env} must be an integer from ${min} to ${max}, got "${raw}"`]);
   return value;
+}
+
+/** A size from its flag (a usage error when bad) or else its environment variable. */
+function sizeOption(name: keyof SeedSize, env: string, fallback: number, max: number): number {
+  const flag = values[name];
+  return flag !== undefined ? integerFlag(name, flag, 1, max) : envInteger(env, fallback, 1, max);
 }
 
 await runCli('seed', usage, async () => {
@@ -74,13 +95,29 @@ await runCli('seed', usage, async () => {
     concurrency: sizeOption('concurrency', 'SEED_CONCURRENCY', 8, 256),
   };
   const randomSeed = Number(process.env.SEED_RANDOM ?? 42);
+  const settleTimeoutMs = envInteger('SEED_SETTLE_TIMEOUT_MS', 600_000, 1_000, 86_400_000);
   // Its own port: the seed may run next to a server started with `npm start` (distributed mode). Its
   // app serves only the seed, whose thousands of requests and sign-ups come from one address: no
   // request or sign-up rate limits (0 turns a bucket off). Its client (fetch) reuses idle connections
   // for about 4 s; the server must not close them first: embedded, PGlite runs in this thread, a long
   // statement delays both sides' idle timers alike, and a socket the server closes just as the client
   // reuses it fails that request (ECONNRESET). So the server keeps idle connections for 10 minutes.
-  const config = loadConfig({ ...process.env, PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SIGN_UPS: '0', HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000' }, ['all']);
+  // Embedded, PGlite runs in this thread and holds it for long stretches on a loaded machine; Node
+  // then finds a request's headers or body "late" when it reads them, answers 408 with no body, and
+  // the seed fails (seen at concurrency 32 and load 13). The seed's app has no other client: no such
+  // timeouts short of the settle timeout's default.
+  const config = loadConfig(
+    {
+      ...process.env,
+      PORT: '0',
+      RATE_LIMIT_REQUESTS: '0',
+      RATE_LIMIT_SIGN_UPS: '0',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000',
+      HTTP_HEADERS_TIMEOUT_MS: '600000',
+      HTTP_REQUEST_TIMEOUT_MS: '600000',
+    },
+    ['all'],
+  );
   // Loaded only now: the database drivers, the token signer and the whole app (docs/architecture.md,
   // cli/), which --help and bad usage do without.
   const { checkMigrated, checkReachable } = await import('./cli-databases.ts');
@@ -90,13 +127,14 @@ await runCli('seed', usage, async () => {
   // Without MIGRATE_ON_START the app would start on an unmigrated database and fail at the first write.
   if (!config.migrateOnStart) await checkMigrated(config);
   console.log(`seeding ${size.users} users, ${size.products} products, ${size.orders} orders (${config.mode} mode, concurrency ${size.concurrency})`);
+  if (config.mode === 'embedded') await prepareEmbeddedTemplate(config.dataDir);
   // The app's log goes to stderr: stdout is the seed's report.
   const { startApp } = await import('../app.ts');
   const app = await startApp(config, createLogger(config.log, process.stderr));
   const started = performance.now();
   try {
     const report = await runSeed(createApi({ write: app.endpoints.write!, read: app.endpoints.read! }, credentials.admin), size, seededRandom(randomSeed), {
-      settleTimeoutMs: Number(process.env.SEED_SETTLE_TIMEOUT_MS ?? 600_000),
+      settleTimeoutMs,
       customer: credentials.customer,
     });
     const total = (performance.now() - started) / 1000;

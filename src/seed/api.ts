@@ -1,11 +1,14 @@
-// The seed talks to the running API like any client: mutations over HTTP, queries to check progress,
-// each with a bearer token (the seed's admin's, or a customer's).
+// The seed talks to the running API like any client: mutations over HTTP, queries to check progress
+// (the read API's, and the write API's admin fields), each with a bearer token (the seed's admin's,
+// or a customer's).
 export class ApiError extends Error {}
 
 export interface Api {
   /** `as`: the caller's `authorization` value for this mutation; the API's own (an admin's) when absent. */
   mutate(field: string, args: Record<string, unknown>, argTypes: Record<string, string>, as?: string): Promise<string>;
   query<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** A query of the write API (its admin fields, e.g. projectionStatus), as the admin. */
+  adminQuery<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
 }
 
 async function post(url: string, authorization: string, query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -14,7 +17,14 @@ async function post(url: string, authorization: string, query: string, variables
     headers: { 'content-type': 'application/json', authorization },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as { data?: Record<string, unknown>; errors?: { message: string }[] };
+  const text = await response.text();
+  let body: { data?: Record<string, unknown>; errors?: { message: string }[] };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // Not a GraphQL answer (a timeout, an overloaded or stopping server): say what came back.
+    throw new ApiError(`${url} answered HTTP ${response.status} ${response.statusText}: ${text.slice(0, 200) || '(empty body)'}`);
+  }
   if (body.errors?.length) throw new ApiError(body.errors.map((error) => error.message).join('; '));
   return body.data ?? {};
 }
@@ -38,6 +48,7 @@ export function createApi(endpoints: { write: string; read: string }, authorizat
       return result.data.aggregateId;
     },
     query: async <T>(query: string, variables: Record<string, unknown> = {}) => (await post(endpoints.read, authorization, query, variables)) as T,
+    adminQuery: async <T>(query: string, variables: Record<string, unknown> = {}) => (await post(endpoints.write, authorization, query, variables)) as T,
   };
 }
 
