@@ -70,9 +70,11 @@ export function followRow<Topic extends keyof Topics>(context: GraphQLContext, t
   // A bad `since` fails the subscription before anything is sent.
   const since = row.since == null ? undefined : parseRevision(row.since);
   const states = new Repeater<Topics[Topic]>(async (push, stop) => {
-    // Listening before reading the current state: a change committed in between is not missed.
+    // Listening before reading the current state, so that a change committed in between is not
+    // missed: a Repeater starts (its listener is added) on its first next(), so that is asked for now.
     const live = rowsOf(context, topic, { id: row.id });
     void stop.then(() => live.return());
+    let next = live.next();
     const revisionOf: (state: Topics[Topic]) => LogPosition = (row as { revisionOf?: (state: Topics[Topic]) => LogPosition }).revisionOf ?? revisionField;
     let seen = since;
     const isNew = (state: Topics[Topic]) => seen === undefined || compareLogPositions(revisionOf(state), seen) > 0;
@@ -87,8 +89,9 @@ export function followRow<Topic extends keyof Topics>(context: GraphQLContext, t
     };
     const current = await row.current();
     if (current && (await send(current))) return stop();
-    for await (const state of live) {
-      if (await send(state)) break;
+    for (let taken = await next; !taken.done; taken = await next) {
+      if (await send(taken.value)) break;
+      next = live.next();
     }
     stop();
   });

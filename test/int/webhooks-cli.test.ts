@@ -65,5 +65,6 @@ describe('npm run webhooks', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/WebhookEndpoint .* does not exist/);
     expect((await run('webhooks', ['list'])).stdout).toContain('no webhook endpoints');
-  });
+    // Eight CLI processes, each starting node and tsx: as long as the first case's, beside another file.
+  }, 90_000);
 });
