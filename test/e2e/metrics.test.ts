@@ -294,7 +294,10 @@ describe('GET /metrics', () => {
     await eventually(
       async () => {
         const written = await scrape('write');
-        const [head] = await sql.query<{ position: string }>('SELECT position::text FROM event_log ORDER BY transaction_id DESC, position DESC LIMIT 1');
+        // Ordered by the columns, not by the text output column of the same name ('9' would sort after '11').
+        const [head] = await sql.query<{ position: string }>(
+          'SELECT e.position::text AS position FROM event_log e ORDER BY e.transaction_id DESC, e.position DESC LIMIT 1',
+        );
         expect(valueOf(written, 'shop_event_log_head_position')).toBe(Number(head!.position));
         const lags = samplesOf(written, 'shop_consumer_lag_events');
         expect(lags.map((sample) => `${sample.labels.kind}/${sample.labels.consumer}`).sort()).toEqual(expected);

@@ -66,7 +66,9 @@ describe('consistency tokens', () => {
   it('caps waits in progress server-wide: beyond the cap a read answers at once, saying it did not wait', async () => {
     // A transaction that did append (so the token is issuable) but a position no view will reach.
     const transactionId = (
-      await shop.sql.query<{ transaction_id: string }>('SELECT transaction_id::text FROM event_log ORDER BY transaction_id DESC LIMIT 1')
+      await shop.sql.query<{ transaction_id: string }>(
+        'SELECT e.transaction_id::text AS transaction_id FROM event_log e ORDER BY e.transaction_id DESC LIMIT 1',
+      )
     )[0]!.transaction_id;
     const never = signer.issue({ transactionId: BigInt(transactionId), position: 10n ** 15n });
     const first = readProduct({ 'x-consistency-token': never });
