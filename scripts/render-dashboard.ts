@@ -28,6 +28,7 @@ import { postGraphQL } from '../test/support/raw-graphql.ts';
 import { ProductUpdatedDocument } from '../test/e2e/generated/read/graphql.ts';
 import { dashboardPage, drawnSeries, type PanelData } from './dashboard-page.ts';
 import { paletteOf } from './png-palette.ts';
+import { chromiumArgs, chromiumPath } from '../test/support/chromium.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const scrapeIntervalSeconds = 2;
@@ -88,19 +89,9 @@ async function queryPanels(dashboard: Dashboard, api: PrometheusApi, start: numb
 
 async function screenshot(html: string, out: string): Promise<void> {
   const profileDir = await mkdtemp(join(tmpdir(), 'dashboard-chromium-'));
-  // Debian's chromium, as the ops console's test drives it (test/browser/ops-console.test.ts).
   const browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    executablePath: chromiumPath,
+    args: chromiumArgs,
     headless: true,
     viewport: { width: 1280, height: 900 },
   });

@@ -172,18 +172,6 @@ export function eventLogReader(db: WriteDb): EventLogReader {
 // readCommittedEvents returns, built the same way, but read through the write client's `pg` pool
 // rather than a Prisma raw query: over a whole log, Prisma's row handling cost more than the rest
 // of a row projection's replay (docs/performance.md).
-interface ChunkRow {
-  transaction_id: string;
-  position: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  aggregate_version: number;
-  type: string;
-  schema_version: number;
-  data: object;
-  metadata: EventMetadata;
-  recorded_at: string;
-}
 
 // readCommittedEvents' statement with an upper bound. recorded_at as ISO text with its microseconds,
 // parsed by Date like the Prisma path's string: the same millisecond (Date drops the rest).
@@ -200,22 +188,8 @@ const chunkStatement = `
    LIMIT $5`;
 
 async function readThroughPool(pool: pg.Pool, after: LogPosition, until: LogPosition, limit: number, upcasting: EventUpcasting): Promise<RecordedEvent[]> {
-  const { rows } = await pool.query<ChunkRow>(chunkStatement, [after.transactionId, after.position, until.transactionId, until.position, limit]);
-  // A literal, not recordedEventOf's spread: this runs once per event of the whole log.
-  return rows.map((row) =>
-    upcasting.upcast({
-      transactionId: BigInt(row.transaction_id),
-      position: BigInt(row.position),
-      aggregateType: row.aggregate_type,
-      aggregateId: row.aggregate_id,
-      aggregateVersion: Number(row.aggregate_version),
-      type: row.type,
-      schemaVersion: Number(row.schema_version),
-      data: row.data,
-      metadata: row.metadata,
-      recordedAt: new Date(row.recorded_at),
-    }),
-  );
+  const { rows } = await pool.query<StoredEventRow>(chunkStatement, [after.transactionId, after.position, until.transactionId, until.position, limit]);
+  return rows.map((row) => upcasting.upcast(recordedEventOf(row)));
 }
 
 /**

@@ -1,5 +1,5 @@
 // Event shapes shared by every module. Events are past tense, a union on `type` per module.
-import { positionOfRow, type LogPosition } from './log-position.ts';
+import type { LogPosition } from './log-position.ts';
 
 export interface DomainEvent<Type extends string = string, Data extends object = object> {
   type: Type;
@@ -45,9 +45,11 @@ export interface StoredEventRow {
   recorded_at: Date | string;
 }
 
+/** A stored row as an event; a literal (no spread): it runs once per event of a whole log in a replay. */
 export function recordedEventOf(row: StoredEventRow): RecordedEvent {
   return {
-    ...positionOfRow(row),
+    transactionId: BigInt(row.transaction_id),
+    position: BigInt(row.position),
     aggregateType: row.aggregate_type,
     aggregateId: row.aggregate_id,
     aggregateVersion: Number(row.aggregate_version),

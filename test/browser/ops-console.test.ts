@@ -12,20 +12,9 @@ import { eventually } from '../support/eventually.ts';
 import { executeHttp, subscribeSse } from '../support/graphql-client.ts';
 import { distributedEnv, shopSession } from '../support/shop-e2e.ts';
 import { ParkedEventsDocument, ProjectionStatusUpdatesDocument } from '../e2e/generated/write/graphql.ts';
+import { chromiumArgs, chromiumPath } from '../support/chromium.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
-// Debian's chromium (.ci/run installs it): Playwright's own browser download is not used.
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const shop = shopSession();
 let browser: BrowserContext;
@@ -37,7 +26,12 @@ beforeAll(async () => {
   await shop.start(env);
   consoleUrl = new URL('/ops', shop.writeUrl).href;
   profileDir = await mkdtemp(join(tmpdir(), 'ops-console-chromium-'));
-  browser = await chromium.launchPersistentContext(profileDir, { executablePath, args: chromiumArgs, headless: true, viewport: { width: 1400, height: 900 } });
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumPath,
+    args: chromiumArgs,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+  });
 });
 
 afterAll(async () => {
