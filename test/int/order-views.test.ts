@@ -269,14 +269,29 @@ describe('order and orderHistory', () => {
     const orderId = randomUUID();
     const userId = randomUUID();
     // The customer subscribes before its order is in the view (right after placing it).
+    const contextValue = context(await customerIdentity(userId));
+    // The subscription has read the order's current state (none yet) once its load returns; the
+    // events are projected after that, so each is pushed rather than found by that read.
+    const orders = contextValue.read!.loaders.order;
+    const load = orders.load.bind(orders);
+    let currentRead!: () => void;
+    const readCurrent = new Promise<void>((resolve) => (currentRead = resolve));
+    orders.load = async (id) => {
+      try {
+        return await load(id);
+      } finally {
+        currentRead();
+      }
+    };
     const stream = (await subscribe({
       schema: buildSchemas().read,
       document: parse('subscription ($orderId: ID!) { orderUpdated(orderId: $orderId) { id: orderId status timeline { status } } }'),
       variableValues: { orderId },
-      contextValue: context(await customerIdentity(userId)),
+      contextValue,
     })) as AsyncGenerator<ExecutionResult<{ orderUpdated: { id: string; status: string; timeline: { status: string }[] } }>>;
     const first = stream.next();
     await listening;
+    await readCurrent;
 
     await project(orderHistoryProjection, [
       orderPlaced(orderId, userId, '2024-06-01T10:00:00.000Z'),
