@@ -2,7 +2,7 @@
 // (both GraphQL endpoints, /healthz and 404s):
 //  - security headers with helmet: nosniff, X-Frame-Options DENY and CSP frame-ancestors 'none',
 //    Referrer-Policy no-referrer, Cross-Origin-Resource-Policy same-origin, a CSP that lets an API response load nothing
-//    (`default-src 'none'`; the GraphiQL page replaces it with its own, src/graphql/graphiql-page.ts),
+//    (`default-src 'none'`; the GraphiQL page replaces it with its own, src/graphql/use-local-graphiql.ts),
 //    and Strict-Transport-Security only when HSTS_MAX_AGE_S is set (it must come over HTTPS);
 //  - CORS from the CORS_ORIGINS allow-list: a listed origin is answered with itself and credentials,
 //    any other gets no CORS header at all (never a reflection of what the client sent);
