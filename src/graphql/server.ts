@@ -22,6 +22,7 @@ import { useConsistency, useIssuedConsistencyToken } from './use-consistency.ts'
 import type { ReadCachePlugins } from './read-cache/read-cache.ts';
 import { identityOf, useIdentity } from './use-identity.ts';
 import { usePushCauses } from './use-push-causes.ts';
+import { useAuthCachePerPush } from './use-auth-cache-per-push.ts';
 import { useSubscriptionQuota } from './use-subscription-quota.ts';
 import type { SubscriptionQuota } from './subscription-quota.ts';
 import { attachWebSockets, type WebSocketOptions } from './websocket-server.ts';
@@ -148,7 +149,7 @@ export function createWriteYoga(write: WriteServices, options: ApiOptions & { ad
     logging: yogaLogging(),
     // useDrain: the admin's SSE subscription (projectionStatusUpdates) completes when the server closes.
     // useIssuedConsistencyToken: the token of the request's last write in extensions and a header, too.
-    plugins: [...(options.observers ?? []), ...api.plugins, useDrain(), useIssuedConsistencyToken({ tokens: write.consistencyTokens })],
+    plugins: [...(options.observers ?? []), ...api.plugins, useAuthCachePerPush(), useDrain(), useIssuedConsistencyToken({ tokens: write.consistencyTokens })],
     context: ({ request, identity }: ServerContext): GraphQLContext => ({
       requestId: logFields().requestId ?? randomUUID(),
       identity: identity ?? identityOf(request),
@@ -191,6 +192,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
       ...api.plugins,
       useSubscriptionQuota({ quota: deps.subscriptionQuota }),
       usePushCauses(),
+      useAuthCachePerPush(),
       // SSE subscriptions complete when the server closes (startHttpServer disposes this instance).
       useDrain(),
       useConsistency({ waiter: deps.waiter, tokens: deps.consistencyTokens, isIssuable: deps.isIssuable, timeoutMs: deps.consistencyWaitMs }),
