@@ -13,6 +13,7 @@ import type { Leg, LegResult } from '../harness/leg.ts';
 import { graphql, startProduct } from '../harness/product.ts';
 import { interleave } from '../harness/rounds.ts';
 import { answers, startServerProcess, type ServerProcess } from '../harness/server-process.ts';
+import { cpuSecondsOf } from '../harness/cpu.ts';
 import { median, percentile, ratioOf } from '../harness/stats.ts';
 import { openFileLimit, openSubscribers, type FanOut } from '../harness/ws-subscribers.ts';
 
@@ -39,12 +40,21 @@ interface Round {
   lastMs: number;
   /** The bench process's CPU time over the fan-out, as a share of its wall time. */
   clientCpuShare: number;
+  /** The server process's CPU time (ms) from the trigger to the last frame: moves less with the machine's load than the times do. */
+  serverCpuMs: number;
 }
 
-function summarize(fanOut: FanOut): Round {
+/** Runs `fanOut` and measures the CPU the server process `pid` spent meanwhile. */
+async function timed(pid: number, fanOut: () => Promise<FanOut>): Promise<Round> {
+  const before = cpuSecondsOf(pid);
+  const done = await fanOut();
+  return summarize(done, (cpuSecondsOf(pid) - before) * 1000);
+}
+
+function summarize(fanOut: FanOut, serverCpuMs: number): Round {
   const since = fanOut.arrivals.map((at) => at - fanOut.startedAt);
   const lastMs = since.at(-1)!;
-  return { firstMs: since[0]!, p50Ms: percentile(since, 50), lastMs, clientCpuShare: fanOut.clientCpuMs / lastMs };
+  return { firstMs: since[0]!, p50Ms: percentile(since, 50), lastMs, clientCpuShare: fanOut.clientCpuMs / lastMs, serverCpuMs };
 }
 
 export const fanoutLeg: Leg = {
@@ -124,8 +134,8 @@ export const fanoutLeg: Leg = {
             run: async () => {
               await settle();
               const expected = ++productLogins;
-              return summarize(
-                await productSubscribers.fanOut(
+              return timed(product.process.pid, () =>
+                productSubscribers.fanOut(
                   () =>
                     graphql(
                       product.writeUrl,
@@ -149,8 +159,8 @@ export const fanoutLeg: Leg = {
             run: async () => {
               await settle();
               const expected = ++bareLogins;
-              return summarize(
-                await bareSubscribers.fanOut(
+              return timed(bare.process.pid, () =>
+                bareSubscribers.fanOut(
                   async () => {
                     const response = await fetch(bare.publishUrl, { method: 'POST', body: JSON.stringify({ id: bareId }) });
                     if (!response.ok) throw new Error(`bare graphql-ws /publish answered ${response.status}`);
@@ -190,6 +200,8 @@ export const fanoutLeg: Leg = {
               'first ms': med('product', 'firstMs'),
               'bare first ms': med('bare-graphql-ws', 'firstMs'),
               'client CPU share': `${(100 * med('product', 'clientCpuShare')).toFixed(0)}% / bare ${(100 * med('bare-graphql-ws', 'clientCpuShare')).toFixed(0)}%`,
+              'server CPU ms': med('product', 'serverCpuMs'),
+              'bare server CPU ms': med('bare-graphql-ws', 'serverCpuMs'),
             },
           },
           {
@@ -217,6 +229,7 @@ export const fanoutLeg: Leg = {
           `${count} sockets to each server, one subscription each, all in the bench process (raw ws, graphql-transport-ws); open file limit ${limit}`,
           `product: SUBSCRIPTIONS_PER_IDENTITY=${quota} (default 100: every socket is the same customer's), WS_SUBSCRIPTIONS_PER_SOCKET default (20), rate limits off; its clock includes the write, the event log → relay → Redis Stream → projector → view → Redis pub/sub path ("first ms"); bare graphql-ws has only an HTTP POST before the fan-out`,
           "client CPU share: the bench process's CPU over the fan-out as a share of its wall time; near 100% would mean the client, not the server, sets the pace",
+          "server CPU ms: the server process's CPU time (user + system, /proc, 10 ms ticks) from the trigger to the last frame; the product's includes the write, the relay and the projector of the change",
         ],
       };
     } finally {

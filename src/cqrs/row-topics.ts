@@ -1,8 +1,10 @@
 // Row-change notices, routed to subscribers by topic and row id: a subscription to one row (an
 // order, a profile) listens on its own topic, so no subscriber is handed every row of a view to
 // filter. Notices still arrive through the NoticeBus (over Redis in distributed mode); this only
-// fans them out inside the read API process, with graphql-yoga's pub/sub (`topic:id` topics).
-import { createPubSub, type Repeater } from 'graphql-yoga';
+// fans them out inside the read API process. A listener is a plain callback: one notice reaching
+// thousands of subscribers of a row costs one call each, with no stream between (a live query
+// queues what it is handed in its own stream, src/graphql/live-rows.ts).
+import { Repeater } from 'graphql-yoga';
 import type { NoticeBus, TopicMap } from './notices.ts';
 import { currentLogger } from '../observability/logger.ts';
 
@@ -12,44 +14,52 @@ export type RowIds<Topics extends TopicMap> = {
 };
 
 export interface RowTopics<Topics extends TopicMap> {
-  /** Every payload published on the topic from now on or, with `id`, those of that row only. */
+  /**
+   * Calls `listener` with every payload published on the topic from now on or, with `id`, those of
+   * that row only, in order, until the function returned is called. A listener that throws loses
+   * that one payload (reported through the router's `onListenerError`); the others go on.
+   */
+  listen<Topic extends keyof Topics & string>(topic: Topic, id: string | undefined, listener: (payload: Topics[Topic]) => void): () => void;
+  /**
+   * The same payloads as a stream. At most 1024 may wait to be taken: a subscriber that stops
+   * reading loses the pushes past that (reported as a listener error), and harms no one else.
+   */
   subscribe<Topic extends keyof Topics & string>(topic: Topic, id?: string): Repeater<Topics[Topic]>;
 }
 
 /**
- * An EventTarget whose listeners cannot throw into the publisher. A subscriber whose Repeater holds
- * 1024 undelivered pushes (a client that stopped reading) throws from its listener; Node's own
- * EventTarget would report that as an uncaught exception and end the whole read process. Here that
- * one push is lost for that one subscriber (reported through `onError`), and everyone else goes on.
+ * Listeners by key, whose throws cannot reach the publisher. A subscriber whose stream holds 1024
+ * undelivered pushes (a client that stopped reading) throws from its listener; that one push is
+ * lost for that one subscriber (reported through `onError`), and everyone else goes on.
  */
-export function isolatingEventTarget(onError: (error: unknown, type: string) => void): EventTarget {
-  const listeners = new Map<string, Set<EventListenerOrEventListenerObject>>();
-  return {
-    addEventListener(type, listener) {
-      if (!listener) return;
-      let forType = listeners.get(type);
-      if (!forType) listeners.set(type, (forType = new Set()));
-      forType.add(listener);
-    },
-    removeEventListener(type, listener) {
-      const forType = listeners.get(type);
-      if (!forType || !listener) return;
-      forType.delete(listener);
-      // Topics per row come and go with their subscribers.
-      if (forType.size === 0) listeners.delete(type);
-    },
-    dispatchEvent(event) {
-      for (const listener of [...(listeners.get(event.type) ?? [])]) {
-        try {
-          if (typeof listener === 'function') listener(event);
-          else listener.handleEvent(event);
-        } catch (error) {
-          onError(error, event.type);
-        }
+class Listeners {
+  readonly #byKey = new Map<string, Set<(payload: unknown) => void>>();
+  constructor(readonly onError: (error: unknown, key: string) => void) {}
+
+  add(key: string, listener: (payload: unknown) => void): () => void {
+    let forKey = this.#byKey.get(key);
+    if (!forKey) this.#byKey.set(key, (forKey = new Set()));
+    const listeningTo = forKey;
+    listeningTo.add(listener);
+    return () => {
+      listeningTo.delete(listener);
+      // Keys per row come and go with their subscribers.
+      if (listeningTo.size === 0 && this.#byKey.get(key) === listeningTo) this.#byKey.delete(key);
+    };
+  }
+
+  dispatch(key: string, payload: unknown) {
+    const forKey = this.#byKey.get(key);
+    if (!forKey) return;
+    // Those listening when the payload was published: one that starts meanwhile does not get it.
+    for (const listener of [...forKey]) {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.onError(error, key);
       }
-      return true;
-    },
-  };
+    }
+  }
 }
 
 const logLostPush = (error: unknown, topic: string) => currentLogger().warn({ err: error, topic }, `a subscriber of ${topic} lost a push`);
@@ -59,28 +69,36 @@ export function rowTopics<Topics extends TopicMap>(
   rowIds: RowIds<Topics>,
   onListenerError: (error: unknown, topic: string) => void = logLostPush,
 ): RowTopics<Topics> {
-  const pubSub = createPubSub<Record<string, [unknown] | [string, unknown]>>({
-    eventTarget: isolatingEventTarget(onListenerError),
-  });
-  // Its typing wants each topic either always or never routed by id; here both are published.
-  const subscribe = pubSub.subscribe as (topic: string, id?: string) => Repeater<unknown>;
+  // Listeners by `topic` (topic-wide) and `topic:id` (one row's).
+  const listeners = new Listeners(onListenerError);
   const idOfRow = (topic: string) => (rowIds as Record<string, ((payload: unknown) => string) | undefined>)[topic];
   // One bus listener per topic, taken on its first subscription and kept while the bus lives.
   const bridged = new Set<string>();
-  const bridge = <Topic extends keyof Topics & string>(topic: Topic) => {
+  const bridge = (topic: keyof Topics & string) => {
     if (bridged.has(topic)) return;
     bridged.add(topic);
     const idOf = idOfRow(topic);
     notices.subscribe(topic, (payload) => {
-      pubSub.publish(topic, payload);
-      if (idOf) pubSub.publish(topic, idOf(payload), payload);
+      listeners.dispatch(topic, payload);
+      if (idOf) listeners.dispatch(`${topic}:${idOf(payload)}`, payload);
     });
   };
+  const listen: RowTopics<Topics>['listen'] = (topic, id, listener) => {
+    bridge(topic);
+    if (id !== undefined && !idOfRow(topic)) throw new Error(`topic ${topic} is not routed by row id`);
+    return listeners.add(id === undefined ? topic : `${topic}:${id}`, listener as (payload: unknown) => void);
+  };
   return {
-    subscribe(topic, id) {
-      bridge(topic);
-      if (id !== undefined && !idOfRow(topic)) throw new Error(`topic ${topic} is not routed by row id`);
-      return subscribe(topic, id) as Repeater<Topics[typeof topic]>;
+    listen,
+    subscribe: (topic, id) => {
+      // Checked now, not on the stream's first read: a wrong topic is the caller's bug.
+      listen(topic, id, () => {})();
+      return new Repeater<Topics[typeof topic]>(async (push, stop) => {
+        // push throws once 1024 wait: the dispatcher reports that subscriber's loss.
+        const unlisten = listen(topic, id, (payload) => void push(payload));
+        await stop;
+        unlisten();
+      });
     },
   };
 }

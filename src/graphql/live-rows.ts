@@ -1,14 +1,16 @@
 // The one way a subscription listens: the view rows a projector committed on a topic (with `id`,
 // only that row's, routed by src/cqrs/row-topics.ts), those that `matches` keeps, until the client
 // goes away. `followRow` builds a live query of one row on it (docs/client-contract.md#live-queries).
+// Each is one stream per subscription, fed by a plain listener: one change reaching thousands of
+// subscribers of a row costs one push each (docs/performance.md, fan-out).
 import { GraphQLError } from 'graphql';
-import { filter, pipe, Repeater } from 'graphql-yoga';
+import { Repeater } from 'graphql-yoga';
 import { compareLogPositions, fromStreamId, isLogPosition, type LogPosition } from '../cqrs/log-position.ts';
 import type { NoticeBus } from '../cqrs/notices.ts';
 import { rowTopics, type RowTopics } from '../cqrs/row-topics.ts';
 import { topicRowIds, type Topics } from '../modules/topics.ts';
 import { readServices, type GraphQLContext } from './context.ts';
-import { notingCauses } from './use-push-causes.ts';
+import { notePush } from './use-push-causes.ts';
 
 // One router per notice bus, i.e. per read API in this process; it lives as long as its bus.
 const routers = new WeakMap<NoticeBus<Topics>, RowTopics<Topics>>();
@@ -24,12 +26,17 @@ export function liveRows<Topic extends keyof Topics>(
   topic: Topic,
   options: { id?: string; matches?: (row: Topics[Topic]) => boolean } = {},
 ): Repeater<Topics[Topic]> {
-  return notingCauses(context, topic, rowsOf(context, topic, options));
-}
-
-function rowsOf<Topic extends keyof Topics>(context: GraphQLContext, topic: Topic, options: { id?: string; matches?: (row: Topics[Topic]) => boolean }) {
-  const rows = routerOf(readServices(context).notices).subscribe(topic, options.id);
-  return options.matches ? pipe(rows, filter(options.matches)) : rows;
+  const router = routerOf(readServices(context).notices);
+  return new Repeater<Topics[Topic]>(async (push, stop) => {
+    const unlisten = router.listen(topic, options.id, (row) => {
+      if (options.matches && !options.matches(row)) return;
+      // Throws once 1024 pushes wait (a client that stopped reading): this one is lost, and not noted.
+      void push(row);
+      notePush(context, topic, row);
+    });
+    await stop;
+    unlisten();
+  });
 }
 
 /** A client's `since` argument: a revision this API sent (`<transaction id>-<position>`), or a BAD_USER_INPUT error. */
@@ -69,34 +76,41 @@ const revisionField = (row: unknown): LogPosition => fromStreamId((row as { revi
 export function followRow<Topic extends keyof Topics>(context: GraphQLContext, topic: Topic, row: FollowedRow<Topics[Topic]>): Repeater<Topics[Topic]> {
   // A bad `since` fails the subscription before anything is sent.
   const since = row.since == null ? undefined : parseRevision(row.since);
-  const states = new Repeater<Topics[Topic]>(async (push, stop) => {
-    // Listening before reading the current state, so that a change committed in between is not
-    // missed: a Repeater starts (its listener is added) on its first next(), so that is asked for now.
-    const live = rowsOf(context, topic, { id: row.id });
-    void stop.then(() => live.return());
-    let next = live.next();
-    const revisionOf: (state: Topics[Topic]) => LogPosition = (row as { revisionOf?: (state: Topics[Topic]) => LogPosition }).revisionOf ?? revisionField;
+  const revisionOf: (state: Topics[Topic]) => LogPosition = (row as { revisionOf?: (state: Topics[Topic]) => LogPosition }).revisionOf ?? revisionField;
+  const router = routerOf(readServices(context).notices);
+  return new Repeater<Topics[Topic]>(async (push, stop) => {
     let seen = since;
-    const isNew = (state: Topics[Topic]) => seen === undefined || compareLogPositions(revisionOf(state), seen) > 0;
-    const send = async (state: Topics[Topic]): Promise<boolean> => {
-      if (row.visible && !row.visible(state)) return false;
-      const final = row.final?.(state) ?? false;
-      if (isNew(state)) {
+    let ended = false;
+    const send = (state: Topics[Topic]) => {
+      if (ended || (row.visible && !row.visible(state))) return;
+      if (seen === undefined || compareLogPositions(revisionOf(state), seen) > 0) {
         seen = revisionOf(state);
-        await push(state);
+        // Throws once 1024 pushes wait (a client that stopped reading): this one is lost, and not noted.
+        void push(state);
+        // Each change pushed names its cause (the snapshot, read from the view, names none).
+        notePush(context, topic, state);
       }
-      return final;
+      // What was pushed is still delivered; then the stream completes.
+      if (row.final?.(state)) {
+        ended = true;
+        stop();
+      }
     };
-    const current = await row.current();
-    if (current && (await send(current))) return stop();
-    for (let taken = await next; !taken.done; taken = await next) {
-      if (await send(taken.value)) break;
-      next = live.next();
+    // Listening before reading the current state, so that a change committed in between is not
+    // missed; what is heard meanwhile is sent after that state (or dropped, if no newer).
+    let heard: Topics[Topic][] | undefined = [];
+    const unlisten = router.listen(topic, row.id, (state) => (heard ? heard.push(state) : send(state)));
+    try {
+      const current = await row.current();
+      const backlog = heard;
+      heard = undefined;
+      if (current) send(current);
+      for (const state of backlog) send(state);
+      await stop;
+    } finally {
+      unlisten();
     }
-    stop();
   });
-  // Each change pushed names its cause (the snapshot, read from the view, names none).
-  return notingCauses(context, topic, states);
 }
 
 /** The description of a live view's `revision` field and of a live subscription's `since` argument. */

@@ -2,38 +2,33 @@
 // correlation id and command id of the event that changed the row last, in the result's
 // `extensions`, so that a client can tell which of its commands (or which saga step of it) a state
 // comes from, and an operator can follow the push in `lineage` and the logs. With tracing on, the
-// push is a span of that command's trace (docs/tracing.md): from taking the row off the notice
-// stream to handing the executed result to the transport.
+// push is a span of that command's trace (docs/tracing.md): from pushing the row into the
+// subscription's stream to handing the executed result to the transport.
 //
-// Results are pulled one at a time (graphql-js maps a subscription's source stream one value per
-// `next()`), so the cause of the state last taken from the stream is the cause of the result the
-// next `onNext` sees.
+// A live subscription's stream hands graphql-js one pushed state per result, in the order they were
+// pushed, so the causes are queued per subscription as the states are pushed (notePush) and each
+// result takes the next one; a state with no cause (the snapshot, read from the view) queues an
+// empty entry, so that the next result takes the right one.
 import type { Span } from '@opentelemetry/api';
-import { map, pipe, type Plugin, type Repeater } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
 import { noticeCause, type NoticeCause } from '../cqrs/notices.ts';
 import { spanAttributes } from '../cqrs/trace-context.ts';
 import { contextOfTraceparent, SpanKind, startSpan, tracingOn } from '../observability/tracing.ts';
 
-interface TakenPush {
-  cause: NoticeCause;
+interface PushedState {
+  cause?: NoticeCause;
   span?: Span;
 }
 
-// Per operation context (each subscription has its own): the push taken and not yet sent.
-const taken = new WeakMap<object, TakenPush>();
+// Per operation context (each subscription has its own): the states pushed and not yet sent.
+const pushed = new WeakMap<object, PushedState[]>();
 
-/** `rows` with each row's cause noted on the operation's context as the row is taken for execution. */
-export function notingCauses<Row>(context: object, field: string, rows: Repeater<Row>): Repeater<Row> {
-  return pipe(
-    rows,
-    map((row: Row) => {
-      taken.get(context)?.span?.end();
-      const cause = noticeCause(row);
-      if (!cause) taken.delete(context);
-      else taken.set(context, { cause, ...(tracingOn() ? { span: pushSpan(field, cause) } : {}) });
-      return row;
-    }),
-  );
+/** Notes that `row` was just pushed to the subscription whose context is `context`. */
+export function notePush(context: object, field: string, row: unknown): void {
+  const cause = noticeCause(row);
+  let queue = pushed.get(context);
+  if (!queue) pushed.set(context, (queue = []));
+  queue.push(cause ? { cause, ...(tracingOn() ? { span: pushSpan(field, cause) } : {}) } : {});
 }
 
 function pushSpan(field: string, cause: NoticeCause): Span {
@@ -57,16 +52,15 @@ export function usePushCauses(): Plugin {
         onSubscribeResult() {
           return {
             onNext({ result, setResult }) {
-              const push = taken.get(context);
-              if (!push) return;
-              taken.delete(context);
+              const push = pushed.get(context)?.shift();
+              if (!push?.cause) return;
               push.span?.end();
               const { correlationId, commandId } = push.cause;
               setResult({ ...result, extensions: { ...result.extensions, correlationId, commandId } });
             },
             onEnd() {
-              taken.get(context)?.span?.end();
-              taken.delete(context);
+              for (const push of pushed.get(context) ?? []) push.span?.end();
+              pushed.delete(context);
             },
           };
         },
