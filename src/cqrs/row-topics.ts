@@ -27,14 +27,35 @@ export interface RowTopics<Topics extends TopicMap> {
   subscribe<Topic extends keyof Topics & string>(topic: Topic, id?: string): Repeater<Topics[Topic]>;
 }
 
+/** Listeners called per turn of the event loop while a payload reaches many (see Listeners). */
+export const defaultSliceSize = 100;
+
+interface Delivery {
+  key: string;
+  payload: unknown;
+  listeners: ((payload: unknown) => void)[];
+  next: number;
+}
+
 /**
  * Listeners by key, whose throws cannot reach the publisher. A subscriber whose stream holds 1024
  * undelivered pushes (a client that stopped reading) throws from its listener; that one push is
  * lost for that one subscriber (reported through `onError`), and everyone else goes on.
+ *
+ * A payload for more listeners than a slice is handed out a slice per turn of the event loop. Handed
+ * to all at once, every subscriber's execution would advance in step, one promise reaction each in
+ * turn, so the first frame went out only when nearly all were ready and thousands of executions'
+ * objects were alive together, outliving the young generation (docs/performance.md, fan-out). A
+ * slice's executions finish and are sent before the next starts. Payloads still reach each listener
+ * in the order they were published: a later one waits for the earlier ones' slices.
  */
 class Listeners {
   readonly #byKey = new Map<string, Set<(payload: unknown) => void>>();
-  constructor(readonly onError: (error: unknown, key: string) => void) {}
+  readonly #queue: Delivery[] = [];
+  constructor(
+    readonly onError: (error: unknown, key: string) => void,
+    readonly sliceSize: number,
+  ) {}
 
   add(key: string, listener: (payload: unknown) => void): () => void {
     let forKey = this.#byKey.get(key);
@@ -52,11 +73,34 @@ class Listeners {
     const forKey = this.#byKey.get(key);
     if (!forKey) return;
     // Those listening when the payload was published: one that starts meanwhile does not get it.
-    for (const listener of [...forKey]) {
+    const delivery: Delivery = { key, payload, listeners: [...forKey], next: 0 };
+    if (this.#queue.length === 0 && delivery.listeners.length <= this.sliceSize) return this.#deliver(delivery, delivery.listeners.length);
+    this.#queue.push(delivery);
+    if (this.#queue.length === 1) this.#drain();
+  }
+
+  readonly #drain = () => {
+    let budget = this.sliceSize;
+    while (budget > 0 && this.#queue.length > 0) {
+      const delivery = this.#queue[0]!;
+      const end = Math.min(delivery.next + budget, delivery.listeners.length);
+      budget -= end - delivery.next;
+      this.#deliver(delivery, end);
+      if (delivery.next === delivery.listeners.length) this.#queue.shift();
+    }
+    if (this.#queue.length > 0) setImmediate(this.#drain);
+  };
+
+  #deliver(delivery: Delivery, end: number) {
+    const current = this.#byKey.get(delivery.key);
+    for (; delivery.next < end; delivery.next++) {
+      const listener = delivery.listeners[delivery.next]!;
+      // One that left since the payload was published is not called.
+      if (!current?.has(listener)) continue;
       try {
-        listener(payload);
+        listener(delivery.payload);
       } catch (error) {
-        this.onError(error, key);
+        this.onError(error, delivery.key);
       }
     }
   }
@@ -68,9 +112,10 @@ export function rowTopics<Topics extends TopicMap>(
   notices: NoticeBus<Topics>,
   rowIds: RowIds<Topics>,
   onListenerError: (error: unknown, topic: string) => void = logLostPush,
+  sliceSize = defaultSliceSize,
 ): RowTopics<Topics> {
   // Listeners by `topic` (topic-wide) and `topic:id` (one row's).
-  const listeners = new Listeners(onListenerError);
+  const listeners = new Listeners(onListenerError, sliceSize);
   const idOfRow = (topic: string) => (rowIds as Record<string, ((payload: unknown) => string) | undefined>)[topic];
   // One bus listener per topic, taken on its first subscription and kept while the bus lives.
   const bridged = new Set<string>();

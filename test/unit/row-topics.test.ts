@@ -83,4 +83,29 @@ describe('rowTopics', () => {
     expect(new Set(lost)).toEqual(new Set(['rowChanged:a']));
     await Promise.all([stalled.return(), reading.return()]);
   });
+
+  it('hands a payload for many listeners out a slice per turn, each listener getting the payloads in publication order', async () => {
+    const notices = createLocalNoticeBus<TestTopics>();
+    const topics = rowTopics(notices, { rowChanged: (row) => row.id }, undefined, 10);
+    const heard: number[][] = Array.from({ length: 35 }, () => []);
+    heard.forEach((steps) => topics.listen('rowChanged', 'a', (row) => steps.push(row.step)));
+    await notices.publish('rowChanged', { id: 'a', step: 1 });
+    await notices.publish('rowChanged', { id: 'a', step: 2 });
+    // Only the first slice heard the first payload in this turn; the second waits behind it.
+    expect(heard.filter((steps) => steps.length > 0)).toHaveLength(10);
+    while (heard.some((steps) => steps.length < 2)) await new Promise((resolve) => setImmediate(resolve));
+    expect(heard.every((steps) => steps[0] === 1 && steps[1] === 2 && steps.length === 2)).toBe(true);
+  });
+
+  it('does not call a listener that left while a payload was being handed out', async () => {
+    const notices = createLocalNoticeBus<TestTopics>();
+    const topics = rowTopics(notices, { rowChanged: (row) => row.id }, undefined, 10);
+    const calls = Array.from({ length: 25 }, () => 0);
+    const leave = calls.map((_, index) => topics.listen('rowChanged', 'a', () => calls[index]!++));
+    await notices.publish('rowChanged', { id: 'a', step: 1 });
+    leave[20]!();
+    while (calls.filter((count, index) => index !== 20 && count === 0).length > 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(calls[20]).toBe(0);
+    expect(calls.filter((count) => count === 1)).toHaveLength(24);
+  });
 });
