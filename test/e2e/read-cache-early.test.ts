@@ -15,6 +15,7 @@ import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { newCustomer } from '../support/auth.ts';
 import { eventually } from '../support/eventually.ts';
+import { parseSamples, valueOf } from '../support/prometheus.ts';
 import { counted, snapshot } from '../support/read-cache.ts';
 import { distributedEnv, shopSession } from '../support/shop-e2e.ts';
 
@@ -157,6 +158,17 @@ describe('early answers', () => {
       if (headers['x-consistency-token'] || body.extensions)
         expect(JSON.parse(early.text).extensions.consistency, name).toMatchObject({ reached: true, waitedMs: 0 });
     }
+  });
+
+  it('time an early answer in the operation metrics, as Yoga times a hit', async () => {
+    const customer = await registeredCustomer('Timed');
+    const send = () => post({ query: profileQuery, variables: { id: customer.userId } }, { ...customer.headers, 'content-type': plainType });
+    await earlyHit(send);
+    const labels = { api: 'read', type: 'query', operation: 'EarlyProfile' };
+    const timed = async () => valueOf(parseSamples(await shop.app.metrics.registry.metrics()), 'shop_graphql_operation_duration_seconds_count', labels) ?? 0;
+    const before = await timed();
+    await earlyHit(send);
+    expect(await timed()).toBe(before + 1);
   });
 
   it('count each early answer as one request, and leave the refusals past the limit to Yoga, the same 429s', async () => {
