@@ -219,7 +219,8 @@ export function earlyAnswers(options: EarlyAnswersOptions): EarlyAnswers {
   return (req, res, yoga) => {
     const answerType = answerTypeOf(req);
     if (answerType === undefined) return false;
-    void answer(req, res, yoga, answerType);
+    // answer() catches what the checks throw; this is for a failure of Yoga's own start.
+    answer(req, res, yoga, answerType).catch(() => res.destroy());
     return true;
   };
 }
