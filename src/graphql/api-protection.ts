@@ -12,7 +12,7 @@ import { useLocalGraphiQL } from './use-local-graphiql.ts';
 import { useQueryLimits } from './use-query-limits.ts';
 import type { IncomingMessage } from 'node:http';
 import type { GraphQLError } from 'graphql';
-import { admitWebSocketOperation, createRateLimits, useRateLimit, type KeyOf, type RateLimits } from './use-rate-limit.ts';
+import { admitWebSocketOperation, createRateLimits, RequestAdmission, requestKeyOf, useRateLimit, type KeyOf, type RateLimits } from './use-rate-limit.ts';
 import { useSchemaDisclosure } from './use-schema-disclosure.ts';
 import { currentLogger } from '../observability/logger.ts';
 
@@ -52,12 +52,17 @@ export function defaultApiProtection(): ApiProtection {
   return createApiProtection(loadConfig({}, []).api);
 }
 
-/** Caches must keep the answers to different origins apart once some origins get CORS headers. */
+/** A response's Vary with Origin in it: caches must keep the answers to different origins apart once some origins get CORS headers. */
+export function varyingByOrigin(vary: string | null): string | null {
+  if (vary?.split(',').some((name) => name.trim().toLowerCase() === 'origin')) return null;
+  return vary ? `${vary}, Origin` : 'Origin';
+}
+
 function useVaryOrigin(): Plugin {
   return {
     onResponse({ response }) {
-      const vary = response.headers.get('vary');
-      if (!vary?.split(',').some((name) => name.trim().toLowerCase() === 'origin')) response.headers.set('vary', vary ? `${vary}, Origin` : 'Origin');
+      const vary = varyingByOrigin(response.headers.get('vary'));
+      if (vary !== null) response.headers.set('vary', vary);
     },
   };
 }
@@ -101,12 +106,15 @@ const signUpFields = ['registerUser'];
 /**
  * The createYoga options and plugins of one API. The plugins' order matters: the rate limit first,
  * so that every request counts (GraphiQL's page too), then the page, then the CSRF check, before any
- * body is read.
+ * body is read. `requests`: how the rate limit keys and admits a request, for the read cache's early
+ * answers (docs/read-cache.md), which must count a request exactly as the plugin does.
  */
 export function protectedYogaOptions(protection: ApiProtection, api: { endpoint: string; title: string }) {
   const { settings } = protection;
+  const limitOptions = { limits: protection.rateLimits, keyOf: protection.keyOf, trustProxyHops: settings.trustProxyHops };
+  const requests = { keyOf: requestKeyOf(limitOptions), admission: new RequestAdmission(protection.rateLimits) };
   const plugins: Plugin[] = [
-    useRateLimit({ limits: protection.rateLimits, keyOf: protection.keyOf, trustProxyHops: settings.trustProxyHops, signUpFields }),
+    useRateLimit({ ...limitOptions, admission: requests.admission, signUpFields }),
     ...(settings.graphiql ? [useLocalGraphiQL(api)] : []),
     useCsrfProtection(),
     useSchemaDisclosure({ introspection: settings.introspection, fieldSuggestions: settings.fieldSuggestions }),
@@ -123,5 +131,5 @@ export function protectedYogaOptions(protection: ApiProtection, api: { endpoint:
     maxRequestBodySize: settings.maxBodyBytes,
     batching: false,
   } satisfies Partial<YogaServerOptions<Record<string, unknown>, Record<string, unknown>>>;
-  return { plugins, options };
+  return { plugins, options, requests };
 }

@@ -27,8 +27,10 @@ import { useSubscriptionQuota } from './use-subscription-quota.ts';
 import type { SubscriptionQuota } from './subscription-quota.ts';
 import { attachWebSockets, type WebSocketOptions } from './websocket-server.ts';
 import { useStringSafety } from './use-string-safety.ts';
-import { defaultApiProtection, failSafe, protectedYogaOptions, type ApiProtection } from './api-protection.ts';
-import { securityHeaders, serverTimeouts } from './http-security.ts';
+import { defaultApiProtection, failSafe, protectedYogaOptions, varyingByOrigin, type ApiProtection } from './api-protection.ts';
+import { corsPolicy, securityHeaders, serverTimeouts } from './http-security.ts';
+import { earlyAnswerObservers } from './early-answers.ts';
+import { earlyAnswers, type EarlyAnswers } from './read-cache/early-answers.ts';
 import { clientAddress, rateLimitedResponse, type NodeServerContext } from './use-rate-limit.ts';
 import { useDrain } from './use-drain.ts';
 import { useTrustedDocuments } from './trusted-documents.ts';
@@ -105,8 +107,9 @@ function apiPlugins(
   builtInDocuments: readonly string[] = [],
 ) {
   const hardened = protectedYogaOptions(protection, api);
+  const trustedDocuments = withBuiltInDocuments(protection.settings.trustedDocuments, builtInDocuments);
   // After the limits and CSRF check, before anything reads the document (docs/client-contract.md, "Trusted documents").
-  const trusted = useTrustedDocuments(withBuiltInDocuments(protection.settings.trustedDocuments, builtInDocuments));
+  const trusted = useTrustedDocuments(trustedDocuments);
   const identity = useIdentity({
     authenticator,
     // Failed authentications count in their own, stricter bucket per client address.
@@ -120,8 +123,14 @@ function apiPlugins(
     // `documentId`: a trusted document's id, sent instead of the query.
     options: { ...hardened.options, extraParamNames: ['documentId'] },
     plugins: [failSafe(identity), ...hardened.plugins, ...trusted, useStringSafety()],
+    // What the read cache's early answers share with these plugins (src/graphql/read-cache/early-answers.ts).
+    requests: hardened.requests,
+    trustedDocuments,
   };
 }
+
+/** The read APIs whose cache hits are answered before Yoga (docs/read-cache.md, "Early answers"). */
+const earlyAnswersOf = new WeakMap<Yoga, EarlyAnswers>();
 
 export interface ApiOptions {
   authenticator: Authenticator;
@@ -180,7 +189,7 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
   const protection = deps.protection ?? defaultApiProtection();
   const api = apiPlugins(deps.authenticator, protection, { endpoint: readPath, title: 'read API' });
   const schema = buildSchemas().read;
-  return createYoga<Record<string, unknown>, GraphQLContext>({
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: readPath,
     landingPage: false,
@@ -227,6 +236,28 @@ export function createReadYoga(deps: ReadApiDeps): Yoga {
       };
     },
   });
+  // A plugin added above that acts on requests Yoga answers from the cache (onRequest, onParams,
+  // onResultProcess, onResponse) must be mirrored there, or the early answers would skip it.
+  const observers = earlyAnswerObservers(deps.observers ?? []);
+  if (deps.readCache && observers) {
+    const { settings } = protection;
+    earlyAnswersOf.set(
+      yoga,
+      earlyAnswers({
+        path: readPath,
+        cache: deps.readCache,
+        authenticator: deps.authenticator,
+        requests: api.requests,
+        trusted: api.trustedDocuments,
+        cors: corsPolicy(settings.corsOrigins),
+        varyOrigin: settings.corsOrigins.length > 0 ? varyingByOrigin : () => null,
+        observers,
+        maxBodyBytes: settings.maxBodyBytes,
+        fetchAPI: yoga.fetchAPI,
+      }),
+    );
+  }
+  return yoga;
 }
 
 export interface HttpServer {
@@ -280,6 +311,8 @@ export async function startHttpServer(options: {
   };
   const log = options.log ?? currentLogger();
   const readStream = read && graphqlSseListener(read, protection);
+  const answerEarly = read && earlyAnswersOf.get(read);
+  const readYoga = (req: IncomingMessage, res: ServerResponse) => void read?.(req, res);
   const handle: RequestListener = (req, res) => {
     inFlight.add(res);
     res.once('close', () => {
@@ -294,7 +327,11 @@ export async function startHttpServer(options: {
     setSecurityHeaders(req, res);
     const path = (req.url ?? '/').split('?')[0];
     if (write && path === writePath) return void write(req, res);
-    if (read && path === readPath) return void read(req, res);
+    if (read && path === readPath) {
+      // A read-cache hit is answered before Yoga; everything else goes to Yoga (maybe with its body read).
+      if (answerEarly?.(req, res, readYoga)) return;
+      return void read(req, res);
+    }
     if (readStream && path === readStreamPath) return readStream(req, res);
     const route = path && options.routes?.get(path);
     if (route) return void route(req, res);

@@ -20,8 +20,13 @@ export const unsupportedMediaTypeCode = 'UNSUPPORTED_MEDIA_TYPE';
 const jsonTypes = ['application/json', 'application/graphql+json', 'application/graphql-response+json'];
 const executableTypes = new Set([...jsonTypes, 'application/graphql']);
 
-function mediaType(request: Request): string {
-  return (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+function mediaType(contentType: string | null | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** Whether a request with this method and Content-Type may execute (the rule above); the read cache's early answers ask it too. */
+export function passesCsrfCheck(method: string, contentType: string | null | undefined): boolean {
+  return method !== 'POST' || executableTypes.has(mediaType(contentType));
 }
 
 /** Yoga parses application/json and application/graphql+json; this takes the response media type too. */
@@ -43,7 +48,7 @@ async function parseJsonBody(request: Request) {
 export function useCsrfProtection(): Plugin {
   return {
     onRequest({ request, fetchAPI, endResponse }) {
-      if (request.method !== 'POST' || executableTypes.has(mediaType(request))) return;
+      if (passesCsrfCheck(request.method, request.headers.get('content-type'))) return;
       const message = `POST needs Content-Type ${[...executableTypes].join(', ')}.`;
       endResponse(
         new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: unsupportedMediaTypeCode } }] }), {
@@ -53,7 +58,7 @@ export function useCsrfProtection(): Plugin {
       );
     },
     onRequestParse({ request, setRequestParser }) {
-      if (request.method === 'POST' && mediaType(request) === 'application/graphql-response+json') setRequestParser(parseJsonBody);
+      if (request.method === 'POST' && mediaType(request.headers.get('content-type')) === 'application/graphql-response+json') setRequestParser(parseJsonBody);
     },
   };
 }

@@ -23,6 +23,23 @@ export function identityOf(request: Request | undefined): Identity {
   return (request && identities.get(request)) ?? anonymous;
 }
 
+/**
+ * Authenticates `request` by its authorization header, as every HTTP request is: its identity is
+ * what identityOf answers from then on. Throws (or rejects with) the AuthenticationError of a
+ * credential that is not valid. The read cache's early answers call it too (docs/read-cache.md).
+ */
+export function authenticateRequest(authenticator: Authenticator, request: Request): Identity | Promise<Identity> {
+  const identity = authenticator.authenticate(request.headers.get('authorization'));
+  if (!(identity instanceof Promise)) {
+    identities.set(request, identity);
+    return identity;
+  }
+  return identity.then((verified) => {
+    identities.set(request, verified);
+    return verified;
+  });
+}
+
 function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
     status,
@@ -46,16 +63,13 @@ export function useIdentity(options: IdentityOptions): Plugin {
     onRequest({ request, serverContext, endResponse }) {
       let identity: Identity | Promise<Identity>;
       try {
-        identity = options.authenticator.authenticate(request.headers.get('authorization'));
+        identity = authenticateRequest(options.authenticator, request);
       } catch (error) {
         return refuse(error, request, serverContext).then(endResponse);
       }
-      if (!(identity instanceof Promise)) {
-        identities.set(request, identity);
-        return;
-      }
+      if (!(identity instanceof Promise)) return;
       return identity.then(
-        (verified) => void identities.set(request, verified),
+        () => {},
         (error: unknown) => refuse(error, request, serverContext).then(endResponse),
       );
     },

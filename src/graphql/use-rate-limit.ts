@@ -235,8 +235,7 @@ export async function admitWebSocketOperation(options: UseRateLimitOptions, upgr
   const headers = new Headers();
   for (const [name, value] of Object.entries(upgrade.headers)) if (typeof value === 'string') headers.set(name, value);
   const request = new Request(`http://localhost${upgrade.url ?? '/'}`, { headers });
-  const keyOf: KeyOf = options.keyOf ?? ((req, serverContext) => `ip:${clientAddress(req, serverContext, options.trustProxyHops ?? 0)}`);
-  const decided = await options.limits.consume('request', await keyOf(request, { req: upgrade }));
+  const decided = await options.limits.consume('request', await requestKeyOf(options)(request, { req: upgrade }));
   return decided.allowed ? undefined : rateLimitedError(decided, 'requests');
 }
 
@@ -253,6 +252,70 @@ function signUpsIn(document: DocumentNode, operationName: string | null | undefi
   return count;
 }
 
+/** The key a request's point is taken from: `keyOf`, or by default `ip:<client address>`. */
+export function requestKeyOf(options: Pick<UseRateLimitOptions, 'keyOf' | 'trustProxyHops'>): KeyOf {
+  return options.keyOf ?? ((request, serverContext) => `ip:${clientAddress(request, serverContext, options.trustProxyHops ?? 0)}`);
+}
+
+/**
+ * A request's admission: refused at once (its key was refused and that window has not ended yet),
+ * or the decision on its point, made already (a lease this process holds) or on its way from Redis.
+ */
+export type Admission = { refused: RateLimitDecision; decided?: undefined } | { decided: RateLimitDecision | Promise<RateLimitDecision>; refused?: undefined };
+
+/**
+ * Takes each request's point from the request bucket, and remembers a key that was refused until its
+ * window ends, so that its next requests are refused at once, without asking Redis. One per API,
+ * shared by its Yoga plugin and the read cache's early answers (docs/read-cache.md), so that a
+ * request is counted once whichever of them admits it.
+ */
+export class RequestAdmission {
+  readonly #limits: RateLimits;
+  // Bounded: a flood from many addresses must not grow it without end.
+  readonly #refusedUntil = new LRUCache<string, { until: number; decided: RateLimitDecision }>({ max: 100_000 });
+  readonly #handedOver = new WeakMap<object, Admission>();
+
+  constructor(limits: RateLimits) {
+    this.#limits = limits;
+  }
+
+  admit(key: string): Admission {
+    const refused = this.#refusedUntil.size > 0 ? this.#refusedUntil.get(key) : undefined;
+    if (refused && refused.until > Date.now()) {
+      this.#limits.refusals.count('request');
+      return { refused: { ...refused.decided, retryAfterSeconds: Math.max(1, Math.ceil((refused.until - Date.now()) / 1000)) } };
+    }
+    if (refused) this.#refusedUntil.delete(key);
+    const decided = this.#limits.consume('request', key);
+    if (!(decided instanceof Promise)) return { decided: this.#settle(key, decided) };
+    const settled = decided.then((later) => this.#settle(key, later));
+    // Awaited later; an outage is then that request's error, never an unhandled rejection.
+    settled.catch(() => {});
+    return { decided: settled };
+  }
+
+  /**
+   * An admission made before the request reached Yoga (a read-cache hit that then left the answer to
+   * Yoga, e.g. to refuse it): the plugin takes it instead of a second point. `carrier` is the Node
+   * request, which both see.
+   */
+  handOver(carrier: object, admission: Admission): void {
+    this.#handedOver.set(carrier, admission);
+  }
+
+  takeHandedOver(carrier: object | undefined): Admission | undefined {
+    if (!carrier) return undefined;
+    const admission = this.#handedOver.get(carrier);
+    if (admission) this.#handedOver.delete(carrier);
+    return admission;
+  }
+
+  #settle(key: string, decided: RateLimitDecision): RateLimitDecision {
+    if (!decided.allowed) this.#refusedUntil.set(key, { until: Date.now() + decided.retryAfterSeconds * 1000, decided });
+    return decided;
+  }
+}
+
 /**
  * The Yoga plugin: every request (but CORS preflights) takes a point from the request bucket; an
  * operation that runs sign-up fields takes one per field from the signUp bucket before it executes.
@@ -261,47 +324,34 @@ function signUpsIn(document: DocumentNode, operationName: string | null | undefi
  * (or, for a request that never executes, before its answer is sent), so that the counter's round
  * trip to Redis overlaps with reading, parsing and validating the request instead of adding to every
  * request's latency. A refused request therefore still runs nothing. A key that was refused is
- * remembered here until its window ends, and its next requests are refused at once, before their
- * body is read, without asking Redis.
+ * remembered until its window ends, and its next requests are refused at once, before their body is
+ * read, without asking Redis (RequestAdmission).
  */
-export function useRateLimit(options: UseRateLimitOptions): Plugin {
+export function useRateLimit(options: UseRateLimitOptions & { admission?: RequestAdmission }): Plugin {
   const { limits } = options;
-  const keyOf: KeyOf = options.keyOf ?? ((request, serverContext) => `ip:${clientAddress(request, serverContext, options.trustProxyHops ?? 0)}`);
+  const keyOf = requestKeyOf(options);
+  const admission = options.admission ?? new RequestAdmission(limits);
   const signUpFields = new Set(options.signUpFields ?? []);
   const headersOf = new WeakMap<Request, Record<string, string>>();
   // The request's decision: already made (a lease this process holds), or on its way from Redis.
   const pending = new WeakMap<Request, RateLimitDecision | Promise<RateLimitDecision>>();
-  // Bounded: a flood from many addresses must not grow it without end.
-  const refusedUntil = new LRUCache<string, { until: number; decided: RateLimitDecision }>({ max: 100_000 });
-
-  const settle = (request: Request, key: string, decided: RateLimitDecision) => {
-    headersOf.set(request, decided.headers);
-    if (!decided.allowed) refusedUntil.set(key, { until: Date.now() + decided.retryAfterSeconds * 1000, decided });
-    return decided;
-  };
 
   /** The request's decision, awaited once (synchronous when it was made locally). */
   const decisionOf = (request: Request | undefined): RateLimitDecision | Promise<RateLimitDecision> | undefined => (request ? pending.get(request) : undefined);
 
-  const admit = (request: Request, key: string, endResponse: (response: Response) => void): void => {
-    const refused = refusedUntil.size > 0 ? refusedUntil.get(key) : undefined;
-    if (refused && refused.until > Date.now()) {
-      limits.refusals.count('request');
-      endResponse(rateLimitedResponse({ ...refused.decided, retryAfterSeconds: Math.max(1, Math.ceil((refused.until - Date.now()) / 1000)) }, 'requests'));
-      return;
-    }
-    if (refused) refusedUntil.delete(key);
-    const decided = limits.consume('request', key);
+  const admitted = (request: Request, outcome: Admission, endResponse: (response: Response) => void): void => {
+    if (outcome.refused) return endResponse(rateLimitedResponse(outcome.refused, 'requests'));
+    const decided = outcome.decided;
     if (!(decided instanceof Promise)) {
-      pending.set(request, settle(request, key, decided));
+      headersOf.set(request, decided.headers);
+      pending.set(request, decided);
       return;
     }
     const settled = decided.then((later) => {
-      settle(request, key, later);
+      headersOf.set(request, later.headers);
       pending.set(request, later);
       return later;
     });
-    // Awaited later; an outage is then that request's error, never an unhandled rejection.
     settled.catch(() => {});
     pending.set(request, settled);
   };
@@ -309,9 +359,11 @@ export function useRateLimit(options: UseRateLimitOptions): Plugin {
   return {
     onRequest({ request, serverContext, endResponse }) {
       if (request.method === 'OPTIONS') return;
+      const handedOver = admission.takeHandedOver((serverContext as NodeServerContext | undefined)?.req);
+      if (handedOver) return admitted(request, handedOver, endResponse);
       const key = keyOf(request, serverContext as NodeServerContext);
-      if (typeof key === 'string') return admit(request, key, endResponse);
-      return key.then((resolved) => admit(request, resolved, endResponse));
+      if (typeof key === 'string') return admitted(request, admission.admit(key), endResponse);
+      return key.then((resolved) => admitted(request, admission.admit(resolved), endResponse));
     },
     onExecute({ args, setResultAndStopExecution }) {
       // envelop types the execution arguments as `any` (it does not depend on graphql-js); these are graphql-js's.

@@ -14,6 +14,7 @@
 import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Histogram } from 'prom-client';
+import { observingEarlyAnswers } from '../graphql/early-answers.ts';
 
 export type Api = 'read' | 'write';
 
@@ -87,39 +88,47 @@ export function useOperationMetrics(options: { api: Api; histogram: Histogram<'a
   const observe = (started: number, operation: Operation, executed: boolean) =>
     histogram.observe({ api, type: operation.type, operation: names.label(operation.name, executed) }, (performance.now() - started) / 1000);
   const requestOf = (contextValue: unknown) => (contextValue as { request?: Request } | undefined)?.request;
-
-  return {
-    onRequest({ request }) {
-      timings.set(request, { started: performance.now() });
-    },
-    onParams({ request, params }) {
-      const timing = timings.get(request);
-      if (timing) timing.params = { query: params.query, operationName: params.operationName };
-    },
-    onExecute({ args }) {
-      const operation = operationOfDocument(args.document as DocumentNode, args.operationName as string | null | undefined);
-      const request = requestOf(args.contextValue);
-      const timing = request && timings.get(request);
-      if (timing) {
-        timing.operation = operation;
-        return;
-      }
-      const started = performance.now();
-      return { onExecuteDone: () => observe(started, operation, true) };
-    },
-    onSubscribe({ args }) {
-      const request = requestOf(args.contextValue);
-      const timing = request && timings.get(request);
-      if (timing) timing.subscription = true;
-    },
-    onResponse({ request }) {
-      const timing = timings.get(request);
-      timings.delete(request);
-      // Refused before Yoga read an operation (authentication, the rate limit, CSRF): not an operation.
-      if (!timing || timing.subscription || (!timing.operation && !timing.params)) return;
-      const operation = timing.operation ?? operationOfParams(timing.params!);
-      if (operation.type === 'subscription') return;
-      observe(timing.started, operation, timing.operation !== undefined);
-    },
+  /** A request that executed nothing but read an operation (a cache hit, a refusal while parsing or validating). */
+  const observeUnexecuted = (started: number, params: NonNullable<RequestTiming['params']>) => {
+    const operation = operationOfParams(params);
+    if (operation.type !== 'subscription') observe(started, operation, false);
   };
+
+  // A read-cache hit answered before Yoga (src/graphql/early-answers.ts) is timed as one Yoga answers.
+  return observingEarlyAnswers<Plugin>(
+    {
+      onRequest({ request }) {
+        timings.set(request, { started: performance.now() });
+      },
+      onParams({ request, params }) {
+        const timing = timings.get(request);
+        if (timing) timing.params = { query: params.query, operationName: params.operationName };
+      },
+      onExecute({ args }) {
+        const operation = operationOfDocument(args.document as DocumentNode, args.operationName as string | null | undefined);
+        const request = requestOf(args.contextValue);
+        const timing = request && timings.get(request);
+        if (timing) {
+          timing.operation = operation;
+          return;
+        }
+        const started = performance.now();
+        return { onExecuteDone: () => observe(started, operation, true) };
+      },
+      onSubscribe({ args }) {
+        const request = requestOf(args.contextValue);
+        const timing = request && timings.get(request);
+        if (timing) timing.subscription = true;
+      },
+      onResponse({ request }) {
+        const timing = timings.get(request);
+        timings.delete(request);
+        // Refused before Yoga read an operation (authentication, the rate limit, CSRF): not an operation.
+        if (!timing || timing.subscription || (!timing.operation && !timing.params)) return;
+        if (!timing.operation) return observeUnexecuted(timing.started, timing.params!);
+        if (timing.operation.type !== 'subscription') observe(timing.started, timing.operation, true);
+      },
+    },
+    ({ started, params }) => observeUnexecuted(started, params),
+  );
 }

@@ -4,6 +4,8 @@
 export interface ReadCacheCounters {
   /** Requests answered from the cache. */
   hits: number;
+  /** Of the hits, those answered before Yoga's pipeline (docs/read-cache.md, "Early answers"). */
+  earlyHits: number;
   /** Requests the cache could have answered but did not (absent, expired, or older than the request's consistency token): executed. */
   misses: number;
   /** Executed answers stored. */
@@ -22,7 +24,7 @@ export interface ReadCacheCounters {
 export type ReadCacheCounter = keyof ReadCacheCounters;
 
 export class ReadCacheStats {
-  readonly #counters: ReadCacheCounters = { hits: 0, misses: 0, stores: 0, skips: 0, invalidations: 0, errors: 0 };
+  readonly #counters: ReadCacheCounters = { hits: 0, earlyHits: 0, misses: 0, stores: 0, skips: 0, invalidations: 0, errors: 0 };
 
   count(counter: ReadCacheCounter, by = 1): void {
     this.#counters[counter] += by;

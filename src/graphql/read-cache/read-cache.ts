@@ -12,7 +12,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { createInMemoryCache, useResponseCache, type Cache } from '@graphql-yoga/plugin-response-cache';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { printSchema, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import { actorOf } from '../../auth/identity.ts';
+import { actorOf, type Identity } from '../../auth/identity.ts';
 import type { ConsistencyTokens } from '../../cqrs/consistency-tokens.ts';
 import { compareLogPositions, fromStreamId, toStreamId, type LogPosition } from '../../cqrs/log-position.ts';
 import type { NoticeBus } from '../../cqrs/notices.ts';
@@ -46,9 +46,39 @@ export interface ReadCacheOptions {
   log?: Log;
 }
 
+/** A request the read API may answer before Yoga runs (src/graphql/read-cache/early-answers.ts). */
+export interface EarlyLookup {
+  /** The caller, as sessionOf says. */
+  session: string | null;
+  /** The document as Yoga's params hold it when the plugin builds the key (a trusted document's text). */
+  documentString: string;
+  operationName: string | null | undefined;
+  variables: unknown;
+  /** The consistency token the request presents, as presentedToken finds it. */
+  token: string | undefined;
+}
+
+/** A hit: the result Yoga would send for it. */
+export interface EarlyHit {
+  result: ExecutionResult;
+  /** Counts it, once it is sent (a hit left to Yoga instead, to be refused, is counted there). */
+  sent(): void;
+}
+
 /** What the read API needs from it (src/graphql/server.ts). */
 export interface ReadCachePlugins {
   plugins(deps: { schema: GraphQLSchema; checkpoints(): ReadonlyMap<string, LogPosition> }): Plugin[];
+  /**
+   * The answer to `lookup` if the cache holds one it may serve; null otherwise (then Yoga runs, and
+   * its own lookup for `carrier`, the Node request, is skipped: it would find the same nothing).
+   */
+  lookUpEarly(lookup: EarlyLookup, carrier: object): EarlyHit | null | Promise<EarlyHit | null>;
+  readonly stats: ReadCacheStats;
+}
+
+/** The caller an answer is kept for (docs/read-cache.md, "Key"). */
+export function sessionOf(identity: Identity): string | null {
+  return identity.kind === 'anonymous' ? 'anonymous' : actorOf(identity);
 }
 
 /** The stored form: the data, the log position it reflects at least (`*`: any, null: unknown), the views it read. */
@@ -116,6 +146,12 @@ function withoutValidators(result: ExecutionResult): ExecutionResult | undefined
 
 const isPromise = <T>(value: unknown): value is Promise<T> => value instanceof Promise;
 
+/** A hit for a request with a token: the answer is at or after it (#answer checked), so its views reached it without a wait. */
+function withConsistency(result: ExecutionResult, views: readonly string[]): ExecutionResult {
+  const reached = Object.fromEntries(views.map((view) => [view, { reached: true, waitedMs: 0 }]));
+  return { ...result, extensions: { ...result.extensions, consistency: { reached: true, waitedMs: 0, views: reached } } };
+}
+
 export class ReadCache implements ReadCachePlugins {
   readonly stats = new ReadCacheStats();
   readonly #options: ReadCacheOptions;
@@ -133,6 +169,10 @@ export class ReadCache implements ReadCachePlugins {
   #flushTimer: NodeJS.Timeout | undefined;
   #lastFailureLog = -Infinity;
   readonly #unsubscribe: (() => void)[] = [];
+  /** The read schema's fingerprint, once plugins() saw it: no early answer before. */
+  #fingerprint: string | undefined;
+  /** Node requests an early lookup missed, with the key's hash: Yoga's lookup for them is skipped. */
+  readonly #missedEarly = new WeakMap<object, string>();
 
   constructor(options: ReadCacheOptions) {
     this.#options = options;
@@ -251,6 +291,7 @@ export class ReadCache implements ReadCachePlugins {
     const { schema } = deps;
     // Answers of another schema (another version of this code, on the Redis tier) never match.
     const fingerprint = createHash('sha256').update(printSchema(schema)).digest('base64url');
+    this.#fingerprint = fingerprint;
     // Fields never cached: any operation that selects one is executed and not stored.
     const ttlPerSchemaCoordinate: Record<string, number> = { 'Query.__schema': 0, 'Query.__type': 0 };
     for (const name of Object.keys(schema.getQueryType()?.getFields() ?? {})) {
@@ -259,12 +300,16 @@ export class ReadCache implements ReadCachePlugins {
 
     // The key is built before the context (a hit never builds one): the extensions are kept from the params.
     const extensionsOf = new WeakMap<Request, Record<string, unknown> | undefined>();
-    const keyOf = (params: { documentString: string; variableValues: unknown; operationName?: string | null; sessionId?: string | null; request: Request }) => {
+    const keyOf = (params: {
+      documentString: string;
+      variableValues: unknown;
+      operationName?: string | null;
+      sessionId?: string | null;
+      request: Request;
+      context?: unknown;
+    }) => {
       const { request } = params;
-      const hash = createHmac('sha256', this.#options.keySecret)
-        .update(JSON.stringify([fingerprint, params.sessionId ?? '', params.operationName ?? '', params.documentString]))
-        .update(stableJson(params.variableValues ?? {}))
-        .digest('base64url');
+      const hash = this.#hashOf(fingerprint, params.sessionId, params.operationName, params.documentString, params.variableValues);
       // Wherever the request put it (header or extensions), as the read API takes it (use-consistency.ts).
       let raw: string | undefined;
       try {
@@ -272,14 +317,18 @@ export class ReadCache implements ReadCachePlugins {
       } catch {
         raw = 'not a string';
       }
+      // An early lookup of this very request found nothing a moment ago: not asked again (a Redis round trip).
+      const carrier = (params.context as { req?: object } | undefined)?.req;
+      const missedEarly = carrier !== undefined && this.#missedEarly.get(carrier) === hash;
       const ticket: Ticket = {
         number: String(++this.#nextTicket),
         hash,
-        token: raw ? (this.#options.tokens.read(raw) ?? 'invalid') : undefined,
+        token: this.#tokenOf(raw),
         fill: this.#guard.ticket(),
         viewFill: new Map(),
         checkpoints: deps.checkpoints(),
         startedAt: performance.now(),
+        looked: missedEarly,
       };
       this.#forgetStale(ticket.startedAt);
       this.#pending.set(ticket.number, ticket);
@@ -296,7 +345,9 @@ export class ReadCache implements ReadCachePlugins {
         if (!ticket || ticket.looked || ticket.token === 'invalid' || this.#suspended) return null;
         ticket.looked = true;
         const found = this.#attempt(() => this.#store.get(ticket.hash));
-        return isPromise<ExecutionResult | null | undefined>(found) ? found.then((stored) => this.#answer(ticket, stored)) : this.#answer(ticket, found);
+        return isPromise<ExecutionResult | null | undefined>(found)
+          ? found.then((stored) => this.#answer(ticket.token, stored))
+          : this.#answer(ticket.token, found);
       },
       set: (key, result, _entities, ttl) => this.#set(ticketOfKey(key), result, ttl),
       // The plugin invalidates only for mutations, which the read API has none of (invalidateViaMutation: false).
@@ -329,11 +380,7 @@ export class ReadCache implements ReadCachePlugins {
         const hit = (result as HitResult)[hitMarker];
         if (hit) {
           this.stats.count('hits');
-          // The answer is at or after the token (#answer checked it): the views reached it without a wait.
-          if (ticket.token) {
-            const views = Object.fromEntries(hit.views.map((view) => [view, { reached: true, waitedMs: 0 }]));
-            setResult({ ...result, extensions: { ...result.extensions, consistency: { reached: true, waitedMs: 0, views } } });
-          }
+          if (ticket.token) setResult(withConsistency(result, hit.views));
           return;
         }
         this.stats.count('misses');
@@ -351,10 +398,7 @@ export class ReadCache implements ReadCachePlugins {
       useResponseCache({
         cache: adapter,
         // The caller: answers are never shared between callers (docs/read-cache.md, "Key").
-        session: (request) => {
-          const identity = identityOf(request);
-          return identity.kind === 'anonymous' ? 'anonymous' : actorOf(identity);
-        },
+        session: (request) => sessionOf(identityOf(request)),
         // Only HTTP requests, once their key is built (graphql-ws operations have no request; the
         // plugin's conditional-request check runs before the key, and so never answers).
         enabled: (request) => request !== undefined && this.#tickets.has(request),
@@ -368,11 +412,55 @@ export class ReadCache implements ReadCachePlugins {
     ];
   }
 
+  /** The key's hash: an HMAC of the schema, the caller, the operation and its variables (docs/read-cache.md, "Key"). */
+  #hashOf(
+    fingerprint: string,
+    session: string | null | undefined,
+    operationName: string | null | undefined,
+    documentString: string,
+    variables: unknown,
+  ): string {
+    return createHmac('sha256', this.#options.keySecret)
+      .update(JSON.stringify([fingerprint, session ?? '', operationName ?? '', documentString]))
+      .update(stableJson(variables ?? {}))
+      .digest('base64url');
+  }
+
+  /** A presented token: its position when this deployment signed it, else `invalid`. */
+  #tokenOf(raw: string | undefined): Ticket['token'] {
+    return raw ? (this.#options.tokens.read(raw) ?? 'invalid') : undefined;
+  }
+
+  lookUpEarly(lookup: EarlyLookup, carrier: object): EarlyHit | null | Promise<EarlyHit | null> {
+    const fingerprint = this.#fingerprint;
+    if (fingerprint === undefined || this.#suspended) return null;
+    const token = this.#tokenOf(lookup.token);
+    // Refused by the read API (BAD_USER_INPUT): Yoga answers it.
+    if (token === 'invalid') return null;
+    const hash = this.#hashOf(fingerprint, lookup.session, lookup.operationName, lookup.documentString, lookup.variables);
+    const found = this.#attempt(() => this.#store.get(hash));
+    const served = (stored: ExecutionResult | null | undefined): EarlyHit | null => {
+      const hit = this.#answer(token, stored);
+      if (!hit) {
+        this.#missedEarly.set(carrier, hash);
+        return null;
+      }
+      const { [hitMarker]: answered, ...result } = hit;
+      return {
+        result: token ? withConsistency(result, answered!.views) : result,
+        sent: () => {
+          this.stats.count('hits');
+          this.stats.count('earlyHits');
+        },
+      };
+    };
+    return isPromise<ExecutionResult | null | undefined>(found) ? found.then(served) : served(found);
+  }
+
   /** The stored answer as this request may see it: null when absent or older than its token. */
-  #answer(ticket: Ticket, stored: ExecutionResult | null | undefined): HitResult | null {
+  #answer(token: Ticket['token'], stored: ExecutionResult | null | undefined): HitResult | null {
     if (!stored) return null;
     const { position, views } = (stored as StoredAnswer).extensions.readCache;
-    const token = ticket.token;
     if (token && token !== 'invalid' && position !== '*' && (position === null || compareLogPositions(fromStreamId(position), token) < 0)) return null;
     return { data: stored.data, [hitMarker]: { views } };
   }
