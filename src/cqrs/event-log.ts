@@ -217,7 +217,13 @@ export async function queryInLogOrder<Row extends object>(pool: pg.Pool, stateme
 }
 
 async function readThroughPool(pool: pg.Pool, after: LogPosition, until: LogPosition, limit: number, upcasting: EventUpcasting): Promise<RecordedEvent[]> {
-  const rows = await queryInLogOrder<StoredEventRow>(pool, logChunkStatement, [after.transactionId, after.position, until.transactionId, until.position, limit]);
+  const rows = await queryInLogOrder<StoredEventRow>(pool, logChunkStatement, [
+    after.transactionId,
+    after.position,
+    until.transactionId,
+    until.position,
+    limit,
+  ]);
   return rows.map((row) => upcasting.upcast(recordedEventOf(row)));
 }
 

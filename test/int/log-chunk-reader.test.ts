@@ -89,7 +89,8 @@ describe("the replay's chunk reader", () => {
   });
 
   it('gives back text and JSON that COPY escapes, jsonb values of every kind, and metadata as stored', async () => {
-    const awkward = 'tab\there, newline\nthere, return\r, backslash \\ and \\N, quote " and \', form\ffeed, bell\u0007, vertical\vtab, backspace\b, ünïcødé ✓ 🧪';
+    const awkward =
+      'tab\there, newline\nthere, return\r, backslash \\ and \\N, quote " and \', form\ffeed, bell\u0007, vertical\vtab, backspace\b, ünïcødé ✓ 🧪';
     await store([
       { aggregateType: awkward, aggregateId: `id ${awkward}`, type: `type ${awkward}`, data: JSON.stringify({ text: awkward, nested: [{ text: awkward }] }) },
       { aggregateId: '\\N', data: JSON.stringify({ '\\N': '\\N', 'key\twith\ttabs': 'value\\\\n' }) },
@@ -99,7 +100,14 @@ describe("the replay's chunk reader", () => {
       { aggregateId: 'empty', aggregateType: '', type: '', data: '{}', metadata: '{}' },
       {
         aggregateId: 'metadata',
-        metadata: JSON.stringify({ commandId: 'c\t1', correlationId: 'x\\y', causationId: null, actor: awkward, time: '2024-01-01T00:00:00.000Z', traceparent: '00-a-b-01' }),
+        metadata: JSON.stringify({
+          commandId: 'c\t1',
+          correlationId: 'x\\y',
+          causationId: null,
+          actor: awkward,
+          time: '2024-01-01T00:00:00.000Z',
+          traceparent: '00-a-b-01',
+        }),
       },
       { aggregateId: 'old', recordedAt: '1969-12-31T23:59:59.999Z' },
       { aggregateId: 'millis', recordedAt: '2024-02-29T23:59:59.123456Z' },
