@@ -188,7 +188,7 @@ export const rebuildLeg: Leg = {
         memory,
         notes: [
           `${users} users, each registered then logged in ${loginsPerUser} times: ${events} events for ${users} rows, appended with SQL in the event_log format; no product process runs (nothing else reads the log meanwhile)`,
-          `rebuild: \`projections rebuild ${view}\` as its own process, timed by the command itself (events ÷ its reported ev/s: the replay — the log read in chunks of 10,000 events, folded in memory by the view's handlers, its rows written by COPY (src/cqrs/row-replay.ts) — ANALYZE and the swap; not process start, creating the copy nor counting the log, which "command wall s" includes)`,
+          `rebuild: \`projections rebuild ${view}\` as its own process, timed by the command itself (events ÷ its reported ev/s: the replay — the log read in chunks of 10,000 events along its (transaction_id, position) index, folded in memory by the view's handlers, its rows written by COPY (src/cqrs/row-replay.ts) — ANALYZE and the swap; not process start, creating the copy nor counting the log, which "command wall s" includes)`,
           'ceiling: on one connection, one transaction: COPY the final rows (COPY text prepared beforehand) into a temporary table, then INSERT … ON CONFLICT (id) DO UPDATE into an empty copy of the view table (CREATE TABLE … LIKE … INCLUDING ALL, untimed); it reads no event and decides nothing, so it is the floor of the time any rebuild can take; its rows are checked equal to the rebuilt view',
           'ratio: ceiling time / rebuild time per round (= rebuild events/s ÷ the events/s the ceiling would give), median over interleaved rounds',
         ],

@@ -194,7 +194,8 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
         chunk.catch(() => {}); // awaited below; a failure surfaces there
         return chunk;
       };
-      let next = readAfter(folded);
+      // Nothing to read when the copy is there already (the swap's catch-up, mostly).
+      let next = compareLogPositions(folded, until) < 0 ? readAfter(folded) : Promise.resolve([]);
       while (compareLogPositions(folded, until) < 0) {
         const events = await next;
         const last = events.at(-1);
@@ -222,7 +223,9 @@ export async function withCopySession<T>(options: SessionOptions, work: (session
     };
     /** Applies the log events after the copy's checkpoint, up to and including `until`, to the copy. */
     const replay = async (until: LogPosition) => {
-      const checkpoint = await readCheckpoint(copyDb, projection.name);
+      // A row projection's replay reads it on its own connection: the copy's Prisma client is then
+      // started only if the runtime's path is taken.
+      const checkpoint = await (rows ? rows.checkpoint() : readCheckpoint(copyDb, projection.name));
       return rows ? replayRows(rows, checkpoint, until) : replayInBatches(checkpoint, until);
     };
 

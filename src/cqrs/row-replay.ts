@@ -24,7 +24,7 @@
 import type pg from 'pg';
 import type { ReadDb } from '../db/read-client.ts';
 import type { SqlConnection } from '../db/sql.ts';
-import { saveCheckpoint, sqlClientOf, type SqlClient } from './checkpoint-store.ts';
+import { readCheckpoint, saveCheckpoint, sqlClientOf, type SqlClient } from './checkpoint-store.ts';
 import { rowCopierOf, type RowCopier } from './copy-rows.ts';
 import type { RecordedEvent } from './events.ts';
 import type { LogPosition } from './log-position.ts';
@@ -51,6 +51,8 @@ export interface RowReplay {
   readonly due: boolean;
   /** Writes what was folded and moves the copy's checkpoint to `at`, in one transaction. Throws when it fails (reset). */
   flush(at: LogPosition): Promise<void>;
+  /** The copy's checkpoint as committed (by `flush` or by the runtime). */
+  checkpoint(): Promise<LogPosition>;
   /** Forgets everything in memory: the copy was changed by another writer (the runtime). */
   reset(): void;
   close(): Promise<void>;
@@ -112,13 +114,36 @@ export function rowReplayOf(projection: Projection, target: RowReplayTarget, opt
   let mirrored = true;
   /** The earliest parked event of each key (the ordering rule), read from the copy when unknown. */
   let heads: Map<string, bigint> | undefined;
-  let writer: { client: pg.Client; copier: RowCopier | undefined } | undefined;
+  // The replay's own connection on the copy: its writes, and its reads of the checkpoint and parked
+  // heads, so that a replay that needs no row of the copy never starts the Prisma client.
+  let writer: Promise<{ client: pg.Client; copier: RowCopier | undefined }> | undefined;
+  const connection = () =>
+    (writer ??= (async () => {
+      const client = await target.connect();
+      try {
+        const columns = columnsOfSave(spec.save);
+        return { client, copier: columns && (await rowCopierOf(client, columns)) };
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw error;
+      }
+    })());
+  /** Runs `work` on the connection; one that failed is closed, and the next use opens another. */
+  const onConnection = async <T>(work: (opened: Awaited<ReturnType<typeof connection>>) => Promise<T>): Promise<T> => {
+    try {
+      return await work(await connection());
+    } catch (error) {
+      await replay.close();
+      throw error;
+    }
+  };
 
   const parkedHeads = async () => {
     if (heads) return heads;
+    const parked = await onConnection(({ client }) => listParked(storesClient(client), [projection.name]));
     const found = new Map<string, bigint>();
     // In log order, so the first of a key is its head.
-    for (const parked of await listParked(copyDb, [projection.name])) if (!found.has(parked.key)) found.set(parked.key, parked.event.position);
+    for (const { key, event } of parked) if (!found.has(key)) found.set(key, event.position);
     return (heads = found);
   };
 
@@ -196,23 +221,15 @@ export function rowReplayOf(projection: Projection, target: RowReplayTarget, opt
       eventsFolded += events.length;
       return { applied: apply.length, parked: held.length };
     },
+    checkpoint: () => onConnection(({ client }) => readCheckpoint(storesClient(client), projection.name)),
     async flush(at) {
       const changed = [...dirty].map((id) => rows.get(id)!);
-      if (!writer) {
-        const client = await target.connect();
-        const columns = columnsOfSave(spec.save);
-        writer = { client, copier: columns && (await rowCopierOf(client, columns)) };
-      }
-      if (writer.copier) {
+      const { copier } = await onConnection(async (opened) => opened);
+      if (copier) {
         const fresh = changed.filter((entry) => !entry.stored).map((entry) => entry.row!);
         const existing = changed.filter((entry) => entry.stored).map((entry) => entry.row!);
-        try {
-          await writeWithPg(writer.client, writer.copier, fresh, existing, at);
-        } catch (error) {
-          // The connection may be what failed: the next write makes a new one.
-          await replay.close();
-          throw error;
-        }
+        // The connection may be what failed: the next write makes a new one.
+        await onConnection(({ client }) => writeWithPg(client, copier, fresh, existing, at));
       } else {
         await writeWithSave(
           changed.map((entry) => entry.row!),
@@ -226,8 +243,9 @@ export function rowReplayOf(projection: Projection, target: RowReplayTarget, opt
       evict();
     },
     async close() {
-      await writer?.client.end().catch(() => {});
+      const opened = writer;
       writer = undefined;
+      await (await opened?.catch(() => undefined))?.client.end().catch(() => {});
     },
   };
   return replay;
