@@ -146,6 +146,8 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       await batch.ack();
       traced.end();
     }
+    // Stopping: what was passed in memory is stored too (only forward), so status after a clean stop shows it.
+    if (passedUnstored) await advanceCheckpoint(db, consumer.name, checkpoint);
   }
 
   async function handleRequestedRetries(active: () => boolean) {

@@ -6,9 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/cqrs/checkpoint-store.ts';
 import { newMetadata } from '../../src/cqrs/event-metadata.ts';
-import { readableLogHead, readCommittedEvents } from '../../src/cqrs/event-log.ts';
+import { readCommittedEvents } from '../../src/cqrs/event-log.ts';
 import { listenToLog } from '../../src/cqrs/log-source.ts';
 import { logStart } from '../../src/cqrs/log-position.ts';
+import type { EventSource } from '../../src/cqrs/event-source.ts';
 import type { Projection } from '../../src/cqrs/projection.ts';
 import { checkpointTopic, startProjector, type RunningProjector } from '../../src/cqrs/projector.ts';
 import { createSharedLogReader, type SharedLogReader, type SharedLogReaderOptions } from '../../src/cqrs/shared-log-reader.ts';
@@ -76,8 +77,15 @@ function start(projection: Projection, reader: SharedLogReader, readDb: ReadDb =
   running.push(startProjector({ readDb, projection, notices: context.notices, openSource: async () => reader.openSource(), batchSize, maxAttempts: 5 }));
 }
 
+/**
+ * Every command is done when this is called: the log's last event is its head. (The readable head
+ * would stop short of it while a consumer's transaction is open in the same cluster.)
+ */
 async function expectAtHead(names: readonly string[]): Promise<void> {
-  const head = await readableLogHead(context.writeDb);
+  const [last] = await context.sql.query<{ transaction_id: string; position: string }>(
+    'SELECT transaction_id::text, position::text FROM event_log ORDER BY transaction_id DESC, position DESC LIMIT 1',
+  );
+  const head = { transactionId: BigInt(last!.transaction_id), position: BigInt(last!.position) };
   await eventually(
     async () => {
       for (const name of names) expect({ name, at: await readCheckpoint(context.readDb, name) }).toEqual({ name, at: head });
@@ -176,5 +184,33 @@ describe('the shared log reader', () => {
     await expectAtHead([failing.name]);
     const all = await readCommittedEvents(context.writeDb, logStart, 1000);
     expect(failing.applied).toEqual(all.map((event) => event.position));
+  });
+
+  it('stores the checkpoint a consumer moved past unhandled events when it stops before running dry', async () => {
+    await registerUsers(3);
+    const log = await readCommittedEvents(context.writeDb, logStart, 1000);
+    // A source as the shared reader serves, that hands out the log once and then has nothing to say
+    // until it is closed: the consumer never runs dry, so only stopping can store its checkpoint.
+    let calls = 0;
+    let release: () => void = () => {};
+    const source: EventSource = {
+      passesUnhandled: true,
+      async next() {
+        calls += 1;
+        if (calls === 1) return { events: log, ack: async () => {} };
+        await new Promise<void>((resolve) => (release = resolve));
+        return { events: [], ack: async () => {} };
+      },
+      async close() {
+        release();
+      },
+    };
+    const idle = recording('handles_none', ['NeverRecorded']);
+    const projector = startProjector({ readDb: context.readDb, projection: idle, notices: context.notices, openSource: async () => source, batchSize: 200 });
+    // Asking for its second batch: it has passed the first.
+    await eventually(() => expect(calls).toBe(2));
+    await projector.stop();
+    expect(await readCheckpoint(context.readDb, idle.name)).toEqual({ transactionId: log.at(-1)!.transactionId, position: log.at(-1)!.position });
+    expect(idle.applied).toEqual([]);
   });
 });
