@@ -8,7 +8,6 @@ import type { AdminServices } from './graphql/admin/admin-access.ts';
 import { authSetup, type AuthSetup } from './auth/auth-setup.ts';
 import { logConsumers, parkedProcessInstances, processesWithInstances } from './modules/log-consumers.ts';
 import { parkedOperations } from './cqrs/parked-operations.ts';
-import { createRedisClient } from './db/redis-client.ts';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
 import { consistencyTokens } from './cqrs/consistency-tokens.ts';
@@ -489,6 +488,8 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     if (needsReadDb) await migrate(readDatabaseUrl, 'read');
   }
 
+  // Loaded here: the Redis client (ioredis) is distributed mode's only, and the embedded start does without it.
+  const { createRedisClient } = await import('./db/redis-client.ts');
   const redis = createRedisClient(config.redisUrl!, log);
   await redis.connect();
   stack.push(() => void redis.disconnect());
