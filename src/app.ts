@@ -8,7 +8,6 @@ import type { AdminServices } from './graphql/admin/admin-access.ts';
 import { authSetup, type AuthSetup } from './auth/auth-setup.ts';
 import { logConsumers, parkedProcessInstances, processesWithInstances } from './modules/log-consumers.ts';
 import { parkedOperations } from './cqrs/parked-operations.ts';
-import { createRedisClient } from './db/redis-client.ts';
 import type { Config } from './config.ts';
 import { ConsistencyWaiter } from './cqrs/consistency.ts';
 import { consistencyTokens } from './cqrs/consistency-tokens.ts';
@@ -30,7 +29,8 @@ import { createDevPaymentProvider } from './modules/payments/dev-provider.ts';
 import type { PaymentProvider } from './modules/payments/provider.ts';
 import { orderSagaName } from './modules/orders/saga/order-saga.ts';
 import { startOrderSaga } from './modules/orders/saga/start-order-saga.ts';
-import { createLogSource } from './cqrs/log-source.ts';
+import { listenToLog } from './cqrs/log-source.ts';
+import { createSharedLogReader } from './cqrs/shared-log-reader.ts';
 import { createLocalNoticeBus, createRedisNoticeBus, type NoticeBus } from './cqrs/notices.ts';
 import { startProjector } from './cqrs/projector.ts';
 import { configureLineage } from './cqrs/lineage.ts';
@@ -80,7 +80,7 @@ export interface RunningApp {
 
 type Log = Logger;
 
-/** Embedded consumers batch what arrives within this window (see createLogSource's gatherMs). */
+/** Embedded consumers batch what arrives within this window (see createSharedLogReader's gatherMs). */
 const embeddedGatherMs = 20;
 
 /** What an embedding application may supply instead of the built-in defaults. */
@@ -415,8 +415,13 @@ async function startEmbedded(config: Config, stack: Stack, log: Log, extensions:
   ]);
   const notices = createLocalNoticeBus<Topics>();
   const { consumers } = probes;
-  // Every embedded consumer reads the log itself, woken by NOTIFY on the one PGlite connection.
-  const logSource = () => createLogSource({ writeDb, listener: pgliteConnection(pglite), pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs });
+  // The embedded consumers read the log directly, through one reader woken by NOTIFY on the one
+  // PGlite connection: one read serves them all (src/cqrs/shared-log-reader.ts).
+  const appended = await listenToLog(pgliteConnection(pglite));
+  stack.push(() => appended.close());
+  const logReader = createSharedLogReader({ writeDb, wakeup: appended.wakeup, pollMs: config.projectorPollMs, gatherMs: embeddedGatherMs });
+  stack.push(() => logReader.close());
+  const logSource = async () => logReader.openSource();
 
   for (const projection of projections) {
     const projector = startProjector({
@@ -483,6 +488,8 @@ async function startDistributed(config: Config, stack: Stack, log: Log, extensio
     if (needsReadDb) await migrate(readDatabaseUrl, 'read');
   }
 
+  // Loaded here: the Redis client (ioredis) is distributed mode's only, and the embedded start does without it.
+  const { createRedisClient } = await import('./db/redis-client.ts');
   const redis = createRedisClient(config.redisUrl!, log);
   await redis.connect();
   stack.push(() => void redis.disconnect());

@@ -17,12 +17,14 @@
 //   handled between batches so that retried and live events of one key never interleave: key by
 //   key in log order, each un-parked once handled; a failure leaves the rest of its key parked;
 // - work beside the loop while the lease is held (a saga's sweeper), ended with it.
+// - a batch its consumer handles none of, from a source that allows it (EventSource.passesUnhandled:
+//   the embedded shared log reader), moves the checkpoint in memory, stored once the source runs dry.
 import { backoffMs } from './backoff.ts';
-import { readCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
+import { advanceCheckpoint, readCheckpoint, type SqlClient, type TransactionalDb } from './checkpoint-store.ts';
 import { handleBatch, isolatePoison, type BatchOutcome, type LogConsumer } from './consumer-batch.ts';
 import type { EventSource } from './event-source.ts';
 import type { Leadership } from './leadership.ts';
-import { toStreamId } from './log-position.ts';
+import { compareLogPositions, toStreamId } from './log-position.ts';
 import { deleteParked, recordRetryFailure, requestedRetries } from './parked-store.ts';
 import { isTransientError } from './transient-errors.ts';
 import { Wakeup } from './wakeup.ts';
@@ -83,12 +85,30 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
     let checkpoint = await readCheckpoint(db, consumer.name);
     // After-effects consumers: whether any of their events is parked, as the last commit learnt it.
     let anyParked: boolean | undefined;
+    // The checkpoint passed batches of unhandled events since it was last stored.
+    let passedUnstored = false;
     while (active()) {
       // No parked events when the last commit learnt it: nothing an operator could ask to retry
       // (only this consumer parks, under its lease), so the lookup is skipped.
       if (consumer.commit === 'after-effects' && anyParked !== false) await handleRequestedRetries(active);
       const batch = await source.next(checkpoint, batchSize);
+      if (batch.events.length === 0 && passedUnstored && active()) {
+        // Run dry: the checkpoint moved past unhandled events is stored, in one statement that only moves it forward.
+        const stored = await advanceCheckpoint(db, consumer.name, checkpoint);
+        if (stored.moved) anyParked = stored.anyParked;
+        passedUnstored = false;
+      }
       if (batch.events.length === 0 || !active()) continue;
+      // None of it handled, from a source that reads the log from the checkpoint (EventSource.passesUnhandled):
+      // no transaction, the checkpoint moves in memory; a checkpoint notice still goes out (consistency waits).
+      if (source.passesUnhandled && !batch.events.some((event) => consumer.handles.has(event.type))) {
+        const last = batch.events.reduce((latest, event) => (compareLogPositions(event, latest) > 0 ? event : latest), checkpoint);
+        checkpoint = { transactionId: last.transactionId, position: last.position };
+        passedUnstored = true;
+        await options.afterCommit?.({ checkpoint, applied: 0, skipped: 0, parked: 0, changes: [] });
+        await batch.ack();
+        continue;
+      }
       // The batch's span (docs/tracing.md): its handling and its after-commit work (notices) run in it.
       const traced = traceBatch(consumer.name, batch.events);
       let outcome: BatchOutcome<Change>;
@@ -126,6 +146,8 @@ export function startConsumer<Tx extends SqlClient, Change>(options: ConsumerOpt
       await batch.ack();
       traced.end();
     }
+    // Stopping: what was passed in memory is stored too (only forward), so status after a clean stop shows it.
+    if (passedUnstored) await advanceCheckpoint(db, consumer.name, checkpoint);
   }
 
   async function handleRequestedRetries(active: () => boolean) {

@@ -13,6 +13,14 @@ export interface EventSource {
   /** The next batch after `checkpoint`, or an empty one after waiting up to the source's poll time. */
   next(checkpoint: LogPosition, max: number): Promise<EventBatch>;
   close(): Promise<void>;
+  /**
+   * Set by a source that serves exactly the log's events after the checkpoint it is given, from the
+   * log itself (the shared log reader, shared-log-reader.ts), and that answers an empty batch as soon
+   * as the consumer has caught up. The runtime may then pass a batch its consumer handles none of
+   * without a transaction, moving the checkpoint in memory and storing it when the source runs dry
+   * (consumer-runtime.ts): after a crash those events are read again, and again handled by no one.
+   */
+  readonly passesUnhandled?: boolean;
 }
 
 /**
