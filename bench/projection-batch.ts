@@ -69,7 +69,7 @@ function event(type: string, aggregateId: string, data: Record<string, unknown>)
     data,
     metadata: { commandId: randomUUID(), correlationId: randomUUID(), causationId: null, actor: 'admin:bench', time: new Date().toISOString() },
     recordedAt: new Date(),
-  } as RecordedEvent;
+  };
 }
 const kinds = {
   handled: (n: number) => {

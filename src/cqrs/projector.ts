@@ -64,18 +64,18 @@ export interface ProjectionBatches {
 export function projectionBatches(readDb: ReadDb, projection: Projection): ProjectionBatches {
   const pool = readSqlPoolOf(readDb);
   const applySql = sqlApplyOf(projection);
-  if (!pool) return { consumer: projectionConsumer(projection) as LogConsumer<SqlClient, ViewChange>, db: readDb };
+  if (!pool) return { consumer: projectionConsumer(projection), db: readDb };
   const pooled = pooledTaggedSql(pool);
   if (!applySql) {
     const db: TransactionalDb<SqlClient> = { ...pooled, $transaction: (work) => readDb.$transaction((tx) => work(tx)) };
-    return { consumer: projectionConsumer(projection) as LogConsumer<SqlClient, ViewChange>, db };
+    return { consumer: projectionConsumer(projection), db };
   }
   return {
     consumer: {
       ...projectionConsumer(projection),
       apply: (tx, events) => applySql((tx as TaggedSql & { sql: SqlTx }).sql, events),
-    } as LogConsumer<SqlClient, ViewChange>,
-    db: pooled as TransactionalDb<SqlClient>,
+    },
+    db: pooled,
   };
 }
 

@@ -18,7 +18,7 @@ const viewTypes: pg.CustomTypesConfig = {
     if (oid === int8) return (value: string) => BigInt(value);
     if (oid === date) return (value: string) => new Date(`${value}T00:00:00.000Z`);
     if (oid === timestamp) return (value: string) => new Date(`${value.replace(' ', 'T')}Z`);
-    return pg.types.getTypeParser(oid, format);
+    return pg.types.getTypeParser(oid, format) as (value: string) => unknown;
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
