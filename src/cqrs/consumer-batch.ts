@@ -16,6 +16,7 @@ import {
   advanceCheckpoint,
   lockBatchCheckpoint,
   lockCheckpoint,
+  moveCheckpointForward,
   readCheckpoint,
   recordHalt,
   saveCheckpoint,
@@ -144,6 +145,29 @@ async function commitStep<Tx extends SqlClient, Change>(
 }
 
 /**
+ * An in-transaction batch of events the consumer does not handle (most of a projection's batches:
+ * each reads the whole log): nothing to apply, park or record, so it only moves the checkpoint past
+ * them, in ONE statement and no transaction (moveCheckpointForward: forward only, so fenced like a
+ * batch under the checkpoint lock: an owner that lost its lease cannot move it back). `skipped`
+ * counts the events at or before the caller's checkpoint, or all of them when the stored one was
+ * already past the batch.
+ */
+async function passUnhandled<Tx extends SqlClient, Change>(
+  consumer: LogConsumer<Tx, Change>,
+  db: TransactionalDb<Tx>,
+  ordered: RecordedEvent[],
+  known: LogPosition,
+  reached: LogPosition,
+  beforeCommit?: () => Promise<void> | void,
+): Promise<BatchOutcome<Change>> {
+  await beforeCommit?.();
+  const moved = await moveCheckpointForward(db, consumer.name, reached);
+  const none = { applied: 0, parked: 0, changes: [] as Change[] };
+  if (!moved) return { ...none, skipped: ordered.length, checkpoint: await readCheckpoint(db, consumer.name) };
+  return { ...none, skipped: ordered.filter((event) => compareLogPositions(event, known) <= 0).length, checkpoint: reached };
+}
+
+/**
  * Handles one batch: skips what the checkpoint passed, holds events of keys with a parked event
  * behind it (parked with the checkpoint), applies the rest, and moves the checkpoint past the batch.
  * `known`: the caller's checkpoint (an in-transaction batch reads it under the lock instead).
@@ -158,6 +182,10 @@ export async function handleBatch<Tx extends SqlClient, Change>(
   knownAnyParked?: boolean,
 ): Promise<BatchOutcome<Change>> {
   const ordered = [...events].sort(compareLogPositions);
+  const last = ordered.at(-1);
+  if (consumer.commit === 'in-transaction' && last && !ordered.some((event) => consumer.handles.has(event.type))) {
+    return passUnhandled(consumer, db, ordered, known, positionOf(last), beforeCommit);
+  }
   return commitStep(
     consumer,
     db,

@@ -1,8 +1,10 @@
 // What a read model declares: its name, the events it handles, and how it applies them.
+import type { SqlTx } from '../db/pipelined-sql.ts';
 import type { ReadTx } from '../db/read-client.ts';
 import type { DomainEvent, RecordedEvent } from './events.ts';
 import { toStreamId } from './log-position.ts';
 import type { NoticeCause } from './notices.ts';
+import { viewSqlOf } from './view-sql.ts';
 
 /** A row that changed in a batch, to be pushed to subscribers once the batch has committed. */
 export interface ViewChange {
@@ -105,45 +107,66 @@ export interface RowFold<Row> {
   revision?: StringField<Row>;
 }
 
+/** What a projection's `apply` does, on a pipelined SQL transaction (src/db/pipelined-sql.ts) instead of Prisma's. */
+export type SqlApply = (tx: SqlTx, events: RecordedEvent[]) => Promise<ViewChange[]>;
+
+/** The SQL form of each `apply` that has one, keyed by the function: a projection copied with another `apply` has none. */
+const sqlApplies = new WeakMap<Projection['apply'], SqlApply>();
+
+/**
+ * The projection's `apply` as prepared statements on the batch's pipelined transaction, so that a
+ * batch costs a few round trips and no Prisma query (src/cqrs/projector.ts); undefined when it has
+ * none: rowProjection gives one to views whose writer is upsertRows on a one-column key (view-sql.ts).
+ */
+export function sqlApplyOf(projection: Projection): SqlApply | undefined {
+  return sqlApplies.get(projection.apply);
+}
+
 export function rowProjection<Row, Events extends DomainEvent>(spec: RowProjectionSpec<Row, Events>): Projection & { spec: RowProjectionSpec<Row, Events> } {
+  const apply: Projection['apply'] = (tx, events) => applyRows(spec, { load: (ids) => spec.load(tx, ids), save: (rows) => spec.save(tx, rows) }, events);
+  const viewSql = viewSqlOf<Row>(spec.save, spec.idOf);
+  if (viewSql) sqlApplies.set(apply, (tx, events) => applyRows(spec, { load: (ids) => viewSql.load(tx, ids), save: (rows) => viewSql.save(tx, rows) }, events));
   return {
     name: spec.name,
     handles: new Set(Object.keys(spec.on)),
     onPoison: spec.onPoison,
     ...(spec.tables ? { tables: spec.tables } : {}),
     spec,
-    async apply(tx, events) {
-      const ids = [...new Set(events.flatMap((event) => rowIdsOf<Row>(spec, event)))];
-      const rows = new Map<string, Row | null>((await spec.load(tx, ids)).map((row) => [spec.idOf(row), row]));
-      // Each changed row's last changing event, in first-change order.
-      const changed = new Map<string, RecordedEvent>();
-      const steps: ViewChange[] = [];
-      const changeOf = (row: Row, event: RecordedEvent): ViewChange => ({ ...spec.changeOf(row), cause: causeOf(event) });
-      for (const event of events) {
-        const changedByEvent: Row[] = [];
-        for (const id of rowIdsOf<Row>(spec, event)) {
-          const next = evolveRow<Row>(spec, rows.get(id) ?? null, event, id);
-          if (next !== null) {
-            rows.set(id, next);
-            changed.set(id, event);
-            changedByEvent.push(next);
-            if (spec.pushEveryStep) steps.push(changeOf(next, event));
-          }
-        }
-        if (!spec.coalesce && changedByEvent.length > 0) await spec.save(tx, changedByEvent);
-      }
-      const saved = [...changed].flatMap(([id, event]) => {
-        const row = rows.get(id);
-        return row != null ? [{ row, event }] : [];
-      });
-      if (spec.coalesce)
-        await spec.save(
-          tx,
-          saved.map(({ row }) => row),
-        );
-      return spec.pushEveryStep ? steps : saved.map(({ row, event }) => changeOf(row, event));
-    },
+    apply,
   };
+}
+
+/** Loads the rows the events change once, evolves them in memory, and saves them as `spec.coalesce` says. */
+async function applyRows<Row>(
+  spec: RowFold<Row> & Pick<RowProjectionSpec<Row>, 'idOf' | 'changeOf' | 'coalesce' | 'pushEveryStep'>,
+  rowStore: { load(ids: string[]): Promise<Row[]>; save(rows: Row[]): Promise<void> },
+  events: RecordedEvent[],
+): Promise<ViewChange[]> {
+  const ids = [...new Set(events.flatMap((event) => rowIdsOf<Row>(spec, event)))];
+  const rows = new Map<string, Row | null>((await rowStore.load(ids)).map((row) => [spec.idOf(row), row]));
+  // Each changed row's last changing event, in first-change order.
+  const changed = new Map<string, RecordedEvent>();
+  const steps: ViewChange[] = [];
+  const changeOf = (row: Row, event: RecordedEvent): ViewChange => ({ ...spec.changeOf(row), cause: causeOf(event) });
+  for (const event of events) {
+    const changedByEvent: Row[] = [];
+    for (const id of rowIdsOf<Row>(spec, event)) {
+      const next = evolveRow<Row>(spec, rows.get(id) ?? null, event, id);
+      if (next !== null) {
+        rows.set(id, next);
+        changed.set(id, event);
+        changedByEvent.push(next);
+        if (spec.pushEveryStep) steps.push(changeOf(next, event));
+      }
+    }
+    if (!spec.coalesce && changedByEvent.length > 0) await rowStore.save(changedByEvent);
+  }
+  const saved = [...changed].flatMap(([id, event]) => {
+    const row = rows.get(id);
+    return row != null ? [{ row, event }] : [];
+  });
+  if (spec.coalesce) await rowStore.save(saved.map(({ row }) => row));
+  return spec.pushEveryStep ? steps : saved.map(({ row, event }) => changeOf(row, event));
 }
 
 /** A row change's cause: the ids and trace context of the event behind it. */

@@ -10,7 +10,8 @@
 // relay's code does not know yet, and an event no code can upcast stops only the consumers that
 // read it, with the error, instead of the whole stream.
 import type { Redis } from 'ioredis';
-import type { WriteDb, WriteTx } from '../db/write-client.ts';
+import type { WriteDb } from '../db/write-client.ts';
+import { writeBookkeeping, type TaggedSql } from '../db/write-sql.ts';
 import type { SqlConnection } from '../db/sql.ts';
 import { readCommittedEvents } from './event-log.ts';
 import type { RecordedEvent } from './events.ts';
@@ -24,7 +25,7 @@ import { afterField, encodeStreamEvent, eventField } from './stream-codec.ts';
 import { EventUpcasting } from './upcasting.ts';
 import { tracePublish } from './trace-context.ts';
 
-export interface RelayOptions extends Pick<ConsumerOptions<WriteTx, never>, 'batchSize' | 'leadership' | 'log'> {
+export interface RelayOptions extends Pick<ConsumerOptions<TaggedSql, never>, 'batchSize' | 'leadership' | 'log'> {
   writeDb: WriteDb;
   redis: Redis;
   /** A connection of its own, for LISTEN. */
@@ -76,7 +77,7 @@ type RelayTarget = Pick<RelayOptions, 'writeDb' | 'redis' | 'streamKey' | 'batch
  * the XADD, idempotent by entry id, then its checkpoint moves in the write database, fenced like a
  * process manager's, so that a relay that lost its lease while frozen cannot move it back.
  */
-function relayConsumer(options: RelayTarget): LogConsumer<WriteTx, never> {
+function relayConsumer(options: RelayTarget): LogConsumer<TaggedSql, never> {
   return {
     name: relayConsumerName(options.streamKey),
     // Every event type: the relay copies the whole log (handleBatch asks only has()).
@@ -101,7 +102,7 @@ export async function relayOnce(options: RelayTarget): Promise<number> {
   for (;;) {
     const events = await readCommittedEvents(options.writeDb, checkpoint, options.batchSize, asStored);
     if (events.length === 0) return total;
-    checkpoint = (await handleBatch(consumer, options.writeDb, events, checkpoint)).checkpoint;
+    checkpoint = (await handleBatch(consumer, writeBookkeeping(options.writeDb), events, checkpoint)).checkpoint;
     total += events.length;
   }
 }
@@ -115,7 +116,8 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
   const listener = await listenToLog(options.listener, { reconnect: options.reconnectListener, log: log.child({ component: 'relay' }) });
   const running = startConsumer({
     consumer: relayConsumer(options),
-    db: options.writeDb,
+    // The checkpoint (and lineage) statement prepared on the write pool (src/db/write-sql.ts).
+    db: writeBookkeeping(options.writeDb),
     label: 'relay',
     openSource: () => createLogSource({ writeDb: options.writeDb, listener, pollMs: options.pollMs, upcasting: asStored, recheckHeldBack: true }),
     batchSize: options.batchSize,

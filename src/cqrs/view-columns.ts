@@ -72,6 +72,23 @@ export function columnsOfSave(save: unknown): ResolvedColumns | undefined {
   return typeof save === 'function' ? columnsOfWriters.get(save as SaveRows<never>) : undefined;
 }
 
+/** Rows as the upsert's one jsonb parameter: each field under its column's name, encoded. */
+export function recordsJson(resolved: ResolvedColumns, rows: readonly unknown[]): string {
+  const records = rows.map((row) => {
+    const values = row as Record<string, unknown>;
+    return Object.fromEntries(resolved.fields.map(({ field, name, encode }) => [name, encode(values[field])]));
+  });
+  return JSON.stringify(records);
+}
+
+/** The upsert's text, as upsertRows sends it, its rows in parameter $1 (recordsJson): for a prepared statement (view-sql.ts). */
+export function upsertText(resolved: ResolvedColumns): string {
+  const names = resolved.fields.map((column) => column.name).join(', ');
+  return `INSERT INTO ${resolved.table} (${names})
+      SELECT ${names} FROM jsonb_populate_recordset(NULL::${resolved.table}, $1::jsonb)
+      ${resolved.onConflict}`;
+}
+
 /** Writes every given row with ONE statement: insert, or replace all but the key on conflict. */
 export function upsertRows<Row>(view: ViewColumns<Row>): SaveRows<Row> {
   const resolved = resolveColumns(view);
@@ -81,13 +98,9 @@ export function upsertRows<Row>(view: ViewColumns<Row>): SaveRows<Row> {
   const onConflict = Prisma.raw(resolved.onConflict);
   const save: SaveRows<Row> = async (tx, rows) => {
     if (rows.length === 0) return;
-    const records = rows.map((row) => {
-      const values = row as Record<string, unknown>;
-      return Object.fromEntries(fields.map(({ field, name, encode }) => [name, encode(values[field])]));
-    });
     await tx.$executeRaw`
       INSERT INTO ${table} (${names})
-      SELECT ${names} FROM jsonb_populate_recordset(NULL::${table}, ${JSON.stringify(records)}::jsonb)
+      SELECT ${names} FROM jsonb_populate_recordset(NULL::${table}, ${recordsJson(resolved, rows)}::jsonb)
       ${onConflict}`;
   };
   columnsOfWriters.set(save, resolved);

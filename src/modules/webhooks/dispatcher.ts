@@ -18,7 +18,8 @@ import type { EventSource } from '../../cqrs/event-source.ts';
 import type { Leadership } from '../../cqrs/leadership.ts';
 import { toStreamId } from '../../cqrs/log-position.ts';
 import { aggregateKey } from '../../cqrs/parked-store.ts';
-import type { WriteDb, WriteTx } from '../../db/write-client.ts';
+import type { WriteDb } from '../../db/write-client.ts';
+import { runStatement, sqlStatement, writeBookkeeping, type TaggedSql } from '../../db/write-sql.ts';
 import { postWebhook, type AttemptResult } from './http-delivery.ts';
 import { callbackEndpointId, callbackEventTypes } from '../async-commands/callbacks.ts';
 import { commandAggregate } from '../async-commands/events.ts';
@@ -115,10 +116,33 @@ export interface WebhookDispatcherOptions {
 
 export interface WebhookDispatcher {
   /** Queues deliveries: exactly once per (endpoint, event), since a redelivered batch inserts nothing new. */
-  consumer: LogConsumer<WriteTx, never>;
+  consumer: LogConsumer<TaggedSql, never>;
   /** Sends what is due (not waiting for the sends to end). */
   sweep(): Promise<void>;
 }
+
+// What a batch reads and writes, as statements prepared once per connection of the write pool
+// (src/db/write-sql.ts runStatement): a batch of the dispatcher, which reads every event, costs no
+// Prisma query (docs/performance.md).
+const partnerEndpoints = sqlStatement(
+  'webhooks_partner_endpoints',
+  `SELECT id::text AS id, event_types AS "eventTypes", created_at AS "createdAt" FROM webhook_endpoints WHERE kind = 'partner'`,
+);
+const callbacksOfCommands = sqlStatement(
+  'webhooks_callbacks_of_commands',
+  'SELECT id::text AS id, submitter, callback_url FROM async_commands WHERE id = ANY($1::uuid[]) AND callback_url IS NOT NULL',
+);
+/** Deliveries in the order given (their ids follow the log); one already queued for its (endpoint, event) is left as it is. */
+const insertDeliveries = sqlStatement(
+  'webhooks_insert_deliveries',
+  `INSERT INTO webhook_deliveries (endpoint_id, event_id, transaction_id, position, event_type, ordering_key, body, status, created_at)
+   SELECT endpoint_id, event_id, transaction_id, position, event_type, ordering_key, body, 'pending', $2::timestamptz
+     FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
+            AS (endpoint_id uuid, event_id text, transaction_id bigint, position bigint, event_type text, ordering_key text, body text))
+          WITH ORDINALITY AS r(endpoint_id, event_id, transaction_id, position, event_type, ordering_key, body, n)
+    ORDER BY n
+   ON CONFLICT DO NOTHING`,
+);
 
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { writeDb: db, settings, guard } = options;
@@ -147,11 +171,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       ),
     ];
     if (ids.length === 0) return new Map();
-    const rows = await db.asyncCommand.findMany({
-      where: { id: { in: ids }, callbackUrl: { not: null } },
-      select: { id: true, submitter: true, callbackUrl: true },
-    });
-    return new Map(rows.map((row) => [row.id, callbackEndpointId(row.submitter, row.callbackUrl!)]));
+    const rows = await runStatement<{ id: string; submitter: string; callback_url: string }>(db, callbacksOfCommands, [ids]);
+    return new Map(rows.map((row) => [row.id, callbackEndpointId(row.submitter, row.callback_url)]));
   }
 
   /**
@@ -159,7 +180,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
    * was recorded, and a command's status change for its callback endpoint.
    */
   async function enqueue(events: RecordedEvent[]) {
-    const endpoints = await db.webhookEndpoint.findMany({ where: { kind: 'partner' }, select: { id: true, eventTypes: true, createdAt: true } });
+    const endpoints = await runStatement<{ id: string; eventTypes: string[]; createdAt: Date }>(db, partnerEndpoints);
     const callbacks = await callbacksOf(events);
     const createdAt = clock();
     const rows = events.flatMap((event) => {
@@ -171,18 +192,16 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       if (targets.length === 0) return [];
       const body = webhookBody(event);
       return targets.map((endpoint) => ({
-        endpointId: endpoint.id,
-        eventId: toStreamId(event),
-        transactionId: event.transactionId,
-        position: event.position,
-        eventType: event.type,
-        orderingKey: aggregateKey(event),
+        endpoint_id: endpoint.id,
+        event_id: toStreamId(event),
+        transaction_id: String(event.transactionId),
+        position: String(event.position),
+        event_type: event.type,
+        ordering_key: aggregateKey(event),
         body,
-        status: 'pending',
-        createdAt,
       }));
     });
-    if (rows.length > 0) await db.webhookDelivery.createMany({ data: rows, skipDuplicates: true });
+    if (rows.length > 0) await runStatement(db, insertDeliveries, [JSON.stringify(rows), createdAt]);
   }
 
   /** The oldest undelivered delivery of each (endpoint, aggregate), where it is pending and due and its endpoint active. */
@@ -339,7 +358,8 @@ export function startWebhookDispatcher(
   const dispatcher = createWebhookDispatcher(options);
   return startConsumer({
     consumer: dispatcher.consumer,
-    db: options.writeDb,
+    // Checkpoint, parkings and lineage as prepared statements on the write pool (src/db/write-sql.ts).
+    db: writeBookkeeping(options.writeDb),
     label: `process ${webhookDispatcherName}`,
     openSource: options.openSource,
     batchSize: options.batchSize,
