@@ -4,47 +4,17 @@
 //
 //   npx tsx bench/command-path.ts [commands] [concurrency]     (default 2000 at 8)
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
-import pg from 'pg';
+import { countWire, throwawayDatabase } from './harness/wire-count.ts';
 import { newMetadata } from '../src/cqrs/event-metadata.ts';
-import { applyMigrations } from '../src/db/migrations.ts';
-import { connectPostgres } from '../src/db/sql.ts';
 import { createWriteClient } from '../src/db/write-client.ts';
 import { executeUserCommand } from '../src/modules/users/store.ts';
-import { startPostgres } from '../test/support/servers.ts';
 
 const commands = Number(process.argv[2] ?? 2000);
 const concurrency = Number(process.argv[3] ?? 8);
 
-// Counts what goes out while `watching`: statements handed to pg, and writes on any socket.
-let watching = false;
-const statements: string[] = [];
-let socketWrites = 0;
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-const clientPrototype = pg.Client.prototype as unknown as Record<string, Method>;
-const query = clientPrototype.query!;
-clientPrototype.query = function (this: unknown, ...args: unknown[]) {
-  const [config] = args as [string | { text?: string } | undefined];
-  if (watching) statements.push((typeof config === 'string' ? config : (config?.text ?? '?')).replace(/\s+/g, ' ').slice(0, 100));
-  return query.apply(this, args);
-};
-const socketPrototype = net.Socket.prototype as unknown as Record<string, Method>;
-for (const name of ['_write', '_writev']) {
-  const write = socketPrototype[name]!;
-  socketPrototype[name] = function (this: unknown, ...args: unknown[]) {
-    if (watching) socketWrites++;
-    return write.apply(this, args);
-  };
-}
-
-const server = await startPostgres();
-const url = server.url.replace(/\/postgres$/, '/command_path');
-const admin = await connectPostgres(server.url);
-await admin.exec('CREATE DATABASE command_path');
-await admin.close();
-const sql = await connectPostgres(url);
-await applyMigrations(sql, 'write');
-await sql.close();
+const wire = countWire();
+const server = await throwawayDatabase('command_path', 'write');
+const url = server.url;
 const db = createWriteClient({ kind: 'postgres', url, poolSize: concurrency });
 const register = () =>
   executeUserCommand(
@@ -55,11 +25,11 @@ const register = () =>
 try {
   // Warm: every connection has prepared its statements.
   await Promise.all(Array.from({ length: concurrency * 20 }, register));
-  watching = true;
+  wire.watching = true;
   await register();
-  watching = false;
-  console.log(`one registerUser: ${statements.length} statements, ${socketWrites} socket writes`);
-  for (const statement of statements) console.log(`  ${statement}`);
+  wire.watching = false;
+  console.log(`one registerUser: ${wire.statements.length} statements, ${wire.socketWrites} socket writes`);
+  for (const statement of wire.statements) console.log(`  ${statement}`);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(

@@ -7,48 +7,18 @@
 //
 //   npx tsx bench/projection-batch.ts [batches]     (default 2000 of each kind)
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
-import pg from 'pg';
+import { countWire, throwawayDatabase } from './harness/wire-count.ts';
 import type { RecordedEvent } from '../src/cqrs/events.ts';
 import { applyBatch } from '../src/cqrs/projector.ts';
-import { applyMigrations } from '../src/db/migrations.ts';
 import { createReadClient } from '../src/db/read-client.ts';
-import { connectPostgres } from '../src/db/sql.ts';
 import { userProfileProjection } from '../src/modules/users/views/user-profile.ts';
-import { startPostgres } from '../test/support/servers.ts';
 
 const batches = Number(process.argv[2] ?? 2000);
 const users = 200;
 
-// Counts what goes out while `watching`: statements handed to pg, and writes on any socket.
-let watching = false;
-const statements: string[] = [];
-let socketWrites = 0;
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-const clientPrototype = pg.Client.prototype as unknown as Record<string, Method>;
-const query = clientPrototype.query!;
-clientPrototype.query = function (this: unknown, ...args: unknown[]) {
-  const [config] = args as [string | { text?: string } | undefined];
-  if (watching) statements.push((typeof config === 'string' ? config : (config?.text ?? '?')).replace(/\s+/g, ' ').slice(0, 100));
-  return query.apply(this, args);
-};
-const socketPrototype = net.Socket.prototype as unknown as Record<string, Method>;
-for (const name of ['_write', '_writev']) {
-  const write = socketPrototype[name]!;
-  socketPrototype[name] = function (this: unknown, ...args: unknown[]) {
-    if (watching) socketWrites++;
-    return write.apply(this, args);
-  };
-}
-
-const server = await startPostgres();
-const url = server.url.replace(/\/postgres$/, '/projection_batch');
-const admin = await connectPostgres(server.url);
-await admin.exec('CREATE DATABASE projection_batch');
-await admin.close();
-const sql = await connectPostgres(url);
-await applyMigrations(sql, 'read');
-await sql.close();
+const wire = countWire();
+const server = await throwawayDatabase('projection_batch', 'read');
+const url = server.url;
 const db = createReadClient({ kind: 'postgres', url, poolSize: 2 });
 
 let position = 0n;
@@ -86,13 +56,12 @@ try {
   }
   for (const [kind, make] of Object.entries(kinds)) {
     for (let n = 0; n < 50; n++) await batch([make(n)]);
-    statements.length = 0;
-    socketWrites = 0;
-    watching = true;
+    wire.reset();
+    wire.watching = true;
     await batch([make(0)]);
-    watching = false;
-    console.log(`one ${kind} batch: ${statements.length} statements, ${socketWrites} socket writes`);
-    for (const statement of statements) console.log(`  ${statement}`);
+    wire.watching = false;
+    console.log(`one ${kind} batch: ${wire.statements.length} statements, ${wire.socketWrites} socket writes`);
+    for (const statement of wire.statements) console.log(`  ${statement}`);
   }
   for (const round of [1, 2]) {
     for (const [kind, make] of Object.entries(kinds)) {

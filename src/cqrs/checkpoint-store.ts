@@ -114,23 +114,6 @@ export async function advanceCheckpoint(
 }
 
 /**
- * Moves the checkpoint to `at` only if that is forward, in one statement; false when the stored
- * checkpoint is already there or beyond. advanceCheckpoint without the parked-events lookup: for a
- * projection's batch that handles none of its events (consumer-batch.ts).
- */
-export async function moveCheckpointForward(db: SqlClient, consumer: string, at: LogPosition): Promise<boolean> {
-  const rows = await db.$queryRaw<unknown[]>`
-    INSERT INTO consumer_checkpoint AS checkpoint (consumer, transaction_id, position, updated_at)
-    VALUES (${consumer}, ${at.transactionId}, ${at.position}, now())
-    ON CONFLICT (consumer) DO UPDATE
-      SET transaction_id = excluded.transaction_id, position = excluded.position, updated_at = excluded.updated_at,
-          halted_at = NULL, halt_reason = NULL
-      WHERE (checkpoint.transaction_id, checkpoint.position) < (excluded.transaction_id, excluded.position)
-    RETURNING 1 AS moved`;
-  return rows.length > 0;
-}
-
-/**
  * advanceCheckpoint and the batch's lineage rows in ONE statement (a data-modifying WITH): the
  * lineage of an after-effects batch commits with its checkpoint and costs no round trip of its own
  * (docs/lineage.md). The rows go in even when the checkpoint does not move: the effects happened.

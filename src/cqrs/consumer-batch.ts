@@ -16,7 +16,6 @@ import {
   advanceCheckpoint,
   lockBatchCheckpoint,
   lockCheckpoint,
-  moveCheckpointForward,
   readCheckpoint,
   recordHalt,
   saveCheckpoint,
@@ -147,7 +146,7 @@ async function commitStep<Tx extends SqlClient, Change>(
 /**
  * An in-transaction batch of events the consumer does not handle (most of a projection's batches:
  * each reads the whole log): nothing to apply, park or record, so it only moves the checkpoint past
- * them, in ONE statement and no transaction (moveCheckpointForward: forward only, so fenced like a
+ * them, in ONE statement and no transaction (advanceCheckpoint: forward only, so fenced like a
  * batch under the checkpoint lock: an owner that lost its lease cannot move it back). `skipped`
  * counts the events at or before the caller's checkpoint, or all of them when the stored one was
  * already past the batch.
@@ -161,7 +160,7 @@ async function passUnhandled<Tx extends SqlClient, Change>(
   beforeCommit?: () => Promise<void> | void,
 ): Promise<BatchOutcome<Change>> {
   await beforeCommit?.();
-  const moved = await moveCheckpointForward(db, consumer.name, reached);
+  const { moved } = await advanceCheckpoint(db, consumer.name, reached);
   const none = { applied: 0, parked: 0, changes: [] as Change[] };
   if (!moved) return { ...none, skipped: ordered.length, checkpoint: await readCheckpoint(db, consumer.name) };
   return { ...none, skipped: ordered.filter((event) => compareLogPositions(event, known) <= 0).length, checkpoint: reached };

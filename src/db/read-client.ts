@@ -2,6 +2,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/read/client.ts';
+import { ownPool } from './owned-pool.ts';
 import { adapterFor, type DbTarget } from './target.ts';
 
 export type ReadDb = PrismaClient;
@@ -32,16 +33,7 @@ export function createReadClient(target: DbTarget): ReadDb {
     // Idle connections do not keep a process (a CLI run, a test worker) alive.
     allowExitOnIdle: true,
   });
-  // An idle connection the server closed (a restart) leaves the pool by itself; without a listener
-  // its error would end the process.
-  pool.on('error', () => {});
   const client = new PrismaClient({ adapter: new PrismaPg(pool) });
   pools.set(client, pool);
-  const disconnectPrisma = client.$disconnect.bind(client);
-  let ended: Promise<void> | undefined;
-  client.$disconnect = async () => {
-    await disconnectPrisma();
-    await (ended ??= pool.end());
-  };
-  return client;
+  return ownPool(client, pool);
 }

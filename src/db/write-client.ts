@@ -2,6 +2,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/write/client.ts';
+import { ownPool } from './owned-pool.ts';
 import { adapterFor, type DbTarget } from './target.ts';
 
 export type WriteDb = PrismaClient;
@@ -41,18 +42,9 @@ export function createWriteClient(target: DbTarget): WriteDb {
     // process stuck between two statements) is ended by the server, which frees its locks and rows.
     idle_in_transaction_session_timeout: transactionOptions.timeout,
   });
-  // An idle connection the server closed (a restart) leaves the pool by itself; without a listener
-  // its error would end the process. The next command gets a fresh connection.
-  pool.on('error', () => {});
   const client = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
   pools.set(client, pool);
-  const disconnectPrisma = client.$disconnect.bind(client);
-  let ended: Promise<void> | undefined;
-  client.$disconnect = async () => {
-    await disconnectPrisma();
-    await (ended ??= pool.end());
-  };
-  return client;
+  return ownPool(client, pool);
 }
 
 /**
